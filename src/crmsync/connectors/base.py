@@ -1,0 +1,204 @@
+"""What every CRM connector offers the engine, whichever CRM it talks to.
+
+The inbound engine, jobs and workflows only use the types and the :class:`Connector` protocol
+defined here; the Dataverse and Salesforce packages implement them. Values in records are plain
+JSON values as the CRM sent them (strings for dates and GUIDs); conversion to Campaign types is the
+engine's business, guided by :class:`FieldInfo`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "ChangePage",
+    "Connector",
+    "CrmType",
+    "Deletion",
+    "FieldInfo",
+    "Option",
+    "Record",
+    "TableInfo",
+    "WriteOp",
+    "WriteResult",
+]
+
+
+class CrmType(StrEnum):
+    """The CRM's primitive field types, one vocabulary for every CRM."""
+
+    BOOLEAN = "Boolean"
+    INTEGER = "Integer"
+    BIGINT = "BigInt"
+    DECIMAL = "Decimal"
+    DOUBLE = "Double"
+    MONEY = "Money"
+    STRING = "String"
+    MEMO = "Memo"
+    DATETIME = "DateTime"
+    DATE = "Date"
+    PICKLIST = "Picklist"
+    LOOKUP = "Lookup"
+    UNIQUEIDENTIFIER = "UniqueIdentifier"
+    OTHER = "Other"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One value of a picklist (choice) field: its technical value and display label."""
+
+    value: int | str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """One field (attribute) of a CRM table, as its metadata describes it."""
+
+    name: str
+    type: CrmType
+    label: str = ""
+    required: bool = False
+    read_only: bool = False
+    options: tuple[Option, ...] = ()
+    lookup_targets: tuple[str, ...] = ()
+    #: For date/time fields: the CRM's behaviour, e.g. Dataverse ``UserLocal``/``DateOnly``/
+    #: ``TimeZoneIndependent``; ``None`` where the CRM has no such notion.
+    date_behavior: str | None = None
+    #: The name under which the value appears in records (Dataverse lookups: ``_x_value``).
+    read_name: str = ""
+
+    @property
+    def wire_name(self) -> str:
+        return self.read_name or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """One CRM table (Dataverse entity, Salesforce sObject)."""
+
+    name: str
+    #: The name used in URLs (Dataverse entity set name; Salesforce: the object name).
+    collection: str
+    primary_key: str
+    primary_name: str | None
+    change_tracking: bool
+    fields: Mapping[str, FieldInfo]
+    #: The field that holds the record's version (Dataverse ``versionnumber``, Salesforce
+    #: ``SystemModstamp``) and the one that holds its last-modified time.
+    version_field: str | None = None
+    modified_field: str | None = None
+    alternate_keys: tuple[tuple[str, ...], ...] = ()
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One CRM record as read: its id, its version and its field values."""
+
+    id: str
+    values: Mapping[str, Any]
+    #: Display labels of values that have one (picklists, booleans, lookups, money, dates).
+    formatted: Mapping[str, str] = field(default_factory=dict)
+    #: The source version: a number or a timestamp that only grows for the same record.
+    version: int | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """A record deleted in the CRM."""
+
+    id: str
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """One page of changes from :meth:`Connector.track_changes`.
+
+    ``cursor`` is set on the last page of a round only: it is the opaque position to pass to the
+    next call, to be saved after every change of the round has been committed. ``snapshot`` is true
+    for pages of a full read (the first round, or a resync after an expired cursor): once the last
+    page of a snapshot has been committed, every record of the table has been seen, and records the
+    consumer holds but the snapshot did not contain were deleted in the CRM.
+    """
+
+    records: Sequence[Record]
+    deletions: Sequence[Deletion] = ()
+    cursor: str | None = None
+    snapshot: bool = False
+
+
+WriteKind = Literal["create", "update", "upsert", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOp:
+    """One write to a CRM table.
+
+    ``id`` addresses the record by primary key; ``key`` by an alternate (external id) key instead.
+    ``create`` needs neither (an ``id`` may be given to choose it); ``upsert`` creates the record
+    when no record has that id or key.
+    """
+
+    kind: WriteKind
+    table: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    key: Mapping[str, Any] | None = None
+    #: The caller's reference for this operation (e.g. a journal row), returned in its result.
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The outcome of one :class:`WriteOp`, in the order of the operations."""
+
+    ok: bool
+    ref: str | None = None
+    id: str | None = None
+    created: bool | None = None
+    code: str | None = None
+    message: str | None = None
+    status: int | None = None
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A connection to one CRM organisation.
+
+    Transient failures are retried inside the connector; what escapes is a
+    :class:`~crmsync.errors.CrmsyncError` whose branch says what to do.
+    """
+
+    async def list_tables(self) -> list[str]:
+        """Names of the tables the engine may sync."""
+        ...
+
+    async def describe(self, table: str) -> TableInfo:
+        """Metadata of one table (fields, types, options, change tracking, keys)."""
+        ...
+
+    def read_all(
+        self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
+    ) -> AsyncIterator[list[Record]]:
+        """Every record of ``table``, page by page; ``where`` filters in the CRM's own language."""
+        ...
+
+    def track_changes(
+        self, table: str, fields: Sequence[str] | None, cursor: str | None
+    ) -> AsyncIterator[ChangePage]:
+        """Changes since ``cursor`` (a snapshot when ``None`` or when the cursor expired)."""
+        ...
+
+    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Apply ``ops``, batched as the CRM allows; one result per operation, in order."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

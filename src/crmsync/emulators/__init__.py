@@ -1,0 +1,1 @@
+"""Emulators of the CRM web APIs, speaking the real wire protocols."""

@@ -1,0 +1,1 @@
+"""Pieces shared by the emulators: TLS authority, clock, fault injection."""
