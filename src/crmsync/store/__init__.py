@@ -1,1 +1,70 @@
-"""The Campaign store."""
+"""The Campaign store: resource tables in SQLite (embedded) or PostgreSQL (production).
+
+Every resource is a real table named after the resource with one column per field, plus the
+store's bookkeeping columns. The public surface is re-exported here; the modules behind it are
+``engine`` (engines), ``types`` (field types), ``resources`` (definitions, the built-in
+``profile``), ``tables`` (SQLAlchemy tables), ``publish``/``migrate`` (schema changes),
+``writes`` (idempotent batch writes) and ``discovery`` (definitions from CRM metadata).
+"""
+
+from crmsync.store.discovery import definition_from_table, generated_field_names
+from crmsync.store.engine import DEFAULT_STORE_URL, create_engine_for, parse_store_url
+from crmsync.store.errors import (
+    DestructiveChangeError,
+    InvalidIdentifierError,
+    StoreDefinitionError,
+    StoreWriteError,
+)
+from crmsync.store.names import BOOKKEEPING_COLUMNS, check_identifier, identifier_problem
+from crmsync.store.publish import Change, ChangeKind, PublishPlan, plan_publish, publish
+from crmsync.store.resources import (
+    PROFILE,
+    FieldDefinition,
+    LinkDefinition,
+    OptOutAttribute,
+    ResourceDefinition,
+)
+from crmsync.store.tables import build_metadata, definitions_with_profile
+from crmsync.store.types import (
+    COMPATIBLE,
+    CampaignType,
+    UtcDateTime,
+    default_campaign_type,
+    is_compatible,
+)
+from crmsync.store.writes import UpsertResult, delete_by_keys, upsert_batch
+
+__all__ = [
+    "BOOKKEEPING_COLUMNS",
+    "COMPATIBLE",
+    "DEFAULT_STORE_URL",
+    "PROFILE",
+    "CampaignType",
+    "Change",
+    "ChangeKind",
+    "DestructiveChangeError",
+    "FieldDefinition",
+    "InvalidIdentifierError",
+    "LinkDefinition",
+    "OptOutAttribute",
+    "PublishPlan",
+    "ResourceDefinition",
+    "StoreDefinitionError",
+    "StoreWriteError",
+    "UpsertResult",
+    "UtcDateTime",
+    "build_metadata",
+    "check_identifier",
+    "create_engine_for",
+    "default_campaign_type",
+    "definition_from_table",
+    "definitions_with_profile",
+    "delete_by_keys",
+    "generated_field_names",
+    "identifier_problem",
+    "is_compatible",
+    "parse_store_url",
+    "plan_publish",
+    "publish",
+    "upsert_batch",
+]

@@ -1,0 +1,94 @@
+"""Engines for the Campaign store: SQLite (embedded default) and PostgreSQL (production).
+
+Engines are built by :func:`create_engine_for` and passed to whoever needs them; nothing here is
+created at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from crmsync.errors import ConfigurationError
+from crmsync.store.names import check_identifier
+
+__all__ = ["DEFAULT_STORE_URL", "SQLITE_BUSY_TIMEOUT_MS", "create_engine_for", "parse_store_url"]
+
+DEFAULT_STORE_URL = "sqlite:///crmsync.db"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+_DRIVERS = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgresql+psycopg": "postgresql"}
+
+
+def parse_store_url(url: str | URL) -> URL:
+    """Parse and check a store URL; ``postgresql://`` means ``postgresql+psycopg://``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"store url is not a database URL: {exc}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in _DRIVERS:
+        raise ConfigurationError(
+            f"store url: unsupported database '{parsed.drivername}': use sqlite:///PATH "
+            "or postgresql+psycopg://USER@HOST/DB"
+        )
+    return parsed
+
+
+def create_engine_for(url: str | URL, *, schema: str | None = None, **kwargs: Any) -> sa.Engine:
+    """An engine for the store at ``url``, tuned for its database.
+
+    SQLite: write-ahead log, ``synchronous=NORMAL`` (durable at checkpoints, fast commits),
+    foreign keys enforced, and a busy timeout so that concurrent writers wait instead of failing.
+    PostgreSQL (psycopg 3): ``schema`` (optional) becomes the search path, so that tests and
+    tenants can keep their tables apart.
+    """
+    parsed = parse_store_url(url)
+    if _DRIVERS[parsed.drivername] == "sqlite":
+        if schema is not None:
+            raise ConfigurationError("store: a schema can only be chosen on PostgreSQL")
+        engine = sa.create_engine(parsed, **kwargs)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling delays BEGIN; let SQLAlchemy emit it.
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    engine = sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    if schema is not None:
+        check_identifier(schema, what="store schema")
+        sa.event.listen(engine, "connect", _search_path(schema))
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # autocommit at the driver; BEGIN comes from below
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def _search_path(schema: str) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The schema name was checked against the identifier pattern; psycopg's sql module
+        # quotes it as an identifier all the same.
+        from psycopg import sql
+
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        dbapi_connection.autocommit = autocommit
+
+    return on_connect

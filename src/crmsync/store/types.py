@@ -1,0 +1,138 @@
+"""Campaign field types: the one vocabulary, its SQL types and its CRM compatibility.
+
+:class:`CampaignType` is the single source of truth. Everything else here is derived from it:
+the SQLAlchemy type of a column (:func:`sql_type`) and which CRM primitive types may be written
+into a field of that type (:data:`COMPATIBLE`, :func:`is_compatible`,
+:func:`default_campaign_type`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from crmsync.connectors.base import CrmType
+
+__all__ = [
+    "COMPATIBLE",
+    "CampaignType",
+    "UtcDateTime",
+    "default_campaign_type",
+    "is_compatible",
+    "sql_type",
+]
+
+
+class CampaignType(StrEnum):
+    """The types a Campaign field may have."""
+
+    INTEGER = "integer"  # 64-bit signed
+    BOOLEAN = "boolean"
+    FLOAT = "float"  # single precision
+    DOUBLE = "double"  # double precision
+    DATE = "date"
+    DATETIME = "datetime"  # timezone-aware, stored in UTC
+    STRING = "string"  # optional maximum length
+    TEXT = "text"  # unbounded text (CRM memo fields)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored in UTC and read back as an aware UTC ``datetime``.
+
+    SQLite has no timestamp type and SQLAlchemy's ``DateTime`` reads naive values there, so the
+    conversion is done here once for both databases. Naive datetimes are refused: guessing their
+    zone is how sync engines drift by hours.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} has no time zone")
+        value = value.astimezone(UTC)
+        # SQLite would keep the offset text; store the naive UTC wall clock there.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def sql_type(campaign_type: CampaignType, length: int | None = None) -> TypeEngine[Any]:
+    """The SQLAlchemy column type of a Campaign field."""
+    match campaign_type:
+        case CampaignType.INTEGER:
+            return sa.BigInteger()
+        case CampaignType.BOOLEAN:
+            return sa.Boolean(create_constraint=False)
+        case CampaignType.FLOAT:
+            return sa.Float(precision=24)
+        case CampaignType.DOUBLE:
+            return sa.Double()
+        case CampaignType.DATE:
+            return sa.Date()
+        case CampaignType.DATETIME:
+            return UtcDateTime()
+        case CampaignType.STRING:
+            return sa.String(length)
+        case CampaignType.TEXT:
+            return sa.Text()
+    raise AssertionError(campaign_type)  # pragma: no cover - the match is exhaustive
+
+
+_T = CampaignType
+_AS_IS = (_T.STRING, _T.TEXT)
+
+#: For each CRM type, the Campaign types its values may be written to; the first is the default
+#: used when a definition is generated from CRM metadata. Every CRM type may be written to a
+#: string as is ("anything more complex is written as a string").
+COMPATIBLE: Mapping[CrmType, tuple[CampaignType, ...]] = MappingProxyType(
+    {
+        CrmType.BOOLEAN: (_T.BOOLEAN, _T.INTEGER, *_AS_IS),
+        CrmType.INTEGER: (_T.INTEGER, _T.DOUBLE, _T.FLOAT, *_AS_IS),
+        CrmType.BIGINT: (_T.INTEGER, _T.DOUBLE, *_AS_IS),
+        CrmType.DECIMAL: (_T.DOUBLE, _T.FLOAT, *_AS_IS),
+        CrmType.DOUBLE: (_T.DOUBLE, _T.FLOAT, *_AS_IS),
+        CrmType.MONEY: (_T.DOUBLE, _T.FLOAT, *_AS_IS),
+        CrmType.STRING: _AS_IS,
+        CrmType.MEMO: (_T.TEXT, _T.STRING),
+        CrmType.DATETIME: (_T.DATETIME, _T.DATE, *_AS_IS),
+        CrmType.DATE: (_T.DATE, _T.DATETIME, *_AS_IS),
+        # Picklists hold a technical value (a number in Dataverse, a string in Salesforce) or a
+        # display label, depending on the mapping: a string holds either.
+        CrmType.PICKLIST: (_T.STRING, _T.INTEGER, _T.TEXT),
+        CrmType.LOOKUP: _AS_IS,
+        CrmType.UNIQUEIDENTIFIER: _AS_IS,
+        CrmType.OTHER: _AS_IS,
+    }
+)
+
+#: String lengths used when a definition is generated from metadata.
+DEFAULT_LENGTHS: Mapping[CrmType, int] = MappingProxyType(
+    {CrmType.UNIQUEIDENTIFIER: 36, CrmType.LOOKUP: 36}
+)
+
+
+def is_compatible(crm_type: CrmType, campaign_type: CampaignType) -> bool:
+    """Whether values of ``crm_type`` may be written into a ``campaign_type`` field."""
+    return campaign_type in COMPATIBLE[crm_type]
+
+
+def default_campaign_type(crm_type: CrmType) -> CampaignType:
+    """The Campaign type a generated definition gives a field of ``crm_type``."""
+    return COMPATIBLE[crm_type][0]

@@ -1,0 +1,256 @@
+"""Idempotent, version-guarded writes of CRM records into resource tables.
+
+The inbound engine receives changes at least once and not always in order. These helpers make
+that harmless:
+
+- :func:`upsert_batch` inserts new rows and updates existing ones (matched on the resource's key
+  field, e.g. ``profile.external_id``) only when the incoming ``source_version`` is newer than the
+  stored one, so a duplicate or late message never overwrites newer data. A row whose values are
+  already stored costs no write; when only its version is newer, just the version is advanced (so
+  that an older message arriving later is still recognised as stale).
+- :func:`delete_by_keys` deletes rows by key. Rows without a key were not created by a CRM and are
+  never touched.
+
+Both run in one transaction (the caller's, when one is open) and use
+``INSERT … ON CONFLICT … DO UPDATE … WHERE`` on SQLite and PostgreSQL alike, so the guard also holds
+against a concurrent writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crmsync.store.errors import StoreWriteError
+
+__all__ = ["UpsertResult", "delete_by_keys", "upsert_batch"]
+
+_MANAGED = frozenset({"id", "created_at", "modified_at", "origin"})
+_KEYS_PER_QUERY = 500
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What :func:`upsert_batch` did with each row of a batch.
+
+    ``unchanged`` rows cost no write of their values (duplicates, same values, or a newer version
+    with the same values); ``stale`` rows carried an older version than the stored one and were
+    ignored. ``version_only`` counts the unchanged rows whose stored version was advanced.
+    """
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    version_only: int = 0
+
+    @property
+    def written(self) -> int:
+        """Rows whose values were written (the engine's call count on the Campaign side)."""
+        return self.inserted + self.updated
+
+
+def _transaction(conn: sa.Connection) -> AbstractContextManager[Any]:
+    return nullcontext() if conn.in_transaction() else conn.begin()
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _check_rows(
+    table: sa.Table, key_field: str, version_field: str | None, rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, ...]:
+    if key_field not in table.c:
+        raise StoreWriteError(f"{table.name}: unknown key field '{key_field}'", table=table.name)
+    if version_field is not None and version_field not in table.c:
+        raise StoreWriteError(
+            f"{table.name}: unknown version field '{version_field}'", table=table.name
+        )
+    columns = tuple(rows[0])
+    expected = set(columns)
+    unknown = sorted(name for name in expected if name not in table.c or name in _MANAGED)
+    if unknown:
+        raise StoreWriteError(
+            f"{table.name}: fields {unknown} are unknown or managed by the store", table=table.name
+        )
+    for index, row in enumerate(rows):
+        if set(row) != expected:
+            raise StoreWriteError(
+                f"{table.name}: row {index} has fields {sorted(row)}, expected {sorted(expected)}: "
+                "every row of a batch must carry the same fields",
+                table=table.name,
+            )
+        if row.get(key_field) is None:
+            raise StoreWriteError(
+                f"{table.name}: row {index} has no value for key field '{key_field}'",
+                table=table.name,
+            )
+        if version_field is not None and row.get(version_field) is None:
+            raise StoreWriteError(
+                f"{table.name}: row {index} has no value for version field '{version_field}'",
+                table=table.name,
+                record_id=str(row[key_field]),
+            )
+    return columns
+
+
+def _latest_per_key(
+    rows: Sequence[Mapping[str, Any]], key_field: str, version_field: str | None
+) -> dict[Any, Mapping[str, Any]]:
+    """One row per key: the highest version, the last one on a tie."""
+    latest: dict[Any, Mapping[str, Any]] = {}
+    for row in rows:
+        key = row[key_field]
+        held = latest.get(key)
+        if held is None or version_field is None or row[version_field] >= held[version_field]:
+            latest[key] = row
+    return latest
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    match conn.dialect.name:
+        case "sqlite":
+            return sqlite.insert(table)
+        case "postgresql":
+            return postgresql.insert(table)
+    raise StoreWriteError(f"upserts are not supported on {conn.dialect.name}")
+
+
+def upsert_batch(
+    conn: sa.Connection,
+    table: sa.Table,
+    key_field: str,
+    rows: Sequence[Mapping[str, Any]],
+    version_field: str | None = "source_version",
+    *,
+    insert_only: Collection[str] = (),
+    origin: str | None = None,
+    now: datetime | None = None,
+) -> UpsertResult:
+    """Insert or update ``rows`` of ``table`` matched on ``key_field``, guarded by version.
+
+    ``rows`` map field names to values; every row carries the same fields, including the key and
+    (unless ``version_field`` is ``None``) a version that only grows for the same record.
+    ``insert_only`` fields are written when a row is inserted and never updated (mappings whose
+    "apply updates" switch is off). ``origin`` is recorded on inserted rows. The key field must
+    have a unique index.
+    """
+    if not rows:
+        return UpsertResult()
+    columns = _check_rows(table, key_field, version_field, rows)
+    latest = _latest_per_key(rows, key_field, version_field)
+    duplicates = len(rows) - len(latest)
+    value_columns = [
+        c for c in columns if c not in (key_field, version_field) and c not in insert_only
+    ]
+    stamp = now or datetime.now(UTC)
+
+    with _transaction(conn):
+        stored = _stored_rows(conn, table, key_field, [*value_columns], version_field, latest)
+        to_write: list[dict[str, Any]] = []
+        inserted = updated = unchanged = stale = version_only = 0
+        for key, row in latest.items():
+            held = stored.get(key)
+            if held is not None:
+                if version_field is None:
+                    newer, same_version = False, True
+                else:
+                    held_version, version = held[version_field], row[version_field]
+                    newer = held_version is None or version > held_version
+                    same_version = held_version is not None and version == held_version
+                if not (newer or same_version):
+                    stale += 1
+                    continue
+                if any(row[c] != held[c] for c in value_columns):
+                    updated += 1
+                elif newer:
+                    unchanged += 1
+                    version_only += 1
+                else:
+                    unchanged += 1
+                    continue
+            else:
+                inserted += 1
+            to_write.append({**row, "created_at": stamp, "modified_at": stamp, "origin": origin})
+        if to_write:
+            _execute_upsert(conn, table, key_field, version_field, value_columns, to_write)
+    return UpsertResult(
+        inserted=inserted,
+        updated=updated,
+        unchanged=unchanged + duplicates,
+        stale=stale,
+        version_only=version_only,
+    )
+
+
+def _stored_rows(
+    conn: sa.Connection,
+    table: sa.Table,
+    key_field: str,
+    value_columns: list[str],
+    version_field: str | None,
+    latest: Mapping[Any, Mapping[str, Any]],
+) -> dict[Any, Mapping[str, Any]]:
+    names = [key_field, *value_columns] + ([version_field] if version_field else [])
+    selected = [table.c[name] for name in dict.fromkeys(names)]
+    key_column = table.c[key_field]
+    stored: dict[Any, Mapping[str, Any]] = {}
+    for keys in _chunks(list(latest), _KEYS_PER_QUERY):
+        for found in conn.execute(sa.select(*selected).where(key_column.in_(keys))).mappings():
+            stored[found[key_field]] = dict(found)
+    return stored
+
+
+def _execute_upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    key_field: str,
+    version_field: str | None,
+    value_columns: list[str],
+    rows: list[dict[str, Any]],
+) -> None:
+    stmt = _insert(conn, table)
+    excluded = stmt.excluded
+    changed = sa.or_(sa.false(), *(table.c[c].is_distinct_from(excluded[c]) for c in value_columns))
+    set_: dict[str, Any] = {c: excluded[c] for c in value_columns}
+    set_["modified_at"] = sa.case((changed, excluded.modified_at), else_=table.c.modified_at)
+    if version_field is None:
+        guard = changed
+    else:
+        stored_version, incoming = table.c[version_field], excluded[version_field]
+        set_[version_field] = incoming
+        guard = sa.or_(
+            stored_version.is_(None),
+            incoming > stored_version,
+            sa.and_(incoming == stored_version, changed),
+        )
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c[key_field]], set_=set_, where=guard)
+    conn.execute(stmt, rows)
+
+
+def delete_by_keys(
+    conn: sa.Connection, table: sa.Table, key_field: str, keys: Collection[Any]
+) -> int:
+    """Delete the rows of ``table`` whose ``key_field`` is one of ``keys``; return how many.
+
+    Only rows owned by the CRM can match: a row whose key is empty was created by other means and
+    is never deleted here. Children linked with ``on_parent_delete: cascade`` go with their parent.
+    """
+    if key_field not in table.c:
+        raise StoreWriteError(f"{table.name}: unknown key field '{key_field}'", table=table.name)
+    wanted = [key for key in dict.fromkeys(keys) if key is not None]
+    column = table.c[key_field]
+    deleted = 0
+    with _transaction(conn):
+        for chunk in _chunks(wanted, _KEYS_PER_QUERY):
+            result = conn.execute(sa.delete(table).where(column.is_not(None), column.in_(chunk)))
+            deleted += result.rowcount
+    return deleted
