@@ -1,0 +1,384 @@
+"""The raw Dataverse Web API client: URLs, headers, bearer tokens, error mapping and retries.
+
+Everything above it (metadata, reader, writer) speaks in Web API paths and JSON objects; nothing
+below it knows about tables or records.
+
+Retries are a small loop rather than a retry library because three policies meet in it and must
+share state: a connection-wide pause when Dataverse answers 429 (every sender waits, not only the
+one that was throttled), a single token refresh on 401, and exponential backoff for other
+transient failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import certifi
+import httpx
+import orjson
+
+from crmsync.connectors.dataverse.auth import TokenProvider
+from crmsync.connectors.dataverse.config import DataverseConnectionConfig
+from crmsync.connectors.dataverse.errors import (
+    error_from_response,
+    error_from_transport,
+    redact_url,
+)
+from crmsync.errors import (
+    ConfigurationError,
+    CrmsyncError,
+    ProtocolError,
+    RateLimitedError,
+    TransientError,
+)
+from crmsync.odata.batch import (
+    BatchFormatError,
+    BatchItem,
+    BatchResponseItem,
+    decode_responses,
+    encode_requests,
+)
+
+__all__ = ["CallCounters", "DataverseClient", "PauseGate"]
+
+logger = logging.getLogger(__name__)
+
+_BASE_HEADERS = {
+    "Accept": "application/json",
+    "OData-MaxVersion": "4.0",
+    "OData-Version": "4.0",
+    "User-Agent": "crmsync",
+}
+# Dataverse's documented way to ask for current data rather than a cached answer.
+_READ_HEADERS = {"If-None-Match": "null"}
+_JSON = "application/json"
+
+
+@dataclass(slots=True)
+class CallCounters:
+    """Requests sent to the CRM, for "calls made" figures; retries are counted again."""
+
+    reads: int = 0
+    writes: int = 0
+    batches: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+    def snapshot(self) -> CallCounters:
+        return replace(self)
+
+
+class PauseGate:
+    """A connection-wide pause: while it is closed, no request may be sent.
+
+    Dataverse extends the penalty of clients that keep sending during a ``Retry-After`` pause,
+    so every sender waits here before every request.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._resume_at = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Close the gate for ``seconds`` from now (never shortens a pause already running)."""
+        self._resume_at = max(self._resume_at, self._clock() + seconds)
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self._resume_at - self._clock())
+
+    async def wait(self) -> None:
+        """Return once the gate is open; re-checks after sleeping as a pause may be extended."""
+        while (delay := self._resume_at - self._clock()) > 0:
+            await self._sleep(delay)
+
+
+def ssl_context(config: DataverseConnectionConfig) -> ssl.SSLContext:
+    """Verification always on: the public CAs, plus ``ca_bundle`` when one is configured."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if config.ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=str(config.ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"cannot load ca_bundle {config.ca_bundle}: {exc}") from None
+    return context
+
+
+class DataverseClient:
+    """Async client for one organisation's Web API (``{url}/api/data/v9.2/``)."""
+
+    def __init__(
+        self,
+        config: DataverseConnectionConfig,
+        tokens: TokenProvider,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        counters: CallCounters | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.config = config
+        self.counters = counters if counters is not None else CallCounters()
+        self.service_root = config.service_root
+        self._origin = _origin(self.service_root)
+        self._tokens = tokens
+        self._sleep = sleep
+        self._jitter = jitter
+        self.gate = PauseGate(clock=clock, sleep=sleep)
+        self._http = httpx.AsyncClient(
+            base_url=self.service_root,
+            headers=_BASE_HEADERS,
+            verify=ssl_context(config) if transport is None else True,
+            transport=transport,
+            timeout=httpx.Timeout(
+                config.timeout_seconds, connect=min(30.0, config.timeout_seconds)
+            ),
+            limits=httpx.Limits(
+                max_connections=config.max_concurrency + 4,
+                max_keepalive_connections=config.max_concurrency + 4,
+            ),
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        table: str | None = None,
+    ) -> dict[str, Any]:
+        """GET a path relative to the service root; the answer must be a JSON object."""
+        response = await self.request("GET", path, params=params, headers=headers, table=table)
+        return json_object(response)
+
+    async def get_url(
+        self, url: str, headers: Mapping[str, str] | None = None, *, table: str | None = None
+    ) -> dict[str, Any]:
+        """GET a link the service gave (``@odata.nextLink``/``deltaLink``) exactly as given.
+
+        Links to another scheme, host or port are refused: following them would send the
+        bearer token elsewhere.
+        """
+        absolute = self.resolve_link(url)
+        response = await self.request("GET", absolute, headers=headers, table=table)
+        return json_object(response)
+
+    def resolve_link(self, url: str) -> str:
+        """``url`` made absolute against the service root, checked to stay on this origin."""
+        absolute = urljoin(self.service_root, url)
+        if _origin(absolute) != self._origin:
+            raise ProtocolError(
+                f"the service sent a link to another origin ({redact_url(absolute)}); "
+                f"only links to {self._origin} are followed"
+            )
+        return absolute
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        table: str | None = None,
+        record_id: str | None = None,
+    ) -> httpx.Response:
+        return await self._write("POST", path, body, headers, table, record_id)
+
+    async def patch(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        table: str | None = None,
+        record_id: str | None = None,
+    ) -> httpx.Response:
+        return await self._write("PATCH", path, body, headers, table, record_id)
+
+    async def delete(
+        self,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        table: str | None = None,
+        record_id: str | None = None,
+    ) -> httpx.Response:
+        return await self.request(
+            "DELETE", path, headers=headers, table=table, record_id=record_id, record_operation=True
+        )
+
+    async def batch(
+        self, items: Sequence[BatchItem], *, continue_on_error: bool = True
+    ) -> list[BatchResponseItem]:
+        """Send one ``$batch``; the answer's parts, in order. Transient failures are retried."""
+        body, content_type = encode_requests(items)
+        headers = {"Content-Type": content_type}
+        if continue_on_error:
+            headers["Prefer"] = "odata.continue-on-error"
+        response = await self.request("POST", "$batch", headers=headers, content=body)
+        answer_type = response.headers.get("content-type", "")
+        where = redact_url(response.request.url)
+        if not answer_type.lower().startswith("multipart/mixed"):
+            raise ProtocolError(
+                f"POST {where} answered {response.status_code} with content type "
+                f"{answer_type or 'none'}, expected multipart/mixed",
+                status=response.status_code,
+            )
+        try:
+            parts = decode_responses(response.content, answer_type)
+        except BatchFormatError as exc:
+            raise ProtocolError(f"POST {where}: malformed $batch answer: {exc}") from None
+        return parts
+
+    # -- the one place requests are sent ---------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        table: str | None = None,
+        record_id: str | None = None,
+        record_operation: bool = False,
+    ) -> httpx.Response:
+        """Send with auth and retries; a 2xx answer or an exception from the error tree."""
+        all_headers = dict(_READ_HEADERS) if method == "GET" else {}
+        if headers:
+            all_headers.update(headers)
+        attempt = 0
+        refreshed = False
+        force_refresh = False
+        while True:
+            await self.gate.wait()
+            token = await self._tokens.token(force_refresh=force_refresh)
+            force_refresh = False
+            all_headers["Authorization"] = f"Bearer {token}"
+            self._count(method, url)
+            error: CrmsyncError
+            try:
+                response = await self._http.request(
+                    method, url, params=params, headers=all_headers, content=content
+                )
+            except httpx.TransportError as exc:
+                error = error_from_transport(exc, method=method, url=str(url))
+            else:
+                if response.status_code < 300:
+                    return response
+                if response.status_code == 401 and not refreshed:
+                    refreshed = force_refresh = True
+                    logger.info("access token refused by %s: refreshing it once", self._origin)
+                    continue
+                error = error_from_response(
+                    response.status_code,
+                    response.headers,
+                    response.content,
+                    method=method,
+                    url=str(response.request.url),
+                    table=table,
+                    record_id=record_id,
+                    record_operation=record_operation,
+                )
+            if not isinstance(error, TransientError) or attempt >= self.config.max_retries:
+                raise error
+            attempt += 1
+            logger.warning("%s; retry %d/%d", error, attempt, self.config.max_retries)
+            await self.wait_before_retry(
+                attempt, error.retry_after if isinstance(error, RateLimitedError) else None
+            )
+
+    async def wait_before_retry(self, attempt: int, retry_after: float | None = None) -> None:
+        """Count a retry and wait for it: a connection-wide pause when throttled, else backoff."""
+        self.counters.retries += 1
+        if retry_after is not None:
+            self.counters.throttled += 1
+            self.gate.pause(retry_after)
+            logger.warning("throttled: pausing every request for %.1f s", retry_after)
+        else:
+            await self._sleep(self.backoff(attempt))
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before retry ``attempt`` (1-based): exponential, capped, with jitter in [½, 1]."""
+        cap = self.config.backoff_max_seconds
+        base = min(cap, self.config.backoff_initial_seconds * 2.0 ** (attempt - 1))
+        return base * (0.5 + 0.5 * self._jitter())
+
+    async def _write(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None,
+        table: str | None,
+        record_id: str | None,
+    ) -> httpx.Response:
+        all_headers = {"Content-Type": _JSON}
+        if headers:
+            all_headers.update(headers)
+        return await self.request(
+            method,
+            path,
+            headers=all_headers,
+            content=orjson.dumps(body),
+            table=table,
+            record_id=record_id,
+            record_operation=True,
+        )
+
+    def _count(self, method: str, url: str) -> None:
+        if url == "$batch":
+            self.counters.batches += 1
+        elif method == "GET":
+            self.counters.reads += 1
+        else:
+            self.counters.writes += 1
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object, or a :class:`ProtocolError` naming the URL and the problem."""
+    where = f"{response.request.method} {redact_url(response.request.url)}"
+    try:
+        data = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        kind = response.headers.get("content-type", "no content type")
+        raise ProtocolError(
+            f"{where} answered {response.status_code} with a body that is not JSON ({kind}): {exc}",
+            status=response.status_code,
+        ) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            f"{where} answered a JSON {type(data).__name__}, expected an object",
+            status=response.status_code,
+        )
+    return data
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"

@@ -1,0 +1,96 @@
+"""The Dataverse connector the engine uses: metadata, reads, change tracking and writes.
+
+Composes the token provider, the raw client, the metadata cache, the reader and the writer::
+
+    async with DataverseConnector(config) as crm:
+        info = await crm.describe("contact")
+        async for page in crm.track_changes("contact", None, cursor=None):
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from crmsync.connectors.base import ChangePage, Record, TableInfo, WriteOp, WriteResult
+from crmsync.connectors.dataverse.auth import MsalTokenProvider, TokenProvider
+from crmsync.connectors.dataverse.client import CallCounters, DataverseClient
+from crmsync.connectors.dataverse.config import DataverseConnectionConfig
+from crmsync.connectors.dataverse.metadata import DataverseMetadata
+from crmsync.connectors.dataverse.reader import DataverseReader
+from crmsync.connectors.dataverse.writer import DataverseWriter
+
+__all__ = ["DataverseConnector"]
+
+
+class DataverseConnector:
+    """A connection to one Dataverse organisation: a :class:`~crmsync.connectors.base.Connector`.
+
+    ``transport`` and ``tokens`` replace the network and MSAL in tests.
+    """
+
+    def __init__(
+        self,
+        config: DataverseConnectionConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        tokens: TokenProvider | None = None,
+    ) -> None:
+        self.config = config
+        self.client = DataverseClient(
+            config, tokens if tokens is not None else MsalTokenProvider(config), transport=transport
+        )
+        self.metadata = DataverseMetadata(self.client)
+        self._reader = DataverseReader(self.client, self.metadata, page_size=config.page_size)
+        self._writer = DataverseWriter(
+            self.client,
+            self.metadata,
+            batch_size=config.batch_size,
+            max_concurrency=config.max_concurrency,
+            max_retries=config.max_retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"DataverseConnector(url={self.config.url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def counters(self) -> CallCounters:
+        """Requests made so far (a copy)."""
+        return self.client.counters.snapshot()
+
+    async def list_tables(self) -> list[str]:
+        return await self.metadata.list_tables()
+
+    async def describe(self, table: str) -> TableInfo:
+        return await self.metadata.describe(table)
+
+    def read_all(
+        self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
+    ) -> AsyncIterator[list[Record]]:
+        return self._reader.read_all(table, fields, where=where)
+
+    def track_changes(
+        self, table: str, fields: Sequence[str] | None, cursor: str | None
+    ) -> AsyncIterator[ChangePage]:
+        return self._reader.track_changes(table, fields, cursor)
+
+    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        return await self._writer.write(ops)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
