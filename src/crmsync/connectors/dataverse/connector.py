@@ -10,7 +10,9 @@ Composes the token provider, the raw client, the metadata cache, the reader and 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -30,7 +32,8 @@ __all__ = ["DataverseConnector"]
 class DataverseConnector:
     """A connection to one Dataverse organisation: a :class:`~crmsync.connectors.base.Connector`.
 
-    ``transport`` and ``tokens`` replace the network and MSAL in tests.
+    ``transport``, ``tokens``, ``sleep`` and ``clock`` replace the network, MSAL and time in
+    tests.
     """
 
     def __init__(
@@ -39,10 +42,16 @@ class DataverseConnector:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         tokens: TokenProvider | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.client = DataverseClient(
-            config, tokens if tokens is not None else MsalTokenProvider(config), transport=transport
+            config,
+            tokens if tokens is not None else MsalTokenProvider(config),
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
         )
         self.metadata = DataverseMetadata(self.client)
         self._reader = DataverseReader(self.client, self.metadata, page_size=config.page_size)
