@@ -39,10 +39,7 @@ def published_definitions(conn: sa.Connection) -> dict[str, ResourceDefinition]:
     table = registry_table()
     out: dict[str, ResourceDefinition] = {}
     for name, text in conn.execute(sa.select(table.c.name, table.c.definition)):
-        data = json.loads(text)
-        builtin = data.pop("builtin", False)
-        definition = ResourceDefinition.model_validate(data)
-        out[name] = definition.model_copy(update={"builtin": builtin})
+        out[name] = ResourceDefinition.model_validate(json.loads(text))
     return out
 
 
@@ -55,9 +52,7 @@ def save_definitions(conn: sa.Connection, resources: Mapping[str, ResourceDefini
     rows = [
         {
             "name": name,
-            "definition": json.dumps(
-                {**definition.model_dump(mode="json"), "builtin": definition.builtin}
-            ),
+            "definition": json.dumps(definition.model_dump(mode="json")),
             "published_at": now,
         }
         for name, definition in resources.items()

@@ -103,7 +103,6 @@ class ResourceDefinition(BaseModel):
     fields: tuple[FieldDefinition, ...] = ()
     links: tuple[LinkDefinition, ...] = ()
     description: str = ""
-    builtin: Annotated[bool, Field(exclude=True)] = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -203,7 +202,6 @@ def profile_definition() -> ResourceDefinition:
         identifier="external_id",
         fields=tuple(fields),
         description="People who receive marketing.",
-        builtin=True,
     )
 
 

@@ -1,0 +1,67 @@
+"""The configuration file: models, loading with located errors, checks, and the starter file."""
+
+from crmsync.config.checks import check_secrets, static_issues
+from crmsync.config.errors import ConfigError, ConfigIssue, format_loc
+from crmsync.config.loader import (
+    ConfigReport,
+    check_config_file,
+    check_config_text,
+    load_config,
+    load_config_text,
+)
+from crmsync.config.metadata_checks import validate_against_metadata
+from crmsync.config.models import (
+    Config,
+    DataverseConnection,
+    FieldMapping,
+    FilterCondition,
+    FilterOp,
+    Filters,
+    GuardrailsConfig,
+    InboundConfig,
+    InboundMapping,
+    OptInOutConfig,
+    OptInOutMapping,
+    OutboundConfig,
+    PrimaryKey,
+    QueueConfig,
+    Replacement,
+    SalesforceConnection,
+    StoreConfig,
+)
+from crmsync.config.secrets import resolve_secret, resolve_secrets
+from crmsync.config.starter import STARTER_CONFIG
+
+__all__ = [
+    "STARTER_CONFIG",
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "ConfigReport",
+    "DataverseConnection",
+    "FieldMapping",
+    "FilterCondition",
+    "FilterOp",
+    "Filters",
+    "GuardrailsConfig",
+    "InboundConfig",
+    "InboundMapping",
+    "OptInOutConfig",
+    "OptInOutMapping",
+    "OutboundConfig",
+    "PrimaryKey",
+    "QueueConfig",
+    "Replacement",
+    "SalesforceConnection",
+    "StoreConfig",
+    "check_config_file",
+    "check_config_text",
+    "check_secrets",
+    "format_loc",
+    "load_config",
+    "load_config_text",
+    "resolve_secret",
+    "resolve_secrets",
+    "static_issues",
+    "validate_against_metadata",
+]

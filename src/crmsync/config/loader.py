@@ -1,0 +1,165 @@
+"""Reading the configuration file: YAML → :class:`~crmsync.config.models.Config`, with every
+problem reported by path and line.
+
+:func:`check_config_file` never raises for a bad file: it returns a :class:`ConfigReport` with
+every issue (YAML syntax, duplicate keys, schema errors, static rules, missing secrets as
+warnings). :func:`load_config` returns the configuration or raises
+:class:`~crmsync.config.errors.ConfigError` listing every error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from crmsync.config.checks import check_secrets, static_issues
+from crmsync.config.errors import ConfigError, ConfigIssue, Loc
+from crmsync.config.models import Config
+from crmsync.config.positions import Positions, compose_positions
+
+__all__ = [
+    "ConfigReport",
+    "check_config_file",
+    "check_config_text",
+    "load_config",
+    "load_config_text",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReport:
+    """The outcome of checking a configuration: the model (when it parsed) and every issue."""
+
+    source: str
+    config: Config | None
+    issues: tuple[ConfigIssue, ...]
+
+    @property
+    def errors(self) -> tuple[ConfigIssue, ...]:
+        return tuple(issue for issue in self.issues if issue.is_error)
+
+    @property
+    def warnings(self) -> tuple[ConfigIssue, ...]:
+        return tuple(issue for issue in self.issues if not issue.is_error)
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None and not self.errors
+
+
+def _clean_loc(loc: Sequence[str | int], data: Any) -> Loc:
+    """Pydantic's error location without union tags and member names, as found in ``data``."""
+    out: list[str | int] = []
+    current = data
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
+            out.append(part)
+            current = current[part]
+        elif last and isinstance(current, dict) and part != current.get("kind"):
+            out.append(part)  # a missing or unknown key
+        # else: a discriminated-union tag or a union member's name: not part of the file
+    return tuple(out)
+
+
+def _message(error: ErrorDetails, loc: Loc) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "extra_forbidden":
+        return f"unknown key '{loc[-1]}'" if loc else "unknown key"
+    message = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _schema_issues(exc: ValidationError, data: Any) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    seen: set[tuple[Loc, str]] = set()
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = _clean_loc(error["loc"], data)
+        message = _message(error, loc)
+        if (loc, message) not in seen:
+            seen.add((loc, message))
+            issues.append(ConfigIssue(loc, message))
+    return issues
+
+
+def _locate(issues: Sequence[ConfigIssue], positions: Positions, source: str) -> list[ConfigIssue]:
+    located: list[ConfigIssue] = []
+    for issue in issues:
+        found = positions.find(issue.loc) if issue.line is None else (issue.line, issue.column)
+        line, column = found if found is not None else (None, None)
+        located.append(replace(issue, line=line, column=column, source=source))
+    return located
+
+
+def check_config_text(
+    text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> ConfigReport:
+    """Check a configuration given as YAML text; see :func:`check_config_file`."""
+    try:
+        positions, issues = compose_positions(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        issue = ConfigIssue((), f"not valid YAML: {problem}", line=line, column=column)
+        return ConfigReport(source, None, (replace(issue, source=source),))
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        issue = ConfigIssue((), "the file must be a mapping of sections (connections, store, …)")
+        return ConfigReport(source, None, tuple(_locate([issue], positions, source)))
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        issues += _schema_issues(exc, data)
+        return ConfigReport(source, None, tuple(_locate(issues, positions, source)))
+    issues += static_issues(config)
+    issues += check_secrets(config, environ)
+    return ConfigReport(source, config, tuple(_locate(issues, positions, source)))
+
+
+def check_config_file(
+    path: str | Path, *, environ: Mapping[str, str] | None = None
+) -> ConfigReport:
+    """Check the configuration file at ``path``: every issue, never an exception for bad input."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return ConfigReport(
+            source, None, (ConfigIssue((), f"cannot read: {reason}", source=source),)
+        )
+    return check_config_text(text, source=source, environ=environ)
+
+
+def _config_or_raise(report: ConfigReport) -> Config:
+    if report.config is None or report.errors:
+        raise ConfigError(report.issues)
+    return report.config
+
+
+def load_config_text(
+    text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> Config:
+    """The configuration in ``text``; :class:`ConfigError` lists every error."""
+    return _config_or_raise(check_config_text(text, source=source, environ=environ))
+
+
+def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """The configuration file at ``path``; :class:`ConfigError` lists every error."""
+    return _config_or_raise(check_config_file(path, environ=environ))

@@ -1,0 +1,295 @@
+"""The configuration file, as pydantic models (``extra="forbid"``: unknown keys are errors).
+
+One YAML file holds the CRM connections, the store, the queue, the custom resources and the three
+workflows. Secrets are never in the file: a connection names an environment variable
+(``client_secret_env``) or a file (``client_secret_file``) that holds its client secret.
+Cross-field rules (unknown names, duplicates, guardrails) are checked by
+:mod:`crmsync.config.checks`, so that every problem is reported at once with its path.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from crmsync.store.engine import DEFAULT_STORE_URL, parse_store_url
+from crmsync.store.resources import Identifier, OptOutAttribute, ResourceDefinition
+
+__all__ = [
+    "Config",
+    "Connection",
+    "DataverseConnection",
+    "FieldMapping",
+    "FilterCondition",
+    "FilterOp",
+    "Filters",
+    "GuardrailsConfig",
+    "InboundConfig",
+    "InboundMapping",
+    "OptInOutConfig",
+    "OptInOutMapping",
+    "OutboundConfig",
+    "PrimaryKey",
+    "QueueConfig",
+    "Replacement",
+    "SalesforceConnection",
+    "StoreConfig",
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+Scalar = str | bool | int | float
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=255)]
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class _ConnectionBase(BaseModel):
+    model_config = _STRICT
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+", max_length=2048)]
+    client_id: Name
+    client_secret_env: EnvName | None = None
+    client_secret_file: Path | None = None
+    #: PEM bundle of extra trusted CAs (e.g. an emulator's local CA); TLS is always verified.
+    ca_bundle: Path | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    #: Never accepted: declared only to refuse a clear-text secret with a helpful message.
+    client_secret: Annotated[SecretStr | None, Field(exclude=True, repr=False)] = None
+    password: Annotated[SecretStr | None, Field(exclude=True, repr=False)] = None
+
+    @field_validator("client_secret", "password")
+    @classmethod
+    def _no_clear_text_secret(cls, value: SecretStr | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "secrets must not be written in the file: put the secret in an environment "
+                "variable named by 'client_secret_env', or in a file named by "
+                "'client_secret_file'"
+            )
+
+    @model_validator(mode="after")
+    def _one_secret_source(self) -> Self:
+        if (self.client_secret_env is None) == (self.client_secret_file is None):
+            raise ValueError("give exactly one of 'client_secret_env' and 'client_secret_file'")
+        return self
+
+
+class DataverseConnection(_ConnectionBase):
+    """Dynamics 365 / Dataverse Web API, OAuth client credentials through Microsoft Entra ID."""
+
+    kind: Literal["dataverse"]
+    tenant_id: Name | None = None
+    #: Token authority; default ``https://login.microsoftonline.com/<tenant_id>``.
+    authority: Annotated[str, Field(pattern=r"^https?://")] | None = None
+
+    @model_validator(mode="after")
+    def _tenant_or_authority(self) -> Self:
+        if self.tenant_id is None and self.authority is None:
+            raise ValueError("give 'tenant_id' or 'authority'")
+        return self
+
+
+class SalesforceConnection(_ConnectionBase):
+    """Salesforce REST API, OAuth client credentials flow."""
+
+    kind: Literal["salesforce"]
+    api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.\d$")] = "62.0"
+
+
+Connection = Annotated[DataverseConnection | SalesforceConnection, Field(discriminator="kind")]
+
+
+class StoreConfig(BaseModel):
+    model_config = _STRICT
+
+    url: str = DEFAULT_STORE_URL
+    #: PostgreSQL only: the schema that holds the Campaign tables (default: the search path).
+    pg_schema: Identifier | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        parse_store_url(value)  # raises with a message naming the problem
+        return value
+
+
+class QueueConfig(BaseModel):
+    model_config = _STRICT
+
+    kind: Literal["sqlite", "nats"] = "sqlite"
+    #: sqlite: the queue's database file.
+    path: Path = Path("crmsync-queue.db")
+    #: nats: server URL(s) and the JetStream stream name.
+    url: Annotated[str, Field(pattern=r"^(nats|tls)://")] | None = None
+    stream: Identifier = "crmsync"
+
+    @model_validator(mode="after")
+    def _nats_needs_url(self) -> Self:
+        if self.kind == "nats" and self.url is None:
+            raise ValueError("a 'nats' queue needs 'url' (e.g. nats://127.0.0.1:4222)")
+        return self
+
+
+class GuardrailsConfig(BaseModel):
+    """Limits on custom resources (SPEC §3); warned at ``warn_ratio`` of each, refused past."""
+
+    model_config = _STRICT
+
+    max_custom_resources: Annotated[int, Field(ge=1, le=1000)] = 20
+    max_columns: Annotated[int, Field(ge=1, le=1500)] = 50
+    max_link_depth: Annotated[int, Field(ge=0, le=10)] = 2
+    max_link_columns: Annotated[int, Field(ge=0, le=100)] = 5
+    warn_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
+
+
+class FieldMapping(BaseModel):
+    model_config = _STRICT
+
+    crm: Name
+    campaign: Name
+    #: Off: the value is written when the record is first loaded (or replayed) only.
+    apply_updates: bool = True
+
+
+class Replacement(BaseModel):
+    """Write ``to`` instead of the CRM value ``from`` of ``field``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    field: Name
+    from_: Annotated[Scalar | None, Field(alias="from")]
+    to: Scalar | None
+
+
+class FilterOp(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    GT = "gt"
+    GE = "ge"
+    LT = "lt"
+    LE = "le"
+    CONTAINS = "contains"
+    STARTS_WITH = "starts_with"
+    ENDS_WITH = "ends_with"
+    IS_EMPTY = "is_empty"
+    IS_NOT_EMPTY = "is_not_empty"
+
+
+_NULL_CHECKS = (FilterOp.IS_EMPTY, FilterOp.IS_NOT_EMPTY)
+
+
+class FilterCondition(BaseModel):
+    model_config = _STRICT
+
+    field: Name
+    op: FilterOp
+    value: Scalar | None = None
+
+    @model_validator(mode="after")
+    def _value_matches_op(self) -> Self:
+        if self.op in _NULL_CHECKS and self.value is not None:
+            raise ValueError(f"'{self.op.value}' takes no value")
+        if self.op not in _NULL_CHECKS and self.value is None:
+            raise ValueError(f"'{self.op.value}' needs a value")
+        return self
+
+
+class Filters(BaseModel):
+    model_config = _STRICT
+
+    combine: Literal["and", "or"] = "and"
+    conditions: tuple[FilterCondition, ...] = ()
+
+
+class PrimaryKey(BaseModel):
+    model_config = _STRICT
+
+    #: The CRM primary key; detected from metadata when omitted.
+    crm: Name | None = None
+    #: The unique Campaign field that holds the CRM id (``external_id`` for profiles).
+    campaign: Name
+
+
+class InboundMapping(BaseModel):
+    """One table mapping: a CRM table into a Campaign resource (SPEC §3)."""
+
+    model_config = _STRICT
+
+    name: Identifier
+    connection: Name
+    crm_table: Name
+    resource: Name
+    primary_key: PrimaryKey
+    fields: tuple[FieldMapping, ...] = ()
+    replacements: tuple[Replacement, ...] = ()
+    filters: Filters = Filters()
+    delete_filtered_out: bool = False
+    apply_deletes: bool = True
+    picklist_values: Literal["technical", "display"] = "technical"
+    two_way: bool = False
+
+
+class InboundConfig(BaseModel):
+    model_config = _STRICT
+
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    mappings: tuple[InboundMapping, ...] = ()
+
+
+class OutboundEvents(BaseModel):
+    """Which marketing event types flow to the CRM."""
+
+    model_config = _STRICT
+
+    send: bool = False
+    open: bool = False
+    click: bool = False
+    bounce: bool = False
+
+
+class OutboundConfig(BaseModel):
+    model_config = _STRICT
+
+    connection: Name | None = None
+    events: OutboundEvents = OutboundEvents()
+    #: CRM table per event type (defaults chosen by the connector).
+    tables: dict[Literal["send", "open", "click", "bounce"], Name] = Field(default_factory=dict)
+
+
+class OptInOutMapping(BaseModel):
+    model_config = _STRICT
+
+    crm: Name
+    campaign: OptOutAttribute
+
+
+class OptInOutConfig(BaseModel):
+    model_config = _STRICT
+
+    direction: Literal["disabled", "crm_to_campaign", "campaign_to_crm", "bidirectional"] = (
+        "disabled"
+    )
+    connection: Name | None = None
+    crm_table: Name | None = None
+    mappings: tuple[OptInOutMapping, ...] = ()
+    #: Record every opt-out decision (both values, both times, the winner, why).
+    log_decisions: bool = False
+
+
+class Config(BaseModel):
+    """The whole configuration file."""
+
+    model_config = _STRICT
+
+    version: Literal[1] = 1
+    connections: dict[Identifier, Connection] = Field(default_factory=dict)
+    store: StoreConfig = StoreConfig()
+    queue: QueueConfig = QueueConfig()
+    guardrails: GuardrailsConfig = GuardrailsConfig()
+    resources: tuple[ResourceDefinition, ...] = ()
+    inbound: InboundConfig = InboundConfig()
+    outbound: OutboundConfig = OutboundConfig()
+    optinout: OptInOutConfig = OptInOutConfig()

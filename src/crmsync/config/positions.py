@@ -1,0 +1,77 @@
+"""Where each value of a YAML document is: path → line, from PyYAML's node tree.
+
+PyYAML's ``compose`` gives the node tree with the start mark of every node; walking it once maps
+each path (``("inbound", "mappings", 1, "fields")``) to its line and column. The same walk finds
+duplicate keys, which ``safe_load`` would silently resolve to the last one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from crmsync.config.errors import ConfigIssue, Loc
+
+__all__ = ["Positions", "compose_positions"]
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """Line and column (1-based) of every path of a document."""
+
+    marks: dict[Loc, tuple[int, int]]
+
+    def find(self, loc: Loc) -> tuple[int, int] | None:
+        """The position of ``loc``, or of its nearest ancestor present in the document."""
+        for end in range(len(loc), -1, -1):
+            found = self.marks.get(loc[:end])
+            if found is not None:
+                return found
+        return None
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def compose_positions(text: str) -> tuple[Positions, list[ConfigIssue]]:
+    """Positions of ``text``'s values and the duplicate keys found (as issues).
+
+    Raises :class:`yaml.YAMLError` when ``text`` is not YAML.
+    """
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    marks: dict[Loc, tuple[int, int]] = {}
+    issues: list[ConfigIssue] = []
+    if root is None:
+        return Positions(marks), issues
+    stack: list[tuple[Loc, yaml.Node]] = [((), root)]
+    while stack:
+        loc, node = stack.pop()
+        if loc not in marks:
+            marks[loc] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[object] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if not isinstance(key, str):
+                    continue
+                child = (*loc, key)
+                if key in seen:
+                    line, column = _mark(key_node)
+                    issues.append(
+                        ConfigIssue(
+                            child,
+                            f"key '{key}' is given twice",
+                            line=line,
+                            column=column,
+                        )
+                    )
+                    continue
+                seen.add(key)
+                marks[child] = _mark(key_node)
+                stack.append((child, value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                stack.append(((*loc, index), item))
+    return Positions(marks), issues
