@@ -1,0 +1,83 @@
+"""``crmsync init`` (write a starter configuration) and ``crmsync validate`` (check one).
+
+Exit codes of ``validate``: 0 valid (warnings allowed), 1 invalid.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from crmsync.config import STARTER_CONFIG, ConfigReport, check_config_file
+
+__all__ = ["init", "print_report", "validate"]
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The configuration file.", dir_okay=False)
+]
+
+
+def init(
+    path: Annotated[
+        Path, typer.Option("--path", help="Where to write the file.", dir_okay=False)
+    ] = Path("crmsync.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter configuration."""
+    console = Console(stderr=True)
+    if path.exists() and not force:
+        console.print(f"[red]{path} exists[/red]: use --force to overwrite it")
+        raise typer.Exit(1)
+    path.write_text(STARTER_CONFIG, encoding="utf-8")
+    console.print(f"wrote {path}; check it with: crmsync validate --config {path}")
+
+
+def print_report(report: ConfigReport, console: Console) -> None:
+    """Every issue of ``report`` as a table, errors first."""
+    if not report.issues:
+        console.print(f"[green]{report.source}: valid[/green]")
+        return
+    table = Table(title=Text(report.source))
+    table.add_column("line", justify="right")
+    table.add_column("severity")
+    table.add_column("path", overflow="fold")
+    table.add_column("problem", overflow="fold")
+    for issue in sorted(report.issues, key=lambda i: (i.is_error is False, i.line or 0)):
+        table.add_row(
+            str(issue.line or ""),
+            Text(issue.severity, style="red" if issue.is_error else "yellow"),
+            Text(issue.path),
+            Text(issue.message),
+        )
+    console.print(table)
+    verdict = "[red]invalid[/red]" if report.errors else "[green]valid[/green]"
+    console.print(f"{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+
+
+def validate(
+    config: ConfigOption = Path("crmsync.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the issues as JSON.")] = False,
+) -> None:
+    """Check a configuration file; list every problem with its path and line."""
+    report = check_config_file(config)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "source": report.source,
+                    "valid": report.ok,
+                    "issues": [issue.to_dict() for issue in report.issues],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print_report(report, Console())
+    if not report.ok:
+        raise typer.Exit(1)
