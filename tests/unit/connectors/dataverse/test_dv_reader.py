@@ -1,0 +1,273 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from dv_fakes import ROOT, FakeOrg, dv_error, json_response
+
+from crmsync.connectors.base import ChangePage, Deletion, Record
+from crmsync.connectors.dataverse import DataverseConnector, reconcile_deletions
+from crmsync.errors import ConfigurationError, ProtocolError
+
+FV = "@OData.Community.Display.V1.FormattedValue"
+
+
+def _row(n: int, version: int | None = None) -> dict[str, Any]:
+    return {
+        "@odata.etag": f'W/"{version or 100 + n}"',
+        "contactid": f"00000000-0000-0000-0000-{n:012d}",
+        "firstname": f"First{n}",
+        "gendercode": 1,
+        f"gendercode{FV}": "Male",
+        "donotemail": False,
+        f"donotemail{FV}": "Allow",
+        "_parentcustomerid_value": "11111111-1111-1111-1111-111111111111",
+        f"_parentcustomerid_value{FV}": "Contoso",
+        "versionnumber": version or 100 + n,
+    }
+
+
+class PagedContacts:
+    """``contacts`` with maxpagesize paging, tracking rounds and scripted delta answers."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.deltas: dict[str, list[httpx.Response]] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        prefer = request.headers.get("Prefer", "")
+        token = params.get("$deltatoken")
+        if token is not None:
+            return self.deltas[token].pop(0)
+        size = int(re.search(r"odata\.maxpagesize=(\d+)", prefer).group(1))  # type: ignore[union-attr]
+        start = int(params.get("$skiptoken", "0"))
+        page: dict[str, Any] = {
+            "@odata.context": f"{ROOT}$metadata#contacts",
+            "value": self.rows[start : start + size],
+        }
+        select = params.get("$select", "")
+        if start + size < len(self.rows):
+            page["@odata.nextLink"] = f"{ROOT}contacts?$select={select}&$skiptoken={start + size}"
+        elif "odata.track-changes" in prefer:
+            page["@odata.deltaLink"] = f"{ROOT}contacts?$select={select}&$deltatoken=T1"
+        return json_response(200, page)
+
+
+async def _pages(iterator: Any) -> list[Any]:
+    return [page async for page in iterator]
+
+
+async def test_full_read_pages_selects_and_formats(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    org.data = PagedContacts([_row(n) for n in range(5)])
+    pages = await _pages(
+        connector.read_all("contact", ["firstname", "gendercode", "parentcustomerid", "donotemail"])
+    )
+    assert [len(p) for p in pages] == [2, 2, 1]
+    first: Record = pages[0][0]
+    assert first.id == "00000000-0000-0000-0000-000000000000"
+    assert first.version == 100
+    assert first.values == {
+        "firstname": "First0",
+        "gendercode": 1,
+        "_parentcustomerid_value": "11111111-1111-1111-1111-111111111111",
+        "donotemail": False,
+        "contactid": "00000000-0000-0000-0000-000000000000",
+        "versionnumber": 100,
+    }
+    assert first.formatted == {
+        "gendercode": "Male",
+        "_parentcustomerid_value": "Contoso",
+        "donotemail": "Allow",
+    }
+    data = org.data_requests()
+    assert len(data) == 3
+    assert data[0].url.params["$select"] == (
+        "firstname,gendercode,_parentcustomerid_value,donotemail,contactid,versionnumber"
+    )
+    for request in data:
+        prefer = request.headers["Prefer"]
+        assert "odata.maxpagesize=2" in prefer
+        assert 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"' in prefer
+        assert "track-changes" not in prefer
+    assert data[1].url.params["$skiptoken"] == "2"
+
+
+async def test_full_read_passes_the_filter(connector: DataverseConnector, org: FakeOrg) -> None:
+    org.data = PagedContacts([_row(1)])
+    await _pages(connector.read_all("contact", ["firstname"], where="firstname eq 'O''Neil'"))
+    assert org.data_requests()[0].url.params["$filter"] == "firstname eq 'O''Neil'"
+
+
+async def test_all_fields_by_default(connector: DataverseConnector, org: FakeOrg) -> None:
+    org.data = PagedContacts([_row(1)])
+    await _pages(connector.read_all("contact"))
+    selected = org.data_requests()[0].url.params["$select"].split(",")
+    assert "_crmsync_accountid_value" in selected
+    assert "parentcustomeridname" not in selected
+    assert "birthdate" in selected
+
+
+async def test_unknown_field_is_refused_before_reading(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    with pytest.raises(ConfigurationError, match="no field 'nope'"):
+        await _pages(connector.read_all("contact", ["firstname", "nope"]))
+    assert org.data_requests() == []
+
+
+async def test_version_from_etag_when_no_version_column(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    row = _row(1)
+    del row["versionnumber"]
+    org.data = PagedContacts([row])
+    (page,) = await _pages(connector.read_all("contact", ["firstname"]))
+    assert page[0].version == 101
+
+
+async def test_tracking_snapshot_then_delta_rounds(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    contacts = PagedContacts([_row(n) for n in range(3)])
+    org.data = contacts
+    snapshot: list[ChangePage] = await _pages(
+        connector.track_changes("contact", ["firstname"], None)
+    )
+    assert [len(p.records) for p in snapshot] == [2, 1]
+    assert all(p.snapshot for p in snapshot)
+    assert snapshot[0].cursor is None
+    cursor = snapshot[-1].cursor
+    assert cursor == "contacts?$select=firstname,contactid,versionnumber&$deltatoken=T1"
+    assert "odata.track-changes" in org.data_requests()[0].headers["Prefer"]
+    assert "odata.track-changes" in org.data_requests()[1].headers["Prefer"]
+
+    changed = _row(7, version=500)
+    contacts.deltas["T1"] = [
+        json_response(
+            200,
+            {
+                "@odata.context": f"{ROOT}$metadata#contacts/$delta",
+                "value": [changed],
+                "@odata.nextLink": f"{ROOT}contacts?$deltatoken=T1b",
+            },
+        )
+    ]
+    contacts.deltas["T1b"] = [
+        json_response(
+            200,
+            {
+                "@odata.context": f"{ROOT}$metadata#contacts/$delta",
+                "value": [
+                    {
+                        "@odata.context": f"{ROOT}$metadata#contacts/$deletedEntity",
+                        "id": "00000000-0000-0000-0000-000000000001",
+                        "reason": "deleted",
+                    }
+                ],
+                "@odata.deltaLink": f"{ROOT}contacts?$select=firstname&$deltatoken=T2",
+            },
+        )
+    ]
+    delta: list[ChangePage] = await _pages(
+        connector.track_changes("contact", ["firstname"], cursor)
+    )
+    assert [p.snapshot for p in delta] == [False, False]
+    assert delta[0].records[0].id == changed["contactid"]
+    assert delta[0].records[0].version == 500
+    assert delta[0].cursor is None
+    assert delta[1].deletions == [Deletion(id="00000000-0000-0000-0000-000000000001")]
+    assert delta[1].cursor == "contacts?$select=firstname&$deltatoken=T2"
+    delta_request = org.data_requests()[2]
+    assert str(delta_request.url) == f"{ROOT}{cursor}"
+    assert "odata.track-changes" not in delta_request.headers["Prefer"]
+
+
+async def test_expired_cursor_starts_a_new_snapshot(
+    connector: DataverseConnector, org: FakeOrg, caplog: pytest.LogCaptureFixture
+) -> None:
+    contacts = PagedContacts([_row(n) for n in range(3)])
+    contacts.deltas["OLD"] = [
+        dv_error(400, "0x80044352", "Version stamp associated with the client has expired.")
+    ]
+    org.data = contacts
+    pages: list[ChangePage] = await _pages(
+        connector.track_changes("contact", None, "contacts?$deltatoken=OLD")
+    )
+    assert [p.snapshot for p in pages] == [True, True]
+    assert sum(len(p.records) for p in pages) == 3
+    assert pages[-1].cursor is not None
+    assert "expired" in caplog.text
+
+
+async def test_table_without_change_tracking_is_refused(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    with pytest.raises(ConfigurationError, match="change tracking is not enabled on table 'note'"):
+        await _pages(connector.track_changes("note", None, None))
+    assert org.data_requests() == []
+
+
+async def test_cursor_to_another_host_is_refused(connector: DataverseConnector) -> None:
+    with pytest.raises(ProtocolError, match="another origin"):
+        await _pages(
+            connector.track_changes("contact", None, "https://evil.example.com/x?$deltatoken=1")
+        )
+
+
+@pytest.mark.parametrize(
+    ("page", "fragment"),
+    [
+        ({"no": "value"}, "no 'value' list"),
+        ({"value": {"a": 1}}, "no 'value' list"),
+        ({"value": [1, 2]}, "not objects"),
+        ({"value": [{"firstname": "x"}]}, "lacks its primary key"),
+        ({"value": [], "@odata.nextLink": 5}, "not a string"),
+    ],
+)
+async def test_malformed_pages_are_protocol_errors(
+    connector: DataverseConnector, org: FakeOrg, page: dict[str, Any], fragment: str
+) -> None:
+    org.data = lambda request: json_response(200, page)
+    with pytest.raises(ProtocolError, match=fragment):
+        await _pages(connector.read_all("contact", ["firstname"]))
+
+
+async def test_tracking_round_without_delta_link_is_a_protocol_error(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    org.data = lambda request: json_response(200, {"value": [_row(1)]})
+    with pytest.raises(ProtocolError, match=r"no @odata\.deltaLink"):
+        await _pages(connector.track_changes("contact", None, None))
+
+
+async def test_deleted_entity_without_id_is_a_protocol_error(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    org.data = lambda request: json_response(
+        200,
+        {
+            "value": [{"@odata.context": f"{ROOT}$metadata#contacts/$deletedEntity"}],
+            "@odata.deltaLink": f"{ROOT}contacts?$deltatoken=2",
+        },
+    )
+    with pytest.raises(ProtocolError, match="no id"):
+        await _pages(connector.track_changes("contact", None, "contacts?$deltatoken=1"))
+
+
+def test_reconcile_deletions_finds_what_the_snapshot_lacks() -> None:
+    snapshot = ["AAAAAAAA-0000-0000-0000-000000000001", "{aaaaaaaa-0000-0000-0000-000000000002}"]
+    known = [
+        "aaaaaaaa-0000-0000-0000-000000000001",
+        "aaaaaaaa-0000-0000-0000-000000000002",
+        "aaaaaaaa-0000-0000-0000-000000000003",
+    ]
+    assert reconcile_deletions(snapshot, known) == [
+        Deletion(id="aaaaaaaa-0000-0000-0000-000000000003")
+    ]
+    assert reconcile_deletions(iter(known), known) == []
+    assert reconcile_deletions([], known[:1]) == [Deletion(id=known[0])]
