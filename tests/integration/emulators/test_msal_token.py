@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msal
 import pytest
@@ -47,21 +48,25 @@ def emulator(tls: TlsFiles) -> Iterator[tuple[BackgroundServer, TokenIssuer]]:
         yield server, tokens
 
 
-def app(
-    server: BackgroundServer, tls: TlsFiles, credential: object
-) -> msal.ConfidentialClientApplication:
-    return msal.ConfidentialClientApplication(
+def acquire(server: BackgroundServer, tls: TlsFiles, credential: object) -> dict[str, Any]:
+    """A token for the emulator's resource, through a fresh MSAL application."""
+    app = msal.ConfidentialClientApplication(
         CLIENT_ID,
         client_credential=credential,
         authority=f"{server.url}/mytenant",
         instance_discovery=False,
         verify=str(tls.ca),
     )
+    try:
+        result: dict[str, Any] = app.acquire_token_for_client(scopes=[f"{server.url}/.default"])
+    finally:
+        app.http_client.close()  # an idle keep-alive TLS connection would delay server shutdown
+    return result
 
 
 def test_client_secret(emulator: tuple[BackgroundServer, TokenIssuer], tls: TlsFiles) -> None:
     server, tokens = emulator
-    result = app(server, tls, SECRET).acquire_token_for_client(scopes=[f"{server.url}/.default"])
+    result = acquire(server, tls, SECRET)
     assert "access_token" in result, result
     assert result["token_type"] == "Bearer"
     assert tokens.verify(result["access_token"]) == CLIENT_ID
@@ -91,9 +96,7 @@ def test_certificate_credential(
     ).decode()
     thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()  # noqa: S324
     credential = {"private_key": pem, "thumbprint": thumbprint}
-    result = app(server, tls, credential).acquire_token_for_client(
-        scopes=[f"{server.url}/.default"]
-    )
+    result = acquire(server, tls, credential)
     assert "access_token" in result, result
     assert tokens.verify(result["access_token"]) == CLIENT_ID
 
@@ -102,7 +105,7 @@ def test_wrong_secret_is_refused_with_the_aadsts_code(
     emulator: tuple[BackgroundServer, TokenIssuer], tls: TlsFiles
 ) -> None:
     server, _ = emulator
-    result = app(server, tls, "wrong").acquire_token_for_client(scopes=[f"{server.url}/.default"])
+    result = acquire(server, tls, "wrong")
     assert "access_token" not in result
     assert result["error"] == "invalid_client"
     assert 7000215 in result["error_codes"]
