@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from crmsync.connectors.base import CrmType
+from crmsync.store.types import (
+    COMPATIBLE,
+    CampaignType,
+    UtcDateTime,
+    default_campaign_type,
+    is_compatible,
+    sql_type,
+)
+
+
+def test_every_crm_type_has_a_compatibility_entry() -> None:
+    assert set(COMPATIBLE) == set(CrmType)
+
+
+@pytest.mark.parametrize("crm_type", list(CrmType))
+def test_anything_can_be_written_as_a_string(crm_type: CrmType) -> None:
+    assert is_compatible(crm_type, CampaignType.STRING)
+    assert is_compatible(crm_type, CampaignType.TEXT)
+
+
+@pytest.mark.parametrize(
+    ("crm_type", "campaign_type", "expected"),
+    [
+        (CrmType.BOOLEAN, CampaignType.BOOLEAN, True),
+        (CrmType.BOOLEAN, CampaignType.DATE, False),
+        (CrmType.INTEGER, CampaignType.INTEGER, True),
+        (CrmType.INTEGER, CampaignType.DOUBLE, True),
+        (CrmType.DECIMAL, CampaignType.INTEGER, False),
+        (CrmType.MONEY, CampaignType.DOUBLE, True),
+        (CrmType.DATETIME, CampaignType.DATE, True),
+        (CrmType.DATE, CampaignType.DATETIME, True),
+        (CrmType.STRING, CampaignType.INTEGER, False),
+        (CrmType.PICKLIST, CampaignType.INTEGER, True),
+        (CrmType.PICKLIST, CampaignType.BOOLEAN, False),
+        (CrmType.LOOKUP, CampaignType.INTEGER, False),
+        (CrmType.UNIQUEIDENTIFIER, CampaignType.STRING, True),
+        (CrmType.OTHER, CampaignType.DATETIME, False),
+    ],
+)
+def test_compatibility_table(
+    crm_type: CrmType, campaign_type: CampaignType, expected: bool
+) -> None:
+    assert is_compatible(crm_type, campaign_type) is expected
+
+
+@pytest.mark.parametrize(
+    ("crm_type", "expected"),
+    [
+        (CrmType.BOOLEAN, CampaignType.BOOLEAN),
+        (CrmType.BIGINT, CampaignType.INTEGER),
+        (CrmType.DECIMAL, CampaignType.DOUBLE),
+        (CrmType.MEMO, CampaignType.TEXT),
+        (CrmType.DATETIME, CampaignType.DATETIME),
+        (CrmType.PICKLIST, CampaignType.STRING),
+        (CrmType.OTHER, CampaignType.STRING),
+    ],
+)
+def test_default_campaign_type(crm_type: CrmType, expected: CampaignType) -> None:
+    assert default_campaign_type(crm_type) is expected
+
+
+def test_default_is_always_compatible() -> None:
+    for crm_type in CrmType:
+        assert is_compatible(crm_type, default_campaign_type(crm_type))
+
+
+def test_sql_types() -> None:
+    assert isinstance(sql_type(CampaignType.INTEGER), sa.BigInteger)
+    string = sql_type(CampaignType.STRING, 40)
+    assert isinstance(string, sa.String)
+    assert string.length == 40
+    assert isinstance(sql_type(CampaignType.DATETIME), UtcDateTime)
+    assert isinstance(sql_type(CampaignType.TEXT), sa.Text)
+
+
+@pytest.fixture
+def stamps() -> tuple[sa.Engine, sa.Table]:
+    engine = sa.create_engine("sqlite://")
+    metadata = sa.MetaData()
+    table = sa.Table("t", metadata, sa.Column("at", UtcDateTime()), sa.Column("d", sa.Date()))
+    metadata.create_all(engine)
+    return engine, table
+
+
+def test_datetimes_are_stored_in_utc_and_read_back_aware(
+    stamps: tuple[sa.Engine, sa.Table],
+) -> None:
+    engine, table = stamps
+    stockholm = datetime(2026, 3, 29, 3, 30, tzinfo=timezone(timedelta(hours=2)))
+    with engine.begin() as conn:
+        conn.execute(sa.insert(table), [{"at": stockholm, "d": date(2026, 3, 29)}])
+        raw = conn.exec_driver_sql("SELECT at FROM t").scalar_one()
+        read = conn.execute(sa.select(table.c.at)).scalar_one()
+    assert raw.startswith("2026-03-29 01:30:00")
+    assert read == stockholm
+    assert read.tzinfo is UTC
+
+
+def test_naive_datetimes_are_refused(stamps: tuple[sa.Engine, sa.Table]) -> None:
+    engine, table = stamps
+    with engine.begin() as conn, pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        conn.execute(sa.insert(table), [{"at": datetime(2026, 1, 1, 12, 0)}])
