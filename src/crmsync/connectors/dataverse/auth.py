@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import threading
 import time
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import msal
+import requests
+from requests.adapters import HTTPAdapter
 
-from crmsync.connectors.dataverse.config import DataverseConnectionConfig
+from crmsync.connectors.dataverse.config import DataverseConnectionConfig, ssl_context
 from crmsync.errors import AuthenticationError, ConfigurationError
 
 __all__ = ["AccessToken", "MsalTokenProvider", "StaticTokenProvider", "TokenProvider"]
@@ -149,8 +152,7 @@ class MsalTokenProvider:
                         client_credential=_credential(config),
                         authority=config.authority_url,
                         instance_discovery=host in _MICROSOFT_AUTHORITY_HOSTS,
-                        verify=str(config.ca_bundle) if config.ca_bundle else True,
-                        timeout=config.timeout_seconds,
+                        http_client=_TokenSession(config),
                     )
                 except (ValueError, OSError) as exc:
                     raise self._unreachable(exc) from None
@@ -183,6 +185,35 @@ class MsalTokenProvider:
         for secret in self._secret_values:
             text = text.replace(secret, "***")
         return text
+
+
+class _TrustAdapter(HTTPAdapter):
+    """Verifies the token endpoint with the same trust as the Web API (public CAs + bundle)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__(max_retries=1)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+
+class _TokenSession(requests.Session):
+    """The HTTP session MSAL uses: our trust store and a timeout on every request.
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` replace a session's own trust
+    settings; here the configured trust always applies (environment bundles only add to it).
+    """
+
+    def __init__(self, config: DataverseConnectionConfig) -> None:
+        super().__init__()
+        self._timeout = config.timeout_seconds
+        self.mount("https://", _TrustAdapter(ssl_context(config)))
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)
 
 
 def _fresh(token: AccessToken) -> bool:

@@ -14,26 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
-import certifi
 import httpx
 import orjson
 
 from crmsync.connectors.dataverse.auth import TokenProvider
-from crmsync.connectors.dataverse.config import DataverseConnectionConfig
+from crmsync.connectors.dataverse.config import DataverseConnectionConfig, ssl_context
 from crmsync.connectors.dataverse.errors import (
     error_from_response,
     error_from_transport,
     redact_url,
 )
 from crmsync.errors import (
-    ConfigurationError,
     CrmsyncError,
     ProtocolError,
     RateLimitedError,
@@ -105,17 +102,6 @@ class PauseGate:
         """Return once the gate is open; re-checks after sleeping as a pause may be extended."""
         while (delay := self._resume_at - self._clock()) > 0:
             await self._sleep(delay)
-
-
-def ssl_context(config: DataverseConnectionConfig) -> ssl.SSLContext:
-    """Verification always on: the public CAs, plus ``ca_bundle`` when one is configured."""
-    context = ssl.create_default_context(cafile=certifi.where())
-    if config.ca_bundle is not None:
-        try:
-            context.load_verify_locations(cafile=str(config.ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(f"cannot load ca_bundle {config.ca_bundle}: {exc}") from None
-    return context
 
 
 class DataverseClient:

@@ -6,13 +6,17 @@ so that neither ``repr()`` nor logs ever show it.
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
+import certifi
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["DataverseConnectionConfig"]
+from crmsync.errors import ConfigurationError
+
+__all__ = ["DataverseConnectionConfig", "ssl_context"]
 
 _MICROSOFT_AUTHORITY = "https://login.microsoftonline.com/{tenant_id}"
 
@@ -124,3 +128,14 @@ def _check_base_url(value: str, name: str) -> str:
     if parts.query or parts.fragment or parts.path.strip("/"):
         raise ValueError(f"{name} must be the organisation base URL only (no path or query)")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def ssl_context(config: DataverseConnectionConfig) -> ssl.SSLContext:
+    """Verification always on: the public CAs, plus ``ca_bundle`` when one is configured."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if config.ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=str(config.ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"cannot load ca_bundle {config.ca_bundle}: {exc}") from None
+    return context

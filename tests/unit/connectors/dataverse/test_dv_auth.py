@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import requests
 from dv_fakes import SECRET, make_config
 
 from crmsync.connectors.dataverse import auth
 from crmsync.connectors.dataverse.auth import AccessToken, MsalTokenProvider
+from crmsync.emulators.common.tls import generate
 from crmsync.errors import AuthenticationError, ConfigurationError
 
 KEY = "-----BEGIN PRIVATE KEY-----\nMIIkey\n-----END PRIVATE KEY-----"
@@ -65,17 +67,27 @@ async def test_secret_flow_with_microsoft_authority() -> None:
     assert app.kwargs["client_credential"] == SECRET
     assert app.kwargs["authority"] == "https://login.microsoftonline.com/tenant"
     assert app.kwargs["instance_discovery"] is True
-    assert app.kwargs["verify"] is True
+    assert isinstance(app.kwargs["http_client"], requests.Session)
     assert app.acquired == [["https://org.example.com/.default"]]
 
 
 async def test_emulator_authority_skips_instance_discovery(tmp_path: Path) -> None:
-    ca = tmp_path / "ca.pem"
-    config = make_config(authority="https://127.0.0.1:9443/mytenant", ca_bundle=ca)
+    tls = generate([]).write(tmp_path)
+    config = make_config(authority="https://127.0.0.1:9443/mytenant", ca_bundle=tls.ca)
     await MsalTokenProvider(config).token()
     (app,) = FakeMsal.instances
     assert app.kwargs["instance_discovery"] is False
-    assert app.kwargs["verify"] == str(ca)
+    session = app.kwargs["http_client"]
+    context = session.get_adapter("https://127.0.0.1:9443/")._context
+    subjects = [dict(x[0] for x in c["subject"]).get("commonName") for c in context.get_ca_certs()]
+    assert len(subjects) > 10  # the public CAs stay trusted...
+    assert any("crmsync" in (s or "").lower() for s in subjects)  # ...and the bundle adds its CA
+
+
+async def test_unreadable_ca_bundle_is_a_configuration_error(tmp_path: Path) -> None:
+    config = make_config(ca_bundle=tmp_path / "missing.pem")
+    with pytest.raises(ConfigurationError, match="cannot load ca_bundle"):
+        await MsalTokenProvider(config).token()
 
 
 async def test_tokens_are_reused_until_close_to_expiry() -> None:
