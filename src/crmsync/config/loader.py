@@ -88,6 +88,13 @@ def _schema_issues(exc: ValidationError, data: Any) -> list[ConfigIssue]:
     for error in exc.errors(include_url=False, include_input=False):
         loc = _clean_loc(error["loc"], data)
         message = _message(error, loc)
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "kind")
+            message = (
+                "required: one of 'dataverse', 'salesforce'"
+                if error["type"] == "union_tag_not_found"
+                else message
+            )
         if (loc, message) not in seen:
             seen.add((loc, message))
             issues.append(ConfigIssue(loc, message))

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from crmsync.errors import ConfigurationError
 from crmsync.store.engine import DEFAULT_STORE_URL, parse_store_url
 from crmsync.store.resources import Identifier, OptOutAttribute, ResourceDefinition
 
@@ -112,7 +113,10 @@ class StoreConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        parse_store_url(value)  # raises with a message naming the problem
+        try:
+            parse_store_url(value)
+        except ConfigurationError as exc:
+            raise ValueError(exc.message.removeprefix("store url: ")) from None
         return value
 
 

@@ -1,0 +1,200 @@
+"""Loading: YAML problems, schema errors, paths and line numbers, secrets kept out of sight."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from crmsync.config import (
+    STARTER_CONFIG,
+    ConfigError,
+    check_config_file,
+    check_config_text,
+    load_config,
+    load_config_text,
+)
+
+BASE = """\
+connections:
+  dv:
+    kind: dataverse
+    url: https://org.crm.dynamics.com
+    tenant_id: tenant
+    client_id: app
+    client_secret_env: DV_SECRET
+inbound:
+  mappings:
+    - name: contacts
+      connection: dv
+      crm_table: contact
+      resource: profile
+      primary_key: {campaign: external_id}
+      fields:
+        - {crm: emailaddress1, campaign: email}
+        - {crm: firstname, campaign: first_name}
+"""
+
+
+def errors(text: str) -> list[str]:
+    report = check_config_text(textwrap.dedent(text), source="c.yaml", environ={"DV_SECRET": "s"})
+    return [str(issue) for issue in report.errors]
+
+
+def test_base_configuration_is_valid() -> None:
+    report = check_config_text(BASE, environ={"DV_SECRET": "s"})
+    assert report.ok
+    assert report.issues == ()
+    config = load_config_text(BASE, environ={"DV_SECRET": "s"})
+    assert config.inbound.mappings[0].fields[1].campaign == "first_name"
+    assert config.store.url == "sqlite:///crmsync.db"
+
+
+def test_starter_configuration_validates_cleanly() -> None:
+    report = check_config_text(STARTER_CONFIG, environ={"CRMSYNC_DYNAMICS_SECRET": "x"})
+    assert report.ok
+    assert report.issues == ()
+
+
+def test_unknown_campaign_field_names_path_line_and_suggestion() -> None:
+    text = BASE.replace("campaign: first_name", "campaign: frist_name")
+    assert errors(text) == [
+        "c.yaml:17: inbound.mappings[0].fields[1].campaign: unknown field 'frist_name' of "
+        "resource 'profile' (did you mean 'first_name'?)"
+    ]
+
+
+def test_camel_case_external_id_gets_the_one_rule() -> None:
+    text = BASE.replace("{campaign: external_id}", "{campaign: externalId}")
+    (message,) = errors(text)
+    assert "inbound.mappings[0].primary_key.campaign" in message
+    assert "did you mean 'external_id'?" in message
+
+
+def test_unknown_key_is_an_error_with_its_line() -> None:
+    text = BASE.replace(
+        "      crm_table: contact\n", "      crm_table: contact\n      colour: red\n"
+    )
+    assert errors(text) == ["c.yaml:13: inbound.mappings[0].colour: unknown key 'colour'"]
+
+
+def test_missing_key_points_at_its_parent() -> None:
+    text = BASE.replace("      resource: profile\n", "")
+    assert errors(text) == ["c.yaml:10: inbound.mappings[0].resource: required, but missing"]
+
+
+def test_wrong_kind_of_connection() -> None:
+    (message,) = errors(BASE.replace("kind: dataverse", "kind: hubspot"))
+    assert message.startswith("c.yaml:3: connections.dv.kind: ")
+    assert "'dataverse', 'salesforce'" in message
+
+
+def test_union_tags_are_not_part_of_paths() -> None:
+    (message,) = errors(BASE.replace("    tenant_id: tenant\n", ""))
+    assert message == "c.yaml:2: connections.dv: give 'tenant_id' or 'authority'"
+
+
+def test_clear_text_secret_is_refused_without_echoing_it() -> None:
+    text = BASE.replace("client_secret_env: DV_SECRET", "client_secret: hunter2-topsecret")
+    (message,) = errors(text)
+    assert message.startswith("c.yaml:7: connections.dv.client_secret: secrets must not be")
+    assert "client_secret_env" in message
+    report = check_config_text(text)
+    assert "hunter2" not in repr(report)
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text)
+    assert "hunter2" not in str(caught.value)
+    assert "hunter2" not in repr(caught.value.issues)
+
+
+def test_password_key_is_refused_too() -> None:
+    text = BASE.replace("client_secret_env: DV_SECRET", "password: pw")
+    assert errors(text)[0].startswith("c.yaml:7: connections.dv.password: secrets must not")
+
+
+def test_exactly_one_secret_source() -> None:
+    text = BASE.replace(
+        "client_secret_env: DV_SECRET", "client_secret_env: A\n    client_secret_file: /s"
+    )
+    assert errors(text) == [
+        "c.yaml:2: connections.dv: give exactly one of 'client_secret_env' and 'client_secret_file'"
+    ]
+
+
+def test_duplicate_keys_are_reported() -> None:
+    text = BASE.replace("      resource: profile\n", "      resource: profile\n      resource: x\n")
+    assert "c.yaml:14: inbound.mappings[0].resource: key 'resource' is given twice" in errors(text)
+
+
+def test_yaml_syntax_error_has_its_line() -> None:
+    (message,) = errors("store:\n  url: [unclosed\nqueue: {}\n")
+    assert message.startswith("c.yaml:3: (top level): not valid YAML")
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    (message,) = errors("- a\n- b\n")
+    assert "must be a mapping" in message
+
+
+def test_empty_file_is_a_valid_empty_configuration() -> None:
+    assert check_config_text("", environ={}).ok
+
+
+def test_every_error_is_listed() -> None:
+    text = BASE.replace("campaign: email", "campaign: emial").replace(
+        "campaign: first_name", "campaign: email"
+    )
+    text = text.replace("connection: dv", "connection: dynamics")
+    messages = errors(text)
+    assert len(messages) == 2
+    assert any("unknown connection 'dynamics'" in m for m in messages)
+    assert any("unknown field 'emial'" in m for m in messages)
+
+
+def test_unsupported_store_url() -> None:
+    (message,) = errors(BASE + "store:\n  url: mysql://u@h/db\n")
+    assert message.startswith("c.yaml:19: store.url: ")
+    assert "store url" not in message
+    assert "unsupported database 'mysql'" in message
+
+
+def test_nats_queue_needs_url() -> None:
+    (message,) = errors(BASE + "queue:\n  kind: nats\n")
+    assert "needs 'url'" in message
+
+
+def test_filter_values_match_operators() -> None:
+    text = BASE + textwrap.indent(
+        "filters:\n  conditions:\n    - {field: statecode, op: eq}\n"
+        "    - {field: x, op: is_empty, value: 1}\n    - {field: x, op: like, value: 1}\n",
+        "      ",
+    )
+    messages = errors(text)
+    assert any("conditions[0]: 'eq' needs a value" in m for m in messages)
+    assert any("conditions[1]: 'is_empty' takes no value" in m for m in messages)
+    assert any("conditions[2].op:" in m for m in messages)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    report = check_config_file(tmp_path / "nope.yaml")
+    assert not report.ok
+    assert "cannot read" in str(report.issues[0])
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_load_config_from_file(tmp_path: Path) -> None:
+    path = tmp_path / "crmsync.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    assert load_config(path, environ={}).connections["dv"].client_id == "app"
+    report = check_config_file(path, environ={})
+    assert [str(w) for w in report.warnings] == [
+        f"{path}:7: warning: connections.dv.client_secret_env: environment variable "
+        "'DV_SECRET' is not set"
+    ]
+
+
+def test_missing_connection_kind() -> None:
+    (message,) = errors(BASE.replace("    kind: dataverse\n", ""))
+    assert message == "c.yaml:2: connections.dv.kind: required: one of 'dataverse', 'salesforce'"
