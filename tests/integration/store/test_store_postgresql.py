@@ -1,0 +1,191 @@
+"""Publish and version-guarded writes on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from crmsync.store import (
+    ChangeKind,
+    DestructiveChangeError,
+    ResourceDefinition,
+    UpsertResult,
+    build_metadata,
+    definitions_with_profile,
+    delete_by_keys,
+    publish,
+    upsert_batch,
+)
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def subscription(*extra: dict[str, Any], **links: Any) -> ResourceDefinition:
+    fields = [
+        {"name": "crm_id", "type": "string", "length": 36},
+        {"name": "owner", "type": "string", "length": 255},
+        *extra,
+    ]
+    return ResourceDefinition.model_validate(
+        {
+            "name": "subscription",
+            "identifier": "crm_id",
+            "fields": fields,
+            "links": [{"resource": "profile", "field": "owner"} | links],
+        }
+    )
+
+
+def tables(*resources: ResourceDefinition) -> dict[str, sa.Table]:
+    return dict(build_metadata(definitions_with_profile(resources)).tables)
+
+
+def test_tables_live_in_the_test_schema(pg_engine: sa.Engine) -> None:
+    publish(pg_engine, [subscription()])
+    with pg_engine.connect() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+        found = conn.exec_driver_sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %(s)s",
+            {"s": schema},
+        ).scalars()
+        assert set(found) == {"profile", "subscription", "crmsync_resources"}
+    assert schema.startswith("crmsync_test_")
+
+
+def test_publish_additive_then_no_op(pg_engine: sa.Engine) -> None:
+    first = publish(pg_engine, [subscription()])
+    assert [c.kind for c in first.changes] == [ChangeKind.CREATE_TABLE] * 2
+    assert publish(pg_engine, [subscription()]).is_empty
+    added = publish(pg_engine, [subscription({"name": "level", "type": "string"})])
+    assert [(c.kind, c.name) for c in added.changes] == [(ChangeKind.ADD_COLUMN, "level")]
+    assert publish(pg_engine, [subscription({"name": "level", "type": "string"})]).is_empty
+
+
+def test_destructive_changes_need_force(pg_engine: sa.Engine) -> None:
+    publish(
+        pg_engine,
+        [subscription({"name": "score", "type": "string"}, {"name": "x", "type": "text"})],
+    )
+    profile, _sub = tables(subscription()).values()
+    with pg_engine.begin() as conn:
+        conn.execute(
+            sa.insert(profile), [{"external_id": "p1", "created_at": NOW, "modified_at": NOW}]
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO subscription (crm_id, owner, score, created_at, modified_at) "
+                "VALUES ('s1', 'p1', '42', now(), now())"
+            )
+        )
+    changed = subscription({"name": "score", "type": "integer"}, cardinality="1")
+    with pytest.raises(DestructiveChangeError) as caught:
+        publish(pg_engine, [changed])
+    assert len(caught.value.changes) == 4
+    plan = publish(pg_engine, [changed], force=True)
+    assert {c.kind for c in plan.destructive} == {
+        ChangeKind.ALTER_TYPE,
+        ChangeKind.SET_NOT_NULL,
+        ChangeKind.ALTER_LINK,
+        ChangeKind.DROP_COLUMN,
+    }
+    with pg_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT score FROM subscription").scalar_one() == 42
+    assert publish(pg_engine, [changed]).is_empty
+    columns = {c["name"]: c for c in sa.inspect(pg_engine).get_columns("subscription")}
+    assert not columns["owner"]["nullable"]
+    assert "x" not in columns
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM profile")
+        assert conn.exec_driver_sql("SELECT count(*) FROM subscription").scalar_one() == 0
+    assert [c.kind for c in publish(pg_engine, [], force=True).changes] == [ChangeKind.DROP_TABLE]
+
+
+def test_upsert_version_guard_and_ownership(pg_engine: sa.Engine) -> None:
+    publish(pg_engine, [subscription()])
+    profile = tables(subscription())["profile"]
+    later = NOW + timedelta(days=1)
+    with pg_engine.begin() as conn:
+        conn.execute(
+            sa.insert(profile), [{"email": "manual@x", "created_at": NOW, "modified_at": NOW}]
+        )
+        assert upsert_batch(
+            conn,
+            profile,
+            "external_id",
+            [
+                {"external_id": "a", "email": "a@x", "source_version": 5},
+                {"external_id": "b", "email": "b@x", "source_version": 5},
+            ],
+            origin="crm:dv",
+            now=NOW,
+        ) == UpsertResult(inserted=2)
+    with pg_engine.begin() as conn:
+        result = upsert_batch(
+            conn,
+            profile,
+            "external_id",
+            [
+                {"external_id": "a", "email": "a2@x", "source_version": 6},
+                {"external_id": "b", "email": "late@x", "source_version": 4},
+            ],
+            now=later,
+        )
+    assert result == UpsertResult(updated=1, stale=1)
+    with pg_engine.begin() as conn:
+        again = upsert_batch(
+            conn,
+            profile,
+            "external_id",
+            [{"external_id": "a", "email": "a2@x", "source_version": 6}],
+        )
+        assert again == UpsertResult(unchanged=1)
+        rows = {
+            r.external_id: r for r in conn.execute(sa.select(profile).order_by(profile.c.id)).all()
+        }
+    assert rows["a"].email == "a2@x"
+    assert rows["a"].modified_at == later
+    assert rows["a"].origin == "crm:dv"
+    assert rows["b"].email == "b@x"
+    assert rows[None].email == "manual@x"
+    with pg_engine.begin() as conn:
+        assert delete_by_keys(conn, profile, "external_id", ["a", "b", None]) == 2
+        left = conn.execute(sa.select(profile.c.email)).scalars().all()
+    assert left == ["manual@x"]
+
+
+def test_datetimes_keep_their_instant(pg_engine: sa.Engine) -> None:
+    publish(pg_engine, [])
+    profile = tables()["profile"]
+    changed = datetime(2026, 10, 25, 2, 30, tzinfo=timezone(timedelta(hours=2)))
+    with pg_engine.begin() as conn:
+        upsert_batch(
+            conn,
+            profile,
+            "external_id",
+            [
+                {
+                    "external_id": "a",
+                    "optout_email": True,
+                    "optout_email_changed_at": changed,
+                    "source_version": 1,
+                }
+            ],
+        )
+        read = conn.execute(sa.select(profile.c.optout_email_changed_at)).scalar_one()
+    assert read == changed
+    assert read.utcoffset() == timedelta(0)
+
+
+def test_large_batch(pg_engine: sa.Engine) -> None:
+    publish(pg_engine, [])
+    profile = tables()["profile"]
+    rows = [{"external_id": f"id{i}", "email": f"{i}@x", "source_version": 1} for i in range(5000)]
+    with pg_engine.begin() as conn:
+        assert upsert_batch(conn, profile, "external_id", rows).inserted == 5000
+    rows[10] = {"external_id": "id10", "email": "new@x", "source_version": 2}
+    with pg_engine.begin() as conn:
+        result = upsert_batch(conn, profile, "external_id", rows)
+    assert result == UpsertResult(updated=1, unchanged=4999)
