@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crmsync.cli.main import app
+from crmsync.config import STARTER_CONFIG
+
+runner = CliRunner()
+
+
+def test_init_writes_the_starter_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "crmsync.yaml"
+    result = runner.invoke(app, ["init", "--path", str(path)])
+    assert result.exit_code == 0, result.output
+    assert path.read_text(encoding="utf-8") == STARTER_CONFIG
+    path.write_text("# mine\n", encoding="utf-8")
+    refused = runner.invoke(app, ["init", "--path", str(path)])
+    assert refused.exit_code == 1
+    assert "--force" in refused.output
+    assert path.read_text(encoding="utf-8") == "# mine\n"
+    assert runner.invoke(app, ["init", "--path", str(path), "--force"]).exit_code == 0
+    assert path.read_text(encoding="utf-8") == STARTER_CONFIG
+
+
+def test_validate_accepts_the_starter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRMSYNC_DYNAMICS_SECRET", "x")
+    path = tmp_path / "crmsync.yaml"
+    path.write_text(STARTER_CONFIG, encoding="utf-8")
+    result = runner.invoke(app, ["validate", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+def test_validate_lists_every_error_as_json(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    bad = STARTER_CONFIG.replace("campaign: first_name", "campaign: frist_name").replace(
+        "connection: dynamics\n      crm_table: contact",
+        "connection: dyn\n      crm_table: contact",
+    )
+    path.write_text(bad, encoding="utf-8")
+    result = runner.invoke(app, ["validate", "--config", str(path), "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["valid"] is False
+    errors = [i for i in report["issues"] if i["severity"] == "error"]
+    assert {(i["path"], i["line"]) for i in errors} == {
+        ("inbound.mappings[0].connection", connection_line),
+        ("inbound.mappings[0].fields[1].campaign", field_line),
+    }
+    assert any("did you mean 'first_name'?" in i["message"] for i in errors)
+
+
+def test_validate_for_people_shows_paths(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("store:\n  url: mysql://x/y\n", encoding="utf-8")
+    result = runner.invoke(app, ["validate", "--config", str(path)], terminal_width=200)
+    assert result.exit_code == 1
+    assert "store.url" in result.output
+    assert "invalid: 1 error(s)" in result.output
+
+
+def test_validate_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--config", str(tmp_path / "none.yaml"), "--json"])
+    assert result.exit_code == 1
+    assert "cannot read" in result.output
