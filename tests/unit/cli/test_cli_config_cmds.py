@@ -41,6 +41,9 @@ def test_validate_lists_every_error_as_json(tmp_path: Path) -> None:
         "connection: dynamics\n      crm_table: contact",
         "connection: dyn\n      crm_table: contact",
     )
+    lines = bad.splitlines()
+    connection_line = lines.index("      connection: dyn") + 1
+    field_line = next(n for n, text in enumerate(lines, 1) if "frist_name" in text)
     path.write_text(bad, encoding="utf-8")
     result = runner.invoke(app, ["validate", "--config", str(path), "--json"])
     assert result.exit_code == 1
