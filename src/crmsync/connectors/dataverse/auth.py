@@ -100,6 +100,7 @@ class MsalTokenProvider:
     def __init__(self, config: DataverseConnectionConfig) -> None:
         self._config = config
         self._app: msal.ConfidentialClientApplication | None = None
+        self._session: _TokenSession | None = None
         self._app_lock = threading.Lock()
         self._refresh_lock = asyncio.Lock()
         self._cached: AccessToken | None = None
@@ -152,11 +153,20 @@ class MsalTokenProvider:
                         client_credential=_credential(config),
                         authority=config.authority_url,
                         instance_discovery=host in _MICROSOFT_AUTHORITY_HOSTS,
-                        http_client=_TokenSession(config),
+                        http_client=self._new_session(),
                     )
                 except (ValueError, OSError) as exc:
                     raise self._unreachable(exc) from None
             return self._app
+
+    def _new_session(self) -> _TokenSession:
+        self._session = _TokenSession(self._config)
+        return self._session
+
+    def close(self) -> None:
+        """Close the connections to the token endpoint."""
+        if self._session is not None:
+            self._session.close()
 
     def _unreachable(self, exc: Exception) -> AuthenticationError:
         detail = self._scrub(f"{type(exc).__name__}: {exc}")

@@ -46,9 +46,12 @@ class DataverseConnector:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self._own_tokens: MsalTokenProvider | None = None
+        if tokens is None:
+            tokens = self._own_tokens = MsalTokenProvider(config)
         self.client = DataverseClient(
             config,
-            tokens if tokens is not None else MsalTokenProvider(config),
+            tokens,
             transport=transport,
             sleep=sleep,
             clock=clock,
@@ -103,3 +106,5 @@ class DataverseConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self._own_tokens is not None:
+            self._own_tokens.close()
