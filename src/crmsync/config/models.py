@@ -114,9 +114,14 @@ class StoreConfig(BaseModel):
     @classmethod
     def _known_database(cls, value: str) -> str:
         try:
-            parse_store_url(value)
+            parsed = parse_store_url(value)
         except ConfigurationError as exc:
             raise ValueError(exc.message.removeprefix("store url: ")) from None
+        if parsed.password is not None:
+            raise ValueError(
+                "the URL holds a password: remove it and give it through PGPASSWORD, "
+                "PGPASSFILE or ~/.pgpass"
+            )
         return value
 
 

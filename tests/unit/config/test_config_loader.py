@@ -198,3 +198,9 @@ def test_load_config_from_file(tmp_path: Path) -> None:
 def test_missing_connection_kind() -> None:
     (message,) = errors(BASE.replace("    kind: dataverse\n", ""))
     assert message == "c.yaml:2: connections.dv.kind: required: one of 'dataverse', 'salesforce'"
+
+
+def test_password_in_store_url_is_refused_without_echoing_it() -> None:
+    (message,) = errors(BASE + "store:\n  url: postgresql://crm:pa55word@db/crm\n")
+    assert message.startswith("c.yaml:19: store.url: the URL holds a password")
+    assert "pa55word" not in message

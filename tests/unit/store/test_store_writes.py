@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crmsync.store.engine import create_engine_for
 from crmsync.store.errors import StoreWriteError
@@ -289,3 +291,20 @@ def test_empty_batches_do_nothing(engine: sa.Engine, tables: dict[str, sa.Table]
     with engine.begin() as conn:
         assert upsert_batch(conn, tables["profile"], "external_id", []) == UpsertResult()
         assert delete_by_keys(conn, tables["profile"], "external_id", []) == 0
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(order=st.permutations([1, 2, 3, 4, 5, 3, 5]), batch=st.integers(1, 4))
+def test_any_delivery_order_converges_on_the_newest(
+    engine: sa.Engine, tables: dict[str, sa.Table], order: list[int], batch: int
+) -> None:
+    profile = tables["profile"]
+    with engine.begin() as conn:
+        conn.execute(sa.delete(profile))
+    messages = [{"external_id": "k", "email": f"v{v}", "source_version": v} for v in order]
+    for start in range(0, len(messages), batch):
+        _upsert(engine, profile, messages[start : start + batch])
+    row = _profiles(engine, profile)["k"]
+    assert (row["email"], row["source_version"]) == ("v5", 5)
