@@ -1,0 +1,314 @@
+"""SQLite storage of the emulated organisation: one real table per Dataverse table.
+
+Values are stored the way they go on the wire, so the read path can hand rows to JSON with no
+per-row conversion: GUIDs as lower-case text, strings as text compared without regard to case
+(``COLLATE NOCASE``, as Dataverse compares them), numbers as numbers, yes/no as 0/1, dates as
+``YYYY-MM-DD`` and date-times as ``YYYY-MM-DDTHH:MM:SSZ`` text (which sorts chronologically).
+
+One global, strictly increasing row version (``versionnumber``) is kept in ``emulator_state``; every
+create/update takes the next one. Deletions are logged in ``emulator_deletions`` for change
+tracking. All access goes through one connection guarded by a lock: the Web API handlers call the
+store synchronously, which keeps every request consistent without any isolation subtleties.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from crmsync.emulators.dataverse.rowjson import JSON_COLUMN, readable_attributes, row_json
+from crmsync.emulators.dataverse.schema import (
+    LOOKUP_TYPES,
+    SEED_TABLES,
+    TEXT_TYPES,
+    AttributeType,
+    Schema,
+    Table,
+)
+
+__all__ = ["DataverseStore", "SupportsNow", "format_datetime", "lookup_type_column"]
+
+
+class SupportsNow(Protocol):
+    """The part of the emulator clock the store needs."""
+
+    def now(self) -> datetime: ...
+
+
+_INTEGER_TYPES = {
+    AttributeType.INTEGER,
+    AttributeType.BIGINT,
+    AttributeType.PICKLIST,
+    AttributeType.STATE,
+    AttributeType.STATUS,
+    AttributeType.BOOLEAN,
+}
+_REAL_TYPES = {AttributeType.MONEY, AttributeType.DECIMAL, AttributeType.DOUBLE}
+
+
+def format_datetime(when: datetime) -> str:
+    """A date-time as stored and sent: UTC, whole seconds, ``Z`` suffix."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def lookup_type_column(name: str) -> str:
+    """The hidden column holding a lookup's target table (lookups may point at several)."""
+    return f"{name}__target"
+
+
+def _columns(table: Table) -> list[sa.Column[Any]]:
+    columns: list[sa.Column[Any]] = []
+    for attribute in table.attributes:
+        name = attribute.logical_name
+        if name == table.primary_id:
+            columns.append(sa.Column(name, sa.Text, primary_key=True))
+        elif attribute.type in TEXT_TYPES:
+            columns.append(sa.Column(name, sa.Text(collation="NOCASE")))
+        elif attribute.type in _INTEGER_TYPES:
+            columns.append(sa.Column(name, sa.Integer))
+        elif attribute.type in _REAL_TYPES:
+            columns.append(sa.Column(name, sa.Float))
+        elif attribute.type in LOOKUP_TYPES:
+            columns.append(sa.Column(name, sa.Text, index=True))
+            columns.append(sa.Column(lookup_type_column(name), sa.Text))
+        else:  # DateTime, Uniqueidentifier: text
+            columns.append(sa.Column(name, sa.Text))
+    return columns
+
+
+def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], sa.Table, sa.Table]:
+    metadata = sa.MetaData()
+    tables: dict[str, sa.Table] = {}
+    for table in schema.tables:
+        sa_table = sa.Table(
+            table.logical_name,
+            metadata,
+            *_columns(table),
+            sa.Column(JSON_COLUMN, sa.Text),
+            sqlite_with_rowid=False,
+        )
+        sa.Index(f"ix_{table.logical_name}_version", sa_table.c.versionnumber, unique=True)
+        for key in table.alternate_keys:
+            sa.Index(
+                f"ux_{table.logical_name}_{key.logical_name}",
+                *(sa_table.c[name] for name in key.attributes),
+                unique=True,
+            )
+        tables[table.logical_name] = sa_table
+    state = sa.Table(
+        "emulator_state",
+        metadata,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("value", sa.Integer, nullable=False),
+    )
+    deletions = sa.Table(
+        "emulator_deletions",
+        metadata,
+        sa.Column("tablename", sa.Text, nullable=False),
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("deletedon", sa.Text, nullable=False),
+        sa.Index("ix_emulator_deletions_table_version", "tablename", "version"),
+    )
+    return metadata, tables, state, deletions
+
+
+def _create_engine(path: Path | None) -> Engine:
+    if path is None:
+        engine = sa.create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = sa.create_engine(
+            f"sqlite:///{path}", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+
+    # pysqlite's own transaction handling does not let SAVEPOINT work; take it over
+    # (the approach SQLAlchemy documents for the pysqlite driver).
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if path is not None:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class DataverseStore:
+    """The emulator's records, versions and deletion log."""
+
+    def __init__(self, engine: Engine, clock: SupportsNow, schema: Schema) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.schema = schema
+        metadata, self._tables, self._state, self.deletions = _build_metadata(schema)
+        metadata.create_all(engine)
+        self._lock = threading.RLock()
+        self._connection = engine.connect()
+        self._depth = 0
+        self._version = 0
+        #: Bumped by every committed write: a result computed at another generation is stale.
+        self.generation = 0
+        #: Change tracking switched on/off at run time (control endpoint), by logical name.
+        self._tracking = {table.logical_name: table.change_tracking for table in schema.tables}
+        with self.transaction() as conn:
+            row = conn.execute(
+                sa.select(self._state.c.value).where(self._state.c.name == "version")
+            ).first()
+            if row is None:
+                conn.execute(sa.insert(self._state).values(name="version", value=1000))
+                self._version = 1000
+            else:
+                self._version = int(row[0])
+            for table in schema.tables:
+                self.refresh_json(conn, table, self.sa_table(table).c[JSON_COLUMN].is_(None))
+
+    @classmethod
+    def open(
+        cls, path: Path | None, clock: SupportsNow, schema: Schema | None = None
+    ) -> DataverseStore:
+        """Open (creating what is missing) a store in ``path``, or in memory when ``None``."""
+        return cls(_create_engine(path), clock, schema or Schema(SEED_TABLES))
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+            self.engine.dispose()
+
+    # --- access -------------------------------------------------------------------------------
+
+    def sa_table(self, table: Table) -> sa.Table:
+        """The SQLAlchemy table that stores ``table``."""
+        return self._tables[table.logical_name]
+
+    def refresh_json(self, conn: Connection, table: Table, where: Any) -> None:
+        """Re-render the stored JSON text of the rows of ``table`` matching ``where``."""
+        sa_table = self.sa_table(table)
+        rendered = row_json(table, sa_table, readable_attributes(table))
+        conn.execute(sa.update(sa_table).where(where).values({JSON_COLUMN: rendered}))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """The connection, inside a transaction; nested calls join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._connection
+                finally:
+                    self._depth -= 1
+                return
+            version = self._version
+            self._depth = 1
+            try:
+                with self._connection.begin():
+                    yield self._connection
+                    self._connection.execute(
+                        sa.update(self._state)
+                        .where(self._state.c.name == "version")
+                        .values(value=self._version)
+                    )
+                self.generation += 1
+            except BaseException:
+                self._version = version
+                raise
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def savepoint(self) -> Iterator[Connection]:
+        """A nested transaction (SAVEPOINT) inside :meth:`transaction`: rolled back on error."""
+        with self.transaction() as conn:
+            version = self._version
+            try:
+                with conn.begin_nested():
+                    yield conn
+            except BaseException:
+                self._version = version
+                raise
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """The connection for reads; the transaction a read starts ends with the block."""
+        with self._lock:
+            try:
+                yield self._connection
+            finally:
+                if not self._depth and self._connection.in_transaction():
+                    self._connection.commit()
+
+    # --- versions, time, deletions -------------------------------------------------------------
+
+    @property
+    def current_version(self) -> int:
+        """The last version handed out."""
+        return self._version
+
+    def next_version(self) -> int:
+        """The next row version; call inside :meth:`transaction`."""
+        self._version += 1
+        return self._version
+
+    def reserve_versions(self, count: int) -> int:
+        """Reserve ``count`` versions at once (bulk loads); returns the first one."""
+        first = self._version + 1
+        self._version += count
+        return first
+
+    def now(self) -> str:
+        """The emulator time as stored in ``createdon``/``modifiedon``."""
+        return format_datetime(self.clock.now())
+
+    def record_deletion(self, conn: Connection, table: Table, record_id: str) -> None:
+        conn.execute(
+            sa.insert(self.deletions).values(
+                tablename=table.logical_name,
+                id=record_id,
+                version=self.next_version(),
+                deletedon=self.now(),
+            )
+        )
+
+    def tracking_enabled(self, table: Table) -> bool:
+        return self._tracking[table.logical_name]
+
+    def set_tracking(self, table: Table, enabled: bool) -> None:
+        with self._lock:
+            self._tracking[table.logical_name] = enabled
+            self.generation += 1
+
+    def system_change(self, table: Table, record_id: str) -> bool:
+        """Touch a record (new version and ``modifiedon``) without changing its data."""
+        sa_table = self.sa_table(table)
+        with self.transaction() as conn:
+            result = conn.execute(
+                sa.update(sa_table)
+                .where(sa_table.c[table.primary_id] == record_id)
+                .values(versionnumber=self.next_version(), modifiedon=self.now())
+            )
+            self.refresh_json(conn, table, sa_table.c[table.primary_id] == record_id)
+            return bool(result.rowcount)
+
+    def count(self, table: Table) -> int:
+        with self.reading() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(self.sa_table(table))
+                ).scalar_one()
+            )
