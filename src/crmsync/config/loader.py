@@ -20,8 +20,10 @@ from pydantic_core import ErrorDetails
 
 from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
+from crmsync.config.keys import allowed_keys
 from crmsync.config.models import Config
 from crmsync.config.positions import Positions, compose_positions
+from crmsync.config.suggest import did_you_mean
 
 __all__ = [
     "ConfigReport",
@@ -70,12 +72,13 @@ def _clean_loc(loc: Sequence[str | int], data: Any) -> Loc:
     return tuple(out)
 
 
-def _message(error: ErrorDetails, loc: Loc) -> str:
+def _message(error: ErrorDetails, loc: Loc, data: Any) -> str:
     kind = error["type"]
     if kind == "missing":
         return "required, but missing"
-    if kind == "extra_forbidden":
-        return f"unknown key '{loc[-1]}'" if loc else "unknown key"
+    if kind == "extra_forbidden" and loc:
+        key = str(loc[-1])
+        return f"unknown key '{key}'" + did_you_mean(key, allowed_keys(loc[:-1], data))
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
@@ -87,7 +90,7 @@ def _schema_issues(exc: ValidationError, data: Any) -> list[ConfigIssue]:
     seen: set[tuple[Loc, str]] = set()
     for error in exc.errors(include_url=False, include_input=False):
         loc = _clean_loc(error["loc"], data)
-        message = _message(error, loc)
+        message = _message(error, loc, data)
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = (*loc, "kind")
             message = (

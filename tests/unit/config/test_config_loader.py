@@ -204,3 +204,39 @@ def test_password_in_store_url_is_refused_without_echoing_it() -> None:
     (message,) = errors(BASE + "store:\n  url: postgresql://crm:pa55word@db/crm\n")
     assert message.startswith("c.yaml:19: store.url: the URL holds a password")
     assert "pa55word" not in message
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (
+            "resource: profile",
+            "resorce: profile",
+            "unknown key 'resorce' (did you mean 'resource'?)",
+        ),
+        (
+            "tenant_id: tenant",
+            "tenantid: tenant",
+            "unknown key 'tenantid' (did you mean 'tenant_id'?)",
+        ),
+        (
+            "{crm: firstname,",
+            "{crm: firstname, apply_update: true,",
+            "(did you mean 'apply_updates'?)",
+        ),
+        ("inbound:", "inbund:", "unknown key 'inbund' (did you mean 'inbound'?)"),
+    ],
+)
+def test_unknown_keys_get_suggestions(before: str, after: str, expected: str) -> None:
+    messages = errors(BASE.replace(before, after))
+    assert any(m.endswith(expected) for m in messages), messages
+
+
+def test_salesforce_keys_are_suggested_for_salesforce_connections() -> None:
+    text = BASE.replace("kind: dataverse", "kind: salesforce").replace(
+        "tenant_id: tenant", "api_versio: '61.0'"
+    )
+    assert errors(text) == [
+        "c.yaml:5: connections.dv.api_versio: unknown key 'api_versio' "
+        "(did you mean 'api_version'?)"
+    ]

@@ -1,0 +1,85 @@
+"""The keys allowed at a place of the file, for "unknown key" hints.
+
+Walks the configuration models along an error's path (through optional values, lists, maps and
+unions) to find the model whose keys apply there.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+from crmsync.config.errors import Loc
+from crmsync.config.models import Config
+
+__all__ = ["allowed_keys"]
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation may hold directly (``X | None``, unions, ``Annotated``)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _models(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [m for arg in get_args(annotation) for m in _models(arg)]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return []
+
+
+def _items(annotation: Any) -> Any:
+    """The item annotation of ``tuple[X, ...]``, ``list[X]`` or ``dict[K, X]``, else ``None``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _items(get_args(annotation)[0])
+    args = get_args(annotation)
+    if origin in (tuple, list) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def allowed_keys(loc: Loc, data: Any) -> list[str]:
+    """The keys of the model at ``loc`` (the parent of an unknown key), or ``[]``."""
+    annotation: Any = Config
+    for part in loc:
+        models = _models(annotation)
+        if models:
+            model = _pick(models, data)
+            field = next(
+                (f for name, f in model.model_fields.items() if part in (name, f.alias)), None
+            )
+            if field is None:
+                return []
+            annotation = field.annotation
+        else:
+            annotation = _items(annotation)
+            if annotation is None:
+                return []
+        data = _step(data, part)
+    models = _models(annotation)
+    if not models:
+        return []
+    model = _pick(models, data)
+    return [f.alias or name for name, f in model.model_fields.items() if f.repr]
+
+
+def _step(data: Any, part: str | int) -> Any:
+    if isinstance(data, dict):
+        return data.get(part)
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return data[part]
+    return None
+
+
+def _pick(models: list[type[BaseModel]], data: Any) -> type[BaseModel]:
+    """The union member matching the data's ``kind`` (connections), else the first."""
+    if len(models) > 1 and isinstance(data, dict):
+        for model in models:
+            kind = model.model_fields.get("kind")
+            if kind is not None and data.get("kind") in get_args(kind.annotation):
+                return model
+    return models[0]
