@@ -22,7 +22,7 @@ from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
 from crmsync.config.keys import allowed_keys
 from crmsync.config.models import Config
-from crmsync.config.positions import Positions, compose_positions
+from crmsync.config.positions import DocumentTooLarge, Positions, compose_positions
 from crmsync.config.suggest import did_you_mean
 
 __all__ = [
@@ -120,6 +120,8 @@ def check_config_text(
     try:
         positions, issues = compose_positions(text)
         data = yaml.safe_load(text)
+    except DocumentTooLarge as exc:
+        return ConfigReport(source, None, (ConfigIssue((), str(exc), source=source),))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

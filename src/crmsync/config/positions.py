@@ -13,7 +13,15 @@ import yaml
 
 from crmsync.config.errors import ConfigIssue, Loc
 
-__all__ = ["Positions", "compose_positions"]
+__all__ = ["MAX_VALUES", "DocumentTooLarge", "Positions", "compose_positions"]
+
+#: The most values a configuration may hold once aliases are expanded: a guard against
+#: "billion laughs" documents, whose aliases expand exponentially.
+MAX_VALUES = 200_000
+
+
+class DocumentTooLarge(ValueError):
+    """The document holds more than :data:`MAX_VALUES` values (aliases expanded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +46,8 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 def compose_positions(text: str) -> tuple[Positions, list[ConfigIssue]]:
     """Positions of ``text``'s values and the duplicate keys found (as issues).
 
-    Raises :class:`yaml.YAMLError` when ``text`` is not YAML.
+    Raises :class:`yaml.YAMLError` when ``text`` is not YAML and :class:`DocumentTooLarge`
+    when it expands to more values than a configuration can sensibly hold.
     """
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     marks: dict[Loc, tuple[int, int]] = {}
@@ -46,8 +55,14 @@ def compose_positions(text: str) -> tuple[Positions, list[ConfigIssue]]:
     if root is None:
         return Positions(marks), issues
     stack: list[tuple[Loc, yaml.Node]] = [((), root)]
+    count = 0
     while stack:
         loc, node = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise DocumentTooLarge(
+                f"the file holds more than {MAX_VALUES} values (aliases expanded)"
+            )
         if loc not in marks:
             marks[loc] = _mark(node)
         if isinstance(node, yaml.MappingNode):

@@ -240,3 +240,15 @@ def test_salesforce_keys_are_suggested_for_salesforce_connections() -> None:
         "c.yaml:5: connections.dv.api_versio: unknown key 'api_versio' "
         "(did you mean 'api_version'?)"
     ]
+
+
+def test_alias_bombs_are_refused_quickly() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    (message,) = errors("\n".join(lines) + "\n")
+    assert "more than 200000 values" in message
+
+
+def test_anchors_within_reason_work() -> None:
+    text = BASE.replace("      fields:\n", "      fields: &contact_fields\n")
+    assert errors(text) == []
