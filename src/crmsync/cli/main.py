@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from crmsync import __version__
-from crmsync.cli import config_cmds, emulate, resources
+from crmsync.cli import config_cmds, demo, emulate, resources
 
 app = typer.Typer(
     name="crmsync",
@@ -17,6 +17,7 @@ app.add_typer(emulate.app, name="emulate")
 app.add_typer(resources.app, name="resources")
 app.command("init")(config_cmds.init)
 app.command("validate")(config_cmds.validate)
+app.command("demo")(demo.demo)
 
 
 @app.command()

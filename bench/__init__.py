@@ -1,0 +1,1 @@
+"""Benchmarks: run with ``make bench`` (or the individual ``make bench-…`` targets)."""
