@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import httpx
 import orjson
@@ -57,6 +57,8 @@ _BASE_HEADERS = {
 # Dataverse's documented way to ask for current data rather than a cached answer.
 _READ_HEADERS = {"If-None-Match": "null"}
 _JSON = "application/json"
+# Characters left as they are in query values: readable, and legal in a query string.
+_QUERY_SAFE = "$,'()/:@"
 
 
 @dataclass(slots=True)
@@ -260,6 +262,9 @@ class DataverseClient:
         record_operation: bool = False,
     ) -> httpx.Response:
         """Send with auth and retries; a 2xx answer or an exception from the error tree."""
+        if params:
+            # Spaces as %20, not the form encoding's "+": OData servers differ on reading "+".
+            url = f"{url}?{urlencode(params, quote_via=quote, safe=_QUERY_SAFE)}"
         all_headers = dict(_READ_HEADERS) if method == "GET" else {}
         if headers:
             all_headers.update(headers)
@@ -275,7 +280,7 @@ class DataverseClient:
             error: CrmsyncError
             try:
                 response = await self._http.request(
-                    method, url, params=params, headers=all_headers, content=content
+                    method, url, headers=all_headers, content=content
                 )
             except httpx.TransportError as exc:
                 error = error_from_transport(exc, method=method, url=str(url))

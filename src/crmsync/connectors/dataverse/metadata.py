@@ -180,7 +180,7 @@ class DataverseMetadata:
             if kind in kinds:
                 answer = await self._client.get_json(
                     f"{base}/Attributes/Microsoft.Dynamics.CRM.{cast}",
-                    {"$select": "LogicalName", "$expand": "OptionSet"},
+                    {"$expand": "OptionSet"},
                     table=table,
                 )
                 for attribute in _values(answer, f"{table} {cast}"):

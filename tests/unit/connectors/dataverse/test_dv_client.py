@@ -24,7 +24,7 @@ async def test_standard_headers_and_bearer_token(client: DataverseClient, org: F
     org.data = lambda request: json_response(200, {"value": []})
     await client.get_json("contacts", {"$select": "firstname"}, {"Prefer": "odata.maxpagesize=2"})
     (request,) = org.requests
-    assert str(request.url) == f"{ROOT}contacts?%24select=firstname"
+    assert str(request.url) == f"{ROOT}contacts?$select=firstname"
     headers = request.headers
     assert headers["Accept"] == "application/json"
     assert headers["OData-MaxVersion"] == "4.0"
@@ -32,6 +32,14 @@ async def test_standard_headers_and_bearer_token(client: DataverseClient, org: F
     assert headers["If-None-Match"] == "null"
     assert headers["Authorization"] == "Bearer token-1"
     assert headers["Prefer"] == "odata.maxpagesize=2"
+
+
+async def test_query_spaces_are_percent_encoded(client: DataverseClient, org: FakeOrg) -> None:
+    org.data = lambda request: json_response(200, {"value": []})
+    await client.get_json("contacts", {"$filter": "lastname eq 'O''Neil & Co+'"})
+    (request,) = org.requests
+    assert request.url.query == b"$filter=lastname%20eq%20'O''Neil%20%26%20Co%2B'"
+    assert request.url.params["$filter"] == "lastname eq 'O''Neil & Co+'"
 
 
 async def test_writes_send_json_without_if_none_match(
