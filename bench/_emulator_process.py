@@ -30,7 +30,7 @@ def dataverse_emulator(
     command = [
         sys.executable,
         "-m",
-        "crmsync.cli.main",
+        "crmsync",
         "emulate",
         "dataverse",
         "--port",
