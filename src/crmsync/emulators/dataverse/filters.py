@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from odata_query import ast
-from odata_query.exceptions import ODataException, ODataSyntaxError
+from odata_query.exceptions import ODataException, ODataSyntaxError, UnknownFunctionException
 from odata_query.grammar import ODataLexer, ODataParser
 
 from crmsync.emulators.dataverse.errors import odata_error
@@ -209,7 +209,7 @@ class _Translator:
     def call(self, node: ast.Call) -> Any:
         name = node.func.name
         if name not in _STRING_FUNCTIONS:
-            raise odata_error(f"An unknown function with name '{name}' was found.")
+            raise _unknown_function(name)
         if len(node.args) != 2:
             raise odata_error(f"The function '{name}' requires two arguments.")
         target, needle = node.args
@@ -229,6 +229,13 @@ class _Translator:
             "endswith": f"%{escaped}",
         }[name]
         return self.column(attribute).like(pattern, escape="\\")
+
+
+def _unknown_function(name: str) -> Exception:
+    return odata_error(
+        f"An unknown function with name '{name}' was found. This may also be a function import "
+        "or a key lookup on a navigation property, which is not allowed."
+    )
 
 
 def _parse_datetime(text: str) -> datetime:
@@ -251,6 +258,8 @@ def compile_filter(table: Table, columns: sa.ColumnCollection[str, Any], text: s
         token = getattr(exc, "token", None)
         position = len(text) if token is None else token.index
         raise odata_error(f"Syntax error at position {position} in '{text}'.") from exc
+    except UnknownFunctionException as exc:
+        raise _unknown_function(exc.function_name) from exc
     except ODataException as exc:
         raise odata_error(f"{exc} in '{text}'.") from exc
     except (RecursionError, ValueError, TypeError, IndexError, AttributeError) as exc:

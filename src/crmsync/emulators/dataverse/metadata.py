@@ -224,7 +224,10 @@ def _parse_expand(text: str) -> dict[str, dict[str, str]]:
     return result
 
 
-def _select(item: dict[str, Any], select: str | None, type_name: str) -> dict[str, Any]:
+def _select(
+    item: dict[str, Any], select: str | None, type_name: str, keep: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """``item`` restricted to ``select`` (plus its id and the expanded ``keep`` properties)."""
     if not select:
         return item
     names = [name.strip() for name in select.split(",") if name.strip()]
@@ -236,6 +239,9 @@ def _select(item: dict[str, Any], select: str | None, type_name: str) -> dict[st
             raise odata_error(f"Could not find a property named '{name}' on type '{type_name}'.")
         out[name] = item[name]
     out["MetadataId"] = item["MetadataId"]
+    for name in keep:
+        if name in item:
+            out[name] = item[name]
     return out
 
 
@@ -275,12 +281,15 @@ def _predicate(text: str, type_name: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def _collection(
-    items: list[dict[str, Any]], params: dict[str, str], type_name: str
+    items: list[dict[str, Any]],
+    params: dict[str, str],
+    type_name: str,
+    keep: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     if "$filter" in params:
-        keep = _predicate(params["$filter"], type_name)
-        items = [item for item in items if keep(item)]
-    return [_select(item, params.get("$select"), type_name) for item in items]
+        wanted = _predicate(params["$filter"], type_name)
+        items = [item for item in items if wanted(item)]
+    return [_select(item, params.get("$select"), type_name, keep) for item in items]
 
 
 def _attribute_item(
@@ -379,7 +388,7 @@ def entity_definitions(
         attributes = [a for a in attributes if _TYPE_NAMES[a.type] == cast[len(_CAST_PREFIX) :]]
     type_name = cast or "Microsoft.Dynamics.CRM.AttributeMetadata"
     items = [_attribute_item(table, a, expand) for a in attributes]
-    items = _collection(items, params, type_name)
+    items = _collection(items, params, type_name, frozenset(expand))
     context = base + f"EntityDefinitions('{table.logical_name}')/Attributes"
     if cast:
         context += f"/{cast}"

@@ -172,16 +172,19 @@ class Projection:
             self.expression = row_json(table, sa_table, attributes)
 
 
-_projections: dict[tuple[str, tuple[str, ...]], Projection] = {}
+_projections: dict[tuple[sa.Table, tuple[str, ...]], Projection] = {}
 
 
 def projection(store: DataverseStore, table: Table, attributes: Sequence[Attribute]) -> Projection:
-    key = (table.logical_name, tuple(a.logical_name for a in attributes))
+    """The (cached) projection of ``attributes`` of ``table`` in ``store``."""
+    sa_table = store.sa_table(table)
+    key = (sa_table, tuple(a.logical_name for a in attributes))
     found = _projections.get(key)
     if found is None:
-        found = Projection(table, store.sa_table(table), attributes)
-        if len(_projections) < 512:
-            _projections[key] = found
+        found = Projection(table, sa_table, attributes)
+        if len(_projections) >= 512:
+            _projections.clear()
+        _projections[key] = found
     return found
 
 

@@ -443,7 +443,8 @@ def _subscriptions(store: DataverseStore, rng: random.Random, contacts: list[str
 
 def seed(store: DataverseStore, *, contacts: int, accounts: int, random_seed: int = 7) -> None:
     """Add ``accounts`` accounts, ``contacts`` contacts and some subscriptions to ``store``."""
-    rng = random.Random(random_seed)  # noqa: S311 - sample data, not security
+    # Seeding a store that already holds rows continues with fresh ids (the version moved on).
+    rng = random.Random(random_seed * 1_000_003 + store.current_version)  # noqa: S311
     account_ids = _accounts(store, rng, accounts)
     contact_ids = _contacts(store, rng, contacts, account_ids)
     _subscriptions(store, rng, contact_ids)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_plus
 
 import orjson
 import sqlalchemy as sa
@@ -43,7 +43,7 @@ from crmsync.emulators.dataverse.query import (
 from crmsync.emulators.dataverse.readahead import ReadAhead
 from crmsync.emulators.dataverse.schema import Table
 from crmsync.emulators.dataverse.store import DataverseStore
-from crmsync.emulators.dataverse.tracking import TRACKING_PREFIX, read_changes
+from crmsync.emulators.dataverse.tracking import TRACKING_PREFIX, check_tracking, read_changes
 
 __all__ = [
     "ApiRequest",
@@ -118,13 +118,13 @@ def parse_prefer(value: str) -> dict[str, str]:
 
 
 def parse_query(query: str) -> dict[str, str]:
-    """Query parameters; unlike form decoding, ``+`` stays a plus (OData date offsets)."""
+    """Query parameters (``+`` is a space, as clients such as requests and httpx encode it)."""
     params: dict[str, str] = {}
     for pair in query.split("&"):
         if not pair:
             continue
         name, _, value = pair.partition("=")
-        params[unquote(name)] = unquote(value)
+        params[unquote_plus(name)] = unquote_plus(value)
     return params
 
 
@@ -226,6 +226,8 @@ class WebApi:
 
     def _read_collection(self, request: ApiRequest, table: Table) -> ApiResponse:
         prefer = parse_prefer(request.headers.get("prefer", ""))
+        if "odata.track-changes" in prefer or "$deltatoken" in request.params:
+            check_tracking(self.store, table, request.params)
         options = parse_options(table, request.params)
         annotations, annotation_pref = parse_include_annotations(request.headers.get("prefer", ""))
         applied: list[str] = []
