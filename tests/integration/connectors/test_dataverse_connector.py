@@ -270,6 +270,17 @@ async def test_429_pauses_the_connection(
         assert crm.counters.throttled == 1
 
 
+async def test_revoked_access_token_is_refreshed_once(
+    server: BackgroundServer, tls: TlsFiles
+) -> None:
+    async with DataverseConnector(_config(server, tls)) as crm:
+        await crm.describe("contact")
+        _control(server, tls, "POST", "tokens/expire")
+        pages = await _all(crm.read_all("contact", ["firstname"]))
+        assert sum(len(p) for p in pages) >= CONTACTS - 1
+        assert crm.counters.retries == 0
+
+
 async def test_table_without_change_tracking(server: BackgroundServer, tls: TlsFiles) -> None:
     async with DataverseConnector(_config(server, tls)) as crm:
         with pytest.raises(ConfigurationError, match="crmsync_auditnote"):
