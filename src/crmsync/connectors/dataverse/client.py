@@ -18,16 +18,19 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Self
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin
 
 import httpx
 import orjson
 
 from crmsync.connectors.dataverse.auth import TokenProvider
 from crmsync.connectors.dataverse.config import DataverseConnectionConfig, ssl_context
-from crmsync.connectors.dataverse.errors import (
-    error_from_response,
+from crmsync.connectors.dataverse.errors import error_from_response
+from crmsync.connectors.http import (
+    PauseGate,
+    backoff_delay,
     error_from_transport,
+    origin,
     redact_url,
 )
 from crmsync.errors import (
@@ -75,37 +78,6 @@ class CallCounters:
         return replace(self)
 
 
-class PauseGate:
-    """A connection-wide pause: while it is closed, no request may be sent.
-
-    Dataverse extends the penalty of clients that keep sending during a ``Retry-After`` pause,
-    so every sender waits here before every request.
-    """
-
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        self._resume_at = 0.0
-
-    def pause(self, seconds: float) -> None:
-        """Close the gate for ``seconds`` from now (never shortens a pause already running)."""
-        self._resume_at = max(self._resume_at, self._clock() + seconds)
-
-    @property
-    def remaining(self) -> float:
-        return max(0.0, self._resume_at - self._clock())
-
-    async def wait(self) -> None:
-        """Return once the gate is open; re-checks after sleeping as a pause may be extended."""
-        while (delay := self._resume_at - self._clock()) > 0:
-            await self._sleep(delay)
-
-
 class DataverseClient:
     """Async client for one organisation's Web API (``{url}/api/data/v9.2/``)."""
 
@@ -123,7 +95,7 @@ class DataverseClient:
         self.config = config
         self.counters = counters if counters is not None else CallCounters()
         self.service_root = config.service_root
-        self._origin = _origin(self.service_root)
+        self._origin = origin(self.service_root)
         self._tokens = tokens
         self._sleep = sleep
         self._jitter = jitter
@@ -181,7 +153,7 @@ class DataverseClient:
     def resolve_link(self, url: str) -> str:
         """``url`` made absolute against the service root, checked to stay on this origin."""
         absolute = urljoin(self.service_root, url)
-        if _origin(absolute) != self._origin:
+        if origin(absolute) != self._origin:
             raise ProtocolError(
                 f"the service sent a link to another origin ({redact_url(absolute)}); "
                 f"only links to {self._origin} are followed"
@@ -264,7 +236,8 @@ class DataverseClient:
         """Send with auth and retries; a 2xx answer or an exception from the error tree."""
         if params:
             # Spaces as %20, not the form encoding's "+": OData servers differ on reading "+".
-            url = f"{url}?{urlencode(params, quote_via=quote, safe=_QUERY_SAFE)}"
+            query = urlencode(params, quote_via=quote, safe=_QUERY_SAFE)
+            url = f"{url}{'&' if '?' in url else '?'}{query}"
         all_headers = dict(_READ_HEADERS) if method == "GET" else {}
         if headers:
             all_headers.update(headers)
@@ -321,9 +294,12 @@ class DataverseClient:
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry ``attempt`` (1-based): exponential, capped, with jitter in [½, 1]."""
-        cap = self.config.backoff_max_seconds
-        base = min(cap, self.config.backoff_initial_seconds * 2.0 ** (attempt - 1))
-        return base * (0.5 + 0.5 * self._jitter())
+        return backoff_delay(
+            attempt,
+            self.config.backoff_initial_seconds,
+            self.config.backoff_max_seconds,
+            self._jitter(),
+        )
 
     async def _write(
         self,
@@ -373,9 +349,3 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
             status=response.status_code,
         )
     return data
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"

@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
+from crmsync.connectors.http import error_from_transport, redact_url
 from crmsync.errors import (
     AuthenticationError,
     ChangeTrackingExpired,
@@ -70,12 +70,6 @@ _TRACKING_DISABLED_MESSAGE = re.compile(
     r"isn't enabled for change tracking|changetrackingenabled)",
     re.IGNORECASE,
 )
-
-
-def redact_url(url: str | httpx.URL) -> str:
-    """The URL without its query string (which may carry tokens or cookies), for messages."""
-    parts = urlsplit(str(url))
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def parse_error_body(content: bytes) -> tuple[str | None, str | None]:
@@ -167,20 +161,6 @@ def error_from_response(
     if record_operation and status in _RECORD_REJECT_STATUSES:
         return RejectError(text, **context)
     return FatalError(text, **context)
-
-
-def error_from_transport(exc: httpx.TransportError, *, method: str, url: str) -> CrmsyncError:
-    """The exception for a request that got no (complete) answer."""
-    kind = type(exc).__name__
-    where = f"{method} {redact_url(url)}"
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.ProxyError):
-        return ConfigurationError(f"cannot send {where}: {kind}: {exc}")
-    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        return ConfigurationError(
-            f"TLS verification failed for {where}: set ca_bundle to the CA that signed the "
-            "server certificate"
-        )
-    return TransientError(f"no answer to {where}: {kind}: {exc or 'connection failed'}")
 
 
 def _is_expired_token(code: str | None, detail: str | None) -> bool:
