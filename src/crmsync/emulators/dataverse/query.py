@@ -267,7 +267,7 @@ def read_page(
         result = result[:page_size]
     extra = len(annotator.columns)
     if extra:
-        rows = [annotator.apply(row[0], row[1 : 1 + extra]) for row in result]
+        rows = [f"{row[0][:-1]}{row[1]}}}" if row[1] else row[0] for row in result]
     else:
         rows = [row[0] for row in result]
     next_values = list(result[-1][1 + extra :]) if more and result else None

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from crmsync.emulators.dataverse.rowjson import JSON_COLUMN
 from crmsync.emulators.dataverse.schema import Table
 from crmsync.emulators.dataverse.store import DataverseStore, lookup_type_column
 
@@ -257,7 +256,9 @@ def _insert(
     statement = f'INSERT INTO "{table.logical_name}" ({names}) VALUES ({placeholders})'  # noqa: S608
     with store.transaction() as conn:
         conn.exec_driver_sql(statement, rows)
-        store.refresh_json(conn, table, sa_table.c[JSON_COLUMN].is_(None))
+        # Only this chunk (versions are increasing): a full-table scan per chunk would be O(n²).
+        first_version = rows[0][columns.index("versionnumber")]
+        store.refresh_json(conn, table, sa_table.c.versionnumber >= first_version)
 
 
 def _timestamps(

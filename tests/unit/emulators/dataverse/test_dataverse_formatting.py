@@ -106,3 +106,34 @@ async def test_self_referencing_lookup_names_the_contact(client: httpx.AsyncClie
     body = created.json()
     assert body[f"_parentcustomerid_value@{FORMATTED}"] == parent["fullname"]
     assert body["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] == "contact"
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("creditlimit", [0.0, 0.004, 1.995, 999.999, 1234.5, -1234.5, 1e9 + 0.25, None]),
+        ("numberofchildren", [0, 7, 1234, 1234567]),
+        (
+            "lastusedincampaign",
+            ["2024-01-02T00:00:00Z", "2024-07-09T12:59:00Z", "2024-12-31T23:05:00Z"],
+        ),
+        ("birthdate", ["2024-01-02", "1999-12-31"]),
+        ("preferredcontactmethodcode", [1, 5]),
+        ("donotfax", [0, 1]),
+    ],
+)
+def test_sql_formatting_matches_python(name: str, values: list[object]) -> None:
+    """The database computes formatted values; they must equal :func:`format_value`."""
+    import sqlalchemy as sa
+
+    from crmsync.emulators.dataverse.formatting import formatted_sql
+
+    attribute = CONTACT.by_name[name]
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn:
+        for value in values:
+            expression = formatted_sql(attribute, sa.literal(value))
+            assert expression is not None
+            assert conn.execute(sa.select(expression)).scalar_one() == format_value(
+                attribute, value
+            )
