@@ -54,11 +54,13 @@ def dataverse_emulator(
             if process.poll() is not None:
                 raise RuntimeError(f"the emulator exited with code {process.returncode}")
             try:
+                if ca_file is not None and not ca_file.exists():
+                    raise FileNotFoundError(ca_file)
                 verify: str | bool = str(ca_file) if ca_file else True
                 health = httpx.get(f"{url}/_emulator/health", verify=verify, timeout=2)
                 if health.status_code == 200:
                     break
-            except httpx.HTTPError:
+            except (httpx.HTTPError, FileNotFoundError):
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("the emulator did not start in time")
