@@ -1,0 +1,306 @@
+"""The raw Salesforce REST client: URLs, bearer sessions, the API budget, error mapping, retries.
+
+Every call goes to ``{instance_url}/services/data/{api_version}/…``. Before each one the client
+checks the org's API usage (from the ``Sforce-Limit-Info`` header of the previous answer) against
+``api_budget_share`` and stops with :class:`ApiBudgetExceeded` rather than use the requests the
+org's other integrations need. A refused session (401) is renewed once per request; transient
+failures are retried with bounded backoff; ``REQUEST_LIMIT_EXCEEDED`` is never retried.
+
+The request loop is written out rather than taken from a retry library because the session
+refresh, the shared pause and the budget check must share its state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Self
+from urllib.parse import quote, urlencode, urlsplit
+
+import httpx
+import orjson
+
+from crmsync.connectors.http import (
+    PauseGate,
+    backoff_delay,
+    error_from_transport,
+    origin,
+    redact_url,
+)
+from crmsync.connectors.salesforce.auth import OAuthSessionProvider, SessionProvider
+from crmsync.connectors.salesforce.config import SalesforceConnectionConfig, ssl_context
+from crmsync.connectors.salesforce.errors import ApiBudgetExceeded, error_from_response
+from crmsync.errors import CrmsyncError, ProtocolError, RateLimitedError, TransientError
+
+__all__ = ["CallCounters", "SalesforceClient", "parse_limit_info"]
+
+logger = logging.getLogger(__name__)
+
+_BASE_HEADERS = {"Accept": "application/json", "User-Agent": "crmsync"}
+_API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+@dataclass(slots=True)
+class CallCounters:
+    """Requests sent to Salesforce, and the org's daily API usage as last reported."""
+
+    reads: int = 0
+    writes: int = 0
+    retries: int = 0
+    throttled: int = 0
+    api_used: int | None = None
+    api_max: int | None = None
+
+    def snapshot(self) -> CallCounters:
+        return replace(self)
+
+
+def parse_limit_info(value: str | None) -> tuple[int, int] | None:
+    """``(used, max)`` from ``Sforce-Limit-Info: api-usage=18/5000``; ``None`` if absent."""
+    if not value:
+        return None
+    match = _API_USAGE.search(value)
+    if match is None:
+        return None
+    used, limit = int(match.group(1)), int(match.group(2))
+    return (used, limit) if limit > 0 else None
+
+
+class SalesforceClient:
+    """Async client for one org's REST API.
+
+    ``sessions`` defaults to signing in through the org's token endpoint with this client's own
+    HTTP connection pool (and TLS settings).
+    """
+
+    def __init__(
+        self,
+        config: SalesforceConnectionConfig,
+        sessions: SessionProvider | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        counters: CallCounters | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.config = config
+        self.counters = counters if counters is not None else CallCounters()
+        self._sleep = sleep
+        self._clock = clock
+        self._jitter = jitter
+        self.gate = PauseGate(clock=clock, sleep=sleep)
+        self.http = httpx.AsyncClient(
+            headers=_BASE_HEADERS,
+            verify=ssl_context(config) if transport is None else True,
+            transport=transport,
+            timeout=httpx.Timeout(
+                config.timeout_seconds, connect=min(30.0, config.timeout_seconds)
+            ),
+            follow_redirects=False,
+        )
+        self.sessions: SessionProvider = (
+            sessions if sessions is not None else OAuthSessionProvider(config, self.http)
+        )
+        self._server_time: tuple[datetime, float] | None = None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- what callers use ----------------------------------------------------------------------
+
+    async def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        table: str | None = None,
+    ) -> dict[str, Any]:
+        """GET a path relative to the API root (or an instance path such as a
+        ``nextRecordsUrl``); the answer must be a JSON object."""
+        response = await self.request("GET", path, params=params, headers=headers, table=table)
+        data = _json(response)
+        if not isinstance(data, dict):
+            raise ProtocolError(
+                f"GET {redact_url(response.request.url)} answered a JSON "
+                f"{type(data).__name__}, expected an object",
+                table=table,
+            )
+        return data
+
+    async def send_json(
+        self,
+        method: str,
+        path: str,
+        body: Any | None = None,
+        params: Mapping[str, str] | None = None,
+        *,
+        table: str | None = None,
+        record_id: str | None = None,
+    ) -> Any:
+        """A write (``POST``/``PATCH``/``DELETE``) with a JSON body; the answer's JSON or None."""
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        response = await self.request(
+            method,
+            path,
+            params=params,
+            headers=headers,
+            content=orjson.dumps(body) if body is not None else None,
+            table=table,
+            record_id=record_id,
+            record_operation=True,
+        )
+        return _json(response) if response.content else None
+
+    def server_now(self) -> datetime:
+        """Salesforce's current time, from the ``Date`` header of the latest answer (the
+        local clock until there is one): delete-log windows follow the server's clock."""
+        if self._server_time is None:
+            return datetime.now(UTC)
+        seen, at = self._server_time
+        return seen + timedelta(seconds=max(0.0, self._clock() - at))
+
+    # -- the one place requests are sent -------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        table: str | None = None,
+        record_id: str | None = None,
+        record_operation: bool = False,
+    ) -> httpx.Response:
+        """Send with a session and retries; a 2xx answer or an exception from the error tree."""
+        query = f"?{urlencode(params, quote_via=quote, safe=',')}" if params else ""
+        attempt = 0
+        refreshed = force_refresh = False
+        while True:
+            self._check_budget()
+            await self.gate.wait()
+            session = await self.sessions.session(force_refresh=force_refresh)
+            force_refresh = False
+            url = self._url(session.instance_url, path) + query
+            all_headers = {"Authorization": f"Bearer {session.access_token}", **(headers or {})}
+            if method == "GET":
+                self.counters.reads += 1
+            else:
+                self.counters.writes += 1
+            error: CrmsyncError
+            try:
+                response = await self.http.request(
+                    method, url, headers=all_headers, content=content
+                )
+            except httpx.TransportError as exc:
+                error = error_from_transport(exc, method=method, url=url)
+            else:
+                self._observe(response)
+                if response.status_code < 300:
+                    return response
+                if response.status_code == 401 and not refreshed:
+                    refreshed = force_refresh = True
+                    logger.info("session refused by Salesforce: signing in again once")
+                    continue
+                error = error_from_response(
+                    response.status_code,
+                    response.headers,
+                    response.content,
+                    method=method,
+                    url=url,
+                    table=table,
+                    record_id=record_id,
+                    record_operation=record_operation,
+                )
+            if not isinstance(error, TransientError) or attempt >= self.config.max_retries:
+                raise error
+            attempt += 1
+            logger.warning("%s; retry %d/%d", error, attempt, self.config.max_retries)
+            await self.wait_before_retry(
+                attempt, error.retry_after if isinstance(error, RateLimitedError) else None
+            )
+
+    async def wait_before_retry(self, attempt: int, retry_after: float | None = None) -> None:
+        """Count a retry and wait for it: a connection-wide pause when throttled, else backoff."""
+        self.counters.retries += 1
+        if retry_after is not None:
+            self.counters.throttled += 1
+            self.gate.pause(retry_after)
+        else:
+            await self._sleep(
+                backoff_delay(
+                    attempt,
+                    self.config.backoff_initial_seconds,
+                    self.config.backoff_max_seconds,
+                    self._jitter(),
+                )
+            )
+
+    def _url(self, instance_url: str, path: str) -> str:
+        if path.startswith(("https://", "http://")):
+            if origin(path) != origin(instance_url):
+                raise ProtocolError(
+                    f"Salesforce sent a link to another origin ({redact_url(path)}); only links "
+                    f"to {instance_url} are followed"
+                )
+            return path
+        if path.startswith("/"):
+            # Links in answers (nextRecordsUrl) are paths on the instance, under the REST root.
+            if not path.startswith("/services/data/") or ".." in urlsplit(path).path:
+                raise ProtocolError(f"Salesforce sent an unexpected link path {path[:200]!r}")
+            return f"{instance_url}{path}"
+        return self.config.api_root(instance_url) + path
+
+    def _check_budget(self) -> None:
+        used, limit = self.counters.api_used, self.counters.api_max
+        if used is None or limit is None:
+            return
+        share = self.config.api_budget_share
+        if used >= share * limit:
+            raise ApiBudgetExceeded(
+                f"API budget: {used:,} of {limit:,} daily requests used; crmsync stops at "
+                f"{share:.0%} (api_budget_share)",
+                code="API_BUDGET_EXCEEDED",
+            )
+
+    def _observe(self, response: httpx.Response) -> None:
+        usage = parse_limit_info(response.headers.get("sforce-limit-info"))
+        if usage is not None:
+            self.counters.api_used, self.counters.api_max = usage
+        date = response.headers.get("date")
+        if date:
+            try:
+                seen = parsedate_to_datetime(date)
+            except (TypeError, ValueError):
+                return
+            if seen.tzinfo is None:
+                seen = seen.replace(tzinfo=UTC)
+            self._server_time = (seen.astimezone(UTC), self._clock())
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        kind = response.headers.get("content-type", "no content type")
+        raise ProtocolError(
+            f"{response.request.method} {redact_url(response.request.url)} answered "
+            f"{response.status_code} with a body that is not JSON ({kind}): {exc}",
+            status=response.status_code,
+        ) from None

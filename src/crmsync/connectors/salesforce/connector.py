@@ -1,0 +1,119 @@
+"""The Salesforce connector the engine uses: metadata, reads, change tracking and writes.
+
+Composes the session provider, the raw REST client, the metadata cache, the reader and the
+writer::
+
+    async with SalesforceConnector(config) as crm:
+        info = await crm.describe("Contact")
+        async for page in crm.track_changes("Contact", None, cursor=None):
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from crmsync.connectors.base import (
+    ChangePage,
+    Deletion,
+    Record,
+    TableInfo,
+    WriteOp,
+    WriteResult,
+)
+from crmsync.connectors.salesforce.auth import SessionProvider
+from crmsync.connectors.salesforce.client import CallCounters, SalesforceClient
+from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
+from crmsync.connectors.salesforce.metadata import SalesforceMetadata
+from crmsync.connectors.salesforce.reader import SalesforceReader
+from crmsync.connectors.salesforce.writer import SalesforceWriter
+
+__all__ = ["SalesforceConnector"]
+
+
+class SalesforceConnector:
+    """A connection to one Salesforce org: a :class:`~crmsync.connectors.base.Connector`.
+
+    ``transport``, ``sessions``, ``sleep`` and ``clock`` replace the network, the sign-in and
+    time in tests.
+    """
+
+    def __init__(
+        self,
+        config: SalesforceConnectionConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sessions: SessionProvider | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.client = SalesforceClient(
+            config, sessions, transport=transport, sleep=sleep, clock=clock
+        )
+        self.metadata = SalesforceMetadata(self.client, cursor_field=config.cursor_field)
+        self._reader = SalesforceReader(
+            self.client,
+            self.metadata,
+            batch_size=config.batch_size,
+            cursor_field=config.cursor_field,
+            overlap_seconds=config.overlap_seconds,
+        )
+        self._writer = SalesforceWriter(
+            self.client,
+            self.metadata,
+            collection_size=config.collection_size,
+            max_retries=config.max_retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"SalesforceConnector(url={self.config.url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def counters(self) -> CallCounters:
+        """Requests made so far and the org's API usage (a copy)."""
+        return self.client.counters.snapshot()
+
+    async def list_tables(self) -> list[str]:
+        return await self.metadata.list_tables()
+
+    async def describe(self, table: str) -> TableInfo:
+        return await self.metadata.describe(table)
+
+    def read_all(
+        self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
+    ) -> AsyncIterator[list[Record]]:
+        return self._reader.read_all(table, fields, where=where)
+
+    def track_changes(
+        self, table: str, fields: Sequence[str] | None, cursor: str | None
+    ) -> AsyncIterator[ChangePage]:
+        return self._reader.track_changes(table, fields, cursor)
+
+    async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:
+        """Records of ``table`` deleted between ``start`` and ``end`` (aware datetimes)."""
+        return await self._reader.deleted(table, start, end)
+
+    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        return await self._writer.write(ops)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,444 @@
+"""Reading records: full reads, and change tracking by timestamp cursor plus the delete log.
+
+Salesforce has no delta token, so changes are found by the cursor field (``SystemModstamp`` by
+default) and deletions through ``sobjects/{Object}/deleted/``:
+
+* **Snapshot** (no cursor, or the delete log no longer reaches back to it): every record, ordered
+  by ``(cursor field, Id)``, in ``snapshot=True`` pages.
+* **Incremental round**: records whose cursor field is at or after ``position - overlap_seconds``,
+  ordered the same way. Re-reading that window catches records whose transaction committed after a
+  later timestamp was already read; records already delivered are recognised by ``(Id,
+  timestamp)`` pairs kept in the cursor for the window, so ties at page and window boundaries are
+  neither lost nor repeated. Then the deletions since the previous round, whose next window starts
+  at ``latestDateCovered``.
+
+``Record.version`` is the cursor field as ``YYYY-MM-DDThh:mm:ss.sssZ`` (UTC): versions of the same
+record compare as strings, which is chronological order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from crmsync.connectors.base import ChangePage, Deletion, Record, TableInfo
+from crmsync.connectors.salesforce.client import SalesforceClient
+from crmsync.connectors.salesforce.metadata import SalesforceMetadata
+from crmsync.connectors.salesforce.soql import (
+    format_datetime,
+    literal,
+    parse_datetime,
+    select,
+)
+from crmsync.errors import ChangeTrackingExpired, ConfigurationError, ProtocolError
+
+__all__ = ["ChangeCursor", "SalesforceReader", "version_of"]
+
+logger = logging.getLogger(__name__)
+
+_CURSOR_PREFIX = "sf1."
+#: At most this many ``(Id, timestamp)`` pairs are kept in a cursor; past it, the oldest records
+#: of the overlap window may be delivered twice (never lost).
+MAX_SEEN = 10_000
+_MINUTE = timedelta(minutes=1)
+
+
+def version_of(value: Any) -> str | None:
+    """A Salesforce timestamp as a sortable version string, ``None`` if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return format_datetime(parse_datetime(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCursor:
+    """Where a table's change tracking stands; saved by the consumer as an opaque string.
+
+    ``timestamp``/``last_id`` is the keyset position (the last record delivered, in
+    ``(cursor field, Id)`` order); ``seen`` maps the Ids delivered within the overlap window to
+    their version; ``deleted_since`` starts the next delete-log window.
+    """
+
+    field: str
+    timestamp: str
+    last_id: str
+    deleted_since: str
+    seen: Mapping[str, str] = dataclass_field(default_factory=dict)
+
+    def encode(self) -> str:
+        by_version: dict[str, list[str]] = {}
+        for record_id, version in self.seen.items():
+            by_version.setdefault(version, []).append(record_id)
+        body = {
+            "f": self.field,
+            "ts": self.timestamp,
+            "id": self.last_id,
+            "del": self.deleted_since,
+            "seen": by_version,
+        }
+        return _CURSOR_PREFIX + base64.urlsafe_b64encode(orjson.dumps(body)).decode("ascii")
+
+    @classmethod
+    def decode(cls, text: str) -> ChangeCursor:
+        if not isinstance(text, str) or not text.startswith(_CURSOR_PREFIX):
+            raise ConfigurationError("the saved change cursor is not a Salesforce cursor")
+        try:
+            body = orjson.loads(base64.urlsafe_b64decode(text[len(_CURSOR_PREFIX) :]))
+            seen = {
+                str(record_id): str(version)
+                for version, ids in body["seen"].items()
+                for record_id in ids
+            }
+            cursor = cls(
+                field=str(body["f"]),
+                timestamp=str(body["ts"]),
+                last_id=str(body["id"]),
+                deleted_since=str(body["del"]),
+                seen=seen,
+            )
+            parse_datetime(cursor.timestamp)
+            parse_datetime(cursor.deleted_since)
+        except (
+            binascii.Error,
+            orjson.JSONDecodeError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            ValueError,
+        ):
+            raise ConfigurationError("the saved Salesforce change cursor is damaged") from None
+        return cursor
+
+
+class _Window:
+    """The records delivered within ``overlap`` of the newest one, as the round goes."""
+
+    def __init__(self, overlap: timedelta) -> None:
+        self._overlap = overlap
+        self._entries: deque[tuple[datetime, str, str]] = deque()
+
+    def add(self, record_id: str, version: str) -> None:
+        moment = parse_datetime(version)
+        self._entries.append((moment, record_id, version))
+        while self._entries and self._entries[0][0] < moment - self._overlap:
+            self._entries.popleft()
+        while len(self._entries) > MAX_SEEN:
+            self._entries.popleft()
+
+    def seen(self) -> dict[str, str]:
+        return {record_id: version for _, record_id, version in self._entries}
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+
+class SalesforceReader:
+    """Full reads and change tracking over one :class:`SalesforceClient`."""
+
+    def __init__(
+        self,
+        client: SalesforceClient,
+        metadata: SalesforceMetadata,
+        *,
+        batch_size: int,
+        cursor_field: str,
+        overlap_seconds: int,
+    ) -> None:
+        self._client = client
+        self._metadata = metadata
+        self._headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
+        self._cursor_field = cursor_field
+        self._overlap = timedelta(seconds=overlap_seconds)
+
+    async def read_all(
+        self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
+    ) -> AsyncIterator[list[Record]]:
+        """Every record of ``table`` (optionally filtered by a SOQL condition), page by page."""
+        info = await self._metadata.describe(table)
+        names = _names(info, fields)
+        soql = select(table, names, known=info.fields, where=where)
+        async for rows, _ in self.query(soql, table):
+            yield [_record(row, info) for row in rows]
+
+    async def query(
+        self, soql: str, table: str, *, all_rows: bool = False
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
+        """``(rows, done)`` per batch of a SOQL query, rows without their ``attributes``."""
+        resource = "queryAll/" if all_rows else "query/"
+        answer = await self._client.get_json(resource, {"q": soql}, self._headers, table=table)
+        while True:
+            rows = answer.get("records")
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise ProtocolError(f"a query answer for {table} has no 'records' list of objects")
+            for row in rows:
+                row.pop("attributes", None)
+            done = answer.get("done") is not False
+            next_url = answer.get("nextRecordsUrl")
+            if not done and not isinstance(next_url, str):
+                raise ProtocolError(f"a query answer for {table} is not done but has no link")
+            yield rows, done
+            if done:
+                return
+            assert isinstance(next_url, str)
+            answer = await self._client.get_json(next_url, None, self._headers, table=table)
+
+    async def track_changes(
+        self, table: str, fields: Sequence[str] | None, cursor: str | None
+    ) -> AsyncIterator[ChangePage]:
+        """Changes since ``cursor``; a snapshot when there is none or it can no longer be served.
+
+        The last page of every round carries the next cursor.
+        """
+        info = await self._metadata.describe(table)
+        if not info.change_tracking or info.version_field is None:
+            raise ConfigurationError(
+                f"object {table!r} cannot be tracked: it is not replicateable or has no "
+                f"{self._cursor_field} field",
+                table=table,
+            )
+        names = _names(info, fields)
+        started = self._client.server_now()
+        if cursor is not None:
+            previous = ChangeCursor.decode(cursor)
+            if previous.field != info.version_field:
+                logger.warning(
+                    "the cursor of %s follows %s, not %s: reading the object in full",
+                    table,
+                    previous.field,
+                    info.version_field,
+                )
+            else:
+                try:
+                    deletions, deleted_since = await self._deletions(
+                        table, parse_datetime(previous.deleted_since), started
+                    )
+                except ChangeTrackingExpired as exc:
+                    logger.warning(
+                        "the delete log of %s no longer reaches back to %s (%s): reading the "
+                        "object in full so that deletions are found by key set",
+                        table,
+                        previous.deleted_since,
+                        exc.code or exc.message,
+                    )
+                else:
+                    async for page in self._round(info, names, previous, deletions, deleted_since):
+                        yield page
+                    return
+        async for page in self._snapshot(info, names, started):
+            yield page
+
+    async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:
+        """Records of ``table`` deleted between ``start`` and ``end`` (from the delete log).
+
+        A period the delete log no longer covers is a :class:`ConfigurationError` that says so,
+        never a silently partial answer.
+        """
+        info = await self._metadata.describe(table)
+        found: list[Deletion] = []
+        since = start
+        while end - since > _MINUTE:
+            try:
+                page, covered = await self._deletions(info.name, since, end)
+            except ChangeTrackingExpired as exc:
+                raise ConfigurationError(
+                    f"Salesforce no longer keeps the deletions of {table} from "
+                    f"{format_datetime(start)}: the delete log goes back at most 15 days, less "
+                    f"if it was purged ({exc.message})",
+                    table=table,
+                    code=exc.code,
+                ) from None
+            found.extend(page)
+            next_start = parse_datetime(covered)
+            if next_start <= since:
+                break
+            since = next_start
+        return found
+
+    # -- rounds ---------------------------------------------------------------------------------
+
+    async def _snapshot(
+        self, info: TableInfo, names: list[str], started: datetime
+    ) -> AsyncIterator[ChangePage]:
+        assert info.version_field is not None
+        soql = select(
+            info.name, names, known=info.fields, order_by=(info.version_field, info.primary_key)
+        )
+        # Deletions after the snapshot began are looked up from here on.
+        deleted_since = _minute(started - self._overlap)
+        # With no record at all, the next round starts from when this one did.
+        empty = ChangeCursor(
+            field=info.version_field,
+            timestamp=format_datetime(started),
+            last_id="",
+            deleted_since=format_datetime(deleted_since),
+        )
+        async for page in self._pages(info, soql, empty, (), empty.deleted_since, snapshot=True):
+            yield page
+
+    async def _round(
+        self,
+        info: TableInfo,
+        names: list[str],
+        previous: ChangeCursor,
+        deletions: list[Deletion],
+        deleted_since: str,
+    ) -> AsyncIterator[ChangePage]:
+        assert info.version_field is not None
+        lower = parse_datetime(previous.timestamp) - self._overlap
+        soql = select(
+            info.name,
+            names,
+            known=info.fields,
+            where=f"{info.version_field} >= {literal(lower)}",
+            order_by=(info.version_field, info.primary_key),
+        )
+        async for page in self._pages(
+            info, soql, previous, deletions, deleted_since, snapshot=False
+        ):
+            yield page
+
+    async def _pages(
+        self,
+        info: TableInfo,
+        soql: str,
+        previous: ChangeCursor,
+        deletions: Sequence[Deletion],
+        deleted_since: str,
+        *,
+        snapshot: bool,
+    ) -> AsyncIterator[ChangePage]:
+        window = _Window(self._overlap)
+        # A snapshot's position is its newest record, whatever the clock said when it began.
+        position = ("", "") if snapshot else (previous.timestamp, previous.last_id)
+        already = previous.seen
+        deleted_at = {d.id: d.deleted_at for d in deletions}
+        revived: set[str] = set()
+        async for rows, done in self.query(soql, info.name):
+            records = []
+            for row in rows:
+                record = _record(row, info)
+                version = record.version
+                if not isinstance(version, str):
+                    raise ProtocolError(
+                        f"a record of {info.name} has no usable {info.version_field} "
+                        f"({row.get(info.version_field or '')!r})",
+                        table=info.name,
+                        record_id=record.id,
+                    )
+                window.add(record.id, version)
+                position = max(position, (version, record.id))
+                when = deleted_at.get(record.id)
+                if when is not None and parse_datetime(version) > when:
+                    revived.add(record.id)  # undeleted after its deletion: keep it
+                if already.get(record.id) != version:
+                    records.append(record)
+            if not done:
+                yield ChangePage(records=records, snapshot=snapshot)
+                continue
+            seen = window.seen() if window else dict(already)
+            if not position[0]:
+                position = (previous.timestamp, previous.last_id)
+            cursor = ChangeCursor(
+                field=previous.field,
+                timestamp=position[0],
+                last_id=position[1],
+                deleted_since=deleted_since,
+                seen=seen,
+            )
+            yield ChangePage(
+                records=records,
+                deletions=[d for d in deletions if d.id not in revived],
+                cursor=cursor.encode(),
+                snapshot=snapshot,
+            )
+
+    async def _deletions(
+        self, table: str, since: datetime, now: datetime
+    ) -> tuple[list[Deletion], str]:
+        """Deletions in ``[since, now]`` and where the next window starts.
+
+        The delete log works in whole minutes and needs more than a minute between start and end;
+        a shorter window is left for the next round.
+        """
+        end = _minute(now)
+        if end - since <= _MINUTE:
+            return [], format_datetime(since)
+        answer = await self._client.get_json(
+            f"sobjects/{table}/deleted/",
+            {"start": _param(since), "end": _param(end)},
+            table=table,
+        )
+        earliest = answer.get("earliestDateAvailable")
+        earliest_at = _parsed(earliest)
+        if earliest_at is not None and earliest_at > since:
+            raise ChangeTrackingExpired(
+                f"the delete log of {table} starts at {earliest}, after {format_datetime(since)}",
+                code="INVALID_REPLICATION_DATE",
+                table=table,
+            )
+        entries = answer.get("deletedRecords")
+        if not isinstance(entries, list):
+            raise ProtocolError(f"the deleted/ answer for {table} has no 'deletedRecords' list")
+        deletions = []
+        for entry in entries:
+            record_id = entry.get("id") if isinstance(entry, dict) else None
+            if not isinstance(record_id, str) or not record_id:
+                raise ProtocolError(f"a deleted record of {table} has no id")
+            deletions.append(Deletion(id=record_id, deleted_at=_parsed(entry.get("deletedDate"))))
+        covered = _parsed(answer.get("latestDateCovered")) or end
+        return deletions, format_datetime(covered)
+
+
+def _names(info: TableInfo, fields: Sequence[str] | None) -> list[str]:
+    if fields is None:
+        chosen = list(info.fields)
+    else:
+        chosen = []
+        for name in fields:
+            if name not in info.fields:
+                raise ConfigurationError(
+                    f"object {info.name!r} has no field {name!r}", table=info.name
+                )
+            chosen.append(name)
+    for extra in (info.primary_key, info.version_field):
+        if extra and extra not in chosen:
+            chosen.append(extra)
+    return chosen
+
+
+def _record(row: Mapping[str, Any], info: TableInfo) -> Record:
+    record_id = row.get(info.primary_key)
+    if not isinstance(record_id, str) or not record_id:
+        raise ProtocolError(f"a record of {info.name} lacks its Id", table=info.name)
+    cursor = info.version_field
+    version = version_of(row.get(cursor)) if cursor else None
+    return Record(id=record_id, values=dict(row), version=version)
+
+
+def _minute(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0)
+
+
+def _param(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _parsed(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None

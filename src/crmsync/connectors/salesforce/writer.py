@@ -1,0 +1,248 @@
+"""Writing records through sObject Collections: create, update, upsert and delete, ≤ 200 a call.
+
+Consecutive operations of the same kind on the same object (and, for upserts, the same external id
+field) share a call; calls go out one after another, so operations apply in the order given.
+Every call says ``allOrNone: false``: a refused record never rolls back nor stops the others, and
+each operation gets its own :class:`WriteResult`, in order, with Salesforce's error symbol
+(``statusCode``, e.g. ``REQUIRED_FIELD_MISSING``) as ``code``.
+
+A call that fails as a whole with a transient error is sent again by the client. Creates are not
+idempotent: a create whose answer was lost may have happened. Exports that need exactly-once
+semantics upsert by an external id field instead. Records that fail alone with
+``UNABLE_TO_LOCK_ROW`` (another transaction held the row) are sent again, alone.
+
+Lookups are written as record ids (``AccountId: "001…"``); ``{"table": …, "id": …}`` is accepted
+too, for symmetry with the Dataverse connector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crmsync.connectors.base import CrmType, TableInfo, WriteKind, WriteOp, WriteResult
+from crmsync.connectors.salesforce.client import SalesforceClient
+from crmsync.connectors.salesforce.errors import errors_from_json
+from crmsync.connectors.salesforce.metadata import SalesforceMetadata
+from crmsync.connectors.salesforce.soql import check_name
+from crmsync.errors import ProtocolError, RejectError
+
+__all__ = ["INVALID_OPERATION", "SalesforceWriter"]
+
+#: ``WriteResult.code`` of an operation refused before sending (unknown field, bad key…).
+INVALID_OPERATION = "INVALID_OPERATION"
+_RETRY_ALONE = frozenset({"UNABLE_TO_LOCK_ROW"})
+
+
+class InvalidOperation(ValueError):
+    """An operation that cannot be sent as given; it becomes a failed result, not an exception."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    index: int
+    op: WriteOp
+    #: What the call groups by: kind, object, external id field (upserts).
+    group: tuple[WriteKind, str, str | None]
+    #: The record to send (``None`` for deletes) and the id it addresses.
+    record: dict[str, Any] | None
+    record_id: str | None
+
+
+class SalesforceWriter:
+    """Collection writes over one :class:`SalesforceClient`."""
+
+    def __init__(
+        self,
+        client: SalesforceClient,
+        metadata: SalesforceMetadata,
+        *,
+        collection_size: int,
+        max_retries: int,
+    ) -> None:
+        self._client = client
+        self._metadata = metadata
+        self._size = collection_size
+        self._max_retries = max_retries
+
+    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Apply ``ops``; one result per operation, in order. Rejects never stop the others."""
+        results: list[WriteResult | None] = [None] * len(ops)
+        tables = {op.table: await self._metadata.describe(op.table) for op in ops}
+        calls: list[list[_Prepared]] = []
+        for index, op in enumerate(ops):
+            try:
+                item = _prepare(index, op, tables[op.table])
+            except InvalidOperation as exc:
+                results[index] = WriteResult(
+                    ok=False, ref=op.ref, id=op.id, code=INVALID_OPERATION, message=str(exc)
+                )
+                continue
+            if calls and calls[-1][0].group == item.group and len(calls[-1]) < self._size:
+                calls[-1].append(item)
+            else:
+                calls.append([item])
+        for call in calls:
+            await self._send(call, results)
+        done = [r for r in results if r is not None]
+        if len(done) != len(ops):
+            raise ProtocolError(f"{len(ops) - len(done)} operations got no result")
+        return done
+
+    async def _send(self, call: list[_Prepared], results: list[WriteResult | None]) -> None:
+        pending = call
+        attempt = 0
+        while pending:
+            answers = await self._call(pending)
+            again = []
+            for item, answer in zip(pending, answers, strict=True):
+                result = _result(item, answer)
+                if not result.ok and result.code in _RETRY_ALONE and attempt < self._max_retries:
+                    again.append(item)
+                else:
+                    results[item.index] = result
+            pending = again
+            if pending:
+                attempt += 1
+                await self._client.wait_before_retry(attempt)
+
+    async def _call(self, call: list[_Prepared]) -> list[Any]:
+        """One collection call; its per-record answers (a whole-call refusal answers for all)."""
+        kind, table, key_field = call[0].group
+        try:
+            if kind == "delete":
+                answer = await self._client.send_json(
+                    "DELETE",
+                    "composite/sobjects",
+                    params={
+                        "ids": ",".join(str(item.record_id) for item in call),
+                        "allOrNone": "false",
+                    },
+                    table=table,
+                )
+            else:
+                method, path = {
+                    "create": ("POST", "composite/sobjects"),
+                    "update": ("PATCH", "composite/sobjects"),
+                    "upsert": ("PATCH", f"composite/sobjects/{table}/{key_field}"),
+                }[kind]
+                body = {"allOrNone": False, "records": [item.record for item in call]}
+                answer = await self._client.send_json(method, path, body, table=table)
+        except RejectError as exc:
+            failure = {
+                "success": False,
+                "errors": [{"statusCode": exc.code, "message": exc.message}],
+                "status": exc.status,
+            }
+            return [failure] * len(call)
+        if not isinstance(answer, list) or len(answer) != len(call):
+            got = len(answer) if isinstance(answer, list) else type(answer).__name__
+            raise ProtocolError(
+                f"a collection {kind} of {len(call)} {table} records answered {got} results"
+            )
+        return answer
+
+
+def _prepare(index: int, op: WriteOp, info: TableInfo) -> _Prepared:
+    table = info.name
+    if op.kind == "delete":
+        if op.key or not op.id:
+            raise InvalidOperation("delete needs the record id (Salesforce deletes by Id only)")
+        return _Prepared(index, op, ("delete", table, None), None, _id(op.id))
+    record: dict[str, Any] = {"attributes": {"type": table}}
+    record.update(_values(info, op.values))
+    if op.kind == "create":
+        if op.id or op.key:
+            raise InvalidOperation(
+                "Salesforce chooses record ids on create: upsert by an external id instead"
+            )
+        return _Prepared(index, op, ("create", table, None), record, None)
+    if op.kind == "update":
+        if op.key or not op.id:
+            raise InvalidOperation("update needs the record id; use upsert to write by key")
+        record["Id"] = _id(op.id)
+        return _Prepared(index, op, ("update", table, None), record, record["Id"])
+    if op.kind == "upsert":
+        key_field, value = _key(info, op)
+        if key_field in record and record[key_field] != value:
+            raise InvalidOperation(f"values give {key_field} another value than the key")
+        record[key_field] = value
+        return _Prepared(index, op, ("upsert", table, key_field), record, op.id)
+    raise InvalidOperation(f"unknown operation kind {op.kind!r}")
+
+
+def _values(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        field = info.fields.get(name)
+        if field is None or name == "attributes":
+            raise InvalidOperation(f"object {info.name!r} has no field {name!r}")
+        if field.type is CrmType.LOOKUP and isinstance(value, Mapping):
+            target, record_id = value.get("table"), value.get("id")
+            if field.lookup_targets and target not in field.lookup_targets:
+                raise InvalidOperation(
+                    f"lookup {name!r} cannot point to {target!r} (targets: "
+                    f"{', '.join(field.lookup_targets)})"
+                )
+            value = record_id
+        out[name] = value
+    return out
+
+
+def _key(info: TableInfo, op: WriteOp) -> tuple[str, Any]:
+    if op.key:
+        if len(op.key) != 1:
+            raise InvalidOperation("Salesforce upserts by one external id field")
+        ((name, value),) = op.key.items()
+        if (name,) not in info.alternate_keys and name != info.primary_key:
+            keys = ", ".join(k[0] for k in info.alternate_keys) or "none"
+            raise InvalidOperation(
+                f"{name!r} is not an external id field of {info.name!r} (external ids: {keys})"
+            )
+        check_name(name, "external id field")
+        if value is None or value == "":
+            raise InvalidOperation(f"the external id {name!r} is empty")
+        return name, value
+    if op.id:
+        return info.primary_key, _id(op.id)
+    raise InvalidOperation(f"upsert on {info.name!r} needs an external id key")
+
+
+def _id(value: Any) -> str:
+    text = str(value).strip()
+    if len(text) not in (15, 18) or not text.isalnum():
+        raise InvalidOperation(f"{value!r} is not a Salesforce record id")
+    return text
+
+
+def _result(item: _Prepared, answer: Any) -> WriteResult:
+    op = item.op
+    if not isinstance(answer, Mapping):
+        raise ProtocolError(f"a collection result is not an object: {answer!r:.200}")
+    if answer.get("success") is True:
+        record_id = answer.get("id")
+        created = {"create": True, "update": False, "delete": None}.get(
+            op.kind, answer.get("created")
+        )
+        return WriteResult(
+            ok=True,
+            ref=op.ref,
+            id=str(record_id) if record_id else item.record_id,
+            created=created if isinstance(created, bool) else None,
+        )
+    errors = answer.get("errors")
+    entries = errors_from_json(errors) if isinstance(errors, list) else []
+    first = entries[0] if entries else None
+    message = first.message if first and first.message else "Salesforce refused the record"
+    if first and first.fields:
+        message += f" (fields: {', '.join(first.fields)})"
+    status = answer.get("status")
+    return WriteResult(
+        ok=False,
+        ref=op.ref,
+        id=item.record_id,
+        code=first.code if first else None,
+        message=message,
+        status=status if isinstance(status, int) else None,
+    )
