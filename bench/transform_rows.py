@@ -1,4 +1,4 @@
-"""Records per second of the inbound transformation: ``to_row`` and ``passes`` of a compiled mapping.
+"""Records per second of the inbound transformation: ``to_row`` and ``passes`` of a mapping.
 
 A 25-field Dataverse-shaped contact (text, picklists with display labels, booleans, money,
 decimals, dates, date-times, a lookup) mapped into a custom resource, with two filters and a
