@@ -110,7 +110,7 @@ def format_value(attribute: Attribute, value: Any) -> str | None:
 
 def _cat(*parts: Any) -> Any:
     """SQL string concatenation (``||``) whatever SQLAlchemy infers about the parts' types."""
-    result = sa.type_coerce(parts[0], sa.Text)
+    result: Any = sa.type_coerce(parts[0], sa.Text)
     for part in parts[1:]:
         result = result.op("||", return_type=sa.Text)(part)
     return result
@@ -231,9 +231,9 @@ class Annotator:
             fragments.append(_fragment(f"{key}@{FORMATTED}", label))
         if mode in ("lookup", "all"):
             nav = sa.case((present, sa.case(*navigation, else_=sa.null())), else_=sa.null())
-            target = sa.case((present, target_column), else_=sa.null())
+            logical_name = sa.case((present, target_column), else_=sa.null())
             fragments.append(_fragment(f"{key}@{NAVIGATION_PROPERTY}", nav))
-            fragments.append(_fragment(f"{key}@{LOOKUP_LOGICAL_NAME}", target))
+            fragments.append(_fragment(f"{key}@{LOOKUP_LOGICAL_NAME}", logical_name))
         return fragments
 
     def apply(self, row_json: str, values: Sequence[Any]) -> str:
