@@ -1,0 +1,1 @@
+"""The synchronization engine: its persistent state and the transformation of CRM records."""

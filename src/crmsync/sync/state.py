@@ -1,0 +1,400 @@
+"""The inbound engine's persistent state, in the Campaign store database.
+
+One :class:`SyncState` per engine; each method is one transaction. Methods that take a
+``conn`` run inside the caller's transaction, so that what they record commits (or rolls back)
+together with the writes it describes: the applied keys of a snapshot message, counters, rejects
+and parked children go with the Campaign rows of the same batch.
+
+Durable work moves through explicit states, one method per transition:
+
+- cursor: saved only after everything read up to it has been published (``save_cursor``);
+- snapshot: started → (messages recorded, applied in any order, each once) → finished → ready →
+  closed; starting a new snapshot of a mapping abandons its unfinished ones;
+- parked child: parked → released (``unpark``) | rejected as ``PARENT_MISSING``;
+- replay request: pending → taken (at most one pending per mapping).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crmsync.sync.state_models import (
+    Counts,
+    ReplayRefused,
+    ReplayRequest,
+    SnapshotInfo,
+    WorkflowState,
+    WorkflowStatus,
+)
+from crmsync.sync.state_records import RecordsState, chunks
+from crmsync.sync.state_tables import COUNTER_NAMES, state_tables
+
+__all__ = ["DEFAULT_REPLAY_LIMIT", "SyncState"]
+
+DEFAULT_REPLAY_LIMIT = 2_000_000
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SyncState(RecordsState):
+    """The engine's state tables (``crmsync_*``) in ``engine``'s database, created on open.
+
+    Rejects and parked children come from :class:`~crmsync.sync.state_records.RecordsState`.
+    """
+
+    def __init__(self, engine: sa.Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.engine = engine
+        self.tables = state_tables()
+        self._clock = clock
+        self.tables.metadata.create_all(engine)
+
+    def _insert(self, conn: sa.Connection, table: sa.Table) -> Any:
+        """INSERT with ``ON CONFLICT`` support for the connection's database."""
+        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        return dialect.insert(table)
+
+    # -- cursors --------------------------------------------------------------------------------
+
+    def load_cursor(self, mapping: str) -> str | None:
+        """The saved change-tracking cursor of ``mapping`` (``None``: start with a snapshot)."""
+        t = self.tables.cursors
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(t.c.cursor).where(t.c.mapping == mapping))
+
+    def save_cursor(self, mapping: str, cursor: str) -> None:
+        """Save the cursor after every change read up to it has been published."""
+        t = self.tables.cursors
+        with self.engine.begin() as conn:
+            stmt = self._insert(conn, t).values(
+                mapping=mapping, cursor=cursor, updated_at=self._clock()
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.c.mapping],
+                    set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
+                )
+            )
+
+    def clear_cursor(self, mapping: str) -> None:
+        """Forget the cursor: the next read is a snapshot (replay, expired tracking)."""
+        t = self.tables.cursors
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t).where(t.c.mapping == mapping))
+
+    def cursor_updated_at(self, mapping: str) -> datetime | None:
+        t = self.tables.cursors
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(t.c.updated_at).where(t.c.mapping == mapping))
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def start_snapshot(self, mapping: str) -> str:
+        """Start a full-read generation of ``mapping``; its unfinished ones are abandoned."""
+        t = self.tables.snapshots
+        snapshot_id = uuid.uuid4().hex
+        with self.engine.begin() as conn:
+            unfinished = [
+                row[0]
+                for row in conn.execute(
+                    sa.select(t.c.id).where(
+                        t.c.mapping == mapping, t.c.finished_at.is_(None), t.c.closed_at.is_(None)
+                    )
+                )
+            ]
+            for old in unfinished:
+                self._drop_snapshot(conn, old)
+            conn.execute(
+                sa.insert(t).values(id=snapshot_id, mapping=mapping, started_at=self._clock())
+            )
+        return snapshot_id
+
+    def record_snapshot_message(self, snapshot_id: str, message_id: str) -> None:
+        """Note that ``message_id`` (published) belongs to the snapshot."""
+        self.record_snapshot_messages(snapshot_id, [message_id])
+
+    def record_snapshot_messages(self, snapshot_id: str, message_ids: Sequence[str]) -> None:
+        t = self.tables.snapshot_messages
+        rows = [
+            {"snapshot_id": snapshot_id, "message_id": m, "applied": False} for m in message_ids
+        ]
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(conn, t).on_conflict_do_nothing(), rows)
+
+    def finish_snapshot(self, snapshot_id: str, total_messages: int) -> None:
+        """The reader has published the snapshot's ``total_messages`` messages and saved the
+        cursor of its last page."""
+        t = self.tables.snapshots
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(t)
+                .where(t.c.id == snapshot_id, t.c.closed_at.is_(None))
+                .values(finished_at=self._clock(), total_messages=total_messages)
+            )
+            if done.rowcount != 1:
+                raise ValueError(f"snapshot {snapshot_id} is unknown or closed")
+
+    def mark_applied(
+        self, conn: sa.Connection, snapshot_id: str, message_id: str, keys: Iterable[str]
+    ) -> bool:
+        """In the writer's transaction: message ``message_id`` of the snapshot was applied and
+        contained ``keys``. Idempotent. ``False`` when the snapshot is unknown, abandoned or
+        closed (nothing is stored then: its key set will never be used)."""
+        snapshots, messages = self.tables.snapshots, self.tables.snapshot_messages
+        is_open = conn.scalar(
+            sa.select(sa.literal(1)).where(
+                snapshots.c.id == snapshot_id, snapshots.c.closed_at.is_(None)
+            )
+        )
+        if is_open is None:
+            return False
+        unique = sorted(set(keys))
+        insert_keys = self._insert(conn, self.tables.snapshot_keys).on_conflict_do_nothing()
+        for chunk in chunks(unique):
+            conn.execute(insert_keys, [{"snapshot_id": snapshot_id, "key": k} for k in chunk])
+        stmt = self._insert(conn, messages).values(
+            snapshot_id=snapshot_id, message_id=message_id, applied=True
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[messages.c.snapshot_id, messages.c.message_id],
+                set_={"applied": True},
+            )
+        )
+        return True
+
+    def snapshot(self, snapshot_id: str) -> SnapshotInfo | None:
+        found = self._snapshots(self.tables.snapshots.c.id == snapshot_id)
+        return found[0] if found else None
+
+    def snapshots(self, mapping: str | None = None, *, closed: bool = False) -> list[SnapshotInfo]:
+        """Snapshots (of ``mapping``), oldest first; closed ones only when ``closed``."""
+        t = self.tables.snapshots
+        conditions: list[sa.ColumnElement[bool]] = []
+        if mapping is not None:
+            conditions.append(t.c.mapping == mapping)
+        if not closed:
+            conditions.append(t.c.closed_at.is_(None))
+        return self._snapshots(*conditions)
+
+    def _snapshots(self, *conditions: sa.ColumnElement[bool]) -> list[SnapshotInfo]:
+        t, m = self.tables.snapshots, self.tables.snapshot_messages
+        applied = (
+            sa.select(sa.func.count())
+            .where(m.c.snapshot_id == t.c.id, m.c.applied.is_(True))
+            .scalar_subquery()
+        )
+        query = sa.select(t, applied.label("applied")).where(*conditions).order_by(t.c.started_at)
+        with self.engine.connect() as conn:
+            return [
+                SnapshotInfo(
+                    row.id,
+                    row.mapping,
+                    row.started_at,
+                    row.finished_at,
+                    row.total_messages,
+                    row.applied,
+                    row.closed_at,
+                )
+                for row in conn.execute(query)
+            ]
+
+    def snapshot_ready(self, snapshot_id: str) -> bool:
+        """Finished and every message applied (each counted once, in whatever order)."""
+        info = self.snapshot(snapshot_id)
+        return info is not None and info.ready
+
+    def seen_keys_query(self, snapshot_id: str) -> sa.Select[tuple[str]]:
+        """The keys seen by the snapshot, as a SELECT for an anti-join, e.g.
+        ``delete(t).where(t.c.key.is_not(None), t.c.key.not_in(state.seen_keys_query(s)))``."""
+        k = self.tables.snapshot_keys
+        return sa.select(k.c.key).where(k.c.snapshot_id == snapshot_id)
+
+    def close_snapshot(self, snapshot_id: str) -> None:
+        """Done with the snapshot (reconciled or abandoned): drop its keys, keep its history."""
+        t = self.tables.snapshots
+        with self.engine.begin() as conn:
+            self._drop_keys(conn, snapshot_id)
+            conn.execute(
+                sa.update(t)
+                .where(t.c.id == snapshot_id, t.c.closed_at.is_(None))
+                .values(closed_at=self._clock())
+            )
+
+    def _drop_keys(self, conn: sa.Connection, snapshot_id: str) -> None:
+        for table in (self.tables.snapshot_keys, self.tables.snapshot_messages):
+            conn.execute(sa.delete(table).where(table.c.snapshot_id == snapshot_id))
+
+    def _drop_snapshot(self, conn: sa.Connection, snapshot_id: str) -> None:
+        self._drop_keys(conn, snapshot_id)
+        t = self.tables.snapshots
+        conn.execute(sa.delete(t).where(t.c.id == snapshot_id))
+
+    # -- counters -------------------------------------------------------------------------------
+
+    def add_counts(self, conn: sa.Connection, mapping: str, **deltas: int) -> None:
+        """In the writer's transaction: add ``deltas`` (e.g. ``inserted=3``) to the counters."""
+        unknown = sorted(set(deltas) - set(COUNTER_NAMES))
+        if unknown:
+            raise ValueError(f"unknown counters {unknown}; known: {', '.join(COUNTER_NAMES)}")
+        if not any(deltas.values()):
+            return
+        t = self.tables.counters
+        now = self._clock()
+        stmt = self._insert(conn, t).values(mapping=mapping, updated_at=now, **deltas)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[t.c.mapping],
+                set_={name: t.c[name] + stmt.excluded[name] for name in deltas}
+                | {"updated_at": now},
+            )
+        )
+
+    def counters(self, mapping: str | None = None) -> dict[str, Counts]:
+        """Counters by mapping (only ``mapping``'s when given)."""
+        t = self.tables.counters
+        query = sa.select(t)
+        if mapping is not None:
+            query = query.where(t.c.mapping == mapping)
+        with self.engine.connect() as conn:
+            return {
+                row.mapping: Counts(**{name: row._mapping[name] for name in COUNTER_NAMES})
+                for row in conn.execute(query.order_by(t.c.mapping))
+            }
+
+    # -- replay requests (SPEC §3.6) ------------------------------------------------------------
+
+    def request_replay(
+        self,
+        mapping: str,
+        *,
+        backlog: int,
+        table_rows: int,
+        limit_backlog: int = DEFAULT_REPLAY_LIMIT,
+        limit_rows: int = DEFAULT_REPLAY_LIMIT,
+    ) -> ReplayRequest:
+        """Ask for a replay of ``mapping`` at the next start of ``inbound``.
+
+        Refused (:class:`ReplayRefused`, saying which limit and the numbers) when the inbound
+        ``backlog`` holds ``limit_backlog`` changes or more, when the CRM table holds
+        ``limit_rows`` rows or more, or when a replay of the mapping is already pending.
+        """
+        if backlog >= limit_backlog:
+            raise ReplayRefused(
+                f"replay of '{mapping}' refused: the inbound backlog holds {backlog:,} changes,"
+                f" the limit is {limit_backlog:,}; wait until it drains below the limit",
+                code="REPLAY_BACKLOG_LIMIT",
+                mapping=mapping,
+                value=backlog,
+                limit=limit_backlog,
+            )
+        if table_rows >= limit_rows:
+            raise ReplayRefused(
+                f"replay of '{mapping}' refused: the CRM table holds {table_rows:,} rows,"
+                f" the limit is {limit_rows:,}",
+                code="REPLAY_TABLE_LIMIT",
+                mapping=mapping,
+                value=table_rows,
+                limit=limit_rows,
+            )
+        t = self.tables.replays
+        with self.engine.begin() as conn:
+            stmt = self._insert(conn, t).values(
+                mapping=mapping,
+                status="pending",
+                requested_at=self._clock(),
+                backlog=backlog,
+                table_rows=table_rows,
+                taken_at=None,
+            )
+            # One statement, so two concurrent requests cannot both succeed.
+            row = conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.c.mapping],
+                    set_={
+                        name: stmt.excluded[name]
+                        for name in ("status", "requested_at", "backlog", "table_rows", "taken_at")
+                    },
+                    where=t.c.status != "pending",
+                ).returning(*t.c)
+            ).first()
+            if row is None:
+                pending = conn.scalar(sa.select(t.c.requested_at).where(t.c.mapping == mapping))
+                when = pending.isoformat() if pending is not None else "earlier"
+                raise ReplayRefused(
+                    f"a replay of '{mapping}' is already pending (requested {when});"
+                    " it runs at the next start of inbound",
+                    code="REPLAY_PENDING",
+                    mapping=mapping,
+                    value=None,
+                    limit=None,
+                )
+        return _replay(row)
+
+    def pending_replays(self) -> list[ReplayRequest]:
+        t = self.tables.replays
+        query = sa.select(t).where(t.c.status == "pending").order_by(t.c.requested_at)
+        with self.engine.connect() as conn:
+            return [_replay(row) for row in conn.execute(query)]
+
+    def take_replay(self, mapping: str) -> ReplayRequest | None:
+        """Mark the pending replay of ``mapping`` taken (the inbound workflow starts it);
+        ``None`` when there is none. Only one caller can take a request."""
+        t = self.tables.replays
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.update(t)
+                .where(t.c.mapping == mapping, t.c.status == "pending")
+                .values(status="taken", taken_at=self._clock())
+                .returning(*t.c)
+            ).first()
+        return None if row is None else _replay(row)
+
+    # -- workflow status ------------------------------------------------------------------------
+
+    def set_status(
+        self, workflow: str, status: WorkflowStatus | str, reason: str | None = None
+    ) -> None:
+        """Record a workflow's status (``reason``: why it FAILED, or any note)."""
+        status = WorkflowStatus(status)
+        t = self.tables.workflows
+        with self.engine.begin() as conn:
+            stmt = self._insert(conn, t).values(
+                workflow=workflow, status=status.value, reason=reason, updated_at=self._clock()
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.c.workflow],
+                    set_={
+                        "status": stmt.excluded.status,
+                        "reason": stmt.excluded.reason,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                )
+            )
+
+    def statuses(self) -> dict[str, WorkflowState]:
+        """Every workflow's last recorded status, by workflow."""
+        t = self.tables.workflows
+        with self.engine.connect() as conn:
+            return {
+                row.workflow: WorkflowState(
+                    row.workflow, WorkflowStatus(row.status), row.reason, row.updated_at
+                )
+                for row in conn.execute(sa.select(t).order_by(t.c.workflow))
+            }
+
+
+def _replay(row: sa.Row[Any]) -> ReplayRequest:
+    return ReplayRequest(
+        row.mapping, row.status, row.requested_at, row.backlog, row.table_rows, row.taken_at
+    )

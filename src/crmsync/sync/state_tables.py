@@ -1,0 +1,129 @@
+"""The tables of the engine's persistent state, in the Campaign store database.
+
+All names start with ``crmsync_`` (reserved: no resource can be named so). Timestamps are
+:class:`~crmsync.store.types.UtcDateTime`; JSON documents are stored as text, encoded by the state
+module, so that both databases hold exactly the same bytes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crmsync.store.types import UtcDateTime
+
+__all__ = ["COUNTER_NAMES", "StateTables", "state_tables"]
+
+#: The counters kept per mapping, in display order.
+COUNTER_NAMES: tuple[str, ...] = (
+    "read",
+    "inserted",
+    "updated",
+    "unchanged",
+    "deleted",
+    "filtered",
+    "rejected",
+    "parked",
+    "crm_calls",
+    "campaign_writes",
+)
+
+_NAME = sa.String(255)
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class StateTables:
+    """The state tables, in one :class:`sqlalchemy.MetaData`."""
+
+    def __init__(self) -> None:
+        self.metadata = sa.MetaData()
+        m = self.metadata
+        self.cursors = sa.Table(
+            "crmsync_cursors",
+            m,
+            sa.Column("mapping", _NAME, primary_key=True),
+            sa.Column("cursor", sa.Text(), nullable=False),
+            sa.Column("updated_at", UtcDateTime(), nullable=False),
+        )
+        self.snapshots = sa.Table(
+            "crmsync_snapshots",
+            m,
+            sa.Column("id", sa.String(32), primary_key=True),
+            sa.Column("mapping", _NAME, nullable=False, index=True),
+            sa.Column("started_at", UtcDateTime(), nullable=False),
+            sa.Column("finished_at", UtcDateTime()),
+            sa.Column("total_messages", sa.Integer()),
+            sa.Column("closed_at", UtcDateTime()),
+        )
+        self.snapshot_messages = sa.Table(
+            "crmsync_snapshot_messages",
+            m,
+            sa.Column("snapshot_id", sa.String(32), primary_key=True),
+            sa.Column("message_id", _NAME, primary_key=True),
+            sa.Column("applied", sa.Boolean(), nullable=False),
+        )
+        self.snapshot_keys = sa.Table(
+            "crmsync_snapshot_keys",
+            m,
+            sa.Column("snapshot_id", sa.String(32), primary_key=True),
+            sa.Column("key", _NAME, primary_key=True),
+        )
+        self.counters = sa.Table(
+            "crmsync_counters",
+            m,
+            sa.Column("mapping", _NAME, primary_key=True),
+            *(
+                sa.Column(name, sa.BigInteger(), nullable=False, server_default="0")
+                for name in COUNTER_NAMES
+            ),
+            sa.Column("updated_at", UtcDateTime(), nullable=False),
+        )
+        self.rejects = sa.Table(
+            "crmsync_rejects",
+            m,
+            sa.Column("id", _ID, primary_key=True, autoincrement=True),
+            sa.Column("at", UtcDateTime(), nullable=False, index=True),
+            sa.Column("workflow", _NAME, nullable=False),
+            sa.Column("mapping", _NAME, index=True),
+            sa.Column("record_id", _NAME),
+            sa.Column("code", _NAME, nullable=False),
+            sa.Column("message", sa.Text(), nullable=False),
+            sa.Column("record", sa.Text(), nullable=False),
+        )
+        self.parked = sa.Table(
+            "crmsync_parked",
+            m,
+            sa.Column("id", _ID, primary_key=True, autoincrement=True),
+            sa.Column("mapping", _NAME, nullable=False),
+            sa.Column("record_id", _NAME, nullable=False),
+            # '' when the change has no version, so that the unique constraint holds (NULLs differ)
+            sa.Column("version", _NAME, nullable=False),
+            sa.Column("parent_resource", _NAME, nullable=False),
+            sa.Column("parent_key", _NAME, nullable=False),
+            sa.Column("payload", sa.Text(), nullable=False),
+            sa.Column("parked_at", UtcDateTime(), nullable=False, index=True),
+            sa.UniqueConstraint("mapping", "record_id", "version", name="crmsync_parked_change"),
+            sa.Index("crmsync_parked_parent", "parent_resource", "parent_key"),
+        )
+        self.replays = sa.Table(
+            "crmsync_replays",
+            m,
+            sa.Column("mapping", _NAME, primary_key=True),
+            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("requested_at", UtcDateTime(), nullable=False),
+            sa.Column("backlog", sa.BigInteger(), nullable=False),
+            sa.Column("table_rows", sa.BigInteger(), nullable=False),
+            sa.Column("taken_at", UtcDateTime()),
+        )
+        self.workflows = sa.Table(
+            "crmsync_workflows",
+            m,
+            sa.Column("workflow", _NAME, primary_key=True),
+            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("reason", sa.Text()),
+            sa.Column("updated_at", UtcDateTime(), nullable=False),
+        )
+
+
+def state_tables() -> StateTables:
+    """A fresh set of the state tables."""
+    return StateTables()

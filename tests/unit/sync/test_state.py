@@ -1,0 +1,23 @@
+"""SyncState on SQLite files made by the store's engine factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sync_state_behaviour import SyncStateBehaviour
+
+from crmsync.store.engine import create_engine_for
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
+    yield engine
+    engine.dispose()
+
+
+class TestSyncStateOnSQLite(SyncStateBehaviour):
+    pass
