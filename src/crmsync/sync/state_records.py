@@ -126,7 +126,7 @@ class RecordsState:
             payload=to_json(change_payload),
             parked_at=self._clock(),
         )
-        return bool(conn.execute(stmt.on_conflict_do_nothing()).rowcount)
+        return conn.execute(stmt.on_conflict_do_nothing().returning(t.c.id)).first() is not None
 
     def parked_waiting_for(self, parent_resource: str, keys: Sequence[str]) -> list[ParkedChange]:
         """Parked children whose parent (``parent_resource`` with one of ``keys``) has arrived."""

@@ -1,0 +1,116 @@
+"""SyncState on the local PostgreSQL: the same behaviour as on SQLite, plus concurrency.
+
+The server is ``CRMSYNC_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test gets a schema of its own. When the
+server cannot be reached the tests skip, except in CI (``CI=true``), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from crmsync.store.engine import create_engine_for
+from crmsync.sync.state import SyncState
+from crmsync.sync.state_models import ReplayRefused
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _load_behaviour() -> type:
+    """The shared behaviour class, which lives with the unit tests."""
+    path = Path(__file__).parents[2] / "unit" / "sync" / "sync_state_behaviour.py"
+    spec = importlib.util.spec_from_file_location("sync_state_behaviour", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    if spec.name not in sys.modules:
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module.SyncStateBehaviour  # type: ignore[no-any-return]
+
+
+SyncStateBehaviour = _load_behaviour()
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> str:
+    url = os.environ.get("CRMSYNC_TEST_POSTGRES_URL", DEFAULT_URL)
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.OperationalError as exc:
+        reason = f"PostgreSQL at {engine.url.render_as_string(hide_password=True)} is unreachable"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{reason} (CI=true requires it): {exc.orig}")
+        pytest.skip(f"{reason}; set CRMSYNC_TEST_POSTGRES_URL or start it")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(postgres_url: str) -> Iterator[sa.Engine]:
+    schema = f"crmsync_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = create_engine_for(postgres_url, schema=schema)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+class TestSyncStateOnPostgreSQL(SyncStateBehaviour):  # type: ignore[misc,valid-type]
+    pass
+
+
+def test_concurrent_replay_requests_let_exactly_one_through(engine: sa.Engine) -> None:
+    state = SyncState(engine)
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def request() -> None:
+        barrier.wait()
+        try:
+            state.request_replay("contacts", backlog=0, table_rows=0)
+            outcomes.append("ok")
+        except ReplayRefused as exc:
+            outcomes.append(str(exc.code))
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["REPLAY_PENDING"] * 7 + ["ok"]
+
+
+def test_concurrent_writers_add_counts_without_losing_any(engine: sa.Engine) -> None:
+    state = SyncState(engine)
+
+    def write() -> None:
+        for _ in range(20):
+            with engine.begin() as conn:
+                state.add_counts(conn, "contacts", read=3, inserted=1)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts = state.counters("contacts")["contacts"]
+    assert (counts.read, counts.inserted) == (240, 80)
