@@ -176,8 +176,17 @@ class SalesforceReader:
         self, soql: str, table: str, *, all_rows: bool = False
     ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
         """``(rows, done)`` per batch of a SOQL query, rows without their ``attributes``."""
+        first = await self._first(soql, table, all_rows=all_rows)
+        async for batch in self._batches(first, table):
+            yield batch
+
+    async def _first(self, soql: str, table: str, *, all_rows: bool = False) -> dict[str, Any]:
         resource = "queryAll/" if all_rows else "query/"
-        answer = await self._client.get_json(resource, {"q": soql}, self._headers, table=table)
+        return await self._client.get_json(resource, {"q": soql}, self._headers, table=table)
+
+    async def _batches(
+        self, answer: dict[str, Any], table: str
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
         while True:
             rows = answer.get("records")
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -199,30 +208,39 @@ class SalesforceReader:
     ) -> AsyncIterator[ChangePage]:
         """Changes since ``cursor``; a snapshot when there is none or it can no longer be served.
 
-        The last page of every round carries the next cursor.
+        The last page of every round carries the next cursor. The records query goes first and
+        the delete-log window ends at the server time of its answer, so that a record deleted
+        while the round runs is reported deleted after its last change.
         """
         info = await self._metadata.describe(table)
-        if not info.change_tracking or info.version_field is None:
+        version_field = info.version_field
+        if not info.change_tracking or version_field is None:
             raise ConfigurationError(
                 f"object {table!r} cannot be tracked: it is not replicateable or has no "
                 f"{self._cursor_field} field",
                 table=table,
             )
         names = _names(info, fields)
-        started = self._client.server_now()
+        order = (version_field, info.primary_key)
         if cursor is not None:
             previous = ChangeCursor.decode(cursor)
-            if previous.field != info.version_field:
+            if previous.field != version_field:
                 logger.warning(
                     "the cursor of %s follows %s, not %s: reading the object in full",
                     table,
                     previous.field,
-                    info.version_field,
+                    version_field,
                 )
             else:
+                lower = parse_datetime(previous.timestamp) - self._overlap
+                where = f"{version_field} >= {literal(lower)}"
+                soql = select(table, names, known=info.fields, where=where, order_by=order)
+                first = await self._first(soql, table)
                 try:
                     deletions, deleted_since = await self._deletions(
-                        table, parse_datetime(previous.deleted_since), started
+                        table,
+                        parse_datetime(previous.deleted_since),
+                        self._client.server_now(),
                     )
                 except ChangeTrackingExpired as exc:
                     logger.warning(
@@ -233,10 +251,23 @@ class SalesforceReader:
                         exc.code or exc.message,
                     )
                 else:
-                    async for page in self._round(info, names, previous, deletions, deleted_since):
+                    async for page in self._pages(
+                        info, first, previous, deletions, deleted_since, snapshot=False
+                    ):
                         yield page
                     return
-        async for page in self._snapshot(info, names, started):
+        soql = select(table, names, known=info.fields, order_by=order)
+        first = await self._first(soql, table)
+        started = self._client.server_now()
+        # Deletions after the snapshot began are looked up from here on; with no record at
+        # all, the next round starts from when this one did.
+        empty = ChangeCursor(
+            field=version_field,
+            timestamp=format_datetime(started),
+            last_id="",
+            deleted_since=format_datetime(_minute(started - self._overlap)),
+        )
+        async for page in self._pages(info, first, empty, (), empty.deleted_since, snapshot=True):
             yield page
 
     async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:
@@ -268,51 +299,10 @@ class SalesforceReader:
 
     # -- rounds ---------------------------------------------------------------------------------
 
-    async def _snapshot(
-        self, info: TableInfo, names: list[str], started: datetime
-    ) -> AsyncIterator[ChangePage]:
-        assert info.version_field is not None
-        soql = select(
-            info.name, names, known=info.fields, order_by=(info.version_field, info.primary_key)
-        )
-        # Deletions after the snapshot began are looked up from here on.
-        deleted_since = _minute(started - self._overlap)
-        # With no record at all, the next round starts from when this one did.
-        empty = ChangeCursor(
-            field=info.version_field,
-            timestamp=format_datetime(started),
-            last_id="",
-            deleted_since=format_datetime(deleted_since),
-        )
-        async for page in self._pages(info, soql, empty, (), empty.deleted_since, snapshot=True):
-            yield page
-
-    async def _round(
-        self,
-        info: TableInfo,
-        names: list[str],
-        previous: ChangeCursor,
-        deletions: list[Deletion],
-        deleted_since: str,
-    ) -> AsyncIterator[ChangePage]:
-        assert info.version_field is not None
-        lower = parse_datetime(previous.timestamp) - self._overlap
-        soql = select(
-            info.name,
-            names,
-            known=info.fields,
-            where=f"{info.version_field} >= {literal(lower)}",
-            order_by=(info.version_field, info.primary_key),
-        )
-        async for page in self._pages(
-            info, soql, previous, deletions, deleted_since, snapshot=False
-        ):
-            yield page
-
     async def _pages(
         self,
         info: TableInfo,
-        soql: str,
+        first: dict[str, Any],
         previous: ChangeCursor,
         deletions: Sequence[Deletion],
         deleted_since: str,
@@ -325,7 +315,7 @@ class SalesforceReader:
         already = previous.seen
         deleted_at = {d.id: d.deleted_at for d in deletions}
         revived: set[str] = set()
-        async for rows, done in self.query(soql, info.name):
+        async for rows, done in self._batches(first, info.name):
             records = []
             for row in rows:
                 record = _record(row, info)
