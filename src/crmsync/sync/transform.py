@@ -8,13 +8,13 @@ and precomputes one conversion step per mapped field, so that :meth:`CompiledMap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
 from crmsync.config.models import InboundMapping
-from crmsync.connectors.base import CrmType, FieldInfo, Record, TableInfo
+from crmsync.connectors.base import FieldInfo, Record, TableInfo
 from crmsync.errors import RejectError
 from crmsync.store.resources import FieldDefinition, LinkDefinition, ResourceDefinition
 from crmsync.store.types import CampaignType
@@ -27,12 +27,10 @@ from crmsync.sync.parse import (
     config_value,
     crm_parser,
 )
+from crmsync.sync.steps import MISS, FieldStep, Replacements, Step, build_step, key_function
 
 __all__ = ["CompiledMapping", "ParentLink", "compile_mapping"]
 
-#: A raw CRM value (``None`` when missing) and its record → the Campaign value.
-Step = Callable[[Any, Record], Any]
-_MISS = object()
 _KEY_TYPES = (CampaignType.STRING, CampaignType.TEXT)
 
 
@@ -49,22 +47,6 @@ class ParentLink:
     parent_resource: str
     parent_key: str
     required: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _FieldStep:
-    column: str
-    wire: str
-    step: Step
-
-
-@dataclass(frozen=True, slots=True)
-class _Replacements:
-    """One field's replacements: typed CRM value (by ``key_of``) → Campaign value."""
-
-    hits: dict[Any, Any]
-    null_hit: Any
-    key_of: Callable[[Any], Any] | None
 
 
 @dataclass(frozen=True)
@@ -90,7 +72,7 @@ class CompiledMapping:
     apply_deletes: bool
     delete_filtered_out: bool
     parent_links: tuple[ParentLink, ...]
-    _steps: tuple[_FieldStep, ...] = field(repr=False, compare=False)
+    _steps: tuple[FieldStep, ...] = field(repr=False, compare=False)
     _predicate: Predicate = field(repr=False, compare=False)
     _key_length: int | None = field(repr=False, compare=False, default=None)
 
@@ -122,15 +104,14 @@ class CompiledMapping:
             )
         row: dict[str, Any] = {self.key_field: key}
         values = record.values
-        step: _FieldStep | None = None
+        column = wire = ""
         try:
-            for step in self._steps:
-                row[step.column] = step.step(values.get(step.wire), record)
+            for column, wire, step in self._steps:
+                row[column] = step(values.get(wire), record)
         except ConversionError as exc:
-            assert step is not None
             raise RejectError(
-                f"{self.crm_table} {key!r}: field '{step.wire}' → {self.resource}."
-                f"{step.column}: {exc.message}",
+                f"{self.crm_table} {key!r}: field '{wire}' → {self.resource}.{column}: "
+                f"{exc.message}",
                 code=exc.code.value,
                 table=self.crm_table,
                 record_id=key,
@@ -254,8 +235,8 @@ class _Compiler:
             self.error(loc, f"CRM table '{self.table.name}' has no field '{name}'")
         return info
 
-    def _fields(self, key_field: str) -> tuple[list[_FieldStep], set[str]]:
-        steps: list[_FieldStep] = []
+    def _fields(self, key_field: str) -> tuple[list[FieldStep], set[str]]:
+        steps: list[FieldStep] = []
         insert_only: set[str] = set()
         seen: dict[str, int] = {}
         replaced = {fm.crm for fm in self.mapping.fields}
@@ -294,7 +275,7 @@ class _Compiler:
                 continue
             step = self._step(loc, info, target)
             if step is not None:
-                steps.append(_FieldStep(target.name, info.wire_name, step))
+                steps.append(FieldStep(target.name, info.wire_name, step))
                 if not fm.apply_updates:
                     insert_only.add(target.name)
         return steps, insert_only
@@ -333,12 +314,12 @@ class _Compiler:
             self.error((*loc, "campaign"), f"the default of '{target.name}' is unusable: {exc}")
             return None
         replacements = self._replacements(info, target)
-        return _build_step(crm_parser(info), emit, null_value, null_error, replacements)
+        return build_step(crm_parser(info), emit, null_value, null_error, replacements)
 
-    def _replacements(self, info: FieldInfo, target: FieldDefinition) -> _Replacements:
+    def _replacements(self, info: FieldInfo, target: FieldDefinition) -> Replacements:
         hits: dict[Any, Any] = {}
-        null_hit: Any = _MISS
-        key_of = _key_function(info)
+        null_hit: Any = MISS
+        key_of = key_function(info)
         for index, rep in enumerate(self.mapping.replacements):
             if rep.field != info.name:
                 continue
@@ -362,7 +343,7 @@ class _Compiler:
                 self.error((*loc, "from"), f"{rep.from_!r} of '{info.name}' is replaced twice")
                 continue
             hits[old] = new
-        return _Replacements(hits, null_hit, key_of)
+        return Replacements(hits, null_hit, key_of)
 
     def _replacement_value(self, target: FieldDefinition, value: Any) -> Any:
         if value is not None:
@@ -429,48 +410,3 @@ class _Compiler:
         if version is not None and version in self.table.fields:
             names.append(version)
         return tuple(dict.fromkeys(names))
-
-
-def _key_function(info: FieldInfo) -> Callable[[Any], Any] | None:
-    """How typed values of ``info`` are matched by replacements: identifiers ignore case."""
-    if info.type in (CrmType.LOOKUP, CrmType.UNIQUEIDENTIFIER):
-        return str.casefold
-    return None
-
-
-def _build_step(
-    parse: Callable[[Any], Any],
-    emit: Callable[[Any, Record], Any],
-    null_value: Any,
-    null_error: ConversionError | None,
-    replacements: _Replacements,
-) -> Step:
-    """One field's step: empty values, replacements (on the typed CRM value), conversion."""
-    if replacements.null_hit is not _MISS:
-        null_value, null_error = replacements.null_hit, None
-    hits, key_of = replacements.hits, replacements.key_of
-
-    def on_null() -> Any:
-        if null_error is not None:
-            raise ConversionError(null_error.code, null_error.message)
-        return null_value
-
-    if not hits:
-
-        def step(raw: Any, record: Record) -> Any:
-            if raw is None:
-                return on_null()
-            return emit(parse(raw), record)
-
-        return step
-
-    def replacing(raw: Any, record: Record) -> Any:
-        if raw is None:
-            return on_null()
-        typed = parse(raw)
-        found = hits.get(typed if key_of is None else key_of(typed), _MISS)
-        if found is not _MISS:
-            return found
-        return emit(typed, record)
-
-    return replacing
