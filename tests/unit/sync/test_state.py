@@ -21,3 +21,13 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
 
 class TestSyncStateOnSQLite(SyncStateBehaviour):
     pass
+
+
+def test_a_refused_replay_is_a_configuration_error_with_context() -> None:
+    from crmsync.errors import ConfigurationError
+    from crmsync.sync.state_models import ReplayRefused
+
+    error = ReplayRefused("no", code="REPLAY_TABLE_LIMIT", mapping="contacts", value=3, limit=2)
+    assert isinstance(error, ConfigurationError)
+    assert error.context() == {"code": "REPLAY_TABLE_LIMIT", "table": "contacts"}
+    assert (error.value, error.limit) == (3, 2)
