@@ -1,0 +1,1 @@
+"""Emulator of the Salesforce REST API (``crmsync emulate salesforce``)."""

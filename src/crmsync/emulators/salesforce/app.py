@@ -1,0 +1,114 @@
+"""The whole Salesforce emulator as one ASGI app: token endpoint, control endpoint, REST API.
+
+Layers, outermost first: fault injection (every path but ``/_emulator``), routing, and for the
+REST API the session gate (version, bearer token, daily API budget)::
+
+    FaultMiddleware
+    └── Starlette
+        ├── /services/oauth2/token
+        ├── /_emulator/...                       control endpoint (no auth)
+        └── /services/data/...   SessionGate → versions list, /v{version}/... resources
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Router
+from starlette.types import ASGIApp
+
+from crmsync.emulators.common.clock import Clock
+from crmsync.emulators.common.faults import FaultMiddleware, FaultPlan, control_routes
+from crmsync.emulators.common.tokens import TokenIssuer
+from crmsync.emulators.salesforce.collections import collection_routes
+from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
+from crmsync.emulators.salesforce.context import ApiContext
+from crmsync.emulators.salesforce.control import control_routes as salesforce_control_routes
+from crmsync.emulators.salesforce.describe import describe_routes
+from crmsync.emulators.salesforce.errors import error_body
+from crmsync.emulators.salesforce.limits import ApiUsage, limits_routes
+from crmsync.emulators.salesforce.oauth import SessionGate, oauth_routes
+from crmsync.emulators.salesforce.query import QueryService
+from crmsync.emulators.salesforce.query_routes import query_routes
+from crmsync.emulators.salesforce.replication import replication_routes
+from crmsync.emulators.salesforce.seed import seed
+from crmsync.emulators.salesforce.sobjects import sobject_routes
+from crmsync.emulators.salesforce.store import SalesforceStore
+from crmsync.emulators.salesforce.writes import Writer
+
+__all__ = ["SalesforceEmulator", "create_emulator"]
+
+
+@dataclass(slots=True)
+class SalesforceEmulator:
+    """A running emulator's parts: tests reach in to move the clock, add faults or read data."""
+
+    settings: SalesforceEmulatorSettings
+    clock: Clock
+    tokens: TokenIssuer
+    faults: FaultPlan
+    usage: ApiUsage
+    store: SalesforceStore
+    app: ASGIApp
+
+    def close(self) -> None:
+        """Release the data store (flushes and closes its database)."""
+        self.store.close()
+
+
+def create_emulator(
+    settings: SalesforceEmulatorSettings, *, clock: Clock | None = None
+) -> SalesforceEmulator:
+    """Build an emulator from ``settings``: open (and seed) its store and compose its app."""
+    clock = clock or Clock()
+    secret = settings.client_secret.get_secret_value() if settings.client_secret else None
+    tokens = TokenIssuer(
+        clock,
+        lifetime_seconds=settings.token_lifetime_seconds,
+        client_id=settings.client_id,
+        client_secret=secret,
+    )
+    faults = FaultPlan()
+    usage = ApiUsage(clock, settings.api_daily_limit)
+    store = SalesforceStore.open(settings.data_file, clock)
+    try:
+        if settings.seed_contacts or settings.seed_accounts:
+            seed(store, contacts=settings.seed_contacts, accounts=settings.seed_accounts)
+    except BaseException:
+        store.close()
+        raise
+    ctx = ApiContext(
+        settings,
+        clock,
+        store,
+        Writer(store),
+        QueryService(store, clock, settings.query_locator_idle_seconds),
+    )
+    top, versioned = describe_routes(ctx)
+    versioned += [
+        *query_routes(ctx),
+        *replication_routes(ctx),
+        *limits_routes(usage),
+        *collection_routes(ctx),
+        *sobject_routes(ctx),
+    ]
+    data_api = SessionGate(
+        Router(routes=[*top, Mount("/v{version}", routes=versioned)]),
+        tokens,
+        usage,
+        settings.api_version,
+    )
+    extra = salesforce_control_routes(store, usage)
+    routes = [
+        *oauth_routes(tokens, clock),
+        Mount("/_emulator", routes=control_routes(faults, clock, tokens, extra)),
+        Mount("/services/data", app=data_api),
+    ]
+    app = FaultMiddleware(
+        Starlette(routes=routes),
+        faults,
+        error_body=error_body,
+        expire_tokens=tokens.expire_all,
+    )
+    return SalesforceEmulator(settings, clock, tokens, faults, usage, store, app)
