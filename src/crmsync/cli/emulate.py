@@ -19,18 +19,21 @@ from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 app = typer.Typer(help="Run a local emulator of a CRM web API.", no_args_is_help=True)
 
 _SEED_KEYS = {"contacts": "seed_contacts", "accounts": "seed_accounts"}
+_SALESFORCE_SEED_KEYS = {**_SEED_KEYS, "subscriptions": "seed_subscriptions"}
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
 
 
-def parse_seed(value: str) -> dict[str, int]:
+def parse_seed(value: str, keys: dict[str, str] | None = None) -> dict[str, int]:
     """``contacts=N,accounts=M`` → settings fields; raises ``typer.BadParameter``."""
+    keys = keys or _SEED_KEYS
     result: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in value.split(","))):
         key, sep, number = item.partition("=")
         key = key.strip().lower()
-        if not sep or key not in _SEED_KEYS:
+        if not sep or key not in keys:
+            expected = " or ".join(f"{k}=N" for k in keys)
             raise typer.BadParameter(
-                f"{item!r}: expected contacts=N or accounts=N, e.g. contacts=1000,accounts=100",
+                f"{item!r}: expected {expected}, e.g. contacts=1000,accounts=100",
                 param_hint="--seed",
             )
         if not number.strip().isdigit():
@@ -38,7 +41,7 @@ def parse_seed(value: str) -> dict[str, int]:
                 f"{item!r}: {number.strip()!r} is not a non-negative whole number",
                 param_hint="--seed",
             )
-        result[_SEED_KEYS[key]] = int(number)
+        result[keys[key]] = int(number)
     return result
 
 
@@ -175,6 +178,93 @@ def dataverse(
     finally:
         emulator.close()
     typer.echo("Dataverse emulator stopped.", err=True)
+
+
+@app.command("salesforce")
+def salesforce(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: pick a free one).")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    seed: Annotated[
+        str | None,
+        typer.Option(help="Generate records at start-up: contacts=N,accounts=M,subscriptions=K."),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="SQLite file to persist to (default: in memory).")
+    ] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS with a generated CA.")] = False,
+    ca_file: Annotated[
+        Path | None, typer.Option(help="With --tls: where to write the CA certificate (PEM).")
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option(help="Accept only this connected-app client id (default: any).")
+    ] = None,
+    client_secret_env: Annotated[
+        str | None, typer.Option(help="Name of the environment variable holding the secret.")
+    ] = None,
+    client_secret_file: Annotated[
+        Path | None, typer.Option(help="File holding the client secret.")
+    ] = None,
+    api_limit: Annotated[
+        int | None, typer.Option(min=1, help="Daily API request budget (default 100000).")
+    ] = None,
+    retention_days: Annotated[
+        float | None, typer.Option(help="Days deleted records stay in the recycle bin (15).")
+    ] = None,
+) -> None:
+    """Emulate the Salesforce REST API and its OAuth token endpoint until interrupted."""
+    from crmsync.emulators.salesforce.app import create_emulator  # the heavy part, only here
+    from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
+
+    fields: dict[str, object] = {"data_file": data}
+    if seed:
+        fields.update(parse_seed(seed, _SALESFORCE_SEED_KEYS))
+    secret = read_secret(client_secret_env, client_secret_file)
+    if secret is not None and client_id is None:
+        raise typer.BadParameter("a client secret needs --client-id", param_hint="--client-id")
+    fields.update(client_id=client_id, client_secret=secret)
+    if api_limit is not None:
+        fields["api_daily_limit"] = api_limit
+    if retention_days is not None:
+        fields["deleted_retention_days"] = retention_days
+    if tls and ca_file is None:
+        raise typer.BadParameter("--tls needs --ca-file PATH for the CA", param_hint="--ca-file")
+    try:
+        settings = SalesforceEmulatorSettings.model_validate(fields)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise typer.BadParameter(problems) from None
+
+    if not is_loopback(host):
+        typer.secho(
+            f"warning: listening on {host}, reachable from other machines; the emulator has "
+            "no real security.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    emulator = create_emulator(settings)
+    try:
+        with tempfile.TemporaryDirectory(prefix="crmsync-tls-") as workdir:
+            files = _tls_files(host, ca_file, Path(workdir)) if tls else None
+            scheme = "https" if files else "http"
+
+            def ready(bound_port: int) -> None:
+                base = f"{scheme}://{_url_host(host)}:{bound_port}"
+                typer.echo(f"Salesforce emulator listening on {base}")
+                typer.echo(f"  REST API:  {base}/services/data/v{settings.api_version}")
+                typer.echo(f"  Token:     {base}/services/oauth2/token")
+                typer.echo(f"  Control:   {base}/_emulator/health")
+                if files is not None:
+                    typer.echo(f"  CA file:   {ca_file}")
+                typer.echo("Press Ctrl+C to stop.", err=True)
+
+            try:
+                serve_foreground(emulator.app, host=host, port=port, tls=files, on_ready=ready)
+            except RuntimeError as error:
+                typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+                raise typer.Exit(1) from None
+    finally:
+        emulator.close()
+    typer.echo("Salesforce emulator stopped.", err=True)
 
 
 def _tls_files(host: str, ca_file: Path | None, workdir: Path) -> TlsFiles:

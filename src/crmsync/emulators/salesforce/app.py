@@ -73,8 +73,12 @@ def create_emulator(
     usage = ApiUsage(clock, settings.api_daily_limit)
     store = SalesforceStore.open(settings.data_file, clock)
     try:
-        if settings.seed_contacts or settings.seed_accounts:
-            seed(store, contacts=settings.seed_contacts, accounts=settings.seed_accounts)
+        seed(
+            store,
+            contacts=settings.seed_contacts,
+            accounts=settings.seed_accounts,
+            subscriptions=settings.seed_subscriptions,
+        )
     except BaseException:
         store.close()
         raise

@@ -20,6 +20,7 @@ class SalesforceEmulatorSettings(BaseModel):
     #: Records generated at start-up (on top of what ``data_file`` already holds).
     seed_contacts: int = Field(default=0, ge=0)
     seed_accounts: int = Field(default=0, ge=0)
+    seed_subscriptions: int = Field(default=0, ge=0)
     #: When set, only these client credentials get a token; by default any do.
     client_id: str | None = None
     client_secret: SecretStr | None = None
