@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crmsync.config.errors import ConfigError
 from crmsync.config.models import InboundMapping
@@ -614,3 +616,18 @@ def test_insert_only_columns_are_kept_by_the_store_on_update(
         stored = conn.execute(sa.select(table.c.first_name, table.c.email)).one()
     assert stored.first_name == "Anna"
     assert stored.email == "first@example.com"
+
+
+@given(text=st.text(max_size=300), replaced=st.booleans())
+def test_text_is_written_whole_or_rejected_never_cut(text: str, replaced: bool) -> None:
+    replacements = [{"field": "firstname", "from": text, "to": "(replaced)"}] if replaced else []
+    compiled = compile_(mapping(replacements=replacements))
+    if replaced:
+        assert compiled.to_row(record(firstname=text))["first_name"] == "(replaced)"
+        return
+    if len(text) <= 255:
+        assert compiled.to_row(record(firstname=text))["first_name"] == text
+        return
+    with pytest.raises(RejectError) as caught:
+        compiled.to_row(record(firstname=text))
+    assert caught.value.code == "VALUE_TOO_LONG"
