@@ -50,6 +50,7 @@ _CURSOR_PREFIX = "sf1."
 #: of the overlap window may be delivered twice (never lost).
 MAX_SEEN = 10_000
 _MINUTE = timedelta(minutes=1)
+_DELETED = "IsDeleted"
 
 
 def version_of(value: Any) -> str | None:
@@ -68,7 +69,8 @@ class ChangeCursor:
 
     ``timestamp``/``last_id`` is the keyset position (the last record delivered, in
     ``(cursor field, Id)`` order); ``seen`` maps the Ids delivered within the overlap window to
-    their version; ``deleted_since`` starts the next delete-log window.
+    their version; ``deleted_since`` starts the next delete-log window; ``reported`` holds the
+    deletions already found in the recycle bin that the delete log has not covered yet.
     """
 
     field: str
@@ -76,17 +78,16 @@ class ChangeCursor:
     last_id: str
     deleted_since: str
     seen: Mapping[str, str] = dataclass_field(default_factory=dict)
+    reported: Mapping[str, str] = dataclass_field(default_factory=dict)
 
     def encode(self) -> str:
-        by_version: dict[str, list[str]] = {}
-        for record_id, version in self.seen.items():
-            by_version.setdefault(version, []).append(record_id)
         body = {
             "f": self.field,
             "ts": self.timestamp,
             "id": self.last_id,
             "del": self.deleted_since,
-            "seen": by_version,
+            "seen": _by_version(self.seen),
+            "rep": _by_version(self.reported),
         }
         return _CURSOR_PREFIX + base64.urlsafe_b64encode(orjson.dumps(body)).decode("ascii")
 
@@ -96,17 +97,13 @@ class ChangeCursor:
             raise ConfigurationError("the saved change cursor is not a Salesforce cursor")
         try:
             body = orjson.loads(base64.urlsafe_b64decode(text[len(_CURSOR_PREFIX) :]))
-            seen = {
-                str(record_id): str(version)
-                for version, ids in body["seen"].items()
-                for record_id in ids
-            }
             cursor = cls(
                 field=str(body["f"]),
                 timestamp=str(body["ts"]),
                 last_id=str(body["id"]),
                 deleted_since=str(body["del"]),
-                seen=seen,
+                seen=_from_versions(body["seen"]),
+                reported=_from_versions(body.get("rep", {})),
             )
             parse_datetime(cursor.timestamp)
             parse_datetime(cursor.deleted_since)
@@ -120,6 +117,18 @@ class ChangeCursor:
         ):
             raise ConfigurationError("the saved Salesforce change cursor is damaged") from None
         return cursor
+
+
+def _by_version(ids: Mapping[str, str]) -> dict[str, list[str]]:
+    # Grouped by version: records changed together share a timestamp, so this is compact.
+    grouped: dict[str, list[str]] = {}
+    for record_id, version in ids.items():
+        grouped.setdefault(version, []).append(record_id)
+    return grouped
+
+
+def _from_versions(grouped: Mapping[str, Any]) -> dict[str, str]:
+    return {str(record_id): str(version) for version, ids in grouped.items() for record_id in ids}
 
 
 class _Window:
@@ -234,8 +243,12 @@ class SalesforceReader:
             else:
                 lower = parse_datetime(previous.timestamp) - self._overlap
                 where = f"{version_field} >= {literal(lower)}"
-                soql = select(table, names, known=info.fields, where=where, order_by=order)
-                first = await self._first(soql, table)
+                # queryAll also returns the recycle bin: deleted rows carry IsDeleted = true
+                # and a SystemModstamp of their deletion.
+                in_bin = _DELETED in info.fields
+                bin_names = [*names, _DELETED] if in_bin and _DELETED not in names else names
+                soql = select(table, bin_names, known=info.fields, where=where, order_by=order)
+                first = await self._first(soql, table, all_rows=in_bin)
                 try:
                     deletions, deleted_since = await self._deletions(
                         table,
@@ -252,7 +265,13 @@ class SalesforceReader:
                     )
                 else:
                     async for page in self._pages(
-                        info, first, previous, deletions, deleted_since, snapshot=False
+                        info,
+                        first,
+                        previous,
+                        deletions,
+                        deleted_since,
+                        snapshot=False,
+                        keep_flag=_DELETED in names,
                     ):
                         yield page
                     return
@@ -304,20 +323,28 @@ class SalesforceReader:
         info: TableInfo,
         first: dict[str, Any],
         previous: ChangeCursor,
-        deletions: Sequence[Deletion],
+        logged: Sequence[Deletion],
         deleted_since: str,
         *,
         snapshot: bool,
+        keep_flag: bool = True,
     ) -> AsyncIterator[ChangePage]:
+        """The pages of one round: records and recycle-bin deletions not delivered before,
+        then (on the last page) the delete log's deletions that nothing else reported."""
         window = _Window(self._overlap)
         # A snapshot's position is its newest record, whatever the clock said when it began.
         position = ("", "") if snapshot else (previous.timestamp, previous.last_id)
         already = previous.seen
-        deleted_at = {d.id: d.deleted_at for d in deletions}
-        revived: set[str] = set()
+        logged_at = {d.id: d.deleted_at for d in logged}
+        reported = dict(previous.reported)
+        live: set[str] = set()
         async for rows, done in self._batches(first, info.name):
-            records = []
+            records: list[Record] = []
+            deletions: list[Deletion] = []
             for row in rows:
+                deleted = row.get(_DELETED) is True
+                if not keep_flag:
+                    row.pop(_DELETED, None)
                 record = _record(row, info)
                 version = record.version
                 if not isinstance(version, str):
@@ -329,15 +356,23 @@ class SalesforceReader:
                     )
                 window.add(record.id, version)
                 position = max(position, (version, record.id))
-                when = deleted_at.get(record.id)
-                if when is not None and parse_datetime(version) > when:
-                    revived.add(record.id)  # undeleted after its deletion: keep it
-                if already.get(record.id) != version:
+                if deleted:
+                    reported[record.id] = version
+                else:
+                    when = logged_at.get(record.id)
+                    if when is not None and parse_datetime(version) > when:
+                        live.add(record.id)  # undeleted after the logged deletion
+                if already.get(record.id) == version:
+                    continue
+                if deleted:
+                    deletions.append(Deletion(id=record.id, deleted_at=parse_datetime(version)))
+                else:
                     records.append(record)
             if not done:
-                yield ChangePage(records=records, snapshot=snapshot)
+                yield ChangePage(records=records, deletions=deletions, snapshot=snapshot)
                 continue
-            seen = window.seen() if window else dict(already)
+            # Deletions only the delete log knows (hard deletes, an emptied recycle bin).
+            deletions += [d for d in logged if d.id not in reported and d.id not in live]
             if not position[0]:
                 position = (previous.timestamp, previous.last_id)
             cursor = ChangeCursor(
@@ -345,11 +380,13 @@ class SalesforceReader:
                 timestamp=position[0],
                 last_id=position[1],
                 deleted_since=deleted_since,
-                seen=seen,
+                seen=window.seen() if window else dict(already),
+                # What the delete log has covered no longer needs remembering.
+                reported={i: v for i, v in reported.items() if v >= deleted_since},
             )
             yield ChangePage(
                 records=records,
-                deletions=[d for d in deletions if d.id not in revived],
+                deletions=deletions,
                 cursor=cursor.encode(),
                 snapshot=snapshot,
             )

@@ -107,6 +107,7 @@ DESCRIBES: dict[str, dict[str, Any]] = {
             _field("External_Id__c", "string", externalId=True),
             _field("SystemModstamp", "datetime", createable=False, updateable=False),
             _field("LastModifiedDate", "datetime", createable=False, updateable=False),
+            _field("IsDeleted", "boolean", createable=False, updateable=False, nillable=False),
             _field("Photo__c", "base64"),
         ],
     },
@@ -160,6 +161,8 @@ class FakeOrg:
     def __init__(self) -> None:
         self.now = NOW
         self.rows: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in DESCRIBES}
+        #: The recycle bin (what queryAll adds) and the delete log (what deleted/ reads).
+        self.bin: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in DESCRIBES}
         self.deleted: dict[str, list[dict[str, str]]] = {t: [] for t in DESCRIBES}
         self.earliest_deleted = NOW - timedelta(days=15)
         self.requests: list[httpx.Request] = []
@@ -176,17 +179,25 @@ class FakeOrg:
     def add(self, table: str, at: datetime | None = None, **values: Any) -> str:
         record_id = values.pop("Id", None) or self.new_id(table)
         stamp = sf_time(at or self.now)
+        self.bin[table].pop(record_id, None)  # an undelete, when it was there
         self.rows[table][record_id] = {
             "Id": record_id,
             **values,
             "SystemModstamp": stamp,
             "LastModifiedDate": stamp,
+            "IsDeleted": False,
         }
         return record_id
 
     def delete(self, table: str, record_id: str, at: datetime | None = None) -> None:
-        self.rows[table].pop(record_id)
-        self.deleted[table].append({"id": record_id, "deletedDate": sf_time(at or self.now)})
+        stamp = sf_time(at or self.now)
+        row = self.rows[table].pop(record_id)
+        self.bin[table][record_id] = {**row, "IsDeleted": True, "SystemModstamp": stamp}
+        self.deleted[table].append({"id": record_id, "deletedDate": stamp})
+
+    def purge(self, table: str, record_id: str) -> None:
+        """Empty the record out of the recycle bin: only the delete log remembers it."""
+        del self.bin[table][record_id]
 
     def new_id(self, table: str) -> str:
         prefix = {"Contact": "003", "Account": "001"}.get(table, "a00")
@@ -236,7 +247,7 @@ class FakeOrg:
         if match := re.fullmatch(r"sobjects/(\w+)/deleted/", rest):
             return self._deleted(match.group(1), params)
         if rest in ("query/", "queryAll/"):
-            return self._query(params["q"], request)
+            return self._query(params["q"], request, all_rows=rest == "queryAll/")
         if rest.startswith("query/"):
             return self._more(rest[len("query/") :])
         if rest.startswith("composite/sobjects"):
@@ -264,7 +275,7 @@ class FakeOrg:
             },
         )
 
-    def _query(self, soql: str, request: httpx.Request) -> httpx.Response:
+    def _query(self, soql: str, request: httpx.Request, *, all_rows: bool) -> httpx.Response:
         match = re.fullmatch(
             r"SELECT (?P<fields>[\w,]+) FROM (?P<table>\w+)"
             r"(?: WHERE (?P<where>.+?))?(?: ORDER BY (?P<order>[\w,]+))?",
@@ -274,6 +285,8 @@ class FakeOrg:
             return sf_error(400, "MALFORMED_QUERY", f"unexpected query {soql}")
         fields = match["fields"].split(",")
         rows = list(self.rows[match["table"]].values())
+        if all_rows:
+            rows += list(self.bin[match["table"]].values())
         if match["where"]:
             cond = re.fullmatch(r"(\w+) >= (\S+)", match["where"])
             if cond is None:

@@ -44,6 +44,7 @@ async def test_describe_maps_types_keys_and_options(
         "External_Id__c": CrmType.STRING,
         "SystemModstamp": CrmType.DATETIME,
         "LastModifiedDate": CrmType.DATETIME,
+        "IsDeleted": CrmType.BOOLEAN,
         "Photo__c": CrmType.OTHER,
     }
     assert "MailingAddress" not in info.fields  # compound: its parts are fields

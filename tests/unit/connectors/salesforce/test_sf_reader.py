@@ -24,7 +24,7 @@ def _queries(org: FakeOrg) -> list[str]:
     return [
         parse_qs(r.url.query.decode())["q"][0]
         for r in org.requests
-        if r.url.path == f"{ROOT}query/"
+        if r.url.path in (f"{ROOT}query/", f"{ROOT}queryAll/")
     ]
 
 
@@ -84,7 +84,13 @@ async def test_snapshot_then_only_changes(connector: SalesforceConnector, org: F
     }
     assert [d.id for p in delta for d in p.deletions] == [ids[1]]
     assert delta[-1].deletions[0].deleted_at == deleted_at
-    assert "WHERE SystemModstamp >= 2026-03-01T11:59:00.000Z" in _queries(org)[1]
+    assert _queries(org)[1] == (
+        "SELECT LastName,Id,SystemModstamp,IsDeleted FROM Contact WHERE SystemModstamp >= "
+        "2026-03-01T11:59:00.000Z ORDER BY SystemModstamp,Id"
+    )
+    assert all(
+        set(r.values) == {"Id", "LastName", "SystemModstamp"} for p in delta for r in p.records
+    )
     quiet = await _round(connector, delta[-1].cursor)
     assert _ids(quiet) == []
     assert [d for p in quiet for d in p.deletions] == []
@@ -208,3 +214,33 @@ async def test_deleted_between_dates(connector: SalesforceConnector, org: FakeOr
     assert [d.id for d in found] == [first, second]
     with pytest.raises(ConfigurationError, match="15 days"):
         await connector.deleted("Contact", NOW - timedelta(days=20), NOW)
+
+
+async def test_recycle_bin_deletions_come_at_once_and_only_once(
+    connector: SalesforceConnector, org: FakeOrg
+) -> None:
+    ids = [org.add("Contact", LastName=f"N{i}") for i in range(3)]
+    snapshot = await _round(connector, None)
+    org.now += timedelta(seconds=5)
+    org.delete("Contact", ids[0])
+    first = await _round(connector, snapshot[-1].cursor)  # no whole minute yet: from the bin
+    assert [d.id for p in first for d in p.deletions] == [ids[0]]
+    assert first[-1].deletions[0].deleted_at == org.now
+    org.now += timedelta(minutes=3)
+    second = await _round(connector, first[-1].cursor)  # the delete log now lists it too
+    assert any("deleted" in r.url.path for r in org.requests)
+    assert [d for p in second for d in p.deletions] == []
+    assert _ids(second) == []
+
+
+async def test_hard_deletes_come_from_the_delete_log(
+    connector: SalesforceConnector, org: FakeOrg
+) -> None:
+    ids = [org.add("Contact", LastName=f"N{i}") for i in range(3)]
+    snapshot = await _round(connector, None)
+    org.now += timedelta(minutes=1)
+    org.delete("Contact", ids[2])
+    org.purge("Contact", ids[2])  # gone from the recycle bin before the next round
+    org.now += timedelta(minutes=2)
+    delta = await _round(connector, snapshot[-1].cursor)
+    assert [d.id for p in delta for d in p.deletions] == [ids[2]]
