@@ -292,28 +292,29 @@ class SalesforceReader:
     async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:
         """Records of ``table`` deleted between ``start`` and ``end`` (from the delete log).
 
-        A period the delete log no longer covers is a :class:`ConfigurationError` that says so,
-        never a silently partial answer.
+        The log serves whole minutes (Salesforce ends the period at its current time, truncated
+        to the minute) and at most 15 days back. A period it no longer covers is a
+        :class:`ConfigurationError` that says so, never a silently partial answer.
         """
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ConfigurationError("the deletion period needs dates with a time zone")
+        if end - start <= _MINUTE:
+            raise ConfigurationError(
+                "the deletion period must be longer than one minute (Salesforce's delete log "
+                "works in whole minutes)",
+                table=table,
+            )
         info = await self._metadata.describe(table)
-        found: list[Deletion] = []
-        since = start
-        while end - since > _MINUTE:
-            try:
-                page, covered = await self._deletions(info.name, since, end)
-            except ChangeTrackingExpired as exc:
-                raise ConfigurationError(
-                    f"Salesforce no longer keeps the deletions of {table} from "
-                    f"{format_datetime(start)}: the delete log goes back at most 15 days, less "
-                    f"if it was purged ({exc.message})",
-                    table=table,
-                    code=exc.code,
-                ) from None
-            found.extend(page)
-            next_start = parse_datetime(covered)
-            if next_start <= since:
-                break
-            since = next_start
+        try:
+            found, _ = await self._deletions(info.name, start, end, check_length=False)
+        except ChangeTrackingExpired as exc:
+            raise ConfigurationError(
+                f"Salesforce no longer keeps the deletions of {table} from "
+                f"{format_datetime(start)}: the delete log goes back at most 15 days, less if it "
+                f"was purged ({exc.message})",
+                table=table,
+                code=exc.code,
+            ) from None
         return found
 
     # -- rounds ---------------------------------------------------------------------------------
@@ -392,15 +393,15 @@ class SalesforceReader:
             )
 
     async def _deletions(
-        self, table: str, since: datetime, now: datetime
+        self, table: str, since: datetime, now: datetime, *, check_length: bool = True
     ) -> tuple[list[Deletion], str]:
         """Deletions in ``[since, now]`` and where the next window starts.
 
         The delete log works in whole minutes and needs more than a minute between start and end;
         a shorter window is left for the next round.
         """
-        end = _minute(now)
-        if end - since <= _MINUTE:
+        end = _minute(now) if check_length else now
+        if check_length and end - since <= _MINUTE:
             return [], format_datetime(since)
         answer = await self._client.get_json(
             f"sobjects/{table}/deleted/",

@@ -244,3 +244,10 @@ async def test_hard_deletes_come_from_the_delete_log(
     org.now += timedelta(minutes=2)
     delta = await _round(connector, snapshot[-1].cursor)
     assert [d.id for p in delta for d in p.deletions] == [ids[2]]
+
+
+async def test_deleted_periods_must_be_longer_than_a_minute(
+    connector: SalesforceConnector,
+) -> None:
+    with pytest.raises(ConfigurationError, match="longer than one minute"):
+        await connector.deleted("Contact", NOW - timedelta(seconds=30), NOW)
