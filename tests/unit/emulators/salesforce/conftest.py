@@ -39,14 +39,21 @@ async def anonymous(emulator: SalesforceEmulator) -> AsyncIterator[httpx.AsyncCl
         yield client
 
 
-@pytest.fixture
-async def api(anonymous: httpx.AsyncClient) -> httpx.AsyncClient:
-    """A client with a session, its base URL the versioned REST API."""
-    answer = await anonymous.post(
-        "/services/oauth2/token",
+async def session(client: httpx.AsyncClient) -> str:
+    """A new access token from the emulator's token endpoint."""
+    answer = await client.post(
+        BASE + "/services/oauth2/token",
         data={"grant_type": "client_credentials", "client_id": "app", "client_secret": "s3cret"},
     )
     assert answer.status_code == 200
-    anonymous.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-    anonymous.base_url = httpx.URL(BASE + API + "/")
-    return anonymous
+    token: str = answer.json()["access_token"]
+    return token
+
+
+@pytest.fixture
+async def api(emulator: SalesforceEmulator) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with a session, its base URL the versioned REST API."""
+    transport = httpx.ASGITransport(app=emulator.app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE + API + "/") as client:
+        client.headers["Authorization"] = f"Bearer {await session(client)}"
+        yield client
