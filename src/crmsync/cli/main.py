@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from crmsync import __version__
-from crmsync.cli import config_cmds, demo, emulate, resources
+from crmsync.cli import config_cmds, demo, emulate, mapping, resources, run, status
 
 app = typer.Typer(
     name="crmsync",
@@ -15,6 +15,9 @@ app = typer.Typer(
 )
 app.add_typer(emulate.app, name="emulate")
 app.add_typer(resources.app, name="resources")
+app.add_typer(mapping.app, name="mapping")
+app.command("run")(run.run)
+app.command("status")(status.status)
 app.command("init")(config_cmds.init)
 app.command("validate")(config_cmds.validate)
 app.command("demo")(demo.demo)

@@ -1,0 +1,104 @@
+"""``crmsync status``: each workflow's status and backlog, each inbound mapping's counters.
+
+Reads the sync state and the queue only; it does not contact the CRM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crmsync.cli.config_cmds import ConfigOption
+from crmsync.config import load_config
+from crmsync.config.models import Config
+from crmsync.errors import CrmsyncError
+from crmsync.store import create_engine_for
+from crmsync.sync.engine import open_queue
+from crmsync.sync.state import SyncState
+from crmsync.sync.state_tables import COUNTER_NAMES
+
+__all__ = ["collect_status", "status"]
+
+WORKFLOWS = ("inbound", "outbound", "optinout")
+
+
+async def collect_status(config: Config) -> dict[str, Any]:
+    """The status document ``status --json`` prints."""
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    queue = open_queue(config)
+    try:
+        state = SyncState(engine)
+        statuses = state.statuses()
+        counters = state.counters()
+        mappings: dict[str, Any] = {}
+        inbound_backlog = 0
+        for mapping in config.inbound.mappings:
+            queued = await queue.backlog(mapping.name)
+            parked = state.parked_count(mapping.name)
+            inbound_backlog += queued + parked
+            counts = counters.get(mapping.name)
+            mappings[mapping.name] = {
+                "backlog": queued + parked,
+                "queued": queued,
+                "parked": parked,
+                "dead_letters": await queue.dead_letter_count(mapping.name),
+                "rejects": state.reject_count(mapping.name),
+                "cursor_saved_at": _iso(state.cursor_updated_at(mapping.name)),
+                "counters": counts.as_dict() if counts else dict.fromkeys(COUNTER_NAMES, 0),
+            }
+        workflows = {}
+        for name in WORKFLOWS:
+            found = statuses.get(name)
+            workflows[name] = {
+                "status": found.status.value if found else "STOPPED",
+                "reason": found.reason if found else None,
+                "since": _iso(found.updated_at) if found else None,
+                "backlog": inbound_backlog if name == "inbound" else 0,
+            }
+        return {"workflows": workflows, "mappings": mappings}
+    finally:
+        await queue.aclose()
+        engine.dispose()
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def status(
+    config: ConfigOption = Path("crmsync.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show each workflow's status and backlog and each mapping's counters."""
+    console = Console()
+    try:
+        document = asyncio.run(collect_status(load_config(config)))
+    except CrmsyncError as exc:
+        Console(stderr=True).print(f"[red]status failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(document, indent=2))
+        return
+    workflows = Table(title="workflows")
+    for column in ("workflow", "status", "backlog", "since", "reason"):
+        workflows.add_column(column)
+    for name, item in document["workflows"].items():
+        workflows.add_row(
+            name, item["status"], f"{item['backlog']:,}", item["since"] or "", item["reason"] or ""
+        )
+    console.print(workflows)
+    mappings = Table(title="inbound mappings")
+    mappings.add_column("mapping")
+    mappings.add_column("backlog", justify="right")
+    for name in COUNTER_NAMES:
+        mappings.add_column(name.replace("_", " "), justify="right")
+    for name, item in document["mappings"].items():
+        counts = item["counters"]
+        mappings.add_row(name, f"{item['backlog']:,}", *(f"{counts[c]:,}" for c in COUNTER_NAMES))
+    console.print(mappings)

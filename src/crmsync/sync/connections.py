@@ -1,0 +1,86 @@
+"""CRM connectors built from the configuration's connections: the one place that knows how.
+
+Secrets are resolved here (environment variable or file, never the YAML), and every problem is a
+:class:`~crmsync.config.errors.ConfigError` that names the connection's place in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+
+from crmsync.config.errors import ConfigError, ConfigIssue
+from crmsync.config.models import DataverseConnection, SalesforceConnection
+from crmsync.config.secrets import resolve_secret
+from crmsync.connectors.base import Connector
+from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
+
+__all__ = ["calls_made", "count_rows", "dataverse_settings", "open_connector"]
+
+
+def dataverse_settings(
+    name: str, connection: DataverseConnection, environ: Mapping[str, str] | None = None
+) -> DataverseConnectionConfig:
+    """The connector settings of Dataverse connection ``name`` (secret resolved)."""
+    secret = resolve_secret(name, connection, environ)
+    try:
+        return DataverseConnectionConfig(
+            url=connection.url,
+            tenant_id=connection.tenant_id or "organizations",
+            authority=connection.authority,
+            client_id=connection.client_id,
+            client_secret=secret,
+            ca_bundle=connection.ca_bundle,
+            timeout_seconds=connection.timeout_seconds,
+        )
+    except ValidationError as exc:
+        raise ConfigError(
+            [
+                ConfigIssue(("connections", name, *map(str, error["loc"])), error["msg"])
+                for error in exc.errors()
+            ]
+        ) from None
+
+
+def open_connector(
+    name: str,
+    connection: DataverseConnection | SalesforceConnection,
+    environ: Mapping[str, str] | None = None,
+) -> Connector:
+    """A connector for connection ``name``; close it with ``aclose()``."""
+    if isinstance(connection, DataverseConnection):
+        return DataverseConnector(dataverse_settings(name, connection, environ))
+    raise ConfigError(
+        [
+            ConfigIssue(
+                ("connections", name, "kind"),
+                f"the inbound engine does not read '{connection.kind}' connections yet",
+            )
+        ]
+    )
+
+
+async def count_rows(connector: Connector, table: str, primary_key: str, *, limit: int) -> int:
+    """Rows of ``table``, counted up to ``limit`` (enough to decide a replay request).
+
+    Counting by reading keys only works with every CRM; Dataverse's ``$count`` stops at 5,000.
+    """
+    total = 0
+    async for page in connector.read_all(table, [primary_key]):
+        total += len(page)
+        if total >= limit:
+            break
+    return total
+
+
+def calls_made(connector: Connector) -> int:
+    """Requests the connector has sent so far (0 when it does not count them)."""
+    counters = getattr(connector, "counters", None)
+    if counters is None:
+        return 0
+    return int(
+        getattr(counters, "reads", 0)
+        + getattr(counters, "writes", 0)
+        + getattr(counters, "batches", 0)
+    )

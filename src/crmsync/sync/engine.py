@@ -1,0 +1,372 @@
+"""The inbound workflow: readers (CRM → queue) and a writer (queue → Campaign store) in one process.
+
+:class:`InboundEngine` opens everything the configuration names (store, queue, CRM connections),
+compiles every table mapping against the CRM metadata (all problems reported at once, before
+anything is written), then runs two loops side by side:
+
+- the **reader loop** runs a change-tracking round of every mapping, then waits the poll interval;
+- the **writer loop** fetches messages, applies each in one store transaction (in a worker thread,
+  so reading goes on meanwhile) and acknowledges it after the commit; between messages it releases
+  parked children whose parent arrived, reconciles complete snapshots and turns children parked
+  too long into ``PARENT_MISSING`` rejects.
+
+With ``once`` the engine stops when a round finds no change and the backlog (queue and parked
+children) is empty; children still waiting for a parent then are rejected, since no parent can
+arrive any more in this run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+
+from crmsync.config.errors import ConfigError, ConfigIssue
+from crmsync.config.models import Config
+from crmsync.connectors.base import Connector
+from crmsync.errors import ConfigurationError, RateLimitedError, TransientError
+from crmsync.queue.base import ChangeMessage, ChangeQueue, Delivery
+from crmsync.queue.sqlite import SQLiteQueue
+from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
+from crmsync.sync.connections import open_connector
+from crmsync.sync.progress import InboundProgress, NoProgress
+from crmsync.sync.reader import MappingReader
+from crmsync.sync.state import SyncState
+from crmsync.sync.state_models import Counts, WorkflowStatus
+from crmsync.sync.transform import CompiledMapping, compile_mapping
+from crmsync.sync.writer import WORKFLOW, MappingWriter
+
+__all__ = ["EngineOptions", "InboundEngine", "RunSummary", "open_queue"]
+
+logger = logging.getLogger(__name__)
+
+_FETCH = 8
+_READ_FAILURES = 5
+_LOCK_RETRIES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Run-time knobs that are not part of the configuration file."""
+
+    #: How long a fetched message stays invisible before it is delivered again.
+    ack_wait_seconds: float = 30.0
+    #: How long a child waits for its parent before it becomes a ``PARENT_MISSING`` reject.
+    parent_wait_seconds: float = 300.0
+    chunk_size: int = 1000
+    #: Overrides ``inbound.poll_interval_seconds``.
+    poll_interval_seconds: float | None = None
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did: counters by mapping (totals so far), rejects, replays taken."""
+
+    counters: dict[str, Counts] = field(default_factory=dict)
+    rejects: int = 0
+    replays: list[str] = field(default_factory=list)
+
+
+def open_queue(config: Config, *, ack_wait_seconds: float = 30.0) -> ChangeQueue:
+    """The configured change queue (the embedded SQLite queue)."""
+    if config.queue.kind != "sqlite":
+        raise ConfigError(
+            [ConfigIssue(("queue", "kind"), "only the 'sqlite' queue is available in this build")]
+        )
+    return SQLiteQueue(config.queue.path, ack_wait_seconds=ack_wait_seconds)
+
+
+class InboundEngine:
+    """The inbound workflow of one configuration; use ``async with`` or :meth:`open`/`close`."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        options: EngineOptions | None = None,
+        environ: Mapping[str, str] | None = None,
+        progress: InboundProgress | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options or EngineOptions()
+        self._environ = environ
+        self.progress: InboundProgress = progress or NoProgress()
+        self.store: sa.Engine | None = None
+        self.state: SyncState | None = None
+        self.queue: ChangeQueue | None = None
+        self.connectors: dict[str, Connector] = {}
+        self.readers: dict[str, MappingReader] = {}
+        self.writers: dict[str, MappingWriter] = {}
+        self._caught_up = asyncio.Event()
+
+    async def __aenter__(self) -> InboundEngine:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    @property
+    def mapping_names(self) -> list[str]:
+        return [m.name for m in self.config.inbound.mappings]
+
+    async def open(self) -> None:
+        """Open the store (publishing the resource tables), the queue and the connectors, and
+        compile every mapping. Nothing is written to the store's resource rows here."""
+        config = self.config
+        try:
+            self.store = create_engine_for(config.store.url, schema=config.store.pg_schema)
+            publish(self.store, config.resources)
+            self.state = SyncState(self.store)
+            self.queue = open_queue(config, ack_wait_seconds=self.options.ack_wait_seconds)
+            for name in {m.connection for m in config.inbound.mappings}:
+                connection = config.connections.get(name)
+                if connection is None:
+                    raise ConfigError(
+                        [ConfigIssue(("connections",), f"connection '{name}' is not defined")]
+                    )
+                self.connectors[name] = open_connector(name, connection, self._environ)
+            await self._compile()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _compile(self) -> None:
+        assert self.state is not None
+        assert self.queue is not None
+        definitions = definitions_with_profile(self.config.resources)
+        tables = build_metadata(definitions).tables
+        issues: list[ConfigIssue] = []
+        for index, mapping in enumerate(self.config.inbound.mappings):
+            loc = ("inbound", "mappings", index)
+            resource = definitions.get(mapping.resource)
+            if resource is None:
+                issues.append(ConfigIssue((*loc, "resource"), f"no resource '{mapping.resource}'"))
+                continue
+            connector = self.connectors[mapping.connection]
+            try:
+                info = await connector.describe(mapping.crm_table)
+                compiled = compile_mapping(mapping, info, resource, resources=definitions, loc=loc)
+            except ConfigError as exc:
+                issues += exc.issues
+                continue
+            except ConfigurationError as exc:
+                issues.append(ConfigIssue((*loc, "crm_table"), exc.message))
+                continue
+            self.readers[mapping.name] = MappingReader(
+                compiled,
+                connector,
+                self.queue,
+                self.state,
+                with_formatted=mapping.picklist_values == "display",
+                chunk_size=self.options.chunk_size,
+                on_read=self.progress.read,
+            )
+            self.writers[mapping.name] = MappingWriter(
+                compiled,
+                tables[compiled.resource],
+                tables,
+                self.state,
+                origin=f"crm:{mapping.connection}",
+                on_written=self.progress.written,
+            )
+        if issues:
+            raise ConfigError(issues)
+
+    def compiled(self, name: str) -> CompiledMapping:
+        return self.readers[name].compiled
+
+    async def close(self) -> None:
+        for connector in self.connectors.values():
+            with contextlib.suppress(Exception):
+                await connector.aclose()
+        self.connectors.clear()
+        if self.queue is not None:
+            await self.queue.aclose()
+            self.queue = None
+        if self.store is not None:
+            self.store.dispose()
+        self.progress.close()
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def run(self, *, once: bool = False, stop: asyncio.Event | None = None) -> RunSummary:
+        """Run the inbound workflow until ``stop`` is set (or, with ``once``, until caught up)."""
+        state = self._state
+        stop = stop or asyncio.Event()
+        summary = RunSummary()
+        state.set_status(WORKFLOW, WorkflowStatus.STARTING)
+        for name in self.readers:
+            if state.take_replay(name) is not None:
+                # A replay is a new snapshot: every record is read and written again, and
+                # the seen-keys reconciliation removes what the CRM no longer holds.
+                state.clear_cursor(name)
+                summary.replays.append(name)
+                logger.info("%s: replay taken up; reading the CRM table in full", name)
+        state.set_status(WORKFLOW, WorkflowStatus.RUNNING)
+        self._caught_up.clear()
+        reader = asyncio.create_task(self._read_loop(stop, once), name="inbound-reader")
+        writer = asyncio.create_task(self._write_loop(stop, once), name="inbound-writer")
+        try:
+            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            if once:
+                await writer
+        except BaseException as exc:
+            for task in (reader, writer):
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(reader, writer, return_exceptions=True)
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                state.set_status(WORKFLOW, WorkflowStatus.STOPPED)
+            else:
+                state.set_status(WORKFLOW, WorkflowStatus.FAILED, str(exc))
+            raise
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        state.set_status(WORKFLOW, WorkflowStatus.STOPPED)
+        summary.counters = state.counters()
+        summary.rejects = state.reject_count()
+        return summary
+
+    @property
+    def _state(self) -> SyncState:
+        if self.state is None or self.queue is None:
+            raise RuntimeError("the engine is not open")
+        return self.state
+
+    @property
+    def _queue(self) -> ChangeQueue:
+        if self.queue is None:
+            raise RuntimeError("the engine is not open")
+        return self.queue
+
+    async def read_round(self) -> int:
+        """One change-tracking round of every mapping; returns the changes published."""
+        total = 0
+        for reader in self.readers.values():
+            total += (await reader.round()).changes
+        return total
+
+    async def _read_loop(self, stop: asyncio.Event, once: bool) -> None:
+        interval = self.options.poll_interval_seconds or self.config.inbound.poll_interval_seconds
+        failures = 0
+        while not stop.is_set():
+            try:
+                changes = await self.read_round()
+            except (TransientError, RateLimitedError) as exc:
+                failures += 1
+                if failures >= _READ_FAILURES:
+                    raise
+                logger.warning("reading failed (%s); trying again in %.1f s", exc, interval)
+                changes = -1
+            else:
+                failures = 0
+            if once and changes == 0:
+                self._caught_up.set()
+                return
+            if once and changes > 0:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    async def backlog(self) -> int:
+        """Changes waiting in the queue plus parked children, over the configured mappings."""
+        queued = 0
+        for name in self.writers:
+            queued += await self._queue.backlog(name)
+        return queued + self._state.parked_count()
+
+    async def _write_loop(self, stop: asyncio.Event, once: bool) -> None:
+        queue = self._queue
+        since_housekeeping = 0
+        while not stop.is_set():
+            deliveries = await queue.fetch(max_messages=_FETCH, wait_seconds=0.2)
+            for index, delivery in enumerate(deliveries):
+                if stop.is_set():
+                    await queue.nack(deliveries[index:], reason="the engine stopped")
+                    return
+                await self._apply(delivery)
+            since_housekeeping += len(deliveries)
+            if deliveries and since_housekeeping < 50:
+                continue
+            since_housekeeping = 0
+            await asyncio.to_thread(self.housekeeping)
+            await self._report_backlog()
+            if once and self._caught_up.is_set() and not deliveries and not await self._queued():
+                if self._state.parked_count():
+                    # Caught up and drained: no parent can arrive any more in this run.
+                    await asyncio.to_thread(self.housekeeping, final=True)
+                return
+
+    async def _queued(self) -> int:
+        total = 0
+        for name in self.writers:
+            total += await self._queue.backlog(name)
+        return total
+
+    async def _report_backlog(self) -> None:
+        for name in self.writers:
+            queued = await self._queue.backlog(name)
+            self.progress.backlog(name, queued + self._state.parked_count(name))
+
+    async def _apply(self, delivery: Delivery) -> None:
+        queue = self._queue
+        writer = self.writers.get(delivery.message.mapping)
+        if writer is None:
+            reason = f"mapping '{delivery.message.mapping}' is not in the configuration"
+            await queue.nack([delivery], delay_seconds=3600, reason=reason)
+            return
+        try:
+            await asyncio.to_thread(_with_retries, writer.apply, delivery.message)
+        except OperationalError as exc:
+            logger.warning("%s: store busy (%s); the message comes back", writer.name, exc.orig)
+            await queue.nack([delivery], delay_seconds=1.0, reason=str(exc.orig))
+            return
+        await queue.ack([delivery])
+
+    def housekeeping(self, *, final: bool = False) -> None:
+        """Release parked children, reconcile complete snapshots, expire old parked children
+        (all of them when ``final``)."""
+        state = self._state
+        for writer in self.writers.values():
+            while writer.release_parked():
+                pass
+            writer.reconcile_snapshots()
+        now = datetime.now(UTC)
+        cutoff = (
+            now + timedelta(days=1)
+            if final
+            else now - timedelta(seconds=self.options.parent_wait_seconds)
+        )
+        while expired := state.reject_expired_parked(WORKFLOW, cutoff):
+            per_mapping: dict[str, int] = {}
+            for parked in expired:
+                per_mapping[parked.mapping] = per_mapping.get(parked.mapping, 0) + 1
+            with state.engine.begin() as conn:
+                for name, count in per_mapping.items():
+                    state.add_counts(conn, name, rejected=count)
+            logger.warning("%d children never saw their parent: rejected", len(expired))
+
+
+def _with_retries(apply: Callable[[ChangeMessage], object], message: ChangeMessage) -> None:
+    """Apply ``message``, again when SQLite refuses a transaction whose snapshot another
+    connection moved on (``database is locked`` at once, without waiting for the busy timeout)."""
+    for attempt in range(_LOCK_RETRIES):
+        try:
+            apply(message)
+            return
+        except OperationalError:
+            if attempt == _LOCK_RETRIES - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))

@@ -1,0 +1,340 @@
+"""The inbound writer of one table mapping: queue messages → Campaign rows, one transaction each.
+
+For every message, in one transaction on the Campaign store: filters, conversion to a row
+(:meth:`CompiledMapping.to_row`; a record that cannot be written becomes a reject and the rest of
+the message goes on), parent-before-child (a child whose parent row is not there yet is parked),
+the version-guarded batch upsert, deletes (when the mapping applies them), deletes of records that
+left the filters (when asked, only rows the CRM owns, never newer ones), the snapshot key set,
+the counters. The caller acknowledges the message only after this transaction has committed, so a
+writer killed at any moment leaves either all of a message or none of it, and the redelivered
+message is applied again harmlessly: the source version decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crmsync.connectors.base import Record
+from crmsync.errors import RejectError
+from crmsync.queue.base import Change, ChangeMessage
+from crmsync.store.writes import delete_by_keys, upsert_batch
+from crmsync.sync.state import SyncState
+from crmsync.sync.transform import CompiledMapping, ParentLink
+
+__all__ = ["MISSING_VERSION", "WORKFLOW", "MappingWriter", "version_number"]
+
+logger = logging.getLogger(__name__)
+
+WORKFLOW = "inbound"
+#: The reject code of a record that carries no version (the writer cannot guard it).
+MISSING_VERSION = "MISSING_VERSION"
+_CHUNK = 500
+
+
+def version_number(version: int | str | None) -> int | None:
+    """The record version as the store keeps it: a growing 64-bit integer.
+
+    Dataverse versions are integers already; a timestamp version (Salesforce ``SystemModstamp``)
+    becomes microseconds since the epoch, which grows with it.
+    """
+    if isinstance(version, int) and not isinstance(version, bool):
+        return version
+    if isinstance(version, str):
+        if version.isdigit():
+            return int(version)
+        try:
+            stamp = datetime.fromisoformat(version.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if stamp.tzinfo is not None:
+            return int(stamp.timestamp() * 1_000_000)
+    return None
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class MappingWriter:
+    """Applies one mapping's messages to its Campaign resource table."""
+
+    def __init__(
+        self,
+        compiled: CompiledMapping,
+        table: sa.Table,
+        tables: Mapping[str, sa.Table],
+        state: SyncState,
+        *,
+        origin: str,
+        on_written: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.compiled = compiled
+        self.table = table
+        self.parents = {link.parent_resource: tables[link.parent_resource] for link in self.links}
+        self.state = state
+        self.origin = origin
+        self._on_written = on_written
+
+    @property
+    def name(self) -> str:
+        return self.compiled.name
+
+    @property
+    def links(self) -> tuple[ParentLink, ...]:
+        return self.compiled.parent_links
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def apply(self, message: ChangeMessage) -> dict[str, int]:
+        """Apply ``message`` in one transaction; returns the counter deltas it committed."""
+        with self.state.engine.begin() as conn:
+            counts = self._apply(conn, message.changes, full=message.snapshot is not None)
+            keys = [c.id for c in message.changes if c.kind == "upsert"]
+            if message.snapshot is not None:
+                self.state.mark_applied(conn, message.snapshot, message.message_id, keys)
+            else:
+                self._note_seen(conn, keys)
+            counts["read"] = len(message.changes)
+            self.state.add_counts(conn, self.name, **counts)
+        if self._on_written is not None:
+            self._on_written(self.name, len(message.changes))
+        return counts
+
+    def _apply(
+        self, conn: sa.Connection, changes: Sequence[Change], *, full: bool
+    ) -> dict[str, int]:
+        counts = dict.fromkeys(
+            ("inserted", "updated", "unchanged", "deleted", "filtered", "rejected", "parked"), 0
+        )
+        compiled = self.compiled
+        rows: list[dict[str, Any]] = []
+        left_filters: dict[str, int] = {}
+        deleted: list[str] = []
+        for change in changes:
+            if change.kind == "delete":
+                deleted.append(change.id)
+                continue
+            version = version_number(change.version)
+            record = Record(change.id, change.values, change.formatted, version)
+            if not compiled.passes(record):
+                counts["filtered"] += 1
+                if compiled.delete_filtered_out and version is not None:
+                    left_filters[change.id] = max(version, left_filters.get(change.id, version))
+                continue
+            if version is None:
+                self._reject(conn, change, MISSING_VERSION, "the record carries no version")
+                counts["rejected"] += 1
+                continue
+            try:
+                row = compiled.to_row(record)
+            except RejectError as exc:
+                self._reject(conn, change, exc.code or "REJECTED", exc.message)
+                counts["rejected"] += 1
+                continue
+            row["source_version"] = version
+            rows.append(row)
+        rows, parked = self._park_orphans(conn, rows, changes)
+        counts["parked"] = parked
+        if rows:
+            result = upsert_batch(
+                conn,
+                self.table,
+                compiled.key_field,
+                rows,
+                insert_only=() if full else compiled.insert_only,
+                origin=self.origin,
+            )
+            counts["inserted"] = result.inserted
+            counts["updated"] = result.updated
+            counts["unchanged"] = result.unchanged + result.stale
+        if left_filters:
+            counts["deleted"] += self._delete_left_filters(conn, left_filters)
+        if deleted and compiled.apply_deletes:
+            counts["deleted"] += delete_by_keys(conn, self.table, compiled.key_field, deleted)
+            self._drop_parked(conn, deleted)
+        counts["campaign_writes"] = counts["inserted"] + counts["updated"] + counts["deleted"]
+        return counts
+
+    def _reject(self, conn: sa.Connection, change: Change, code: str, message: str) -> None:
+        record = {"id": change.id, "version": change.version, "values": dict(change.values)}
+        self.state.add_reject(conn, WORKFLOW, self.name, change.id, code, message, record)
+
+    def _delete_left_filters(self, conn: sa.Connection, versions: Mapping[str, int]) -> int:
+        """Delete CRM-owned rows whose record left the filters, unless the row is newer."""
+        key = self.table.c[self.compiled.key_field]
+        stored = self.table.c.source_version
+        gone: list[str] = []
+        for chunk in _chunks(list(versions)):
+            query = sa.select(key, stored).where(key.in_(chunk))
+            for row_key, row_version in conn.execute(query):
+                if row_version is None or row_version <= versions[row_key]:
+                    gone.append(row_key)
+        if not gone:
+            return 0
+        self._drop_parked(conn, gone)
+        return delete_by_keys(conn, self.table, self.compiled.key_field, gone)
+
+    # -- parent before child --------------------------------------------------------------------
+
+    def _missing_parents(
+        self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[int, ParentLink]:
+        """Index of each row whose parent row is not (yet) in the store → the link it waits on."""
+        missing: dict[int, ParentLink] = {}
+        for link in self.links:
+            wanted = {row[link.column] for row in rows if row.get(link.column) is not None}
+            if not wanted:
+                continue
+            parent = self.parents[link.parent_resource]
+            column = parent.c[link.parent_key]
+            present: set[Any] = set()
+            for chunk in _chunks(sorted(wanted)):
+                present.update(conn.scalars(sa.select(column).where(column.in_(chunk))))
+            for index, row in enumerate(rows):
+                value = row.get(link.column)
+                if value is not None and value not in present and index not in missing:
+                    missing[index] = link
+        return missing
+
+    def _park_orphans(
+        self, conn: sa.Connection, rows: list[dict[str, Any]], changes: Sequence[Change]
+    ) -> tuple[list[dict[str, Any]], int]:
+        if not self.links or not rows:
+            return rows, 0
+        missing = self._missing_parents(conn, rows)
+        if not missing:
+            return rows, 0
+        by_id = {c.id: c for c in changes if c.kind == "upsert"}
+        key_field = self.compiled.key_field
+        for index, link in missing.items():
+            row = rows[index]
+            change = by_id[row[key_field]]
+            payload = {
+                "id": change.id,
+                "version": change.version,
+                "values": dict(change.values),
+                "formatted": dict(change.formatted),
+            }
+            self.state.park(
+                conn,
+                self.name,
+                change.id,
+                link.parent_resource,
+                str(row[link.column]),
+                payload,
+                version=row["source_version"],
+            )
+        kept = [row for index, row in enumerate(rows) if index not in missing]
+        return kept, len(missing)
+
+    def _drop_parked(self, conn: sa.Connection, record_ids: Sequence[str]) -> None:
+        """A deleted or filtered-out record must not come back when its parent arrives."""
+        if not self.links:
+            return
+        t = self.state.tables.parked
+        for chunk in _chunks(list(record_ids)):
+            conn.execute(sa.delete(t).where(t.c.mapping == self.name, t.c.record_id.in_(chunk)))
+
+    def release_parked(self, *, limit: int = 1000) -> int:
+        """Apply parked children whose parent has arrived; returns how many were released."""
+        if not self.links:
+            return 0
+        t = self.state.tables.parked
+        with self.state.engine.begin() as conn:
+            parked = conn.execute(
+                sa.select(t.c.id, t.c.parent_resource, t.c.parent_key, t.c.payload)
+                .where(t.c.mapping == self.name)
+                .order_by(t.c.id)
+                .limit(limit)
+            ).all()
+            if not parked:
+                return 0
+            present = self._present_parents(conn, parked)
+            ready = [row for row in parked if (row.parent_resource, row.parent_key) in present]
+            if not ready:
+                return 0
+            self.state.unpark(conn, [row.id for row in ready])
+            changes = [_parked_change(orjson.loads(row.payload)) for row in ready]
+            counts = self._apply(conn, changes, full=False)
+            self.state.add_counts(conn, self.name, **counts)
+        return len(ready)
+
+    def _present_parents(self, conn: sa.Connection, parked: Sequence[Any]) -> set[tuple[str, str]]:
+        wanted: dict[str, set[str]] = {}
+        for row in parked:
+            wanted.setdefault(row.parent_resource, set()).add(row.parent_key)
+        present: set[tuple[str, str]] = set()
+        for link in self.links:
+            values = wanted.pop(link.parent_resource, None)
+            if not values:
+                continue
+            column = self.parents[link.parent_resource].c[link.parent_key]
+            for chunk in _chunks(sorted(values)):
+                for value in conn.scalars(sa.select(column).where(column.in_(chunk))):
+                    present.add((link.parent_resource, str(value)))
+        return present
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def _note_seen(self, conn: sa.Connection, keys: Sequence[str]) -> None:
+        """Records changed while a snapshot is open exist in the CRM: never reconcile them away."""
+        if not keys:
+            return
+        snapshots = self.state.tables.snapshots
+        open_ids = list(
+            conn.scalars(
+                sa.select(snapshots.c.id).where(
+                    snapshots.c.mapping == self.name, snapshots.c.closed_at.is_(None)
+                )
+            )
+        )
+        if not open_ids:
+            return
+        t = self.state.tables.snapshot_keys
+        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        stmt = dialect.insert(t).on_conflict_do_nothing()
+        unique = sorted(set(keys))
+        for snapshot_id in open_ids:
+            for chunk in _chunks(unique):
+                conn.execute(stmt, [{"snapshot_id": snapshot_id, "key": k} for k in chunk])
+
+    def reconcile_snapshots(self) -> int:
+        """Close the mapping's complete snapshots; with apply deletes, delete the CRM-owned rows
+        the snapshot did not see (deleted in the CRM while no cursor covered them)."""
+        deleted = 0
+        for info in self.state.snapshots(self.name):
+            if not info.ready:
+                continue
+            if self.compiled.apply_deletes:
+                key = self.table.c[self.compiled.key_field]
+                seen = self.state.seen_keys_query(info.id)
+                with self.state.engine.begin() as conn:
+                    gone = list(
+                        conn.scalars(sa.select(key).where(key.is_not(None), key.not_in(seen)))
+                    )
+                    if gone:
+                        count = delete_by_keys(conn, self.table, self.compiled.key_field, gone)
+                        self._drop_parked(conn, gone)
+                        self.state.add_counts(conn, self.name, deleted=count, campaign_writes=count)
+                        deleted += count
+            self.state.close_snapshot(info.id)
+            logger.info("%s: snapshot %s complete (%d rows removed)", self.name, info.id, deleted)
+        return deleted
+
+
+def _parked_change(payload: Mapping[str, Any]) -> Change:
+    return Change(
+        "upsert",
+        str(payload["id"]),
+        payload.get("version"),
+        payload.get("values") or {},
+        payload.get("formatted") or {},
+    )
