@@ -13,8 +13,8 @@ from crmsync.connectors.salesforce.config import (
     SalesforceConnectionConfig,
 )
 from crmsync.connectors.salesforce.connector import SalesforceConnector
+from crmsync.connectors.salesforce.cursor import ChangeCursor
 from crmsync.connectors.salesforce.errors import ApiBudgetExceeded, ApiLimitExceeded
-from crmsync.connectors.salesforce.reader import ChangeCursor
 
 __all__ = [
     "ApiBudgetExceeded",
