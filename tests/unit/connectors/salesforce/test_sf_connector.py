@@ -15,6 +15,7 @@ def test_public_surface_is_complete() -> None:
         "client",
         "config",
         "connector",
+        "cursor",
         "errors",
         "metadata",
         "reader",
