@@ -18,29 +18,37 @@ _POD = "5g0"  # pod identifier and the reserved character, as in ids seen on rea
 _ID_RE = re.compile(r"^[0-9A-Za-z]{15}(?:[A-Z0-5]{3})?$")
 
 
+#: Maps each id character to "1" when it is upper case, else "0" (for :func:`checksum`).
+_UPPER_BITS = str.maketrans({c: ("1" if c.isupper() else "0") for c in _BASE62})
+#: All two-digit base-62 strings, so that an id takes five divisions instead of nine.
+_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
+
+
 def checksum(id15: str) -> str:
-    """The three case-safe suffix characters of a 15-character id."""
-    suffix = []
-    for start in (0, 5, 10):
-        bits = 0
-        for position, char in enumerate(id15[start : start + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << position
-        suffix.append(_SUFFIX[bits])
-    return "".join(suffix)
+    """The three case-safe suffix characters of a 15-character id.
+
+    Each five-character chunk gives a five-bit number, bit *i* set when character *i* is upper
+    case; the number indexes ``A``–``Z``, ``0``–``5``.
+    """
+    bits = id15.translate(_UPPER_BITS)
+    return (
+        _SUFFIX[int(bits[4::-1], 2)]
+        + _SUFFIX[int(bits[9:4:-1], 2)]
+        + _SUFFIX[int(bits[14:9:-1], 2)]
+    )
 
 
 def make_id(prefix: str, number: int) -> str:
     """The 18-character id of the ``number``-th record with key ``prefix``."""
     if len(prefix) != 3 or number < 0:
         raise ValueError("a key prefix has three characters and the number must be >= 0")
-    digits = []
-    for _ in range(9):
-        number, rest = divmod(number, 62)
-        digits.append(_BASE62[rest])
-    if number:
+    if number >= 62**9:
         raise ValueError("id space exhausted")
-    id15 = prefix + _POD + "".join(reversed(digits))
+    number, d4 = divmod(number, 3844)
+    number, d3 = divmod(number, 3844)
+    number, d2 = divmod(number, 3844)
+    d0, d1 = divmod(number, 3844)
+    id15 = prefix + _POD + _BASE62[d0] + _PAIRS[d1] + _PAIRS[d2] + _PAIRS[d3] + _PAIRS[d4]
     return id15 + checksum(id15)
 
 
