@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from crmsync import __version__
-from crmsync.cli import config_cmds, demo, emulate, mapping, resources, run, status
+from crmsync.cli import config_cmds, demo, emulate, job, mapping, option, resources, run, status
 
 app = typer.Typer(
     name="crmsync",
@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 app.add_typer(emulate.app, name="emulate")
 app.add_typer(resources.app, name="resources")
+app.add_typer(job.app, name="job")
+app.add_typer(option.app, name="option")
 app.add_typer(mapping.app, name="mapping")
 app.command("run")(run.run)
 app.command("status")(status.status)

@@ -1,0 +1,263 @@
+"""``crmsync job``: validate, run, resume, list and show job runs, and their rejects.
+
+Exit codes: 0 success, 1 invalid job/configuration or a failed run (resume it with
+``crmsync job resume RUN_ID``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from crmsync.cli.config_cmds import ConfigOption, print_report
+from crmsync.config import Config, check_config_file
+from crmsync.config.errors import ConfigIssue
+from crmsync.errors import CrmsyncError
+from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, check_job_text
+from crmsync.jobs.context import Progress as ProgressCallback
+from crmsync.jobs.runner import RunFailed
+from crmsync.store import create_engine_for
+
+__all__ = ["app", "open_store"]
+
+app = typer.Typer(help="Jobs: pipelines of CRM and Campaign steps.", no_args_is_help=True)
+VarOption = Annotated[
+    list[str] | None,
+    typer.Option("--var", help="A variable, NAME=VALUE (repeatable)."),
+]
+
+
+def _config(path: Path, errors: Console) -> Config:
+    report = check_config_file(path)
+    if report.config is None or report.errors:
+        print_report(report, errors)
+        raise typer.Exit(1)
+    return report.config
+
+
+def open_store(config: Config) -> JobStore:
+    return JobStore(create_engine_for(config.store.url, schema=config.store.pg_schema))
+
+
+def _variables(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"--var {item!r}: expected NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def _print_issues(issues: Sequence[ConfigIssue], console: Console) -> None:
+    for issue in issues:
+        console.print(Text(str(issue)))
+
+
+@app.command("validate")
+def validate(job_file: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
+    """Check a job file; list every problem with its path and line."""
+    console, errors = Console(), Console(stderr=True)
+    try:
+        text = job_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.print(Text(f"{job_file}: cannot read: {exc}"))
+        raise typer.Exit(1) from None
+    job, issues = check_job_text(text, source=str(job_file))
+    _print_issues(issues, errors)
+    if job is None:
+        raise typer.Exit(1)
+    console.print(f"[green]{job_file}: valid[/green] ({len(job.steps)} steps)")
+
+
+class _Bars:
+    """One progress bar per step execution, on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def __call__(self, step: str) -> ProgressCallback:
+        task = self.progress.add_task(step, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            self.progress.update(task, completed=done, total=total)
+
+        return update
+
+
+async def _run(
+    config: Config,
+    job: JobFile | None,
+    text: str = "",
+    source: str = "",
+    variables: dict[str, str] | None = None,
+    *,
+    resume: str | None = None,
+) -> str:
+    store = open_store(config)
+    campaign = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    pool = ConnectorPool(config)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+            runner = JobRunner(store, campaign, pool, on_step=_Bars(progress))
+            if resume is not None or job is None:
+                return await runner.resume(resume or "")
+            return await runner.run(job, text, source=source, variables=variables)
+    finally:
+        await pool.aclose()
+        campaign.dispose()
+        store.engine.dispose()
+
+
+def _finish(config: Config, run_id: str | None, failed: str | None) -> None:
+    console = Console(stderr=True)
+    if run_id is not None:
+        store = open_store(config)
+        for step, level, message in store.log_lines(run_id):
+            console.print(Text(f"{level}: {step}: {message}"))
+        store.engine.dispose()
+    if failed is not None:
+        console.print(Text(f"run {run_id} failed: {failed}"))
+        console.print(Text(f"resume it with: crmsync job resume {run_id}"))
+        raise typer.Exit(1)
+    typer.echo(run_id)
+
+
+@app.command("run")
+def run(
+    job_file: Annotated[Path, typer.Argument(dir_okay=False)],
+    config: ConfigOption = Path("crmsync.yaml"),
+    var: VarOption = None,
+) -> None:
+    """Run a job; print the run id."""
+    errors = Console(stderr=True)
+    settings = _config(config, errors)
+    text = job_file.read_text(encoding="utf-8")
+    job, issues = check_job_text(text, source=str(job_file))
+    if job is None:
+        _print_issues(issues, errors)
+        raise typer.Exit(1)
+    try:
+        run_id = asyncio.run(_run(settings, job, text, str(job_file), _variables(var)))
+    except RunFailed as exc:
+        _finish(settings, exc.run_id, exc.message)
+        return
+    except CrmsyncError as exc:
+        errors.print(Text(f"error: {exc.message}"))
+        raise typer.Exit(1) from None
+    _finish(settings, run_id, None)
+
+
+@app.command("resume")
+def resume(run_id: str, config: ConfigOption = Path("crmsync.yaml")) -> None:
+    """Continue a run where it stopped (after a crash or a failed step)."""
+    errors = Console(stderr=True)
+    settings = _config(config, errors)
+    try:
+        done = asyncio.run(_run(settings, None, resume=run_id))
+    except RunFailed as exc:
+        _finish(settings, exc.run_id, exc.message)
+        return
+    except CrmsyncError as exc:
+        errors.print(Text(f"error: {exc.message}"))
+        raise typer.Exit(1) from None
+    _finish(settings, done, None)
+
+
+@app.command("list")
+def list_runs(
+    config: ConfigOption = Path("crmsync.yaml"),
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """The latest job runs."""
+    store = open_store(_config(config, Console(stderr=True)))
+    table = Table("run", "job", "status", "started", "finished")
+    for info in store.runs(limit):
+        table.add_row(
+            info.id,
+            Text(info.job),
+            info.status,
+            info.started_at.isoformat(timespec="seconds"),
+            info.finished_at.isoformat(timespec="seconds") if info.finished_at else "",
+        )
+    Console().print(table)
+
+
+@app.command("show")
+def show(
+    run_id: str,
+    config: ConfigOption = Path("crmsync.yaml"),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A run: its steps with their counts, variables, rejects and log."""
+    store = open_store(_config(config, Console(stderr=True)))
+    info = store.run(run_id)
+    if info is None:
+        Console(stderr=True).print(Text(f"no job run '{run_id}'"))
+        raise typer.Exit(1)
+    steps = store.steps(run_id)
+    rejects = store.rejects(run_id)
+    document = {
+        "id": info.id,
+        "job": info.job,
+        "status": info.status,
+        "error": info.error,
+        "steps": [
+            {"seq": s.seq, "step": s.step, "status": s.status, "counts": s.counts, "error": s.error}
+            for s in steps
+        ],
+        "variables": store.variables(run_id),
+        "rejects": len(rejects),
+        "log": [{"step": a, "level": b, "message": c} for a, b, c in store.log_lines(run_id)],
+    }
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, default=str))
+        return
+    console = Console()
+    console.print(Text(f"run {info.id} of {info.job}: {info.status}"))
+    table = Table("#", "step", "status", "counts", "error")
+    for s in steps:
+        counts = ", ".join(f"{k}={v}" for k, v in s.counts.items())
+        table.add_row(str(s.seq), Text(s.step), s.status, counts, Text(s.error or ""))
+    console.print(table)
+    for name, value in store.variables(run_id).items():
+        console.print(Text(f"{name} = {value}"))
+    console.print(f"rejects: {len(rejects)}")
+
+
+@app.command("rejects")
+def rejects(
+    run_id: str,
+    config: ConfigOption = Path("crmsync.yaml"),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The rejected records of a run, with their error code and message."""
+    store = open_store(_config(config, Console(stderr=True)))
+    found = store.rejects(run_id)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2, default=str))
+        return
+    table = Table("step", "errorSymbol", "errorMessage", "record")
+    for item in found:
+        table.add_row(
+            Text(item["step"]),
+            Text(item["errorSymbol"]),
+            Text(item["errorMessage"]),
+            Text(json.dumps(item["record"], default=str)[:200]),
+        )
+    Console().print(table)

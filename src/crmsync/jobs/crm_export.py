@@ -1,0 +1,190 @@
+"""The ``crm`` step, ``export``: Campaign records → CRM records, through a durable journal.
+
+Before anything is sent, every operation is written to the journal (``crmsync_job_journal``,
+one row per record, status ``pending``). Each call first marks its rows ``sending``, then records
+each result (``ok`` with the CRM id, or ``rejected`` with code and message) in one transaction.
+A run restarted after a crash skips ``ok`` and ``rejected`` rows, and resends ``sending`` rows only
+when that is harmless:
+
+- upserts (by primary key or by an alternate/external key) are idempotent: sent again;
+- Dataverse creates carry an id chosen here and kept in the journal, so they are sent again as
+  upserts of that id;
+- a Salesforce create cannot be checked (Salesforce chooses ids): the record becomes a reject
+  ``IN_DOUBT`` to check by hand, never a second copy. Map an external id to avoid this.
+
+The journal of a run is deleted when the run succeeds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmsync.connectors.base import TableInfo, WriteOp, WriteResult
+from crmsync.jobs.context import Row, StepContext, StepResult, reject
+from crmsync.jobs.conversions import export_value
+from crmsync.jobs.models import CrmStep
+from crmsync.jobs.query_values import field_of
+from crmsync.jobs.store import dumps, loads
+
+__all__ = ["BATCH_SIZES", "run_export"]
+
+#: Operations per connector call with ``batch: true`` (Dataverse ``$batch``, Salesforce
+#: sObject Collections).
+BATCH_SIZES = {"dataverse": 1000, "salesforce": 200}
+IN_DOUBT = "IN_DOUBT"
+
+
+def _op(dialect: str, info: TableInfo, step: CrmStep, row: Row, ctx: StepContext) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in step.mapping:
+        field = field_of(info, item.crm, f"mapping ({item.crm})")
+        values[item.crm] = export_value(field, row.get(item.campaign), item.conversion, ctx.tz)
+    op: dict[str, Any] = {"table": info.name}
+    key = step.key
+    if key is not None and values.get(key) not in (None, ""):
+        value = values.pop(key)
+        if key == info.primary_key:
+            op.update(kind="upsert" if dialect == "dataverse" else "update", id=str(value))
+        else:
+            op.update(kind="upsert", key={key: value})
+    elif dialect == "dataverse":
+        op.update(kind="create", id=str(uuid.uuid4()))
+    else:
+        op.update(kind="create")
+    op["values"] = values
+    return op
+
+
+def _write_op(op: dict[str, Any], resend: bool) -> WriteOp:
+    kind = op["kind"]
+    if resend and kind == "create" and op.get("id"):
+        kind = "upsert"  # Dataverse: the id was chosen here, the retry cannot duplicate
+    return WriteOp(
+        kind=kind, table=op["table"], values=op["values"], id=op.get("id"), key=op.get("key")
+    )
+
+
+def _journal(ctx: StepContext) -> Any:
+    j = ctx.store.t.journal
+    return j, (j.c.run_id == ctx.run_id) & (j.c.seq == ctx.seq)
+
+
+async def run_export(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> StepResult:
+    dialect, connector = ctx.connectors.get(step.connection)
+    info = await connector.describe(step.object)
+    journal, mine = _journal(ctx)
+    engine = ctx.store.engine
+    with engine.begin() as conn:
+        existing = conn.execute(sa.select(sa.func.count()).where(mine)).scalar_one()
+        if existing == 0 and rows:
+            conn.execute(
+                journal.insert(),
+                [
+                    {
+                        "run_id": ctx.run_id,
+                        "seq": ctx.seq,
+                        "idx": index,
+                        "op": dumps({"op": _op(dialect, info, step, row, ctx), "row": row}),
+                        "status": "pending",
+                    }
+                    for index, row in enumerate(rows)
+                ],
+            )
+    with engine.connect() as conn:
+        todo = conn.execute(
+            sa.select(journal.c.idx, journal.c.op, journal.c.status)
+            .where(mine, journal.c.status.in_(("pending", "sending")))
+            .order_by(journal.c.idx)
+        ).all()
+    total = len(rows) if rows else int(existing)
+    size = BATCH_SIZES[dialect] if step.batch else 1
+    in_doubt = [item for item in todo if item.status == "sending"]
+    _settle_in_doubt(
+        ctx,
+        [
+            i
+            for i in in_doubt
+            if loads(i.op)["op"]["kind"] == "create" and not loads(i.op)["op"].get("id")
+        ],
+    )
+    sendable = [
+        item
+        for item in todo
+        if not (
+            item.status == "sending"
+            and loads(item.op)["op"]["kind"] == "create"
+            and not loads(item.op)["op"].get("id")
+        )
+    ]
+    done = total - len(todo)
+    for start in range(0, len(sendable), size):
+        chunk = sendable[start : start + size]
+        indexes = [item.idx for item in chunk]
+        with engine.begin() as conn:
+            conn.execute(
+                journal.update().where(mine, journal.c.idx.in_(indexes)).values(status="sending")
+            )
+        ops = [_write_op(loads(item.op)["op"], item.status == "sending") for item in chunk]
+        results = await connector.write(ops)
+        _record(ctx, indexes, results)
+        done += len(chunk)
+        ctx.progress(done, total)
+    return _outcome(ctx, info)
+
+
+def _settle_in_doubt(ctx: StepContext, items: Sequence[Any]) -> None:
+    if not items:
+        return
+    journal, mine = _journal(ctx)
+    with ctx.store.engine.begin() as conn:
+        conn.execute(
+            journal.update()
+            .where(mine, journal.c.idx.in_([item.idx for item in items]))
+            .values(
+                status="rejected",
+                code=IN_DOUBT,
+                message="the run stopped while this record was being created; Salesforce "
+                "chooses ids, so it cannot be resent safely: check whether it exists",
+            )
+        )
+
+
+def _record(ctx: StepContext, indexes: Sequence[int], results: Sequence[WriteResult]) -> None:
+    journal, mine = _journal(ctx)
+    with ctx.store.engine.begin() as conn:
+        for idx, result in zip(indexes, results, strict=True):
+            values: dict[str, Any] = (
+                {"status": "ok", "crm_id": result.id}
+                if result.ok
+                else {
+                    "status": "rejected",
+                    "code": (result.code or "REJECTED")[:255],
+                    "message": result.message or "",
+                }
+            )
+            conn.execute(journal.update().where(mine, journal.c.idx == idx).values(**values))
+
+
+def _outcome(ctx: StepContext, info: TableInfo) -> StepResult:
+    journal, mine = _journal(ctx)
+    with ctx.store.engine.connect() as conn:
+        items = conn.execute(
+            sa.select(
+                journal.c.op, journal.c.status, journal.c.crm_id, journal.c.code, journal.c.message
+            )
+            .where(mine)
+            .order_by(journal.c.idx)
+        ).all()
+    result = StepResult()
+    for item in items:
+        row = loads(item.op)["row"]
+        if item.status == "ok":
+            result.rows.append({**row, info.primary_key: item.crm_id})
+        else:
+            result.rejects.append(reject(row, item.code or "REJECTED", item.message or ""))
+    result.counts = {"exported": len(result.rows), "rejected": len(result.rejects)}
+    return result

@@ -1,0 +1,111 @@
+"""Steps on Campaign resources: ``campaign_query`` (select) and ``update_campaign`` (upsert or
+delete by key). Table and column names are checked against the database's own metadata; values
+are bound parameters."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmsync.errors import ConfigurationError
+from crmsync.jobs.context import Row, StepContext, StepResult
+from crmsync.jobs.filters import Condition, FilterLevel, FilterOp, parse_filter, resolve_value
+from crmsync.jobs.models import CampaignQueryStep, UpdateCampaignStep
+from crmsync.store.writes import delete_by_keys, upsert_batch
+
+__all__ = ["query", "update"]
+
+
+def _table(ctx: StepContext, name: str) -> sa.Table:
+    if name.startswith("crmsync_") or not sa.inspect(ctx.campaign).has_table(name):
+        raise ConfigurationError(f"the Campaign store has no resource '{name}'")
+    return sa.Table(name, sa.MetaData(), autoload_with=ctx.campaign)
+
+
+def _column(table: sa.Table, name: str, where: str) -> sa.ColumnElement[Any]:
+    if name not in table.c:
+        raise ConfigurationError(f"{where}: resource '{table.name}' has no field '{name}'")
+    return table.c[name]
+
+
+def _clause(ctx: StepContext, table: sa.Table, level: FilterLevel, where: str) -> Any:
+    parts = []
+    for index, item in enumerate(level.items):
+        here = f"{where}[{index}]"
+        if isinstance(item, FilterLevel):
+            parts.append(_clause(ctx, table, item, f"{here}.group"))
+        else:
+            parts.append(_condition(ctx, table, item, here))
+    return sa.and_(*parts) if level.join == "and" else sa.or_(*parts)
+
+
+def _condition(ctx: StepContext, table: sa.Table, item: Condition, where: str) -> Any:
+    column = _column(table, item.field, where)
+    if item.op == FilterOp.IS_EMPTY:
+        return column.is_(None)
+    if item.op == FilterOp.IS_NOT_EMPTY:
+        return column.is_not(None)
+    try:
+        value = resolve_value(item.value, ctx.variables, ctx.now())
+    except KeyError as exc:
+        raise ConfigurationError(f"{where}: unknown variable {exc}") from None
+    op = item.op
+    if op == FilterOp.CONTAINS:
+        return column.contains(value, autoescape=True)
+    if op == FilterOp.STARTS_WITH:
+        return column.startswith(value, autoescape=True)
+    if op == FilterOp.ENDS_WITH:
+        return column.endswith(value, autoescape=True)
+    compare = {
+        FilterOp.EQ: operator.eq,
+        FilterOp.NE: operator.ne,
+        FilterOp.GT: operator.gt,
+        FilterOp.GE: operator.ge,
+        FilterOp.LT: operator.lt,
+        FilterOp.LE: operator.le,
+    }
+    return compare[op](column, value)
+
+
+def query(ctx: StepContext, step: CampaignQueryStep) -> StepResult:
+    table = _table(ctx, step.resource)
+    columns = [_column(table, name, "fields") for name in step.fields] or list(table.c)
+    statement = sa.select(*columns)
+    if step.filter:
+        statement = statement.where(_clause(ctx, table, parse_filter(step.filter), "filter"))
+    if step.limit is not None:
+        statement = statement.limit(step.limit)
+    with ctx.campaign.connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(statement)]
+    return StepResult(rows=rows, counts={"selected": len(rows)})
+
+
+def update(ctx: StepContext, step: UpdateCampaignStep, rows: Sequence[Row]) -> StepResult:
+    table = _table(ctx, step.resource)
+    _column(table, step.key, "key")
+    mapping = dict(step.fields) or {
+        column.name: column.name for column in table.c if any(column.name in row for row in rows)
+    }
+    mapping.setdefault(step.key, step.key)
+    for name in mapping:
+        _column(table, name, "fields")
+    source_key = mapping[step.key]
+    keyed = [row for row in rows if row.get(source_key) not in (None, "")]
+    with ctx.campaign.begin() as conn:
+        if step.operation == "delete":
+            deleted = delete_by_keys(conn, table, step.key, [row[source_key] for row in keyed])
+            return StepResult(rows=list(rows), counts={"deleted": deleted})
+        values = [{name: row.get(source) for name, source in mapping.items()} for row in keyed]
+        written = upsert_batch(conn, table, step.key, values, version_field=None)
+    return StepResult(
+        rows=list(rows),
+        counts={
+            "inserted": written.inserted,
+            "updated": written.updated,
+            "unchanged": written.unchanged,
+            "skipped_without_key": len(rows) - len(keyed),
+        },
+    )
