@@ -9,6 +9,7 @@ requested, 1 invalid configuration or unknown mapping, 3 refused.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +34,12 @@ EXIT_REFUSED = 3
 
 
 async def request_replay(
-    config: Config, name: str, *, limit_backlog: int, limit_rows: int
+    config: Config,
+    name: str,
+    *,
+    limit_backlog: int,
+    limit_rows: int,
+    environ: Mapping[str, str] | None = None,
 ) -> ReplayRequest:
     """Check the limits and record the replay request of mapping ``name``."""
     mapping = next((m for m in config.inbound.mappings if m.name == name), None)
@@ -48,7 +54,7 @@ async def request_replay(
         )
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     queue = open_queue(config)
-    connector = open_connector(mapping.connection, config.connections[mapping.connection])
+    connector = open_connector(mapping.connection, config.connections[mapping.connection], environ)
     try:
         backlog = await queue.backlog()
         state = SyncState(engine)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
@@ -105,6 +107,8 @@ class InboundEngine:
         self.readers: dict[str, MappingReader] = {}
         self.writers: dict[str, MappingWriter] = {}
         self._caught_up = asyncio.Event()
+        #: One store transaction at a time in this process (see MappingReader._state).
+        self.lock = threading.Lock()
 
     async def __aenter__(self) -> InboundEngine:
         await self.open()
@@ -168,6 +172,7 @@ class InboundEngine:
                 with_formatted=mapping.picklist_values == "display",
                 chunk_size=self.options.chunk_size,
                 on_read=self.progress.read,
+                lock=self.lock,
             )
             self.writers[mapping.name] = MappingWriter(
                 compiled,
@@ -301,12 +306,12 @@ class InboundEngine:
             if deliveries and since_housekeeping < 50:
                 continue
             since_housekeeping = 0
-            await asyncio.to_thread(self.housekeeping)
+            await asyncio.to_thread(self._locked, self.housekeeping)
             await self._report_backlog()
             if once and self._caught_up.is_set() and not deliveries and not await self._queued():
                 if self._state.parked_count():
                     # Caught up and drained: no parent can arrive any more in this run.
-                    await asyncio.to_thread(self.housekeeping, final=True)
+                    await asyncio.to_thread(self._locked, self.housekeeping, True)
                 return
 
     async def _queued(self) -> int:
@@ -328,14 +333,18 @@ class InboundEngine:
             await queue.nack([delivery], delay_seconds=3600, reason=reason)
             return
         try:
-            await asyncio.to_thread(_with_retries, writer.apply, delivery.message)
+            await asyncio.to_thread(self._locked, _with_retries, writer.apply, delivery.message)
         except OperationalError as exc:
             logger.warning("%s: store busy (%s); the message comes back", writer.name, exc.orig)
             await queue.nack([delivery], delay_seconds=1.0, reason=str(exc.orig))
             return
         await queue.ack([delivery])
 
-    def housekeeping(self, *, final: bool = False) -> None:
+    def _locked(self, fn: Callable[..., object], *args: Any) -> None:
+        with self.lock:
+            fn(*args)
+
+    def housekeeping(self, final: bool = False) -> None:
         """Release parked children, reconcile complete snapshots, expire old parked children
         (all of them when ``final``)."""
         state = self._state

@@ -13,9 +13,12 @@ whose CRM record no longer exists.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from crmsync.connectors.base import ChangePage, Connector
 from crmsync.queue.base import Change, ChangeMessage, ChangeQueue, changes_from_page
@@ -26,6 +29,7 @@ from crmsync.sync.transform import CompiledMapping
 __all__ = ["DEFAULT_CHUNK", "MappingReader", "RoundResult"]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: Changes per queue message: big enough to batch writes, small enough to redeliver cheaply.
 DEFAULT_CHUNK = 1000
@@ -58,6 +62,7 @@ class MappingReader:
         with_formatted: bool,
         chunk_size: int = DEFAULT_CHUNK,
         on_read: Callable[[str, int], None] | None = None,
+        lock: threading.Lock | None = None,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -68,6 +73,17 @@ class MappingReader:
         self.with_formatted = with_formatted
         self.chunk_size = chunk_size
         self._on_read = on_read
+        self._lock = lock or threading.Lock()
+
+    async def _state(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a state call in a thread, holding the store lock the writer also takes: SQLite
+        refuses a write transaction whose snapshot another connection has moved on."""
+
+        def call() -> _T:
+            with self._lock:
+                return fn(*args)
+
+        return await asyncio.to_thread(call)
 
     @property
     def name(self) -> str:
@@ -76,7 +92,7 @@ class MappingReader:
     async def round(self) -> RoundResult:
         """Read and publish every change since the saved cursor; save the new cursor."""
         name = self.name
-        cursor = self.state.load_cursor(name)
+        cursor = await self._state(self.state.load_cursor, name)
         calls_before = calls_made(self.connector)
         snapshot_id: str | None = None
         changes = messages = 0
@@ -85,7 +101,7 @@ class MappingReader:
         )
         async for page in pages:
             if page.snapshot and snapshot_id is None:
-                snapshot_id = self.state.start_snapshot(name)
+                snapshot_id = await self._state(self.state.start_snapshot, name)
                 logger.info("%s: reading the CRM table in full (snapshot %s)", name, snapshot_id)
             published = await self._publish(page, snapshot_id if page.snapshot else None)
             messages += len(published)
@@ -95,14 +111,17 @@ class MappingReader:
                 self._on_read(name, count)
             if page.cursor is not None:
                 # Everything of the round is in the queue now: the cursor may move on.
-                self.state.save_cursor(name, page.cursor)
+                await self._state(self.state.save_cursor, name, page.cursor)
                 if snapshot_id is not None:
-                    self.state.finish_snapshot(snapshot_id, messages)
+                    await self._state(self.state.finish_snapshot, snapshot_id, messages)
         crm_calls = calls_made(self.connector) - calls_before
         if crm_calls:
-            with self.state.engine.begin() as conn:
-                self.state.add_counts(conn, name, crm_calls=crm_calls)
+            await self._state(self._count_calls, crm_calls)
         return RoundResult(changes, messages, snapshot_id is not None, crm_calls)
+
+    def _count_calls(self, crm_calls: int) -> None:
+        with self.state.engine.begin() as conn:
+            self.state.add_counts(conn, self.name, crm_calls=crm_calls)
 
     async def _publish(self, page: ChangePage, snapshot_id: str | None) -> list[str]:
         changes = changes_from_page(page)
@@ -116,5 +135,5 @@ class MappingReader:
             return []
         ids = await self.queue.publish(chunks)
         if snapshot_id is not None:
-            self.state.record_snapshot_messages(snapshot_id, ids)
+            await self._state(self.state.record_snapshot_messages, snapshot_id, ids)
         return ids

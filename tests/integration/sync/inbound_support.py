@@ -110,7 +110,13 @@ class Crm:
 
 @contextmanager
 def running_crm(
-    tls: TlsFiles, *, contacts: int = 30, accounts: int = 3, port: int = 0, data: Path | None = None
+    tls: TlsFiles,
+    *,
+    contacts: int = 30,
+    accounts: int = 3,
+    port: int = 0,
+    data: Path | None = None,
+    page_size: int = 5000,
 ) -> Iterator[Crm]:
     emulator = create_emulator(
         DataverseEmulatorSettings(
@@ -119,6 +125,7 @@ def running_crm(
             seed_contacts=contacts,
             seed_accounts=accounts,
             data_file=data,
+            max_page_size=page_size,
         )
     )
     try:
