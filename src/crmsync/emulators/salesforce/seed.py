@@ -400,6 +400,12 @@ def _load(
     # the DB-API's fast path, which SQLAlchemy's per-row parameter handling would slow down.
     statement = str(sa.insert(table).compile(dialect=store.engine.dialect, column_keys=names))
     with store.transaction() as conn:
+        # Into an empty table, load first and index afterwards: building an index from sorted
+        # data is several times faster than growing it one random insertion at a time.
+        empty_table = conn.execute(sa.select(table.c.Id).limit(1)).first() is None
+        indexes = list(table.indexes) if empty_table else []
+        for index in indexes:
+            index.drop(conn)
         first = store.ids.reserve(obj.key_prefix, count)
         for start in range(first, first + count, _CHUNK):
             size = min(_CHUNK, first + count - start)
@@ -407,6 +413,8 @@ def _load(
             empty = [None] * size
             rows = list(zip(*(columns.get(n, empty) for n in names), strict=True))
             conn.exec_driver_sql(statement, rows)
+        for index in indexes:
+            index.create(conn)
 
 
 def seed(

@@ -30,6 +30,7 @@ from crmsync.emulators.salesforce.schema import (
     NUMBER_TYPES,
     SEED_OBJECTS,
     TEXT_TYPES,
+    Field,
     FieldType,
     Schema,
     SObject,
@@ -56,7 +57,8 @@ def format_datetime(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}+0000"
 
 
-def _column(name: str, type_: FieldType) -> sa.Column[Any]:
+def _column(field: Field) -> sa.Column[Any]:
+    name, type_ = field.name, field.type
     if type_ == FieldType.ID:
         return sa.Column(name, sa.Text, primary_key=True)
     if type_ in TEXT_TYPES:
@@ -65,7 +67,10 @@ def _column(name: str, type_: FieldType) -> sa.Column[Any]:
         return sa.Column(name, sa.Integer)
     if type_ in NUMBER_TYPES:
         return sa.Column(name, sa.Float)
-    return sa.Column(name, sa.Text, index=type_ == FieldType.REFERENCE)
+    # Lookups to other records are indexed (parent joins, upsert checks); owner and audit users
+    # are all the same emulated user, an index on them would only slow writes.
+    indexed = type_ == FieldType.REFERENCE and "User" not in field.reference_to
+    return sa.Column(name, sa.Text, index=indexed)
 
 
 def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], sa.Table]:
@@ -75,7 +80,7 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
         table = sa.Table(
             obj.name,
             metadata,
-            *(_column(f.name, f.type) for f in obj.fields),
+            *(_column(f) for f in obj.fields),
             sa.Column(DELETED_DATE, sa.Text),
             sqlite_with_rowid=False,
         )
