@@ -1,4 +1,4 @@
-"""``crmsync demo``: the end-to-end demonstration, with no set-up and no network."""
+"""``crmsync demo``: the inbound workflow end to end, with no set-up and no network."""
 
 from __future__ import annotations
 
@@ -8,28 +8,40 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from crmsync.demo import run_demo
+from crmsync.cli.run import summary_table
+from crmsync.demo import DEMO_DB, run_demo
 from crmsync.errors import CrmsyncError
+from crmsync.sync.progress import InboundProgress, RichProgress
+
+_PROFILES = "select external_id, first_name, city from profile limit 5"
+_SUBSCRIPTIONS = "select crm_id, contact_id, plan from subscription limit 5"
 
 
 def demo(
     contacts: int = typer.Option(2000, min=10, max=1_000_000, help="Contacts in the emulator."),
 ) -> None:
-    """Start the Dataverse emulator in-process, read it with the connector, show live changes."""
+    """Start the Dataverse emulator in-process, sync it into crmsync-demo.db, show live changes."""
     console = Console()
+
+    def bars(names: list[str]) -> InboundProgress:
+        return RichProgress(names, console)
+
     try:
-        report = asyncio.run(run_demo(contacts=contacts, say=console.print))
+        report = asyncio.run(run_demo(contacts=contacts, say=console.print, progress=bars))
     except (CrmsyncError, RuntimeError) as exc:
         console.print(f"[red]The demo failed:[/red] {exc}")
         raise typer.Exit(1) from None
+    console.print(summary_table(report.final))
     status = "[green]arrived[/green]" if report.changes_arrived else "[red]missing[/red]"
     console.print(
         Panel.fit(
-            f"Read {report.contacts_read:,} contacts over HTTPS in {report.seconds:.2f} s; "
-            f"the three live changes {status} through change tracking.\n"
-            f"CRM calls made: {report.calls}.\n"
-            "Run your own emulator with [bold]crmsync emulate dataverse --port 8080[/bold] "
-            "(see docs/emulators.md).",
+            f"Synced {report.profiles:,} profiles and {report.subscriptions:,} linked "
+            f"subscriptions from {report.url} in {report.seconds:.1f} s; the live changes "
+            f"{status}.\n"
+            f"Look at the data:  [bold]sqlite3 {DEMO_DB} '{_PROFILES}'[/bold]\n"
+            f"                   [bold]sqlite3 {DEMO_DB} '{_SUBSCRIPTIONS}'[/bold]\n"
+            "Run it yourself:   [bold]crmsync emulate dataverse[/bold], then "
+            "[bold]crmsync run --config crmsync.yaml[/bold] (see docs/inbound.md).",
             title="crmsync demo",
         )
     )

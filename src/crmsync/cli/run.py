@@ -27,16 +27,24 @@ from crmsync.sync.state_tables import COUNTER_NAMES as COUNTER_COLUMNS
 
 __all__ = ["run", "summary_table"]
 
+_HEADERS = {
+    "unchanged": "unchanged (no write)",
+    "crm_calls": "calls to the CRM",
+    "campaign_writes": "writes to Campaign",
+}
+#: The counters a run's summary shows (``crmsync status`` shows them all).
+_SHOWN = tuple(name for name in COUNTER_COLUMNS if name != "parked")
+
 
 def summary_table(summary: RunSummary) -> Table:
     """The counters of every mapping as a table."""
     table = Table(title="inbound counters")
-    table.add_column("mapping")
-    for name in COUNTER_COLUMNS:
-        table.add_column(name.replace("_", " "), justify="right")
-    for mapping, counts in summary.counters.items():
-        values = counts.as_dict()
-        table.add_row(mapping, *(f"{values[name]:,}" for name in COUNTER_COLUMNS))
+    table.add_column("counter")
+    for mapping in summary.counters:
+        table.add_column(mapping, justify="right")
+    documents = [counts.as_dict() for counts in summary.counters.values()]
+    for name in _SHOWN:
+        table.add_row(_HEADERS.get(name, name), *(f"{d[name]:,}" for d in documents))
     return table
 
 
