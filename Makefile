@@ -5,7 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration bench bench-emulator bench-connector clean
+# The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
+JS_TESTS := tests/integration/jobs/js
+
+.PHONY: js-deps bench-export demo test lint typecheck unit integration bench bench-emulator bench-connector clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/crmsync demo
 
-test: lint typecheck
+test: lint typecheck js-deps
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -39,6 +42,13 @@ bench-emulator: $(STAMP)
 
 bench-connector: $(STAMP)
 	$(BIN)/python -m bench.connector_read
+
+js-deps:
+	@if command -v npm >/dev/null 2>&1; then cd $(JS_TESTS) && npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: the SOQL parser test will be skipped"; fi
+
+bench-export: $(STAMP)
+	$(BIN)/python -m bench.export_jobs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

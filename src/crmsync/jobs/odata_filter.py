@@ -91,5 +91,7 @@ def odata_window(field: str, start: datetime | None, end: datetime) -> str:
 
 
 def odata_in(field: str, ids: Sequence[UUID]) -> str:
-    """``field in (id, …)`` for GUID ids."""
+    """``field in (id, …)`` for GUID ids (``eq`` for one: a one-item list reads as a group)."""
+    if len(ids) == 1:
+        return f"{field} eq {ids[0]}"
     return f"{field} in ({','.join(str(value) for value in ids)})"
