@@ -142,6 +142,19 @@ class Harness:
         finally:
             await pool.aclose()
 
+    async def run_with_input(self, text: str, rows: list[dict[str, Any]]) -> str:
+        """Run ``text`` with ``rows`` as the first step's input (as an earlier step would)."""
+        from crmsync.jobs.store import dumps
+
+        job = load_job_text(text)
+        run_id = self.store.create_run(
+            job.name, "<test>", text, dict(job.variables), job.first_step
+        )
+        steps = self.store.t.steps
+        with self.store.engine.begin() as conn:
+            conn.execute(steps.update().where(steps.c.run_id == run_id).values(input=dumps(rows)))
+        return await self.resume(run_id)
+
     async def resume(self, run_id: str) -> str:
         runner, pool = self.runner()
         try:
