@@ -7,26 +7,34 @@ user's format. With ``"*"`` lookups also carry ``@Microsoft.Dynamics.CRM.lookupl
 ``@Microsoft.Dynamics.CRM.associatednavigationproperty``. The emulated user works in US English
 and UTC.
 
-:class:`Annotator` adds the raw inputs it needs (including the looked-up names, as correlated
-sub-queries) to the page's SQL statement and splices the annotations into each row's JSON text.
+:func:`annotations_sql` renders the annotations of a row as JSON text inside the database
+(looked-up names come from correlated sub-queries). The store keeps the formatted values of every
+readable attribute that way in a hidden column, refreshed by each write and by each write to a
+looked-up record; :class:`Annotator` reads it, or computes the text for other shapes and modes,
+and splices it into each row's JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
+from crmsync.emulators.dataverse.rowjson import (
+    ANNOTATIONS_COLUMN,
+    lookup_type_column,
+    readable_attributes,
+)
 from crmsync.emulators.dataverse.schema import (
     LOOKUP_TYPES,
     OPTION_TYPES,
     Attribute,
     AttributeType,
+    Schema,
     Table,
 )
-from crmsync.emulators.dataverse.store import lookup_type_column
 
 if TYPE_CHECKING:
     from crmsync.emulators.dataverse.store import DataverseStore
@@ -37,7 +45,9 @@ __all__ = [
     "NAVIGATION_PROPERTY",
     "AnnotationMode",
     "Annotator",
+    "annotations_sql",
     "format_value",
+    "formatted_sql",
     "parse_include_annotations",
 ]
 
@@ -121,8 +131,14 @@ def _text(value: Any) -> Any:
 
 
 def _fragment(key: str, value: Any) -> Any:
-    """SQL text ``,"key":"<value>"`` or ``''`` when ``value`` is NULL."""
-    return sa.func.coalesce(_cat(sa.literal(f',"{key}":'), sa.func.json_quote(value)), "")
+    """SQL text ``,"key":"<value>"`` or ``''`` when ``value`` is NULL (no annotation, as in
+    Dataverse).
+
+    ``json_quote(NULL)`` is the text ``null``, while every value here is text and so quoted:
+    ``nullif`` turns the former back into NULL.
+    """
+    quoted = sa.func.nullif(sa.func.json_quote(value), "null")
+    return sa.func.coalesce(_cat(sa.literal(f',"{key}":'), quoted), "")
 
 
 def _number(value: Any, decimals: bool) -> Any:
@@ -172,11 +188,81 @@ def formatted_sql(attribute: Attribute, column: Any) -> Any | None:
     return sa.case((column.is_(None), sa.null()), else_=text)
 
 
-class Annotator:
-    """Adds annotations to rows of ``table`` restricted to ``attributes``.
+def annotations_sql(
+    schema: Schema,
+    tables: Mapping[str, sa.Table],
+    table: Table,
+    attributes: Sequence[Attribute],
+    mode: AnnotationMode,
+) -> Any | None:
+    """SQL text of the annotation members of ``attributes`` in ``mode`` (``None``: there are none).
 
-    All the work is one SQL expression per row (text fragments joined in the database), so
-    annotated reads cost no per-value Python either.
+    The text is the members to splice before a row's closing brace, in attribute order, each led
+    by a comma (``''`` when a row has none). ``tables`` are the SQLAlchemy tables by logical name:
+    looked-up names come from correlated sub-queries on them.
+    """
+    if mode == "none":
+        return None
+    sa_table = tables[table.logical_name]
+    fragments: list[Any] = []
+    formatted = mode in ("formatted", "all")
+    for attribute in attributes:
+        column = sa_table.c[attribute.logical_name]
+        key = attribute.wire_name
+        if attribute.type in LOOKUP_TYPES:
+            fragments += _lookup(schema, tables, sa_table, attribute, mode)
+        elif formatted and attribute.logical_name != "versionnumber":
+            text = formatted_sql(attribute, column)
+            if text is not None:
+                fragments.append(_fragment(f"{key}@{FORMATTED}", text))
+    return _cat(*fragments) if fragments else None
+
+
+def _lookup(
+    schema: Schema,
+    tables: Mapping[str, sa.Table],
+    sa_table: sa.Table,
+    attribute: Attribute,
+    mode: AnnotationMode,
+) -> list[Any]:
+    column = sa_table.c[attribute.logical_name]
+    target_column = sa_table.c[lookup_type_column(attribute.logical_name)]
+    names = []
+    navigation = []
+    for target_name in attribute.targets:
+        target = schema.by_logical_name[target_name]
+        inner = tables[target_name].alias(f"lk_{attribute.logical_name}_{target_name}")
+        name = (
+            sa.select(inner.c[target.primary_name])
+            .where(inner.c[target.primary_id] == column)
+            .scalar_subquery()
+        )
+        names.append((target_column == target_name, name))
+        navigation.append(
+            (target_column == target_name, attribute.navigation_property(target_name))
+        )
+    key = attribute.wire_name
+    present = column.is_not(None)
+    fragments: list[Any] = []
+    if mode in ("formatted", "all"):
+        label = sa.case((present, sa.case(*names, else_=sa.null())), else_=sa.null())
+        fragments.append(_fragment(f"{key}@{FORMATTED}", label))
+    if mode in ("lookup", "all"):
+        nav = sa.case((present, sa.case(*navigation, else_=sa.null())), else_=sa.null())
+        logical_name = sa.case((present, target_column), else_=sa.null())
+        fragments.append(_fragment(f"{key}@{NAVIGATION_PROPERTY}", nav))
+        fragments.append(_fragment(f"{key}@{LOOKUP_LOGICAL_NAME}", logical_name))
+    return fragments
+
+
+class Annotator:
+    """Splices the annotations of ``attributes`` of ``table`` into each row's JSON, in SQL.
+
+    Reads of every readable attribute with formatted values (what a sync asks for) take them
+    from the store's ``_annotations`` column, rendered by each write (see
+    :meth:`DataverseStore.refresh_json`), so they cost a column read. Other shapes and modes
+    compute them in the page's SQL statement. Either way the database returns each row's
+    finished text: no per-row Python.
     """
 
     def __init__(
@@ -186,59 +272,24 @@ class Annotator:
         attributes: Sequence[Attribute],
         mode: AnnotationMode,
     ) -> None:
-        self.columns: list[Any] = []
+        #: SQL text of the annotation members (``None``: the rows have none).
+        self.fragment: Any | None = None
         if mode == "none":
             return
-        sa_table = store.sa_table(table)
-        fragments: list[Any] = []
-        formatted = mode in ("formatted", "all")
-        for attribute in attributes:
-            column = sa_table.c[attribute.logical_name]
-            key = attribute.wire_name
-            if attribute.type in LOOKUP_TYPES:
-                fragments += self._lookup(store, sa_table, attribute, mode)
-            elif formatted and attribute.logical_name != "versionnumber":
-                text = formatted_sql(attribute, column)
-                if text is not None:
-                    fragments.append(_fragment(f"{key}@{FORMATTED}", text))
-        if fragments:
-            self.columns.append(_cat(*fragments))
+        if mode == "formatted" and tuple(attributes) == readable_attributes(table):
+            self.fragment = store.sa_table(table).c[ANNOTATIONS_COLUMN]
+            return
+        tables = {t.logical_name: store.sa_table(t) for t in store.schema.tables}
+        self.fragment = annotations_sql(store.schema, tables, table, attributes, mode)
 
-    def _lookup(
-        self, store: DataverseStore, sa_table: sa.Table, attribute: Attribute, mode: AnnotationMode
-    ) -> list[Any]:
-        column = sa_table.c[attribute.logical_name]
-        target_column = sa_table.c[lookup_type_column(attribute.logical_name)]
-        names = []
-        navigation = []
-        for target_name in attribute.targets:
-            target = store.schema.by_logical_name[target_name]
-            inner = store.sa_table(target).alias(f"lk_{attribute.logical_name}_{target_name}")
-            name = (
-                sa.select(inner.c[target.primary_name])
-                .where(inner.c[target.primary_id] == column)
-                .scalar_subquery()
-            )
-            names.append((target_column == target_name, name))
-            navigation.append(
-                (target_column == target_name, attribute.navigation_property(target_name))
-            )
-        key = attribute.wire_name
-        present = column.is_not(None)
-        fragments: list[Any] = []
-        if mode in ("formatted", "all"):
-            label = sa.case((present, sa.case(*names, else_=sa.null())), else_=sa.null())
-            fragments.append(_fragment(f"{key}@{FORMATTED}", label))
-        if mode in ("lookup", "all"):
-            nav = sa.case((present, sa.case(*navigation, else_=sa.null())), else_=sa.null())
-            logical_name = sa.case((present, target_column), else_=sa.null())
-            fragments.append(_fragment(f"{key}@{NAVIGATION_PROPERTY}", nav))
-            fragments.append(_fragment(f"{key}@{LOOKUP_LOGICAL_NAME}", logical_name))
-        return fragments
+    def row_bytes(self, row_json: Any) -> Any:
+        """SQL: ``row_json`` with the annotations spliced in, as UTF-8 bytes (a BLOB).
 
-    def apply(self, row_json: str, values: Sequence[Any]) -> str:
-        """``row_json`` with the annotation fragment (the extra column) spliced in."""
-        fragment = values[0]
-        if not fragment:
-            return row_json
-        return f"{row_json[:-1]}{fragment}}}"
+        A row's JSON ends with its primary key's string value, so the only closing brace at its
+        end is the object's own: ``rtrim`` removes it, the annotations go in its place.
+        """
+        text = row_json
+        if self.fragment is not None:
+            text = _cat(sa.func.rtrim(row_json, "}"), self.fragment, "}")
+        # The type has no result processor: the driver's bytes come through untouched.
+        return sa.type_coerce(sa.cast(text, sa.LargeBinary), sa.types.NullType())

@@ -193,9 +193,9 @@ def projection(store: DataverseStore, table: Table, attributes: Sequence[Attribu
 
 @dataclass(slots=True)
 class Page:
-    """One page of records, as JSON object texts, and the cursor for the next page."""
+    """One page of records, as JSON object texts (UTF-8), and the cursor for the next page."""
 
-    rows: list[str]
+    rows: list[bytes]
     next_values: list[Any] | None
     count: int | None = None
 
@@ -253,8 +253,7 @@ def read_page(
             conditions.append(_after(sort_columns, after))
         statement = (
             sa.select(
-                projection(store, table, options.select).expression,
-                *annotator.columns,
+                annotator.row_bytes(projection(store, table, options.select).expression),
                 *(column for column, _ in sort_columns),
             )
             .where(*conditions)
@@ -265,12 +264,8 @@ def read_page(
     more = len(result) > page_size
     if more:
         result = result[:page_size]
-    extra = len(annotator.columns)
-    if extra:
-        rows = [f"{row[0][:-1]}{row[1]}}}" if row[1] else row[0] for row in result]
-    else:
-        rows = [row[0] for row in result]
-    next_values = list(result[-1][1 + extra :]) if more and result else None
+    rows = [row[0] for row in result]
+    next_values = list(result[-1][1:]) if more and result else None
     return Page(rows, next_values, count)
 
 
@@ -284,36 +279,29 @@ def read_record(
     """One record as its JSON text, or ``None`` when no row matches ``where``."""
     sa_table = store.sa_table(table)
     annotator = Annotator(store, table, attributes, annotations)
-    statement = sa.select(projection(store, table, attributes).expression, *annotator.columns)
+    statement = sa.select(annotator.row_bytes(projection(store, table, attributes).expression))
     with store.reading() as conn:
         row = conn.execute(statement.select_from(sa_table).where(where).limit(1)).first()
     if row is None:
         return None
-    if annotator.columns:
-        return annotator.apply(row[0], row[1:])
-    return str(row[0])
+    return bytes(row[0]).decode()
 
 
 def collection_body(
     context: str,
-    rows: Sequence[str],
+    rows: Sequence[bytes],
     *,
     count: int | None = None,
     next_link: str | None = None,
     delta_link: str | None = None,
     extra_rows: Sequence[bytes] = (),
 ) -> bytes:
-    """The JSON answer of a collection read (rows are already JSON texts)."""
+    """The JSON answer of a collection read (rows are already JSON texts, UTF-8)."""
     parts = [b'{"@odata.context":', orjson.dumps(context)]
     if count is not None:
         parts.append(b',"@odata.count":%d' % count)
     parts.append(b',"value":[')
-    body = ",".join(rows).encode()
-    parts.append(body)
-    if extra_rows:
-        if body:
-            parts.append(b",")
-        parts.append(b",".join(extra_rows))
+    parts.append(b",".join([*rows, *extra_rows]) if extra_rows else b",".join(rows))
     parts.append(b"]")
     if next_link is not None:
         parts.append(b',"@odata.nextLink":' + orjson.dumps(next_link))

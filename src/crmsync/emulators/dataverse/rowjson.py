@@ -2,7 +2,9 @@
 
 SQLite's ``json_object`` builds each record's JSON text inside the database, so the read path
 does no per-row Python work. The store keeps the full record's text in a hidden ``_json`` column
-(refreshed by every write), which makes reads of whole records a plain column scan.
+(refreshed by every write), which makes reads of whole records a plain column scan. A second hidden
+column, ``_annotations``, keeps the record's formatted values (see :mod:`.formatting`) the same
+way.
 """
 
 from __future__ import annotations
@@ -14,10 +16,24 @@ import sqlalchemy as sa
 
 from crmsync.emulators.dataverse.schema import Attribute, AttributeType, Table
 
-__all__ = ["JSON_COLUMN", "readable_attributes", "row_json"]
+__all__ = [
+    "ANNOTATIONS_COLUMN",
+    "JSON_COLUMN",
+    "lookup_type_column",
+    "readable_attributes",
+    "row_json",
+]
 
 #: The hidden column holding each record's full JSON text.
 JSON_COLUMN = "_json"
+#: The hidden column holding the formatted values of each record's readable attributes, as the
+#: JSON members to splice before the closing brace.
+ANNOTATIONS_COLUMN = "_annotations"
+
+
+def lookup_type_column(name: str) -> str:
+    """The hidden column holding a lookup's target table (lookups may point at several)."""
+    return f"{name}__target"
 
 
 def readable_attributes(table: Table) -> tuple[Attribute, ...]:

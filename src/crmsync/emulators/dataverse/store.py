@@ -14,7 +14,7 @@ store synchronously, which keeps every request consistent without any isolation 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from crmsync.emulators.dataverse.rowjson import JSON_COLUMN, readable_attributes, row_json
+from crmsync.emulators.dataverse.formatting import annotations_sql
+from crmsync.emulators.dataverse.rowjson import (
+    ANNOTATIONS_COLUMN,
+    JSON_COLUMN,
+    lookup_type_column,
+    readable_attributes,
+    row_json,
+)
 from crmsync.emulators.dataverse.schema import (
     LOOKUP_TYPES,
     SEED_TABLES,
@@ -59,11 +66,6 @@ def format_datetime(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def lookup_type_column(name: str) -> str:
-    """The hidden column holding a lookup's target table (lookups may point at several)."""
-    return f"{name}__target"
-
-
 def _columns(table: Table) -> list[sa.Column[Any]]:
     columns: list[sa.Column[Any]] = []
     for attribute in table.attributes:
@@ -93,6 +95,7 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
             metadata,
             *_columns(table),
             sa.Column(JSON_COLUMN, sa.Text),
+            sa.Column(ANNOTATIONS_COLUMN, sa.Text),
             sqlite_with_rowid=False,
         )
         sa.Index(f"ix_{table.logical_name}_version", sa_table.c.versionnumber, unique=True)
@@ -121,6 +124,21 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
     return metadata, tables, state, deletions
 
 
+def _add_missing_columns(engine: Engine, tables: Iterable[sa.Table]) -> None:
+    """Add hidden columns missing from a data file written by an earlier version (they are
+    filled in when the store opens)."""
+    with engine.begin() as conn:
+        inspector = sa.inspect(conn)
+        for sa_table in tables:
+            present = {column["name"] for column in inspector.get_columns(sa_table.name)}
+            for column in (JSON_COLUMN, ANNOTATIONS_COLUMN):
+                if column not in present:
+                    # Both names are constants of this module's schema, not input.
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE "{sa_table.name}" ADD COLUMN "{column}" TEXT'
+                    )
+
+
 def _create_engine(path: Path | None) -> Engine:
     if path is None:
         engine = sa.create_engine(
@@ -140,6 +158,9 @@ def _create_engine(path: Path | None) -> Engine:
         if path is not None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+        # Rows carry their JSON text and annotations (~2 KB for a contact): pages larger than
+        # the default 4 KB keep them out of overflow chains (no effect on an existing file).
+        cursor.execute("PRAGMA page_size=16384")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
@@ -159,12 +180,22 @@ class DataverseStore:
         self.schema = schema
         metadata, self._tables, self._state, self.deletions = _build_metadata(schema)
         metadata.create_all(engine)
+        _add_missing_columns(engine, self._tables.values())
         self._lock = threading.RLock()
         self._connection = engine.connect()
         self._depth = 0
         self._version = 0
         #: Bumped by every committed write: a result computed at another generation is stale.
         self.generation = 0
+        self._annotation_sql: dict[str, Any] = {}
+        #: By logical name: the (table, lookup attribute) pairs that may point at that table.
+        self._referrers: dict[str, list[tuple[Table, str]]] = {
+            t.logical_name: [] for t in schema.tables
+        }
+        for table in schema.tables:
+            for attribute in table.attributes:
+                for target in attribute.targets if attribute.type in LOOKUP_TYPES else ():
+                    self._referrers[target].append((table, attribute.logical_name))
         #: Change tracking switched on/off at run time (control endpoint), by logical name.
         self._tracking = {table.logical_name: table.change_tracking for table in schema.tables}
         with self.transaction() as conn:
@@ -177,7 +208,14 @@ class DataverseStore:
             else:
                 self._version = int(row[0])
             for table in schema.tables:
-                self.refresh_json(conn, table, self.sa_table(table).c[JSON_COLUMN].is_(None))
+                sa_table = self.sa_table(table)
+                self.refresh_json(
+                    conn,
+                    table,
+                    sa.or_(
+                        sa_table.c[JSON_COLUMN].is_(None), sa_table.c[ANNOTATIONS_COLUMN].is_(None)
+                    ),
+                )
 
     @classmethod
     def open(
@@ -198,10 +236,38 @@ class DataverseStore:
         return self._tables[table.logical_name]
 
     def refresh_json(self, conn: Connection, table: Table, where: Any) -> None:
-        """Re-render the stored JSON text of the rows of ``table`` matching ``where``."""
+        """Re-render the stored JSON text and annotations of the rows of ``table`` matching
+        ``where``, and the annotations of the rows that look them up (they show their names)."""
         sa_table = self.sa_table(table)
-        rendered = row_json(table, sa_table, readable_attributes(table))
-        conn.execute(sa.update(sa_table).where(where).values({JSON_COLUMN: rendered}))
+        rendered = {JSON_COLUMN: row_json(table, sa_table, readable_attributes(table))}
+        rendered[ANNOTATIONS_COLUMN] = self._annotations(table)
+        conn.execute(sa.update(sa_table).where(where).values(rendered))
+        ids = sa.select(sa_table.c[table.primary_id]).where(where).correlate(None)
+        self._refresh_referrers(conn, table, ids)
+
+    def _annotations(self, table: Table) -> Any:
+        """SQL rendering ``_annotations``: the formatted values of every readable field."""
+        found = self._annotation_sql.get(table.logical_name)
+        if found is None:
+            expression = annotations_sql(
+                self.schema, self._tables, table, readable_attributes(table), "formatted"
+            )
+            found = sa.literal("") if expression is None else expression
+            self._annotation_sql[table.logical_name] = found
+        return found
+
+    def _refresh_referrers(self, conn: Connection, target: Table, ids: Any) -> None:
+        """Re-render the annotations of the rows whose lookups point at ``ids`` of ``target``."""
+        for table, attribute in self._referrers[target.logical_name]:
+            sa_table = self.sa_table(table)
+            conn.execute(
+                sa.update(sa_table)
+                .where(
+                    sa_table.c[attribute].in_(ids),
+                    sa_table.c[lookup_type_column(attribute)] == target.logical_name,
+                )
+                .values({ANNOTATIONS_COLUMN: self._annotations(table)})
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -276,6 +342,9 @@ class DataverseStore:
         return format_datetime(self.clock.now())
 
     def record_deletion(self, conn: Connection, table: Table, record_id: str) -> None:
+        """Log the deletion of a record (its row is already gone); records that looked it up
+        lose its name from their formatted values."""
+        self._refresh_referrers(conn, table, [record_id])
         conn.execute(
             sa.insert(self.deletions).values(
                 tablename=table.logical_name,

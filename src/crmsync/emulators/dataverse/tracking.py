@@ -61,7 +61,7 @@ def parse_delta_token(token: str) -> tuple[int, datetime]:
 class DeltaResult:
     """One page of a tracked read."""
 
-    rows: list[str]
+    rows: list[bytes]
     deleted: list[bytes]
     next_token: str | None
     delta_token: str | None
@@ -118,7 +118,7 @@ def read_changes(
         raise bad_request("The $skiptoken value is not valid for this query.", "0x80060888")
     sa_table = store.sa_table(table)
     version = table.by_name["versionnumber"]
-    rows: list[str] = []
+    rows: list[bytes] = []
     if phase == "rows":
         where: list[Any] = [sa_table.c.versionnumber <= high]
         if low is not None:

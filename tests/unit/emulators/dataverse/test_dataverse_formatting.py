@@ -137,3 +137,75 @@ def test_sql_formatting_matches_python(name: str, values: list[object]) -> None:
             assert conn.execute(sa.select(expression)).scalar_one() == format_value(
                 attribute, value
             )
+
+
+async def test_empty_values_have_no_annotations(client: httpx.AsyncClient) -> None:
+    """Dataverse sends no annotation for an empty value, not an annotation worth null."""
+    created = await client.post(
+        "contacts",
+        json={"lastname": "Empty"},
+        headers={"Prefer": 'return=representation,odata.include-annotations="*"'},
+    )
+    contact_id = created.json()["contactid"]
+    for prefer in ("*", FORMATTED):
+        headers = {"Prefer": f'odata.include-annotations="{prefer}"'}
+        where = f"$filter=contactid eq {contact_id}"
+        for url in (
+            f"contacts?{where}",
+            f"contacts?$select=creditlimit,_parentcustomerid_value&{where}",
+        ):
+            row = (await client.get(url, headers=headers)).json()["value"][0]
+            assert row.get("creditlimit", "absent") is None
+            assert row["_parentcustomerid_value"] is None
+            annotated = [key for key in row if "@" in key and not key.startswith("@")]
+            assert not any(row[key] is None for key in annotated), annotated
+            assert not any(
+                key.startswith(("creditlimit@", "_parentcustomerid")) for key in annotated
+            )
+
+
+async def _formatted_rows(client: httpx.AsyncClient, query: str) -> list[dict[str, object]]:
+    headers = {"Prefer": f'odata.include-annotations="{FORMATTED}"'}
+    answer = await client.get(f"contacts?{query}", headers=headers)
+    rows: list[dict[str, object]] = answer.json()["value"]
+    return rows
+
+
+async def test_stored_formatted_values_equal_computed_ones(client: httpx.AsyncClient) -> None:
+    """Full reads take formatted values from the stored column, subsets compute them: the same."""
+    full = await _formatted_rows(client, "$orderby=contactid")
+    readable = [key for key in full[0] if "@" not in key and key != "contactid"]
+    # The same attributes less one: a shape that computes its annotations in the query.
+    subset = await _formatted_rows(client, f"$select={','.join(readable[1:])}&$orderby=contactid")
+    assert len(full) == len(subset) > 50
+    dropped = readable[0]
+    for whole, part in zip(full, subset, strict=True):
+        assert {k: v for k, v in whole.items() if not k.startswith(dropped)} == {
+            k: v for k, v in part.items() if not k.startswith(dropped)
+        }
+
+
+async def test_formatted_lookup_names_follow_the_looked_up_record(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await client.post("accounts", json={"name": "Before Ltd"})
+    account_url = account.headers["OData-EntityId"]
+    account_id = account_url.rsplit("(", 1)[1][:-1]
+    contact = await client.post(
+        "contacts",
+        json={
+            "lastname": "Looker",
+            "parentcustomerid_account@odata.bind": f"/accounts({account_id})",
+        },
+    )
+    contact_id = contact.headers["OData-EntityId"].rsplit("(", 1)[1][:-1]
+    key = f"_parentcustomerid_value@{FORMATTED}"
+    query = f"$filter=contactid eq {contact_id}"
+
+    assert (await _formatted_rows(client, query))[0][key] == "Before Ltd"
+    await client.patch(f"accounts({account_id})", json={"name": "After Ltd"})
+    assert (await _formatted_rows(client, query))[0][key] == "After Ltd"
+    await client.delete(f"accounts({account_id})")
+    row = (await _formatted_rows(client, query))[0]
+    assert row["_parentcustomerid_value"] == account_id
+    assert key not in row

@@ -61,3 +61,25 @@ def test_deletion_log(store: DataverseStore) -> None:
     with store.reading() as conn:
         row = conn.execute(sa.select(store.deletions)).one()
     assert (row.tablename, row.id, row.version) == ("contact", "abc", store.current_version)
+
+
+def test_a_data_file_without_the_hidden_columns_gets_them(tmp_path: Path) -> None:
+    """A file written before the stored annotations existed opens with them filled in."""
+    path = tmp_path / "old.sqlite"
+    store = DataverseStore.open(path, Clock())
+    seed(store, contacts=5, accounts=2)
+    contact = store.schema.by_logical_name["contact"]
+    with store.reading() as conn:
+        expected = conn.execute(sa.select(store.sa_table(contact).c._annotations)).scalars().all()
+    store.close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for table in store.schema.tables:
+            conn.exec_driver_sql(f'ALTER TABLE "{table.logical_name}" DROP COLUMN "_annotations"')
+    engine.dispose()
+    reopened = DataverseStore.open(path, Clock())
+    with reopened.reading() as conn:
+        found = conn.execute(sa.select(reopened.sa_table(contact).c._annotations)).scalars().all()
+    reopened.close()
+    assert found == expected
+    assert all(text and "FormattedValue" in text for text in found)
