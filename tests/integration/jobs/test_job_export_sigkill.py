@@ -75,6 +75,38 @@ def _journal_ok(engine: sa.Engine) -> int:
         )
 
 
+def _run_then_kill(args: list[str], cwd: Path, env: dict[str, str], engine: sa.Engine) -> None:
+    """Start the job in its own process; SIGKILL it once a fifth of the records are exported."""
+    process = subprocess.Popen(
+        [*CRMSYNC, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _journal_ok(engine) < COUNT // 5:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the export did not start"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def _resume(run_id: str, cwd: Path, env: dict[str, str]) -> None:
+    resumed = subprocess.run(
+        [*CRMSYNC, "job", "resume", run_id, "--config", "crmsync.yaml"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+
+
 async def test_sigkill_then_resume_exports_each_record_once(
     crm: Crm, tls: TlsFiles, tmp_path: Path, harness: Harness
 ) -> None:
@@ -105,36 +137,13 @@ async def test_sigkill_then_resume_exports_each_record_once(
     (tmp_path / "job.yaml").write_text(_job(crm))
     env = {**os.environ, "JOBS_TEST_SECRET": SECRET}
     args = ["job", "run", "job.yaml", "--config", "crmsync.yaml", "--var", f"tag={tag}"]
-    process = subprocess.Popen(
-        [*CRMSYNC, *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while _journal_ok(engine) < COUNT // 5:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the export did not start"
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    _run_then_kill(args, tmp_path, env, engine)
     with engine.connect() as conn:
         run_id, status = conn.execute(sa.text("SELECT id, status FROM crmsync_job_runs")).one()
     assert status == "running"
     partial = await _crm_rows(harness, tag)
     assert 0 < len(partial) < COUNT
-    resumed = subprocess.run(
-        [*CRMSYNC, "job", "resume", run_id, "--config", "crmsync.yaml"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert resumed.returncode == 0, resumed.stderr
+    _resume(run_id, tmp_path, env)
     rows = await _crm_rows(harness, tag)
     names = sorted(str(r[FIRST[d]]) for r in rows)
     assert names == [f"P{n:04d}" for n in range(COUNT)]  # each exactly once
