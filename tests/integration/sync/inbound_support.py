@@ -3,7 +3,6 @@ pointing at it, one-shot runs of the engine, CRM writes over the Web API and sto
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,30 +142,31 @@ def config_text(
     resources: str = "",
     *,
     store_url: str | None = None,
+    pg_schema: str | None = None,
 ) -> str:
     store = store_url or f"sqlite:///{folder / 'store.db'}"
-    return (
-        textwrap.dedent(
-            f"""\
-        version: 1
-        connections:
-          dynamics:
-            kind: dataverse
-            url: {crm_url}
-            authority: {crm_url}/inbound
-            client_id: {CLIENT_ID}
-            client_secret_env: CRMSYNC_TEST_SECRET
-            ca_bundle: {ca}
-        store:
-          url: {store}
-        queue:
-          kind: sqlite
-          path: {folder / "queue.db"}
-        """
-        )
-        + f"resources:{resources or ' []'}\n"
-        + f"inbound:\n  poll_interval_seconds: 0.2\n  mappings:{mappings}"
-    )
+    lines = [
+        "version: 1",
+        "connections:",
+        "  dynamics:",
+        "    kind: dataverse",
+        f"    url: {crm_url}",
+        f"    authority: {crm_url}/inbound",
+        f"    client_id: {CLIENT_ID}",
+        "    client_secret_env: CRMSYNC_TEST_SECRET",
+        f"    ca_bundle: {ca}",
+        "store:",
+        f"  url: {store}",
+        *([f"  pg_schema: {pg_schema}"] if pg_schema else []),
+        "queue:",
+        "  kind: sqlite",
+        f"  path: {folder / 'queue.db'}",
+        f"resources:{resources or ' []'}",
+        "inbound:",
+        "  poll_interval_seconds: 0.2",
+        f"  mappings:{mappings}",
+    ]
+    return "\n".join(lines)
 
 
 def make_config(crm: Crm, folder: Path, mappings: str, resources: str = "", **kw: Any) -> Config:
@@ -182,7 +182,7 @@ async def run_once(config: Config, **options: Any) -> RunSummary:
 
 def store_rows(config: Config, table: str, key: str) -> dict[str, dict[str, Any]]:
     """Every row of a Campaign table, by key (rows without key under ``None``-less ids)."""
-    engine = create_engine_for(config.store.url)
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     try:
         meta = sa.MetaData()
         t = sa.Table(table, meta, autoload_with=engine)
@@ -196,4 +196,4 @@ def store_rows(config: Config, table: str, key: str) -> dict[str, dict[str, Any]
 
 
 def sync_state(config: Config) -> SyncState:
-    return SyncState(create_engine_for(config.store.url))
+    return SyncState(create_engine_for(config.store.url, schema=config.store.pg_schema))
