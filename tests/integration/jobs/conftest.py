@@ -125,9 +125,13 @@ class Harness:
     store: JobStore
     campaign: sa.Engine
     now: datetime | None = None
+    #: Wraps the connector of the next runs (e.g. to lose an answer).
+    wrap: Any = None
 
     def runner(self) -> tuple[JobRunner, ConnectorPool]:
         connector = self.crm.connect()
+        if self.wrap is not None:
+            connector = self.wrap(connector)
         pool = ConnectorPool(
             Config(), connectors={self.crm.connection: (self.crm.dialect, connector)}
         )  # type: ignore[dict-item]

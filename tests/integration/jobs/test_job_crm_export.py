@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from conftest import CONTACT, FIRST, LAST, Harness
+from crmsync.errors import TransientError
+from crmsync.jobs.runner import RunFailed
 from crmsync.store.writes import upsert_batch
 
 KEY = {"dataverse": None, "salesforce": "Customer_Number__c"}
@@ -142,3 +146,48 @@ async def test_rejects_without_branch_are_warnings_in_the_run_log(harness: Harne
     code = harness.store.rejects(run_id)[0]["errorSymbol"]
     assert message.startswith(f"reject {code}: ")
     assert harness.store.run(run_id).status == "succeeded"  # type: ignore[union-attr]
+
+
+class _LosesAnswer:
+    """A connector whose second write happens in the CRM but whose answer is lost."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def write(self, ops: Any) -> Any:
+        self.writes += 1
+        results = await self.inner.write(ops)
+        if self.writes == 2:
+            raise TransientError("the connection dropped before the answer arrived")
+        return results
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+async def test_lost_answer_then_resume_never_duplicates(harness: Harness, keyed: bool) -> None:
+    d = harness.crm.dialect
+    if keyed and KEY[d] is None:
+        pytest.skip("the emulated Dataverse contact has no alternate key")
+    tag = _tag()
+    _profiles(harness, tag, 30)
+    job = _export_job(harness, batch=False)
+    if not keyed and KEY[d] is not None:
+        job = job.replace(f"      - {{campaign: external_id, crm: {KEY[d]}}}\n", "")
+        job = job.replace(f"    key: {KEY[d]}\n", "")
+    harness.wrap = _LosesAnswer
+    with pytest.raises(RunFailed) as failed:
+        await harness.run(job, tag=tag)
+    harness.wrap = None
+    await harness.resume(failed.value.run_id)
+    crm = await _crm_rows(harness, tag)
+    names = sorted(str(r[FIRST[d]]) for r in crm)
+    assert names == [f"P{n:05d}" for n in range(30)]  # the in-doubt record exists once
+    rejects = harness.store.rejects(failed.value.run_id)
+    if d == "salesforce" and not keyed:
+        # Salesforce chose the id: the record cannot be resent safely, so it is reported.
+        assert [r["errorSymbol"] for r in rejects] == ["IN_DOUBT"]
+    else:
+        assert rejects == []
