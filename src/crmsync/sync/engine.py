@@ -126,10 +126,6 @@ class InboundEngine:
         compile every mapping. Nothing is written to the store's resource rows here."""
         config = self.config
         try:
-            self.store = create_engine_for(config.store.url, schema=config.store.pg_schema)
-            publish(self.store, config.resources)
-            self.state = SyncState(self.store)
-            self.queue = open_queue(config, ack_wait_seconds=self.options.ack_wait_seconds)
             for name in {m.connection for m in config.inbound.mappings}:
                 connection = config.connections.get(name)
                 if connection is None:
@@ -137,6 +133,10 @@ class InboundEngine:
                         [ConfigIssue(("connections",), f"connection '{name}' is not defined")]
                     )
                 self.connectors[name] = open_connector(name, connection, self._environ)
+            self.store = create_engine_for(config.store.url, schema=config.store.pg_schema)
+            publish(self.store, config.resources)
+            self.state = SyncState(self.store)
+            self.queue = open_queue(config, ack_wait_seconds=self.options.ack_wait_seconds)
             await self._compile()
         except BaseException:
             await self.close()

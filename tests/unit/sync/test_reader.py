@@ -1,0 +1,117 @@
+"""The inbound reader with a scripted connector: chunking, cursor saved only after the round's
+messages are published, snapshot bookkeeping, formatted values only when asked for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from crmsync.connectors.base import ChangePage, Deletion, Record
+from crmsync.errors import ProtocolError
+from crmsync.queue.sqlite import SQLiteQueue
+from crmsync.store import create_engine_for
+from crmsync.sync.reader import MappingReader
+from crmsync.sync.state import SyncState
+from crmsync.sync.transform import CompiledMapping
+
+
+class ScriptedCrm:
+    """Returns the pages given for each call of ``track_changes``; ``fail_after`` pages, raises."""
+
+    def __init__(self, rounds: list[list[ChangePage]], fail_after: int | None = None) -> None:
+        self.rounds = rounds
+        self.fail_after = fail_after
+        self.cursors: list[str | None] = []
+
+    async def track_changes(
+        self, table: str, fields: Sequence[str] | None, cursor: str | None
+    ) -> AsyncIterator[ChangePage]:
+        self.cursors.append(cursor)
+        for index, page in enumerate(self.rounds.pop(0)):
+            if self.fail_after is not None and index >= self.fail_after:
+                raise ProtocolError("a page has no 'value' list", table=table)
+            yield page
+
+
+def _records(start: int, count: int) -> list[Record]:
+    return [
+        Record(f"id{n}", {"contactid": f"id{n}"}, {"gendercode": "Female"}, n)
+        for n in range(start, start + count)
+    ]
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[SyncState]:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
+    yield SyncState(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+async def queue(tmp_path: Path) -> AsyncIterator[SQLiteQueue]:
+    async with SQLiteQueue(tmp_path / "queue.db") as q:
+        yield q
+
+
+def _compiled() -> Any:
+    class Stub:
+        name = "contacts"
+        crm_table = "contact"
+        crm_fields = ("contactid",)
+
+    return Stub()
+
+
+def _reader(crm: ScriptedCrm, queue: SQLiteQueue, state: SyncState, **kw: Any) -> MappingReader:
+    compiled: CompiledMapping = _compiled()
+    return MappingReader(compiled, crm, queue, state, chunk_size=3, **kw)  # type: ignore[arg-type]
+
+
+async def test_snapshot_round_is_chunked_and_the_cursor_saved_last(
+    queue: SQLiteQueue, state: SyncState
+) -> None:
+    pages = [
+        ChangePage(_records(0, 5), snapshot=True),
+        ChangePage(_records(5, 2), cursor="delta-1", snapshot=True),
+    ]
+    crm = ScriptedCrm([pages])
+    result = await _reader(crm, queue, state, with_formatted=False).round()
+    assert (result.changes, result.messages, result.snapshot) == (7, 3, True)
+    assert state.load_cursor("contacts") == "delta-1"
+    deliveries = await queue.fetch(max_messages=10)
+    assert sorted(d.message.change_count for d in deliveries) == [2, 2, 3]
+    assert all(d.message.snapshot is not None for d in deliveries)
+    assert all(c.formatted == {} for d in deliveries for c in d.message.changes)
+    (snapshot,) = state.snapshots("contacts")
+    assert snapshot.total_messages == 3
+
+
+async def test_a_failed_round_keeps_the_old_cursor(queue: SQLiteQueue, state: SyncState) -> None:
+    state.save_cursor("contacts", "delta-0")
+    pages = [ChangePage(_records(0, 2)), ChangePage([], [Deletion("id9")], cursor="delta-1")]
+    crm = ScriptedCrm([pages], fail_after=1)
+    with pytest.raises(ProtocolError):
+        await _reader(crm, queue, state, with_formatted=True).round()
+    assert crm.cursors == ["delta-0"]
+    assert state.load_cursor("contacts") == "delta-0"
+    # What was read before the failure is in the queue: read again later, applied once.
+    assert await queue.backlog("contacts") == 2
+
+
+async def test_delta_rounds_carry_deletions_and_formatted_values(
+    queue: SQLiteQueue, state: SyncState
+) -> None:
+    state.save_cursor("contacts", "delta-0")
+    pages = [ChangePage(_records(0, 1), [Deletion("gone")], cursor="delta-1")]
+    result = await _reader(ScriptedCrm([pages]), queue, state, with_formatted=True).round()
+    assert not result.snapshot
+    (delivery,) = await queue.fetch()
+    kinds = {c.id: (c.kind, dict(c.formatted)) for c in delivery.message.changes}
+    assert kinds == {"id0": ("upsert", {"gendercode": "Female"}), "gone": ("delete", {})}
+    assert state.snapshots("contacts") == []
+    with state.engine.connect() as conn:
+        assert conn.scalar(sa.text("select count(*) from crmsync_snapshots")) == 0
