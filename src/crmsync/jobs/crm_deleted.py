@@ -40,9 +40,11 @@ def _day_bound(value: Any, variables: Mapping[str, str], now: datetime, end: boo
     raise ConfigurationError(f"{'end' if end else 'start'}: {value!r} is not a date")
 
 
-def period(step: CrmStep, ctx: StepContext) -> tuple[datetime, datetime]:
-    """The deletion period, both ends included; a date as ``end`` covers that whole day."""
-    now = ctx.now()
+def period(step: CrmStep, ctx: StepContext, now: datetime) -> tuple[datetime, datetime]:
+    """The deletion period, both ends included; a date as ``end`` covers that whole day.
+
+    The end is never later than ``now``.
+    """
     try:
         start = _day_bound(step.start, ctx.variables, now, end=False)
         end = _day_bound(step.end, ctx.variables, now, end=True)
@@ -66,7 +68,8 @@ def _rows(found: Sequence[Deletion], key: str) -> list[Row]:
 async def run_import_deleted(ctx: StepContext, step: CrmStep) -> StepResult:
     dialect, connector = ctx.connectors.get(step.connection)
     info = await connector.describe(step.object)
-    start, end = period(step, ctx)
+    now = ctx.now()
+    start, end = period(step, ctx, now)
     if dialect == "salesforce":
         deleted = getattr(connector, "deleted", None)
         if deleted is None:
@@ -74,17 +77,22 @@ async def run_import_deleted(ctx: StepContext, step: CrmStep) -> StepResult:
         found: list[Deletion] = await deleted(step.object, start, end + timedelta(seconds=1))
         found = [d for d in found if d.deleted_at is None or start <= d.deleted_at <= end]
         return StepResult(rows=_rows(found, info.primary_key), counts={"deleted": len(found)})
-    return await _dataverse_deleted(ctx, step, connector, info.primary_key, start, end)
+    return await _dataverse_deleted(ctx, step, connector, info.primary_key, (start, end), now)
 
 
 async def _dataverse_deleted(
-    ctx: StepContext, step: CrmStep, connector: Any, key: str, start: datetime, end: datetime
+    ctx: StepContext,
+    step: CrmStep,
+    connector: Any,
+    key: str,
+    bounds: tuple[datetime, datetime],
+    seen_now: datetime,
 ) -> StepResult:
+    start, end = bounds
     tracker = f"{ctx.job.name}/{ctx.name}/{step.connection}/{step.object}"
     token_option = f"DELETETOKEN_{ctx.job.name}_{ctx.name}".replace("-", "_")
     since_option = f"DELETESINCE_{ctx.job.name}_{ctx.name}".replace("-", "_")
     cursor = ctx.store.option(token_option)
-    seen_now = ctx.now()
     table = ctx.store.t.deletions
     new_cursor: str | None = None
     with_deletions: list[Deletion] = []
@@ -116,9 +124,9 @@ async def _dataverse_deleted(
     else:
         since = parse_option_date(since_text)
     if start < since - timedelta(seconds=1):
-        ctx.store.set_option(token_option, new_cursor) if new_cursor else None
-        if since_text is None:
-            ctx.store.set_option(since_option, format_option_date(seen_now))
+        # Keep the tracking position all the same: later periods can then be served.
+        for name, value in options.items():
+            ctx.store.set_option(name, value)
         raise ConfigurationError(
             f"Dataverse deletions of {step.object} are known from change tracking only since "
             f"{format_option_date(since)} UTC (when this step first ran): the period cannot "
