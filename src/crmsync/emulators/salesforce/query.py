@@ -62,6 +62,20 @@ class _Cursor:
 
 def _after(order: list[OrderKey], values: tuple[Any, ...]) -> ColumnElement[Any]:
     """Records strictly after ``values`` in ``order`` (each term with its NULLS placement)."""
+    same_direction = len({key.descending for key in order}) == 1
+    if same_direction and not any(key.nulls_last for key in order) and None not in values:
+        # One row-value comparison, which SQLite answers straight from an index on the sort
+        # columns. Nulls sort first here, so excluding them (NULL comparisons are not true) is
+        # exactly right.
+        columns = sa.tuple_(*(key.column for key in order))
+        bound = sa.tuple_(*(sa.literal(v) for v in values))
+        lead = order[0].column
+        # The plain bound on the leading column makes SQLite start its index range here rather
+        # than at a looser bound from the statement's own WHERE (which would rescan the pages
+        # already answered).
+        if order[0].descending:
+            return sa.and_(lead <= values[0], columns < bound)
+        return sa.and_(lead >= values[0], columns > bound)
     alternatives = []
     for index, key in enumerate(order):
         value = values[index]
@@ -127,7 +141,7 @@ class QueryService:
         return self._page(cursor, position, name)
 
     def _count(self, compiled: CompiledQuery) -> int:
-        query = sa.select(sa.func.count()).select_from(compiled.from_clause())
+        query = sa.select(sa.func.count()).select_from(compiled.from_clause(for_count=True))
         if compiled.where:
             query = query.where(*compiled.where)
         with self.store.reading() as conn:
@@ -142,10 +156,9 @@ class QueryService:
         columns = compiled.columns()
         sort_columns = [key.column for key in compiled.order]
         query = sa.select(*columns, *sort_columns).select_from(compiled.from_clause())
-        where = list(compiled.where)
         previous = cursor.keys[position]
-        if previous:
-            where.append(_after(compiled.order, previous))
+        where = [_after(compiled.order, previous)] if previous else []
+        where += compiled.where
         if where:
             query = query.where(*where)
         ordering = []

@@ -110,10 +110,15 @@ class CompiledQuery:
     order: list[OrderKey] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
+    #: Relationships the WHERE clause uses (the others do not change which records match).
+    filtering_joins: frozenset[str] = frozenset()
 
-    def from_clause(self) -> Any:
+    def from_clause(self, *, for_count: bool = False) -> Any:
+        """The queried table with its parents joined (for a count: only those filtered on)."""
         clause: Any = self.table
-        for join in self.joins.values():
+        for key, join in self.joins.items():
+            if for_count and key not in self.filtering_joins:
+                continue
             clause = clause.outerjoin(
                 join.alias,
                 sa.and_(
@@ -174,6 +179,7 @@ class _Compiler:
         self.obj = obj
         self.table = store.table(obj)
         self.joins: dict[str, _Join] = {}
+        self.used_in_where: set[str] = set()
 
     def resolve(self, path: FieldPath) -> tuple[Field, ColumnElement[Any], str | None]:
         parts = path.parts
@@ -215,8 +221,10 @@ class _Compiler:
         where: list[ColumnElement[Any]] = []
         if not include_deleted:
             where.append(self.table.c.IsDeleted == 0)
+        joined_before = set(self.joins)
         if query.where is not None:
             where.append(self.condition(query.where))
+        filtering = set(self.used_in_where) | (set(self.joins) - joined_before)
         order = [
             OrderKey(self.resolve(term.field)[1], term.descending, term.nulls_last)
             for term in query.order
@@ -233,6 +241,7 @@ class _Compiler:
             order,
             query.limit,
             query.offset or 0,
+            frozenset(filtering),
         )
 
     # --- conditions ------------------------------------------------------------------------------
@@ -245,7 +254,9 @@ class _Compiler:
             # SOQL's NOT matches records for which the inner condition is unknown (nulls).
             return sa.not_(sa.func.coalesce(self.condition(node.item), sa.false()))
         if isinstance(node, InList):
-            found, column, _ = self.resolve(node.field)
+            found, column, relationship = self.resolve(node.field)
+            if relationship is not None:
+                self.used_in_where.add(relationship.lower())
             values = [self.value(found, literal, "IN") for literal in node.values]
             if node.negated:
                 return sa.or_(column.not_in(values), column.is_(None))
@@ -253,7 +264,9 @@ class _Compiler:
         return self.comparison(node)
 
     def comparison(self, node: Comparison) -> ColumnElement[Any]:
-        found, column, _ = self.resolve(node.field)
+        found, column, relationship = self.resolve(node.field)
+        if relationship is not None:
+            self.used_in_where.add(relationship.lower())
         literal = node.value
         op = node.op
         if literal.kind == "null":

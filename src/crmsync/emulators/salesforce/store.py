@@ -84,7 +84,9 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
             sa.Column(DELETED_DATE, sa.Text),
             sqlite_with_rowid=False,
         )
-        sa.Index(f"ix_{obj.name}_modstamp", table.c.SystemModstamp)
+        # Incremental reads sort by one of these and Id: the index serves both order and keyset.
+        sa.Index(f"ix_{obj.name}_modstamp", table.c.SystemModstamp, table.c.Id)
+        sa.Index(f"ix_{obj.name}_modified", table.c.LastModifiedDate, table.c.Id)
         sa.Index(f"ix_{obj.name}_deleted", table.c[DELETED_DATE])
         for f in obj.fields:
             if f.unique:
