@@ -15,7 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.routing import Mount, Router
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from crmsync.emulators.common.clock import Clock
@@ -55,6 +58,13 @@ class SalesforceEmulator:
     def close(self) -> None:
         """Release the data store (flushes and closes its database)."""
         self.store.close()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown resources and methods, answered in Salesforce's error format."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    body, content_type = error_body(status)
+    return Response(body, status, media_type=content_type)
 
 
 def create_emulator(
@@ -98,7 +108,10 @@ def create_emulator(
         *sobject_routes(ctx),
     ]
     data_api = SessionGate(
-        Router(routes=[*top, Mount("/v{version}", routes=versioned)]),
+        Starlette(
+            routes=[*top, Mount("/v{version}", routes=versioned)],
+            exception_handlers={HTTPException: _http_error},
+        ),
         tokens,
         usage,
         settings.api_version,

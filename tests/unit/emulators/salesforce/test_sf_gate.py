@@ -222,3 +222,14 @@ async def test_injected_faults_use_salesforce_error_bodies(
     assert (await api.get("query", params={"q": "SELECT Id FROM Contact"})).status_code == 200
     emulator.faults.add(Fault("expire_tokens"))
     assert (await api.get("limits")).status_code == 401
+
+
+async def test_unknown_resources_and_methods_answer_in_salesforce_format(
+    api: httpx.AsyncClient,
+) -> None:
+    missing = await api.get("nothing/here")
+    assert missing.status_code == 404
+    assert missing.json()[0]["errorCode"] == "NOT_FOUND"
+    wrong = await api.put("sobjects/Contact/0035g0000000001AAA", json={})
+    assert wrong.status_code == 405
+    assert wrong.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
