@@ -121,7 +121,7 @@ class JobRunner:
                 if isinstance(step, CrmStep) and step.process_errors and step.on_error:
                     error_row: Row = {
                         "step": execution.step,
-                        "errorSymbol": exc.code,
+                        "errorSymbol": exc.code or type(exc).__name__,
                         "errorMessage": exc.message,
                         "status": exc.status,
                     }
