@@ -99,15 +99,19 @@ async def run_import(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> St
     info = await connector.describe(step.object)
     now = ctx.now().replace(microsecond=0)
     wanted = [(field_of(info, f.name, f"fields ({f.name})"), f) for f in step.fields]
-    for order in step.order_by:
-        field_of(info, order.field, "order_by")
     names = [field.name for field, _ in wanted]
+    outputs = {spec.output for _, spec in wanted}
     extra: list[str] = [info.primary_key]
+    for order in step.order_by:
+        name = field_of(info, order.field, "order_by").name
+        if name not in outputs and name not in extra:
+            extra.append(name)  # sorted on, so selected and given on
     result = StepResult()
     window: tuple[str, datetime | None, datetime] | None = None
     if step.automatic_index is not None and step.automatic_index.enabled:
         modified = modified_field(dialect, info, step.automatic_index.field)
-        extra.append(modified)
+        if modified not in extra:
+            extra.append(modified)
         option = step.automatic_index.option or last_import_option(ctx.job.name, ctx.name)
         stored = ctx.store.option(option)
         try:

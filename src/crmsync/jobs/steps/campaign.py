@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,6 +71,25 @@ def _condition(ctx: StepContext, table: sa.Table, item: Condition, where: str) -
     return compare[op](column, value)
 
 
+def _coerce(column: sa.ColumnElement[Any], value: Any) -> Any:
+    """ISO text from earlier steps (JSON rows) as the date/time the column holds."""
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return value
+    try:
+        if python_type is datetime:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if python_type is date:
+            return date.fromisoformat(value[:10])
+    except ValueError:
+        raise ConfigurationError(f"'{value}' is not a date for field '{column.name}'") from None
+    return value
+
+
 def query(ctx: StepContext, step: CampaignQueryStep) -> StepResult:
     table = _table(ctx, step.resource)
     columns = [_column(table, name, "fields") for name in step.fields] or list(table.c)
@@ -98,7 +118,10 @@ def update(ctx: StepContext, step: UpdateCampaignStep, rows: Sequence[Row]) -> S
         if step.operation == "delete":
             deleted = delete_by_keys(conn, table, step.key, [row[source_key] for row in keyed])
             return StepResult(rows=list(rows), counts={"deleted": deleted})
-        values = [{name: row.get(source) for name, source in mapping.items()} for row in keyed]
+        values = [
+            {name: _coerce(table.c[name], row.get(source)) for name, source in mapping.items()}
+            for row in keyed
+        ]
         written = upsert_batch(conn, table, step.key, values, version_field=None)
     return StepResult(
         rows=list(rows),
