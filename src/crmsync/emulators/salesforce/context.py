@@ -51,9 +51,23 @@ def version_of(request: Request) -> str:
     return str(request.path_params.get("version", ""))
 
 
+#: Largest request body read (the REST API refuses bodies over 50 MB).
+MAX_BODY_BYTES = 50 * 1024 * 1024
+
+
 async def read_json(request: Request) -> Any:
     """The request body as JSON, or the 400 ``JSON_PARSER_ERROR`` Salesforce answers."""
-    body = await request.body()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, "REQUEST_ENTITY_TOO_LARGE", "The request body is larger than 50 MB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, "REQUEST_ENTITY_TOO_LARGE", "The request body is larger than 50 MB")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:

@@ -96,9 +96,11 @@ def _date(text: str) -> str | None:
 
 def _stored(found: Field, value: Any) -> Any:
     """A value that passed :func:`_wire_type_ok`, in stored form."""
-    if value is None:
-        return None
     kind = found.type
+    if value is None:
+        return (
+            0 if kind == FieldType.BOOLEAN else None
+        )  # Salesforce stores a null checkbox as false
     if kind == FieldType.BOOLEAN:
         return 1 if value else 0
     if kind in (FieldType.DOUBLE, FieldType.CURRENCY, FieldType.INT):

@@ -43,15 +43,11 @@ def sobject_routes(ctx: ApiContext) -> list[BaseRoute]:
     def read(obj: SObject, record_id: str, version: str, fields: str | None) -> dict[str, Any]:
         table = store.table(obj)
         with store.reading() as conn:
-            row = (
-                conn.execute(
-                    sa.select(table).where(table.c.Id == record_id, table.c.IsDeleted == 0)
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(sa.select(table).where(table.c.Id == record_id)).mappings().first()
         if row is None:
             raise not_found()
+        if row["IsDeleted"]:
+            raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
         record = render_row(obj, dict(row), version)
         if fields:
             wanted = {name.strip().lower() for name in fields.split(",")}

@@ -45,7 +45,7 @@ async def test_create_read_update_delete(api: httpx.AsyncClient, clock: Clock) -
     assert (await api.delete(f"sobjects/Contact/{record_id}")).status_code == 204
     gone = await api.get(f"sobjects/Contact/{record_id}")
     assert gone.status_code == 404
-    assert gone.json()[0]["errorCode"] == "NOT_FOUND"
+    assert gone.json()[0]["errorCode"] == "ENTITY_IS_DELETED"
     again = await api.delete(f"sobjects/Contact/{record_id}")
     assert again.status_code == 404
     assert again.json()[0]["errorCode"] == "ENTITY_IS_DELETED"
@@ -190,3 +190,37 @@ async def test_unknown_objects_and_ids(api: httpx.AsyncClient) -> None:
     answer = await api.patch("sobjects/Contact/not-an-id", json={})
     assert answer.status_code == 404
     assert answer.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+async def test_a_null_checkbox_is_false(api: httpx.AsyncClient) -> None:
+    record_id = await create(api, LastName="Box", DoNotCall=True)
+    await api.patch(f"sobjects/Contact/{record_id}", json={"DoNotCall": None})
+    assert (await api.get(f"sobjects/Contact/{record_id}")).json()["DoNotCall"] is False
+
+
+async def test_oversized_bodies_are_refused(api: httpx.AsyncClient) -> None:
+    from crmsync.emulators.salesforce import context
+
+    huge = b'{"LastName": "' + b"x" * (context.MAX_BODY_BYTES + 1) + b'"}'
+    answer = await api.post(
+        "sobjects/Contact", content=huge, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413
+    assert answer.json()[0]["errorCode"] == "REQUEST_ENTITY_TOO_LARGE"
+
+
+async def test_the_recycle_bin_is_emptied_after_the_retention(
+    api: httpx.AsyncClient, clock: Clock
+) -> None:
+    record_id = await create(api, LastName="Binned")
+    await api.delete(f"sobjects/Contact/{record_id}")
+    soql = f"SELECT Id, IsDeleted FROM Contact WHERE Id = '{record_id}'"  # noqa: S608
+    assert (await api.get("queryAll", params={"q": soql})).json()["totalSize"] == 1
+    clock.advance(16 * 86_400)
+    token = await api.post(
+        "http://sf.test/services/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": "a", "client_secret": "b"},
+    )
+    api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    assert (await api.get("queryAll", params={"q": soql})).json()["totalSize"] == 0
+    assert (await api.get(f"sobjects/Contact/{record_id}")).status_code == 404
