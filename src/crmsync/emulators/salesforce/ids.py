@@ -67,8 +67,8 @@ def normalize_id(value: str) -> str | None:
 
 
 class IdGenerator:
-    """Hands out consecutive ids per key prefix, starting after ``start`` (not thread-safe:
-    the store calls it under its lock)."""
+    """Hands out consecutive ids per key prefix, continuing from ``counters`` (the last number
+    used per prefix). Not thread-safe: the store calls it under its lock."""
 
     def __init__(self, counters: dict[str, int] | None = None) -> None:
         self.counters: dict[str, int] = dict(counters or {})

@@ -102,7 +102,6 @@ class QueryService:
         self.idle_seconds = idle_seconds
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._lock = threading.Lock()
-        self._issued = 0
 
     def start(
         self, soql: str, *, version: str, all_rows: bool, batch: int, purge_before: str | None
@@ -190,7 +189,6 @@ class QueryService:
         return result
 
     def _new_locator(self) -> str:
-        self._issued += 1
         body = "01g5g0" + secrets.token_hex(5).upper()[:9]
         return body + checksum(body)
 
