@@ -6,6 +6,11 @@ cursor only after every chunk of the round has been published: the queue is dura
 from ``publish``, so a reader killed at any point reads again from the last saved cursor and
 loses nothing (what it publishes twice, the version-guarded writer applies once).
 
+Each deletion is stamped with a version: the highest record version the reader has seen for the
+mapping so far (its *watermark*, saved with the cursor). The deletion happened before the page
+that reports it was read, so every version seen up to then is older than any later re-creation of
+the same record: the writer keeps it as a tombstone that stops older upserts delivered late.
+
 Snapshot rounds are recorded in :class:`~crmsync.sync.state.SyncState` (which messages belong to
 the snapshot) so that, once every one of them is applied, the writer can delete the Campaign rows
 whose CRM record no longer exists.
@@ -21,10 +26,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from crmsync.connectors.base import ChangePage, Connector
-from crmsync.queue.base import Change, ChangeMessage, ChangeQueue, changes_from_page
+from crmsync.queue.base import Change, ChangeMessage, ChangeQueue
 from crmsync.sync.connections import calls_made
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping
+from crmsync.sync.writer import version_number
 
 __all__ = ["DEFAULT_CHUNK", "MappingReader", "RoundResult"]
 
@@ -93,6 +99,7 @@ class MappingReader:
         """Read and publish every change since the saved cursor; save the new cursor."""
         name = self.name
         cursor = await self._state(self.state.load_cursor, name)
+        watermark = await self._state(self.state.load_watermark, name)
         calls_before = calls_made(self.connector)
         snapshot_id: str | None = None
         changes = messages = 0
@@ -103,7 +110,11 @@ class MappingReader:
             if page.snapshot and snapshot_id is None:
                 snapshot_id = await self._state(self.state.start_snapshot, name)
                 logger.info("%s: reading the CRM table in full (snapshot %s)", name, snapshot_id)
-            published = await self._publish(page, snapshot_id if page.snapshot else None)
+            for record in page.records:
+                version = version_number(record.version)
+                if version is not None and (watermark is None or version > watermark):
+                    watermark = version
+            published = await self._publish(page, snapshot_id if page.snapshot else None, watermark)
             messages += len(published)
             count = len(page.records) + len(page.deletions)
             changes += count
@@ -111,7 +122,7 @@ class MappingReader:
                 self._on_read(name, count)
             if page.cursor is not None:
                 # Everything of the round is in the queue now: the cursor may move on.
-                await self._state(self.state.save_cursor, name, page.cursor)
+                await self._state(self.state.save_cursor, name, page.cursor, watermark)
                 if snapshot_id is not None:
                     await self._state(self.state.finish_snapshot, snapshot_id, messages)
         crm_calls = calls_made(self.connector) - calls_before
@@ -123,10 +134,16 @@ class MappingReader:
         with self.state.engine.begin() as conn:
             self.state.add_counts(conn, self.name, crm_calls=crm_calls)
 
-    async def _publish(self, page: ChangePage, snapshot_id: str | None) -> list[str]:
-        changes = changes_from_page(page)
-        if not self.with_formatted:
-            changes = [Change(c.kind, c.id, c.version, c.values) for c in changes]
+    async def _publish(
+        self, page: ChangePage, snapshot_id: str | None, watermark: int | None
+    ) -> list[str]:
+        if self.with_formatted:
+            changes = [
+                Change("upsert", r.id, r.version, r.values, r.formatted) for r in page.records
+            ]
+        else:
+            changes = [Change("upsert", r.id, r.version, r.values) for r in page.records]
+        changes.extend(Change("delete", d.id, watermark) for d in page.deletions)
         chunks: Sequence[ChangeMessage] = [
             ChangeMessage(self.name, changes[start : start + self.chunk_size], snapshot_id)
             for start in range(0, len(changes), self.chunk_size)

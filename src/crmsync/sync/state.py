@@ -69,10 +69,13 @@ class SyncState(RecordsState):
         with self.engine.connect() as conn:
             return conn.scalar(sa.select(t.c.cursor).where(t.c.mapping == mapping))
 
-    def save_cursor(self, mapping: str, cursor: str) -> None:
-        """Save the cursor after every change read up to it has been published."""
+    def save_cursor(self, mapping: str, cursor: str, watermark: int | None = None) -> None:
+        """Save the cursor after every change read up to it has been published, with the
+        highest record version read so far (``watermark``: it only grows)."""
         t = self.tables.cursors
         with self.engine.begin() as conn:
+            if watermark is not None:
+                self._raise_watermark(conn, mapping, watermark)
             stmt = self._insert(conn, t).values(
                 mapping=mapping, cursor=cursor, updated_at=self._clock()
             )
@@ -82,6 +85,23 @@ class SyncState(RecordsState):
                     set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
                 )
             )
+
+    def load_watermark(self, mapping: str) -> int | None:
+        """The highest record version of ``mapping`` saved with a cursor (``None``: none yet)."""
+        t = self.tables.watermarks
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(t.c.version).where(t.c.mapping == mapping))
+
+    def _raise_watermark(self, conn: sa.Connection, mapping: str, version: int) -> None:
+        t = self.tables.watermarks
+        stmt = self._insert(conn, t).values(mapping=mapping, version=version)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[t.c.mapping],
+                set_={"version": stmt.excluded.version},
+                where=t.c.version < stmt.excluded.version,
+            )
+        )
 
     def clear_cursor(self, mapping: str) -> None:
         """Forget the cursor: the next read is a snapshot (replay, expired tracking)."""

@@ -1,4 +1,5 @@
-"""Rejects and parked children: the per-record part of :class:`~crmsync.sync.state.SyncState`."""
+"""Rejects, parked children and tombstones: the per-record part of
+:class:`~crmsync.sync.state.SyncState`."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 
 class RecordsState:
-    """Rejects and parked children; mixed into ``SyncState``, which provides the attributes."""
+    """Rejects, parked children and tombstones; mixed into ``SyncState``, which provides the
+    attributes."""
 
     engine: sa.Engine
     tables: StateTables
@@ -186,6 +188,68 @@ class RecordsState:
     def parked_count(self, mapping: str | None = None) -> int:
         """Number of parked children (they count in the backlog)."""
         t = self.tables.parked
+        query = sa.select(sa.func.count()).select_from(t)
+        if mapping is not None:
+            query = query.where(t.c.mapping == mapping)
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    # -- tombstones -----------------------------------------------------------------------------
+
+    def add_tombstones(
+        self, conn: sa.Connection, mapping: str, versions: Mapping[str, int]
+    ) -> None:
+        """In the writer's transaction: records deleted as of ``versions`` (key → version); an
+        existing tombstone keeps the higher version."""
+        t = self.tables.tombstones
+        now = self._clock()
+        rows = [
+            {"mapping": mapping, "key": key, "version": version, "deleted_at": now}
+            for key, version in versions.items()
+        ]
+        for chunk in chunks(rows):
+            stmt = self._insert(conn, t)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.c.mapping, t.c.key],
+                    set_={"version": stmt.excluded.version, "deleted_at": now},
+                    where=t.c.version < stmt.excluded.version,
+                ),
+                chunk,
+            )
+
+    def tombstones(self, conn: sa.Connection, mapping: str, keys: Sequence[str]) -> dict[str, int]:
+        """The tombstone versions of those of ``keys`` that have one."""
+        t = self.tables.tombstones
+        # Most mappings hold none: one indexed probe spares the key lookups of every message.
+        if conn.scalar(sa.select(t.c.key).where(t.c.mapping == mapping).limit(1)) is None:
+            return {}
+        found: dict[str, int] = {}
+        for chunk in chunks(sorted(set(keys))):
+            query = sa.select(t.c.key, t.c.version).where(
+                t.c.mapping == mapping, t.c.key.in_(chunk)
+            )
+            found.update((key, version) for key, version in conn.execute(query))
+        return found
+
+    def clear_tombstones(self, conn: sa.Connection, mapping: str, keys: Sequence[str]) -> None:
+        """In the writer's transaction: these records exist again (a newer version arrived)."""
+        t = self.tables.tombstones
+        for chunk in chunks(list(keys)):
+            conn.execute(sa.delete(t).where(t.c.mapping == mapping, t.c.key.in_(chunk)))
+
+    def prune_tombstones(self, mapping: str, before: datetime) -> int:
+        """Drop the tombstones of ``mapping`` recorded before ``before`` (the start of a snapshot
+        that has been completed since: it reconciled whatever they guarded)."""
+        t = self.tables.tombstones
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.delete(t).where(t.c.mapping == mapping, t.c.deleted_at < before)
+            )
+        return result.rowcount
+
+    def tombstone_count(self, mapping: str | None = None) -> int:
+        t = self.tables.tombstones
         query = sa.select(sa.func.count()).select_from(t)
         if mapping is not None:
             query = query.where(t.c.mapping == mapping)

@@ -44,6 +44,24 @@ class StateTables:
             sa.Column("cursor", sa.Text(), nullable=False),
             sa.Column("updated_at", UtcDateTime(), nullable=False),
         )
+        # The highest record version the reader has seen per mapping, saved with the cursor:
+        # the version deletions are stamped with (a tombstone's version).
+        self.watermarks = sa.Table(
+            "crmsync_watermarks",
+            m,
+            sa.Column("mapping", _NAME, primary_key=True),
+            sa.Column("version", sa.BigInteger(), nullable=False),
+        )
+        # Records deleted (or gone out of the filters), so that an older upsert delivered late
+        # cannot bring them back; a newer upsert (a re-creation) removes the tombstone.
+        self.tombstones = sa.Table(
+            "crmsync_tombstones",
+            m,
+            sa.Column("mapping", _NAME, primary_key=True),
+            sa.Column("key", _NAME, primary_key=True),
+            sa.Column("version", sa.BigInteger(), nullable=False),
+            sa.Column("deleted_at", UtcDateTime(), nullable=False),
+        )
         self.snapshots = sa.Table(
             "crmsync_snapshots",
             m,

@@ -117,10 +117,10 @@ class MappingWriter:
         compiled = self.compiled
         rows: list[dict[str, Any]] = []
         left_filters: dict[str, int] = {}
-        deleted: list[str] = []
+        deleted: dict[str, int | None] = {}
         for change in changes:
             if change.kind == "delete":
-                deleted.append(change.id)
+                deleted[change.id] = _newer(deleted.get(change.id), version_number(change.version))
                 continue
             version = version_number(change.version)
             record = Record(change.id, change.values, change.formatted, version)
@@ -141,6 +141,12 @@ class MappingWriter:
                 continue
             row["source_version"] = version
             rows.append(row)
+        # Records that left the filters in a snapshot were mostly never stored: no tombstones
+        # for them (the snapshot's reconciliation covers a full read).
+        left = {} if full else left_filters
+        if compiled.apply_deletes or left:
+            rows, buried = self._bury(conn, rows, deleted, left)
+            counts["unchanged"] += buried
         rows, parked = self._park_orphans(conn, rows, changes)
         counts["parked"] = parked
         if rows:
@@ -154,14 +160,52 @@ class MappingWriter:
             )
             counts["inserted"] = result.inserted
             counts["updated"] = result.updated
-            counts["unchanged"] = result.unchanged + result.stale
+            counts["unchanged"] += result.unchanged + result.stale
         if left_filters:
             counts["deleted"] += self._delete_left_filters(conn, left_filters)
         if deleted and compiled.apply_deletes:
             counts["deleted"] += delete_by_keys(conn, self.table, compiled.key_field, deleted)
-            self._drop_parked(conn, deleted)
+            self._drop_parked(conn, list(deleted))
         counts["campaign_writes"] = counts["inserted"] + counts["updated"] + counts["deleted"]
         return counts
+
+    def _bury(
+        self,
+        conn: sa.Connection,
+        rows: list[dict[str, Any]],
+        deleted: dict[str, int | None],
+        left_filters: Mapping[str, int],
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Weigh the message's upserts against tombstones (stored, and the message's own deletes):
+        an upsert not newer than its record's deletion is stale and dropped; a newer one is a
+        re-creation and clears the tombstone (a delete of the same message older than it is
+        dropped). The message's versioned deletes become tombstones. Returns the rows to write
+        and how many were dropped."""
+        key_field = self.compiled.key_field
+        tombs = self.state.tombstones(conn, self.name, [row[key_field] for row in rows])
+        fresh: dict[str, int] = dict(left_filters)
+        if self.compiled.apply_deletes:
+            for key, version in deleted.items():
+                if version is not None:
+                    fresh[key] = max(version, fresh.get(key, version))
+        kept: list[dict[str, Any]] = []
+        revived: list[str] = []
+        for row in rows:
+            key = row[key_field]
+            tomb = _newer(tombs.get(key), fresh.get(key))
+            if tomb is not None and row["source_version"] <= tomb:
+                continue
+            if tomb is not None:
+                revived.append(key)
+                fresh.pop(key, None)
+                if deleted.get(key) is not None:
+                    del deleted[key]
+            kept.append(row)
+        if revived:
+            self.state.clear_tombstones(conn, self.name, revived)
+        if fresh:
+            self.state.add_tombstones(conn, self.name, fresh)
+        return kept, len(rows) - len(kept)
 
     def _reject(self, conn: sa.Connection, change: Change, code: str, message: str) -> None:
         record = {"id": change.id, "version": change.version, "values": dict(change.values)}
@@ -326,8 +370,18 @@ class MappingWriter:
                         self.state.add_counts(conn, self.name, deleted=count, campaign_writes=count)
                         deleted += count
             self.state.close_snapshot(info.id)
+            # The full read saw every record that existed when it started: deletions before
+            # then need no tombstone any more.
+            self.state.prune_tombstones(self.name, info.started_at)
             logger.info("%s: snapshot %s complete (%d rows removed)", self.name, info.id, deleted)
         return deleted
+
+
+def _newer(a: int | None, b: int | None) -> int | None:
+    """The higher of two optional versions."""
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
 
 
 def _parked_change(payload: Mapping[str, Any]) -> Change:

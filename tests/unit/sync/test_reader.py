@@ -115,3 +115,31 @@ async def test_delta_rounds_carry_deletions_and_formatted_values(
     assert state.snapshots("contacts") == []
     with state.engine.connect() as conn:
         assert conn.scalar(sa.text("select count(*) from crmsync_snapshots")) == 0
+
+
+async def test_deletions_carry_the_highest_version_read_so_far(
+    queue: SQLiteQueue, state: SyncState
+) -> None:
+    first = [ChangePage(_records(3, 5), [Deletion("early")], cursor="delta-1")]
+    second = [
+        ChangePage([], [Deletion("before-any-record")]),
+        ChangePage(_records(20, 2), [Deletion("late")], cursor="delta-2"),
+    ]
+    reader = _reader(ScriptedCrm([first, second]), queue, state, with_formatted=False)
+    await reader.round()
+    assert state.load_watermark("contacts") == 7
+    await reader.round()
+    assert state.load_watermark("contacts") == 21
+    deliveries = await queue.fetch(max_messages=10)
+    stamped = {c.id: c.version for d in deliveries for c in d.message.changes if c.kind == "delete"}
+    # A deletion is stamped with every version seen up to its page, earlier rounds included.
+    assert stamped == {"early": 7, "before-any-record": 7, "late": 21}
+
+
+async def test_the_watermark_never_goes_down(queue: SQLiteQueue, state: SyncState) -> None:
+    state.save_cursor("contacts", "delta-0", 50)
+    pages = [ChangePage(_records(0, 2), [Deletion("gone")], cursor="delta-1")]
+    await _reader(ScriptedCrm([pages]), queue, state, with_formatted=False).round()
+    assert state.load_watermark("contacts") == 50
+    (delivery,) = await queue.fetch()
+    assert [c.version for c in delivery.message.changes if c.kind == "delete"] == [50]

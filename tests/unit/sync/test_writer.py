@@ -138,6 +138,92 @@ def test_snapshot_reconciliation_deletes_unseen_crm_rows_only(engine: sa.Engine)
     assert state.snapshots("contacts") == []
 
 
+def _delete(key: str, version: int | None) -> Change:
+    return Change("delete", key, version)
+
+
+def test_a_stale_upsert_after_the_delete_stays_deleted(engine: sa.Engine) -> None:
+    writer = _writer(engine)
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x"), _upsert("b", 5, "y")]))
+    writer.apply(ChangeMessage("contacts", [_delete("a", 9)]))
+    counts = writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x"), _upsert("b", 6, "y2")]))
+    assert _names(engine) == {"b": "y2"}
+    assert counts["unchanged"] == 1
+    assert counts["campaign_writes"] == 1
+    assert writer.state.tombstone_count("contacts") == 1
+
+
+def test_a_delete_before_its_record_arrives_keeps_it_out(engine: sa.Engine) -> None:
+    writer = _writer(engine)
+    counts = writer.apply(ChangeMessage("contacts", [_delete("a", 9)]))
+    assert counts["deleted"] == 0
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 9, "stale")]))
+    assert _names(engine) == {}
+
+
+def test_a_newer_version_is_a_re_creation(engine: sa.Engine) -> None:
+    writer = _writer(engine)
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x")]))
+    writer.apply(ChangeMessage("contacts", [_delete("a", 9)]))
+    counts = writer.apply(ChangeMessage("contacts", [_upsert("a", 10, "again")]))
+    assert _names(engine) == {"a": "again"}
+    assert counts["inserted"] == 1
+    assert writer.state.tombstone_count() == 0
+    # The old delete delivered again is older than the re-creation: it removes nothing.
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x")]))
+    assert _names(engine) == {"a": "again"}
+
+
+def test_in_one_message_the_higher_version_decides(engine: sa.Engine) -> None:
+    writer = _writer(engine)
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 12, "new"), _delete("a", 9)]))
+    writer.apply(ChangeMessage("contacts", [_upsert("b", 8, "old"), _delete("b", 9)]))
+    assert _names(engine) == {"a": "new"}
+    assert writer.state.tombstone_count() == 1
+
+
+def test_tombstones_follow_the_apply_deletes_switch(engine: sa.Engine) -> None:
+    writer = _writer(engine, apply_deletes=False)
+    writer.apply(ChangeMessage("contacts", [_delete("a", 9)]))
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "kept")]))
+    assert _names(engine) == {"a": "kept"}
+    assert writer.state.tombstone_count() == 0
+
+
+def test_an_unversioned_delete_leaves_no_tombstone(engine: sa.Engine) -> None:
+    writer = _writer(engine)
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x")]))
+    writer.apply(ChangeMessage("contacts", [_delete("a", None)]))
+    assert _names(engine) == {}
+    assert writer.state.tombstone_count() == 0
+
+
+def test_records_that_left_the_filters_do_not_come_back_stale(engine: sa.Engine) -> None:
+    filters = {"conditions": [{"field": "firstname", "op": "ne", "value": "out"}]}
+    writer = _writer(engine, filters=filters, delete_filtered_out=True)
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "in")]))
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 6, "out")]))
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "in")]))
+    assert _names(engine) == {}
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 7, "in again")]))
+    assert _names(engine) == {"a": "in again"}
+
+
+def test_a_completed_snapshot_prunes_older_tombstones(engine: sa.Engine) -> None:
+    writer = _writer(engine)
+    state = writer.state
+    writer.apply(ChangeMessage("contacts", [_delete("old", 3)]))
+    snapshot = state.start_snapshot("contacts")
+    writer.apply(ChangeMessage("contacts", [_delete("new", 4)]))
+    state.record_snapshot_messages(snapshot, ["s1"])
+    state.finish_snapshot(snapshot, 1)
+    writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x")], snapshot, "s1"))
+    writer.reconcile_snapshots()
+    with engine.connect() as conn:
+        keys = conn.scalars(sa.text("select key from crmsync_tombstones")).all()
+    assert keys == ["new"]
+
+
 @pytest.mark.parametrize(
     ("version", "expected"),
     [
