@@ -92,14 +92,26 @@ class DataverseConnector:
         return await self.metadata.describe(table)
 
     def read_all(
-        self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
+        self,
+        table: str,
+        fields: Sequence[str] | None = None,
+        *,
+        where: str | None = None,
+        formatted: bool = True,
     ) -> AsyncIterator[list[Record]]:
-        return self._reader.read_all(table, fields, where=where)
+        """See :meth:`DataverseReader.read_all`; ``formatted=False``: no display labels."""
+        return self._reader.read_all(table, fields, where=where, formatted=formatted)
 
     def track_changes(
-        self, table: str, fields: Sequence[str] | None, cursor: str | None
+        self,
+        table: str,
+        fields: Sequence[str] | None,
+        cursor: str | None,
+        *,
+        formatted: bool = True,
     ) -> AsyncIterator[ChangePage]:
-        return self._reader.track_changes(table, fields, cursor)
+        """See :meth:`DataverseReader.track_changes`; ``formatted=False``: no display labels."""
+        return self._reader.track_changes(table, fields, cursor, formatted=formatted)
 
     async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         return await self._writer.write(ops)

@@ -11,7 +11,7 @@ are the formatted values.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from typing import Any
 
 from crmsync.connectors.base import ChangePage, CrmType, Deletion, FieldInfo, Record, TableInfo
@@ -31,11 +31,26 @@ _UNFORMATTED = frozenset({CrmType.STRING, CrmType.MEMO, CrmType.UNIQUEIDENTIFIER
 
 
 class RowShape:
-    """How to turn one Web API row of a table into a :class:`Record`, precomputed once per read."""
+    """How to turn one Web API row of a table into a :class:`Record`, precomputed once per read.
 
-    __slots__ = ("_formatted", "_primary_key", "_table", "_version", "_wires", "select")
+    A row parsed from a page is owned by the reader, so it becomes the record's ``values`` once
+    its annotations and etag are taken out: no copy when it holds exactly the selected fields,
+    as Dataverse answers hold them.
+    """
 
-    def __init__(self, info: TableInfo, fields: Sequence[str] | None) -> None:
+    __slots__ = (
+        "_formatted",
+        "_primary_key",
+        "_table",
+        "_version",
+        "_wire_set",
+        "_wires",
+        "select",
+    )
+
+    def __init__(
+        self, info: TableInfo, fields: Sequence[str] | None, *, formatted: bool = True
+    ) -> None:
         chosen = _choose_fields(info, fields)
         wires = [f.wire_name for f in chosen]
         for extra in (info.primary_key, info.version_field):
@@ -45,13 +60,18 @@ class RowShape:
         self._primary_key = info.primary_key
         self._version = info.version_field
         self._wires = tuple(wires)
+        self._wire_set = frozenset(wires)
+        #: (field, its annotation) of the fields with display labels, when they are asked for.
         self._formatted = tuple(
-            (f.wire_name, f.wire_name + FORMATTED) for f in chosen if f.type not in _UNFORMATTED
+            (f.wire_name, f.wire_name + FORMATTED)
+            for f in chosen
+            if formatted and f.type not in _UNFORMATTED
         )
         #: The ``$select`` value.
         self.select = ",".join(self._wires)
 
-    def record(self, row: Mapping[str, Any]) -> Record:
+    def record(self, row: dict[str, Any]) -> Record:
+        """The record of ``row``, which it consumes (its annotations are removed from it)."""
         try:
             record_id = row[self._primary_key]
         except KeyError:
@@ -59,23 +79,24 @@ class RowShape:
                 f"a row of {self._table!r} lacks its primary key {self._primary_key!r}",
                 table=self._table,
             ) from None
-        get = row.get
-        formatted = {}
-        for wire, key in self._formatted:
-            label = get(key)
-            if label is not None:
-                formatted[wire] = label
-        version = get(self._version) if self._version else None
+        pop = row.pop
+        etag = pop("@odata.etag", None)
+        formatted = {
+            wire: label for wire, key in self._formatted if (label := pop(key, None)) is not None
+        }
+        values = row
+        if row.keys() != self._wire_set:
+            # Fields missing, or more than were selected: exactly the selected ones.
+            get = row.get
+            values = {wire: get(wire) for wire in self._wires}
+        version = values.get(self._version) if self._version else None
         if version is None:
-            version = _etag_version(get("@odata.etag"))
+            version = _etag_version(etag)
         return Record(
-            id=str(record_id),
-            values={wire: get(wire) for wire in self._wires},
-            formatted=formatted,
-            version=_as_int(version),
+            id=str(record_id), values=values, formatted=formatted, version=_as_int(version)
         )
 
-    def records(self, rows: Iterable[Mapping[str, Any]]) -> list[Record]:
+    def records(self, rows: Iterable[dict[str, Any]]) -> list[Record]:
         return [self.record(row) for row in rows]
 
 
@@ -89,29 +110,46 @@ class DataverseReader:
         self._metadata = metadata
         self._page_size = page_size
 
+    def _prefer(self, formatted: bool) -> str:
+        prefer = f"odata.maxpagesize={self._page_size}"
+        return f"{prefer},{_INCLUDE_FORMATTED}" if formatted else prefer
+
     async def read_all(
-        self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
+        self,
+        table: str,
+        fields: Sequence[str] | None = None,
+        *,
+        where: str | None = None,
+        formatted: bool = True,
     ) -> AsyncIterator[list[Record]]:
-        """Every record of ``table`` (optionally an OData ``$filter``), one list per page."""
+        """Every record of ``table`` (optionally an OData ``$filter``), one list per page.
+
+        ``formatted=False`` leaves out the display labels (:attr:`Record.formatted` is empty):
+        pages are about half the size and read about twice as fast.
+        """
         info = await self._metadata.describe(table)
-        shape = RowShape(info, fields)
+        shape = RowShape(info, fields, formatted=formatted)
         params = {"$select": shape.select}
         if where:
             params["$filter"] = where
-        prefer = f"odata.maxpagesize={self._page_size},{_INCLUDE_FORMATTED}"
-        first = await self._client.get_json(
-            info.collection, params, {"Prefer": prefer}, table=table
-        )
+        prefer = self._prefer(formatted)
+        first = self._client.get_json(info.collection, params, {"Prefer": prefer}, table=table)
         async for rows, _, _ in self._pages(first, prefer, table):
             yield shape.records(rows)
 
     async def track_changes(
-        self, table: str, fields: Sequence[str] | None, cursor: str | None
+        self,
+        table: str,
+        fields: Sequence[str] | None,
+        cursor: str | None,
+        *,
+        formatted: bool = True,
     ) -> AsyncIterator[ChangePage]:
         """Changes since ``cursor``; a snapshot (``snapshot=True`` pages) when there is none.
 
         The last page of every round carries the next cursor. An expired cursor starts a new
-        snapshot, after which the consumer reconciles deletions by key set.
+        snapshot, after which the consumer reconciles deletions by key set. ``formatted`` as
+        in :meth:`read_all`.
         """
         info = await self._metadata.describe(table)
         if not info.change_tracking:
@@ -120,8 +158,8 @@ class DataverseReader:
                 "in its table settings (EntityMetadata.ChangeTrackingEnabled) to sync it",
                 table=table,
             )
-        shape = RowShape(info, fields)
-        prefer = f"odata.maxpagesize={self._page_size},{_INCLUDE_FORMATTED}"
+        shape = RowShape(info, fields, formatted=formatted)
+        prefer = self._prefer(formatted)
         if cursor is not None:
             link = self._client.resolve_link(cursor)
             try:
@@ -133,18 +171,26 @@ class DataverseReader:
                     exc.code or exc.status,
                 )
             else:
-                async for page in self._changes(first, prefer, table, shape, snapshot=False):
+                pages = self._changes(_ready(first), prefer, table, shape, snapshot=False)
+                del first  # the page is the generator's now: it must not outlive it
+                async for page in pages:
                     yield page
                 return
         prefer = f"odata.track-changes,{prefer}"
-        first = await self._client.get_json(
+        snapshot = self._client.get_json(
             info.collection, {"$select": shape.select}, {"Prefer": prefer}, table=table
         )
-        async for page in self._changes(first, prefer, table, shape, snapshot=True):
+        async for page in self._changes(snapshot, prefer, table, shape, snapshot=True):
             yield page
 
     async def _changes(
-        self, first: dict[str, Any], prefer: str, table: str, shape: RowShape, *, snapshot: bool
+        self,
+        first: Awaitable[dict[str, Any]],
+        prefer: str,
+        table: str,
+        shape: RowShape,
+        *,
+        snapshot: bool,
     ) -> AsyncIterator[ChangePage]:
         async for rows, next_link, delta_link in self._pages(first, prefer, table):
             if next_link is None and delta_link is None:
@@ -173,12 +219,19 @@ class DataverseReader:
             )
 
     async def _pages(
-        self, answer: dict[str, Any], prefer: str, table: str
-    ) -> AsyncIterator[tuple[list[Mapping[str, Any]], str | None, str | None]]:
-        """``(rows, nextLink, deltaLink)`` per page, following nextLinks as given."""
+        self, first: Awaitable[dict[str, Any]], prefer: str, table: str
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str | None, str | None]]:
+        """``(rows, nextLink, deltaLink)`` per page (the first page awaited from ``first``),
+        following nextLinks as given.
+
+        Only the page being handed out is referenced here: each is released before the next is
+        fetched, so memory holds one page (plus the one its consumer still holds) at a time.
+        """
         headers = {"Prefer": prefer}
+        answer = await first
+        del first
         while True:
-            rows = answer.get("value")
+            rows = answer.pop("value", None)
             if not isinstance(rows, list):
                 raise ProtocolError(
                     f"a page of {table!r} has no 'value' list "
@@ -189,7 +242,9 @@ class DataverseReader:
                 raise ProtocolError(f"a page of {table!r} holds rows that are not objects")
             next_link = _link(answer, "@odata.nextLink", table)
             delta_link = _link(answer, "@odata.deltaLink", table)
+            del answer
             yield rows, next_link, delta_link
+            del rows
             if next_link is None:
                 return
             answer = await self._client.get_url(next_link, headers, table=table)
@@ -201,6 +256,10 @@ class DataverseReader:
         absolute = self._client.resolve_link(delta_link)
         root = self._client.service_root
         return absolute[len(root) :] if absolute.startswith(root) else absolute
+
+
+async def _ready(value: dict[str, Any]) -> dict[str, Any]:
+    return value
 
 
 def reconcile_deletions(snapshot_ids: Iterable[str], known_ids: Iterable[str]) -> list[Deletion]:

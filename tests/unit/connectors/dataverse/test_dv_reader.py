@@ -97,6 +97,56 @@ async def test_full_read_pages_selects_and_formats(
     assert data[1].url.params["$skiptoken"] == "2"
 
 
+async def test_full_read_without_formatted_values(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    org.data = PagedContacts([_row(n) for n in range(3)])
+    pages = await _pages(
+        connector.read_all("contact", ["firstname", "gendercode"], formatted=False)
+    )
+    records = [record for page in pages for record in page]
+    assert [r.id for r in records] == [_row(n)["contactid"] for n in range(3)]
+    # Annotations a server sends anyway stay out of the values; no labels are kept.
+    assert all(r.formatted == {} for r in records)
+    assert records[0].values == {
+        "firstname": "First0",
+        "gendercode": 1,
+        "contactid": "00000000-0000-0000-0000-000000000000",
+        "versionnumber": 100,
+    }
+    for request in org.data_requests():
+        assert request.headers["Prefer"] == "odata.maxpagesize=2"
+
+
+async def test_records_hold_exactly_the_selected_fields(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    selected = ["firstname", "gendercode", "contactid", "versionnumber"]
+    rows = [
+        {k: v for k, v in _row(n).items() if k in selected or k.startswith("@") or FV in k}
+        for n in range(2)
+    ]
+    rows[1]["unexpected"] = "x"
+    del rows[1]["firstname"]
+    org.data = PagedContacts(rows)
+    (page,) = await _pages(connector.read_all("contact", ["firstname", "gendercode"]))
+    assert [dict(r.values) for r in page] == [
+        {
+            "contactid": rows[0]["contactid"],
+            "firstname": "First0",
+            "gendercode": 1,
+            "versionnumber": 100,
+        },
+        {
+            "contactid": rows[1]["contactid"],
+            "firstname": None,
+            "gendercode": 1,
+            "versionnumber": 101,
+        },
+    ]
+    assert [r.formatted for r in page] == [{"gendercode": "Male"}, {"gendercode": "Male"}]
+
+
 async def test_full_read_passes_the_filter(connector: DataverseConnector, org: FakeOrg) -> None:
     org.data = PagedContacts([_row(1)])
     await _pages(connector.read_all("contact", ["firstname"], where="firstname eq 'O''Neil'"))
@@ -185,6 +235,21 @@ async def test_tracking_snapshot_then_delta_rounds(
     delta_request = org.data_requests()[2]
     assert str(delta_request.url) == f"{ROOT}{cursor}"
     assert "odata.track-changes" not in delta_request.headers["Prefer"]
+
+
+async def test_tracking_without_formatted_values(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    org.data = PagedContacts([_row(n) for n in range(3)])
+    pages: list[ChangePage] = await _pages(
+        connector.track_changes("contact", ["gendercode"], None, formatted=False)
+    )
+    assert [len(p.records) for p in pages] == [2, 1]
+    assert all(
+        r.formatted == {} and "gendercode" + FV not in r.values for p in pages for r in p.records
+    )
+    for request in org.data_requests():
+        assert request.headers["Prefer"] == "odata.track-changes,odata.maxpagesize=2"
 
 
 async def test_expired_cursor_starts_a_new_snapshot(
