@@ -102,6 +102,7 @@ async def _run(
     variables: dict[str, str] | None = None,
     *,
     resume: str | None = None,
+    fresh: bool = False,
 ) -> str:
     store = open_store(config)
     campaign = create_engine_for(config.store.url, schema=config.store.pg_schema)
@@ -117,7 +118,9 @@ async def _run(
             runner = JobRunner(store, campaign, pool, on_step=_Bars(progress))
             if resume is not None or job is None:
                 return await runner.resume(resume or "")
-            return await runner.run(job, text, source=source, variables=variables)
+            return await runner.run(
+                job, text, source=source, variables=variables, continue_unfinished=not fresh
+            )
     finally:
         await pool.aclose()
         campaign.dispose()
@@ -143,8 +146,11 @@ def run(
     job_file: Annotated[Path, typer.Argument(dir_okay=False)],
     config: ConfigOption = Path("crmsync.yaml"),
     var: VarOption = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start afresh even if the last run did not finish.")
+    ] = False,
 ) -> None:
-    """Run a job; print the run id."""
+    """Run a job (or finish its last run if that one did not finish); print the run id."""
     errors = Console(stderr=True)
     settings = _config(config, errors)
     text = job_file.read_text(encoding="utf-8")
@@ -153,7 +159,7 @@ def run(
         _print_issues(issues, errors)
         raise typer.Exit(1)
     try:
-        run_id = asyncio.run(_run(settings, job, text, str(job_file), _variables(var)))
+        run_id = asyncio.run(_run(settings, job, text, str(job_file), _variables(var), fresh=new))
     except RunFailed as exc:
         _finish(settings, exc.run_id, exc.message)
         return

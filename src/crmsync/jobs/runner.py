@@ -65,8 +65,21 @@ class JobRunner:
         *,
         source: str = "<job>",
         variables: Mapping[str, str] | None = None,
+        continue_unfinished: bool = True,
     ) -> str:
-        """Run ``job`` from its first step; return the run id (:class:`RunFailed` on error)."""
+        """Run ``job`` from its first step; return the run id (:class:`RunFailed` on error).
+
+        When an earlier run of the same job file did not finish (it failed or was killed) and
+        ``continue_unfinished`` is on, that run is resumed instead, so that re-running a job after
+        a crash exports nothing twice. A job must not run twice at the same time.
+        """
+        if continue_unfinished:
+            for info in self.store.runs(limit=20):
+                if info.job == job.name and info.job_text == job_text:
+                    if info.status in ("running", "failed"):
+                        self.store.log(info.id, job.first_step, "info", "resumed by a new run")
+                        return await self.resume(info.id)
+                    break
         merged = {**job.variables, **(variables or {})}
         run_id = self.store.create_run(job.name, source, job_text, merged, job.first_step)
         await self._drive(run_id, job)
