@@ -26,7 +26,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from crmsync.emulators.common.clock import Clock
 from crmsync.emulators.salesforce.errors import ApiError
 from crmsync.emulators.salesforce.ids import checksum
-from crmsync.emulators.salesforce.schema import FieldType
 from crmsync.emulators.salesforce.soql import SoqlError, parse
 from crmsync.emulators.salesforce.soql_sql import CompiledQuery, OrderKey, compile_query
 from crmsync.emulators.salesforce.store import SalesforceStore, format_datetime
@@ -194,16 +193,16 @@ class QueryService:
 
 
 class _Renderer:
-    """Turns result rows into records: ``attributes`` first, booleans as booleans, parents
+    """Turns result rows into records: ``attributes`` first, then the fields as selected, parents
     nested as sub-records (or ``null`` when the reference is empty)."""
 
     def __init__(self, compiled: CompiledQuery, version: str) -> None:
         self.type = compiled.obj.name
         self.url = f"/services/data/v{version}/sobjects/{compiled.obj.name}/"
-        self.top: list[tuple[str, int, bool]] = []
-        parents: dict[str, list[tuple[str, int, bool]]] = {}
+        self.top: list[tuple[str, int]] = []
+        parents: dict[str, list[tuple[str, int]]] = {}
         for index, item in enumerate(compiled.selected, start=1):
-            entry = (item.field.name, index, item.field.type == FieldType.BOOLEAN)
+            entry = (item.field.name, index)
             if item.relationship is None:
                 self.top.append(entry)
             else:
@@ -220,23 +219,25 @@ class _Renderer:
                     parents.get(key, []),
                 )
             )
-        self.plain = not self.parents and not any(flag for _, _, flag in self.top)
+        self.plain = not self.parents
 
     def render(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
         type_, url = self.type, self.url
         if self.plain:
-            pairs = [(name, index) for name, index, _ in self.top]
-            return [
-                {"attributes": {"type": type_, "url": url + row[0]}}
-                | {name: row[index] for name, index in pairs}
-                for row in rows
-            ]
+            # Selected fields sit right after the leading Id: pair them up in one zip.
+            names = [name for name, _ in self.top]
+            end = len(names) + 1
+            records = []
+            for row in rows:
+                record: dict[str, Any] = {"attributes": {"type": type_, "url": url + row[0]}}
+                record.update(zip(names, row[1:end], strict=True))
+                records.append(record)
+            return records
         records = []
         for row in rows:
-            record: dict[str, Any] = {"attributes": {"type": type_, "url": url + row[0]}}
-            for name, index, flag in self.top:
-                value = row[index]
-                record[name] = bool(value) if flag and value is not None else value
+            record = {"attributes": {"type": type_, "url": url + row[0]}}
+            for name, index in self.top:
+                record[name] = row[index]
             for relationship, parent_type, parent_url, id_index, fields in self.parents:
                 parent_id = row[id_index]
                 if not fields:
@@ -247,9 +248,8 @@ class _Renderer:
                 parent: dict[str, Any] = {
                     "attributes": {"type": parent_type, "url": parent_url + parent_id}
                 }
-                for name, index, flag in fields:
-                    value = row[index]
-                    parent[name] = bool(value) if flag and value is not None else value
+                for name, index in fields:
+                    parent[name] = row[index]
                 record[relationship] = parent
             records.append(record)
         return records

@@ -129,13 +129,19 @@ class CompiledQuery:
         return clause
 
     def columns(self) -> list[ColumnElement[Any]]:
-        """Selected columns: ``Id`` first, then the fields, then each parent's ``Id``."""
+        """Selected columns: ``Id`` first, then the fields, then each parent's ``Id``.
+
+        Checkboxes are stored as 0/1; they are read as booleans (SQLAlchemy converts them).
+        """
         result: list[ColumnElement[Any]] = [self.table.c.Id]
         for item in self.selected:
             if item.relationship is None:
-                result.append(self.table.c[item.field.name])
+                column: ColumnElement[Any] = self.table.c[item.field.name]
             else:
-                result.append(self.joins[item.relationship.lower()].alias.c[item.field.name])
+                column = self.joins[item.relationship.lower()].alias.c[item.field.name]
+            if item.field.type == FieldType.BOOLEAN:
+                column = sa.type_coerce(column, sa.Boolean)
+            result.append(column)
         for join in self.joins.values():
             result.append(join.alias.c.Id)
         return result
