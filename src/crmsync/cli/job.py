@@ -60,7 +60,7 @@ def _variables(items: list[str] | None) -> dict[str, str]:
 
 def _print_issues(issues: Sequence[ConfigIssue], console: Console) -> None:
     for issue in issues:
-        console.print(Text(str(issue)))
+        console.print(Text(str(issue)), soft_wrap=True)
 
 
 @app.command("validate")
