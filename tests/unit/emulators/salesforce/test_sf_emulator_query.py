@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crmsync.emulators.common.clock import Clock
 from crmsync.emulators.salesforce.errors import ApiError
@@ -270,3 +272,17 @@ def test_hostile_values_are_only_compared(service: QueryService, store: Salesfor
 )
 def test_batch_size_option(header: str | None, size: int) -> None:
     assert batch_size_option(header, 2000) == size
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=80))
+def test_any_stored_text_is_found_by_equality(
+    service: QueryService, store: SalesforceStore, value: str
+) -> None:
+    record_id = add(store, LastName=value)
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    found = run(service, f"SELECT Id, LastName FROM Contact WHERE LastName = '{escaped}'")
+    assert record_id in {r["Id"] for r in found}
+    assert all(r["LastName"].lower() == value.lower() for r in found)
