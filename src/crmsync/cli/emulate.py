@@ -6,21 +6,52 @@ import ipaddress
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
 import typer
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from crmsync.emulators.common.server import serve_foreground
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 app = typer.Typer(help="Run a local emulator of a CRM web API.", no_args_is_help=True)
 
 _SEED_KEYS = {"contacts": "seed_contacts", "accounts": "seed_accounts"}
 _SALESFORCE_SEED_KEYS = {**_SEED_KEYS, "subscriptions": "seed_subscriptions"}
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
+
+_Settings = TypeVar("_Settings", bound=BaseModel)
+
+
+class _Emulator(Protocol):
+    """What serving needs from either emulator: its ASGI app, and a way to release its store."""
+
+    @property
+    def app(self) -> ASGIApp: ...
+
+    def close(self) -> None: ...
+
+
+# Options both emulators take, declared once so the two commands cannot drift apart.
+PortOption = Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: pick a free one).")]
+HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
+DataOption = Annotated[
+    Path | None, typer.Option(help="SQLite file to persist to (default: in memory).")
+]
+TlsOption = Annotated[bool, typer.Option("--tls", help="Serve HTTPS with a generated CA.")]
+CaFileOption = Annotated[
+    Path | None, typer.Option(help="With --tls: where to write the CA certificate (PEM).")
+]
+SecretEnvOption = Annotated[
+    str | None, typer.Option(help="Name of the environment variable holding the secret.")
+]
+SecretFileOption = Annotated[Path | None, typer.Option(help="File holding the client secret.")]
 
 
 def parse_seed(value: str, keys: dict[str, str] | None = None) -> dict[str, int]:
@@ -97,27 +128,19 @@ def _url_host(host: str) -> str:
 
 @app.command("dataverse")
 def dataverse(
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: pick a free one).")],
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: PortOption,
+    host: HostOption = "127.0.0.1",
     seed: Annotated[
         str | None, typer.Option(help="Generate rows at start-up: contacts=N,accounts=M.")
     ] = None,
-    data: Annotated[
-        Path | None, typer.Option(help="SQLite file to persist to (default: in memory).")
-    ] = None,
-    tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS with a generated CA.")] = False,
-    ca_file: Annotated[
-        Path | None, typer.Option(help="With --tls: where to write the CA certificate (PEM).")
-    ] = None,
+    data: DataOption = None,
+    tls: TlsOption = False,
+    ca_file: CaFileOption = None,
     client_id: Annotated[
         str | None, typer.Option(help="Accept only this client id (default: any).")
     ] = None,
-    client_secret_env: Annotated[
-        str | None, typer.Option(help="Name of the environment variable holding the secret.")
-    ] = None,
-    client_secret_file: Annotated[
-        Path | None, typer.Option(help="File holding the client secret.")
-    ] = None,
+    client_secret_env: SecretEnvOption = None,
+    client_secret_file: SecretFileOption = None,
     rate_limit: Annotated[
         str | None, typer.Option(help="Requests per user per window: N/SECONDS (6000/300).")
     ] = None,
@@ -128,82 +151,42 @@ def dataverse(
     """Emulate the Dataverse Web API (Dynamics 365) and its token endpoint until interrupted."""
     from crmsync.emulators.dataverse.app import create_emulator  # the heavy part, only here
 
-    fields: dict[str, object] = {"data_file": data, **(parse_seed(seed) if seed else {})}
-    secret = read_secret(client_secret_env, client_secret_file)
-    if secret is not None and client_id is None:
-        raise typer.BadParameter("a client secret needs --client-id", param_hint="--client-id")
-    fields.update(client_id=client_id, client_secret=secret)
+    fields = _common_fields(
+        data, parse_seed(seed) if seed else {}, client_id, client_secret_env, client_secret_file
+    )
     if rate_limit:
         fields["rate_limit_requests"], fields["rate_limit_window_seconds"] = parse_rate_limit(
             rate_limit
         )
     if retention_days is not None:
         fields["change_tracking_retention_days"] = retention_days
-    if tls and ca_file is None:
-        raise typer.BadParameter("--tls needs --ca-file PATH for the CA", param_hint="--ca-file")
-    try:
-        settings = DataverseEmulatorSettings.model_validate(fields)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise typer.BadParameter(problems) from None
+    settings = _settings(DataverseEmulatorSettings, fields, tls, ca_file)
 
-    if not is_loopback(host):
-        typer.secho(
-            f"warning: listening on {host}, reachable from other machines; the emulator has "
-            "no real security.",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
-    emulator = create_emulator(settings)
-    try:
-        with tempfile.TemporaryDirectory(prefix="crmsync-tls-") as workdir:
-            files = _tls_files(host, ca_file, Path(workdir)) if tls else None
-            scheme = "https" if files else "http"
+    def endpoints(base: str) -> list[str]:
+        return [
+            f"  Web API:   {base}/api/data/v9.2",
+            f"  Authority: {base}/common   (scope {base}/.default)",
+        ]
 
-            def ready(bound_port: int) -> None:
-                base = f"{scheme}://{_url_host(host)}:{bound_port}"
-                typer.echo(f"Dataverse emulator listening on {base}")
-                typer.echo(f"  Web API:   {base}/api/data/v9.2")
-                typer.echo(f"  Authority: {base}/common   (scope {base}/.default)")
-                typer.echo(f"  Control:   {base}/_emulator/health")
-                if files is not None:
-                    typer.echo(f"  CA file:   {ca_file}")
-                typer.echo("Press Ctrl+C to stop.", err=True)
-
-            try:
-                serve_foreground(emulator.app, host=host, port=port, tls=files, on_ready=ready)
-            except RuntimeError as error:
-                typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-                raise typer.Exit(1) from None
-    finally:
-        emulator.close()
-    typer.echo("Dataverse emulator stopped.", err=True)
+    _run("Dataverse", lambda: create_emulator(settings), endpoints, host, port, tls, ca_file)
 
 
 @app.command("salesforce")
 def salesforce(
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: pick a free one).")],
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: PortOption,
+    host: HostOption = "127.0.0.1",
     seed: Annotated[
         str | None,
         typer.Option(help="Generate records at start-up: contacts=N,accounts=M,subscriptions=K."),
     ] = None,
-    data: Annotated[
-        Path | None, typer.Option(help="SQLite file to persist to (default: in memory).")
-    ] = None,
-    tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS with a generated CA.")] = False,
-    ca_file: Annotated[
-        Path | None, typer.Option(help="With --tls: where to write the CA certificate (PEM).")
-    ] = None,
+    data: DataOption = None,
+    tls: TlsOption = False,
+    ca_file: CaFileOption = None,
     client_id: Annotated[
         str | None, typer.Option(help="Accept only this connected-app client id (default: any).")
     ] = None,
-    client_secret_env: Annotated[
-        str | None, typer.Option(help="Name of the environment variable holding the secret.")
-    ] = None,
-    client_secret_file: Annotated[
-        Path | None, typer.Option(help="File holding the client secret.")
-    ] = None,
+    client_secret_env: SecretEnvOption = None,
+    client_secret_file: SecretFileOption = None,
     api_limit: Annotated[
         int | None, typer.Option(min=1, help="Daily API request budget (default 100000).")
     ] = None,
@@ -215,25 +198,67 @@ def salesforce(
     from crmsync.emulators.salesforce.app import create_emulator  # the heavy part, only here
     from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
 
-    fields: dict[str, object] = {"data_file": data}
-    if seed:
-        fields.update(parse_seed(seed, _SALESFORCE_SEED_KEYS))
-    secret = read_secret(client_secret_env, client_secret_file)
-    if secret is not None and client_id is None:
-        raise typer.BadParameter("a client secret needs --client-id", param_hint="--client-id")
-    fields.update(client_id=client_id, client_secret=secret)
+    fields = _common_fields(
+        data,
+        parse_seed(seed, _SALESFORCE_SEED_KEYS) if seed else {},
+        client_id,
+        client_secret_env,
+        client_secret_file,
+    )
     if api_limit is not None:
         fields["api_daily_limit"] = api_limit
     if retention_days is not None:
         fields["deleted_retention_days"] = retention_days
+    settings = _settings(SalesforceEmulatorSettings, fields, tls, ca_file)
+
+    def endpoints(base: str) -> list[str]:
+        return [
+            f"  REST API:  {base}/services/data/v{settings.api_version}",
+            f"  Token:     {base}/services/oauth2/token",
+        ]
+
+    _run("Salesforce", lambda: create_emulator(settings), endpoints, host, port, tls, ca_file)
+
+
+def _common_fields(
+    data: Path | None,
+    seed_fields: dict[str, int],
+    client_id: str | None,
+    client_secret_env: str | None,
+    client_secret_file: Path | None,
+) -> dict[str, object]:
+    """Settings fields from the options both emulators share: data file, seed and credentials."""
+    fields: dict[str, object] = {"data_file": data, **seed_fields}
+    secret = read_secret(client_secret_env, client_secret_file)
+    if secret is not None and client_id is None:
+        raise typer.BadParameter("a client secret needs --client-id", param_hint="--client-id")
+    fields.update(client_id=client_id, client_secret=secret)
+    return fields
+
+
+def _settings(
+    model: type[_Settings], fields: dict[str, object], tls: bool, ca_file: Path | None
+) -> _Settings:
+    """Validated emulator settings; every problem reported as a bad parameter."""
     if tls and ca_file is None:
         raise typer.BadParameter("--tls needs --ca-file PATH for the CA", param_hint="--ca-file")
     try:
-        settings = SalesforceEmulatorSettings.model_validate(fields)
+        return model.model_validate(fields)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise typer.BadParameter(problems) from None
 
+
+def _run(
+    name: str,
+    create: Callable[[], _Emulator],
+    endpoints: Callable[[str], list[str]],
+    host: str,
+    port: int,
+    tls: bool,
+    ca_file: Path | None,
+) -> None:
+    """Serve a new emulator until interrupted, printing where to reach it once it listens."""
     if not is_loopback(host):
         typer.secho(
             f"warning: listening on {host}, reachable from other machines; the emulator has "
@@ -241,7 +266,7 @@ def salesforce(
             fg=typer.colors.YELLOW,
             err=True,
         )
-    emulator = create_emulator(settings)
+    emulator = create()
     try:
         with tempfile.TemporaryDirectory(prefix="crmsync-tls-") as workdir:
             files = _tls_files(host, ca_file, Path(workdir)) if tls else None
@@ -249,9 +274,9 @@ def salesforce(
 
             def ready(bound_port: int) -> None:
                 base = f"{scheme}://{_url_host(host)}:{bound_port}"
-                typer.echo(f"Salesforce emulator listening on {base}")
-                typer.echo(f"  REST API:  {base}/services/data/v{settings.api_version}")
-                typer.echo(f"  Token:     {base}/services/oauth2/token")
+                typer.echo(f"{name} emulator listening on {base}")
+                for line in endpoints(base):
+                    typer.echo(line)
                 typer.echo(f"  Control:   {base}/_emulator/health")
                 if files is not None:
                     typer.echo(f"  CA file:   {ca_file}")
@@ -264,7 +289,7 @@ def salesforce(
                 raise typer.Exit(1) from None
     finally:
         emulator.close()
-    typer.echo("Salesforce emulator stopped.", err=True)
+    typer.echo(f"{name} emulator stopped.", err=True)
 
 
 def _tls_files(host: str, ca_file: Path | None, workdir: Path) -> TlsFiles:
