@@ -79,9 +79,11 @@ async def test_dynamics_contacts_import(dataverse: Crm, tmp_path: Path) -> None:
         dataverse.emulator.clock.set(datetime.now(UTC))
     profiles = [p for p in _profiles(engine) if p["last_name"] == tag]
     assert sorted(str(p["first_name"]) for p in profiles) == ["New", "Other"]
+    first_end = store.variables(run_id)["crmEndDate"]
+    assert store.variables(again)["crmStartImport"] == first_end
     assert (
         store.option("LASTIMPORT_dynamics_contacts_import")
-        == (store.variables(run_id)["crmEndDate"])
+        == (store.variables(again)["crmEndDate"])
     )
     assert store.steps(again)[0].counts == {"read": 0}
     engine.dispose()
