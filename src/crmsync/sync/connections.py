@@ -15,8 +15,19 @@ from crmsync.config.models import DataverseConnection, SalesforceConnection
 from crmsync.config.secrets import resolve_secret
 from crmsync.connectors.base import Connector
 from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
+from crmsync.connectors.salesforce import (
+    ClientCredentials,
+    SalesforceConnectionConfig,
+    SalesforceConnector,
+)
 
-__all__ = ["calls_made", "count_rows", "dataverse_settings", "open_connector"]
+__all__ = [
+    "calls_made",
+    "count_rows",
+    "dataverse_settings",
+    "open_connector",
+    "salesforce_settings",
+]
 
 
 def dataverse_settings(
@@ -35,12 +46,37 @@ def dataverse_settings(
             timeout_seconds=connection.timeout_seconds,
         )
     except ValidationError as exc:
-        raise ConfigError(
-            [
-                ConfigIssue(("connections", name, *map(str, error["loc"])), error["msg"])
-                for error in exc.errors()
-            ]
-        ) from None
+        raise _config_error(name, exc) from None
+
+
+def salesforce_settings(
+    name: str, connection: SalesforceConnection, environ: Mapping[str, str] | None = None
+) -> SalesforceConnectionConfig:
+    """The connector settings of Salesforce connection ``name`` (secret resolved).
+
+    The OAuth client-credentials flow signs in as the connected app's run-as user; the change
+    cursor follows ``SystemModstamp`` (it also moves on system changes).
+    """
+    secret = resolve_secret(name, connection, environ)
+    try:
+        return SalesforceConnectionConfig(
+            url=connection.url,
+            credentials=ClientCredentials(client_id=connection.client_id, client_secret=secret),
+            api_version=f"v{connection.api_version}",
+            ca_bundle=connection.ca_bundle,
+            timeout_seconds=connection.timeout_seconds,
+        )
+    except ValidationError as exc:
+        raise _config_error(name, exc) from None
+
+
+def _config_error(name: str, exc: ValidationError) -> ConfigError:
+    return ConfigError(
+        [
+            ConfigIssue(("connections", name, *map(str, error["loc"])), error["msg"])
+            for error in exc.errors()
+        ]
+    )
 
 
 def open_connector(
@@ -51,14 +87,7 @@ def open_connector(
     """A connector for connection ``name``; close it with ``aclose()``."""
     if isinstance(connection, DataverseConnection):
         return DataverseConnector(dataverse_settings(name, connection, environ))
-    raise ConfigError(
-        [
-            ConfigIssue(
-                ("connections", name, "kind"),
-                f"the inbound engine does not read '{connection.kind}' connections yet",
-            )
-        ]
-    )
+    return SalesforceConnector(salesforce_settings(name, connection, environ))
 
 
 async def count_rows(connector: Connector, table: str, primary_key: str, *, limit: int) -> int:

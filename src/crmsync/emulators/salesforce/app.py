@@ -1,25 +1,28 @@
 """The whole Salesforce emulator as one ASGI app: token endpoint, control endpoint, REST API.
 
-Layers, outermost first: fault injection (every path but ``/_emulator``), routing, and for the
-REST API the session gate (version, bearer token, daily API budget)::
+Layers, outermost first: the ``Date`` header from the emulator's clock, fault injection (every
+path but ``/_emulator``), routing, and for the REST API the session gate (version, bearer token,
+daily API budget)::
 
-    FaultMiddleware
+    ClockDateHeader
+    └── FaultMiddleware
     └── Starlette
-        ├── /services/oauth2/token
-        ├── /_emulator/...                       control endpoint (no auth)
-        └── /services/data/...   SessionGate → versions list, /v{version}/... resources
+            ├── /services/oauth2/token
+            ├── /_emulator/...                       control endpoint (no auth)
+            └── /services/data/...   SessionGate → versions list, /v{version}/... resources
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import format_datetime
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crmsync.emulators.common.clock import Clock
 from crmsync.emulators.common.faults import FaultMiddleware, FaultPlan, control_routes
@@ -40,7 +43,37 @@ from crmsync.emulators.salesforce.sobjects import sobject_routes
 from crmsync.emulators.salesforce.store import SalesforceStore
 from crmsync.emulators.salesforce.writes import Writer
 
-__all__ = ["SalesforceEmulator", "create_emulator"]
+__all__ = ["ClockDateHeader", "SalesforceEmulator", "create_emulator"]
+
+
+class ClockDateHeader:
+    """Sends every answer's ``Date`` header from the emulator's clock, not the host's.
+
+    Clients follow the server's time through ``Date`` (the connector ends each delete-log window
+    there), so a test that moves the clock must see it in the header too. uvicorn adds its own
+    ``Date`` unless told not to: :mod:`crmsync.emulators.common.server` reads
+    :attr:`sends_date_header` and turns it off.
+    """
+
+    sends_date_header = True
+
+    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_date(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                date = format_datetime(self.clock.now(), usegmt=True).encode("ascii")
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", date)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)
 
 
 @dataclass(slots=True)
@@ -122,10 +155,13 @@ def create_emulator(
         Mount("/_emulator", routes=control_routes(faults, clock, tokens, extra)),
         Mount("/services/data", app=data_api),
     ]
-    app = FaultMiddleware(
-        Starlette(routes=routes),
-        faults,
-        error_body=error_body,
-        expire_tokens=tokens.expire_all,
+    app = ClockDateHeader(
+        FaultMiddleware(
+            Starlette(routes=routes),
+            faults,
+            error_body=error_body,
+            expire_tokens=tokens.expire_all,
+        ),
+        clock,
     )
     return SalesforceEmulator(settings, clock, tokens, faults, usage, store, app)

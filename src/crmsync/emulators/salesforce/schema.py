@@ -387,7 +387,11 @@ SUBSCRIPTION = sobject(
             FieldType.PICKLIST,
             "Plan",
             255,
-            picklist=picklist("Free", "Basic", "Plus", "Premium"),
+            # API names differ from labels, as custom picklists often do in real orgs.
+            picklist=tuple(
+                PicklistValue(value, f"{value} plan")
+                for value in ("Free", "Basic", "Plus", "Premium")
+            ),
         ),
         Field("Start_Date__c", _D, "Start Date"),
         Field("Active__c", _B, "Active", nillable=False, defaulted_on_create=True),
