@@ -17,6 +17,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmsync.emulators.common.seeddata import (
+    COMPANY_SUFFIXES,
+    COMPANY_WORDS,
+    FIRST_NAMES,
+    JOB_TITLES,
+    LAST_NAMES,
+    PLACES,
+)
 from crmsync.emulators.salesforce.ids import make_id
 from crmsync.emulators.salesforce.schema import SObject
 from crmsync.emulators.salesforce.store import USER_ID, SalesforceStore
@@ -24,158 +32,6 @@ from crmsync.emulators.salesforce.store import USER_ID, SalesforceStore
 __all__ = ["seed"]
 
 _CHUNK = 20_000
-_FIRST = [
-    "James",
-    "Mary",
-    "John",
-    "Patricia",
-    "Robert",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "William",
-    "Elizabeth",
-    "Emma",
-    "Olivia",
-    "Noah",
-    "Liam",
-    "Sophie",
-    "Lukas",
-    "Lena",
-    "Jonas",
-    "Anna",
-    "Felix",
-    "Marie",
-    "Louis",
-    "Camille",
-    "Hugo",
-    "Chloé",
-    "Léa",
-    "Gabriel",
-    "Giulia",
-    "Marco",
-    "Francesca",
-    "Luca",
-    "Sofia",
-    "Matteo",
-    "Lucía",
-    "Mateo",
-    "Valentina",
-    "Diego",
-    "Hiroshi",
-    "Yuki",
-    "Haruto",
-    "Sakura",
-    "Wei",
-    "Fang",
-    "Mei",
-    "Arjun",
-    "Priya",
-    "Rahul",
-    "Ananya",
-    "Aisha",
-    "Omar",
-    "Fatima",
-    "Youssef",
-    "Zeynep",
-    "Mehmet",
-    "Sven",
-    "Ingrid",
-    "Lars",
-    "Astrid",
-    "Piotr",
-    "Agnieszka",
-    "Katarzyna",
-    "Nikolai",
-    "Olga",
-    "Seo-yeon",
-    "Min-jun",
-]
-_LAST = [
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Wilson",
-    "Taylor",
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Weber",
-    "Meyer",
-    "Wagner",
-    "Martin",
-    "Bernard",
-    "Dubois",
-    "Thomas",
-    "Robert",
-    "Petit",
-    "Rossi",
-    "Russo",
-    "Ferrari",
-    "Esposito",
-    "Bianchi",
-    "Romano",
-    "González",
-    "Rodríguez",
-    "Fernández",
-    "López",
-    "Martínez",
-    "Sánchez",
-    "Sato",
-    "Suzuki",
-    "Takahashi",
-    "Tanaka",
-    "Watanabe",
-    "Wang",
-    "Li",
-    "Zhang",
-    "Liu",
-    "Chen",
-    "Sharma",
-    "Patel",
-    "Singh",
-    "Kumar",
-    "Gupta",
-    "Yılmaz",
-    "Kaya",
-    "Demir",
-    "Hansen",
-    "Johansson",
-    "Nowak",
-    "Kowalski",
-    "Wiśniewski",
-    "Ivanov",
-    "Smirnov",
-    "Kim",
-    "Lee",
-    "Park",
-    "O'Brien",
-    "Van der Berg",
-]
-_CITIES = (
-    ("Berlin", "Germany", "10115"),
-    ("Munich", "Germany", "80331"),
-    ("Paris", "France", "75001"),
-    ("Lyon", "France", "69001"),
-    ("Milan", "Italy", "20121"),
-    ("Madrid", "Spain", "28001"),
-    ("London", "United Kingdom", "EC1A 1BB"),
-    ("New York", "United States", "10001"),
-    ("San Francisco", "United States", "94105"),
-    ("Tokyo", "Japan", "100-0001"),
-    ("Shanghai", "China", "200000"),
-    ("Mumbai", "India", "400001"),
-    ("Istanbul", "Türkiye", "34000"),
-    ("Stockholm", "Sweden", "111 20"),
-    ("Warsaw", "Poland", "00-001"),
-    ("Seoul", "South Korea", "04524"),
-)
 _LANGUAGES = {
     "Germany": "de",
     "France": "fr",
@@ -184,7 +40,6 @@ _LANGUAGES = {
     "Japan": "ja",
     "China": "zh",
 }
-_TITLES = ("Manager", "Director", "Engineer", "Analyst", "Consultant", "Buyer", "Owner", None)
 _DEPARTMENTS = ("Sales", "Marketing", "Finance", "IT", "Operations", "Purchasing", None)
 _LEAD_SOURCES = ("Web", "Web", "Phone Inquiry", "Partner Referral", "Trade Show", "Other", None)
 _SALUTATIONS = ("Mr.", "Ms.", "Mrs.", "Dr.", None, None)
@@ -198,32 +53,6 @@ _INDUSTRIES = (
     "Technology",
     "Transportation",
     None,
-)
-_COMPANY_WORDS = (
-    "Global",
-    "United",
-    "Alpine",
-    "Nordic",
-    "Pacific",
-    "Atlas",
-    "Summit",
-    "Blue",
-    "Green",
-    "Silver",
-    "Rapid",
-    "Bright",
-)
-_COMPANY_KINDS = (
-    "Industries",
-    "Systems",
-    "Logistics",
-    "Foods",
-    "Energy",
-    "Labs",
-    "Partners",
-    "Holdings",
-    "Media",
-    "Motors",
 )
 _PLANS = ("Free", "Basic", "Plus", "Premium")
 _TWO_YEARS = 730 * 86_400
@@ -256,8 +85,8 @@ def _audit(rng: random.Random, now: float) -> dict[str, Any]:
 def _accounts(first: int, count: int, now: float) -> Iterator[dict[str, Any]]:
     rng = random.Random(f"account-{first}")  # noqa: S311 - sample data, not secrets
     for n in range(first, first + count):
-        city, country, postal = rng.choice(_CITIES)
-        name = f"{rng.choice(_COMPANY_WORDS)} {rng.choice(_COMPANY_KINDS)} {n}"
+        city, postal, country = rng.choice(PLACES)
+        name = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)} {n}"
         yield {
             "Id": make_id("001", n),
             "Name": name,
@@ -289,8 +118,8 @@ _BIRTHDATES = [
     time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
     for day in range(-10_957, 13_149, 3)  # 1940-01-01 to 2005-12-31, every third day
 ]
-_ASCII_FIRST = {name: _ascii(name) for name in _FIRST}
-_ASCII_LAST = {name: _ascii(name) for name in _LAST}
+_ASCII_FIRST = {name: _ascii(name) for name in FIRST_NAMES}
+_ASCII_LAST = {name: _ascii(name) for name in LAST_NAMES}
 
 
 def _audit_columns(rng: random.Random, count: int, now: float) -> dict[str, list[Any]]:
@@ -321,10 +150,10 @@ def _contacts(first: int, count: int, accounts: list[str], now: float) -> dict[s
     """``count`` contacts, column by column (much faster than record by record)."""
     rng = random.Random(f"contact-{first}")  # noqa: S311 - sample data, not secrets
     numbers = range(first, first + count)
-    firsts = rng.choices(_FIRST, k=count)
-    lasts = rng.choices(_LAST, k=count)
-    places = rng.choices(_CITIES, k=count)
-    countries = [place[1] for place in places]
+    firsts = rng.choices(FIRST_NAMES, k=count)
+    lasts = rng.choices(LAST_NAMES, k=count)
+    places = rng.choices(PLACES, k=count)
+    countries = [place.country for place in places]
     emails = [
         f"{_ASCII_FIRST[f]}.{_ASCII_LAST[la]}.{n}@example.com"
         for f, la, n in zip(firsts, lasts, numbers, strict=True)
@@ -343,7 +172,7 @@ def _contacts(first: int, count: int, accounts: list[str], now: float) -> dict[s
         "Phone": _maybe(rng, phones, 0.5),
         "MobilePhone": _maybe(rng, mobiles, 0.6),
         "Birthdate": _maybe(rng, rng.choices(_BIRTHDATES, k=count), 0.6),
-        "Title": rng.choices(_TITLES, k=count),
+        "Title": rng.choices(JOB_TITLES, k=count),
         "Department": rng.choices(_DEPARTMENTS, k=count),
         "LeadSource": rng.choices(_LEAD_SOURCES, k=count),
         "Preferred_Language__c": [_LANGUAGES.get(c, "en") for c in countries],
@@ -351,10 +180,11 @@ def _contacts(first: int, count: int, accounts: list[str], now: float) -> dict[s
         "HasOptedOutOfFax": _flags(rng, count, 0.03),
         "DoNotCall": _flags(rng, count, 0.04),
         "MailingStreet": [
-            f"{rng.randrange(1, 300)} {street} Street" for street in rng.choices(_LAST, k=count)
+            f"{rng.randrange(1, 300)} {street} Street"
+            for street in rng.choices(LAST_NAMES, k=count)
         ],
-        "MailingCity": [place[0] for place in places],
-        "MailingPostalCode": [place[2] for place in places],
+        "MailingCity": [place.city for place in places],
+        "MailingPostalCode": [place.postcode for place in places],
         "MailingCountry": countries,
         "Loyalty_Points__c": _maybe(rng, [float(rng.randrange(0, 10_000)) for _ in numbers], 0.3),
         "Customer_Number__c": [f"C{n:08d}" for n in numbers],
