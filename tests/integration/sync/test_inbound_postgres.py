@@ -4,13 +4,10 @@ and linked subscriptions, then live changes. Skips when PostgreSQL is unreachabl
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from inbound_support import (
     CONTACTS_MAPPING,
     SUBSCRIPTION_RESOURCE,
@@ -24,39 +21,6 @@ from inbound_support import (
 
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
-
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> str:
-    url = os.environ.get("CRMSYNC_TEST_POSTGRES_URL", DEFAULT_URL)
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except sa.exc.OperationalError as exc:
-        reason = f"PostgreSQL at {engine.url.render_as_string(hide_password=True)} is unreachable"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{reason} (CI=true requires it): {exc.orig}")
-        pytest.skip(f"{reason}; set CRMSYNC_TEST_POSTGRES_URL or start it")
-    finally:
-        engine.dispose()
-    return url
-
-
-@pytest.fixture
-def pg_schema(postgres_url: str) -> Iterator[str]:
-    schema = f"crmsync_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.fixture

@@ -1,28 +1,21 @@
 """SyncState on the local PostgreSQL: the same behaviour as on SQLite, plus concurrency.
 
-The server is ``CRMSYNC_TEST_POSTGRES_URL`` (default
-``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test gets a schema of its own. When the
-server cannot be reached the tests skip, except in CI (``CI=true``), where that is a failure.
+Each test gets a schema of its own on the server of ``tests/integration/conftest.py``; when it
+cannot be reached the tests skip, except in CI (``CI=true``), where that is a failure.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from crmsync.store.engine import create_engine_for
 from crmsync.sync.state import SyncState
 from crmsync.sync.state_models import ReplayRefused
-
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _load_behaviour() -> type:
@@ -41,37 +34,10 @@ def _load_behaviour() -> type:
 SyncStateBehaviour = _load_behaviour()
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> str:
-    url = os.environ.get("CRMSYNC_TEST_POSTGRES_URL", DEFAULT_URL)
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except sa.exc.OperationalError as exc:
-        reason = f"PostgreSQL at {engine.url.render_as_string(hide_password=True)} is unreachable"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{reason} (CI=true requires it): {exc.orig}")
-        pytest.skip(f"{reason}; set CRMSYNC_TEST_POSTGRES_URL or start it")
-    finally:
-        engine.dispose()
-    return url
-
-
 @pytest.fixture
-def engine(postgres_url: str) -> Iterator[sa.Engine]:
-    schema = f"crmsync_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = create_engine_for(postgres_url, schema=schema)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+def engine(pg_engine: sa.Engine) -> sa.Engine:
+    """The behaviour tests' database: a fresh schema on the local PostgreSQL."""
+    return pg_engine
 
 
 class TestSyncStateOnPostgreSQL(SyncStateBehaviour):  # type: ignore[misc,valid-type]
