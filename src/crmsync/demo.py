@@ -1,11 +1,13 @@
 """The end-to-end demonstration behind ``crmsync demo`` (and ``make demo``).
 
-With no set-up and no network, it starts the Dataverse emulator in-process over HTTPS (a local CA
+With no set-up and no network, it starts a CRM emulator in-process over HTTPS (a local CA
 generated on the spot) with sample contacts, accounts and subscriptions, and runs the inbound
-workflow exactly as ``crmsync run`` does: contacts into ``profile`` and the custom table
-``crmsync_subscription`` into a linked custom resource ``subscription``, in the SQLite file
-``crmsync-demo.db`` of the current folder. Then it makes live changes in the CRM (an update, a
-delete, and a change that takes a contact out of the mapping's filter) and shows them arriving.
+workflow exactly as ``crmsync run`` does: contacts into ``profile`` and the CRM's subscription
+table (Dataverse ``crmsync_subscription``, Salesforce ``Subscription__c``) into a linked custom
+resource ``subscription``, in the SQLite file ``crmsync-demo.db`` of the current folder. Then it
+makes live changes in the CRM (an update, a delete, and a change that takes a contact out of the
+mapping's filter) and shows them arriving. Dataverse is the default CRM; Salesforce runs the same
+story through its own emulator and connector.
 """
 
 from __future__ import annotations
@@ -13,32 +15,40 @@ from __future__ import annotations
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from crmsync.config import load_config_text
 from crmsync.config.models import Config
 from crmsync.connectors.base import WriteOp
-from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
 from crmsync.emulators.common import tls
 from crmsync.emulators.common.server import BackgroundServer
 from crmsync.emulators.dataverse.app import create_emulator
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
+from crmsync.emulators.salesforce.app import create_emulator as create_salesforce_emulator
+from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
 from crmsync.store import create_engine_for
+from crmsync.sync.connections import open_connector
 from crmsync.sync.engine import InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress
 
-__all__ = ["DEMO_DB", "DemoReport", "run_demo"]
+__all__ = ["DEMO_DB", "CrmKind", "DemoReport", "run_demo"]
+
+CrmKind = Literal["dataverse", "salesforce"]
 
 #: The demo's credentials: the emulator is started to accept exactly these.
 DEMO_TENANT = "demo"
 DEMO_CLIENT_ID = "crmsync-demo"
 DEMO_SECRET = "demo-secret"  # noqa: S105 - a local emulator's throw-away credential
 _SECRET_ENV = "CRMSYNC_DEMO_SECRET"  # noqa: S105 - the name of a variable, not a secret
+_ENV = {_SECRET_ENV: DEMO_SECRET}
 DEMO_DB = Path("crmsync-demo.db")
 
 _RESOURCES = """
@@ -87,6 +97,79 @@ _MAPPINGS = """
     picklist_values: display
 """
 
+_SALESFORCE_MAPPINGS = """
+  - name: contacts
+    connection: demo
+    crm_table: Contact
+    resource: profile
+    primary_key: {campaign: external_id}
+    fields:
+      - {crm: FirstName, campaign: first_name}
+      - {crm: LastName, campaign: last_name}
+      - {crm: Email, campaign: email}
+      - {crm: Phone, campaign: phone}
+      - {crm: MailingCity, campaign: city}
+      - {crm: MailingCountry, campaign: country}
+      - {crm: Birthdate, campaign: birth_date, apply_updates: false}
+    filters:
+      conditions:
+        - {field: Email, op: is_not_empty}
+    delete_filtered_out: true
+  - name: subscriptions
+    connection: demo
+    crm_table: Subscription__c
+    resource: subscription
+    primary_key: {campaign: crm_id}
+    fields:
+      - {crm: Name, campaign: name}
+      - {crm: Contact__c, campaign: contact_id}
+      - {crm: Plan__c, campaign: plan}
+      - {crm: Start_Date__c, campaign: started_on}
+      - {crm: Active__c, campaign: active}
+    picklist_values: display
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _DemoCrm:
+    """What differs between the CRMs: the connection, the mappings, the contact fields."""
+
+    kind: CrmKind
+    label: str
+    mappings: str
+    contact_table: str
+    city: str
+    email: str
+
+    def connection(self, url: str, ca: Path) -> str:
+        """The demo connection's lines of the configuration file."""
+        where = f"url: {url}\n"
+        if self.kind == "dataverse":
+            where += f"authority: {url}/{DEMO_TENANT}\n"
+        return (
+            f"kind: {self.kind}\n{where}client_id: {DEMO_CLIENT_ID}\n"
+            f"client_secret_env: {_SECRET_ENV}\nca_bundle: {ca}\n"
+        )
+
+    def live_changes(self, updated: str, deleted: str, filtered: str) -> list[WriteOp]:
+        """A move, a delete, and a lost email address (out of the contacts filter)."""
+        table = self.contact_table
+        return [
+            WriteOp("update", table, {self.city: "Reykjavík"}, id=updated),
+            WriteOp("delete", table, id=deleted),
+            WriteOp("update", table, {self.email: None}, id=filtered),
+        ]
+
+
+_CRMS: dict[CrmKind, _DemoCrm] = {
+    "dataverse": _DemoCrm(
+        "dataverse", "Dataverse", _MAPPINGS, "contact", "address1_city", "emailaddress1"
+    ),
+    "salesforce": _DemoCrm(
+        "salesforce", "Salesforce", _SALESFORCE_MAPPINGS, "Contact", "MailingCity", "Email"
+    ),
+}
+
 
 @dataclass(slots=True)
 class DemoReport:
@@ -112,19 +195,15 @@ class DemoReport:
 Say = Callable[[str], None]
 
 
-def demo_config(url: str, ca: Path, database: Path, queue: Path) -> Config:
+def demo_config(
+    url: str, ca: Path, database: Path, queue: Path, crm: CrmKind = "dataverse"
+) -> Config:
     """The configuration the demo runs with (the same file a user would write)."""
-    text = textwrap.dedent(
+    demo_crm = _CRMS[crm]
+    connection = textwrap.indent(demo_crm.connection(url, ca), " " * 4)
+    text = "version: 1\nconnections:\n  demo:\n" + connection
+    text += textwrap.dedent(
         f"""\
-        version: 1
-        connections:
-          demo:
-            kind: dataverse
-            url: {url}
-            authority: {url}/{DEMO_TENANT}
-            client_id: {DEMO_CLIENT_ID}
-            client_secret_env: {_SECRET_ENV}
-            ca_bundle: {ca}
         store:
           url: sqlite:///{database.resolve()}
         queue:
@@ -134,8 +213,8 @@ def demo_config(url: str, ca: Path, database: Path, queue: Path) -> Config:
           poll_interval_seconds: 0.5
           mappings:"""
     )
-    text += _MAPPINGS + "resources:" + _RESOURCES
-    return load_config_text(text, source="<demo>", environ={_SECRET_ENV: DEMO_SECRET})
+    text += demo_crm.mappings + "resources:" + _RESOURCES
+    return load_config_text(text, source="<demo>", environ=_ENV)
 
 
 async def run_demo(
@@ -144,33 +223,57 @@ async def run_demo(
     database: Path = DEMO_DB,
     say: Say = print,
     progress: Callable[[list[str]], InboundProgress] | None = None,
+    crm: CrmKind = "dataverse",
 ) -> DemoReport:
-    """Run the demonstration; ``say`` receives one line per step."""
+    """Run the demonstration against ``crm``; ``say`` receives one line per step."""
     report = DemoReport(database=database)
     _remove_database(database)
-    settings = DataverseEmulatorSettings(
-        seed_contacts=contacts,
-        seed_accounts=max(1, contacts // 10),
-        client_id=DEMO_CLIENT_ID,
-        client_secret=SecretStr(DEMO_SECRET),
-    )
+    demo_crm = _CRMS[crm]
     with tempfile.TemporaryDirectory(prefix="crmsync-demo-") as tmp:
         files = tls.generate(["127.0.0.1", "localhost"]).write(Path(tmp))
-        say(f"Starting the Dataverse emulator with {contacts:,} contacts (HTTPS, local CA)…")
-        emulator = create_emulator(settings)
-        try:
-            with BackgroundServer(emulator.app, tls=files) as server:
-                report.url = server.url
-                config = demo_config(server.url, files.ca, database, Path(tmp) / "queue.db")
-                await _sync(config, report, say, progress, files.ca)
-        finally:
-            emulator.close()
+        say(f"Starting the {demo_crm.label} emulator with {contacts:,} contacts (HTTPS, local CA)…")
+        with _emulator(crm, contacts) as app, BackgroundServer(app, tls=files) as server:
+            report.url = server.url
+            config = demo_config(server.url, files.ca, database, Path(tmp) / "queue.db", crm)
+            await _sync(config, report, say, progress, demo_crm)
     return report
 
 
+@contextmanager
+def _emulator(crm: CrmKind, contacts: int) -> Iterator[ASGIApp]:
+    """The ASGI app of a seeded emulator that accepts the demo's credentials only."""
+    accounts = max(1, contacts // 10)
+    if crm == "salesforce":
+        salesforce = create_salesforce_emulator(
+            SalesforceEmulatorSettings(
+                seed_contacts=contacts,
+                seed_accounts=accounts,
+                seed_subscriptions=max(1, contacts // 2),
+                client_id=DEMO_CLIENT_ID,
+                client_secret=SecretStr(DEMO_SECRET),
+            )
+        )
+        try:
+            yield salesforce.app
+        finally:
+            salesforce.close()
+        return
+    dataverse = create_emulator(
+        DataverseEmulatorSettings(
+            seed_contacts=contacts,
+            seed_accounts=accounts,
+            client_id=DEMO_CLIENT_ID,
+            client_secret=SecretStr(DEMO_SECRET),
+        )
+    )
+    try:
+        yield dataverse.app
+    finally:
+        dataverse.close()
+
+
 async def _run(config: Config, progress: InboundProgress) -> RunSummary:
-    env = {_SECRET_ENV: DEMO_SECRET}
-    async with InboundEngine(config, environ=env, progress=progress) as engine:
+    async with InboundEngine(config, environ=_ENV, progress=progress) as engine:
         return await engine.run(once=True)
 
 
@@ -179,7 +282,7 @@ async def _sync(
     report: DemoReport,
     say: Say,
     progress: Callable[[list[str]], InboundProgress] | None,
-    ca: Path,
+    demo_crm: _DemoCrm,
 ) -> None:
     names = [m.name for m in config.inbound.mappings]
     bars = progress or (lambda _names: NoProgress())
@@ -196,25 +299,19 @@ async def _sync(
         f"Loaded {report.profiles:,} profiles and {report.subscriptions:,} subscriptions in "
         f"{report.seconds:.1f} s."
     )
+    if report.initial.rejects:
+        say(
+            f"{report.initial.rejects:,} subscriptions belong to contacts the filter leaves out "
+            "(no email address): rejected as PARENT_MISSING, never shown without their profile."
+        )
     report.updated_id, report.deleted_id, report.filtered_id = sorted(profiles)[:3]
-    crm = DataverseConnector(
-        DataverseConnectionConfig(
-            url=report.url,
-            tenant_id=DEMO_TENANT,
-            authority=f"{report.url}/{DEMO_TENANT}",
-            client_id=DEMO_CLIENT_ID,
-            client_secret=SecretStr(DEMO_SECRET),
-            ca_bundle=ca,
-        )
-    )
-    async with crm:
+    crm = open_connector("demo", config.connections["demo"], _ENV)
+    try:
         results = await crm.write(
-            [
-                WriteOp("update", "contact", {"address1_city": "Reykjavík"}, id=report.updated_id),
-                WriteOp("delete", "contact", id=report.deleted_id),
-                WriteOp("update", "contact", {"emailaddress1": None}, id=report.filtered_id),
-            ]
+            demo_crm.live_changes(report.updated_id, report.deleted_id, report.filtered_id)
         )
+    finally:
+        await crm.aclose()
     failed = [result for result in results if not result.ok]
     if failed:
         raise RuntimeError(f"live changes were refused: {failed}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,17 +19,25 @@ _PROFILES = "select external_id, first_name, city from profile limit 5"
 _SUBSCRIPTIONS = "select crm_id, contact_id, plan from subscription limit 5"
 
 
+class Crm(StrEnum):
+    dataverse = "dataverse"
+    salesforce = "salesforce"
+
+
 def demo(
     contacts: int = typer.Option(2000, min=10, max=1_000_000, help="Contacts in the emulator."),
+    crm: Annotated[Crm, typer.Option(help="Which CRM's emulator to sync from.")] = Crm.dataverse,
 ) -> None:
-    """Start the Dataverse emulator in-process, sync it into crmsync-demo.db, show live changes."""
+    """Start a CRM emulator in-process, sync it into crmsync-demo.db, show live changes."""
     console = Console()
 
     def bars(names: list[str]) -> InboundProgress:
         return RichProgress(names, console)
 
     try:
-        report = asyncio.run(run_demo(contacts=contacts, say=console.print, progress=bars))
+        report = asyncio.run(
+            run_demo(contacts=contacts, say=console.print, progress=bars, crm=crm.value)
+        )
     except (CrmsyncError, RuntimeError) as exc:
         console.print(f"[red]The demo failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -40,7 +50,7 @@ def demo(
             f"{status}.\n"
             f"Look at the data:  [bold]sqlite3 {DEMO_DB} '{_PROFILES}'[/bold]\n"
             f"                   [bold]sqlite3 {DEMO_DB} '{_SUBSCRIPTIONS}'[/bold]\n"
-            "Run it yourself:   [bold]crmsync emulate dataverse[/bold], then "
+            f"Run it yourself:   [bold]crmsync emulate {crm.value}[/bold], then "
             "[bold]crmsync run --config crmsync.yaml[/bold] (see docs/inbound.md).",
             title="crmsync demo",
         )
