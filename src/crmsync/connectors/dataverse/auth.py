@@ -19,7 +19,8 @@ import msal
 import requests
 from requests.adapters import HTTPAdapter
 
-from crmsync.connectors.dataverse.config import DataverseConnectionConfig, ssl_context
+from crmsync.connectors.config import ssl_context
+from crmsync.connectors.dataverse.config import DataverseConnectionConfig
 from crmsync.errors import AuthenticationError, ConfigurationError
 
 __all__ = ["AccessToken", "MsalTokenProvider", "StaticTokenProvider", "TokenProvider"]
@@ -219,7 +220,7 @@ class _TokenSession(requests.Session):
     def __init__(self, config: DataverseConnectionConfig) -> None:
         super().__init__()
         self._timeout = config.timeout_seconds
-        self.mount("https://", _TrustAdapter(ssl_context(config)))
+        self.mount("https://", _TrustAdapter(ssl_context(config.ca_bundle)))
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self._timeout)

@@ -23,8 +23,9 @@ from urllib.parse import quote, urlencode, urljoin
 import httpx
 import orjson
 
+from crmsync.connectors.config import ssl_context
 from crmsync.connectors.dataverse.auth import TokenProvider
-from crmsync.connectors.dataverse.config import DataverseConnectionConfig, ssl_context
+from crmsync.connectors.dataverse.config import DataverseConnectionConfig
 from crmsync.connectors.dataverse.errors import error_from_response
 from crmsync.connectors.http import (
     PauseGate,
@@ -103,7 +104,7 @@ class DataverseClient:
         self._http = httpx.AsyncClient(
             base_url=self.service_root,
             headers=_BASE_HEADERS,
-            verify=ssl_context(config) if transport is None else True,
+            verify=ssl_context(config.ca_bundle) if transport is None else True,
             transport=transport,
             timeout=httpx.Timeout(
                 config.timeout_seconds, connect=min(30.0, config.timeout_seconds)

@@ -6,17 +6,15 @@ so that neither ``repr()`` nor logs ever show it.
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
-import certifi
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from crmsync.errors import ConfigurationError
+from crmsync.connectors.config import check_base_url, check_https
 
-__all__ = ["DataverseConnectionConfig", "ssl_context"]
+__all__ = ["DataverseConnectionConfig"]
 
 _MICROSOFT_AUTHORITY = "https://login.microsoftonline.com/{tenant_id}"
 
@@ -62,7 +60,12 @@ class DataverseConnectionConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        return _check_base_url(value, "url")
+        return check_base_url(
+            value,
+            name="url",
+            kind="organisation base URL",
+            example="https://contoso.crm.dynamics.com",
+        )
 
     @field_validator("authority")
     @classmethod
@@ -97,8 +100,7 @@ class DataverseConnectionConfig(BaseModel):
             raise ValueError("private_key needs its certificate (PEM) or certificate_thumbprint")
         if self.certificate is not None and self.private_key is None:
             raise ValueError("certificate is only used with private_key")
-        if urlsplit(self.url).scheme == "http" and not self.allow_insecure_http:
-            raise ValueError("url must use https (allow_insecure_http is for local tests only)")
+        check_https(self.url, allow_insecure_http=self.allow_insecure_http)
         return self
 
     @property
@@ -115,27 +117,3 @@ class DataverseConnectionConfig(BaseModel):
     def scope(self) -> str:
         """The OAuth scope that grants access to the organisation's Web API."""
         return f"{self.url}/.default"
-
-
-def _check_base_url(value: str, name: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(
-            f"{name} must be an absolute https URL, e.g. https://contoso.crm.dynamics.com"
-        )
-    if parts.username or parts.password:
-        raise ValueError(f"{name} must not carry credentials")
-    if parts.query or parts.fragment or parts.path.strip("/"):
-        raise ValueError(f"{name} must be the organisation base URL only (no path or query)")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def ssl_context(config: DataverseConnectionConfig) -> ssl.SSLContext:
-    """Verification always on: the public CAs, plus ``ca_bundle`` when one is configured."""
-    context = ssl.create_default_context(cafile=certifi.where())
-    if config.ca_bundle is not None:
-        try:
-            context.load_verify_locations(cafile=str(config.ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(f"cannot load ca_bundle {config.ca_bundle}: {exc}") from None
-    return context

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 import orjson
 
+from crmsync.connectors.config import ssl_context
 from crmsync.connectors.http import (
     PauseGate,
     backoff_delay,
@@ -35,7 +36,7 @@ from crmsync.connectors.http import (
     redact_url,
 )
 from crmsync.connectors.salesforce.auth import OAuthSessionProvider, SessionProvider
-from crmsync.connectors.salesforce.config import SalesforceConnectionConfig, ssl_context
+from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
 from crmsync.connectors.salesforce.errors import ApiBudgetExceeded, error_from_response
 from crmsync.errors import CrmsyncError, ProtocolError, RateLimitedError, TransientError
 
@@ -99,7 +100,7 @@ class SalesforceClient:
         self.gate = PauseGate(clock=clock, sleep=sleep)
         self.http = httpx.AsyncClient(
             headers=_BASE_HEADERS,
-            verify=ssl_context(config) if transport is None else True,
+            verify=ssl_context(config.ca_bundle) if transport is None else True,
             transport=transport,
             timeout=httpx.Timeout(
                 config.timeout_seconds, connect=min(30.0, config.timeout_seconds)

@@ -7,22 +7,18 @@ One class per OAuth flow (client credentials, username-password) in a union disc
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Annotated, Literal, Self
-from urllib.parse import urlsplit
 
-import certifi
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from crmsync.errors import ConfigurationError
+from crmsync.connectors.config import check_base_url, check_https
 
 __all__ = [
     "ClientCredentials",
     "CursorField",
     "PasswordCredentials",
     "SalesforceConnectionConfig",
-    "ssl_context",
 ]
 
 CursorField = Literal["SystemModstamp", "LastModifiedDate"]
@@ -90,21 +86,16 @@ class SalesforceConnectionConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError(
-                "url must be an absolute https URL, e.g. https://acme.my.salesforce.com"
-            )
-        if parts.username or parts.password:
-            raise ValueError("url must not carry credentials")
-        if parts.query or parts.fragment or parts.path.strip("/"):
-            raise ValueError("url must be the My Domain or login URL only (no path or query)")
-        return f"{parts.scheme}://{parts.netloc}"
+        return check_base_url(
+            value,
+            name="url",
+            kind="My Domain or login URL",
+            example="https://acme.my.salesforce.com",
+        )
 
     @model_validator(mode="after")
     def _check_scheme(self) -> Self:
-        if urlsplit(self.url).scheme == "http" and not self.allow_insecure_http:
-            raise ValueError("url must use https (allow_insecure_http is for local tests only)")
+        check_https(self.url, allow_insecure_http=self.allow_insecure_http)
         return self
 
     @property
@@ -114,14 +105,3 @@ class SalesforceConnectionConfig(BaseModel):
     def api_root(self, instance_url: str) -> str:
         """The REST root on an instance, ending with a slash: ``…/services/data/v62.0/``."""
         return f"{instance_url.rstrip('/')}/services/data/{self.api_version}/"
-
-
-def ssl_context(config: SalesforceConnectionConfig) -> ssl.SSLContext:
-    """Verification always on: the public CAs, plus ``ca_bundle`` when one is configured."""
-    context = ssl.create_default_context(cafile=certifi.where())
-    if config.ca_bundle is not None:
-        try:
-            context.load_verify_locations(cafile=str(config.ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(f"cannot load ca_bundle {config.ca_bundle}: {exc}") from None
-    return context
