@@ -1,4 +1,4 @@
-"""HTTP pieces every connector's raw client shares: the pause gate, backoff, URL hygiene.
+"""HTTP pieces every connector's raw client shares: the pause gate, retries, URL hygiene.
 
 Nothing here knows about a particular CRM: the Dataverse and Salesforce clients both build their
 request loops from these parts.
@@ -7,15 +7,33 @@ request loops from these parts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
-from crmsync.errors import ConfigurationError, CrmsyncError, TransientError
+from crmsync.errors import (
+    ConfigurationError,
+    CrmsyncError,
+    ProtocolError,
+    RateLimitedError,
+    TransientError,
+)
 
-__all__ = ["PauseGate", "backoff_delay", "error_from_transport", "origin", "redact_url"]
+__all__ = [
+    "PauseGate",
+    "Retrier",
+    "RetryCounters",
+    "backoff_delay",
+    "error_from_transport",
+    "json_body",
+    "origin",
+    "redact_url",
+]
 
 
 class PauseGate:
@@ -56,6 +74,66 @@ def backoff_delay(attempt: int, initial: float, cap: float, jitter: float) -> fl
     return base * (0.5 + 0.5 * jitter)
 
 
+class RetryCounters(Protocol):
+    """The counts a :class:`Retrier` keeps up to date (the clients' call counters)."""
+
+    retries: int
+    throttled: int
+
+
+class Retrier:
+    """When a client sends a failed request again, and how long it waits first.
+
+    Only transient errors are retried, at most ``max_retries`` times. A throttled answer
+    (:class:`RateLimitedError`) closes the connection-wide ``gate`` for its ``retry_after``; any
+    other transient failure waits an exponential backoff with jitter.
+    """
+
+    def __init__(
+        self,
+        counters: RetryCounters,
+        gate: PauseGate,
+        *,
+        max_retries: int,
+        backoff_initial: float,
+        backoff_max: float,
+        sleep: Callable[[float], Awaitable[None]],
+        jitter: Callable[[], float],
+        logger: logging.Logger,
+    ) -> None:
+        self._counters = counters
+        self._gate = gate
+        self._max_retries = max_retries
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._sleep = sleep
+        self._jitter = jitter
+        self._logger = logger
+
+    async def retry_or_raise(self, error: CrmsyncError, attempt: int) -> int:
+        """Raise ``error`` unless it may be retried; else wait, and return the next attempt."""
+        if not isinstance(error, TransientError) or attempt >= self._max_retries:
+            raise error
+        attempt += 1
+        self._logger.warning("%s; retry %d/%d", error, attempt, self._max_retries)
+        await self.wait(attempt, error.retry_after if isinstance(error, RateLimitedError) else None)
+        return attempt
+
+    async def wait(self, attempt: int, retry_after: float | None = None) -> None:
+        """Count a retry and wait for it: a connection-wide pause when throttled, else backoff."""
+        self._counters.retries += 1
+        if retry_after is not None:
+            self._counters.throttled += 1
+            self._gate.pause(retry_after)
+            self._logger.warning("throttled: pausing every request for %.1f s", retry_after)
+        else:
+            await self._sleep(self.backoff(attempt))
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before retry ``attempt`` (1-based): exponential, capped, with jitter in [½, 1]."""
+        return backoff_delay(attempt, self._backoff_initial, self._backoff_max, self._jitter())
+
+
 def redact_url(url: str | httpx.URL) -> str:
     """The URL without its query string (which may carry tokens or cookies), for messages."""
     parts = urlsplit(str(url))
@@ -81,3 +159,16 @@ def error_from_transport(exc: httpx.TransportError, *, method: str, url: str) ->
             "server certificate"
         )
     return TransientError(f"no answer to {where}: {kind}: {exc or 'connection failed'}")
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The answer's decoded JSON, or a :class:`ProtocolError` naming the URL and the problem."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        kind = response.headers.get("content-type", "no content type")
+        raise ProtocolError(
+            f"{response.request.method} {redact_url(response.request.url)} answered "
+            f"{response.status_code} with a body that is not JSON ({kind}): {exc}",
+            status=response.status_code,
+        ) from None

@@ -29,17 +29,13 @@ from crmsync.connectors.dataverse.config import DataverseConnectionConfig
 from crmsync.connectors.dataverse.errors import error_from_response
 from crmsync.connectors.http import (
     PauseGate,
-    backoff_delay,
+    Retrier,
     error_from_transport,
+    json_body,
     origin,
     redact_url,
 )
-from crmsync.errors import (
-    CrmsyncError,
-    ProtocolError,
-    RateLimitedError,
-    TransientError,
-)
+from crmsync.errors import CrmsyncError, ProtocolError
 from crmsync.odata.batch import (
     BatchFormatError,
     BatchItem,
@@ -98,9 +94,17 @@ class DataverseClient:
         self.service_root = config.service_root
         self._origin = origin(self.service_root)
         self._tokens = tokens
-        self._sleep = sleep
-        self._jitter = jitter
         self.gate = PauseGate(clock=clock, sleep=sleep)
+        self._retrier = Retrier(
+            self.counters,
+            self.gate,
+            max_retries=config.max_retries,
+            backoff_initial=config.backoff_initial_seconds,
+            backoff_max=config.backoff_max_seconds,
+            sleep=sleep,
+            jitter=jitter,
+            logger=logger,
+        )
         self._http = httpx.AsyncClient(
             base_url=self.service_root,
             headers=_BASE_HEADERS,
@@ -275,32 +279,15 @@ class DataverseClient:
                     record_id=record_id,
                     record_operation=record_operation,
                 )
-            if not isinstance(error, TransientError) or attempt >= self.config.max_retries:
-                raise error
-            attempt += 1
-            logger.warning("%s; retry %d/%d", error, attempt, self.config.max_retries)
-            await self.wait_before_retry(
-                attempt, error.retry_after if isinstance(error, RateLimitedError) else None
-            )
+            attempt = await self._retrier.retry_or_raise(error, attempt)
 
     async def wait_before_retry(self, attempt: int, retry_after: float | None = None) -> None:
         """Count a retry and wait for it: a connection-wide pause when throttled, else backoff."""
-        self.counters.retries += 1
-        if retry_after is not None:
-            self.counters.throttled += 1
-            self.gate.pause(retry_after)
-            logger.warning("throttled: pausing every request for %.1f s", retry_after)
-        else:
-            await self._sleep(self.backoff(attempt))
+        await self._retrier.wait(attempt, retry_after)
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry ``attempt`` (1-based): exponential, capped, with jitter in [½, 1]."""
-        return backoff_delay(
-            attempt,
-            self.config.backoff_initial_seconds,
-            self.config.backoff_max_seconds,
-            self._jitter(),
-        )
+        return self._retrier.backoff(attempt)
 
     async def _write(
         self,
@@ -335,18 +322,11 @@ class DataverseClient:
 
 def json_object(response: httpx.Response) -> dict[str, Any]:
     """The answer's JSON object, or a :class:`ProtocolError` naming the URL and the problem."""
-    where = f"{response.request.method} {redact_url(response.request.url)}"
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        kind = response.headers.get("content-type", "no content type")
-        raise ProtocolError(
-            f"{where} answered {response.status_code} with a body that is not JSON ({kind}): {exc}",
-            status=response.status_code,
-        ) from None
+    data = json_body(response)
     if not isinstance(data, dict):
         raise ProtocolError(
-            f"{where} answered a JSON {type(data).__name__}, expected an object",
+            f"{response.request.method} {redact_url(response.request.url)} answered a JSON "
+            f"{type(data).__name__}, expected an object",
             status=response.status_code,
         )
     return data

@@ -30,15 +30,16 @@ import orjson
 from crmsync.connectors.config import ssl_context
 from crmsync.connectors.http import (
     PauseGate,
-    backoff_delay,
+    Retrier,
     error_from_transport,
+    json_body,
     origin,
     redact_url,
 )
 from crmsync.connectors.salesforce.auth import OAuthSessionProvider, SessionProvider
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
 from crmsync.connectors.salesforce.errors import ApiBudgetExceeded, error_from_response
-from crmsync.errors import CrmsyncError, ProtocolError, RateLimitedError, TransientError
+from crmsync.errors import CrmsyncError, ProtocolError
 
 __all__ = ["CallCounters", "SalesforceClient", "parse_limit_info"]
 
@@ -94,10 +95,18 @@ class SalesforceClient:
     ) -> None:
         self.config = config
         self.counters = counters if counters is not None else CallCounters()
-        self._sleep = sleep
         self._clock = clock
-        self._jitter = jitter
         self.gate = PauseGate(clock=clock, sleep=sleep)
+        self._retrier = Retrier(
+            self.counters,
+            self.gate,
+            max_retries=config.max_retries,
+            backoff_initial=config.backoff_initial_seconds,
+            backoff_max=config.backoff_max_seconds,
+            sleep=sleep,
+            jitter=jitter,
+            logger=logger,
+        )
         self.http = httpx.AsyncClient(
             headers=_BASE_HEADERS,
             verify=ssl_context(config.ca_bundle) if transport is None else True,
@@ -134,7 +143,7 @@ class SalesforceClient:
         """GET a path relative to the API root (or an instance path such as a
         ``nextRecordsUrl``); the answer must be a JSON object."""
         response = await self.request("GET", path, params=params, headers=headers, table=table)
-        data = _json(response)
+        data = json_body(response)
         if not isinstance(data, dict):
             raise ProtocolError(
                 f"GET {redact_url(response.request.url)} answered a JSON "
@@ -165,7 +174,7 @@ class SalesforceClient:
             record_id=record_id,
             record_operation=True,
         )
-        return _json(response) if response.content else None
+        return json_body(response) if response.content else None
 
     def server_now(self) -> datetime:
         """Salesforce's current time, from the ``Date`` header of the latest answer (the
@@ -229,29 +238,11 @@ class SalesforceClient:
                     record_id=record_id,
                     record_operation=record_operation,
                 )
-            if not isinstance(error, TransientError) or attempt >= self.config.max_retries:
-                raise error
-            attempt += 1
-            logger.warning("%s; retry %d/%d", error, attempt, self.config.max_retries)
-            await self.wait_before_retry(
-                attempt, error.retry_after if isinstance(error, RateLimitedError) else None
-            )
+            attempt = await self._retrier.retry_or_raise(error, attempt)
 
     async def wait_before_retry(self, attempt: int, retry_after: float | None = None) -> None:
         """Count a retry and wait for it: a connection-wide pause when throttled, else backoff."""
-        self.counters.retries += 1
-        if retry_after is not None:
-            self.counters.throttled += 1
-            self.gate.pause(retry_after)
-        else:
-            await self._sleep(
-                backoff_delay(
-                    attempt,
-                    self.config.backoff_initial_seconds,
-                    self.config.backoff_max_seconds,
-                    self._jitter(),
-                )
-            )
+        await self._retrier.wait(attempt, retry_after)
 
     def _url(self, instance_url: str, path: str) -> str:
         if path.startswith(("https://", "http://")):
@@ -293,15 +284,3 @@ class SalesforceClient:
             if seen.tzinfo is None:
                 seen = seen.replace(tzinfo=UTC)
             self._server_time = (seen.astimezone(UTC), self._clock())
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        kind = response.headers.get("content-type", "no content type")
-        raise ProtocolError(
-            f"{response.request.method} {redact_url(response.request.url)} answered "
-            f"{response.status_code} with a body that is not JSON ({kind}): {exc}",
-            status=response.status_code,
-        ) from None
