@@ -29,7 +29,9 @@ __all__ = [
     "Retrier",
     "RetryCounters",
     "backoff_delay",
+    "decode_error_body",
     "error_from_transport",
+    "failure_message",
     "json_body",
     "origin",
     "redact_url",
@@ -145,6 +147,37 @@ def origin(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def decode_error_body(content: bytes, max_text: int) -> tuple[Any, str | None]:
+    """An error answer's body, decoded defensively (proxies answer HTML, or nothing).
+
+    ``(decoded JSON, None)`` for JSON; ``(None, "non-JSON error body: …")`` with the first
+    ``max_text`` bytes for anything else; ``(None, None)`` for an empty or blank body.
+    """
+    if not content:
+        return None, None
+    try:
+        return orjson.loads(content), None
+    except orjson.JSONDecodeError:
+        text = content[:max_text].decode("utf-8", "replace").strip()
+        return None, (f"non-JSON error body: {text}" if text else None)
+
+
+def failure_message(
+    crm: str,
+    status: int,
+    *,
+    method: str,
+    url: str | httpx.URL,
+    code: str | None,
+    detail: str | None,
+) -> str:
+    """``<crm> answered <status> to <method> <url>: <detail> (<code>)``, without the query."""
+    text = f"{crm} answered {status} to {method} {redact_url(url)}"
+    if code or detail:
+        text += f": {detail or ''}" + (f" ({code})" if code else "")
+    return text
 
 
 def error_from_transport(exc: httpx.TransportError, *, method: str, url: str) -> CrmsyncError:

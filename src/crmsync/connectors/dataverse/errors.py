@@ -26,9 +26,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-import orjson
 
-from crmsync.connectors.http import error_from_transport, redact_url
+from crmsync.connectors.http import (
+    decode_error_body,
+    error_from_transport,
+    failure_message,
+    redact_url,
+)
 from crmsync.errors import (
     AuthenticationError,
     ChangeTrackingExpired,
@@ -74,13 +78,9 @@ _TRACKING_DISABLED_MESSAGE = re.compile(
 
 def parse_error_body(content: bytes) -> tuple[str | None, str | None]:
     """``(code, message)`` from a Dataverse error body; ``(None, None)`` when it has neither."""
-    if not content:
-        return None, None
-    try:
-        data: Any = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        text = content[:_MAX_MESSAGE].decode("utf-8", "replace").strip()
-        return None, (f"non-JSON error body: {text}" if text else None)
+    data, text = decode_error_body(content, _MAX_MESSAGE)
+    if text is not None:
+        return None, text
     error = data.get("error") if isinstance(data, dict) else None
     if not isinstance(error, dict):
         return None, None
@@ -129,10 +129,7 @@ def error_from_response(
     can report while going on with the other records.
     """
     code, detail = parse_error_body(content)
-    where = f"{method} {redact_url(url)}"
-    text = f"Dataverse answered {status} to {where}"
-    if code or detail:
-        text += f": {detail or ''}" + (f" ({code})" if code else "")
+    text = failure_message("Dataverse", status, method=method, url=url, code=code, detail=detail)
     context: dict[str, Any] = {
         "code": code,
         "status": status,

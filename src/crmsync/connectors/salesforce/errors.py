@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
-from crmsync.connectors.http import redact_url
+from crmsync.connectors.http import decode_error_body, failure_message
 from crmsync.errors import (
     AuthenticationError,
     ChangeTrackingExpired,
@@ -85,13 +84,9 @@ def parse_errors(content: bytes) -> list[SalesforceError]:
     Top-level errors name the code ``errorCode``, collection results ``statusCode``: both are
     read. A body that is not JSON becomes one entry whose message is its (shortened) text.
     """
-    if not content:
-        return []
-    try:
-        data: Any = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        text = content[:_MAX_MESSAGE].decode("utf-8", "replace").strip()
-        return [SalesforceError(None, f"non-JSON error body: {text}")] if text else []
+    data, text = decode_error_body(content, _MAX_MESSAGE)
+    if text is not None:
+        return [SalesforceError(None, text)]
     return errors_from_json(data)
 
 
@@ -134,9 +129,9 @@ def error_from_response(
     errors = parse_errors(content)
     first = errors[0] if errors else SalesforceError(None, None)
     code = first.code
-    text = f"Salesforce answered {status} to {method} {redact_url(url)}"
-    if first.message or code:
-        text += f": {first.message or ''}" + (f" ({code})" if code else "")
+    text = failure_message(
+        "Salesforce", status, method=method, url=url, code=code, detail=first.message
+    )
     context: dict[str, Any] = {
         "code": code,
         "status": status,
