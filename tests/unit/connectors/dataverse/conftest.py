@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from dv_fakes import ClientFactory, FakeOrg, FakeTime, make_config
+from connector_fakes import FakeTime
+from dv_fakes import ClientFactory, FakeOrg, make_config
 
 from crmsync.connectors.dataverse import DataverseClient, DataverseConnector, StaticTokenProvider
 
@@ -15,11 +16,6 @@ from crmsync.connectors.dataverse import DataverseClient, DataverseConnector, St
 @pytest.fixture
 def org() -> FakeOrg:
     return FakeOrg()
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
-"""A scripted Dataverse organisation behind ``httpx.MockTransport``, a fake clock, and data."""
+"""A scripted Dataverse organisation behind ``httpx.MockTransport``, and its data."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -179,22 +178,6 @@ class FakeOrg:
             return json_response(200, {"value": KEYS[name]})
         cast = rest.rsplit(".", 1)[1]
         return json_response(200, {"value": CASTS.get((name, cast), [])})
-
-
-class FakeTime:
-    """A monotonic clock that only moves when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 def make_config(**overrides: Any) -> DataverseConnectionConfig:

@@ -4,7 +4,8 @@ import asyncio
 
 import httpx
 import pytest
-from dv_fakes import ROOT, ClientFactory, FakeOrg, FakeTime, dv_error, json_response, make_config
+from connector_fakes import FakeTime
+from dv_fakes import ROOT, ClientFactory, FakeOrg, dv_error, json_response, make_config
 
 from crmsync.connectors.dataverse import DataverseClient, StaticTokenProvider
 from crmsync.connectors.dataverse.client import PauseGate

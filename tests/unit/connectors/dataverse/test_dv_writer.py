@@ -6,7 +6,8 @@ from urllib.parse import unquote
 import httpx
 import orjson
 import pytest
-from dv_fakes import ORG, ROOT, FakeOrg, FakeTime
+from connector_fakes import FakeTime
+from dv_fakes import ORG, ROOT, FakeOrg
 
 from crmsync.connectors.base import WriteOp
 from crmsync.connectors.dataverse import DataverseConnector

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sf_fakes import FakeOrg, FakeTime, make_config
+from connector_fakes import FakeTime
+from sf_fakes import FakeOrg, make_config
 
 from crmsync.connectors.salesforce import SalesforceClient, SalesforceConnector
 
@@ -15,11 +16,6 @@ from crmsync.connectors.salesforce import SalesforceClient, SalesforceConnector
 @pytest.fixture
 def org() -> FakeOrg:
     return FakeOrg()
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
 
 
 @pytest.fixture

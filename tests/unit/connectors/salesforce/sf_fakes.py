@@ -6,7 +6,6 @@ It understands just the SOQL the connector writes (a field list, ``>=`` on the c
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -134,22 +133,6 @@ DESCRIBES: dict[str, dict[str, Any]] = {
         ],
     },
 }
-
-
-class FakeTime:
-    """A monotonic clock that moves only when something sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 class FakeOrg:

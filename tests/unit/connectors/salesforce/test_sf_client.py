@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sf_fakes import INSTANCE, ROOT, FakeOrg, FakeTime, make_config, sf_error
+from connector_fakes import FakeTime
+from sf_fakes import INSTANCE, ROOT, FakeOrg, make_config, sf_error
 
 from crmsync.connectors.salesforce import (
     ApiBudgetExceeded,

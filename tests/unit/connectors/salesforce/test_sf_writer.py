@@ -5,7 +5,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sf_fakes import ROOT, FakeOrg, FakeTime, sf_error
+from connector_fakes import FakeTime
+from sf_fakes import ROOT, FakeOrg, sf_error
 
 from crmsync.connectors.base import WriteOp
 from crmsync.connectors.salesforce import SalesforceConnector
