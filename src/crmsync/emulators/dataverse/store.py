@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import StaticPool
 
+from crmsync.emulators.common.sqlite import create_sqlite_engine
 from crmsync.emulators.dataverse.formatting import annotations_sql
 from crmsync.emulators.dataverse.rowjson import (
     ANNOTATIONS_COLUMN,
@@ -139,38 +139,6 @@ def _add_missing_columns(engine: Engine, tables: Iterable[sa.Table]) -> None:
                     )
 
 
-def _create_engine(path: Path | None) -> Engine:
-    if path is None:
-        engine = sa.create_engine(
-            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        engine = sa.create_engine(
-            f"sqlite:///{path}", poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-
-    # pysqlite's own transaction handling does not let SAVEPOINT work; take it over
-    # (the approach SQLAlchemy documents for the pysqlite driver).
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if path is not None:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        # Rows carry their JSON text and annotations (~2 KB for a contact): pages larger than
-        # the default 4 KB keep them out of overflow chains (no effect on an existing file).
-        cursor.execute("PRAGMA page_size=16384")
-        cursor.execute("PRAGMA cache_size=-65536")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
-
-    return engine
-
-
 class DataverseStore:
     """The emulator's records, versions and deletion log."""
 
@@ -222,7 +190,10 @@ class DataverseStore:
         cls, path: Path | None, clock: SupportsNow, schema: Schema | None = None
     ) -> DataverseStore:
         """Open (creating what is missing) a store in ``path``, or in memory when ``None``."""
-        return cls(_create_engine(path), clock, schema or Schema(SEED_TABLES))
+        # Rows carry their JSON text and annotations (~2 KB for a contact): 16 KB pages keep them
+        # out of overflow chains.
+        engine = create_sqlite_engine(path, page_size=16384)
+        return cls(engine, clock, schema or Schema(SEED_TABLES))
 
     def close(self) -> None:
         with self._lock:

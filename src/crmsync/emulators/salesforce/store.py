@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import StaticPool
 
+from crmsync.emulators.common.sqlite import create_sqlite_engine
 from crmsync.emulators.salesforce.ids import IdGenerator
 from crmsync.emulators.salesforce.schema import (
     NUMBER_TYPES,
@@ -106,29 +106,6 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
     return metadata, tables, state
 
 
-def _create_engine(path: Path | None) -> Engine:
-    url = "sqlite://" if path is None else f"sqlite:///{path}"
-    engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-
-    # pysqlite's own transaction handling does not let SAVEPOINT work; take it over
-    # (the approach SQLAlchemy documents for the pysqlite driver).
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if path is not None:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA cache_size=-65536")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
-
-    return engine
-
-
 class SalesforceStore:
     """The emulator's records, id counters and recycle bin."""
 
@@ -152,7 +129,7 @@ class SalesforceStore:
         cls, path: Path | None, clock: SupportsNow, schema: Schema | None = None
     ) -> SalesforceStore:
         """Open (creating what is missing) a store in ``path``, or in memory when ``None``."""
-        return cls(_create_engine(path), clock, schema or Schema(SEED_OBJECTS))
+        return cls(create_sqlite_engine(path), clock, schema or Schema(SEED_OBJECTS))
 
     def close(self) -> None:
         with self._lock:
