@@ -190,9 +190,15 @@ class Connector(Protocol):
         ...
 
     def track_changes(
-        self, table: str, fields: Sequence[str] | None, cursor: str | None
+        self,
+        table: str,
+        fields: Sequence[str] | None,
+        cursor: str | None,
+        *,
+        formatted: bool = True,
     ) -> AsyncIterator[ChangePage]:
-        """Changes since ``cursor`` (a snapshot when ``None`` or when the cursor expired)."""
+        """Changes since ``cursor`` (a snapshot when ``None`` or when the cursor expired);
+        ``formatted=False``: the caller needs no display labels (the CRM need not send them)."""
         ...
 
     async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:

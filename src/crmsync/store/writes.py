@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crmsync.store.bulk import execute_many
 from crmsync.store.errors import StoreWriteError
 
 __all__ = ["UpsertResult", "delete_by_keys", "upsert_batch"]
@@ -155,7 +156,7 @@ def upsert_batch(
 
     with _transaction(conn):
         stored = _stored_rows(conn, table, key_field, [*value_columns], version_field, latest)
-        to_write: list[dict[str, Any]] = []
+        to_write: list[Mapping[str, Any]] = []
         inserted = updated = unchanged = stale = version_only = 0
         for key, row in latest.items():
             held = stored.get(key)
@@ -179,9 +180,10 @@ def upsert_batch(
                     continue
             else:
                 inserted += 1
-            to_write.append({**row, "created_at": stamp, "modified_at": stamp, "origin": origin})
+            to_write.append(row)
         if to_write:
-            _execute_upsert(conn, table, key_field, version_field, value_columns, to_write)
+            shared = {"created_at": stamp, "modified_at": stamp, "origin": origin}
+            _execute_upsert(conn, table, key_field, version_field, value_columns, to_write, shared)
     return UpsertResult(
         inserted=inserted,
         updated=updated,
@@ -215,7 +217,8 @@ def _execute_upsert(
     key_field: str,
     version_field: str | None,
     value_columns: list[str],
-    rows: list[dict[str, Any]],
+    rows: list[Mapping[str, Any]],
+    shared: Mapping[str, Any],
 ) -> None:
     stmt = _insert(conn, table)
     excluded = stmt.excluded
@@ -233,7 +236,7 @@ def _execute_upsert(
             sa.and_(incoming == stored_version, changed),
         )
     stmt = stmt.on_conflict_do_update(index_elements=[table.c[key_field]], set_=set_, where=guard)
-    conn.execute(stmt, rows)
+    execute_many(conn, stmt, table, rows, constants=shared)
 
 
 def delete_by_keys(

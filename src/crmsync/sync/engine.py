@@ -297,11 +297,18 @@ class InboundEngine:
         since_housekeeping = 0
         while not stop.is_set():
             deliveries = await queue.fetch(max_messages=_FETCH, wait_seconds=0.2)
+            # Acknowledged together once applied: one queue commit per fetch, not per message
+            # (a message applied and not yet acknowledged comes back, and is applied harmlessly).
+            applied: list[Delivery] = []
             for index, delivery in enumerate(deliveries):
                 if stop.is_set():
+                    await queue.ack(applied)
                     await queue.nack(deliveries[index:], reason="the engine stopped")
                     return
-                await self._apply(delivery)
+                if await self._apply(delivery):
+                    applied.append(delivery)
+            if applied:
+                await queue.ack(applied)
             since_housekeeping += len(deliveries)
             if deliveries and since_housekeeping < 50:
                 continue
@@ -325,20 +332,22 @@ class InboundEngine:
             queued = await self._queue.backlog(name)
             self.progress.backlog(name, queued + self._state.parked_count(name))
 
-    async def _apply(self, delivery: Delivery) -> None:
+    async def _apply(self, delivery: Delivery) -> bool:
+        """Apply one delivery; ``True`` when committed (to be acknowledged), ``False`` when it
+        was given back to the queue."""
         queue = self._queue
         writer = self.writers.get(delivery.message.mapping)
         if writer is None:
             reason = f"mapping '{delivery.message.mapping}' is not in the configuration"
             await queue.nack([delivery], delay_seconds=3600, reason=reason)
-            return
+            return False
         try:
             await asyncio.to_thread(self._locked, _with_retries, writer.apply, delivery.message)
         except OperationalError as exc:
             logger.warning("%s: store busy (%s); the message comes back", writer.name, exc.orig)
             await queue.nack([delivery], delay_seconds=1.0, reason=str(exc.orig))
-            return
-        await queue.ack([delivery])
+            return False
+        return True
 
     def _locked(self, fn: Callable[..., object], *args: Any) -> None:
         with self.lock:

@@ -104,7 +104,10 @@ class MappingReader:
         snapshot_id: str | None = None
         changes = messages = 0
         pages = self.connector.track_changes(
-            self.compiled.crm_table, self.compiled.crm_fields, cursor
+            self.compiled.crm_table,
+            self.compiled.crm_fields,
+            cursor,
+            formatted=self.with_formatted,
         )
         async for page in pages:
             if page.snapshot and snapshot_id is None:

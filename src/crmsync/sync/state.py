@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crmsync.store.bulk import execute_many
 from crmsync.sync.state_models import (
     Counts,
     ReplayRefused,
@@ -32,7 +33,7 @@ from crmsync.sync.state_models import (
     WorkflowState,
     WorkflowStatus,
 )
-from crmsync.sync.state_records import RecordsState, chunks
+from crmsync.sync.state_records import RecordsState
 from crmsync.sync.state_tables import COUNTER_NAMES, state_tables
 
 __all__ = ["DEFAULT_REPLAY_LIMIT", "SyncState"]
@@ -178,9 +179,15 @@ class SyncState(RecordsState):
         if is_open is None:
             return False
         unique = sorted(set(keys))
-        insert_keys = self._insert(conn, self.tables.snapshot_keys).on_conflict_do_nothing()
-        for chunk in chunks(unique):
-            conn.execute(insert_keys, [{"snapshot_id": snapshot_id, "key": k} for k in chunk])
+        keys_table = self.tables.snapshot_keys
+        insert_keys = self._insert(conn, keys_table).on_conflict_do_nothing()
+        execute_many(
+            conn,
+            insert_keys,
+            keys_table,
+            [{"key": k} for k in unique],
+            constants={"snapshot_id": snapshot_id},
+        )
         stmt = self._insert(conn, messages).values(
             snapshot_id=snapshot_id, message_id=message_id, applied=True
         )

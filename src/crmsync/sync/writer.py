@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmsync.connectors.base import Record
 from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
+from crmsync.store.bulk import execute_many
 from crmsync.store.writes import delete_by_keys, upsert_batch
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping, ParentLink
@@ -345,10 +346,9 @@ class MappingWriter:
         t = self.state.tables.snapshot_keys
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
         stmt = dialect.insert(t).on_conflict_do_nothing()
-        unique = sorted(set(keys))
+        unique = [{"key": key} for key in sorted(set(keys))]
         for snapshot_id in open_ids:
-            for chunk in _chunks(unique):
-                conn.execute(stmt, [{"snapshot_id": snapshot_id, "key": k} for k in chunk])
+            execute_many(conn, stmt, t, unique, constants={"snapshot_id": snapshot_id})
 
     def reconcile_snapshots(self) -> int:
         """Close the mapping's complete snapshots; with apply deletes, delete the CRM-owned rows

@@ -26,11 +26,13 @@ class ScriptedCrm:
         self.rounds = rounds
         self.fail_after = fail_after
         self.cursors: list[str | None] = []
+        self.formatted: list[bool] = []
 
     async def track_changes(
-        self, table: str, fields: Sequence[str] | None, cursor: str | None
+        self, table: str, fields: Sequence[str] | None, cursor: str | None, *, formatted: bool
     ) -> AsyncIterator[ChangePage]:
         self.cursors.append(cursor)
+        self.formatted.append(formatted)
         for index, page in enumerate(self.rounds.pop(0)):
             if self.fail_after is not None and index >= self.fail_after:
                 raise ProtocolError("a page has no 'value' list", table=table)
@@ -81,6 +83,7 @@ async def test_snapshot_round_is_chunked_and_the_cursor_saved_last(
     crm = ScriptedCrm([pages])
     result = await _reader(crm, queue, state, with_formatted=False).round()
     assert (result.changes, result.messages, result.snapshot) == (7, 3, True)
+    assert crm.formatted == [False]  # the CRM is not asked for display labels nobody needs
     assert state.load_cursor("contacts") == "delta-1"
     deliveries = await queue.fetch(max_messages=10)
     assert sorted(d.message.change_count for d in deliveries) == [2, 2, 3]
@@ -107,8 +110,10 @@ async def test_delta_rounds_carry_deletions_and_formatted_values(
 ) -> None:
     state.save_cursor("contacts", "delta-0")
     pages = [ChangePage(_records(0, 1), [Deletion("gone")], cursor="delta-1")]
-    result = await _reader(ScriptedCrm([pages]), queue, state, with_formatted=True).round()
+    crm = ScriptedCrm([pages])
+    result = await _reader(crm, queue, state, with_formatted=True).round()
     assert not result.snapshot
+    assert crm.formatted == [True]
     (delivery,) = await queue.fetch()
     kinds = {c.id: (c.kind, dict(c.formatted)) for c in delivery.message.changes}
     assert kinds == {"id0": ("upsert", {"gendercode": "Female"}), "gone": ("delete", {})}

@@ -104,8 +104,14 @@ class SalesforceConnector:
         return self._reader.read_all(table, fields, where=where)
 
     def track_changes(
-        self, table: str, fields: Sequence[str] | None, cursor: str | None
+        self,
+        table: str,
+        fields: Sequence[str] | None,
+        cursor: str | None,
+        *,
+        formatted: bool = True,
     ) -> AsyncIterator[ChangePage]:
+        """``formatted`` is accepted for the interface: Salesforce sends no display labels."""
         return self._reader.track_changes(table, fields, cursor)
 
     async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:

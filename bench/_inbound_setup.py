@@ -1,0 +1,164 @@
+"""Shared set-up of the inbound benchmarks: the configuration file ``crmsync run`` reads (25 contact
+fields into a custom resource), the store URL, and ``crmsync`` commands run as child processes
+whose wall time and peak memory are measured on their own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from crmsync.store import create_engine_for
+
+SECRET_ENV = "CRMSYNC_BENCH_SECRET"  # noqa: S105 - the name of a variable, not a secret
+SECRET = "bench-secret"  # noqa: S105 - the emulator accepts any client secret
+CLIENT_ID = "crmsync-bench"
+TENANT = "bench"
+#: The local PostgreSQL of ``--store postgresql`` (override with CRMSYNC_BENCH_POSTGRES_URL).
+POSTGRES_URL = os.environ.get(
+    "CRMSYNC_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PG_SCHEMA = "crmsync_bench"
+
+#: (CRM field, Campaign field type, string length): 25 of the seeded contact fields.
+FIELDS: list[tuple[str, str, int | None]] = [
+    ("firstname", "string", 100),
+    ("lastname", "string", 100),
+    ("fullname", "string", 200),
+    ("emailaddress1", "string", 200),
+    ("emailaddress2", "string", 200),
+    ("telephone1", "string", 50),
+    ("mobilephone", "string", 50),
+    ("jobtitle", "string", 100),
+    ("birthdate", "date", None),
+    ("gendercode", "integer", None),
+    ("preferredcontactmethodcode", "integer", None),
+    ("donotemail", "boolean", None),
+    ("donotphone", "boolean", None),
+    ("donotbulkemail", "boolean", None),
+    ("donotpostalmail", "boolean", None),
+    ("donotfax", "boolean", None),
+    ("creditlimit", "double", None),
+    ("numberofchildren", "integer", None),
+    ("address1_line1", "string", 200),
+    ("address1_city", "string", 100),
+    ("address1_postalcode", "string", 20),
+    ("address1_country", "string", 100),
+    ("createdon", "datetime", None),
+    ("modifiedon", "datetime", None),
+    ("statecode", "integer", None),
+]
+RESOURCE = "crm_contact"
+MAPPING = "contacts"
+
+
+def store_url(kind: str, folder: Path) -> str:
+    return f"sqlite:///{folder / 'campaign.db'}" if kind == "sqlite" else POSTGRES_URL
+
+
+def reset_postgres() -> None:
+    """An empty benchmark schema in the local PostgreSQL."""
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{PG_SCHEMA}"')
+    admin.dispose()
+
+
+def write_config(folder: Path, url: str, ca: Path, store: str, *, poll: float = 1.0) -> Path:
+    """The configuration file of the benchmark run; returns its path."""
+    schema = f"\n  pg_schema: {PG_SCHEMA}" if store == "postgresql" else ""
+    fields = "\n".join(f"      - {{crm: {name}, campaign: {name}}}" for name, _, _ in FIELDS)
+    columns = "\n".join(
+        f"      - {{name: {name}, type: {kind}{f', length: {length}' if length else ''}}}"
+        for name, kind, length in FIELDS
+    )
+    text = textwrap.dedent(
+        f"""\
+        version: 1
+        connections:
+          crm:
+            kind: dataverse
+            url: {url}
+            authority: {url}/{TENANT}
+            client_id: {CLIENT_ID}
+            client_secret_env: {SECRET_ENV}
+            ca_bundle: {ca}
+        store:
+          url: {store_url(store, folder)}"""
+    )
+    text += schema + textwrap.dedent(
+        f"""
+        queue:
+          kind: sqlite
+          path: {folder / "queue.db"}
+        inbound:
+          poll_interval_seconds: {poll}
+          mappings:
+            - name: {MAPPING}
+              connection: crm
+              crm_table: contact
+              resource: {RESOURCE}
+              primary_key: {{campaign: crm_id}}
+              fields:
+        """
+    )
+    text += fields + textwrap.dedent(
+        f"""
+        resources:
+          - name: {RESOURCE}
+            identifier: crm_id
+            fields:
+              - {{name: crm_id, type: string, length: 36}}
+        """
+    )
+    text += columns + "\n"
+    path = folder / "crmsync.yaml"
+    path.write_text(text)
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRun:
+    """A child process's wall time and peak resident memory."""
+
+    seconds: float
+    peak_rss_mb: float
+
+
+def run_child(command: list[str]) -> ChildRun:
+    """Run ``command`` to its end; raise when it fails."""
+    env = {**os.environ, SECRET_ENV: SECRET, "PYTHONUNBUFFERED": "1"}
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} … exited with {process.returncode}")
+    return ChildRun(seconds, usage.ru_maxrss / 1024)
+
+
+def crmsync(*args: str, profile: Path | None = None) -> list[str]:
+    """A ``crmsync`` command; with ``profile``, sampled by py-spy (every thread, collapsed
+    stacks) into that file. py-spy is installed apart: ``.venv/bin/pip install py-spy``."""
+    command = [sys.executable, "-m", "crmsync", *args]
+    if profile is None:
+        return command
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    return [spy, "record", "--threads", "--format", "raw", "-o", str(profile), "--", *command]
+
+
+def store_count(url: str, store: str) -> int:
+    engine = create_engine_for(url, schema=PG_SCHEMA if store == "postgresql" else None)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(sa.text(f"select count(*) from {RESOURCE}")) or 0)  # noqa: S608
+    finally:
+        engine.dispose()

@@ -1,0 +1,86 @@
+"""execute_many: the same rows as SQLAlchemy's own executemany, type processors and shared
+values included, with bound parameters only."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+
+from crmsync.store.bulk import execute_many
+from crmsync.store.types import UtcDateTime
+
+
+def _table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("key", sa.String(20), primary_key=True),
+        sa.Column("flag", sa.Boolean()),
+        sa.Column("born", sa.Date()),
+        sa.Column("seen", UtcDateTime()),
+        sa.Column("note", sa.Text()),
+        sa.Column("origin", sa.String(20)),
+    )
+
+
+ROWS = [
+    {
+        "key": "a",
+        "flag": True,
+        "born": date(1990, 5, 17),
+        "seen": datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2))),
+        "note": "x'); drop table t; --",
+    },
+    {"key": "b", "flag": False, "born": None, "seen": None, "note": None},
+]
+
+
+def test_rows_match_sqlalchemy_executemany() -> None:
+    engine = sa.create_engine("sqlite://")
+    ours, theirs = _table("ours"), _table("theirs")
+    shared = {"origin": "crm:x"}
+    with engine.begin() as conn:
+        ours.create(conn)
+        theirs.create(conn)
+        execute_many(conn, sa.insert(ours), ours, ROWS, constants=shared)
+        conn.execute(sa.insert(theirs), [{**row, **shared} for row in ROWS])
+        raw = "select key, flag, born, seen, note, origin from {} order by key"
+        assert (
+            conn.exec_driver_sql(raw.format("ours")).all()
+            == conn.exec_driver_sql(raw.format("theirs")).all()
+        )
+        stored = conn.execute(sa.select(ours).order_by(ours.c.key)).all()
+    assert stored[0].seen == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert stored[0].note == "x'); drop table t; --"
+    assert [row.origin for row in stored] == ["crm:x", "crm:x"]
+
+
+def test_on_conflict_statements_and_empty_batches() -> None:
+    engine = sa.create_engine("sqlite://")
+    table = _table("t")
+    with engine.begin() as conn:
+        table.create(conn)
+        execute_many(conn, sa.insert(table), table, [])
+        stmt = sqlite.insert(table)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[table.c.key], set_={"note": stmt.excluded.note}
+        )
+        execute_many(conn, upsert, table, [{"key": "a", "note": "one"}])
+        execute_many(conn, upsert, table, [{"key": "a", "note": "two"}, {"key": "c", "note": "3"}])
+        assert dict(conn.execute(sa.select(table.c.key, table.c.note)).all()) == {
+            "a": "two",
+            "c": "3",
+        }
+
+
+def test_a_bind_that_is_no_column_is_refused() -> None:
+    engine = sa.create_engine("sqlite://")
+    table = _table("t")
+    with engine.begin() as conn:
+        table.create(conn)
+        stmt = sa.insert(table).values(note=sa.bindparam("other"))
+        with pytest.raises(ValueError, match="other"):
+            execute_many(conn, stmt, table, [{"key": "a", "other": "x"}])
