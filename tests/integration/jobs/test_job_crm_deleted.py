@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jobs_support import CONTACT, ID, LAST, Harness
 
-from conftest import CONTACT, ID, LAST, Harness
 from crmsync.connectors.base import WriteOp
 from crmsync.jobs.runner import RunFailed
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from jobs_support import CONTACT, FIRST, LAST, Harness
 
-from conftest import CONTACT, FIRST, LAST, Harness
 from crmsync.errors import TransientError
 from crmsync.jobs.runner import RunFailed
 from crmsync.store.writes import upsert_batch

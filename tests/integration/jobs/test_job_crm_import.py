@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jobs_support import CONTACT, EMAIL, FIRST, ID, LAST, MODIFIED, Harness
 
-from conftest import CONTACT, EMAIL, FIRST, ID, LAST, MODIFIED, Harness
 from crmsync.connectors.base import WriteOp
 from crmsync.jobs.runner import RunFailed
 

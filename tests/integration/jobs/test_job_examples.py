@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from jobs_support import Crm
 
-from conftest import Crm
 from crmsync.config import Config
 from crmsync.connectors.base import WriteOp
 from crmsync.jobs import ConnectorPool, JobRunner, JobStore, load_job_text

@@ -13,9 +13,9 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
+from jobs_support import CLIENT_ID, CONTACT, FIRST, LAST, SECRET, Crm, Harness
 from test_job_crm_export import _crm_rows
 
-from conftest import CLIENT_ID, CONTACT, FIRST, LAST, SECRET, Crm, Harness
 from crmsync.emulators.common.tls import TlsFiles
 from crmsync.store import create_engine_for, publish
 from crmsync.store.writes import upsert_batch

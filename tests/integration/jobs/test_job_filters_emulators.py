@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from jobs_support import CONTACT, EMAIL, FIRST, LAST, Harness
 
-from conftest import CONTACT, EMAIL, FIRST, LAST, Harness
 from crmsync.connectors.base import WriteOp
 
 PEOPLE = [

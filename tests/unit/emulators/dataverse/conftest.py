@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from dv_emulator_support import BASE
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -15,8 +16,6 @@ from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 from crmsync.emulators.dataverse.seed import seed
 from crmsync.emulators.dataverse.store import DataverseStore
 from crmsync.emulators.dataverse.webapi import WebApi
-
-BASE = "http://dataverse.test/api/data/v9.2"
 
 
 @pytest.fixture

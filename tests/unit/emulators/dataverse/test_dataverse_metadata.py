@@ -5,8 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import httpx
-
-from conftest import BASE
+from dv_emulator_support import BASE
 
 
 async def test_entity_set_resolution_like_the_sdk(client: httpx.AsyncClient) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from dv_emulator_support import BASE
 
-from conftest import BASE
 from crmsync.emulators.dataverse.errors import WebApiError
 from crmsync.emulators.dataverse.query import SkipTokenCodec, parse_options
 from crmsync.emulators.dataverse.store import DataverseStore

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from dv_emulator_support import BASE
 
-from conftest import BASE
 from crmsync.emulators.common.clock import Clock
 from crmsync.emulators.dataverse.errors import WebApiError
 from crmsync.emulators.dataverse.store import DataverseStore

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from dv_emulator_support import BASE
 
-from conftest import BASE
 from crmsync.emulators.dataverse.store import DataverseStore
 
 MISSING = "00000000-0000-0000-0000-0000000000aa"
