@@ -8,13 +8,19 @@ STAMP := $(VENV)/.installed
 # The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
 JS_TESTS := tests/integration/jobs/js
 
-.PHONY: js-deps bench-export demo test lint typecheck unit integration bench bench-emulator bench-connector clean
+.PHONY: js-deps bench-inbound bench-latency bench-export demo test lint typecheck unit integration bench bench-emulator bench-connector clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The benchmarks' own extra (dlt, compared with in bench-inbound).
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/crmsync demo
@@ -42,6 +48,12 @@ bench-emulator: $(STAMP)
 
 bench-connector: $(STAMP)
 	$(BIN)/python -m bench.connector_read
+
+bench-inbound: $(BENCH_STAMP)
+	$(BIN)/python -m bench.inbound_load --contacts 1000000
+
+bench-latency: $(BENCH_STAMP)
+	$(BIN)/python -m bench.inbound_latency --contacts 10000 --changes 50
 
 js-deps:
 	@if command -v npm >/dev/null 2>&1; then cd $(JS_TESTS) && npm ci --no-audit --no-fund --silent; \
