@@ -6,10 +6,26 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass
+from typing import Protocol, Self
+
+from pydantic import SecretStr
 
 from crmsync.emulators.common.clock import Clock
 
-__all__ = ["TokenIssuer"]
+__all__ = ["TokenIssuer", "TokenSettings"]
+
+
+class TokenSettings(Protocol):
+    """The part of an emulator's settings that says who gets tokens, and for how long."""
+
+    @property
+    def client_id(self) -> str | None: ...
+
+    @property
+    def client_secret(self) -> SecretStr | None: ...
+
+    @property
+    def token_lifetime_seconds(self) -> int: ...
 
 
 @dataclass(slots=True)
@@ -42,6 +58,17 @@ class TokenIssuer:
         self._grants: dict[str, _Grant] = {}
         self._issued = 0
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, clock: Clock, settings: TokenSettings) -> Self:
+        """The issuer an emulator's settings describe."""
+        secret = settings.client_secret
+        return cls(
+            clock,
+            lifetime_seconds=settings.token_lifetime_seconds,
+            client_id=settings.client_id,
+            client_secret=secret.get_secret_value() if secret else None,
+        )
 
     @property
     def lifetime_seconds(self) -> int:

@@ -62,13 +62,7 @@ def create_emulator(
 ) -> DataverseEmulator:
     """Build an emulator from ``settings``: open (and seed) its store and compose its app."""
     clock = clock or Clock()
-    secret = settings.client_secret.get_secret_value() if settings.client_secret else None
-    tokens = TokenIssuer(
-        clock,
-        lifetime_seconds=settings.token_lifetime_seconds,
-        client_id=settings.client_id,
-        client_secret=secret,
-    )
+    tokens = TokenIssuer.from_settings(clock, settings)
     faults = FaultPlan()
     limiter = SlidingWindowLimiter(
         clock,

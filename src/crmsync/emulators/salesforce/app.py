@@ -105,13 +105,7 @@ def create_emulator(
 ) -> SalesforceEmulator:
     """Build an emulator from ``settings``: open (and seed) its store and compose its app."""
     clock = clock or Clock()
-    secret = settings.client_secret.get_secret_value() if settings.client_secret else None
-    tokens = TokenIssuer(
-        clock,
-        lifetime_seconds=settings.token_lifetime_seconds,
-        client_id=settings.client_id,
-        client_secret=secret,
-    )
+    tokens = TokenIssuer.from_settings(clock, settings)
     faults = FaultPlan()
     usage = ApiUsage(clock, settings.api_daily_limit)
     store = SalesforceStore.open(settings.data_file, clock)
