@@ -14,7 +14,7 @@ from pathlib import Path
 from crmsync.config.errors import ConfigIssue, Loc
 from crmsync.config.models import Config, InboundMapping
 from crmsync.config.suggest import did_you_mean
-from crmsync.store.resources import PROFILE, ResourceDefinition
+from crmsync.store.resources import PROFILE, OptOutAttribute, ResourceDefinition
 
 __all__ = ["check_secrets", "resources_by_name", "static_issues"]
 
@@ -280,6 +280,16 @@ def _optinout_issues(config: Config) -> list[ConfigIssue]:
         issues += _connection_issue(
             config, ("optinout", "connection"), section.connection, "the direction is not disabled"
         )
+    if section.direction != "disabled" and not section.mappings:
+        issues.append(
+            _error(
+                ("optinout", "mappings"),
+                f"direction '{section.direction}' needs at least one mapping "
+                "(a CRM Boolean field and a Campaign opt-out attribute)",
+            )
+        )
+    if section.direction != "disabled":
+        issues += _inbound_opt_out_issues(config)
     seen: dict[str, int] = {}
     for index, mapping in enumerate(section.mappings):
         if mapping.campaign.value in seen:
@@ -291,6 +301,27 @@ def _optinout_issues(config: Config) -> list[ConfigIssue]:
                 )
             )
         seen.setdefault(mapping.campaign.value, index)
+    return issues
+
+
+def _inbound_opt_out_issues(config: Config) -> list[ConfigIssue]:
+    """With opt-in/out on, opt-out attributes are written by that workflow (and its conflict
+    rule) only: an inbound mapping that also writes them could undo an opt-out."""
+    issues: list[ConfigIssue] = []
+    opt_outs = {attribute.value for attribute in OptOutAttribute}
+    for index, mapping in enumerate(config.inbound.mappings):
+        if mapping.resource != "profile":
+            continue
+        for number, field in enumerate(mapping.fields):
+            if field.campaign in opt_outs:
+                issues.append(
+                    _error(
+                        ("inbound", "mappings", index, "fields", number, "campaign"),
+                        f"'{field.campaign}' is an opt-out attribute, synced by the optinout "
+                        f"workflow (direction '{config.optinout.direction}'): map it under "
+                        "optinout.mappings instead",
+                    )
+                )
     return issues
 
 

@@ -137,11 +137,13 @@ def _optinout_issues(
     config: Config, tables: Mapping[str, TableInfo], connection: str | None
 ) -> list[ConfigIssue]:
     section = config.optinout
-    if section.crm_table is None or section.crm_table not in tables:
+    linked = config.connections.get(section.connection or "")
+    name = section.table_for(linked.kind) if linked is not None else section.crm_table
+    if name is None or name not in tables:
         return []
     if connection is not None and section.connection != connection:
         return []
-    table = tables[section.crm_table]
+    table = tables[name]
     issues: list[ConfigIssue] = []
     for index, mapping in enumerate(section.mappings):
         info = table.fields.get(mapping.crm)

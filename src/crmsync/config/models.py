@@ -31,7 +31,9 @@ __all__ = [
     "InboundConfig",
     "InboundMapping",
     "OptInOutConfig",
+    "OptInOutDirection",
     "OptInOutMapping",
+    "OptOutFileExchange",
     "OutboundConfig",
     "PrimaryKey",
     "QueueConfig",
@@ -275,17 +277,41 @@ class OptInOutMapping(BaseModel):
     campaign: OptOutAttribute
 
 
-class OptInOutConfig(BaseModel):
+#: The contact table of each CRM kind (the opt-in/out default).
+DEFAULT_CONTACT_TABLES = {"dataverse": "contact", "salesforce": "Contact"}
+
+OptInOutDirection = Literal["disabled", "crm_to_campaign", "campaign_to_crm", "bidirectional"]
+
+
+class OptOutFileExchange(BaseModel):
+    """The optional daily file drop: changed opt-outs exported to / imported from CSV files."""
+
     model_config = _STRICT
 
-    direction: Literal["disabled", "crm_to_campaign", "campaign_to_crm", "bidirectional"] = (
-        "disabled"
-    )
+    folder: Path
+    export: bool = True
+    import_: Annotated[bool, Field(alias="import")] = True
+
+
+class OptInOutConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    direction: OptInOutDirection = "disabled"
     connection: Name | None = None
+    #: The CRM's contact table; default ``contact`` (Dataverse) or ``Contact`` (Salesforce).
     crm_table: Name | None = None
     mappings: tuple[OptInOutMapping, ...] = ()
     #: Record every opt-out decision (both values, both times, the winner, why).
     log_decisions: bool = False
+    #: How often the CRM is asked for changed opt-outs and the Campaign change log is drained.
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    #: Campaign → CRM writes per CRM call.
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 200
+    file_exchange: OptOutFileExchange | None = None
+
+    def table_for(self, kind: str) -> str:
+        """The CRM contact table: ``crm_table``, or the default of the CRM ``kind``."""
+        return self.crm_table or DEFAULT_CONTACT_TABLES.get(kind, "contact")
 
 
 class Config(BaseModel):

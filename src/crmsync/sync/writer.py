@@ -25,6 +25,7 @@ from crmsync.connectors.base import Record
 from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
 from crmsync.store.bulk import execute_many
+from crmsync.store.optouts import stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, upsert_batch
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping, ParentLink
@@ -151,6 +152,8 @@ class MappingWriter:
         rows, parked = self._park_orphans(conn, rows, changes)
         counts["parked"] = parked
         if rows:
+            # Opt-out attributes keep their own change times (the opt-out conflict rule needs them).
+            rows = stamp_opt_outs(conn, self.table, compiled.key_field, rows)
             result = upsert_batch(
                 conn,
                 self.table,
