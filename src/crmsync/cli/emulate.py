@@ -52,6 +52,13 @@ SecretEnvOption = Annotated[
     str | None, typer.Option(help="Name of the environment variable holding the secret.")
 ]
 SecretFileOption = Annotated[Path | None, typer.Option(help="File holding the client secret.")]
+SecretOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The client secret itself: other local users can read it in the process list, "
+        "so prefer --client-secret-env or --client-secret-file."
+    ),
+]
 
 
 def parse_seed(value: str, keys: dict[str, str] | None = None) -> dict[str, int]:
@@ -87,10 +94,15 @@ def parse_rate_limit(value: str) -> tuple[int, float]:
     return int(match[1]), float(match[2])
 
 
-def read_secret(env: str | None, file: Path | None) -> SecretStr | None:
-    """The client secret from an environment variable or a file (never the command line)."""
-    if env and file:
-        raise typer.BadParameter("give one of --client-secret-env and --client-secret-file")
+def read_secret(env: str | None, file: Path | None, value: str | None = None) -> SecretStr | None:
+    """The client secret from an environment variable, a file, or (for throw-away test
+    credentials) the command line itself."""
+    if sum(1 for given in (env, file, value) if given) > 1:
+        raise typer.BadParameter(
+            "give one of --client-secret, --client-secret-env and --client-secret-file"
+        )
+    if value:
+        return SecretStr(value)
     if env:
         value = os.environ.get(env)
         if not value:
@@ -139,6 +151,7 @@ def dataverse(
     client_id: Annotated[
         str | None, typer.Option(help="Accept only this client id (default: any).")
     ] = None,
+    client_secret: SecretOption = None,
     client_secret_env: SecretEnvOption = None,
     client_secret_file: SecretFileOption = None,
     rate_limit: Annotated[
@@ -152,7 +165,10 @@ def dataverse(
     from crmsync.emulators.dataverse.app import create_emulator  # the heavy part, only here
 
     fields = _common_fields(
-        data, parse_seed(seed) if seed else {}, client_id, client_secret_env, client_secret_file
+        data,
+        parse_seed(seed) if seed else {},
+        client_id,
+        read_secret(client_secret_env, client_secret_file, client_secret),
     )
     if rate_limit:
         fields["rate_limit_requests"], fields["rate_limit_window_seconds"] = parse_rate_limit(
@@ -185,6 +201,7 @@ def salesforce(
     client_id: Annotated[
         str | None, typer.Option(help="Accept only this connected-app client id (default: any).")
     ] = None,
+    client_secret: SecretOption = None,
     client_secret_env: SecretEnvOption = None,
     client_secret_file: SecretFileOption = None,
     api_limit: Annotated[
@@ -202,8 +219,7 @@ def salesforce(
         data,
         parse_seed(seed, _SALESFORCE_SEED_KEYS) if seed else {},
         client_id,
-        client_secret_env,
-        client_secret_file,
+        read_secret(client_secret_env, client_secret_file, client_secret),
     )
     if api_limit is not None:
         fields["api_daily_limit"] = api_limit
@@ -224,12 +240,10 @@ def _common_fields(
     data: Path | None,
     seed_fields: dict[str, int],
     client_id: str | None,
-    client_secret_env: str | None,
-    client_secret_file: Path | None,
+    secret: SecretStr | None,
 ) -> dict[str, object]:
     """Settings fields from the options both emulators share: data file, seed and credentials."""
     fields: dict[str, object] = {"data_file": data, **seed_fields}
-    secret = read_secret(client_secret_env, client_secret_file)
     if secret is not None and client_id is None:
         raise typer.BadParameter("a client secret needs --client-id", param_hint="--client-id")
     fields.update(client_id=client_id, client_secret=secret)
