@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,6 +65,35 @@ _REAL_TYPES = {AttributeType.MONEY, AttributeType.DECIMAL, AttributeType.DOUBLE}
 def format_datetime(when: datetime) -> str:
     """A date-time as stored and sent: UTC, whole seconds, ``Z`` suffix."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: The driver's placeholder for the record id in the single-record statements (SQLite's
+#: ``qmark`` style).
+_RECORD_ID: sa.ColumnElement[Any] = sa.literal_column("?")
+
+
+@dataclass(frozen=True)
+class _RecordStatements:
+    """The SQL text of the statements that follow a write of one record of a table (see
+    ``DataverseStore.refresh_record``); each takes the record id as its one parameter."""
+
+    computed: str | None
+    rendered: str
+    referrers: tuple[str, ...]
+
+
+def _computed_update(table: Table, sa_table: sa.Table) -> Any | None:
+    """``UPDATE`` of the computed attributes (``fullname`` = first and last name, trimmed) of the
+    record named by the bound record id; ``None`` when the table has none."""
+    if not table.computed:
+        return None
+    values: dict[str, Any] = {}
+    for name, parts in table.computed.items():
+        joined: Any = sa.func.coalesce(sa_table.c[parts[0]], "")
+        for part in parts[1:]:
+            joined = joined + " " + sa.func.coalesce(sa_table.c[part], "")
+        values[name] = sa.func.trim(joined)
+    return sa.update(sa_table).where(sa_table.c[table.primary_id] == _RECORD_ID).values(values)
 
 
 def _columns(table: Table) -> list[sa.Column[Any]]:
@@ -156,6 +186,7 @@ class DataverseStore:
         #: Bumped by every committed write: a result computed at another generation is stale.
         self.generation = 0
         self._annotation_sql: dict[str, Any] = {}
+        self._record_statements: dict[str, _RecordStatements] = {}
         #: By logical name: the (table, lookup attribute) pairs that may point at that table.
         self._referrers: dict[str, list[tuple[Table, str]]] = {
             t.logical_name: [] for t in schema.tables
@@ -240,6 +271,75 @@ class DataverseStore:
                 .values({ANNOTATIONS_COLUMN: self._annotations(table)})
             )
 
+    def refresh_record(
+        self, conn: Connection, table: Table, record_id: str, *, referrers: bool = True
+    ) -> None:
+        """After a write of one record: recompute its computed attributes (``fullname``),
+        re-render its JSON text and annotations and, when ``referrers``, the annotations of the
+        rows that look it up (they show its primary name: only needed when that may have
+        changed)."""
+        statements = self._statements(table)
+        parameters = (record_id,)
+        if statements.computed is not None:
+            conn.exec_driver_sql(statements.computed, parameters)
+        conn.exec_driver_sql(statements.rendered, parameters)
+        if referrers:
+            for statement in statements.referrers:
+                conn.exec_driver_sql(statement, parameters)
+
+    def _statements(self, table: Table) -> _RecordStatements:
+        """The single-record statements of ``table``, compiled once to SQL text.
+
+        They are large (every readable column, the formatted values' sub-queries, ~190 literal
+        values): even with SQLAlchemy's compiled cache, building them and processing their
+        literal parameters on every execution cost milliseconds per write. Compiled with the
+        literals inline (they come from the schema; the record id stays a bound parameter), they
+        go to the driver as they are.
+        """
+        found = self._record_statements.get(table.logical_name)
+        if found is None:
+            computed = _computed_update(table, self.sa_table(table))
+            found = _RecordStatements(
+                computed=None if computed is None else self._sql_text(computed),
+                rendered=self._sql_text(self._rendered_update(table)),
+                referrers=tuple(
+                    self._sql_text(self._referrer_update(referrer, attribute, table))
+                    for referrer, attribute in self._referrers[table.logical_name]
+                ),
+            )
+            self._record_statements[table.logical_name] = found
+        return found
+
+    def _sql_text(self, statement: Any) -> str:
+        compiled = statement.compile(
+            dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        return str(compiled)
+
+    def _rendered_update(self, table: Table) -> Any:
+        sa_table = self.sa_table(table)
+        return (
+            sa.update(sa_table)
+            .where(sa_table.c[table.primary_id] == _RECORD_ID)
+            .values(
+                {
+                    JSON_COLUMN: row_json(table, sa_table, readable_attributes(table)),
+                    ANNOTATIONS_COLUMN: self._annotations(table),
+                }
+            )
+        )
+
+    def _referrer_update(self, table: Table, attribute: str, target: Table) -> Any:
+        sa_table = self.sa_table(table)
+        return (
+            sa.update(sa_table)
+            .where(
+                sa_table.c[attribute] == _RECORD_ID,
+                sa_table.c[lookup_type_column(attribute)] == target.logical_name,
+            )
+            .values({ANNOTATIONS_COLUMN: self._annotations(table)})
+        )
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """The connection, inside a transaction; nested calls join the outer transaction."""
@@ -315,7 +415,8 @@ class DataverseStore:
     def record_deletion(self, conn: Connection, table: Table, record_id: str) -> None:
         """Log the deletion of a record (its row is already gone); records that looked it up
         lose its name from their formatted values."""
-        self._refresh_referrers(conn, table, [record_id])
+        for statement in self._statements(table).referrers:
+            conn.exec_driver_sql(statement, (record_id,))
         conn.execute(
             sa.insert(self.deletions).values(
                 tablename=table.logical_name,
@@ -342,7 +443,7 @@ class DataverseStore:
                 .where(sa_table.c[table.primary_id] == record_id)
                 .values(versionnumber=self.next_version(), modifiedon=self.now())
             )
-            self.refresh_json(conn, table, sa_table.c[table.primary_id] == record_id)
+            self.refresh_record(conn, table, record_id, referrers=False)
             return bool(result.rowcount)
 
     def count(self, table: Table) -> int:

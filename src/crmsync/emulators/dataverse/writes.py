@@ -68,16 +68,12 @@ def _resolve_binds(api: WebApi, conn: Connection, payload: Payload) -> None:
         payload.values[lookup_type_column(bind.attribute.logical_name)] = bind.target.logical_name
 
 
-def _finish(api: WebApi, conn: Connection, table: Table, record_id: str) -> None:
-    """Recompute computed attributes (``fullname``) and the stored JSON of one record."""
-    sa_table = api.store.sa_table(table)
-    where = sa_table.c[table.primary_id] == record_id
-    for name, parts in table.computed.items():
-        joined: Any = sa.func.coalesce(sa_table.c[parts[0]], "")
-        for part in parts[1:]:
-            joined = joined + " " + sa.func.coalesce(sa_table.c[part], "")
-        conn.execute(sa.update(sa_table).where(where).values({name: sa.func.trim(joined)}))
-    api.store.refresh_json(conn, table, where)
+def _names_changed(table: Table, values: dict[str, Any]) -> bool:
+    """Whether an update with ``values`` may change the primary name (which records looking
+    this one up show in their formatted values)."""
+    return table.primary_name in values or any(
+        part in values for part in table.computed.get(table.primary_name, ())
+    )
 
 
 def _insert(
@@ -96,10 +92,11 @@ def _insert(
     )
     try:
         with conn.begin_nested():
-            conn.execute(sa.insert(store.sa_table(table)).values(row))
+            conn.execute(store.sa_table(table).insert(), row)
     except sa.exc.IntegrityError:
         raise _duplicate(table) from None
-    _finish(api, conn, table, record_id)
+    # Records may still look up a deleted record with this id: they show its name again.
+    store.refresh_record(conn, table, record_id)
 
 
 def _update(
@@ -115,7 +112,7 @@ def _update(
             )
     except sa.exc.IntegrityError:
         raise _duplicate(table) from None
-    _finish(api, conn, table, record_id)
+    store.refresh_record(conn, table, record_id, referrers=_names_changed(table, values))
 
 
 def _answer(

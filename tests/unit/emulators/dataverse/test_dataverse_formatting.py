@@ -209,3 +209,51 @@ async def test_formatted_lookup_names_follow_the_looked_up_record(
     row = (await _formatted_rows(client, query))[0]
     assert row["_parentcustomerid_value"] == account_id
     assert key not in row
+
+
+async def test_formatted_lookup_names_follow_a_computed_primary_name(
+    client: httpx.AsyncClient,
+) -> None:
+    """A contact's name is its computed ``fullname``: changing a part of it renames it in the
+    records that look it up; other changes leave their formatted values as they are."""
+    contact = await client.post("contacts", json={"firstname": "Ada", "lastname": "Byron"})
+    contact_id = contact.headers["OData-EntityId"].rsplit("(", 1)[1][:-1]
+    child = await client.post(
+        "contacts",
+        json={
+            "lastname": "Child",
+            "parentcustomerid_contact@odata.bind": f"/contacts({contact_id})",
+        },
+    )
+    child_id = child.headers["OData-EntityId"].rsplit("(", 1)[1][:-1]
+    key = f"_parentcustomerid_value@{FORMATTED}"
+    query = f"$filter=contactid eq {child_id}"
+
+    assert (await _formatted_rows(client, query))[0][key] == "Ada Byron"
+    await client.patch(f"contacts({contact_id})", json={"lastname": "Lovelace"})
+    assert (await _formatted_rows(client, query))[0][key] == "Ada Lovelace"
+    await client.patch(f"contacts({contact_id})", json={"jobtitle": "Countess"})
+    assert (await _formatted_rows(client, query))[0][key] == "Ada Lovelace"
+
+
+async def test_a_record_created_again_with_its_id_is_named_again(
+    client: httpx.AsyncClient,
+) -> None:
+    """Lookups keep the id of a deleted record; a new record with that id gives it a name."""
+    account_id = "00000000-0000-0000-0000-0000000000cc"
+    await client.post("accounts", json={"accountid": account_id, "name": "First Ltd"})
+    contact = await client.post(
+        "contacts",
+        json={
+            "lastname": "Kept",
+            "parentcustomerid_account@odata.bind": f"/accounts({account_id})",
+        },
+    )
+    contact_id = contact.headers["OData-EntityId"].rsplit("(", 1)[1][:-1]
+    key = f"_parentcustomerid_value@{FORMATTED}"
+    query = f"$filter=contactid eq {contact_id}"
+
+    await client.delete(f"accounts({account_id})")
+    assert key not in (await _formatted_rows(client, query))[0]
+    await client.patch(f"accounts({account_id})", json={"name": "Second Ltd"})
+    assert (await _formatted_rows(client, query))[0][key] == "Second Ltd"
