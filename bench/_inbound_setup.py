@@ -126,9 +126,10 @@ def write_config(folder: Path, url: str, ca: Path, store: str, *, poll: float = 
 
 @dataclass(frozen=True, slots=True)
 class ChildRun:
-    """A child process's wall time and peak resident memory."""
+    """A child process's wall time, CPU time (user + system) and peak resident memory."""
 
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
 
 
@@ -142,7 +143,7 @@ def run_child(command: list[str]) -> ChildRun:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} … exited with {process.returncode}")
-    return ChildRun(seconds, usage.ru_maxrss / 1024)
+    return ChildRun(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def crmsync(*args: str, profile: Path | None = None) -> list[str]:

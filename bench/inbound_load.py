@@ -48,9 +48,10 @@ def counters(url: str, store: str) -> Counts:
 
 def line(label: str, records: int, run: ChildRun, extra: str = "") -> None:
     rate = records / run.seconds
+    cpu = 1e6 * run.cpu_seconds / records
     print(
         f"{label:<28} {records:>9,} records in {run.seconds:7.1f} s = {rate:>8,.0f} records/s,"
-        f" peak RSS {run.peak_rss_mb:5.0f} MB{extra}",
+        f" CPU {cpu:4.0f} µs/record, peak RSS {run.peak_rss_mb:5.0f} MB{extra}",
         flush=True,
     )
 

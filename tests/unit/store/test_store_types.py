@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from crmsync.connectors.base import CrmType
 from crmsync.store.types import (
@@ -108,3 +109,22 @@ def test_naive_datetimes_are_refused(stamps: tuple[sa.Engine, sa.Table]) -> None
     engine, table = stamps
     with engine.begin() as conn, pytest.raises(sa.exc.StatementError, match="naive datetime"):
         conn.execute(sa.insert(table), [{"at": datetime(2026, 1, 1, 12, 0)}])
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 3, 29, 3, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
+        None,
+    ],
+)
+def test_sqlite_text_of_utc_values_is_sqlalchemys(stamp: datetime | None) -> None:
+    dialect = sqlite.dialect()
+    fast = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    general = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert fast is not None
+    assert general is not None
+    expected = None if stamp is None else general(stamp.astimezone(UTC).replace(tzinfo=None))
+    assert fast(stamp) == expected
