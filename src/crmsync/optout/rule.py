@@ -46,6 +46,8 @@ class Reason(StrEnum):
     CRM_NEWER_OPT_OUT_WINS = "crm_newer_or_equal_opt_out_wins"
     TIME_UNKNOWN_OPT_OUT_WINS = "time_unknown_opt_out_wins"
     SAME_VALUE = "same_value"
+    #: Not a rule outcome: a one-way direction copies its source (used by the workflow's log).
+    SOURCE_OF_TRUTH = "one_way_source_of_truth"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,402 @@
+"""The ``optinout`` workflow: opt-out attributes kept equal in the CRM and the Campaign store.
+
+Two rounds run in a loop, every ``poll_interval_seconds``:
+
+- **CRM → Campaign** (directions ``crm_to_campaign`` and ``bidirectional``): a change-tracking read
+  of the mapped Boolean fields of the contact table. Each changed contact is compared with its
+  profile: copied (``crm_to_campaign``) or resolved by the conflict rule (``bidirectional``); a
+  Campaign value that wins is written back to the CRM. The cursor is saved after the round's
+  writes, so a restart repeats a round at worst, and repeating it decides the same.
+- **Campaign → CRM** (``campaign_to_crm`` and ``bidirectional``): the outbox rows written with
+  each Campaign change are read in order; the CRM's current values are read, the rule decides
+  (``bidirectional``) or the Campaign value is taken (``campaign_to_crm``), the CRM is written in
+  batches, and the rows are marked sent.
+
+Loop safety: values the workflow writes to the Campaign store produce no outbox row, and a value it
+wrote to the CRM comes back through change tracking equal to the Campaign value, which is no
+conflict and no write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmsync.config.models import Config
+from crmsync.connectors.base import Connector, Record, TableInfo, WriteOp
+from crmsync.errors import ConfigurationError
+from crmsync.optout.changes import apply_crm_values
+from crmsync.optout.lookup import as_time, read_by_ids
+from crmsync.optout.rule import Decision, Observation, Reason, Winner, decide
+from crmsync.optout.tables import CURSOR, LOG, OUTBOX, ensure_tables
+from crmsync.store import build_metadata, definitions_with_profile
+from crmsync.store.optouts import changed_at_column
+
+__all__ = ["WORKFLOW", "OptInOutWorkflow", "RoundCounts"]
+
+logger = logging.getLogger(__name__)
+
+WORKFLOW = "optinout"
+_READS = ("crm_to_campaign", "bidirectional")
+_SENDS = ("campaign_to_crm", "bidirectional")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class RoundCounts:
+    """What the rounds did (totals over the workflow's life in this process)."""
+
+    crm_records: int = 0
+    no_profile: int = 0
+    campaign_written: int = 0
+    crm_written: int = 0
+    outbox_sent: int = 0
+    crm_missing: int = 0
+    crm_calls: int = 0
+    decisions: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    crm_field: str
+    attribute: str
+
+
+class OptInOutWorkflow:
+    """One configured opt-in/out flow between one CRM connection and the Campaign store."""
+
+    def __init__(
+        self,
+        config: Config,
+        connector: Connector,
+        engine: sa.Engine,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        section = config.optinout
+        if section.connection is None or section.connection not in config.connections:
+            raise ConfigurationError("optinout: no connection configured")
+        self.kind = config.connections[section.connection].kind
+        self.direction = section.direction
+        self.table_name = section.table_for(self.kind)
+        self.pairs = tuple(_Pair(m.crm, m.campaign.value) for m in section.mappings)
+        self.log_decisions = section.log_decisions
+        self.batch_size = section.batch_size
+        self.poll_interval = section.poll_interval_seconds
+        self.connector = connector
+        self.engine = engine
+        self.clock = clock
+        self.profile = build_metadata(definitions_with_profile(config.resources)).tables["profile"]
+        self.counts = RoundCounts()
+        self._info: TableInfo | None = None
+
+    async def open(self) -> None:
+        """Read the contact table's metadata and create the workflow's tables."""
+        self._info = await self.connector.describe(self.table_name)
+        await asyncio.to_thread(ensure_tables, self.engine)
+
+    @property
+    def info(self) -> TableInfo:
+        if self._info is None:
+            raise RuntimeError("call open() first")
+        return self._info
+
+    @property
+    def _read_fields(self) -> list[str]:
+        names = [pair.crm_field for pair in self.pairs]
+        if self.info.modified_field:
+            names.append(self.info.modified_field)
+        return list(dict.fromkeys(names))
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def run(self, *, once: bool = False, stop: asyncio.Event | None = None) -> RoundCounts:
+        """Run rounds until ``stop`` is set (``once``: until a round finds nothing to do)."""
+        stop = stop or asyncio.Event()
+        if self._info is None:
+            await self.open()
+        while not stop.is_set():
+            busy = await self.crm_round()
+            busy += await self.send_round()
+            if once and not busy:
+                break
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+        return self.counts
+
+    async def backlog(self) -> int:
+        """Campaign changes waiting to be sent to the CRM."""
+
+        def count() -> int:
+            with self.engine.connect() as conn:
+                query = sa.select(sa.func.count()).select_from(OUTBOX)
+                return int(conn.execute(query.where(OUTBOX.c.sent_at.is_(None))).scalar_one())
+
+        return await asyncio.to_thread(count)
+
+    # -- CRM → Campaign -------------------------------------------------------------------------
+
+    async def crm_round(self) -> int:
+        """One change-tracking round of the contact table; returns the records handled."""
+        if self.direction not in _READS:
+            return 0
+        cursor = await asyncio.to_thread(self._load_cursor)
+        handled = 0
+        async for page in self.connector.track_changes(
+            self.table_name, self._read_fields, cursor, formatted=False
+        ):
+            self.counts.crm_calls += 1
+            if page.records:
+                crm_ops = await asyncio.to_thread(self._apply_crm_page, page.records)
+                await self._write_crm(crm_ops)
+                handled += len(page.records)
+            if page.cursor is not None:
+                await asyncio.to_thread(self._save_cursor, page.cursor)
+        self.counts.crm_records += handled
+        return handled
+
+    def _apply_crm_page(self, records: Sequence[Record]) -> list[WriteOp]:
+        now = self.clock()
+        ops: list[WriteOp] = []
+        with self.engine.begin() as conn:
+            profiles = self._profiles(conn, [record.id for record in records])
+            for record in records:
+                held = profiles.get(_key(self.kind, record.id))
+                if held is None:
+                    self.counts.no_profile += 1
+                    continue
+                crm_time = as_time(record.values.get(self.info.modified_field or ""))
+                to_campaign: dict[str, bool] = {}
+                to_crm: dict[str, Any] = {}
+                for pair in self.pairs:
+                    crm = Observation(bool(record.values.get(pair.crm_field)), crm_time)
+                    campaign = Observation(
+                        bool(held[pair.attribute]), held[changed_at_column(pair.attribute)]
+                    )
+                    decision = self._decide_from_crm(crm, campaign)
+                    if decision.write_campaign:
+                        to_campaign[pair.attribute] = decision.opted_out
+                    if decision.write_crm:
+                        to_crm[pair.crm_field] = decision.opted_out
+                    self._log(conn, held["external_id"], pair, crm, campaign, decision, "crm", now)
+                apply_crm_values(conn, self.profile, held["external_id"], to_campaign, now=now)
+                self.counts.campaign_written += len(to_campaign)
+                if to_crm:
+                    ops.append(WriteOp("update", self.table_name, to_crm, id=record.id))
+        return ops
+
+    def _decide_from_crm(self, crm: Observation, campaign: Observation) -> Decision:
+        if self.direction == "bidirectional":
+            return decide(crm, campaign)
+        if crm.opted_out == campaign.opted_out:
+            return Decision(crm.opted_out, Winner.NONE, Reason.SAME_VALUE, False, False)
+        return Decision(crm.opted_out, Winner.CRM, Reason.SOURCE_OF_TRUTH, False, True)
+
+    # -- Campaign → CRM -------------------------------------------------------------------------
+
+    async def send_round(self) -> int:
+        """Send pending Campaign changes to the CRM; returns the outbox rows settled."""
+        pending = await asyncio.to_thread(self._pending)
+        if not pending:
+            return 0
+        if self.direction not in _SENDS:
+            await asyncio.to_thread(self._settle, [row["id"] for row in pending], "direction_off")
+            return len(pending)
+        ids = list(dict.fromkeys(row["external_id"] for row in pending))
+        records = await read_by_ids(
+            self.connector,
+            self.kind,
+            self.table_name,
+            self.info.primary_key,
+            self._read_fields,
+            ids,
+        )
+        self.counts.crm_calls += 1
+        ops, outcomes = await asyncio.to_thread(self._decide_sends, pending, records)
+        await self._write_crm(ops)
+        await asyncio.to_thread(self._settle_outcomes, outcomes)
+        self.counts.outbox_sent += len(pending)
+        return len(pending)
+
+    def _decide_sends(
+        self, pending: Sequence[Mapping[str, Any]], records: Mapping[str, Record]
+    ) -> tuple[list[WriteOp], dict[str, list[int]]]:
+        now = self.clock()
+        outcomes: dict[str, list[int]] = {}
+        ops: list[WriteOp] = []
+        by_person: dict[str, list[Mapping[str, Any]]] = {}
+        for row in pending:
+            by_person.setdefault(row["external_id"], []).append(row)
+        with self.engine.begin() as conn:
+            profiles = self._profiles(conn, list(by_person))
+            for external_id, rows in by_person.items():
+                record = records.get(_key(self.kind, external_id))
+                held = profiles.get(_key(self.kind, external_id))
+                row_ids = [row["id"] for row in rows]
+                if record is None or held is None:
+                    self.counts.crm_missing += 1
+                    outcomes.setdefault("crm_record_missing", []).extend(row_ids)
+                    continue
+                crm_time = as_time(record.values.get(self.info.modified_field or ""))
+                attributes = {row["attribute"] for row in rows}
+                to_crm: dict[str, Any] = {}
+                to_campaign: dict[str, bool] = {}
+                for pair in self.pairs:
+                    if pair.attribute not in attributes:
+                        continue
+                    crm = Observation(bool(record.values.get(pair.crm_field)), crm_time)
+                    campaign = Observation(
+                        bool(held[pair.attribute]), held[changed_at_column(pair.attribute)]
+                    )
+                    decision = self._decide_from_campaign(crm, campaign)
+                    if decision.write_crm:
+                        to_crm[pair.crm_field] = decision.opted_out
+                    if decision.write_campaign:
+                        to_campaign[pair.attribute] = decision.opted_out
+                    self._log(conn, external_id, pair, crm, campaign, decision, "campaign", now)
+                apply_crm_values(conn, self.profile, external_id, to_campaign, now=now)
+                self.counts.campaign_written += len(to_campaign)
+                outcome = "written" if to_crm else ("crm_won" if to_campaign else "crm_equal")
+                outcomes.setdefault(outcome, []).extend(row_ids)
+                if to_crm:
+                    ops.append(WriteOp("update", self.table_name, to_crm, id=record.id))
+        return ops, outcomes
+
+    def _decide_from_campaign(self, crm: Observation, campaign: Observation) -> Decision:
+        if self.direction == "bidirectional":
+            return decide(crm, campaign)
+        if crm.opted_out == campaign.opted_out:
+            return Decision(crm.opted_out, Winner.NONE, Reason.SAME_VALUE, False, False)
+        return Decision(campaign.opted_out, Winner.CAMPAIGN, Reason.SOURCE_OF_TRUTH, True, False)
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    async def _write_crm(self, ops: Sequence[WriteOp]) -> None:
+        for start in range(0, len(ops), self.batch_size):
+            batch = ops[start : start + self.batch_size]
+            results = await self.connector.write(batch)
+            self.counts.crm_calls += 1
+            for op, result in zip(batch, results, strict=True):
+                if result.ok:
+                    self.counts.crm_written += 1
+                else:
+                    logger.warning(
+                        "optinout: the CRM refused the opt-out update of %s: %s %s",
+                        op.id,
+                        result.code,
+                        result.message,
+                    )
+
+    def _profiles(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        p = self.profile
+        columns = [p.c.external_id]
+        for pair in self.pairs:
+            columns += [p.c[pair.attribute], p.c[changed_at_column(pair.attribute)]]
+        keys = list(dict.fromkeys(ids))
+        if self.kind == "dataverse":
+            keys = list(dict.fromkeys([*keys, *(k.lower() for k in keys)]))
+        found: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(keys), 500):
+            query = sa.select(*columns).where(p.c.external_id.in_(keys[start : start + 500]))
+            for row in conn.execute(query).mappings():
+                found[_key(self.kind, row["external_id"])] = dict(row)
+        return found
+
+    def _log(
+        self,
+        conn: sa.Connection,
+        external_id: str,
+        pair: _Pair,
+        crm: Observation,
+        campaign: Observation,
+        decision: Decision,
+        trigger: str,
+        now: datetime,
+    ) -> None:
+        self.counts.decisions += 1
+        if not self.log_decisions:
+            return
+        wrote = "+".join(
+            side
+            for side, yes in (("crm", decision.write_crm), ("campaign", decision.write_campaign))
+            if yes
+        )
+        conn.execute(
+            sa.insert(LOG).values(
+                decided_at=now,
+                external_id=external_id,
+                attribute=pair.attribute,
+                crm_field=pair.crm_field,
+                direction=self.direction,
+                trigger=trigger,
+                crm_value=crm.opted_out,
+                crm_time=crm.changed_at,
+                campaign_value=campaign.opted_out,
+                campaign_time=campaign.changed_at,
+                result=decision.opted_out,
+                winner=decision.winner.value,
+                reason=decision.reason.value,
+                wrote=wrote or "nothing",
+            )
+        )
+
+    def _pending(self) -> list[Mapping[str, Any]]:
+        with self.engine.connect() as conn:
+            query = (
+                sa.select(OUTBOX.c.id, OUTBOX.c.external_id, OUTBOX.c.attribute)
+                .where(OUTBOX.c.sent_at.is_(None))
+                .order_by(OUTBOX.c.id)
+                .limit(self.batch_size)
+            )
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def _settle(self, ids: Sequence[int], outcome: str) -> None:
+        self._settle_outcomes({outcome: list(ids)})
+
+    def _settle_outcomes(self, outcomes: Mapping[str, Sequence[int]]) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            for outcome, ids in outcomes.items():
+                for start in range(0, len(ids), 500):
+                    conn.execute(
+                        sa.update(OUTBOX)
+                        .where(OUTBOX.c.id.in_(ids[start : start + 500]))
+                        .values(sent_at=now, outcome=outcome)
+                    )
+
+    def _load_cursor(self) -> str | None:
+        with self.engine.connect() as conn:
+            query = sa.select(CURSOR.c.cursor).where(CURSOR.c.name == self._cursor_name)
+            value = conn.execute(query).scalar_one_or_none()
+            return None if value is None else str(value)
+
+    def _save_cursor(self, cursor: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(CURSOR).where(CURSOR.c.name == self._cursor_name))
+            conn.execute(
+                sa.insert(CURSOR).values(
+                    name=self._cursor_name, cursor=cursor, updated_at=self.clock()
+                )
+            )
+
+    @property
+    def _cursor_name(self) -> str:
+        return f"{self.table_name}:{','.join(pair.crm_field for pair in self.pairs)}"
+
+
+def _key(kind: str, record_id: str) -> str:
+    return record_id.lower() if kind == "dataverse" else record_id
