@@ -22,6 +22,10 @@ from crmsync.emulators.salesforce.store import DELETED_DATE, USER_ID, Salesforce
 
 __all__ = ["Writer"]
 
+#: The bound parameter naming the record an ``UPDATE`` changes (not a field name: those are
+#: capitalised).
+_RECORD_ID = "record_id"
+
 
 class Writer:
     """Creates, updates, upserts and deletes records of the store."""
@@ -29,8 +33,26 @@ class Writer:
     def __init__(self, store: SalesforceStore) -> None:
         self.store = store
         self.schema = store.schema
+        self._lookups: dict[tuple[str, str, bool], Any] = {}
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _lookup(self, obj: SObject, field: str, excluding: bool) -> Any:
+        """``SELECT Id`` of live records whose ``field`` equals the bound ``value`` (and whose
+        id is not the bound ``record_id`` when ``excluding``), built once per shape: SQLAlchemy
+        then finds it in its compiled cache without rebuilding and keying it for every record."""
+        key = (obj.name, field, excluding)
+        found = self._lookups.get(key)
+        if found is None:
+            table = self.store.table(obj)
+            found = sa.select(table.c.Id).where(
+                table.c[field] == sa.bindparam("value"), table.c.IsDeleted == 0
+            )
+            if excluding:
+                found = found.where(table.c.Id != sa.bindparam(_RECORD_ID))
+            found = found.limit(10)
+            self._lookups[key] = found
+        return found
 
     def _compute_name(
         self, obj: SObject, values: dict[str, Any], current: Mapping[str, Any]
@@ -42,16 +64,12 @@ class Writer:
     def _check_unique(
         self, conn: Connection, obj: SObject, values: Mapping[str, Any], record_id: str | None
     ) -> None:
-        table = self.store.table(obj)
         for found in obj.fields:
             if not found.unique or values.get(found.name) is None:
                 continue
-            query = sa.select(table.c.Id).where(
-                table.c[found.name] == values[found.name], table.c.IsDeleted == 0
-            )
-            if record_id is not None:
-                query = query.where(table.c.Id != record_id)
-            other = conn.execute(query.limit(1)).scalar()
+            query = self._lookup(obj, found.name, record_id is not None)
+            parameters = {"value": values[found.name], _RECORD_ID: record_id}
+            other = conn.execute(query, parameters).scalar()
             if other is not None:
                 raise RecordError(
                     "DUPLICATE_VALUE",
@@ -127,7 +145,9 @@ class Writer:
             LastModifiedDate=now,
             SystemModstamp=now,
         )
-        conn.execute(sa.insert(self.store.table(obj)).values(row))
+        # Values as execution parameters, not in the statement: SQLAlchemy then compiles one
+        # INSERT per column set and caches it, instead of building and keying a new one per row.
+        conn.execute(self.store.table(obj).insert(), row)
         return record_id
 
     def update(
@@ -141,15 +161,17 @@ class Writer:
         now = self.store.now()
         values.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=USER_ID)
         table = self.store.table(obj)
-        conn.execute(sa.update(table).where(table.c.Id == record_id).values(values))
+        conn.execute(
+            sa.update(table).where(table.c.Id == sa.bindparam(_RECORD_ID)),
+            {**values, _RECORD_ID: record_id},
+        )
 
     def find_by(self, conn: Connection, obj: SObject, found: Field, value: Any) -> list[str]:
         """Ids of live records whose ``found`` field equals ``value``."""
-        table = self.store.table(obj)
         if found.type == FieldType.ID:
             value = normalize_id(str(value)) or str(value)
-        query = sa.select(table.c.Id).where(table.c[found.name] == value, table.c.IsDeleted == 0)
-        return list(conn.execute(query.limit(10)).scalars())
+        query = self._lookup(obj, found.name, excluding=False)
+        return list(conn.execute(query, {"value": value}).scalars())
 
     def upsert(
         self,

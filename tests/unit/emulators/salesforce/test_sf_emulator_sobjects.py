@@ -224,3 +224,18 @@ async def test_the_recycle_bin_is_emptied_after_the_retention(
     api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
     assert (await api.get("queryAll", params={"q": soql})).json()["totalSize"] == 0
     assert (await api.get(f"sobjects/Contact/{record_id}")).status_code == 404
+
+
+async def test_an_update_may_keep_its_own_unique_value_but_not_take_another(
+    api: httpx.AsyncClient,
+) -> None:
+    first = await create(api, LastName="One", Customer_Number__c="CN-7")
+    second = await create(api, LastName="Two", Customer_Number__c="CN-8")
+    kept = await api.patch(
+        f"sobjects/Contact/{first}", json={"LastName": "Uno", "Customer_Number__c": "CN-7"}
+    )
+    assert kept.status_code == 204
+    taken = await api.patch(f"sobjects/Contact/{second}", json={"Customer_Number__c": "cn-7"})
+    assert taken.status_code == 400
+    assert taken.json()[0]["errorCode"] == "DUPLICATE_VALUE"
+    assert first in taken.json()[0]["message"]
