@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from crmsync import __version__
-from crmsync.cli import config_cmds, demo, emulate, job, mapping, option, resources, run, status
+from crmsync.cli import (
+    config_cmds,
+    demo,
+    emulate,
+    job,
+    mapping,
+    option,
+    optout,
+    resources,
+    run,
+    status,
+)
 
 app = typer.Typer(
     name="crmsync",
@@ -18,6 +29,7 @@ app.add_typer(resources.app, name="resources")
 app.add_typer(job.app, name="job")
 app.add_typer(option.app, name="option")
 app.add_typer(mapping.app, name="mapping")
+app.add_typer(optout.app, name="optout")
 app.command("run")(run.run)
 app.command("status")(status.status)
 app.command("init")(config_cmds.init)

@@ -1,0 +1,173 @@
+"""``crmsync optout …``: run the opt-in/out workflow, read its decision log, change opt-outs,
+and the optional file exchange (export / import of changed opt-outs as CSV)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crmsync.cli.config_cmds import ConfigOption
+from crmsync.config import load_config
+from crmsync.config.models import Config
+from crmsync.errors import CrmsyncError
+from crmsync.optout.changes import set_opt_outs
+from crmsync.optout.files import export_changes, import_file
+from crmsync.optout.runner import open_optinout
+from crmsync.optout.tables import LOG, ensure_tables
+from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Opt-in/out synchronization.", no_args_is_help=True)
+DEFAULT = Path("crmsync.yaml")
+
+
+def _fail(exc: CrmsyncError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(2)
+
+
+def _store(config: Config) -> tuple[sa.Engine, sa.Table]:
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    ensure_tables(engine)
+    return engine, build_metadata(definitions_with_profile(config.resources)).tables["profile"]
+
+
+@app.command("run")
+def run(
+    config: ConfigOption = DEFAULT,
+    once: Annotated[bool, typer.Option("--once", help="Stop when nothing is left.")] = False,
+) -> None:
+    """Run the optinout workflow (until interrupted, or once)."""
+    try:
+        cfg = load_config(config)
+
+        async def go() -> dict[str, int]:
+            async with open_optinout(cfg) as workflow:
+                return (await workflow.run(once=once)).as_dict()
+
+        counts = asyncio.run(go())
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(counts))
+
+
+@app.command("log")
+def log(
+    config: ConfigOption = DEFAULT,
+    person: Annotated[str | None, typer.Option(help="Only this CRM id (external_id).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """The recorded opt-out decisions, newest first: both values and times, the winner, why."""
+    try:
+        engine, _profile = _store(load_config(config))
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
+    query = sa.select(LOG).order_by(LOG.c.id.desc()).limit(limit)
+    if person is not None:
+        query = query.where(LOG.c.external_id == person)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    engine.dispose()
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, default=str))
+        return
+    table = Table("when", "person", "attribute", "CRM", "Campaign", "result", "winner", "reason")
+    for row in rows:
+        table.add_row(
+            str(row["decided_at"]),
+            row["external_id"],
+            row["attribute"],
+            f"{row['crm_value']} @ {row['crm_time']}",
+            f"{row['campaign_value']} @ {row['campaign_time']}",
+            str(row["result"]),
+            row["winner"],
+            row["reason"],
+        )
+    Console().print(table)
+
+
+@app.command("set")
+def set_(
+    external_id: str,
+    values: Annotated[
+        list[str], typer.Argument(help="attribute=true|false, e.g. optout_email=true")
+    ],
+    config: ConfigOption = DEFAULT,
+) -> None:
+    """Change a profile's opt-outs in the Campaign store (they flow to the CRM when configured)."""
+    parsed: dict[str, Any] = {}
+    for item in values:
+        name, _, text = item.partition("=")
+        if text.lower() not in ("true", "false"):
+            typer.echo(f"error: '{item}': write attribute=true or attribute=false", err=True)
+            raise typer.Exit(2)
+        parsed[name] = text.lower() == "true"
+    try:
+        engine, profile = _store(load_config(config))
+        with engine.begin() as conn:
+            changed = set_opt_outs(conn, profile, external_id, parsed, origin="cli")
+        engine.dispose()
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"changed": changed}))
+
+
+@app.command("export")
+def export(
+    config: ConfigOption = DEFAULT,
+    folder: Annotated[
+        Path | None, typer.Option(help="Default: optinout.file_exchange.folder.")
+    ] = None,
+) -> None:
+    """Write the opt-outs changed since the last export to a CSV file in the folder."""
+    try:
+        cfg = load_config(config)
+        target = folder or (
+            cfg.optinout.file_exchange.folder if cfg.optinout.file_exchange else None
+        )
+        if target is None:
+            typer.echo("error: give --folder or set optinout.file_exchange.folder", err=True)
+            raise typer.Exit(2)
+        engine, profile = _store(cfg)
+        path, count = export_changes(engine, profile, target)
+        engine.dispose()
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"file": str(path), "rows": count}))
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    config: ConfigOption = DEFAULT,
+) -> None:
+    """Apply a CSV of opt-out changes (external_id,attribute,opted_out,changed_at)."""
+    try:
+        engine, profile = _store(load_config(config))
+        report = import_file(engine, profile, file)
+        engine.dispose()
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
+    for line, why in report.rejected:
+        typer.echo(f"{file}:{line}: {why}", err=True)
+    typer.echo(
+        json.dumps(
+            {
+                "applied": report.applied,
+                "unchanged": report.unchanged,
+                "rejected": len(report.rejected),
+            }
+        )
+    )
+    if report.rejected:
+        raise typer.Exit(1)
