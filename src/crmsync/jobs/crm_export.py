@@ -154,19 +154,35 @@ def _settle_in_doubt(ctx: StepContext, items: Sequence[Any]) -> None:
 
 
 def _record(ctx: StepContext, indexes: Sequence[int], results: Sequence[WriteResult]) -> None:
+    """Record one call's results in one transaction: one statement for the successes and one
+    for the rejects, each run for all their rows at once (``executemany``)."""
     journal, mine = _journal(ctx)
-    with ctx.store.engine.begin() as conn:
-        for idx, result in zip(indexes, results, strict=True):
-            values: dict[str, Any] = (
-                {"status": "ok", "crm_id": result.id}
-                if result.ok
-                else {
-                    "status": "rejected",
-                    "code": (result.code or "REJECTED")[:255],
-                    "message": result.message or "",
+    ok: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for idx, result in zip(indexes, results, strict=True):
+        if result.ok:
+            ok.append({"b_idx": idx, "b_crm_id": result.id})
+        else:
+            rejected.append(
+                {
+                    "b_idx": idx,
+                    "b_code": (result.code or "REJECTED")[:255],
+                    "b_message": result.message or "",
                 }
             )
-            conn.execute(journal.update().where(mine, journal.c.idx == idx).values(**values))
+    row = journal.update().where(mine, journal.c.idx == sa.bindparam("b_idx"))
+    with ctx.store.engine.begin() as conn:
+        if ok:
+            conn.execute(row.values(status="ok", crm_id=sa.bindparam("b_crm_id")), ok)
+        if rejected:
+            conn.execute(
+                row.values(
+                    status="rejected",
+                    code=sa.bindparam("b_code"),
+                    message=sa.bindparam("b_message"),
+                ),
+                rejected,
+            )
 
 
 def _outcome(ctx: StepContext, info: TableInfo) -> StepResult:
