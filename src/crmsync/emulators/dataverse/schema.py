@@ -409,5 +409,58 @@ AUDIT_NOTE = Table(
     ),
 )
 
+def _email_event(name: str, display: str, *extra: Attribute) -> Table:
+    """A marketing event table (one row per send, open, click or bounce of a delivery).
+
+    ``crmsync_eventid`` is the Campaign store's event id under an alternate key, so that writing
+    an event twice (a retry, a replay) updates one row instead of creating a second.
+    """
+    return Table(
+        logical_name=name,
+        entity_set=f"{name}s",
+        primary_id=f"{name}id",
+        primary_name="crmsync_name",
+        display_name=display,
+        is_custom=True,
+        # Written by crmsync, never read back by change tracking.
+        change_tracking=False,
+        attributes=(
+            *_system_columns(f"{name}id", display),
+            _string("crmsync_name", "Subject", 200),
+            _string("crmsync_eventid", "Event Id", 100),
+            Attribute("crmsync_contactid", AttributeType.LOOKUP, "Contact", targets=("contact",)),
+            _string("crmsync_deliveryid", "Delivery Id", 100),
+            _string("crmsync_deliveryname", "Delivery Name", 200),
+            Attribute(
+                "crmsync_occurredon",
+                AttributeType.DATETIME,
+                "Occurred On",
+                datetime_behavior="UserLocal",
+            ),
+            *extra,
+        ),
+        alternate_keys=(AlternateKey("crmsync_eventid_key", "Event Id", ("crmsync_eventid",)),),
+    )
+
+
+EMAIL_SEND = _email_event("crmsync_emailsend", "Email Send")
+EMAIL_OPEN = _email_event("crmsync_emailopen", "Email Open")
+EMAIL_CLICK = _email_event("crmsync_emailclick", "Email Click", _string("crmsync_url", "URL", 2000))
+EMAIL_BOUNCE = _email_event(
+    "crmsync_emailbounce",
+    "Email Bounce",
+    _picklist("crmsync_bouncetype", "Bounce Type", (100000000, "Hard"), (100000001, "Soft")),
+    _string("crmsync_reason", "Reason", 1000),
+)
+
 #: The tables of a freshly started emulator.
-SEED_TABLES: tuple[Table, ...] = (CONTACT, ACCOUNT, SUBSCRIPTION, AUDIT_NOTE)
+SEED_TABLES: tuple[Table, ...] = (
+    CONTACT,
+    ACCOUNT,
+    SUBSCRIPTION,
+    AUDIT_NOTE,
+    EMAIL_SEND,
+    EMAIL_OPEN,
+    EMAIL_CLICK,
+    EMAIL_BOUNCE,
+)

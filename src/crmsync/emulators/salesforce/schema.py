@@ -399,5 +399,63 @@ SUBSCRIPTION = sobject(
     ),
 )
 
+
+def _email_event(name: str, label: str, key_prefix: str, *extra: Field) -> SObject:
+    """A marketing event object (one record per send, open, click or bounce of a delivery).
+
+    ``Event_Id__c`` is the Campaign store's event id as a unique external id, so that writing an
+    event twice (a retry, a replay) updates one record instead of creating a second.
+    """
+    return sobject(
+        name,
+        label,
+        key_prefix,
+        (
+            Field("Name", _S, f"{label} Name", 80, nillable=False, defaulted_on_create=True),
+            Field("Event_Id__c", _S, "Event Id", 64, external_id=True, unique=True),
+            Field(
+                "Contact__c",
+                FieldType.REFERENCE,
+                "Contact",
+                18,
+                reference_to=("Contact",),
+                relationship_name="Contact__r",
+            ),
+            Field("Delivery_Id__c", _S, "Delivery Id", 64),
+            Field("Delivery_Name__c", _S, "Delivery Name", 255),
+            Field("Occurred_At__c", _DT, "Occurred At"),
+            *extra,
+        ),
+    )
+
+
+EMAIL_SEND = _email_event("Email_Send__c", "Email Send", "a1S")
+EMAIL_OPEN = _email_event("Email_Open__c", "Email Open", "a1O")
+EMAIL_CLICK = _email_event(
+    "Email_Click__c", "Email Click", "a1C", Field("Url__c", FieldType.TEXTAREA, "URL", 2000)
+)
+EMAIL_BOUNCE = _email_event(
+    "Email_Bounce__c",
+    "Email Bounce",
+    "a1B",
+    Field(
+        "Bounce_Type__c",
+        FieldType.PICKLIST,
+        "Bounce Type",
+        255,
+        picklist=picklist("Hard", "Soft"),
+        restricted_picklist=True,
+    ),
+    Field("Reason__c", FieldType.TEXTAREA, "Reason", 1000),
+)
+
 #: The objects of a new emulated org.
-SEED_OBJECTS: tuple[SObject, ...] = (ACCOUNT, CONTACT, SUBSCRIPTION)
+SEED_OBJECTS: tuple[SObject, ...] = (
+    ACCOUNT,
+    CONTACT,
+    SUBSCRIPTION,
+    EMAIL_SEND,
+    EMAIL_OPEN,
+    EMAIL_CLICK,
+    EMAIL_BOUNCE,
+)

@@ -202,7 +202,15 @@ async def test_describe(api: httpx.AsyncClient) -> None:
     missing = await api.get("sobjects/Nope/describe")
     assert missing.status_code == 404
     listed = (await api.get("sobjects/")).json()
-    assert {o["name"] for o in listed["sobjects"]} == {"Account", "Contact", "Subscription__c"}
+    assert {o["name"] for o in listed["sobjects"]} == {
+        "Account",
+        "Contact",
+        "Subscription__c",
+        "Email_Send__c",
+        "Email_Open__c",
+        "Email_Click__c",
+        "Email_Bounce__c",
+    }
     info = (await api.get("sobjects/Contact")).json()
     assert info["objectDescribe"]["name"] == "Contact"
 
