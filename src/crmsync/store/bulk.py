@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["execute_many"]
+__all__ = ["driver_values", "execute_many"]
 
 _Processor = Callable[[Any], Any]
 
@@ -63,6 +63,24 @@ def execute_many(
     if not compiled.positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
     conn.exec_driver_sql(compiled.string, params)
+
+
+def driver_values(
+    dialect: sa.Dialect, table: sa.Table, columns: Sequence[str]
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function giving ``columns`` of a row as the driver receives them (after SQLAlchemy's
+    type processing), in that order: what a read without result processing returns for the same
+    stored values (e.g. SQLite's timestamp text), so that the two can be compared directly."""
+    processors = [(name, _processor(table.c[name].type, dialect)) for name in columns]
+    plain = all(processor is _identity for _, processor in processors)
+    if plain:
+        getter = itemgetter(*columns) if columns else None
+        if getter is None:
+            return lambda _row: ()
+        if len(columns) == 1:
+            return lambda row: (getter(row),)
+        return getter
+    return lambda row: tuple(processor(row[name]) for name, processor in processors)
 
 
 def _identity(value: Any) -> Any:

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmsync.store.bulk import execute_many
+from crmsync.store.bulk import driver_values, execute_many
 from crmsync.store.errors import StoreWriteError
 
 __all__ = ["UpsertResult", "delete_by_keys", "upsert_batch"]
@@ -155,22 +155,24 @@ def upsert_batch(
     stamp = now or datetime.now(UTC)
 
     with _transaction(conn):
-        stored = _stored_rows(conn, table, key_field, [*value_columns], version_field, latest)
+        stored = _stored_rows(conn, table, key_field, value_columns, version_field, latest)
+        as_stored = driver_values(conn.dialect, table, value_columns)
         to_write: list[Mapping[str, Any]] = []
         inserted = updated = unchanged = stale = version_only = 0
         for key, row in latest.items():
             held = stored.get(key)
             if held is not None:
+                held_version, held_values = held
                 if version_field is None:
                     newer, same_version = False, True
                 else:
-                    held_version, version = held[version_field], row[version_field]
+                    version = row[version_field]
                     newer = held_version is None or version > held_version
                     same_version = held_version is not None and version == held_version
                 if not (newer or same_version):
                     stale += 1
                     continue
-                if any(row[c] != held[c] for c in value_columns):
+                if as_stored(row) != held_values:
                     updated += 1
                 elif newer:
                     unchanged += 1
@@ -200,14 +202,26 @@ def _stored_rows(
     value_columns: list[str],
     version_field: str | None,
     latest: Mapping[Any, Mapping[str, Any]],
-) -> dict[Any, Mapping[str, Any]]:
-    names = [key_field, *value_columns] + ([version_field] if version_field else [])
-    selected = [table.c[name] for name in dict.fromkeys(names)]
+) -> dict[Any, tuple[Any, tuple[Any, ...]]]:
+    """Key → (stored version, stored values of ``value_columns``) of the rows already there.
+
+    Values are read as the database holds them, without SQLAlchemy's result processing (which
+    would parse every SQLite timestamp), and compared with the incoming values in the form they
+    are written in (:func:`~crmsync.store.bulk.driver_values`).
+    """
+
+    def raw(name: str) -> sa.ColumnElement[Any]:
+        return sa.type_coerce(table.c[name], sa.types.NullType())
+
+    version = raw(version_field) if version_field else sa.null()
+    selected = [table.c[key_field], version, *(raw(name) for name in value_columns)]
     key_column = table.c[key_field]
-    stored: dict[Any, Mapping[str, Any]] = {}
+    stored: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
     for keys in _chunks(list(latest), _KEYS_PER_QUERY):
-        for found in conn.execute(sa.select(*selected).where(key_column.in_(keys))).mappings():
-            stored[found[key_field]] = dict(found)
+        for key, held_version, *values in conn.execute(
+            sa.select(*selected).where(key_column.in_(keys))
+        ):
+            stored[key] = (held_version, tuple(values))
     return stored
 
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from crmsync.store.bulk import execute_many
+from crmsync.store.bulk import driver_values, execute_many
 from crmsync.store.types import UtcDateTime
 
 
@@ -84,3 +84,20 @@ def test_a_bind_that_is_no_column_is_refused() -> None:
         stmt = sa.insert(table).values(note=sa.bindparam("other"))
         with pytest.raises(ValueError, match="other"):
             execute_many(conn, stmt, table, [{"key": "a", "other": "x"}])
+
+
+def test_driver_values_compare_equal_to_stored_values() -> None:
+    engine = sa.create_engine("sqlite://")
+    table = _table("t")
+    rows = [{**row, "origin": "crm"} for row in ROWS]
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(sa.insert(table), rows)
+        columns = ["flag", "born", "seen", "note", "origin"]
+        as_stored = driver_values(conn.dialect, table, columns)
+        raw = [sa.type_coerce(table.c[name], sa.types.NullType()) for name in columns]
+        stored = conn.execute(sa.select(*raw).order_by(table.c.key)).all()
+    assert [as_stored(row) for row in rows] == [tuple(values) for values in stored]
+    changed = {**rows[0], "seen": datetime(2026, 1, 1, 10, 0, 1, tzinfo=UTC)}
+    assert as_stored(changed) != tuple(stored[0])
+    assert driver_values(engine.dialect, table, ["note"])(rows[0]) == (rows[0]["note"],)
