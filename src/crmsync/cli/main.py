@@ -9,6 +9,7 @@ from crmsync.cli import (
     config_cmds,
     demo,
     emulate,
+    events,
     job,
     mapping,
     option,
@@ -30,6 +31,7 @@ app.add_typer(job.app, name="job")
 app.add_typer(option.app, name="option")
 app.add_typer(mapping.app, name="mapping")
 app.add_typer(optout.app, name="optout")
+app.add_typer(events.app, name="events")
 app.command("run")(run.run)
 app.command("status")(status.status)
 app.command("init")(config_cmds.init)

@@ -23,6 +23,8 @@ __all__ = [
     "Config",
     "Connection",
     "DataverseConnection",
+    "EventAttribute",
+    "EventType",
     "FieldMapping",
     "FilterCondition",
     "FilterOp",
@@ -35,6 +37,7 @@ __all__ = [
     "OptInOutMapping",
     "OptOutFileExchange",
     "OutboundConfig",
+    "OutboundEvents",
     "PrimaryKey",
     "QueueConfig",
     "Replacement",
@@ -261,13 +264,47 @@ class OutboundEvents(BaseModel):
     bounce: bool = False
 
 
+#: The marketing event types (SPEC §5), in the order the outbound workflow sends them.
+EventType = Literal["send", "open", "click", "bounce"]
+#: What an event carries that can be written to a CRM field (``contact``: the profile's CRM id).
+EventAttribute = Literal[
+    "event_id",
+    "name",
+    "contact",
+    "delivery_id",
+    "delivery_name",
+    "occurred_at",
+    "url",
+    "bounce_type",
+    "reason",
+]
+
+
 class OutboundConfig(BaseModel):
     model_config = _STRICT
 
     connection: Name | None = None
     events: OutboundEvents = OutboundEvents()
-    #: CRM table per event type (defaults chosen by the connector).
-    tables: dict[Literal["send", "open", "click", "bounce"], Name] = Field(default_factory=dict)
+    #: CRM table per event type (defaults chosen by the CRM kind, see ``crmsync.events.defaults``).
+    tables: dict[EventType, Name] = Field(default_factory=dict)
+    #: Per event type, event attribute → CRM field; replaces the default field of each attribute
+    #: given (the default mapping of the type's table otherwise).
+    fields: dict[EventType, dict[EventAttribute, Name]] = Field(default_factory=dict)
+    #: Events written per CRM call.
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 200
+    #: How often the event tables are looked at when there was nothing to send.
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+
+    def enabled(self) -> tuple[EventType, ...]:
+        """The event types switched on, in sending order."""
+        switches = self.events
+        flags: tuple[tuple[EventType, bool], ...] = (
+            ("send", switches.send),
+            ("open", switches.open),
+            ("click", switches.click),
+            ("bounce", switches.bounce),
+        )
+        return tuple(name for name, on in flags if on)
 
 
 class OptInOutMapping(BaseModel):

@@ -1,0 +1,136 @@
+"""``crmsync events …``: import marketing events from a file, run the outbound workflow alone,
+and show what is pending and what was sent.
+
+Exit codes: 0 done, 1 some lines of an imported file were refused (the good ones are kept),
+2 invalid configuration or a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crmsync.cli.config_cmds import ConfigOption
+from crmsync.config import load_config
+from crmsync.errors import CrmsyncError
+from crmsync.events import EVENT_TYPES, read_event_file, record_events
+from crmsync.events.outbound import backlog, lifetime_counts
+from crmsync.events.runner import open_outbound
+from crmsync.events.tables import COUNTER_NAMES
+from crmsync.store import create_engine_for
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Marketing events: import them, send them to the CRM.", no_args_is_help=True)
+DEFAULT = Path("crmsync.yaml")
+
+
+def _fail(exc: CrmsyncError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(2)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON Lines.")],
+    config: ConfigOption = DEFAULT,
+    file_format: Annotated[
+        Literal["csv", "jsonl"] | None,
+        typer.Option("--format", help="csv or jsonl (default: from the file's suffix)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Record the events of FILE; malformed lines are reported by number, the good ones kept."""
+    try:
+        cfg = load_config(config)
+        result = read_event_file(file, file_format)
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    engine = create_engine_for(cfg.store.url, schema=cfg.store.pg_schema)
+    try:
+        recorded = record_events(engine, result.events)
+    finally:
+        engine.dispose()
+    problems = [{"line": p.line, "message": p.message} for p in result.problems]
+    if as_json:
+        document = {
+            "added": recorded.added,
+            "duplicates": recorded.duplicates,
+            "rejected": problems,
+        }
+        typer.echo(json.dumps(document))
+    else:
+        for problem in result.problems:
+            typer.echo(f"{file}:{problem.line}: {problem.message}", err=True)
+        typer.echo(
+            f"{recorded.added} event(s) added, {recorded.duplicates} already recorded, "
+            f"{len(problems)} line(s) refused"
+        )
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("run")
+def run(
+    config: ConfigOption = DEFAULT,
+    once: Annotated[bool, typer.Option("--once", help="Stop when nothing is pending.")] = False,
+) -> None:
+    """Run the outbound workflow alone (until interrupted, or once)."""
+    try:
+        cfg = load_config(config)
+
+        async def go() -> dict[str, int]:
+            async with open_outbound(cfg) as workflow:
+                return (await workflow.run(once=once)).as_dict()
+
+        counts = asyncio.run(go())
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(counts))
+
+
+@app.command("status")
+def status(
+    config: ConfigOption = DEFAULT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Pending events and the outbound counters, per event type."""
+    try:
+        cfg = load_config(config)
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
+    engine = create_engine_for(cfg.store.url, schema=cfg.store.pg_schema)
+    try:
+        counts = lifetime_counts(engine)
+        document = {
+            name: {
+                "enabled": name in cfg.outbound.enabled(),
+                "backlog": backlog(engine, (name,)),
+                **counts.get(name, dict.fromkeys(COUNTER_NAMES, 0)),
+            }
+            for name in EVENT_TYPES
+        }
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(document))
+        return
+    table = Table(title="outbound events")
+    for column in ("type", "on", "backlog", *COUNTER_NAMES):
+        table.add_column(column.replace("_", " "), justify="left" if column == "type" else "right")
+    for name, item in document.items():
+        table.add_row(
+            name,
+            "yes" if item["enabled"] else "no",
+            *(f"{item[c]:,}" for c in ("backlog", *COUNTER_NAMES)),
+        )
+    Console().print(table)
