@@ -169,7 +169,7 @@ def _round(label: str, config: Config, url: str, ca: Path, before: RunSummary | 
     print(
         f"{label:<12} {read:>9,} records in {seconds:7.1f} s = {read / seconds:>8,.0f} records/s, "
         f"peak RSS {_peak_rss_mb():5.0f} MB, CRM calls {calls:,} (emulator counted {api:,} API "
-        f"requests, sign-in included), Campaign writes {counts.campaign_writes:,}",
+        f"requests), Campaign writes {counts.campaign_writes:,}",
         flush=True,
     )
     return summary
