@@ -48,7 +48,7 @@ async def run_once(config: Config) -> OutboundWorkflow:
 def outcomes(engine: sa.Engine, type_: str) -> dict[str, str | None]:
     table = EVENT_TABLES[type_]  # type: ignore[index]
     with engine.connect() as conn:
-        return dict(conn.execute(sa.select(table.c.event_id, table.c.outcome)))
+        return dict(conn.execute(sa.select(table.c.event_id, table.c.outcome)).all())
 
 
 async def test_each_type_is_written_linked_to_the_contact_and_unlinked_profiles_skipped(
