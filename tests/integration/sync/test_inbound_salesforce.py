@@ -198,3 +198,34 @@ async def test_records_without_a_crm_id_are_never_touched(crm: SfCrm, tmp_path: 
     assert [(r["first_name"], r["city"], r["external_id"]) for r in local] == [
         ("Local", "Nowhere", None)
     ]
+
+
+async def test_a_profile_already_holding_the_contact_id_is_adopted(
+    crm: SfCrm, tmp_path: Path
+) -> None:
+    config = make_config(crm, tmp_path, CONTACTS_MAPPING)
+    # A first mapping that lets nothing through creates the store's tables.
+    warmup = contacts_mapping(_filters("and", False)).replace("name: contacts", "name: warmup")
+    await run_once(make_config(crm, tmp_path, warmup))
+    contacts = await crm.rows("Contact", FIELDS)
+    target = sorted(contacts)[0]
+    engine = create_engine_for(config.store.url)
+    profile = sa.Table("profile", sa.MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        now = datetime.now(UTC)
+        conn.execute(
+            sa.insert(profile).values(
+                external_id=target,
+                first_name="Before",
+                origin="api",
+                created_at=now,
+                modified_at=now,
+            )
+        )
+    engine.dispose()
+    await run_once(config)
+    rows = list(store_rows(config, "profile", "external_id").values())
+    adopted = [r for r in rows if r["external_id"] == target]
+    assert len(adopted) == 1
+    assert adopted[0]["first_name"] == contacts[target]["FirstName"]
+    assert len(rows) == len(contacts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
@@ -46,3 +47,14 @@ def test_the_cli_takes_the_crm_and_refuses_an_unknown_one(tmp_path: Path) -> Non
     help_text = runner.invoke(app, ["demo", "--help"]).output
     assert "dataverse" in help_text
     assert "salesforce" in help_text
+
+
+def test_make_demo_still_runs_dataverse_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["demo", "--contacts", "40"])
+    assert result.exit_code == 0, result.output
+    assert "Starting the Dataverse emulator with 40 contacts" in result.output
+    assert "arrived" in result.output
+    assert (tmp_path / "crmsync-demo.db").exists()
