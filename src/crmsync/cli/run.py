@@ -1,5 +1,5 @@
-"""``crmsync run``: the inbound workflow, until stopped (SIGINT/SIGTERM) or, with ``--once``,
-until it has caught up with the CRM and drained its backlog.
+"""``crmsync run``: every configured workflow (inbound, outbound, optinout) side by side, until
+stopped (SIGINT/SIGTERM) or, with ``--once``, until each has caught up and drained its backlog.
 
 Exit codes: 0 stopped cleanly or caught up, 1 invalid configuration or a failure it could not
 recover from (the reason is printed and recorded as the workflow's ``FAILED`` status).
@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,12 @@ from rich.table import Table
 
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
+from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
 from crmsync.sync.state_tables import COUNTER_NAMES as COUNTER_COLUMNS
+from crmsync.workflows import counts_table, run_side_by_side, standard_runs
 
 __all__ = ["run", "summary_table"]
 
@@ -48,13 +51,22 @@ def summary_table(summary: RunSummary) -> Table:
     return table
 
 
-async def _run(engine: InboundEngine, once: bool) -> RunSummary:
+async def _run(
+    engine: InboundEngine, once: bool, config: Config
+) -> tuple[RunSummary, dict[str, Mapping[str, int]]]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # outbound and optinout run next to the inbound engine, on the same stop signal.
+    runs = standard_runs(config)
+    if not config.inbound.mappings:
+        return RunSummary(), await run_side_by_side(config, runs, once=once, stop=stop)
     async with engine:
-        return await engine.run(once=once, stop=stop)
+        return await asyncio.gather(
+            engine.run(once=once, stop=stop),
+            run_side_by_side(config, runs, once=once, stop=stop),
+        )
 
 
 def run(
@@ -76,7 +88,7 @@ def run(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
-    """Run the inbound workflow (CRM → Campaign)."""
+    """Run every configured workflow: inbound, outbound and optinout."""
     console = Console(stderr=True)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -92,10 +104,13 @@ def run(
             poll_interval_seconds=poll_interval,
         )
         engine = InboundEngine(loaded, options=options, progress=bars)
-        summary = asyncio.run(_run(engine, once))
+        summary, others = asyncio.run(_run(engine, once, loaded))
     except CrmsyncError as exc:
-        console.print(f"[red]inbound failed:[/red] {exc}")
+        console.print(f"[red]run failed:[/red] {exc}")
         raise typer.Exit(1) from None
-    console.print(summary_table(summary))
+    if loaded.inbound.mappings:
+        console.print(summary_table(summary))
+    if others:
+        console.print(counts_table(others))
     if summary.rejects:
         console.print(f"{summary.rejects:,} rejected record(s): see [bold]crmsync status[/bold]")

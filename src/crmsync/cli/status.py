@@ -22,6 +22,7 @@ from crmsync.store import create_engine_for
 from crmsync.sync.engine import open_queue
 from crmsync.sync.state import SyncState
 from crmsync.sync.state_tables import COUNTER_NAMES
+from crmsync.workflows import store_backlogs
 
 __all__ = ["collect_status", "status"]
 
@@ -52,6 +53,7 @@ async def collect_status(config: Config) -> dict[str, Any]:
                 "cursor_saved_at": _iso(state.cursor_updated_at(mapping.name)),
                 "counters": counts.as_dict() if counts else dict.fromkeys(COUNTER_NAMES, 0),
             }
+        backlogs = store_backlogs(engine, config) | {"inbound": inbound_backlog}
         workflows = {}
         for name in WORKFLOWS:
             found = statuses.get(name)
@@ -59,7 +61,7 @@ async def collect_status(config: Config) -> dict[str, Any]:
                 "status": found.status.value if found else "STOPPED",
                 "reason": found.reason if found else None,
                 "since": _iso(found.updated_at) if found else None,
-                "backlog": inbound_backlog if name == "inbound" else 0,
+                "backlog": backlogs.get(name, 0),
             }
         return {"workflows": workflows, "mappings": mappings}
     finally:

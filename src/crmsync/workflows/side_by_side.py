@@ -1,0 +1,121 @@
+"""The ``outbound`` and ``optinout`` workflows started next to ``inbound`` in one process.
+
+``crmsync run`` runs every workflow the configuration switches on: ``inbound`` when it has
+mappings, ``outbound`` when an event type is on, ``optinout`` unless its direction is
+``disabled``. Each runs as its own task on one stop signal; each records its status
+(``STARTING`` → ``RUNNING`` → ``STOPPED`` | ``FAILED`` with the reason) for ``crmsync status``.
+One workflow failing does not stop the others; the failure is raised once all have ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from rich.table import Table
+
+from crmsync.config.models import Config
+from crmsync.events.runner import open_outbound
+from crmsync.optout.runner import open_optinout
+from crmsync.store import create_engine_for
+from crmsync.sync.state import SyncState
+from crmsync.sync.state_models import WorkflowStatus
+
+__all__ = ["WorkflowRun", "configured", "counts_table", "run_side_by_side", "standard_runs"]
+
+logger = logging.getLogger(__name__)
+
+#: ``run(stop, once)`` → the workflow's counters.
+RunFunction = Callable[[asyncio.Event, bool], Awaitable[Mapping[str, int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRun:
+    name: str
+    run: RunFunction
+
+
+def configured(config: Config) -> list[str]:
+    """The workflows the configuration switches on, in the order they are started."""
+    names = []
+    if config.inbound.mappings:
+        names.append("inbound")
+    if config.outbound.enabled():
+        names.append("outbound")
+    if config.optinout.direction != "disabled":
+        names.append("optinout")
+    return names
+
+
+def standard_runs(config: Config, environ: Mapping[str, str] | None = None) -> list[WorkflowRun]:
+    """Runs of ``outbound`` and ``optinout`` when configured (``inbound`` has its own engine)."""
+    runs = []
+    if config.outbound.enabled():
+
+        async def outbound(stop: asyncio.Event, once: bool) -> Mapping[str, int]:
+            async with open_outbound(config, environ=environ) as workflow:
+                return (await workflow.run(once=once, stop=stop)).as_dict()
+
+        runs.append(WorkflowRun("outbound", outbound))
+    if config.optinout.direction != "disabled":
+
+        async def optinout(stop: asyncio.Event, once: bool) -> Mapping[str, int]:
+            async with open_optinout(config, environ=environ) as workflow:
+                return (await workflow.run(once=once, stop=stop)).as_dict()
+
+        runs.append(WorkflowRun("optinout", optinout))
+    return runs
+
+
+async def run_side_by_side(
+    config: Config, runs: Sequence[WorkflowRun], *, once: bool, stop: asyncio.Event
+) -> dict[str, Mapping[str, int]]:
+    """Run ``runs`` until ``stop`` (``once``: until each has nothing left); counters by name."""
+    if not runs:
+        return {}
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    try:
+        state = await asyncio.to_thread(SyncState, engine)
+        results = await asyncio.gather(*(_tracked(state, run, stop, once) for run in runs))
+    finally:
+        engine.dispose()
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:
+        raise failures[0]
+    return {
+        run.name: result
+        for run, result in zip(runs, results, strict=True)
+        if not isinstance(result, BaseException)
+    }
+
+
+async def _tracked(
+    state: SyncState, run: WorkflowRun, stop: asyncio.Event, once: bool
+) -> Mapping[str, int] | BaseException:
+    await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.STARTING)
+    try:
+        await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.RUNNING)
+        counts = await run.run(stop, once)
+    except asyncio.CancelledError:
+        await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.STOPPED)
+        raise
+    except Exception as exc:  # recorded as the workflow's FAILED reason, raised by the caller
+        logger.error("%s failed: %s", run.name, exc)
+        await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.FAILED, str(exc))
+        return exc
+    await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.STOPPED)
+    return counts
+
+
+def counts_table(results: Mapping[str, Mapping[str, int]]) -> Table:
+    """Each workflow's counters, one table per run summary."""
+    table = Table(title="outbound and optinout counters")
+    table.add_column("workflow")
+    table.add_column("counter")
+    table.add_column("value", justify="right")
+    for name, counts in results.items():
+        for counter, value in counts.items():
+            table.add_row(name, counter.replace("_", " "), f"{value:,}")
+    return table
