@@ -1,7 +1,7 @@
 """Connectors for the connections of the configuration file, opened once per job run.
 
-Secrets are resolved by :func:`crmsync.config.resolve_secret`; TLS verification stays on (a
-connection's ``ca_bundle`` adds trusted authorities, e.g. an emulator's).
+Each is opened by :func:`crmsync.sync.connections.open_connector`, the one place that turns a
+configured connection into a connector (secrets resolved, TLS verification on).
 """
 
 from __future__ import annotations
@@ -10,45 +10,13 @@ from collections.abc import Mapping
 from typing import Literal
 
 from crmsync.config.errors import ConfigError, ConfigIssue
-from crmsync.config.models import Config, DataverseConnection, SalesforceConnection
-from crmsync.config.secrets import resolve_secret
+from crmsync.config.models import Config
 from crmsync.connectors.base import Connector
-from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
-from crmsync.connectors.salesforce import SalesforceConnectionConfig, SalesforceConnector
-from crmsync.connectors.salesforce.config import ClientCredentials
+from crmsync.sync.connections import open_connector
 
-__all__ = ["ConnectorPool", "Dialect", "open_connector"]
+__all__ = ["ConnectorPool", "Dialect"]
 
 Dialect = Literal["dataverse", "salesforce"]
-
-
-def open_connector(
-    name: str,
-    connection: DataverseConnection | SalesforceConnection,
-    environ: Mapping[str, str] | None = None,
-) -> Connector:
-    """A connector for connection ``name`` of the configuration."""
-    secret = resolve_secret(name, connection, environ)
-    if isinstance(connection, DataverseConnection):
-        return DataverseConnector(
-            DataverseConnectionConfig(
-                url=connection.url,
-                tenant_id=connection.tenant_id or "organizations",
-                authority=connection.authority,
-                client_id=connection.client_id,
-                client_secret=secret,
-                ca_bundle=connection.ca_bundle,
-                timeout_seconds=connection.timeout_seconds,
-            )
-        )
-    return SalesforceConnector(
-        SalesforceConnectionConfig(
-            url=connection.url,
-            credentials=ClientCredentials(client_id=connection.client_id, client_secret=secret),
-            api_version=f"v{connection.api_version}",
-            ca_bundle=connection.ca_bundle,
-        )
-    )
 
 
 class ConnectorPool:
