@@ -311,6 +311,12 @@ CONTACT = Table(
             targets=("account", "contact"),
         ),
         Attribute("description", AttributeType.MEMO, "Description", max_length=2000),
+        # A custom column with an alternate key, as organisations commonly add to match their
+        # contacts with another system's records (upserts by key).
+        _string("crmsync_externalid", "External Id", 100),
+    ),
+    alternate_keys=(
+        AlternateKey("crmsync_externalid_key", "External Id Key", ("crmsync_externalid",)),
     ),
     computed={"fullname": ("firstname", "lastname")},
 )
@@ -408,6 +414,7 @@ AUDIT_NOTE = Table(
         Attribute("crmsync_weight", AttributeType.DOUBLE, "Weight", min_value=-1e9, max_value=1e9),
     ),
 )
+
 
 def _email_event(name: str, display: str, *extra: Attribute) -> Table:
     """A marketing event table (one row per send, open, click or bounce of a delivery).

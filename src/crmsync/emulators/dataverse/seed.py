@@ -142,7 +142,7 @@ def _contacts(
         "jobtitle birthdate gendercode preferredcontactmethodcode donotemail donotphone "
         "donotbulkemail donotpostalmail donotfax creditlimit numberofchildren address1_line1 "
         f"address1_city address1_postalcode address1_country parentcustomerid {lookup_target} "
-        "createdon modifiedon versionnumber statecode statuscode"
+        "createdon modifiedon versionnumber statecode statuscode crmsync_externalid"
     ).split()
     ids: list[str] = []
     first = store.reserve_versions(count)
@@ -196,6 +196,8 @@ def _contacts(
                 version,
                 0,
                 1,
+                # A quarter carry another system's id (the alternate key): unique as versions are.
+                f"EXT-{version:09d}" if version % 4 == 0 else None,
             )
         )
         if len(rows) >= _CHUNK:

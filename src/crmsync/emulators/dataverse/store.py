@@ -155,18 +155,24 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
 
 
 def _add_missing_columns(engine: Engine, tables: Iterable[sa.Table]) -> None:
-    """Add hidden columns missing from a data file written by an earlier version (they are
-    filled in when the store opens)."""
+    """Bring a data file written by an earlier version up to the schema: add the columns and
+    indexes it lacks. Rows of a table that gained a column get their JSON text and annotations
+    rendered again when the store opens (they are cleared here)."""
     with engine.begin() as conn:
         inspector = sa.inspect(conn)
         for sa_table in tables:
             present = {column["name"] for column in inspector.get_columns(sa_table.name)}
-            for column in (JSON_COLUMN, ANNOTATIONS_COLUMN):
-                if column not in present:
-                    # Both names are constants of this module's schema, not input.
-                    conn.exec_driver_sql(
-                        f'ALTER TABLE "{sa_table.name}" ADD COLUMN "{column}" TEXT'
-                    )
+            missing = [column for column in sa_table.columns if column.name not in present]
+            for column in missing:
+                # Names and types come from this module's schema, not from input.
+                definition = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE "{sa_table.name}" ADD COLUMN {definition}')
+            if missing:
+                conn.execute(
+                    sa.update(sa_table).values({JSON_COLUMN: None, ANNOTATIONS_COLUMN: None})
+                )
+            for index in sa_table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 class DataverseStore:

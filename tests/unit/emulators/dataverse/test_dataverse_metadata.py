@@ -95,6 +95,8 @@ async def test_boolean_cast_and_single_attribute(client: httpx.AsyncClient) -> N
 async def test_keys(client: httpx.AsyncClient) -> None:
     body = (await client.get("EntityDefinitions(LogicalName='account')/Keys")).json()
     assert [k["KeyAttributes"] for k in body["value"]] == [["accountnumber"]]
+    contact = (await client.get("EntityDefinitions(LogicalName='contact')/Keys")).json()
+    assert [k["KeyAttributes"] for k in contact["value"]] == [["crmsync_externalid"]]
 
 
 async def test_unknown_things(client: httpx.AsyncClient) -> None:

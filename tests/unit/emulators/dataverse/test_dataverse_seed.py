@@ -52,3 +52,16 @@ def test_seed_spreads_and_links() -> None:
     by_version = sorted(rows, key=lambda r: r["versionnumber"])
     assert [r["createdon"] for r in by_version] == sorted(r["createdon"] for r in rows)
     store.close()
+
+
+def test_seed_gives_a_quarter_of_contacts_an_external_id() -> None:
+    """The alternate key's column: filled for about a quarter, unique, and a second seed into
+    the same store adds more without a clash."""
+    store = DataverseStore.open(None, Clock())
+    seed(store, contacts=400, accounts=5)
+    seed(store, contacts=400, accounts=0)
+    keys = [r["crmsync_externalid"] for r in _contacts(store) if r["crmsync_externalid"]]
+    store.close()
+    assert 0.2 < len(keys) / 800 < 0.3
+    assert len(set(keys)) == len(keys)
+    assert all(key.startswith("EXT-") for key in keys)

@@ -83,3 +83,29 @@ def test_a_data_file_without_the_hidden_columns_gets_them(tmp_path: Path) -> Non
     reopened.close()
     assert found == expected
     assert all(text and "FormattedValue" in text for text in found)
+
+
+def test_a_data_file_without_a_new_column_gets_it_with_its_key(tmp_path: Path) -> None:
+    """A file written before ``contact.crmsync_externalid`` existed opens with the column, its
+    alternate key's unique index, and every record's JSON naming it."""
+    path = tmp_path / "old.sqlite"
+    store = DataverseStore.open(path, Clock())
+    seed(store, contacts=5, accounts=2)
+    store.close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql('DROP INDEX "ux_contact_crmsync_externalid_key"')
+        conn.exec_driver_sql('ALTER TABLE "contact" DROP COLUMN "crmsync_externalid"')
+    engine.dispose()
+    reopened = DataverseStore.open(path, Clock())
+    contact = reopened.schema.by_logical_name["contact"]
+    sa_table = reopened.sa_table(contact)
+    with reopened.reading() as conn:
+        texts = conn.execute(sa.select(sa_table.c._json)).scalars().all()
+        indexes = {index["name"] for index in sa.inspect(conn).get_indexes("contact")}
+        with pytest.raises(sa.exc.IntegrityError, match="UNIQUE"):
+            conn.execute(sa.update(sa_table).values(crmsync_externalid="X-1"))
+    reopened.close()
+    assert len(texts) == 5
+    assert all('"crmsync_externalid":null' in text for text in texts)
+    assert "ux_contact_crmsync_externalid_key" in indexes

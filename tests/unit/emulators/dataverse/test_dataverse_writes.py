@@ -213,3 +213,17 @@ async def test_delete(client: httpx.AsyncClient) -> None:
     assert (await client.delete(f"contacts({record_id})")).status_code == 204
     again = await client.delete(f"contacts({record_id})")
     assert again.status_code == 404
+
+
+async def test_contacts_upsert_by_their_external_id_key(client: httpx.AsyncClient) -> None:
+    url = "contacts(crmsync_externalid='CRM-42')"
+    assert (await client.patch(url, json={"lastname": "Keyed"})).status_code == 204
+    row = (await client.get(f"{url}?$select=lastname,crmsync_externalid")).json()
+    assert row == {**row, "lastname": "Keyed", "crmsync_externalid": "CRM-42"}
+    assert (await client.patch(url, json={"firstname": "Ada"})).status_code == 204
+    same = await client.get("contacts?$filter=crmsync_externalid eq 'CRM-42'&$select=fullname")
+    assert [r["fullname"] for r in same.json()["value"]] == ["Ada Keyed"]
+    duplicate = await client.post(
+        "contacts", json={"lastname": "Dup", "crmsync_externalid": "CRM-42"}
+    )
+    assert duplicate.status_code == 412
