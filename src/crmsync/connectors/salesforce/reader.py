@@ -5,27 +5,44 @@ default) and deletions through ``sobjects/{Object}/deleted/``:
 
 * **Snapshot** (no cursor, or the delete log no longer reaches back to it): every record, ordered
   by ``(cursor field, Id)``, in ``snapshot=True`` pages.
-* **Incremental round**: records whose cursor field is at or after ``position - overlap_seconds``,
-  ordered the same way. Re-reading that window catches records whose transaction committed after a
-  later timestamp was already read; records already delivered are recognised by ``(Id,
-  timestamp)`` pairs kept in the cursor for the window, so ties at page and window boundaries are
-  neither lost nor repeated. Then the deletions since the previous round, whose next window starts
-  at ``latestDateCovered``.
+* **Incremental round**, while the org's clock (the ``Date`` header of its answers) is within
+  ``overlap_seconds`` of the position: records whose cursor field is at or after ``position -
+  overlap_seconds``, ordered the same way. Re-reading that window catches records whose
+  transaction committed after a later timestamp was already read. What was delivered within the
+  window is remembered in the cursor (a hash of each Id and of the values read), so ties at page
+  and window boundaries are neither lost nor repeated, and a record changed again within the same
+  second (same timestamp, other values) is delivered again.
+* **Closed window**: once the org's clock is more than ``overlap_seconds`` past the position, no
+  late commit can still appear behind it; the round reads strictly past the keyset ``(cursor
+  field, Id)`` and the cursor forgets what it remembered.
 
-``Record.version`` is the cursor field as ``YYYY-MM-DDThh:mm:ss.sssZ`` (UTC): versions of the same
-record compare as strings, which is chronological order.
+Then the deletions since the previous round, whose next window starts at ``latestDateCovered``.
+
+``Record.version`` is the cursor field as ``YYYY-MM-DDThh:mm:ss.ffffffZ`` (UTC) where the
+sub-millisecond digits count the other contents delivered before for that record and timestamp
+(Salesforce timestamps are whole milliseconds): versions of the same record compare as strings,
+which is the order they were delivered in.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from crmsync.connectors.base import ChangePage, Deletion, Record, TableInfo
 from crmsync.connectors.salesforce.client import SalesforceClient
-from crmsync.connectors.salesforce.cursor import ChangeCursor, DeliveredWindow, version_of
+from crmsync.connectors.salesforce.cursor import (
+    ChangeCursor,
+    Delivered,
+    DeliveredWindow,
+    bumped_version,
+    content_digest,
+    id_key,
+    version_of,
+)
 from crmsync.connectors.salesforce.metadata import SalesforceMetadata
 from crmsync.connectors.salesforce.soql import (
     format_datetime,
@@ -131,8 +148,7 @@ class SalesforceReader:
                     version_field,
                 )
             else:
-                lower = parse_datetime(previous.timestamp) - self._overlap
-                where = f"{version_field} >= {literal(lower)}"
+                where, previous = self._round_filter(previous, info.primary_key)
                 # queryAll also returns the recycle bin: deleted rows carry IsDeleted = true
                 # and a SystemModstamp of their deletion.
                 in_bin = _DELETED in info.fields
@@ -209,6 +225,25 @@ class SalesforceReader:
 
     # -- rounds ---------------------------------------------------------------------------------
 
+    def _round_filter(self, previous: ChangeCursor, key: str) -> tuple[str, ChangeCursor]:
+        """The round's condition, and the cursor to compare what it reads with.
+
+        While the org's clock is within the overlap of the position, the window behind it is
+        read again (a transaction may still commit there late); once the clock is past it, the
+        round reads strictly after the keyset and the remembered records are forgotten, so that
+        even more ties than a cursor can remember are not read again and again.
+        """
+        field = previous.field
+        position = parse_datetime(previous.timestamp)
+        if self._client.server_now() - position <= self._overlap:
+            return f"{field} >= {literal(position - self._overlap)}", previous
+        closed = replace(previous, seen={})
+        if not previous.last_id:
+            return f"{field} > {literal(position)}", closed
+        at = literal(position)
+        after = f"{field} > {at} OR ({field} = {at} AND {key} > {literal(previous.last_id)})"
+        return after, closed
+
     async def _pages(
         self,
         info: TableInfo,
@@ -234,31 +269,39 @@ class SalesforceReader:
             deletions: list[Deletion] = []
             for row in rows:
                 deleted = row.get(_DELETED) is True
-                if not keep_flag:
-                    row.pop(_DELETED, None)
-                record = _record(row, info)
-                version = record.version
-                if not isinstance(version, str):
+                flag = row.pop(_DELETED, None)
+                content = content_digest(row, deleted=deleted)
+                if keep_flag and flag is not None:
+                    row[_DELETED] = flag
+                record_id = _record_id(row, info)
+                stamp = version_of(row.get(info.version_field or ""))
+                if stamp is None:
                     raise ProtocolError(
                         f"a record of {info.name} has no usable {info.version_field} "
                         f"({row.get(info.version_field or '')!r})",
                         table=info.name,
-                        record_id=record.id,
+                        record_id=record_id,
                     )
-                window.add(record.id, version)
-                position = max(position, (version, record.id))
+                position = max(position, (stamp, record_id))
                 if deleted:
-                    reported[record.id] = version
+                    reported[record_id] = stamp
                 else:
-                    when = logged_at.get(record.id)
-                    if when is not None and parse_datetime(version) > when:
-                        live.add(record.id)  # undeleted after the logged deletion
-                if already.get(record.id) == version:
+                    when = logged_at.get(record_id)
+                    if when is not None and parse_datetime(stamp) > when:
+                        live.add(record_id)  # undeleted after the logged deletion
+                key = id_key(record_id)
+                before = already.get(key)
+                if before is not None and before.stamp == stamp and before.content == content:
+                    window.add(key, before)
                     continue
+                # Changed again within the same timestamp: a strictly greater version.
+                bump = before.bump + 1 if before is not None and before.stamp == stamp else 0
+                window.add(key, Delivered(stamp, content, bump))
                 if deleted:
-                    deletions.append(Deletion(id=record.id, deleted_at=parse_datetime(version)))
+                    deletions.append(Deletion(id=record_id, deleted_at=parse_datetime(stamp)))
                 else:
-                    records.append(record)
+                    version = bumped_version(stamp, bump)
+                    records.append(Record(id=record_id, values=row, version=version))
             if not done:
                 yield ChangePage(records=records, deletions=deletions, snapshot=snapshot)
                 continue
@@ -336,13 +379,18 @@ def _names(info: TableInfo, fields: Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def _record(row: Mapping[str, Any], info: TableInfo) -> Record:
+def _record_id(row: Mapping[str, Any], info: TableInfo) -> str:
     record_id = row.get(info.primary_key)
     if not isinstance(record_id, str) or not record_id:
         raise ProtocolError(f"a record of {info.name} lacks its Id", table=info.name)
+    return record_id
+
+
+def _record(row: Mapping[str, Any], info: TableInfo) -> Record:
     cursor = info.version_field
-    version = version_of(row.get(cursor)) if cursor else None
-    return Record(id=record_id, values=dict(row), version=version)
+    stamp = version_of(row.get(cursor)) if cursor else None
+    version = bumped_version(stamp, 0) if stamp is not None else None
+    return Record(id=_record_id(row, info), values=dict(row), version=version)
 
 
 def _minute(value: datetime) -> datetime:

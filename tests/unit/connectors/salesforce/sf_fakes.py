@@ -1,7 +1,8 @@
 """A small scripted Salesforce org behind ``httpx.MockTransport``, a fake clock, and builders.
 
-It understands just the SOQL the connector writes (a field list, ``>=`` on the cursor field,
-``ORDER BY``) and keeps records in memory; tests can put scripted answers in front of it.
+It understands just the SOQL the connector writes (a field list, ``>=``/``>`` on the cursor field,
+the keyset condition of a closed window, ``ORDER BY``) and keeps records in memory; tests can put
+scripted answers in front of it.
 """
 
 from __future__ import annotations
@@ -271,11 +272,10 @@ class FakeOrg:
         if all_rows:
             rows += list(self.bin[match["table"]].values())
         if match["where"]:
-            cond = re.fullmatch(r"(\w+) >= (\S+)", match["where"])
-            if cond is None:
+            keep = _condition(match["where"])
+            if keep is None:
                 return sf_error(400, "MALFORMED_QUERY", f"unexpected filter {match['where']}")
-            floor = datetime.fromisoformat(cond[2].replace("Z", "+00:00"))
-            rows = [r for r in rows if _parse(r[cond[1]]) >= floor]
+            rows = [r for r in rows if keep(r)]
         if match["order"]:
             keys = match["order"].split(",")
             rows.sort(key=lambda r: tuple(_sortable(r.get(k)) for k in keys))
@@ -377,6 +377,20 @@ def _failure(code: str, message: str, fields: list[str] | None = None) -> dict[s
         "success": False,
         "errors": [{"statusCode": code, "message": message, "fields": fields or []}],
     }
+
+
+def _condition(where: str) -> Callable[[dict[str, Any]], bool] | None:
+    """``F >= t``, ``F > t`` or the keyset ``F > t OR (F = t AND Id > 'x')``."""
+    if cond := re.fullmatch(r"(\w+) (>=|>) (\S+)", where):
+        field, op, at = cond[1], cond[2], _parse(cond[3])
+        if op == ">=":
+            return lambda r: _parse(r[field]) >= at
+        return lambda r: _parse(r[field]) > at
+    keyset = re.fullmatch(r"(\w+) > (\S+) OR \(\1 = \2 AND Id > '(\w+)'\)", where)
+    if keyset is None:
+        return None
+    field, at, after = keyset[1], _parse(keyset[2]), keyset[3]
+    return lambda r: (_parse(r[field]), r["Id"]) > (at, after)
 
 
 def _parse(text: str) -> datetime:
