@@ -192,14 +192,17 @@ def list_runs(
 ) -> None:
     """The latest job runs."""
     store = open_store(_config(config, Console(stderr=True)))
-    table = Table("run", "job", "status", "started", "finished")
+    table = Table("job", "status", "started", "finished", "run")
+    # The run id is what users copy into `job show`: never cut it, whatever the width.
+    table.columns[4].no_wrap = True
+    table.columns[4].min_width = 32
     for info in store.runs(limit):
         table.add_row(
-            info.id,
             Text(info.job),
             info.status,
-            info.started_at.isoformat(timespec="seconds"),
-            info.finished_at.isoformat(timespec="seconds") if info.finished_at else "",
+            info.started_at.isoformat(timespec="minutes"),
+            info.finished_at.isoformat(timespec="minutes") if info.finished_at else "",
+            info.id,
         )
     Console().print(table)
 
