@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
+    "PRECONDITION_FAILED",
     "ChangePage",
     "Connector",
     "CrmType",
@@ -133,6 +134,10 @@ class ChangePage:
     snapshot: bool = False
 
 
+#: ``WriteResult.code`` of a conditional update refused because the record changed since it was
+#: read (HTTP 412), whichever CRM answered.
+PRECONDITION_FAILED = "PRECONDITION_FAILED"
+
 WriteKind = Literal["create", "update", "upsert", "delete"]
 
 
@@ -143,6 +148,11 @@ class WriteOp:
     ``id`` addresses the record by primary key; ``key`` by an alternate (external id) key instead.
     ``create`` needs neither (an ``id`` may be given to choose it); ``upsert`` creates the record
     when no record has that id or key.
+
+    ``if_version`` makes an ``update`` conditional on the record being unchanged since it was read
+    with that version (Dataverse: the ``versionnumber`` read, sent as ``If-Match``; Salesforce: the
+    ``LastModifiedDate`` read, sent as ``If-Unmodified-Since``). When the record changed since,
+    nothing is written and the result's code is :data:`PRECONDITION_FAILED`.
     """
 
     kind: WriteKind
@@ -152,6 +162,7 @@ class WriteOp:
     key: Mapping[str, Any] | None = None
     #: The caller's reference for this operation (e.g. a journal row), returned in its result.
     ref: str | None = None
+    if_version: int | str | None = None
 
 
 @dataclass(frozen=True, slots=True)

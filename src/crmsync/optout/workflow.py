@@ -12,6 +12,14 @@ Two rounds run in a loop, every ``poll_interval_seconds``:
   (``bidirectional``) or the Campaign value is taken (``campaign_to_crm``), the CRM is written in
   batches, and the rows are marked sent.
 
+No re-subscription by a race: every CRM write that holds an opt-in (``False``) is conditional on
+the version read (Dataverse ``If-Match``, Salesforce ``If-Unmodified-Since``). A CRM change made
+between the read and the write makes the CRM refuse it (``PRECONDITION_FAILED``); the sender then
+reads and decides again, a few times, and otherwise leaves the rows for the next round. A stale
+opt-in is never written. Opt-outs stay unconditional: writing one can never re-subscribe anyone.
+Salesforce dates have whole seconds in that precondition, so a Salesforce contact modified less
+than :data:`_SALESFORCE_SETTLE` before the read waits for a later round before an opt-in is sent.
+
 Loop safety: values the workflow writes to the Campaign store produce no outbox row, and a value it
 wrote to the CRM comes back through change tracking equal to the Campaign value, which is no
 conflict and no write.
@@ -24,14 +32,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from crmsync.config.models import Config
-from crmsync.connectors.base import Connector, Record, TableInfo, WriteOp
-from crmsync.errors import ConfigurationError
+from crmsync.connectors.base import PRECONDITION_FAILED, Connector, Record, TableInfo, WriteOp
+from crmsync.errors import ConfigurationError, ProtocolError
 from crmsync.optout.changes import apply_crm_values
 from crmsync.optout.lookup import as_time, read_by_ids
 from crmsync.optout.rule import Decision, Observation, Reason, Winner, decide
@@ -46,6 +54,10 @@ logger = logging.getLogger(__name__)
 WORKFLOW = "optinout"
 _READS = ("crm_to_campaign", "bidirectional")
 _SENDS = ("campaign_to_crm", "bidirectional")
+#: Reads and decisions again after a conditional write found the CRM record changed.
+_RACE_RETRIES = 3
+#: How long after its last change a Salesforce contact waits before an opt-in is sent to it.
+_SALESFORCE_SETTLE = timedelta(seconds=2)
 
 
 def _utcnow() -> datetime:
@@ -64,6 +76,8 @@ class RoundCounts:
     crm_missing: int = 0
     crm_calls: int = 0
     decisions: int = 0
+    #: Conditional writes the CRM refused because the record changed after it was read.
+    races: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -102,6 +116,8 @@ class OptInOutWorkflow:
         self.profile = build_metadata(definitions_with_profile(config.resources)).tables["profile"]
         self.counts = RoundCounts()
         self._info: TableInfo | None = None
+        #: Outbox rows the last send round left for later (Salesforce contacts still settling).
+        self._waiting = 0
 
     async def open(self) -> None:
         """Read the contact table's metadata and create the workflow's tables."""
@@ -131,7 +147,7 @@ class OptInOutWorkflow:
         while not stop.is_set():
             busy = await self.crm_round()
             busy += await self.send_round()
-            if once and not busy:
+            if once and not busy and not self._waiting:
                 break
             if not busy:
                 with contextlib.suppress(TimeoutError):
@@ -196,7 +212,8 @@ class OptInOutWorkflow:
                 apply_crm_values(conn, self.profile, held["external_id"], to_campaign, now=now)
                 self.counts.campaign_written += len(to_campaign)
                 if to_crm:
-                    ops.append(WriteOp("update", self.table_name, to_crm, id=record.id))
+                    # Refused if changed since: change tracking brings the change next round.
+                    ops.append(self._crm_update(record, to_crm, held["external_id"]))
         return ops
 
     def _decide_from_crm(self, crm: Observation, campaign: Observation) -> Decision:
@@ -216,24 +233,49 @@ class OptInOutWorkflow:
         if self.direction not in _SENDS:
             await asyncio.to_thread(self._settle, [row["id"] for row in pending], "direction_off")
             return len(pending)
-        ids = list(dict.fromkeys(row["external_id"] for row in pending))
-        records = await read_by_ids(
-            self.connector,
-            self.kind,
-            self.table_name,
-            self.info.primary_key,
-            self._read_fields,
-            ids,
-        )
-        self.counts.crm_calls += 1
-        ops, outcomes = await asyncio.to_thread(self._decide_sends, pending, records)
-        await self._write_crm(ops)
-        await asyncio.to_thread(self._settle_outcomes, outcomes)
-        self.counts.outbox_sent += len(pending)
-        return len(pending)
+        rows = pending
+        settled = 0
+        self._waiting = 0
+        for attempt in range(_RACE_RETRIES + 1):
+            read_at = self.clock()
+            ids = list(dict.fromkeys(row["external_id"] for row in rows))
+            records = await read_by_ids(
+                self.connector,
+                self.kind,
+                self.table_name,
+                self.info.primary_key,
+                self._read_fields,
+                ids,
+            )
+            self.counts.crm_calls += 1
+            ops, outcomes = await asyncio.to_thread(self._decide_sends, rows, records, read_at)
+            stale = await self._write_crm(ops)
+            if stale:
+                self.counts.races += len(stale)
+                raced = {row["id"] for row in rows if row["external_id"] in stale}
+                outcomes = {k: [i for i in v if i not in raced] for k, v in outcomes.items()}
+            await asyncio.to_thread(self._settle_outcomes, outcomes)
+            settled += sum(len(v) for v in outcomes.values())
+            rows = [row for row in rows if row["external_id"] in stale]
+            if not rows:
+                break
+            logger.info(
+                "optinout: %d contacts changed in the CRM between read and write; deciding again "
+                "(attempt %d)",
+                len(stale),
+                attempt + 1,
+            )
+        self.counts.outbox_sent += settled
+        self._waiting = len(pending) - settled
+        # Rows left (races that kept happening, Salesforce contacts still settling) wait for the
+        # next round; a round that settled nothing is not busy, so the loop pauses first.
+        return settled
 
     def _decide_sends(
-        self, pending: Sequence[Mapping[str, Any]], records: Mapping[str, Record]
+        self,
+        pending: Sequence[Mapping[str, Any]],
+        records: Mapping[str, Record],
+        read_at: datetime,
     ) -> tuple[list[WriteOp], dict[str, list[int]]]:
         now = self.clock()
         outcomes: dict[str, list[int]] = {}
@@ -255,6 +297,7 @@ class OptInOutWorkflow:
                 attributes = {row["attribute"] for row in rows}
                 to_crm: dict[str, Any] = {}
                 to_campaign: dict[str, bool] = {}
+                decided = []
                 for pair in self.pairs:
                     if pair.attribute not in attributes:
                         continue
@@ -267,14 +310,46 @@ class OptInOutWorkflow:
                         to_crm[pair.crm_field] = decision.opted_out
                     if decision.write_campaign:
                         to_campaign[pair.attribute] = decision.opted_out
+                    decided.append((pair, crm, campaign, decision))
+                if self._settling(to_crm, crm_time, read_at):
+                    continue
+                for pair, crm, campaign, decision in decided:
                     self._log(conn, external_id, pair, crm, campaign, decision, "campaign", now)
                 apply_crm_values(conn, self.profile, external_id, to_campaign, now=now)
                 self.counts.campaign_written += len(to_campaign)
                 outcome = "written" if to_crm else ("crm_won" if to_campaign else "crm_equal")
                 outcomes.setdefault(outcome, []).extend(row_ids)
                 if to_crm:
-                    ops.append(WriteOp("update", self.table_name, to_crm, id=record.id))
+                    ops.append(self._crm_update(record, to_crm, external_id))
         return ops, outcomes
+
+    def _crm_update(self, record: Record, values: dict[str, Any], external_id: str) -> WriteOp:
+        """The CRM update of ``values``: conditional on the version read when it holds an opt-in."""
+        version: int | str | None = None
+        if not all(values.values()):
+            if self.kind == "dataverse":
+                version = record.version
+            else:
+                version = record.values.get(self.info.modified_field or "")
+            if version is None:
+                # Without a version the write cannot be made safe: fail it rather than risk it.
+                raise ProtocolError(
+                    f"the CRM sent no version for {record.id}: an opt-in cannot be written safely",
+                    table=self.table_name,
+                    record_id=record.id,
+                )
+        return WriteOp(
+            "update", self.table_name, values, id=record.id, ref=external_id, if_version=version
+        )
+
+    def _settling(
+        self, to_crm: Mapping[str, Any], crm_time: datetime | None, read_at: datetime
+    ) -> bool:
+        """Whether an opt-in to a Salesforce contact must wait: its precondition has whole
+        seconds, so a change in the second of the read's version would go unseen."""
+        if self.kind != "salesforce" or all(to_crm.values()) or crm_time is None:
+            return False
+        return crm_time > read_at - _SALESFORCE_SETTLE
 
     def _decide_from_campaign(self, crm: Observation, campaign: Observation) -> Decision:
         if self.direction == "bidirectional":
@@ -285,7 +360,9 @@ class OptInOutWorkflow:
 
     # -- shared ---------------------------------------------------------------------------------
 
-    async def _write_crm(self, ops: Sequence[WriteOp]) -> None:
+    async def _write_crm(self, ops: Sequence[WriteOp]) -> set[str]:
+        """Write ``ops``; return the refs of conditional writes refused as stale."""
+        stale: set[str] = set()
         for start in range(0, len(ops), self.batch_size):
             batch = ops[start : start + self.batch_size]
             results = await self.connector.write(batch)
@@ -293,6 +370,8 @@ class OptInOutWorkflow:
             for op, result in zip(batch, results, strict=True):
                 if result.ok:
                     self.counts.crm_written += 1
+                elif result.code == PRECONDITION_FAILED and op.ref is not None:
+                    stale.add(op.ref)
                 else:
                     logger.warning(
                         "optinout: the CRM refused the opt-out update of %s: %s %s",
@@ -300,6 +379,7 @@ class OptInOutWorkflow:
                         result.code,
                         result.message,
                     )
+        return stale
 
     def _profiles(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         p = self.profile

@@ -24,7 +24,14 @@ from urllib.parse import quote
 
 import orjson
 
-from crmsync.connectors.base import CrmType, FieldInfo, TableInfo, WriteOp, WriteResult
+from crmsync.connectors.base import (
+    PRECONDITION_FAILED,
+    CrmType,
+    FieldInfo,
+    TableInfo,
+    WriteOp,
+    WriteResult,
+)
 from crmsync.connectors.dataverse.client import DataverseClient
 from crmsync.connectors.dataverse.errors import parse_error_body, parse_retry_after
 from crmsync.connectors.dataverse.metadata import DataverseMetadata, check_identifier
@@ -166,6 +173,8 @@ class DataverseWriter:
                 await self._client.wait_before_retry(attempt, retry_after)
 
     async def _request(self, info: TableInfo, op: WriteOp) -> BatchRequest:
+        if op.if_version is not None and op.kind != "update":
+            raise InvalidOperation(f"only updates can be conditional, not {op.kind}")
         root = self._client.service_root
         collection = check_identifier(info.collection, "entity set")
         if op.kind == "create":
@@ -178,7 +187,7 @@ class DataverseWriter:
             return BatchRequest(method="DELETE", url=path, headers={})
         body = await self._body(info, op.values)
         if op.kind == "update":
-            return _json_request("PATCH", path, body, {"If-Match": "*"})
+            return _json_request("PATCH", path, body, {"If-Match": _if_match(op)})
         if op.kind == "upsert":
             # The representation tells a create (201) from an update (200); only the id is asked.
             return _json_request(
@@ -256,6 +265,8 @@ def _result(op: WriteOp, answer: BatchResponse, info: TableInfo) -> WriteResult:
             ok=True, ref=op.ref, id=record_id or op.id, created=created, status=status
         )
     code, message = parse_error_body(answer.body)
+    if status == 412 and op.if_version is not None:
+        code = PRECONDITION_FAILED
     return WriteResult(
         ok=False,
         ref=op.ref,
@@ -264,6 +275,16 @@ def _result(op: WriteOp, answer: BatchResponse, info: TableInfo) -> WriteResult:
         message=message or f"Dataverse answered {status}",
         status=status,
     )
+
+
+def _if_match(op: WriteOp) -> str:
+    """``*`` (the record must exist), or the weak ETag of the version read (unchanged since)."""
+    if op.if_version is None:
+        return "*"
+    version = str(op.if_version)
+    if not version.isdigit():
+        raise InvalidOperation(f"{op.if_version!r} is not a Dataverse row version")
+    return f'W/"{version}"'
 
 
 def _json_request(

@@ -161,14 +161,20 @@ class SalesforceClient:
         *,
         table: str | None = None,
         record_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """A write (``POST``/``PATCH``/``DELETE``) with a JSON body; the answer's JSON or None."""
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        """A write (``POST``/``PATCH``/``DELETE``) with a JSON body; the answer's JSON or None.
+
+        ``headers`` are added to the request (e.g. a precondition such as
+        ``If-Unmodified-Since``)."""
+        sent = dict(headers or {})
+        if body is not None:
+            sent["Content-Type"] = "application/json"
         response = await self.request(
             method,
             path,
             params=params,
-            headers=headers,
+            headers=sent or None,
             content=orjson.dumps(body) if body is not None else None,
             table=table,
             record_id=record_id,

@@ -11,6 +11,12 @@ idempotent: a create whose answer was lost may have happened. Exports that need 
 semantics upsert by an external id field instead. Records that fail alone with
 ``UNABLE_TO_LOCK_ROW`` (another transaction held the row) are sent again, alone.
 
+A conditional update (``WriteOp.if_version``: the ``LastModifiedDate`` read) goes alone to the
+sObject Rows resource, ``PATCH sobjects/{Object}/{id}`` with ``If-Unmodified-Since`` (collections
+take no preconditions); Salesforce answers 412 when the record was modified since, which becomes
+the code :data:`~crmsync.connectors.base.PRECONDITION_FAILED`. HTTP dates have whole seconds: a
+change within the same second as the one read is not seen by the precondition.
+
 Lookups are written as record ids (``AccountId: "001…"``); ``{"table": …, "id": …}`` is accepted
 too, for symmetry with the Dataverse connector.
 """
@@ -19,9 +25,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
-from crmsync.connectors.base import CrmType, TableInfo, WriteKind, WriteOp, WriteResult
+from crmsync.connectors.base import (
+    PRECONDITION_FAILED,
+    CrmType,
+    TableInfo,
+    WriteKind,
+    WriteOp,
+    WriteResult,
+)
 from crmsync.connectors.salesforce.client import SalesforceClient
 from crmsync.connectors.salesforce.errors import errors_from_json
 from crmsync.connectors.salesforce.metadata import SalesforceMetadata
@@ -48,6 +63,8 @@ class _Prepared:
     #: The record to send (``None`` for deletes) and the id it addresses.
     record: dict[str, Any] | None
     record_id: str | None
+    #: ``If-Unmodified-Since`` of a conditional update (sent alone), else ``None``.
+    unmodified_since: str | None = None
 
 
 class SalesforceWriter:
@@ -79,7 +96,13 @@ class SalesforceWriter:
                     ok=False, ref=op.ref, id=op.id, code=INVALID_OPERATION, message=str(exc)
                 )
                 continue
-            if calls and calls[-1][0].group == item.group and len(calls[-1]) < self._size:
+            if (
+                calls
+                and item.unmodified_since is None
+                and calls[-1][0].unmodified_since is None
+                and calls[-1][0].group == item.group
+                and len(calls[-1]) < self._size
+            ):
                 calls[-1].append(item)
             else:
                 calls.append([item])
@@ -111,6 +134,8 @@ class SalesforceWriter:
         """One collection call; its per-record answers (a whole-call refusal answers for all)."""
         kind, table, key_field = call[0].group
         try:
+            if call[0].unmodified_since is not None:
+                return [await self._conditional(call[0])]
             if kind == "delete":
                 answer = await self._client.send_json(
                     "DELETE",
@@ -130,9 +155,10 @@ class SalesforceWriter:
                 body = {"allOrNone": False, "records": [item.record for item in call]}
                 answer = await self._client.send_json(method, path, body, table=table)
         except RejectError as exc:
+            code = PRECONDITION_FAILED if exc.status == 412 else exc.code
             failure = {
                 "success": False,
-                "errors": [{"statusCode": exc.code, "message": exc.message}],
+                "errors": [{"statusCode": code, "message": exc.message}],
                 "status": exc.status,
             }
             return [failure] * len(call)
@@ -143,9 +169,27 @@ class SalesforceWriter:
             )
         return answer
 
+    async def _conditional(self, item: _Prepared) -> dict[str, Any]:
+        """One update through sObject Rows, refused (412) if the record changed since read."""
+        assert item.record is not None
+        assert item.unmodified_since is not None
+        _, table, _ = item.group
+        body = {k: v for k, v in item.record.items() if k not in ("attributes", "Id")}
+        await self._client.send_json(
+            "PATCH",
+            f"sobjects/{check_name(table, 'object')}/{item.record_id}",
+            body,
+            table=table,
+            record_id=item.record_id,
+            headers={"If-Unmodified-Since": item.unmodified_since},
+        )
+        return {"success": True, "id": item.record_id, "errors": []}
+
 
 def _prepare(index: int, op: WriteOp, info: TableInfo) -> _Prepared:
     table = info.name
+    if op.if_version is not None and op.kind != "update":
+        raise InvalidOperation(f"only updates can be conditional, not {op.kind}")
     if op.kind == "delete":
         if op.key or not op.id:
             raise InvalidOperation("delete needs the record id (Salesforce deletes by Id only)")
@@ -162,7 +206,8 @@ def _prepare(index: int, op: WriteOp, info: TableInfo) -> _Prepared:
         if op.key or not op.id:
             raise InvalidOperation("update needs the record id; use upsert to write by key")
         record["Id"] = _id(op.id)
-        return _Prepared(index, op, ("update", table, None), record, record["Id"])
+        since = None if op.if_version is None else _http_date(op.if_version)
+        return _Prepared(index, op, ("update", table, None), record, record["Id"], since)
     if op.kind == "upsert":
         key_field, value = _key(info, op)
         if key_field in record and record[key_field] != value:
@@ -207,6 +252,27 @@ def _key(info: TableInfo, op: WriteOp) -> tuple[str, Any]:
     if op.id:
         return info.primary_key, _id(op.id)
     raise InvalidOperation(f"upsert on {info.name!r} needs an external id key")
+
+
+def _http_date(value: Any) -> str:
+    """A ``LastModifiedDate`` (text as Salesforce sends it, or ``datetime``) as an RFC 1123 date.
+
+    The fraction of a second is dropped: the record then counts as unmodified since its own
+    last-modified second, which is what the precondition compares."""
+    when = value
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+            text = text[:-2] + ":" + text[-2:]  # +0000 → +00:00
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidOperation(f"{value!r} is not a last-modified date") from None
+    if not isinstance(when, datetime):
+        raise InvalidOperation(f"{value!r} is not a last-modified date")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
 def _id(value: Any) -> str:

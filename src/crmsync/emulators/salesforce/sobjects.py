@@ -20,6 +20,7 @@ from crmsync.emulators.salesforce.context import (
 )
 from crmsync.emulators.salesforce.errors import ApiError, RecordError, not_found
 from crmsync.emulators.salesforce.ids import normalize_id
+from crmsync.emulators.salesforce.preconditions import check_unmodified_since
 from crmsync.emulators.salesforce.records import record_url, render_row
 from crmsync.emulators.salesforce.schema import Field, FieldType, SObject
 from crmsync.emulators.salesforce.writes import MultipleMatches
@@ -105,6 +106,12 @@ def sobject_routes(ctx: ApiContext) -> list[BaseRoute]:
                 else:
                     body = _body_fields(await read_json(request))
                     body.pop("Id", None)
+                    check_unmodified_since(
+                        conn,
+                        store.table(obj),
+                        record_id,
+                        request.headers.get("if-unmodified-since"),
+                    )
                     writer.update(conn, obj, record_id, body)
         except RecordError as error:
             if error.code == "INVALID_CROSS_REFERENCE_KEY" and not error.fields:
