@@ -1,0 +1,168 @@
+"""Configuration revisions: each workflow's configuration as a history of YAML documents.
+
+A revision holds a whole configuration document (YAML text). Each workflow has its own chain:
+
+- the configuration file is the first revision of every workflow (``active``, author ``file``);
+- an edit creates a ``pending`` revision (an earlier pending one of the workflow becomes
+  ``superseded``); the running workflow keeps its ``active`` revision;
+- starting the workflow activates its pending revision (the active one becomes ``superseded``).
+
+The states move only through :meth:`RevisionStore.propose` and :meth:`RevisionStore.activate`,
+each one transaction, so that a workflow always has exactly one active revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from crmsync.store.types import UtcDateTime
+
+__all__ = ["Revision", "RevisionState", "RevisionStore"]
+
+RevisionState = Literal["pending", "active", "superseded"]
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    id: int
+    workflow: str
+    yaml: str
+    author: str
+    created_at: datetime
+    state: RevisionState
+    #: What changed, in a few words (e.g. "mapping 'contacts' updated").
+    note: str
+
+
+def _table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "crmsync_config_revisions",
+        metadata,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("workflow", sa.String(64), nullable=False, index=True),
+        sa.Column("yaml", sa.Text(), nullable=False),
+        sa.Column("author", sa.String(255), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False, server_default=""),
+    )
+
+
+class RevisionStore:
+    """The ``crmsync_config_revisions`` table in ``engine``'s database, created on open."""
+
+    def __init__(self, engine: sa.Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.engine = engine
+        self._clock = clock
+        metadata = sa.MetaData()
+        self.table = _table(metadata)
+        metadata.create_all(engine)
+
+    def seed(self, workflow: str, yaml_text: str) -> Revision:
+        """The active revision of ``workflow``; the configuration file's text when it has none."""
+        with self.engine.begin() as conn:
+            found = self._one(conn, workflow, "active")
+            if found is not None:
+                return found
+            return self._insert(conn, workflow, yaml_text, "file", "active", "configuration file")
+
+    def propose(self, workflow: str, yaml_text: str, *, author: str, note: str) -> Revision:
+        """Save an edit as the pending revision of ``workflow`` (replacing a pending one)."""
+        t = self.table
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(t)
+                .where(t.c.workflow == workflow, t.c.state == "pending")
+                .values(state="superseded")
+            )
+            return self._insert(conn, workflow, yaml_text, author, "pending", note)
+
+    def activate(self, workflow: str) -> Revision | None:
+        """Make the pending revision of ``workflow`` its active one; ``None`` when none."""
+        t = self.table
+        with self.engine.begin() as conn:
+            pending = self._one(conn, workflow, "pending")
+            if pending is None:
+                return None
+            conn.execute(
+                sa.update(t)
+                .where(t.c.workflow == workflow, t.c.state == "active")
+                .values(state="superseded")
+            )
+            conn.execute(sa.update(t).where(t.c.id == pending.id).values(state="active"))
+            return replace(pending, state="active")
+
+    def active(self, workflow: str) -> Revision | None:
+        with self.engine.connect() as conn:
+            return self._one(conn, workflow, "active")
+
+    def pending(self, workflow: str) -> Revision | None:
+        with self.engine.connect() as conn:
+            return self._one(conn, workflow, "pending")
+
+    def latest(self, workflow: str) -> Revision | None:
+        """The revision edits build on: the pending one, else the active one."""
+        return self.pending(workflow) or self.active(workflow)
+
+    def get(self, revision_id: int) -> Revision | None:
+        t = self.table
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.id == revision_id)).first()
+        return None if row is None else _revision(row)
+
+    def history(self, workflow: str | None = None, *, limit: int = 100) -> list[Revision]:
+        """Revisions (of ``workflow``), newest first."""
+        t = self.table
+        query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+        if workflow is not None:
+            query = query.where(t.c.workflow == workflow)
+        with self.engine.connect() as conn:
+            return [_revision(row) for row in conn.execute(query)]
+
+    def _one(self, conn: sa.Connection, workflow: str, state: RevisionState) -> Revision | None:
+        t = self.table
+        query = (
+            sa.select(t)
+            .where(t.c.workflow == workflow, t.c.state == state)
+            .order_by(t.c.id.desc())
+            .limit(1)
+        )
+        row = conn.execute(query).first()
+        return None if row is None else _revision(row)
+
+    def _insert(
+        self,
+        conn: sa.Connection,
+        workflow: str,
+        yaml_text: str,
+        author: str,
+        state: RevisionState,
+        note: str,
+    ) -> Revision:
+        values = {
+            "workflow": workflow,
+            "yaml": yaml_text,
+            "author": author,
+            "created_at": self._clock(),
+            "state": state,
+            "note": note,
+        }
+        row = conn.execute(sa.insert(self.table).values(**values).returning(*self.table.c)).one()
+        return _revision(row)
+
+
+def _revision(row: sa.Row[Any]) -> Revision:
+    return Revision(
+        row.id, row.workflow, row.yaml, row.author, row.created_at, row.state, row.note or ""
+    )

@@ -1,0 +1,108 @@
+"""The supervisor's specifications of the real workflows: inbound, outbound and optinout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from crmsync.config.models import Config
+from crmsync.events.runner import open_outbound
+from crmsync.optout.runner import open_optinout
+from crmsync.store import create_engine_for
+from crmsync.sync.engine import EngineOptions, InboundEngine, open_queue
+from crmsync.sync.state import SyncState
+from crmsync.workflows.backlog import store_backlogs
+from crmsync.workflows.supervisor import WorkflowSpec
+
+__all__ = ["inbound_backlog", "standard_specs"]
+
+Started = Callable[[], Awaitable[None]]
+
+
+async def inbound_backlog(config: Config) -> int:
+    """Changes in the queue plus parked children (what ``crmsync status`` shows)."""
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    queue = open_queue(config)
+    try:
+        queued = await queue.backlog()
+        parked = await asyncio.to_thread(lambda: SyncState(engine).parked_count())
+        return queued + parked
+    finally:
+        await queue.aclose()
+        engine.dispose()
+
+
+async def _inbound_counters(config: Config) -> Mapping[str, int]:
+    """The counters of every mapping, added up."""
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    try:
+        counters = await asyncio.to_thread(lambda: SyncState(engine).counters())
+    finally:
+        engine.dispose()
+    totals: dict[str, int] = {}
+    for counts in counters.values():
+        for name, value in counts.as_dict().items():
+            totals[name] = totals.get(name, 0) + value
+    return totals
+
+
+def _store_backlog(name: str) -> Callable[[Config], Awaitable[int]]:
+    async def measure(config: Config) -> int:
+        engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+        try:
+            return (await asyncio.to_thread(store_backlogs, engine, config))[name]
+        finally:
+            engine.dispose()
+
+    return measure
+
+
+def standard_specs(
+    environ: Mapping[str, str] | None = None, options: EngineOptions | None = None
+) -> dict[str, WorkflowSpec]:
+    """The three workflows as the supervisor runs them (``environ``: where secrets come from)."""
+
+    async def inbound(
+        config: Config, stop: asyncio.Event, started: Started
+    ) -> Mapping[str, int] | None:
+        async with InboundEngine(config, environ=environ, options=options) as engine:
+            await started()
+            await engine.run(stop=stop)
+        return None
+
+    async def outbound(
+        config: Config, stop: asyncio.Event, started: Started
+    ) -> Mapping[str, int] | None:
+        async with open_outbound(config, environ=environ) as workflow:
+            await started()
+            return (await workflow.run(once=False, stop=stop)).as_dict()
+
+    async def optinout(
+        config: Config, stop: asyncio.Event, started: Started
+    ) -> Mapping[str, int] | None:
+        async with open_optinout(config, environ=environ) as workflow:
+            await started()
+            return (await workflow.run(once=False, stop=stop)).as_dict()
+
+    return {
+        "inbound": WorkflowSpec(
+            run=inbound,
+            backlog=inbound_backlog,
+            counters=_inbound_counters,
+            not_configured=lambda c: None if c.inbound.mappings else "it has no mapping",
+        ),
+        "outbound": WorkflowSpec(
+            run=outbound,
+            backlog=_store_backlog("outbound"),
+            not_configured=lambda c: (
+                None if c.outbound.enabled() else "no event type is switched on"
+            ),
+        ),
+        "optinout": WorkflowSpec(
+            run=optinout,
+            backlog=_store_backlog("optinout"),
+            not_configured=lambda c: (
+                None if c.optinout.direction != "disabled" else "its direction is 'disabled'"
+            ),
+        ),
+    }
