@@ -60,8 +60,12 @@ async def test_dynamics_contacts_import(dataverse: Crm, tmp_path: Path) -> None:
             {"lastname": tag, "firstname": "Other", "emailaddress1": f"o{email}"},
             {"lastname": tag, "firstname": "NoMail"},
         ]
-        results = await connector.write([WriteOp("create", "contact", v) for v in values])
-        assert all(r.ok for r in results)
+        # "Old" is modified a second before "New": `keep: last` after ordering by modifiedon
+        # must pick "New" (within one second the order of the two would be arbitrary).
+        first = await connector.write([WriteOp("create", "contact", values[0])])
+        dataverse.emulator.clock.advance(1)
+        rest = await connector.write([WriteOp("create", "contact", v) for v in values[1:]])
+        assert all(r.ok for r in [*first, *rest])
     finally:
         await connector.aclose()
     text = (EXAMPLES / "dynamics_contacts_import.yaml").read_text()
