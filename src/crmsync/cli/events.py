@@ -23,7 +23,7 @@ from crmsync.events import EVENT_TYPES, read_event_file, record_events
 from crmsync.events.outbound import backlog, lifetime_counts
 from crmsync.events.runner import open_outbound
 from crmsync.events.tables import COUNTER_NAMES
-from crmsync.store import create_engine_for
+from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 
 __all__ = ["app"]
 
@@ -56,8 +56,11 @@ def import_(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     engine = create_engine_for(cfg.store.url, schema=cfg.store.pg_schema)
+    profile = build_metadata(definitions_with_profile(cfg.resources)).tables["profile"]
     try:
-        recorded = record_events(engine, result.events)
+        recorded = record_events(engine, result.events, profile=profile)
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
     finally:
         engine.dispose()
     problems = [{"line": p.line, "message": p.message} for p in result.problems]
@@ -65,6 +68,7 @@ def import_(
         document = {
             "added": recorded.added,
             "duplicates": recorded.duplicates,
+            "opted_out": recorded.opted_out,
             "rejected": problems,
         }
         typer.echo(json.dumps(document))
@@ -74,6 +78,7 @@ def import_(
         typer.echo(
             f"{recorded.added} event(s) added, {recorded.duplicates} already recorded, "
             f"{len(problems)} line(s) refused"
+            + (f", {recorded.opted_out} profile(s) opted out" if recorded.opted_out else "")
         )
     if problems:
         raise typer.Exit(1)

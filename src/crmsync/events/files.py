@@ -3,7 +3,9 @@
 Every line is checked on its own: a malformed one is reported with its line number and why, and
 the good ones are kept. The columns / keys are the fields of :class:`~crmsync.events.model.Event`
 (``type``, ``id``, ``profile_id``, ``delivery_id``, ``delivery_name``, ``occurred_at``, ``url``,
-``bounce_type``, ``reason``); in CSV an empty cell means "no value".
+``bounce_type``, ``reason``), and for an unsubscribe (``type`` ``unsubscribe``) those of
+:class:`~crmsync.events.model.Unsubscribe` (``attributes``: opt-out attributes, ``;``-separated in
+CSV, a list or such a string in JSON); in CSV an empty cell means "no value".
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from typing import Any, Literal
 import orjson
 from pydantic import ValidationError
 
-from crmsync.events.model import Event
+from crmsync.events.model import UNSUBSCRIBE, AnyEvent, Event, Unsubscribe
 
 __all__ = ["FileProblem", "ReadResult", "parse_events", "read_event_file"]
 
 FileFormat = Literal["csv", "jsonl"]
-_COLUMNS = frozenset(Event.model_fields)
+_COLUMNS = frozenset(Event.model_fields) | frozenset(Unsubscribe.model_fields)
 _SUFFIXES: dict[str, FileFormat] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -37,7 +39,7 @@ class FileProblem:
 
 @dataclass(slots=True)
 class ReadResult:
-    events: list[Event] = field(default_factory=list)
+    events: list[AnyEvent] = field(default_factory=list)
     problems: list[FileProblem] = field(default_factory=list)
 
 
@@ -61,7 +63,10 @@ def parse_events(data: bytes, file_format: FileFormat) -> ReadResult:
             result.problems.append(FileProblem(number, item))
             continue
         try:
-            result.events.append(Event.model_validate(item))
+            if item.get("type") == UNSUBSCRIBE:
+                result.events.append(Unsubscribe.model_validate(item))
+            else:
+                result.events.append(Event.model_validate(item))
         except ValidationError as exc:
             result.problems.append(FileProblem(number, _describe(exc)))
     return result

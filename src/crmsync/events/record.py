@@ -1,4 +1,8 @@
-"""Recording events in the store: idempotent on the event id (per type)."""
+"""Recording events in the store: idempotent on the event id (per type).
+
+Unsubscribes are recorded in the same transaction and opt their profiles out there (see
+:mod:`crmsync.events.unsubscribe`).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.config.models import EventType
-from crmsync.events.model import EVENT_TYPES, Event
+from crmsync.events.model import EVENT_TYPES, AnyEvent, Event, Unsubscribe
 from crmsync.events.tables import EVENT_TABLES, ensure_tables
+from crmsync.events.unsubscribe import record_unsubscribes
+from crmsync.store import build_metadata, definitions_with_profile
 
 __all__ = ["RecordResult", "record_events"]
 
@@ -21,10 +27,12 @@ _CHUNK = 500
 
 @dataclass(frozen=True, slots=True)
 class RecordResult:
-    """``added`` new events; ``duplicates``: events whose id (of that type) was already held."""
+    """``added`` new events; ``duplicates``: events whose id (of that type) was already held;
+    ``opted_out``: new unsubscribes that changed their profile's opt-outs."""
 
     added: int
     duplicates: int
+    opted_out: int = 0
 
 
 def _row(event: Event, now: datetime) -> dict[str, Any]:
@@ -45,23 +53,38 @@ def _row(event: Event, now: datetime) -> dict[str, Any]:
 
 
 def record_events(
-    engine: sa.Engine, events: Iterable[Event], *, now: datetime | None = None
+    engine: sa.Engine,
+    events: Iterable[AnyEvent],
+    *,
+    now: datetime | None = None,
+    profile: sa.Table | None = None,
 ) -> RecordResult:
     """Add ``events`` in one transaction; an event whose id is already recorded adds nothing.
 
     The first recording of an id wins: a later event with the same type and id (even with other
     values) is counted as a duplicate and dropped, so that re-importing a file is harmless.
+    Unsubscribes change their profile's opt-outs in that transaction; ``profile`` is the
+    configured profile table (default: the built-in definition).
     """
     ensure_tables(engine)
     stamp = now or datetime.now(UTC)
     by_type: dict[EventType, dict[str, dict[str, Any]]] = {name: {} for name in EVENT_TYPES}
+    unsubscribes: list[Unsubscribe] = []
     total = 0
     for event in events:
         total += 1
-        by_type[event.type].setdefault(event.id, _row(event, stamp))
+        if isinstance(event, Unsubscribe):
+            unsubscribes.append(event)
+        else:
+            by_type[event.type].setdefault(event.id, _row(event, stamp))
     added = 0
     with engine.begin() as conn:
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        table_of_profiles = profile if profile is not None else _builtin_profile()
+        unsubscribed = record_unsubscribes(
+            conn, table_of_profiles, unsubscribes, dialect.insert, now=stamp
+        )
+        added += unsubscribed.added
         for event_type, rows in by_type.items():
             table = EVENT_TABLES[event_type]
             values = list(rows.values())
@@ -70,4 +93,8 @@ def record_events(
                 stmt = dialect.insert(table).values(chunk)
                 stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.event_id])
                 added += len(conn.execute(stmt.returning(table.c.seq)).all())
-    return RecordResult(added=added, duplicates=total - added)
+    return RecordResult(added=added, duplicates=total - added, opted_out=unsubscribed.opted_out)
+
+
+def _builtin_profile() -> sa.Table:
+    return build_metadata(definitions_with_profile(())).tables["profile"]

@@ -7,6 +7,9 @@ are read in ``seq`` order through the ``(sent_at, seq)`` index.
 
 - ``crmsync_event_send`` / ``_open`` / ``_click`` (``url``) / ``_bounce`` (``bounce_type``,
   ``reason``): ``event_id`` unique per type, so recording an event twice adds nothing.
+- ``crmsync_event_unsubscribe``: unsubscribes, ``event_id`` unique; recording one changes the
+  profile's opt-outs in the same transaction and keeps what it did in ``outcome``. They are not
+  sent as events (the opt-in/out workflow carries the opt-outs to the CRM).
 - ``crmsync_outbound_counters``: what the workflow did, per event type, over its whole life.
 """
 
@@ -17,7 +20,14 @@ import sqlalchemy as sa
 from crmsync.config.models import EventType
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["COUNTERS", "COUNTER_NAMES", "EVENT_TABLES", "METADATA", "ensure_tables"]
+__all__ = [
+    "COUNTERS",
+    "COUNTER_NAMES",
+    "EVENT_TABLES",
+    "METADATA",
+    "UNSUBSCRIBES",
+    "ensure_tables",
+]
 
 METADATA = sa.MetaData()
 _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -58,6 +68,25 @@ EVENT_TABLES: dict[EventType, sa.Table] = {
         sa.Column("reason", sa.String(1000), nullable=True),
     ),
 }
+
+UNSUBSCRIBES = sa.Table(
+    "crmsync_event_unsubscribe",
+    METADATA,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("profile_id", sa.BigInteger(), nullable=False),
+    #: The opt-out attributes named, comma-separated.
+    sa.Column("attributes", sa.String(255), nullable=False),
+    sa.Column("delivery_id", sa.String(255), nullable=True),
+    sa.Column("delivery_name", sa.String(255), nullable=True),
+    sa.Column("occurred_at", UtcDateTime(), nullable=False),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    #: ``opted_out`` (some attribute changed), ``unchanged`` (already opted out), ``superseded``
+    #: (every attribute was opted in after the unsubscribe) or ``no_profile``.
+    sa.Column("outcome", sa.String(32), nullable=False),
+    #: The attributes this unsubscribe changed, comma-separated (empty when none).
+    sa.Column("changed", sa.String(255), nullable=False, server_default=""),
+)
 
 COUNTER_NAMES = ("read", "written", "skipped_no_crm_id", "rejected", "crm_calls")
 

@@ -18,7 +18,7 @@ from crmsync.errors import RejectError
 from crmsync.optout.tables import OUTBOX
 from crmsync.store.optouts import OPT_OUT_NAMES, changed_at_column
 
-__all__ = ["apply_crm_values", "check_attributes", "set_opt_outs"]
+__all__ = ["apply_crm_values", "check_attributes", "set_opt_outs", "set_opt_outs_of_profile"]
 
 
 def check_attributes(values: Mapping[str, object]) -> None:
@@ -49,18 +49,49 @@ def set_opt_outs(
     Unchanged values keep their change time and produce no outbox row. Raises
     :class:`~crmsync.errors.RejectError` for an unknown profile or attribute.
     """
+    where = profile.c.external_id == external_id
+    label = f"external_id '{external_id}'"
+    return _change(conn, profile, where, (label, external_id), values, origin, now)
+
+
+def set_opt_outs_of_profile(
+    conn: sa.Connection,
+    profile: sa.Table,
+    profile_id: int,
+    values: Mapping[str, bool],
+    *,
+    origin: str = "api",
+    now: datetime | None = None,
+) -> dict[str, bool]:
+    """:func:`set_opt_outs` for a profile named by its Campaign id (the ``id`` of its row).
+
+    A profile without a CRM id changes in the store only: there is no CRM record to send it to
+    (the change time still lets the conflict rule decide once the profile gets one).
+    """
+    where = profile.c.id == profile_id
+    return _change(conn, profile, where, (f"id {profile_id}", str(profile_id)), values, origin, now)
+
+
+def _change(
+    conn: sa.Connection,
+    profile: sa.Table,
+    where: sa.ColumnElement[bool],
+    who: tuple[str, str],
+    values: Mapping[str, bool],
+    origin: str,
+    now: datetime | None,
+) -> dict[str, bool]:
     check_attributes(values)
     stamp = now or datetime.now(UTC)
     names = sorted(values)
     row = conn.execute(
-        sa.select(*(profile.c[name] for name in names)).where(profile.c.external_id == external_id)
+        sa.select(profile.c.id, profile.c.external_id, *(profile.c[name] for name in names)).where(
+            where
+        )
     ).first()
     if row is None:
         raise RejectError(
-            f"no profile has external_id '{external_id}'",
-            code="PROFILE_NOT_FOUND",
-            table="profile",
-            record_id=external_id,
+            f"no profile has {who[0]}", code="PROFILE_NOT_FOUND", table="profile", record_id=who[1]
         )
     changed = {name: values[name] for name in names if row._mapping[name] != values[name]}
     if not changed:
@@ -69,7 +100,10 @@ def set_opt_outs(
     for name, value in changed.items():
         update[name] = value
         update[changed_at_column(name)] = stamp
-    conn.execute(sa.update(profile).where(profile.c.external_id == external_id).values(update))
+    conn.execute(sa.update(profile).where(profile.c.id == row.id).values(update))
+    external_id = row.external_id
+    if external_id is None:
+        return changed
     conn.execute(
         sa.insert(OUTBOX),
         [

@@ -72,7 +72,7 @@ def test_json_lines_report_bad_json_and_non_objects() -> None:
         b"[1, 2]\n"
         b'{"type":"send","id":"s-2","profile_id":1,"delivery_id":"D",'
         b'"occurred_at":"2026-05-01T09:00:00Z","colour":"red"}\n'
-        b'{"type":"unsubscribe","id":"u-1","profile_id":1,"delivery_id":"D",'
+        b'{"type":"resubscribe","id":"u-1","profile_id":1,"delivery_id":"D",'
         b'"occurred_at":"2026-05-01T09:00:00Z"}\n'
     )
     result = parse_events(data, "jsonl")
