@@ -9,11 +9,22 @@ Cross-field rules (unknown names, duplicates, guardrails) are checked by
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from crmsync.errors import ConfigurationError
 from crmsync.store.engine import DEFAULT_STORE_URL, parse_store_url
@@ -320,6 +331,16 @@ DEFAULT_CONTACT_TABLES = {"dataverse": "contact", "salesforce": "Contact"}
 OptInOutDirection = Literal["disabled", "crm_to_campaign", "campaign_to_crm", "bidirectional"]
 
 
+def _daily_time(value: object) -> object:
+    """``"HH:MM"`` (UTC). YAML reads an unquoted ``2:00`` as a number: say so."""
+    if isinstance(value, time):
+        return value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+        raise ValueError(f'write the UTC time as "HH:MM" in quotes (e.g. "02:00"), not {value!r}')
+    hours, minutes = value.strip().split(":")
+    return time(int(hours), int(minutes), tzinfo=UTC)
+
+
 class OptOutFileExchange(BaseModel):
     """The optional daily file drop: changed opt-outs exported to / imported from CSV files."""
 
@@ -328,6 +349,22 @@ class OptOutFileExchange(BaseModel):
     folder: Path
     export: bool = True
     import_: Annotated[bool, Field(alias="import")] = True
+    #: When set, the running optinout workflow exchanges files once a day at this UTC time.
+    daily_at: (
+        Annotated[
+            time,
+            BeforeValidator(_daily_time),
+            PlainSerializer(lambda at: at.strftime("%H:%M"), return_type=str),
+        ]
+        | None
+    ) = None
+    #: Where files to import are dropped (default ``<folder>/inbox``); processed ones move to
+    #: its ``done/`` folder.
+    inbox: Path | None = None
+
+    @property
+    def inbox_folder(self) -> Path:
+        return self.inbox or self.folder / "inbox"
 
 
 class OptInOutConfig(BaseModel):

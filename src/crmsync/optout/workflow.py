@@ -20,6 +20,9 @@ opt-in is never written. Opt-outs stay unconditional: writing one can never re-s
 Salesforce dates have whole seconds in that precondition, so a Salesforce contact modified less
 than :data:`_SALESFORCE_SETTLE` before the read waits for a later round before an opt-in is sent.
 
+When ``file_exchange.daily_at`` is set, each loop also checks whether the daily file exchange is
+due (:mod:`crmsync.optout.schedule`).
+
 Loop safety: values the workflow writes to the Campaign store produce no outbox row, and a value it
 wrote to the CRM comes back through change tracking equal to the Campaign value, which is no
 conflict and no write.
@@ -43,6 +46,7 @@ from crmsync.errors import ConfigurationError, ProtocolError
 from crmsync.optout.changes import apply_crm_values
 from crmsync.optout.lookup import as_time, read_by_ids
 from crmsync.optout.rule import Decision, Observation, Reason, Winner, decide
+from crmsync.optout.schedule import DailyExchange
 from crmsync.optout.tables import CURSOR, LOG, OUTBOX, ensure_tables
 from crmsync.store import build_metadata, definitions_with_profile
 from crmsync.store.optouts import changed_at_column
@@ -114,6 +118,13 @@ class OptInOutWorkflow:
         self.engine = engine
         self.clock = clock
         self.profile = build_metadata(definitions_with_profile(config.resources)).tables["profile"]
+        exchange = section.file_exchange
+        #: The scheduled daily file exchange, when ``file_exchange.daily_at`` is set.
+        self.exchange = (
+            DailyExchange(engine, self.profile, exchange)
+            if exchange is not None and exchange.daily_at is not None
+            else None
+        )
         self.counts = RoundCounts()
         self._info: TableInfo | None = None
         #: Outbox rows the last send round left for later (Salesforce contacts still settling).
@@ -147,12 +158,21 @@ class OptInOutWorkflow:
         while not stop.is_set():
             busy = await self.crm_round()
             busy += await self.send_round()
+            busy += await self.exchange_round()
             if once and not busy and not self._waiting:
                 break
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_interval)
         return self.counts
+
+    async def exchange_round(self) -> int:
+        """The daily file exchange when its time has come: 1 when it ran (imports may have left
+        changes to send), else 0."""
+        if self.exchange is None:
+            return 0
+        ran = await asyncio.to_thread(self.exchange.run_if_due, self.clock())
+        return 0 if ran is None else 1
 
     async def backlog(self) -> int:
         """Campaign changes waiting to be sent to the CRM."""
