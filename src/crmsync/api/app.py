@@ -1,0 +1,84 @@
+"""The API application: ``create_app(supervisor, users)``, nothing built at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from crmsync import __version__
+from crmsync.api.auth import LoginLimiter, SessionStore
+from crmsync.api.routers import mappings, rejects, revisions, session, system, workflows
+from crmsync.api.services.mappings import MappingNotFound, MappingService
+from crmsync.api.services.workflows import WorkflowService
+from crmsync.api.users import UserStore
+from crmsync.config import ConfigError
+from crmsync.errors import ConfigurationError, CrmsyncError
+from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
+from crmsync.sync.state_models import ReplayRefused
+from crmsync.workflows.supervisor import Supervisor
+
+__all__ = ["create_app"]
+
+_NOT_FOUND = {"UNKNOWN_WORKFLOW", "UNKNOWN_MAPPING"}
+
+
+def create_app(
+    supervisor: Supervisor,
+    users: UserStore,
+    *,
+    login_limiter: LoginLimiter | None = None,
+    sessions: SessionStore | None = None,
+    replay_limit: int = DEFAULT_REPLAY_LIMIT,
+) -> FastAPI:
+    """The API over ``supervisor``'s workflows, with ``users`` allowed in."""
+    app = FastAPI(
+        title="crmsync",
+        version=__version__,
+        description="Workflows, mappings, revisions, rejects and metrics of a crmsync server.",
+    )
+    app.state.supervisor = supervisor
+    app.state.users = users
+    app.state.sessions = sessions or SessionStore()
+    app.state.login_limiter = login_limiter or LoginLimiter()
+    app.state.workflow_service = WorkflowService(supervisor)
+    app.state.mapping_service = MappingService(supervisor, replay_limit=replay_limit)
+    for module in (system, session, workflows, mappings, revisions, rejects):
+        app.include_router(module.router)
+    _add_error_handlers(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = [
+            {
+                "loc": [str(part) for part in error.get("loc", ())],
+                "message": str(error.get("msg", "invalid")),
+            }
+            for error in exc.errors()
+        ]
+        where = "; ".join(f"{'.'.join(i['loc'])}: {i['message']}" for i in issues)
+        return JSONResponse({"detail": f"invalid request: {where}", "issues": issues}, 422)
+
+    @app.exception_handler(ConfigError)
+    async def invalid_config(_request: Request, exc: ConfigError) -> JSONResponse:
+        issues = [{"loc": issue.path, "message": issue.message} for issue in exc.issues]
+        return JSONResponse({"detail": str(exc), "issues": issues}, 422)
+
+    @app.exception_handler(ReplayRefused)
+    async def replay_refused(_request: Request, exc: ReplayRefused) -> JSONResponse:
+        status = 404 if exc.code in _NOT_FOUND else 409
+        return JSONResponse({"detail": exc.message, "code": exc.code}, status)
+
+    @app.exception_handler(ConfigurationError)
+    async def refused(_request: Request, exc: ConfigurationError) -> JSONResponse:
+        if isinstance(exc, MappingNotFound) or exc.code in _NOT_FOUND:
+            return JSONResponse({"detail": exc.message, "code": exc.code}, 404)
+        return JSONResponse({"detail": exc.message, "code": exc.code}, 409)
+
+    @app.exception_handler(CrmsyncError)
+    async def upstream(_request: Request, exc: CrmsyncError) -> JSONResponse:
+        # The CRM or the store failed: not the caller's fault, and not a crash of the server.
+        return JSONResponse({"detail": exc.message, "code": exc.code}, 502)

@@ -1,0 +1,162 @@
+"""Who is calling, and may they: bearer API tokens, browser sessions with CSRF, roles.
+
+- ``Authorization: Bearer <token>``: an API token made by ``crmsync user token``.
+- The session cookie set by ``POST /api/login``: state-changing requests (anything but GET, HEAD,
+  OPTIONS) must also send the session's CSRF token in ``X-CSRF-Token``, which a page of another
+  site cannot read.
+- Failed logins are limited per user name and per client address (``LoginLimiter``).
+
+Sessions live in the server's memory: a restart logs everybody out, which is acceptable for the
+one-process server and keeps session secrets out of the database.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from crmsync.api.users import Role, User, UserStore
+
+__all__ = [
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "LoginLimiter",
+    "Session",
+    "SessionStore",
+    "current_user",
+    "require",
+]
+
+SESSION_COOKIE = "crmsync_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    csrf: str
+    expires_at: float
+
+
+@dataclass
+class SessionStore:
+    """Browser sessions by their secret id, expiring after ``lifetime`` seconds."""
+
+    lifetime: float = 8 * 3600
+    clock: Callable[[], float] = time.monotonic
+    _sessions: dict[str, Session] = field(default_factory=dict)
+
+    def open(self, user: User) -> tuple[str, Session]:
+        session_id = secrets.token_urlsafe(32)
+        session = Session(user, secrets.token_urlsafe(32), self.clock() + self.lifetime)
+        self._sessions[session_id] = session
+        return session_id, session
+
+    def get(self, session_id: str) -> Session | None:
+        session = self._sessions.get(session_id)
+        if session is not None and session.expires_at <= self.clock():
+            del self._sessions[session_id]
+            return None
+        return session
+
+    def close(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+
+@dataclass
+class LoginLimiter:
+    """At most ``attempts`` failed logins per key (user name, client address) in ``window``
+    seconds; a success clears the user's failures."""
+
+    attempts: int = 5
+    window: float = 300.0
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def _recent(self, key: str) -> deque[float]:
+        failures = self._failures.setdefault(key, deque())
+        while failures and failures[0] <= self.clock() - self.window:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, *keys: str) -> float | None:
+        """Seconds to wait when any key is over the limit, else ``None``."""
+        waits = [
+            failures[0] + self.window - self.clock()
+            for key in keys
+            if len(failures := self._recent(key)) >= self.attempts
+        ]
+        return max(waits) if waits else None
+
+    def failed(self, *keys: str) -> None:
+        for key in keys:
+            self._recent(key).append(self.clock())
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def current_user(request: Request) -> User:
+    """The caller, from a bearer token or the session cookie (401 when neither holds)."""
+    users: UserStore = request.app.state.users
+    sessions: SessionStore = request.app.state.sessions
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("the Authorization header must be 'Bearer <API token>'")
+        user = users.by_token(token.strip())
+        if user is None:
+            raise _unauthorized("unknown or revoked API token")
+        return user
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id is None:
+        raise _unauthorized("log in (POST /api/login) or send an API token")
+    session = sessions.get(session_id)
+    if session is None:
+        raise _unauthorized("the session has expired: log in again")
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"missing or wrong {CSRF_HEADER} header (given at login)",
+            )
+    # The role may have changed since login: read it again.
+    fresh = users.get(session.user.name)
+    if fresh is None:
+        raise _unauthorized("the user no longer exists")
+    return fresh
+
+
+def require(role: Role) -> Callable[..., User]:
+    """A dependency: the caller, when their role allows ``role`` (403 otherwise)."""
+
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if not user.role.allows(role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this needs the {role.value} role; '{user.name}' is {user.role.value}",
+            )
+        return user
+
+    return check
+
+
+Viewer = Annotated[User, Depends(require(Role.VIEWER))]
+Operator = Annotated[User, Depends(require(Role.OPERATOR))]
+Admin = Annotated[User, Depends(require(Role.ADMIN))]

@@ -1,0 +1,33 @@
+"""The services the routes use, as ``Annotated`` dependencies (built by ``create_app``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from crmsync.api.services.mappings import MappingService
+from crmsync.api.services.workflows import WorkflowService
+from crmsync.workflows.supervisor import Supervisor
+
+__all__ = ["Mappings", "SupervisorDep", "Workflows"]
+
+
+def _supervisor(request: Request) -> Supervisor:
+    supervisor: Supervisor = request.app.state.supervisor
+    return supervisor
+
+
+def _workflows(request: Request) -> WorkflowService:
+    service: WorkflowService = request.app.state.workflow_service
+    return service
+
+
+def _mappings(request: Request) -> MappingService:
+    service: MappingService = request.app.state.mapping_service
+    return service
+
+
+SupervisorDep = Annotated[Supervisor, Depends(_supervisor)]
+Workflows = Annotated[WorkflowService, Depends(_workflows)]
+Mappings = Annotated[MappingService, Depends(_mappings)]

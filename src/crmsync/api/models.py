@@ -1,0 +1,97 @@
+"""The API's response and request bodies (configuration parts reuse the configuration models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crmsync.api.users import Role
+from crmsync.sync.state_models import WorkflowStatus
+from crmsync.workflows.revisions import RevisionState
+
+__all__ = [
+    "LoginIn",
+    "LoginOut",
+    "RejectOut",
+    "ReplayOut",
+    "RevisionOut",
+    "StopOut",
+    "WorkflowOut",
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class WorkflowOut(_Out):
+    name: str
+    status: WorkflowStatus
+    reason: str | None
+    since: datetime | None
+    backlog: int | None = Field(description="Changes waiting; null when it could not be measured.")
+    last_error: str | None
+    counters: dict[str, int]
+    active_revision: int | None
+    pending_revision: int | None
+
+
+class StopOut(_Out):
+    workflow: str
+    status: WorkflowStatus
+    warning: str | None = Field(description="Set when pending edits wait for the next start.")
+
+
+class RevisionOut(_Out):
+    id: int
+    workflow: str
+    author: str
+    created_at: datetime
+    state: RevisionState
+    note: str
+
+
+class RevisionSaved(_Out):
+    """An edit saved as a pending revision."""
+
+    revision: RevisionOut
+    message: str
+
+
+class RejectOut(_Out):
+    id: int
+    at: datetime
+    workflow: str
+    mapping: str | None
+    record_id: str | None
+    code: str
+    message: str
+    record: dict[str, Any]
+
+
+class ReplayOut(_Out):
+    mapping: str
+    status: str
+    requested_at: datetime
+    backlog: int
+    table_rows: int
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginOut(_Out):
+    name: str
+    role: Role
+    csrf_token: str = Field(description="Send it as X-CSRF-Token on state-changing requests.")
+
+
+class UserOut(_Out):
+    name: str
+    role: Role

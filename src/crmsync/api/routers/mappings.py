@@ -1,0 +1,55 @@
+"""``/api/mappings``: inbound table mappings; edits become pending revisions of ``inbound``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from crmsync.api.auth import Admin, Operator, Viewer
+from crmsync.api.deps import Mappings
+from crmsync.api.models import ReplayOut, RevisionSaved
+from crmsync.config.models import InboundMapping
+
+router = APIRouter(prefix="/api/mappings", tags=["mappings"])
+
+MappingName = Annotated[str, Path(max_length=255)]
+
+
+@router.get("", operation_id="list_mappings", response_model=list[InboundMapping])
+def list_mappings(_user: Viewer, service: Mappings) -> list[InboundMapping]:
+    """The mappings of the latest revision (pending edits included)."""
+    return service.list()
+
+
+@router.post(
+    "",
+    operation_id="create_mapping",
+    response_model=RevisionSaved,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_mapping(mapping: InboundMapping, user: Admin, service: Mappings) -> RevisionSaved:
+    return service.create(mapping, author=user.name)
+
+
+@router.get("/{name}", operation_id="get_mapping", response_model=InboundMapping)
+def get_mapping(name: MappingName, _user: Viewer, service: Mappings) -> InboundMapping:
+    return service.get(name)
+
+
+@router.put("/{name}", operation_id="update_mapping", response_model=RevisionSaved)
+def update_mapping(
+    name: MappingName, mapping: InboundMapping, user: Admin, service: Mappings
+) -> RevisionSaved:
+    return service.update(name, mapping, author=user.name)
+
+
+@router.delete("/{name}", operation_id="delete_mapping", response_model=RevisionSaved)
+def delete_mapping(name: MappingName, user: Admin, service: Mappings) -> RevisionSaved:
+    return service.delete(name, author=user.name)
+
+
+@router.post("/{name}/replay", operation_id="replay_mapping", response_model=ReplayOut)
+async def replay_mapping(name: MappingName, _user: Operator, service: Mappings) -> ReplayOut:
+    """Replay every record at the next start of inbound (409 when refused: limits, pending)."""
+    return await service.replay(name)

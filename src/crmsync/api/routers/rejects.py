@@ -1,0 +1,44 @@
+"""``/api/rejects``: rejected records, filtered by workflow, mapping and code."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from crmsync.api.auth import Viewer
+from crmsync.api.deps import SupervisorDep
+from crmsync.api.models import RejectOut
+
+router = APIRouter(prefix="/api/rejects", tags=["rejects"])
+
+Filter = Annotated[str | None, Query(max_length=255)]
+
+
+@router.get("", operation_id="list_rejects", response_model=list[RejectOut])
+async def list_rejects(
+    _user: Viewer,
+    supervisor: SupervisorDep,
+    workflow: Filter = None,
+    mapping: Filter = None,
+    code: Filter = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RejectOut]:
+    """Newest first."""
+    found = await asyncio.to_thread(
+        supervisor.state.rejects, workflow=workflow, mapping=mapping, code=code, limit=limit
+    )
+    return [
+        RejectOut(
+            id=r.id,
+            at=r.at,
+            workflow=r.workflow,
+            mapping=r.mapping,
+            record_id=r.record_id,
+            code=r.code,
+            message=r.message,
+            record=dict(r.record),
+        )
+        for r in found
+    ]

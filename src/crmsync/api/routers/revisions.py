@@ -1,0 +1,41 @@
+"""``/api/revisions``: who changed which workflow's configuration, when; export as YAML."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from crmsync.api.auth import Viewer
+from crmsync.api.deps import Workflows
+from crmsync.api.models import RevisionOut
+
+router = APIRouter(prefix="/api/revisions", tags=["revisions"])
+
+
+@router.get("", operation_id="list_revisions", response_model=list[RevisionOut])
+def list_revisions(
+    _user: Viewer,
+    service: Workflows,
+    workflow: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RevisionOut]:
+    """Newest first."""
+    return service.revisions(workflow, limit)
+
+
+@router.get(
+    "/{workflow}/export",
+    operation_id="export_revision",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/yaml": {}}}},
+)
+def export_revision(
+    workflow: str,
+    _user: Viewer,
+    service: Workflows,
+    latest: Annotated[bool, Query(description="With pending edits.")] = False,
+) -> PlainTextResponse:
+    """The workflow's configuration file (its active revision, or with ``latest`` its pending)."""
+    return PlainTextResponse(service.export(workflow, latest=latest), media_type="application/yaml")

@@ -1,0 +1,114 @@
+"""Inbound mappings: read from the latest revision of ``inbound``, edited as pending revisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmsync.api.models import ReplayOut, RevisionSaved
+from crmsync.api.services.workflows import revision_out
+from crmsync.cli.mapping import request_replay
+from crmsync.config.models import InboundMapping
+from crmsync.errors import ConfigurationError
+from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
+from crmsync.workflows.supervisor import Supervisor
+
+__all__ = ["MappingNotFound", "MappingService"]
+
+WORKFLOW = "inbound"
+
+
+class MappingNotFound(ConfigurationError):
+    """No mapping of that name (404)."""
+
+
+def _dump(mapping: InboundMapping) -> dict[str, Any]:
+    return mapping.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+
+class MappingService:
+    def __init__(self, supervisor: Supervisor, *, replay_limit: int = DEFAULT_REPLAY_LIMIT) -> None:
+        self.supervisor = supervisor
+        self.replay_limit = replay_limit
+
+    def list(self) -> list[InboundMapping]:
+        return list(self.supervisor.config(WORKFLOW, latest=True).inbound.mappings)
+
+    def get(self, name: str) -> InboundMapping:
+        for mapping in self.list():
+            if mapping.name == name:
+                return mapping
+        raise MappingNotFound(f"there is no inbound mapping '{name}'", table=name)
+
+    def _saved(self, change: Any, *, author: str, note: str) -> RevisionSaved:
+        revision = self.supervisor.edit(WORKFLOW, change, author=author, note=note)
+        return RevisionSaved(
+            revision=revision_out(revision),
+            message=f"saved as pending revision {revision.id}: it takes effect when "
+            "inbound is started again",
+        )
+
+    def create(self, mapping: InboundMapping, *, author: str) -> RevisionSaved:
+        if any(m.name == mapping.name for m in self.list()):
+            raise ConfigurationError(
+                f"an inbound mapping '{mapping.name}' exists already", code="MAPPING_EXISTS"
+            )
+
+        def add(data: dict[str, Any]) -> dict[str, Any]:
+            inbound = data.setdefault("inbound", {}) or {}
+            data["inbound"] = inbound
+            inbound["mappings"] = [*(inbound.get("mappings") or []), _dump(mapping)]
+            return data
+
+        return self._saved(add, author=author, note=f"mapping '{mapping.name}' added")
+
+    def update(self, name: str, mapping: InboundMapping, *, author: str) -> RevisionSaved:
+        """Replace mapping ``name``; its CRM table and Campaign resource cannot change."""
+        current = self.get(name)
+        if (mapping.name, mapping.crm_table, mapping.resource) != (
+            current.name,
+            current.crm_table,
+            current.resource,
+        ):
+            raise ConfigurationError(
+                "a mapping's name, CRM table and Campaign resource cannot change after saving",
+                code="MAPPING_TABLES_FIXED",
+            )
+        return self._saved(
+            self._replace(name, _dump(mapping)), author=author, note=f"mapping '{name}' updated"
+        )
+
+    def delete(self, name: str, *, author: str) -> RevisionSaved:
+        self.get(name)
+        return self._saved(
+            self._replace(name, None), author=author, note=f"mapping '{name}' deleted"
+        )
+
+    @staticmethod
+    def _replace(name: str, new: dict[str, Any] | None) -> Any:
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            mappings = data["inbound"]["mappings"]
+            data["inbound"]["mappings"] = [
+                m if m.get("name") != name else new
+                for m in mappings
+                if m.get("name") != name or new is not None
+            ]
+            return data
+
+        return change
+
+    async def replay(self, name: str) -> ReplayOut:
+        self.get(name)
+        request = await request_replay(
+            self.supervisor.config(WORKFLOW),
+            name,
+            limit_backlog=self.replay_limit,
+            limit_rows=self.replay_limit,
+            environ=self.supervisor.environ,
+        )
+        return ReplayOut(
+            mapping=request.mapping,
+            status=request.status,
+            requested_at=request.requested_at,
+            backlog=request.backlog,
+            table_rows=request.table_rows,
+        )

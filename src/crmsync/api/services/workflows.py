@@ -1,0 +1,64 @@
+"""Workflow status, start and stop, and configuration revisions, for the API."""
+
+from __future__ import annotations
+
+from crmsync.api.models import RevisionOut, StopOut, WorkflowOut
+from crmsync.workflows.revisions import Revision
+from crmsync.workflows.supervisor import StopResult, Supervisor, WorkflowView
+
+__all__ = ["WorkflowService", "revision_out"]
+
+
+def _out(view: WorkflowView) -> WorkflowOut:
+    return WorkflowOut(
+        name=view.name,
+        status=view.status,
+        reason=view.reason,
+        since=view.since,
+        backlog=view.backlog,
+        last_error=view.last_error,
+        counters=dict(view.counters),
+        active_revision=view.active_revision,
+        pending_revision=view.pending_revision,
+    )
+
+
+def revision_out(revision: Revision) -> RevisionOut:
+    return RevisionOut(
+        id=revision.id,
+        workflow=revision.workflow,
+        author=revision.author,
+        created_at=revision.created_at,
+        state=revision.state,
+        note=revision.note,
+    )
+
+
+def _stop_out(result: StopResult) -> StopOut:
+    return StopOut(workflow=result.workflow, status=result.status, warning=result.warning)
+
+
+class WorkflowService:
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+
+    async def all(self) -> list[WorkflowOut]:
+        return [_out(view) for view in await self.supervisor.views()]
+
+    async def get(self, name: str) -> WorkflowOut:
+        return _out(await self.supervisor.view(name))
+
+    async def start(self, name: str) -> WorkflowOut:
+        await self.supervisor.start(name)
+        return _out(await self.supervisor.view(name, measure=False))
+
+    async def stop(self, name: str) -> StopOut:
+        return _stop_out(await self.supervisor.stop(name))
+
+    def revisions(self, workflow: str | None, limit: int) -> list[RevisionOut]:
+        if workflow is not None:
+            self.supervisor.revision(workflow)  # an unknown workflow is an error, not []
+        return [revision_out(r) for r in self.supervisor.revisions.history(workflow, limit=limit)]
+
+    def export(self, workflow: str, *, latest: bool) -> str:
+        return self.supervisor.revision(workflow, latest=latest).yaml

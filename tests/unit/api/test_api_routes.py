@@ -1,0 +1,247 @@
+"""Every route of the API: authentication, roles, bodies, pending revisions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from api_support import LEADS, MAPPING, PASSWORD, Api, make_api
+
+from crmsync.api.users import Role
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    made = make_api(tmp_path)
+    async with made.client:
+        yield made
+    await made.supervisor.close()
+    made.supervisor.engine.dispose()
+
+
+async def test_health_needs_no_login(api: Api) -> None:
+    assert (await api.client.get("/health")).json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/workflows"),
+        ("POST", "/api/workflows/inbound/start"),
+        ("GET", "/api/mappings"),
+        ("GET", "/api/revisions"),
+        ("GET", "/api/rejects"),
+        ("GET", "/metrics"),
+        ("GET", "/api/me"),
+    ],
+)
+async def test_every_other_route_needs_a_login(api: Api, method: str, path: str) -> None:
+    response = await api.client.request(method, path)
+    assert response.status_code == 401
+    assert "log in" in response.json()["detail"]
+    bad = await api.client.request(method, path, headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    assert bad.json()["detail"] == "unknown or revoked API token"
+
+
+async def test_viewer_reads_but_cannot_start_or_stop(api: Api) -> None:
+    listed = await api.client.get("/api/workflows", headers=api.auth(Role.VIEWER))
+    assert listed.status_code == 200
+    assert [w["name"] for w in listed.json()] == ["inbound", "outbound", "optinout"]
+    assert listed.json()[0]["status"] == "STOPPED"
+    assert listed.json()[0]["backlog"] == 5
+    for action in ("start", "stop"):
+        refused = await api.client.post(
+            f"/api/workflows/inbound/{action}", headers=api.auth(Role.VIEWER)
+        )
+        assert refused.status_code == 403
+        assert "operator role" in refused.json()["detail"]
+    assert not api.supervisor.is_running("inbound")
+
+
+async def test_operator_starts_and_stops(api: Api) -> None:
+    started = await api.client.post("/api/workflows/inbound/start", headers=api.auth(Role.OPERATOR))
+    assert started.status_code == 200
+    assert started.json()["status"] in ("STARTING", "RUNNING")
+    assert api.supervisor.is_running("inbound")
+    stopped = await api.client.post("/api/workflows/inbound/stop", headers=api.auth(Role.OPERATOR))
+    assert stopped.json() == {"workflow": "inbound", "status": "STOPPED", "warning": None}
+    got = await api.client.get("/api/workflows/inbound", headers=api.auth(Role.VIEWER))
+    assert got.json()["counters"] == {"written": 1}
+
+
+async def test_unknown_workflow_is_404(api: Api) -> None:
+    response = await api.client.post("/api/workflows/nope/start", headers=api.auth(Role.ADMIN))
+    assert response.status_code == 404
+    assert "no workflow 'nope'" in response.json()["detail"]
+
+
+async def test_mapping_crud_makes_pending_revisions(api: Api) -> None:
+    admin = api.auth(Role.ADMIN)
+    listed = (await api.client.get("/api/mappings", headers=api.auth(Role.VIEWER))).json()
+    assert [m["name"] for m in listed] == ["contacts"]
+
+    new = LEADS
+    created = await api.client.post("/api/mappings", json=new, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["revision"]["state"] == "pending"
+    assert created.json()["revision"]["author"] == "admin"
+    assert "started again" in created.json()["message"]
+    got = (await api.client.get("/api/mappings/leads", headers=admin)).json()
+    assert got["crm_table"] == "lead"
+    # The active revision is unchanged until the workflow starts again.
+    assert len(api.supervisor.config("inbound").inbound.mappings) == 1
+
+    changed = new | {
+        "fields": [{"crm": "lastname", "campaign": "last_name", "apply_updates": False}]
+    }
+    updated = await api.client.put("/api/mappings/leads", json=changed, headers=admin)
+    assert updated.status_code == 200, updated.text
+    mapping = api.supervisor.config("inbound", latest=True).inbound.mappings[1]
+    assert mapping.fields[0].apply_updates is False
+
+    moved = await api.client.put(
+        "/api/mappings/leads", json=changed | {"crm_table": "account"}, headers=admin
+    )
+    assert moved.status_code == 409
+    assert "cannot change" in moved.json()["detail"]
+
+    deleted = await api.client.delete("/api/mappings/leads", headers=admin)
+    assert deleted.status_code == 200
+    assert (await api.client.get("/api/mappings/leads", headers=admin)).status_code == 404
+
+    stopped = (await api.client.post("/api/workflows/inbound/stop", headers=admin)).json()
+    assert "pending edits" in stopped["warning"]
+
+    history = (await api.client.get("/api/revisions?workflow=inbound", headers=admin)).json()
+    assert [r["note"] for r in history] == [
+        "mapping 'leads' deleted",
+        "mapping 'leads' updated",
+        "mapping 'leads' added",
+        "configuration file",
+    ]
+    assert [r["state"] for r in history] == ["pending", "superseded", "superseded", "active"]
+
+
+async def test_only_admins_edit_mappings(api: Api) -> None:
+    for role in (Role.VIEWER, Role.OPERATOR):
+        refused = await api.client.post("/api/mappings", json=MAPPING, headers=api.auth(role))
+        assert refused.status_code == 403
+        assert (
+            await api.client.delete("/api/mappings/contacts", headers=api.auth(role))
+        ).status_code == 403
+    assert len(api.supervisor.revisions.history()) == 3  # the file, once per workflow
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"name": "x"}, "body.connection"),
+        (MAPPING | {"name": "bad name!"}, "body.name"),
+        (MAPPING | {"fields": [{"crm": "a"}]}, "body.fields.0.campaign"),
+        (MAPPING | {"surprise": 1}, "body.surprise"),
+    ],
+)
+async def test_invalid_bodies_are_422_and_nothing_is_saved(
+    api: Api, body: object, where: str
+) -> None:
+    response = await api.client.post("/api/mappings", json=body, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 422
+    assert where in response.json()["detail"]
+    assert api.supervisor.revisions.pending("inbound") is None
+
+
+async def test_a_mapping_the_checks_refuse_is_422_with_the_path(api: Api) -> None:
+    body = LEADS | {"connection": "elsewhere"}
+    response = await api.client.post("/api/mappings", json=body, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 422
+    assert any("elsewhere" in issue["message"] for issue in response.json()["issues"])
+    assert api.supervisor.revisions.pending("inbound") is None
+
+
+async def test_duplicate_mapping_is_409(api: Api) -> None:
+    response = await api.client.post("/api/mappings", json=MAPPING, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 409
+    assert "exists already" in response.json()["detail"]
+
+
+async def test_replay_refused_over_the_limit_is_409(tmp_path: Path) -> None:
+    api = make_api(tmp_path, replay_limit=0)
+    await api.supervisor.close()
+    response = await api.client.post(
+        "/api/mappings/contacts/replay", headers=api.auth(Role.OPERATOR)
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "REPLAY_BACKLOG_LIMIT"
+    assert "limit is 0" in response.json()["detail"]
+    viewer = await api.client.post("/api/mappings/contacts/replay", headers=api.auth(Role.VIEWER))
+    assert viewer.status_code == 403
+    unknown = await api.client.post("/api/mappings/nope/replay", headers=api.auth(Role.OPERATOR))
+    assert unknown.status_code == 404
+
+
+async def test_export_gives_the_yaml_of_a_revision(api: Api) -> None:
+    viewer = api.auth(Role.VIEWER)
+    active = await api.client.get("/api/revisions/inbound/export", headers=viewer)
+    assert active.headers["content-type"].startswith("application/yaml")
+    assert active.text == api.supervisor.revision("inbound").yaml
+    await api.client.delete("/api/mappings/contacts", headers=api.auth(Role.ADMIN))
+    latest = await api.client.get("/api/revisions/inbound/export?latest=true", headers=viewer)
+    assert "contacts" not in latest.text
+    assert (
+        "contacts" in (await api.client.get("/api/revisions/inbound/export", headers=viewer)).text
+    )
+
+
+async def test_rejects_are_filtered(api: Api) -> None:
+    state = api.supervisor.state
+    with state.engine.begin() as conn:
+        state.add_reject(conn, "inbound", "contacts", "1", "BAD_EMAIL", "not an email", {"a": 1})
+        state.add_reject(conn, "outbound", None, "2", "CRM_REFUSED", "refused", {})
+    viewer = api.auth(Role.VIEWER)
+    every = (await api.client.get("/api/rejects", headers=viewer)).json()
+    assert {r["code"] for r in every} == {"BAD_EMAIL", "CRM_REFUSED"}
+    only = (
+        await api.client.get("/api/rejects?workflow=inbound&code=BAD_EMAIL", headers=viewer)
+    ).json()
+    assert [(r["mapping"], r["record"]) for r in only] == [("contacts", {"a": 1})]
+
+
+async def test_metrics_in_prometheus_text(api: Api) -> None:
+    response = await api.client.get("/metrics", headers=api.auth(Role.VIEWER))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'crmsync_backlog{workflow="inbound"} 5.0' in response.text
+    assert "crmsync_rejects 0.0" in response.text
+
+
+async def test_login_session_and_csrf(api: Api) -> None:
+    client = api.client
+    wrong = await client.post("/api/login", json={"name": "operator", "password": "nope"})
+    assert wrong.status_code == 401
+    logged = await client.post("/api/login", json={"name": "operator", "password": PASSWORD})
+    assert logged.status_code == 200
+    csrf = logged.json()["csrf_token"]
+    assert (await client.get("/api/me")).json() == {"name": "operator", "role": "operator"}
+
+    no_csrf = await client.post("/api/workflows/inbound/start")
+    assert no_csrf.status_code == 403
+    assert "X-CSRF-Token" in no_csrf.json()["detail"]
+    assert not api.supervisor.is_running("inbound")
+    ok = await client.post("/api/workflows/inbound/start", headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200
+    await client.post("/api/workflows/inbound/stop", headers={"X-CSRF-Token": csrf})
+
+    assert (await client.post("/api/logout", headers={"X-CSRF-Token": csrf})).status_code == 204
+    assert (await client.get("/api/me")).status_code == 401
+
+
+async def test_failed_logins_are_rate_limited(api: Api) -> None:
+    for _ in range(3):
+        bad = await api.client.post("/api/login", json={"name": "admin", "password": "wrong-one"})
+        assert bad.status_code == 401
+    limited = await api.client.post("/api/login", json={"name": "admin", "password": PASSWORD})
+    assert limited.status_code == 429
+    assert "too many failed logins" in limited.json()["detail"]
+    assert int(limited.headers["Retry-After"]) > 0
