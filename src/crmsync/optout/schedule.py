@@ -9,8 +9,9 @@ refused. Export first: the files imported in a run are not echoed back in its ow
 The last exchange served is remembered in the store (``crmsync_optout_cursor``, under
 :data:`MARK`), as the scheduled time it stood for. An exchange is due when the most recent
 scheduled time has passed and was not served yet, so a restart does not exchange twice in a day,
-and a process that was down at the scheduled time (or started for the first time after it) makes
-up that day's exchange when it starts. The mark is saved after the exchange: a crash in the middle
+and a process that was down at the scheduled time makes up that day's exchange when it starts
+(once, however many days it missed). A store that never exchanged waits for the first daily time
+after the start. The mark is saved after the exchange: a crash in the middle
 repeats it, which is harmless (the export starts where the last finished one ended; a file
 imported again changes nothing that its first import changed).
 """
@@ -60,6 +61,7 @@ class DailyExchange:
         self.at = settings.daily_at
         self._last: datetime | None = None
         self._loaded = False
+        self._started: datetime | None = None
 
     def due(self, now: datetime) -> datetime | None:
         """The scheduled time to serve now, or ``None`` when the last one was served."""
@@ -68,7 +70,11 @@ class DailyExchange:
         if slot > now:
             slot -= timedelta(days=1)
         last = self.last_served()
-        return None if last is not None and last >= slot else slot
+        if last is None:
+            # Never exchanged: the first exchange is at the first daily time after the start.
+            self._started = self._started or now
+            return slot if slot > self._started else None
+        return None if last >= slot else slot
 
     def last_served(self) -> datetime | None:
         """The scheduled time of the last exchange served (read from the store once)."""

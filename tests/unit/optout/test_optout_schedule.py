@@ -38,6 +38,13 @@ def settings(folder: Path, **extra: object) -> OptOutFileExchange:
     return OptOutFileExchange.model_validate({"folder": folder, "daily_at": "02:00"} | extra)
 
 
+def started(engine: sa.Engine, exchange_settings: OptOutFileExchange) -> DailyExchange:
+    """An exchange whose process started at 01:00 on day 1, before the daily time."""
+    exchange = DailyExchange(engine, PROFILE, exchange_settings)
+    assert exchange.due(DAY1 + timedelta(hours=1)) is None
+    return exchange
+
+
 def exports(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("optouts-*.csv"))
 
@@ -46,7 +53,7 @@ def test_runs_once_a_day_at_its_time_and_a_restart_does_not_repeat_it(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
     folder = tmp_path / "drop"
-    exchange = DailyExchange(engine, PROFILE, settings(folder))
+    exchange = started(engine, settings(folder))
     first = exchange.run_if_due(DAY1 + timedelta(hours=2))
     assert first is not None
     assert first.slot == DAY1 + timedelta(hours=2)
@@ -69,7 +76,7 @@ def test_a_process_down_at_the_time_makes_up_the_day_once(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
     folder = tmp_path / "drop"
-    exchange = DailyExchange(engine, PROFILE, settings(folder))
+    exchange = started(engine, settings(folder))
     assert exchange.run_if_due(DAY1 + timedelta(hours=2)) is not None
     late = DAY1 + timedelta(days=4, hours=10)
     made_up = exchange.run_if_due(late)
@@ -79,11 +86,13 @@ def test_a_process_down_at_the_time_makes_up_the_day_once(
     assert len(exports(folder)) == 2
 
 
-def test_before_the_time_on_a_first_start_the_previous_day_is_served(
+def test_a_store_that_never_exchanged_waits_for_the_next_daily_time(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
     exchange = DailyExchange(engine, PROFILE, settings(tmp_path / "drop"))
-    assert exchange.due(DAY1 + timedelta(hours=1)) == DAY1 - timedelta(hours=22)
+    assert exchange.due(DAY1 + timedelta(hours=15)) is None
+    assert exchange.due(DAY1 + timedelta(hours=23)) is None
+    assert exchange.due(DAY1 + timedelta(days=1, hours=2)) == DAY1 + timedelta(days=1, hours=2)
 
 
 def test_inbox_files_are_imported_then_moved_to_done(engine: sa.Engine, tmp_path: Path) -> None:
@@ -96,7 +105,7 @@ def test_inbox_files_are_imported_then_moved_to_done(engine: sa.Engine, tmp_path
     )
     (inbox / "b.csv").write_bytes(b"\xff\xfe not text")
     (inbox / "notes.txt").write_text("not a drop file")
-    exchange = DailyExchange(engine, PROFILE, settings(folder, inbox=str(inbox)))
+    exchange = started(engine, settings(folder, inbox=str(inbox)))
 
     run = exchange.run_if_due(DAY1 + timedelta(hours=2, seconds=5))
     assert run is not None
@@ -126,7 +135,7 @@ def test_export_or_import_can_be_switched_off(engine: sa.Engine, tmp_path: Path)
     folder = tmp_path / "drop"
     (folder / "inbox").mkdir(parents=True)
     (folder / "inbox" / "a.csv").write_text("external_id,attribute,opted_out,changed_at\n")
-    exchange = DailyExchange(engine, PROFILE, settings(folder, export=False, **{"import": False}))
+    exchange = started(engine, settings(folder, export=False, **{"import": False}))
     assert exchange.run_if_due(DAY1 + timedelta(hours=2)) is not None
     assert exports(folder) == []
     assert (folder / "inbox" / "a.csv").exists()
