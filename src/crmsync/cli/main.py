@@ -16,7 +16,9 @@ from crmsync.cli import (
     optout,
     resources,
     run,
+    serve,
     status,
+    user,
 )
 
 app = typer.Typer(
@@ -32,8 +34,10 @@ app.add_typer(option.app, name="option")
 app.add_typer(mapping.app, name="mapping")
 app.add_typer(optout.app, name="optout")
 app.add_typer(events.app, name="events")
+app.add_typer(user.app, name="user")
 app.command("run")(run.run)
 app.command("status")(status.status)
+app.command("serve")(serve.serve)
 app.command("init")(config_cmds.init)
 app.command("validate")(config_cmds.validate)
 app.command("demo")(demo.demo)

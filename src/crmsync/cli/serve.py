@@ -1,0 +1,60 @@
+"""``crmsync serve``: the supervisor of the three workflows and the REST API in one process.
+
+The workflows do not start by themselves: start them through the API (``POST
+/api/workflows/{name}/start``) or pass ``--start`` with each name. On SIGINT/SIGTERM every running
+workflow is stopped cleanly before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from crmsync.api import create_app
+from crmsync.api.users import UserStore
+from crmsync.cli.config_cmds import ConfigOption
+from crmsync.config import load_config
+from crmsync.config.models import Config
+from crmsync.errors import CrmsyncError
+from crmsync.store import create_engine_for
+from crmsync.workflows import Supervisor, standard_specs
+
+__all__ = ["serve"]
+
+
+async def _serve(text: str, config: Config, host: str, port: int, start: list[str]) -> None:
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    supervisor = Supervisor(engine, text, standard_specs())
+    try:
+        for name in start:
+            await supervisor.start(name)
+        app = create_app(supervisor, UserStore(engine))
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        await server.serve()
+    finally:
+        await supervisor.close()
+        engine.dispose()
+
+
+def serve(
+    config: ConfigOption = Path("crmsync.yaml"),
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 8080,
+    start: Annotated[
+        list[str] | None, typer.Option("--start", help="Start this workflow (repeatable).")
+    ] = None,
+) -> None:
+    """Run the workflows' supervisor and the REST API."""
+    try:
+        # The file as written is every workflow's first configuration revision.
+        loaded = load_config(config)
+        text = config.read_text(encoding="utf-8")
+        asyncio.run(_serve(text, loaded, host, port, start or []))
+    except CrmsyncError as exc:
+        Console(stderr=True).print(f"[red]serve failed:[/red] {exc}")
+        raise typer.Exit(1) from None
