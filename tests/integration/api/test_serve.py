@@ -60,6 +60,7 @@ def test_users_then_serve(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
+        cwd=tmp_path,  # the default queue file is made in the working folder
     )
     try:
         base = f"http://127.0.0.1:{port}"
