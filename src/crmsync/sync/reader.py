@@ -11,6 +11,11 @@ mapping so far (its *watermark*, saved with the cursor). The deletion happened b
 that reports it was read, so every version seen up to then is older than any later re-creation of
 the same record: the writer keeps it as a tombstone that stops older upserts delivered late.
 
+A saved cursor is only good for the fields it was taken with (a Dataverse delta link carries its
+``$select``): it is saved with a signature of the table and fields, and a mapping whose fields
+changed since (a field added to it) starts again with a snapshot instead of reading new changes
+without the new field.
+
 Snapshot rounds are recorded in :class:`~crmsync.sync.state.SyncState` (which messages belong to
 the snapshot) so that, once every one of them is applied, the writer can delete the Campaign rows
 whose CRM record no longer exists.
@@ -19,6 +24,7 @@ whose CRM record no longer exists.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -98,7 +104,7 @@ class MappingReader:
     async def round(self) -> RoundResult:
         """Read and publish every change since the saved cursor; save the new cursor."""
         name = self.name
-        cursor = await self._state(self.state.load_cursor, name)
+        cursor = self._own_cursor(await self._state(self.state.load_cursor, name))
         watermark = await self._state(self.state.load_watermark, name)
         calls_before = calls_made(self.connector)
         snapshot_id: str | None = None
@@ -125,13 +131,33 @@ class MappingReader:
                 self._on_read(name, count)
             if page.cursor is not None:
                 # Everything of the round is in the queue now: the cursor may move on.
-                await self._state(self.state.save_cursor, name, page.cursor, watermark)
+                saved = f"{self.signature}{page.cursor}"
+                await self._state(self.state.save_cursor, name, saved, watermark)
                 if snapshot_id is not None:
                     await self._state(self.state.finish_snapshot, snapshot_id, messages)
         crm_calls = calls_made(self.connector) - calls_before
         if crm_calls:
             await self._state(self._count_calls, crm_calls)
         return RoundResult(changes, messages, snapshot_id is not None, crm_calls)
+
+    @property
+    def signature(self) -> str:
+        """The prefix of this mapping's saved cursors: the table and fields they were read with."""
+        read = "\n".join([self.compiled.crm_table, *sorted(self.compiled.crm_fields)])
+        return f"fields-{hashlib.sha256(read.encode()).hexdigest()[:16]};"
+
+    def _own_cursor(self, saved: str | None) -> str | None:
+        """The connector cursor saved for the current fields, or ``None`` (a snapshot)."""
+        if saved is None:
+            return None
+        if saved.startswith(self.signature):
+            return saved[len(self.signature) :]
+        logger.warning(
+            "%s: the mapping's CRM table or fields changed since the last read: "
+            "reading the table in full",
+            self.name,
+        )
+        return None
 
     def _count_calls(self, crm_calls: int) -> None:
         with self.state.engine.begin() as conn:

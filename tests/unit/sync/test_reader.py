@@ -81,10 +81,11 @@ async def test_snapshot_round_is_chunked_and_the_cursor_saved_last(
         ChangePage(_records(5, 2), cursor="delta-1", snapshot=True),
     ]
     crm = ScriptedCrm([pages])
-    result = await _reader(crm, queue, state, with_formatted=False).round()
+    reader = _reader(crm, queue, state, with_formatted=False)
+    result = await reader.round()
     assert (result.changes, result.messages, result.snapshot) == (7, 3, True)
     assert crm.formatted == [False]  # the CRM is not asked for display labels nobody needs
-    assert state.load_cursor("contacts") == "delta-1"
+    assert state.load_cursor("contacts") == reader.signature + "delta-1"
     deliveries = await queue.fetch(max_messages=10)
     assert sorted(d.message.change_count for d in deliveries) == [2, 2, 3]
     assert all(d.message.snapshot is not None for d in deliveries)
@@ -94,13 +95,14 @@ async def test_snapshot_round_is_chunked_and_the_cursor_saved_last(
 
 
 async def test_a_failed_round_keeps_the_old_cursor(queue: SQLiteQueue, state: SyncState) -> None:
-    state.save_cursor("contacts", "delta-0")
     pages = [ChangePage(_records(0, 2)), ChangePage([], [Deletion("id9")], cursor="delta-1")]
     crm = ScriptedCrm([pages], fail_after=1)
+    reader = _reader(crm, queue, state, with_formatted=True)
+    state.save_cursor("contacts", reader.signature + "delta-0")
     with pytest.raises(ProtocolError):
-        await _reader(crm, queue, state, with_formatted=True).round()
+        await reader.round()
     assert crm.cursors == ["delta-0"]
-    assert state.load_cursor("contacts") == "delta-0"
+    assert state.load_cursor("contacts") == reader.signature + "delta-0"
     # What was read before the failure is in the queue: read again later, applied once.
     assert await queue.backlog("contacts") == 2
 
@@ -108,10 +110,11 @@ async def test_a_failed_round_keeps_the_old_cursor(queue: SQLiteQueue, state: Sy
 async def test_delta_rounds_carry_deletions_and_formatted_values(
     queue: SQLiteQueue, state: SyncState
 ) -> None:
-    state.save_cursor("contacts", "delta-0")
     pages = [ChangePage(_records(0, 1), [Deletion("gone")], cursor="delta-1")]
     crm = ScriptedCrm([pages])
-    result = await _reader(crm, queue, state, with_formatted=True).round()
+    reader = _reader(crm, queue, state, with_formatted=True)
+    state.save_cursor("contacts", reader.signature + "delta-0")
+    result = await reader.round()
     assert not result.snapshot
     assert crm.formatted == [True]
     (delivery,) = await queue.fetch()
@@ -142,9 +145,32 @@ async def test_deletions_carry_the_highest_version_read_so_far(
 
 
 async def test_the_watermark_never_goes_down(queue: SQLiteQueue, state: SyncState) -> None:
-    state.save_cursor("contacts", "delta-0", 50)
     pages = [ChangePage(_records(0, 2), [Deletion("gone")], cursor="delta-1")]
-    await _reader(ScriptedCrm([pages]), queue, state, with_formatted=False).round()
+    reader = _reader(ScriptedCrm([pages]), queue, state, with_formatted=False)
+    state.save_cursor("contacts", reader.signature + "delta-0", 50)
+    await reader.round()
     assert state.load_watermark("contacts") == 50
     (delivery,) = await queue.fetch()
     assert [c.version for c in delivery.message.changes if c.kind == "delete"] == [50]
+
+
+async def test_a_cursor_read_with_other_fields_starts_a_snapshot(
+    queue: SQLiteQueue, state: SyncState
+) -> None:
+    """A field added to the mapping: the old delta link would never read it, so read in full."""
+
+    class Wider:
+        name = "contacts"
+        crm_table = "contact"
+        crm_fields = ("contactid", "emailaddress1")
+
+    pages = [ChangePage(_records(0, 2), cursor="delta-wide", snapshot=True)]
+    crm = ScriptedCrm([pages])
+    narrow = _reader(ScriptedCrm([]), queue, state, with_formatted=False)
+    state.save_cursor("contacts", narrow.signature + "delta-narrow")
+    wider = MappingReader(Wider(), crm, queue, state, with_formatted=False)  # type: ignore[arg-type]
+    assert wider.signature != narrow.signature
+    result = await wider.round()
+    assert crm.cursors == [None]
+    assert result.snapshot
+    assert state.load_cursor("contacts") == wider.signature + "delta-wide"
