@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from crmsync.config import STARTER_CONFIG, ConfigReport, check_config_file
+from crmsync.config import ConfigReport, check_config_file, starter_config
 
 __all__ = ["init", "print_report", "validate"]
 
@@ -28,13 +28,25 @@ def init(
         Path, typer.Option("--path", help="Where to write the file.", dir_okay=False)
     ] = Path("crmsync.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    emulator: Annotated[
+        str | None,
+        typer.Option(
+            help="Point the Dataverse connection at a local emulator, e.g. https://127.0.0.1:8443."
+        ),
+    ] = None,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(help="Extra CA certificates to trust (e.g. the emulator's --ca-file)."),
+    ] = None,
 ) -> None:
     """Write a commented starter configuration."""
     console = Console(stderr=True)
     if path.exists() and not force:
         console.print(f"[red]{path} exists[/red]: use --force to overwrite it")
         raise typer.Exit(1)
-    path.write_text(STARTER_CONFIG, encoding="utf-8")
+    if emulator is not None and not emulator.startswith("https://"):
+        raise typer.BadParameter("the emulator's URL must be https://…", param_hint="--emulator")
+    path.write_text(starter_config(emulator_url=emulator, ca_bundle=ca_bundle), encoding="utf-8")
     console.print(f"wrote {path}; check it with: crmsync validate --config {path}")
 
 

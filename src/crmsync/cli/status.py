@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
@@ -95,12 +96,17 @@ def status(
             name, item["status"], f"{item['backlog']:,}", item["since"] or "", item["reason"] or ""
         )
     console.print(workflows)
+    # One row per counter, one column per mapping: readable on a laptop's terminal whatever the
+    # number of counters (mappings are few; counters are many).
     mappings = Table(title="inbound mappings")
-    mappings.add_column("mapping")
-    mappings.add_column("backlog", justify="right")
-    for name in COUNTER_NAMES:
-        mappings.add_column(name.replace("_", " "), justify="right")
-    for name, item in document["mappings"].items():
-        counts = item["counters"]
-        mappings.add_row(name, f"{item['backlog']:,}", *(f"{counts[c]:,}" for c in COUNTER_NAMES))
+    mappings.add_column("counter")
+    items = document["mappings"]
+    for name in items:
+        mappings.add_column(Text(name), justify="right")
+    mappings.add_row("backlog", *(f"{item['backlog']:,}" for item in items.values()))
+    for counter in COUNTER_NAMES:
+        mappings.add_row(
+            counter.replace("_", " "),
+            *(f"{item['counters'][counter]:,}" for item in items.values()),
+        )
     console.print(mappings)

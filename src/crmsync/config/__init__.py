@@ -30,7 +30,7 @@ from crmsync.config.models import (
     StoreConfig,
 )
 from crmsync.config.secrets import resolve_secret, resolve_secrets
-from crmsync.config.starter import STARTER_CONFIG
+from crmsync.config.starter import STARTER_CONFIG, starter_config
 
 __all__ = [
     "STARTER_CONFIG",
@@ -62,6 +62,7 @@ __all__ = [
     "load_config_text",
     "resolve_secret",
     "resolve_secrets",
+    "starter_config",
     "static_issues",
     "validate_against_metadata",
 ]

@@ -6,7 +6,9 @@ working file and edits it.
 
 from __future__ import annotations
 
-__all__ = ["STARTER_CONFIG"]
+from pathlib import Path
+
+__all__ = ["STARTER_CONFIG", "starter_config"]
 
 STARTER_CONFIG = """\
 # crmsync configuration. Reference of every key: docs/configuration.md
@@ -20,6 +22,7 @@ connections:
     kind: dataverse                      # dataverse | salesforce
     url: https://yourorg.crm.dynamics.com
     tenant_id: 00000000-0000-0000-0000-000000000000
+    # authority: https://login.microsoftonline.com/<tenant_id>   # the default
     client_id: 00000000-0000-0000-0000-000000000000
     client_secret_env: CRMSYNC_DYNAMICS_SECRET
     # ca_bundle: /path/to/ca.pem         # extra trusted CAs (e.g. the emulator's); TLS is verified
@@ -104,3 +107,24 @@ optinout:
     - {crm: donotfax, campaign: optout_fax}
   log_decisions: false
 """
+
+
+def starter_config(*, emulator_url: str | None = None, ca_bundle: Path | None = None) -> str:
+    """The starter configuration, its Dataverse connection pointed at a local emulator when
+    ``emulator_url`` is given (the emulator also serves the identity platform) and trusting
+    ``ca_bundle`` when given."""
+    text = STARTER_CONFIG
+    if emulator_url is not None:
+        url = emulator_url.rstrip("/")
+        text = text.replace(
+            "    url: https://yourorg.crm.dynamics.com\n", f"    url: {url}\n"
+        ).replace(
+            "    # authority: https://login.microsoftonline.com/<tenant_id>   # the default\n",
+            f"    authority: {url}/00000000-0000-0000-0000-000000000000   # the emulator's\n",
+        )
+    if ca_bundle is not None:
+        text = text.replace(
+            "    # ca_bundle: /path/to/ca.pem         #",
+            f"    ca_bundle: {ca_bundle.resolve()}   #",
+        )
+    return text

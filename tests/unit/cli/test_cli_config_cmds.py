@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
-from crmsync.config import STARTER_CONFIG
+from crmsync.config import STARTER_CONFIG, check_config_text
 
 runner = CliRunner()
 
@@ -70,3 +70,32 @@ def test_validate_missing_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", "--config", str(tmp_path / "none.yaml"), "--json"])
     assert result.exit_code == 1
     assert "cannot read" in result.output
+
+
+def test_init_for_a_local_emulator(tmp_path: Path) -> None:
+    path = tmp_path / "crmsync.yaml"
+    ca = tmp_path / "ca.pem"
+    result = runner.invoke(
+        app,
+        [
+            "init",
+            "--path",
+            str(path),
+            "--emulator",
+            "https://127.0.0.1:8443",
+            "--ca-bundle",
+            str(ca),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8")
+    assert "    url: https://127.0.0.1:8443\n" in text
+    assert "    authority: https://127.0.0.1:8443/" in text
+    assert f"    ca_bundle: {ca.resolve()}   #" in text
+    report = check_config_text(text, environ={"CRMSYNC_DYNAMICS_SECRET": "x"})
+    assert not [issue for issue in report.issues if issue.is_error], report.issues
+    refused = runner.invoke(
+        app, ["init", "--path", str(tmp_path / "b.yaml"), "--emulator", "http://127.0.0.1:8443"]
+    )
+    assert refused.exit_code == 2
+    assert "https" in refused.output
