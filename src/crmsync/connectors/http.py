@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
+from crmsync.connectors.config import ssl_context
 from crmsync.errors import (
     ConfigurationError,
     CrmsyncError,
@@ -25,9 +27,11 @@ from crmsync.errors import (
 )
 
 __all__ = [
+    "ClientSettings",
     "PauseGate",
     "Retrier",
     "RetryCounters",
+    "RetryingClient",
     "backoff_delay",
     "decode_error_body",
     "error_from_transport",
@@ -134,6 +138,132 @@ class Retrier:
     def backoff(self, attempt: int) -> float:
         """Delay before retry ``attempt`` (1-based): exponential, capped, with jitter in [½, 1]."""
         return backoff_delay(attempt, self._backoff_initial, self._backoff_max, self._jitter())
+
+
+class ClientSettings(Protocol):
+    """The connection settings a :class:`RetryingClient` reads (both CRMs' configs have them)."""
+
+    @property
+    def ca_bundle(self) -> Path | None: ...
+    @property
+    def timeout_seconds(self) -> float: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def backoff_initial_seconds(self) -> float: ...
+    @property
+    def backoff_max_seconds(self) -> float: ...
+
+
+#: Builds one attempt's request: ``(url, headers)``, given whether the credential must be renewed.
+Prepare = Callable[[bool], Awaitable[tuple[str, Mapping[str, str]]]]
+#: The exception for a failed answer, given the answer and the URL it was sent to.
+ErrorFor = Callable[[httpx.Response, str], CrmsyncError]
+
+
+class RetryingClient:
+    """The part of a CRM's raw client that does not depend on the CRM: the connection pool, the
+    pause gate, closing, and the request loop with its retries and single credential renewal.
+
+    A subclass says how one attempt is addressed and signed (``prepare``), how a failed answer
+    maps to the error tree (``error_for``), and may check something before each attempt
+    (:meth:`_before_attempt`) or look at every answer (:meth:`_observe`).
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        counters: RetryCounters,
+        *,
+        headers: Mapping[str, str],
+        transport: httpx.AsyncBaseTransport | None,
+        sleep: Callable[[float], Awaitable[None]],
+        clock: Callable[[], float],
+        jitter: Callable[[], float],
+        logger: logging.Logger,
+        base_url: str = "",
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        self._logger = logger
+        self.gate = PauseGate(clock=clock, sleep=sleep)
+        self._retrier = Retrier(
+            counters,
+            self.gate,
+            max_retries=settings.max_retries,
+            backoff_initial=settings.backoff_initial_seconds,
+            backoff_max=settings.backoff_max_seconds,
+            sleep=sleep,
+            jitter=jitter,
+            logger=logger,
+        )
+        pool: dict[str, Any] = {} if limits is None else {"limits": limits}
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            verify=ssl_context(settings.ca_bundle) if transport is None else True,
+            transport=transport,
+            timeout=httpx.Timeout(
+                settings.timeout_seconds, connect=min(30.0, settings.timeout_seconds)
+            ),
+            follow_redirects=False,
+            **pool,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def wait_before_retry(self, attempt: int, retry_after: float | None = None) -> None:
+        """Count a retry and wait for it: a connection-wide pause when throttled, else backoff."""
+        await self._retrier.wait(attempt, retry_after)
+
+    async def _send(
+        self,
+        method: str,
+        content: bytes | None,
+        *,
+        prepare: Prepare,
+        error_for: ErrorFor,
+        refused: str,
+    ) -> httpx.Response:
+        """Send until a 2xx answer (returned) or an error that may not be retried (raised).
+
+        A 401 renews the credential once (``refused`` is logged); transient errors are retried
+        by the :class:`Retrier`.
+        """
+        attempt = 0
+        refreshed = force_refresh = False
+        while True:
+            self._before_attempt()
+            await self.gate.wait()
+            url, headers = await prepare(force_refresh)
+            force_refresh = False
+            error: CrmsyncError
+            try:
+                response = await self._http.request(method, url, headers=headers, content=content)
+            except httpx.TransportError as exc:
+                error = error_from_transport(exc, method=method, url=url)
+            else:
+                self._observe(response)
+                if response.status_code < 300:
+                    return response
+                if response.status_code == 401 and not refreshed:
+                    refreshed = force_refresh = True
+                    self._logger.info("%s", refused)
+                    continue
+                error = error_for(response, url)
+            attempt = await self._retrier.retry_or_raise(error, attempt)
+
+    def _before_attempt(self) -> None:
+        """Called before every attempt, before the pause gate; may raise to stop."""
+
+    def _observe(self, response: httpx.Response) -> None:
+        """Called with every answer, successful or not."""
 
 
 def redact_url(url: str | httpx.URL) -> str:

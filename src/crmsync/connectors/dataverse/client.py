@@ -17,20 +17,18 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlencode, urljoin
 
 import httpx
 import orjson
 
-from crmsync.connectors.config import ssl_context
 from crmsync.connectors.dataverse.auth import TokenProvider
 from crmsync.connectors.dataverse.config import DataverseConnectionConfig
 from crmsync.connectors.dataverse.errors import error_from_response
 from crmsync.connectors.http import (
     PauseGate,
-    Retrier,
-    error_from_transport,
+    RetryingClient,
     json_body,
     origin,
     redact_url,
@@ -75,7 +73,7 @@ class CallCounters:
         return replace(self)
 
 
-class DataverseClient:
+class DataverseClient(RetryingClient):
     """Async client for one organisation's Web API (``{url}/api/data/v9.2/``)."""
 
     def __init__(
@@ -94,40 +92,21 @@ class DataverseClient:
         self.service_root = config.service_root
         self._origin = origin(self.service_root)
         self._tokens = tokens
-        self.gate = PauseGate(clock=clock, sleep=sleep)
-        self._retrier = Retrier(
+        super().__init__(
+            config,
             self.counters,
-            self.gate,
-            max_retries=config.max_retries,
-            backoff_initial=config.backoff_initial_seconds,
-            backoff_max=config.backoff_max_seconds,
+            headers=_BASE_HEADERS,
+            transport=transport,
             sleep=sleep,
+            clock=clock,
             jitter=jitter,
             logger=logger,
-        )
-        self._http = httpx.AsyncClient(
             base_url=self.service_root,
-            headers=_BASE_HEADERS,
-            verify=ssl_context(config.ca_bundle) if transport is None else True,
-            transport=transport,
-            timeout=httpx.Timeout(
-                config.timeout_seconds, connect=min(30.0, config.timeout_seconds)
-            ),
             limits=httpx.Limits(
                 max_connections=config.max_concurrency + 4,
                 max_keepalive_connections=config.max_concurrency + 4,
             ),
-            follow_redirects=False,
         )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -246,44 +225,32 @@ class DataverseClient:
         all_headers = dict(_READ_HEADERS) if method == "GET" else {}
         if headers:
             all_headers.update(headers)
-        attempt = 0
-        refreshed = False
-        force_refresh = False
-        while True:
-            await self.gate.wait()
+
+        async def prepare(force_refresh: bool) -> tuple[str, Mapping[str, str]]:
             token = await self._tokens.token(force_refresh=force_refresh)
-            force_refresh = False
             all_headers["Authorization"] = f"Bearer {token}"
             self._count(method, url)
-            error: CrmsyncError
-            try:
-                response = await self._http.request(
-                    method, url, headers=all_headers, content=content
-                )
-            except httpx.TransportError as exc:
-                error = error_from_transport(exc, method=method, url=str(url))
-            else:
-                if response.status_code < 300:
-                    return response
-                if response.status_code == 401 and not refreshed:
-                    refreshed = force_refresh = True
-                    logger.info("access token refused by %s: refreshing it once", self._origin)
-                    continue
-                error = error_from_response(
-                    response.status_code,
-                    response.headers,
-                    response.content,
-                    method=method,
-                    url=str(response.request.url),
-                    table=table,
-                    record_id=record_id,
-                    record_operation=record_operation,
-                )
-            attempt = await self._retrier.retry_or_raise(error, attempt)
+            return url, all_headers
 
-    async def wait_before_retry(self, attempt: int, retry_after: float | None = None) -> None:
-        """Count a retry and wait for it: a connection-wide pause when throttled, else backoff."""
-        await self._retrier.wait(attempt, retry_after)
+        def error_for(response: httpx.Response, sent_to: str) -> CrmsyncError:
+            return error_from_response(
+                response.status_code,
+                response.headers,
+                response.content,
+                method=method,
+                url=str(response.request.url),
+                table=table,
+                record_id=record_id,
+                record_operation=record_operation,
+            )
+
+        return await self._send(
+            method,
+            content,
+            prepare=prepare,
+            error_for=error_for,
+            refused=f"access token refused by {self._origin}: refreshing it once",
+        )
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry ``attempt`` (1-based): exponential, capped, with jitter in [½, 1]."""

@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from types import TracebackType
-from typing import Self
 
 import httpx
 
-from crmsync.connectors.base import ChangePage, Record, TableInfo, WriteOp, WriteResult
+from crmsync.connectors.base import ChangePage, Record
+from crmsync.connectors.composed import ComposedConnector
 from crmsync.connectors.dataverse.auth import MsalTokenProvider, TokenProvider
 from crmsync.connectors.dataverse.client import CallCounters, DataverseClient
 from crmsync.connectors.dataverse.config import DataverseConnectionConfig
@@ -29,12 +28,16 @@ from crmsync.connectors.dataverse.writer import DataverseWriter
 __all__ = ["DataverseConnector"]
 
 
-class DataverseConnector:
+class DataverseConnector(ComposedConnector[CallCounters]):
     """A connection to one Dataverse organisation: a :class:`~crmsync.connectors.base.Connector`.
 
     ``transport``, ``tokens``, ``sleep`` and ``clock`` replace the network, MSAL and time in
     tests.
     """
+
+    client: DataverseClient
+    metadata: DataverseMetadata
+    _writer: DataverseWriter
 
     def __init__(
         self,
@@ -69,28 +72,6 @@ class DataverseConnector:
     def __repr__(self) -> str:
         return f"DataverseConnector(url={self.config.url!r})"
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    @property
-    def counters(self) -> CallCounters:
-        """Requests made so far (a copy)."""
-        return self.client.counters.snapshot()
-
-    async def list_tables(self) -> list[str]:
-        return await self.metadata.list_tables()
-
-    async def describe(self, table: str) -> TableInfo:
-        return await self.metadata.describe(table)
-
     def read_all(
         self,
         table: str,
@@ -113,10 +94,7 @@ class DataverseConnector:
         """See :meth:`DataverseReader.track_changes`; ``formatted=False``: no display labels."""
         return self._reader.track_changes(table, fields, cursor, formatted=formatted)
 
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        return await self._writer.write(ops)
-
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await super().aclose()
         if self._own_tokens is not None:
             self._own_tokens.close()

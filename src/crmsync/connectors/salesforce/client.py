@@ -21,21 +21,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import orjson
 
-from crmsync.connectors.config import ssl_context
-from crmsync.connectors.http import (
-    PauseGate,
-    Retrier,
-    error_from_transport,
-    json_body,
-    origin,
-    redact_url,
-)
+from crmsync.connectors.http import RetryingClient, json_body, origin, redact_url
 from crmsync.connectors.salesforce.auth import OAuthSessionProvider, SessionProvider
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
 from crmsync.connectors.salesforce.errors import ApiBudgetExceeded, error_from_response
@@ -75,7 +67,7 @@ def parse_limit_info(value: str | None) -> tuple[int, int] | None:
     return (used, limit) if limit > 0 else None
 
 
-class SalesforceClient:
+class SalesforceClient(RetryingClient):
     """Async client for one org's REST API.
 
     ``sessions`` defaults to signing in through the org's token endpoint with this client's own
@@ -96,39 +88,25 @@ class SalesforceClient:
         self.config = config
         self.counters = counters if counters is not None else CallCounters()
         self._clock = clock
-        self.gate = PauseGate(clock=clock, sleep=sleep)
-        self._retrier = Retrier(
+        super().__init__(
+            config,
             self.counters,
-            self.gate,
-            max_retries=config.max_retries,
-            backoff_initial=config.backoff_initial_seconds,
-            backoff_max=config.backoff_max_seconds,
+            headers=_BASE_HEADERS,
+            transport=transport,
             sleep=sleep,
+            clock=clock,
             jitter=jitter,
             logger=logger,
-        )
-        self.http = httpx.AsyncClient(
-            headers=_BASE_HEADERS,
-            verify=ssl_context(config.ca_bundle) if transport is None else True,
-            transport=transport,
-            timeout=httpx.Timeout(
-                config.timeout_seconds, connect=min(30.0, config.timeout_seconds)
-            ),
-            follow_redirects=False,
         )
         self.sessions: SessionProvider = (
             sessions if sessions is not None else OAuthSessionProvider(config, self.http)
         )
         self._server_time: tuple[datetime, float] | None = None
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The connection pool (shared with the default sign-in)."""
+        return self._http
 
     # -- what callers use ----------------------------------------------------------------------
 
@@ -206,49 +184,36 @@ class SalesforceClient:
     ) -> httpx.Response:
         """Send with a session and retries; a 2xx answer or an exception from the error tree."""
         query = f"?{urlencode(params, quote_via=quote, safe=',')}" if params else ""
-        attempt = 0
-        refreshed = force_refresh = False
-        while True:
-            self._check_budget()
-            await self.gate.wait()
+
+        async def prepare(force_refresh: bool) -> tuple[str, Mapping[str, str]]:
             session = await self.sessions.session(force_refresh=force_refresh)
-            force_refresh = False
             url = self._url(session.instance_url, path) + query
             all_headers = {"Authorization": f"Bearer {session.access_token}", **(headers or {})}
             if method == "GET":
                 self.counters.reads += 1
             else:
                 self.counters.writes += 1
-            error: CrmsyncError
-            try:
-                response = await self.http.request(
-                    method, url, headers=all_headers, content=content
-                )
-            except httpx.TransportError as exc:
-                error = error_from_transport(exc, method=method, url=url)
-            else:
-                self._observe(response)
-                if response.status_code < 300:
-                    return response
-                if response.status_code == 401 and not refreshed:
-                    refreshed = force_refresh = True
-                    logger.info("session refused by Salesforce: signing in again once")
-                    continue
-                error = error_from_response(
-                    response.status_code,
-                    response.headers,
-                    response.content,
-                    method=method,
-                    url=url,
-                    table=table,
-                    record_id=record_id,
-                    record_operation=record_operation,
-                )
-            attempt = await self._retrier.retry_or_raise(error, attempt)
+            return url, all_headers
 
-    async def wait_before_retry(self, attempt: int, retry_after: float | None = None) -> None:
-        """Count a retry and wait for it: a connection-wide pause when throttled, else backoff."""
-        await self._retrier.wait(attempt, retry_after)
+        def error_for(response: httpx.Response, url: str) -> CrmsyncError:
+            return error_from_response(
+                response.status_code,
+                response.headers,
+                response.content,
+                method=method,
+                url=url,
+                table=table,
+                record_id=record_id,
+                record_operation=record_operation,
+            )
+
+        return await self._send(
+            method,
+            content,
+            prepare=prepare,
+            error_for=error_for,
+            refused="session refused by Salesforce: signing in again once",
+        )
 
     def _url(self, instance_url: str, path: str) -> str:
         if path.startswith(("https://", "http://")):
@@ -264,6 +229,9 @@ class SalesforceClient:
                 raise ProtocolError(f"Salesforce sent an unexpected link path {path[:200]!r}")
             return f"{instance_url}{path}"
         return self.config.api_root(instance_url) + path
+
+    def _before_attempt(self) -> None:
+        self._check_budget()
 
     def _check_budget(self) -> None:
         used, limit = self.counters.api_used, self.counters.api_max

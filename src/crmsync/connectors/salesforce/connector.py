@@ -15,8 +15,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
 import httpx
 
@@ -24,10 +22,8 @@ from crmsync.connectors.base import (
     ChangePage,
     Deletion,
     Record,
-    TableInfo,
-    WriteOp,
-    WriteResult,
 )
+from crmsync.connectors.composed import ComposedConnector
 from crmsync.connectors.salesforce.auth import SessionProvider
 from crmsync.connectors.salesforce.client import CallCounters, SalesforceClient
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
@@ -38,12 +34,16 @@ from crmsync.connectors.salesforce.writer import SalesforceWriter
 __all__ = ["SalesforceConnector"]
 
 
-class SalesforceConnector:
+class SalesforceConnector(ComposedConnector[CallCounters]):
     """A connection to one Salesforce org: a :class:`~crmsync.connectors.base.Connector`.
 
     ``transport``, ``sessions``, ``sleep`` and ``clock`` replace the network, the sign-in and
     time in tests.
     """
+
+    client: SalesforceClient
+    metadata: SalesforceMetadata
+    _writer: SalesforceWriter
 
     def __init__(
         self,
@@ -76,28 +76,6 @@ class SalesforceConnector:
     def __repr__(self) -> str:
         return f"SalesforceConnector(url={self.config.url!r})"
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    @property
-    def counters(self) -> CallCounters:
-        """Requests made so far and the org's API usage (a copy)."""
-        return self.client.counters.snapshot()
-
-    async def list_tables(self) -> list[str]:
-        return await self.metadata.list_tables()
-
-    async def describe(self, table: str) -> TableInfo:
-        return await self.metadata.describe(table)
-
     def read_all(
         self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
     ) -> AsyncIterator[list[Record]]:
@@ -117,9 +95,3 @@ class SalesforceConnector:
     async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:
         """Records of ``table`` deleted between ``start`` and ``end`` (aware datetimes)."""
         return await self._reader.deleted(table, start, end)
-
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        return await self._writer.write(ops)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
