@@ -124,6 +124,7 @@ def config_data(crm: Crm, folder: Path, **outbound: Any) -> dict[str, Any]:
     return {
         "connections": {"crm": crm.connection()},
         "store": {"url": f"sqlite:///{folder / 'store.db'}"},
+        "queue": {"kind": "sqlite", "path": str(folder / "queue.db")},
         "outbound": {
             "connection": "crm",
             "events": {"send": True, "open": True, "click": True, "bounce": True},
