@@ -12,6 +12,7 @@ story through its own emulator and connector.
 
 from __future__ import annotations
 
+import string
 import tempfile
 import textwrap
 import time
@@ -30,8 +31,9 @@ from crmsync.config.models import Config
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common import tls
 from crmsync.emulators.common.server import BackgroundServer
-from crmsync.emulators.dataverse.app import create_emulator
+from crmsync.emulators.dataverse.app import DataverseEmulator, create_emulator
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
+from crmsync.emulators.salesforce.app import SalesforceEmulator
 from crmsync.emulators.salesforce.app import create_emulator as create_salesforce_emulator
 from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
 from crmsync.store import create_engine_for
@@ -65,69 +67,75 @@ _RESOURCES = """
       - {resource: profile, field: contact_id, cardinality: "0..1", on_parent_delete: cascade}
 """
 
-_MAPPINGS = """
+# The same two mappings for either CRM; ``_CRM_NAMES`` gives each CRM's table and field names.
+_MAPPINGS = string.Template(
+    """
   - name: contacts
     connection: demo
-    crm_table: contact
+    crm_table: $contact
     resource: profile
     primary_key: {campaign: external_id}
     fields:
-      - {crm: firstname, campaign: first_name}
-      - {crm: lastname, campaign: last_name}
-      - {crm: emailaddress1, campaign: email}
-      - {crm: telephone1, campaign: phone}
-      - {crm: address1_city, campaign: city}
-      - {crm: address1_country, campaign: country}
-      - {crm: birthdate, campaign: birth_date, apply_updates: false}
+      - {crm: $first_name, campaign: first_name}
+      - {crm: $last_name, campaign: last_name}
+      - {crm: $email, campaign: email}
+      - {crm: $phone, campaign: phone}
+      - {crm: $city, campaign: city}
+      - {crm: $country, campaign: country}
+      - {crm: $birth_date, campaign: birth_date, apply_updates: false}
     filters:
       conditions:
-        - {field: emailaddress1, op: is_not_empty}
+        - {field: $email, op: is_not_empty}
     delete_filtered_out: true
   - name: subscriptions
     connection: demo
-    crm_table: crmsync_subscription
+    crm_table: $subscription
     resource: subscription
     primary_key: {campaign: crm_id}
     fields:
-      - {crm: crmsync_name, campaign: name}
-      - {crm: crmsync_contactid, campaign: contact_id}
-      - {crm: crmsync_plan, campaign: plan}
-      - {crm: crmsync_startdate, campaign: started_on}
-      - {crm: crmsync_active, campaign: active}
+      - {crm: $name, campaign: name}
+      - {crm: $contact_id, campaign: contact_id}
+      - {crm: $plan, campaign: plan}
+      - {crm: $started_on, campaign: started_on}
+      - {crm: $active, campaign: active}
     picklist_values: display
 """
+)
 
-_SALESFORCE_MAPPINGS = """
-  - name: contacts
-    connection: demo
-    crm_table: Contact
-    resource: profile
-    primary_key: {campaign: external_id}
-    fields:
-      - {crm: FirstName, campaign: first_name}
-      - {crm: LastName, campaign: last_name}
-      - {crm: Email, campaign: email}
-      - {crm: Phone, campaign: phone}
-      - {crm: MailingCity, campaign: city}
-      - {crm: MailingCountry, campaign: country}
-      - {crm: Birthdate, campaign: birth_date, apply_updates: false}
-    filters:
-      conditions:
-        - {field: Email, op: is_not_empty}
-    delete_filtered_out: true
-  - name: subscriptions
-    connection: demo
-    crm_table: Subscription__c
-    resource: subscription
-    primary_key: {campaign: crm_id}
-    fields:
-      - {crm: Name, campaign: name}
-      - {crm: Contact__c, campaign: contact_id}
-      - {crm: Plan__c, campaign: plan}
-      - {crm: Start_Date__c, campaign: started_on}
-      - {crm: Active__c, campaign: active}
-    picklist_values: display
-"""
+_CRM_NAMES: dict[CrmKind, dict[str, str]] = {
+    "dataverse": {
+        "contact": "contact",
+        "first_name": "firstname",
+        "last_name": "lastname",
+        "email": "emailaddress1",
+        "phone": "telephone1",
+        "city": "address1_city",
+        "country": "address1_country",
+        "birth_date": "birthdate",
+        "subscription": "crmsync_subscription",
+        "name": "crmsync_name",
+        "contact_id": "crmsync_contactid",
+        "plan": "crmsync_plan",
+        "started_on": "crmsync_startdate",
+        "active": "crmsync_active",
+    },
+    "salesforce": {
+        "contact": "Contact",
+        "first_name": "FirstName",
+        "last_name": "LastName",
+        "email": "Email",
+        "phone": "Phone",
+        "city": "MailingCity",
+        "country": "MailingCountry",
+        "birth_date": "Birthdate",
+        "subscription": "Subscription__c",
+        "name": "Name",
+        "contact_id": "Contact__c",
+        "plan": "Plan__c",
+        "started_on": "Start_Date__c",
+        "active": "Active__c",
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +170,15 @@ class _DemoCrm:
 
 
 _CRMS: dict[CrmKind, _DemoCrm] = {
-    "dataverse": _DemoCrm(
-        "dataverse", "Dataverse", _MAPPINGS, "contact", "address1_city", "emailaddress1"
-    ),
-    "salesforce": _DemoCrm(
-        "salesforce", "Salesforce", _SALESFORCE_MAPPINGS, "Contact", "MailingCity", "Email"
-    ),
+    kind: _DemoCrm(
+        kind,
+        kind.title(),
+        _MAPPINGS.substitute(names),
+        names["contact"],
+        names["city"],
+        names["email"],
+    )
+    for kind, names in _CRM_NAMES.items()
 }
 
 
@@ -243,8 +254,9 @@ async def run_demo(
 def _emulator(crm: CrmKind, contacts: int) -> Iterator[ASGIApp]:
     """The ASGI app of a seeded emulator that accepts the demo's credentials only."""
     accounts = max(1, contacts // 10)
+    emulator: SalesforceEmulator | DataverseEmulator
     if crm == "salesforce":
-        salesforce = create_salesforce_emulator(
+        emulator = create_salesforce_emulator(
             SalesforceEmulatorSettings(
                 seed_contacts=contacts,
                 seed_accounts=accounts,
@@ -253,23 +265,19 @@ def _emulator(crm: CrmKind, contacts: int) -> Iterator[ASGIApp]:
                 client_secret=SecretStr(DEMO_SECRET),
             )
         )
-        try:
-            yield salesforce.app
-        finally:
-            salesforce.close()
-        return
-    dataverse = create_emulator(
-        DataverseEmulatorSettings(
-            seed_contacts=contacts,
-            seed_accounts=accounts,
-            client_id=DEMO_CLIENT_ID,
-            client_secret=SecretStr(DEMO_SECRET),
+    else:
+        emulator = create_emulator(
+            DataverseEmulatorSettings(
+                seed_contacts=contacts,
+                seed_accounts=accounts,
+                client_id=DEMO_CLIENT_ID,
+                client_secret=SecretStr(DEMO_SECRET),
+            )
         )
-    )
     try:
-        yield dataverse.app
+        yield emulator.app
     finally:
-        dataverse.close()
+        emulator.close()
 
 
 async def _run(config: Config, progress: InboundProgress) -> RunSummary:
