@@ -17,7 +17,7 @@ and each problem names the offending item by its path:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -32,6 +32,7 @@ __all__ = [
     "FilterOp",
     "check_filter",
     "parse_filter",
+    "render_filter",
     "resolve_value",
 ]
 
@@ -254,3 +255,23 @@ def _typed(text: str) -> str | date | datetime:
         return parse_option_date(text)
     except ValueError:
         return text
+
+
+def render_filter(
+    level: FilterLevel,
+    condition: Callable[[Condition, str], str],
+    join: Callable[[str], str],
+    where: str = "filter",
+) -> str:
+    """A filter tree as query text: ``condition(item, place)`` writes one condition in the
+    target language (``place`` names it in errors, e.g. ``filter[1].group[0]``), ``join`` spells
+    a level's operator; groups of more than one part are parenthesised."""
+    parts = []
+    for index, item in enumerate(level.items):
+        here = f"{where}[{index}]"
+        if isinstance(item, FilterLevel):
+            parts.append(render_filter(item, condition, join, f"{here}.group"))
+        else:
+            parts.append(condition(item, here))
+    joined = f" {join(level.join)} ".join(parts)
+    return f"({joined})" if len(parts) > 1 else joined

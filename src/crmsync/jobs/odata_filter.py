@@ -14,7 +14,13 @@ from typing import Any
 from uuid import UUID
 
 from crmsync.connectors.base import TableInfo
-from crmsync.jobs.filters import Condition, FilterLevel, FilterOp, resolve_value
+from crmsync.jobs.filters import (
+    Condition,
+    FilterLevel,
+    FilterOp,
+    render_filter,
+    resolve_value,
+)
 from crmsync.jobs.query_values import field_of, typed_value
 
 __all__ = ["odata_filter", "odata_in", "odata_literal", "odata_window"]
@@ -73,15 +79,12 @@ def odata_filter(
     where: str = "filter",
 ) -> str:
     """The ``$filter`` text of ``level``; field errors name the condition (``filter[2]``)."""
-    parts = []
-    for index, item in enumerate(level.items):
-        here = f"{where}[{index}]"
-        if isinstance(item, FilterLevel):
-            parts.append(odata_filter(info, item, variables, now=now, where=f"{here}.group"))
-        else:
-            parts.append(_condition(info, item, here, variables, now))
-    joined = f" {level.join} ".join(parts)
-    return f"({joined})" if len(parts) > 1 else joined
+    return render_filter(
+        level,
+        lambda item, here: _condition(info, item, here, variables, now),
+        lambda join: str(join),
+        where,
+    )
 
 
 def odata_window(field: str, start: datetime | None, end: datetime) -> str:

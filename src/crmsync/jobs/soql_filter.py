@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from crmsync.connectors.base import TableInfo
 from crmsync.connectors.salesforce.soql import format_datetime, literal, quote_string
-from crmsync.jobs.filters import Condition, FilterLevel, FilterOp, resolve_value
+from crmsync.jobs.filters import (
+    Condition,
+    FilterLevel,
+    FilterOp,
+    render_filter,
+    resolve_value,
+)
 from crmsync.jobs.query_values import field_of, typed_value
 
 __all__ = ["soql_filter", "soql_in", "soql_like", "soql_window"]
@@ -37,10 +42,6 @@ def soql_like(text: str, op: FilterOp) -> str:
     return f"'{prefix}{inner}{suffix}'"
 
 
-def _literal(value: Any) -> str:
-    return literal(value)
-
-
 def _condition(
     info: TableInfo, item: Condition, where: str, variables: Mapping[str, str], now: datetime
 ) -> str:
@@ -52,7 +53,7 @@ def _condition(
     value = typed_value(field, resolve_value(item.value, variables, now), where, guid_ids=False)
     if item.op in (FilterOp.CONTAINS, FilterOp.STARTS_WITH, FilterOp.ENDS_WITH):
         return f"{field.name} LIKE {soql_like(str(value), item.op)}"
-    return f"{field.name} {_COMPARE[item.op]} {_literal(value)}"
+    return f"{field.name} {_COMPARE[item.op]} {literal(value)}"
 
 
 def soql_filter(
@@ -64,15 +65,12 @@ def soql_filter(
     where: str = "filter",
 ) -> str:
     """The ``WHERE`` condition of ``level``; field errors name the condition (``filter[2]``)."""
-    parts = []
-    for index, item in enumerate(level.items):
-        here = f"{where}[{index}]"
-        if isinstance(item, FilterLevel):
-            parts.append(soql_filter(info, item, variables, now=now, where=f"{here}.group"))
-        else:
-            parts.append(_condition(info, item, here, variables, now))
-    joined = f" {level.join.upper()} ".join(parts)
-    return f"({joined})" if len(parts) > 1 else joined
+    return render_filter(
+        level,
+        lambda item, here: _condition(info, item, here, variables, now),
+        lambda join: str(join).upper(),
+        where,
+    )
 
 
 def soql_window(field: str, start: datetime | None, end: datetime) -> str:
