@@ -6,12 +6,14 @@ Secrets are resolved here (environment variable or file, never the YAML), and ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 from crmsync.config.errors import ConfigError, ConfigIssue
-from crmsync.config.models import DataverseConnection, SalesforceConnection
+from crmsync.config.models import Config, DataverseConnection, SalesforceConnection
 from crmsync.config.secrets import resolve_secret
 from crmsync.connectors.base import Connector
 from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
@@ -20,9 +22,12 @@ from crmsync.connectors.salesforce import (
     SalesforceConnectionConfig,
     SalesforceConnector,
 )
+from crmsync.errors import ConfigurationError
+from crmsync.store import create_engine_for, publish
 
 __all__ = [
     "calls_made",
+    "connection_and_store",
     "count_rows",
     "dataverse_settings",
     "open_connector",
@@ -113,3 +118,24 @@ def calls_made(connector: Connector) -> int:
         + getattr(counters, "writes", 0)
         + getattr(counters, "batches", 0)
     )
+
+
+@asynccontextmanager
+async def connection_and_store(
+    config: Config,
+    section: str,
+    connection: str | None,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[tuple[Connector, sa.Engine]]:
+    """What a workflow of ``section`` (``outbound``, ``optinout``) runs on: its CRM connection
+    and the Campaign store (resources published); both closed on exit."""
+    if connection is None or connection not in config.connections:
+        raise ConfigurationError(f"{section}.connection: no such connection", code="invalid_config")
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    connector = open_connector(connection, config.connections[connection], environ)
+    try:
+        publish(engine, config.resources)
+        yield connector, engine
+    finally:
+        await connector.aclose()
+        engine.dispose()
