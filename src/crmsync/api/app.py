@@ -8,12 +8,15 @@ from fastapi.responses import JSONResponse
 
 from crmsync import __version__
 from crmsync.api.auth import LoginLimiter, SessionStore
-from crmsync.api.routers import mappings, rejects, revisions, session, system, workflows
+from crmsync.api.errors import Conflict, CrmFailed, NotFound
+from crmsync.api.routers import crm, mappings, rejects, revisions, session, system, workflows
+from crmsync.api.services.crm import ConnectorOpener, CrmService
 from crmsync.api.services.mappings import MappingNotFound, MappingService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.api.users import UserStore
 from crmsync.config import ConfigError
 from crmsync.errors import ConfigurationError, CrmsyncError
+from crmsync.sync.connections import open_connector
 from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
 from crmsync.sync.state_models import ReplayRefused
 from crmsync.workflows.supervisor import Supervisor
@@ -30,8 +33,14 @@ def create_app(
     login_limiter: LoginLimiter | None = None,
     sessions: SessionStore | None = None,
     replay_limit: int = DEFAULT_REPLAY_LIMIT,
+    connector_opener: ConnectorOpener = open_connector,
+    metadata_ttl: float = 60.0,
 ) -> FastAPI:
-    """The API over ``supervisor``'s workflows, with ``users`` allowed in."""
+    """The API over ``supervisor``'s workflows, with ``users`` allowed in.
+
+    ``connector_opener`` opens the CRM connectors of the metadata routes (tests pass fakes);
+    ``metadata_ttl`` is how long CRM metadata is kept, in seconds.
+    """
     app = FastAPI(
         title="crmsync",
         version=__version__,
@@ -43,7 +52,8 @@ def create_app(
     app.state.login_limiter = login_limiter or LoginLimiter()
     app.state.workflow_service = WorkflowService(supervisor)
     app.state.mapping_service = MappingService(supervisor, replay_limit=replay_limit)
-    for module in (system, session, workflows, mappings, revisions, rejects):
+    app.state.crm_service = CrmService(supervisor, opener=connector_opener, ttl=metadata_ttl)
+    for module in (system, session, workflows, mappings, revisions, rejects, crm):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app
@@ -77,6 +87,18 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, MappingNotFound) or exc.code in _NOT_FOUND:
             return JSONResponse({"detail": exc.message, "code": exc.code}, 404)
         return JSONResponse({"detail": exc.message, "code": exc.code}, 409)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "code": exc.code}, 404)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_request: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "code": exc.code}, 409)
+
+    @app.exception_handler(CrmFailed)
+    async def crm_failed(_request: Request, exc: CrmFailed) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "code": exc.code}, 502)
 
     @app.exception_handler(CrmsyncError)
     async def upstream(_request: Request, exc: CrmsyncError) -> JSONResponse:

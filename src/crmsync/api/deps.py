@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from crmsync.api.services.crm import CrmService
 from crmsync.api.services.mappings import MappingService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.workflows.supervisor import Supervisor
 
-__all__ = ["Mappings", "SupervisorDep", "Workflows"]
+__all__ = ["Crm", "Mappings", "SupervisorDep", "Workflows"]
 
 
 def _supervisor(request: Request) -> Supervisor:
@@ -31,3 +32,11 @@ def _mappings(request: Request) -> MappingService:
 SupervisorDep = Annotated[Supervisor, Depends(_supervisor)]
 Workflows = Annotated[WorkflowService, Depends(_workflows)]
 Mappings = Annotated[MappingService, Depends(_mappings)]
+
+
+def _crm(request: Request) -> CrmService:
+    service: CrmService = request.app.state.crm_service
+    return service
+
+
+Crm = Annotated[CrmService, Depends(_crm)]

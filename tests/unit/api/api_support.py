@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -15,7 +15,19 @@ from fastapi import FastAPI
 from crmsync.api import create_app
 from crmsync.api.auth import LoginLimiter
 from crmsync.api.users import Role, UserStore
-from crmsync.config.models import Config
+from crmsync.config.models import Config, DataverseConnection, SalesforceConnection
+from crmsync.connectors.base import (
+    ChangePage,
+    Connector,
+    CrmType,
+    FieldInfo,
+    Option,
+    Record,
+    TableInfo,
+    WriteOp,
+    WriteResult,
+)
+from crmsync.errors import ConfigurationError, TransientError
 from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
 
 ENV = {"CRMSYNC_TEST_SECRET": "s3cret"}
@@ -82,6 +94,103 @@ async def _backlog(_config: Config) -> int:
     return 5
 
 
+def _table(name: str, *, tracked: bool, fields: Sequence[FieldInfo]) -> TableInfo:
+    key = f"{name}id"
+    every = (FieldInfo(key, CrmType.UNIQUEIDENTIFIER, label="Id", read_only=True), *fields)
+    return TableInfo(
+        name=name,
+        collection=f"{name}s",
+        primary_key=key,
+        primary_name="fullname",
+        change_tracking=tracked,
+        fields={f.name: f for f in every},
+        alternate_keys=(("emailaddress1",),),
+        label=name.title(),
+    )
+
+
+#: What the fake CRM holds: a tracked ``contact`` with a picklist, an untracked ``lead``.
+CRM_TABLES = {
+    "contact": _table(
+        "contact",
+        tracked=True,
+        fields=[
+            FieldInfo("lastname", CrmType.STRING, label="Last Name", required=True),
+            FieldInfo("emailaddress1", CrmType.STRING, label="Email"),
+            FieldInfo("donotemail", CrmType.BOOLEAN, label="Do not allow Emails"),
+            FieldInfo("donotphone", CrmType.BOOLEAN, label="Do not allow Phone Calls"),
+            FieldInfo(
+                "gendercode",
+                CrmType.PICKLIST,
+                label="Gender",
+                options=(Option(1, "Male"), Option(2, "Female")),
+            ),
+        ],
+    ),
+    "lead": _table("lead", tracked=False, fields=[FieldInfo("subject", CrmType.STRING)]),
+}
+
+
+@dataclass
+class FakeCrm:
+    """Opens connectors over :data:`CRM_TABLES`; ``down`` makes every call fail."""
+
+    down: bool = False
+    opened: int = 0
+    closed: int = 0
+    describes: list[str] = field(default_factory=list)
+
+    def open(
+        self,
+        _name: str,
+        _connection: DataverseConnection | SalesforceConnection,
+        _environ: Mapping[str, str] | None,
+    ) -> Connector:
+        self.opened += 1
+        return _FakeConnector(self)
+
+
+class _FakeConnector:
+    def __init__(self, crm: FakeCrm) -> None:
+        self.crm = crm
+
+    def _check(self) -> None:
+        if self.crm.down:
+            raise TransientError("the CRM answered 503 Service Unavailable", status=503)
+
+    async def list_tables(self) -> list[str]:
+        self._check()
+        return sorted(CRM_TABLES)
+
+    async def describe(self, table: str) -> TableInfo:
+        self._check()
+        self.crm.describes.append(table)
+        if table not in CRM_TABLES:
+            raise ConfigurationError(f"table {table!r} does not exist", status=404, table=table)
+        return CRM_TABLES[table]
+
+    def read_all(
+        self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
+    ) -> AsyncIterator[list[Record]]:
+        raise NotImplementedError
+
+    def track_changes(
+        self,
+        table: str,
+        fields: Sequence[str] | None,
+        cursor: str | None,
+        *,
+        formatted: bool = True,
+    ) -> AsyncIterator[ChangePage]:
+        raise NotImplementedError
+
+    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        self.crm.closed += 1
+
+
 @dataclass
 class Api:
     app: FastAPI
@@ -89,6 +198,7 @@ class Api:
     supervisor: Supervisor
     users: UserStore
     tokens: dict[Role, str]
+    crm: FakeCrm
 
     def auth(self, role: Role) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -110,9 +220,14 @@ def make_api(folder: Path, *, replay_limit: int = 2_000_000) -> Api:
     for role in Role:
         users.add(role.value, role, PASSWORD)
         tokens[role] = users.new_token(role.value)
+    crm = FakeCrm()
     app = create_app(
-        supervisor, users, login_limiter=LoginLimiter(attempts=3), replay_limit=replay_limit
+        supervisor,
+        users,
+        login_limiter=LoginLimiter(attempts=3),
+        replay_limit=replay_limit,
+        connector_opener=crm.open,
     )
     transport = httpx.ASGITransport(app=app)
     client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-    return Api(app, client, supervisor, users, tokens)
+    return Api(app, client, supervisor, users, tokens, crm)

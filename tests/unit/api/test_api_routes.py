@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from api_support import LEADS, MAPPING, PASSWORD, Api, make_api
 
 from crmsync.api.users import Role
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    made = make_api(tmp_path)
-    async with made.client:
-        yield made
-    await made.supervisor.close()
-    made.supervisor.engine.dispose()
 
 
 async def test_health_needs_no_login(api: Api) -> None:
