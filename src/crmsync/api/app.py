@@ -9,9 +9,19 @@ from fastapi.responses import JSONResponse
 from crmsync import __version__
 from crmsync.api.auth import LoginLimiter, SessionStore
 from crmsync.api.errors import Conflict, CrmFailed, NotFound
-from crmsync.api.routers import crm, mappings, rejects, revisions, session, system, workflows
+from crmsync.api.routers import (
+    crm,
+    mappings,
+    rejects,
+    resources,
+    revisions,
+    session,
+    system,
+    workflows,
+)
 from crmsync.api.services.crm import ConnectorOpener, CrmService
 from crmsync.api.services.mappings import MappingNotFound, MappingService
+from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.api.users import UserStore
 from crmsync.config import ConfigError
@@ -53,7 +63,9 @@ def create_app(
     app.state.workflow_service = WorkflowService(supervisor)
     app.state.mapping_service = MappingService(supervisor, replay_limit=replay_limit)
     app.state.crm_service = CrmService(supervisor, opener=connector_opener, ttl=metadata_ttl)
-    for module in (system, session, workflows, mappings, revisions, rejects, crm):
+    app.state.resource_service = ResourceService(supervisor)
+    routers = (system, session, workflows, mappings, resources, revisions, rejects, crm)
+    for module in routers:
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

@@ -8,10 +8,11 @@ from fastapi import Depends, Request
 
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.mappings import MappingService
+from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.workflows.supervisor import Supervisor
 
-__all__ = ["Crm", "Mappings", "SupervisorDep", "Workflows"]
+__all__ = ["Crm", "Mappings", "Resources", "SupervisorDep", "Workflows"]
 
 
 def _supervisor(request: Request) -> Supervisor:
@@ -40,3 +41,11 @@ def _crm(request: Request) -> CrmService:
 
 
 Crm = Annotated[CrmService, Depends(_crm)]
+
+
+def _resources(request: Request) -> ResourceService:
+    service: ResourceService = request.app.state.resource_service
+    return service
+
+
+Resources = Annotated[ResourceService, Depends(_resources)]

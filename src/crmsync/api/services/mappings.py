@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmsync.api.models import ReplayOut, RevisionSaved
-from crmsync.api.services.workflows import revision_out
+from crmsync.api.services.edits import Change, replace_named, save_edit
 from crmsync.cli.mapping import request_replay
 from crmsync.config.models import InboundMapping
 from crmsync.errors import ConfigurationError
@@ -39,12 +39,14 @@ class MappingService:
                 return mapping
         raise MappingNotFound(f"there is no inbound mapping '{name}'", table=name)
 
-    def _saved(self, change: Any, *, author: str, note: str) -> RevisionSaved:
-        revision = self.supervisor.edit(WORKFLOW, change, author=author, note=note)
-        return RevisionSaved(
-            revision=revision_out(revision),
-            message=f"saved as pending revision {revision.id}: it takes effect when "
-            "inbound is started again",
+    def _saved(self, change: Change, *, author: str, note: str) -> RevisionSaved:
+        return save_edit(
+            self.supervisor,
+            WORKFLOW,
+            change,
+            author=author,
+            note=note,
+            then="it takes effect when inbound is started again",
         )
 
     def create(self, mapping: InboundMapping, *, author: str) -> RevisionSaved:
@@ -84,14 +86,9 @@ class MappingService:
         )
 
     @staticmethod
-    def _replace(name: str, new: dict[str, Any] | None) -> Any:
+    def _replace(name: str, new: dict[str, Any] | None) -> Change:
         def change(data: dict[str, Any]) -> dict[str, Any]:
-            mappings = data["inbound"]["mappings"]
-            data["inbound"]["mappings"] = [
-                m if m.get("name") != name else new
-                for m in mappings
-                if m.get("name") != name or new is not None
-            ]
+            data["inbound"]["mappings"] = replace_named(data["inbound"]["mappings"], name, new)
             return data
 
         return change
