@@ -19,11 +19,8 @@ def replace_named(
     items: list[dict[str, Any]] | None, name: str, new: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
     """``items`` with the one called ``name`` replaced by ``new`` (removed when ``None``)."""
-    return [
-        item if item.get("name") != name else new
-        for item in items or []
-        if item.get("name") != name or new is not None
-    ]
+    kept = [item for item in items or [] if item.get("name") != name or new is not None]
+    return [item if item.get("name") != name or new is None else new for item in kept]
 
 
 def save_edit(
