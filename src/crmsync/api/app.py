@@ -11,6 +11,7 @@ from crmsync.api.auth import LoginLimiter, SessionStore
 from crmsync.api.errors import Conflict, CrmFailed, NotFound
 from crmsync.api.routers import (
     crm,
+    events,
     mappings,
     rejects,
     resources,
@@ -20,6 +21,7 @@ from crmsync.api.routers import (
     workflows,
 )
 from crmsync.api.services.crm import ConnectorOpener, CrmService
+from crmsync.api.services.events import EventService
 from crmsync.api.services.mappings import MappingNotFound, MappingService
 from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.workflows import WorkflowService
@@ -64,7 +66,8 @@ def create_app(
     app.state.mapping_service = MappingService(supervisor, replay_limit=replay_limit)
     app.state.crm_service = CrmService(supervisor, opener=connector_opener, ttl=metadata_ttl)
     app.state.resource_service = ResourceService(supervisor)
-    routers = (system, session, workflows, mappings, resources, revisions, rejects, crm)
+    app.state.event_service = EventService(supervisor)
+    routers = (system, session, workflows, mappings, resources, events, revisions, rejects, crm)
     for module in routers:
         app.include_router(module.router)
     _add_error_handlers(app)

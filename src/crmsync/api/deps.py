@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from crmsync.api.services.crm import CrmService
+from crmsync.api.services.events import EventService
 from crmsync.api.services.mappings import MappingService
 from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.workflows.supervisor import Supervisor
 
-__all__ = ["Crm", "Mappings", "Resources", "SupervisorDep", "Workflows"]
+__all__ = ["Crm", "Events", "Mappings", "Resources", "SupervisorDep", "Workflows"]
 
 
 def _supervisor(request: Request) -> Supervisor:
@@ -49,3 +50,11 @@ def _resources(request: Request) -> ResourceService:
 
 
 Resources = Annotated[ResourceService, Depends(_resources)]
+
+
+def _events(request: Request) -> EventService:
+    service: EventService = request.app.state.event_service
+    return service
+
+
+Events = Annotated[EventService, Depends(_events)]
