@@ -6,13 +6,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from crmsync import __version__
+from crmsync import __version__, console
 from crmsync.api.auth import LoginLimiter, SessionStore
 from crmsync.api.errors import Conflict, CrmFailed, NotFound
 from crmsync.api.routers import (
     crm,
     events,
     mappings,
+    optinout,
     rejects,
     resources,
     revisions,
@@ -23,6 +24,7 @@ from crmsync.api.routers import (
 from crmsync.api.services.crm import ConnectorOpener, CrmService
 from crmsync.api.services.events import EventService
 from crmsync.api.services.mappings import MappingNotFound, MappingService
+from crmsync.api.services.optinout import OptInOutService
 from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.api.users import UserStore
@@ -65,11 +67,13 @@ def create_app(
     app.state.workflow_service = WorkflowService(supervisor)
     app.state.mapping_service = MappingService(supervisor, replay_limit=replay_limit)
     app.state.crm_service = CrmService(supervisor, opener=connector_opener, ttl=metadata_ttl)
+    app.state.optinout_service = OptInOutService(supervisor, app.state.crm_service)
     app.state.resource_service = ResourceService(supervisor)
     app.state.event_service = EventService(supervisor)
-    routers = (system, session, workflows, mappings, resources, events, revisions, rejects, crm)
-    for module in routers:
+    routers = (system, session, workflows, mappings, resources, events, optinout)
+    for module in (*routers, revisions, rejects, crm):
         app.include_router(module.router)
+    console.install(app)
     _add_error_handlers(app)
     return app
 

@@ -9,11 +9,12 @@ from fastapi import Depends, Request
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.events import EventService
 from crmsync.api.services.mappings import MappingService
+from crmsync.api.services.optinout import OptInOutService
 from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.workflows.supervisor import Supervisor
 
-__all__ = ["Crm", "Events", "Mappings", "Resources", "SupervisorDep", "Workflows"]
+__all__ = ["Crm", "Events", "Mappings", "OptInOut", "Resources", "SupervisorDep", "Workflows"]
 
 
 def _supervisor(request: Request) -> Supervisor:
@@ -58,3 +59,11 @@ def _events(request: Request) -> EventService:
 
 
 Events = Annotated[EventService, Depends(_events)]
+
+
+def _optinout(request: Request) -> OptInOutService:
+    service: OptInOutService = request.app.state.optinout_service
+    return service
+
+
+OptInOut = Annotated[OptInOutService, Depends(_optinout)]

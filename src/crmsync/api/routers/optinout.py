@@ -1,0 +1,51 @@
+"""``/api/optinout``: direction and mapping pairs of the opt-in/out workflow, and the fields a
+pair may use."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from crmsync.api.auth import Admin, Viewer
+from crmsync.api.deps import OptInOut
+from crmsync.api.models import RevisionSaved
+from crmsync.api.services.optinout import OptInOutFields, OptInOutSettings
+
+router = APIRouter(prefix="/api/optinout", tags=["optinout"])
+
+
+@router.get("", operation_id="get_optinout", response_model=OptInOutSettings)
+def get_optinout(_user: Viewer, service: OptInOut) -> OptInOutSettings:
+    """Direction, connection, contact table, pairs, decision log (latest revision)."""
+    return service.settings()
+
+
+@router.put(
+    "",
+    operation_id="update_optinout",
+    response_model=RevisionSaved,
+    responses={422: {"description": "invalid body or refused by the configuration checks"}},
+)
+def update_optinout(settings: OptInOutSettings, user: Admin, service: OptInOut) -> RevisionSaved:
+    """Save the settings as a pending revision of optinout."""
+    return service.save(settings, author=user.name)
+
+
+@router.get(
+    "/fields",
+    operation_id="get_optinout_fields",
+    response_model=OptInOutFields,
+    responses={
+        404: {"description": "unknown connection or table"},
+        502: {"description": "the CRM failed"},
+    },
+)
+async def get_optinout_fields(
+    _user: Viewer,
+    service: OptInOut,
+    connection: Annotated[str | None, Query(max_length=255)] = None,
+    crm_table: Annotated[str | None, Query(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] = None,
+) -> OptInOutFields:
+    """The Campaign opt-out attributes and the CRM contact table's Boolean fields."""
+    return await service.fields(connection, crm_table)
