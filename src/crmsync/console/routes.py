@@ -1,0 +1,27 @@
+"""Every page of the console, one module per page, in one router."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from crmsync.console.pages import editor, login, mappings, rejects, revisions, workflows
+from crmsync.console.templating import PREFIX
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}/workflows", status_code=303)
+
+
+@router.get(PREFIX)
+def console_home() -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}/workflows", status_code=303)
+
+
+for page in (login, workflows, editor, mappings, rejects, revisions):
+    router.include_router(page.router, prefix=PREFIX)

@@ -1,0 +1,112 @@
+"""Every console page: login, roles (buttons disabled and refused by the server), CSRF."""
+
+from __future__ import annotations
+
+import pytest
+from console_support import PASSWORD, Api, csrf_of, log_in
+
+from crmsync.api.users import Role
+
+PAGES = ["workflows", "mappings", "rejects", "revisions", "mappings/contacts/edit"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+async def test_pages_need_a_login(console: Api, page: str) -> None:
+    answer = await console.client.get(f"/console/{page}")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/login"
+    htmx = await console.client.get(f"/console/{page}", headers={"HX-Request": "true"})
+    assert htmx.headers["HX-Redirect"] == "/console/login"
+
+
+async def test_an_api_token_does_not_open_the_console(console: Api) -> None:
+    answer = await console.client.get("/console/workflows", headers=console.auth(Role.ADMIN))
+    assert answer.status_code == 303
+
+
+async def test_login_page_and_wrong_password(console: Api) -> None:
+    page = await console.client.get("/console/login")
+    assert page.status_code == 200
+    assert '<label for="password">Password</label>' in page.text
+    wrong = await console.client.post(
+        "/console/login", data={"name": "admin", "password": "not it at all"}
+    )
+    assert wrong.status_code == 401
+    assert "wrong user name or password" in wrong.text
+    assert "crmsync_session" not in wrong.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("page", PAGES)
+async def test_every_page_renders_for_a_viewer(console: Api, page: str) -> None:
+    await log_in(console.client, "viewer")
+    answer = await console.client.get(f"/console/{page}")
+    assert answer.status_code == 200, answer.text
+    assert 'aria-live="polite"' in answer.text
+    assert "/console/static/vendor/htmx.min.js" in answer.text
+
+
+async def test_static_files_are_served(console: Api) -> None:
+    htmx = await console.client.get("/console/static/vendor/htmx.min.js")
+    assert htmx.status_code == 200
+    assert "htmx" in htmx.text[:200]
+    css = await console.client.get("/console/static/console.css")
+    assert css.status_code == 200
+
+
+async def test_logout_needs_the_form_token_and_ends_the_session(console: Api) -> None:
+    await log_in(console.client, "viewer")
+    refused = await console.client.post("/console/logout", data={"csrf_token": "forged"})
+    assert refused.status_code == 403
+    page = await console.client.get("/console/workflows")
+    out = await console.client.post("/console/logout", data={"csrf_token": csrf_of(page)})
+    assert out.status_code == 303
+    assert (await console.client.get("/console/workflows")).status_code == 303
+
+
+async def test_viewer_sees_disabled_controls_and_the_server_refuses(console: Api) -> None:
+    headers = await log_in(console.client, "viewer")
+    page = await console.client.get("/console/workflows")
+    assert 'id="toggle-inbound"' in page.text
+    assert "Starting and stopping needs the operator role" in page.text
+    refused = await console.client.post("/console/workflows/inbound/start", headers=headers)
+    assert refused.status_code == 403
+    assert "needs the operator role" in refused.text
+    assert refused.headers["HX-Retarget"] == "#status"
+    assert not console.supervisor.is_running("inbound")
+
+
+async def test_a_missing_csrf_token_is_refused(console: Api) -> None:
+    headers = await log_in(console.client, "operator")
+    del headers["X-CSRF-Token"]
+    refused = await console.client.post("/console/workflows/inbound/start", headers=headers)
+    assert refused.status_code == 403
+    assert "X-CSRF-Token" in refused.text
+    assert not console.supervisor.is_running("inbound")
+
+
+async def test_operator_starts_and_stops_with_the_pending_warning(console: Api) -> None:
+    headers = await log_in(console.client, "operator")
+    started = await console.client.post("/console/workflows/inbound/start", headers=headers)
+    assert started.status_code == 200
+    assert console.supervisor.is_running("inbound")
+    assert 'aria-pressed="true"' in started.text
+    console.supervisor.edit("inbound", lambda data: data, author="alice", note="nothing")
+    stopped = await console.client.post("/console/workflows/inbound/stop", headers=headers)
+    assert not console.supervisor.is_running("inbound")
+    assert 'data-testid="pending-warning"' in stopped.text
+    assert "pending edits" in stopped.text
+    assert 'hx-swap-oob="innerHTML"' in stopped.text
+
+
+async def test_workflow_card_polls_backlog_and_counters(console: Api) -> None:
+    await log_in(console.client, "viewer")
+    card = await console.client.get("/console/workflows/inbound")
+    assert 'hx-trigger="every 2s"' in card.text
+    assert '<dd data-testid="backlog">5</dd>' in card.text
+
+
+async def test_password_is_never_echoed(console: Api) -> None:
+    wrong = await console.client.post(
+        "/console/login", data={"name": "admin", "password": PASSWORD + "x"}
+    )
+    assert PASSWORD not in wrong.text
