@@ -19,8 +19,10 @@ from crmsync.api.routers import (
     revisions,
     session,
     system,
-    users as users_router,
     workflows,
+)
+from crmsync.api.routers import (
+    users as users_router,
 )
 from crmsync.api.services.crm import ConnectorOpener, CrmService
 from crmsync.api.services.events import EventService
