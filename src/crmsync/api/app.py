@@ -21,11 +21,13 @@ from crmsync.api.routers import (
     system,
     workflows,
 )
+from crmsync.api.routers import users as user_routes
 from crmsync.api.services.crm import ConnectorOpener, CrmService
 from crmsync.api.services.events import EventService
 from crmsync.api.services.mappings import MappingNotFound, MappingService
 from crmsync.api.services.optinout import OptInOutService
 from crmsync.api.services.resources import ResourceService
+from crmsync.api.services.users import UserService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.api.users import UserStore
 from crmsync.config import ConfigError
@@ -70,8 +72,9 @@ def create_app(
     app.state.optinout_service = OptInOutService(supervisor, app.state.crm_service)
     app.state.resource_service = ResourceService(supervisor)
     app.state.event_service = EventService(supervisor)
+    app.state.user_service = UserService(users)
     routers = (system, session, workflows, mappings, resources, events, optinout)
-    for module in (*routers, revisions, rejects, crm):
+    for module in (*routers, revisions, rejects, crm, user_routes):
         app.include_router(module.router)
     console.install(app)
     _add_error_handlers(app)

@@ -11,10 +11,20 @@ from crmsync.api.services.events import EventService
 from crmsync.api.services.mappings import MappingService
 from crmsync.api.services.optinout import OptInOutService
 from crmsync.api.services.resources import ResourceService
+from crmsync.api.services.users import UserService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.workflows.supervisor import Supervisor
 
-__all__ = ["Crm", "Events", "Mappings", "OptInOut", "Resources", "SupervisorDep", "Workflows"]
+__all__ = [
+    "Crm",
+    "Events",
+    "Mappings",
+    "OptInOut",
+    "Resources",
+    "SupervisorDep",
+    "Users",
+    "Workflows",
+]
 
 
 def _supervisor(request: Request) -> Supervisor:
@@ -67,3 +77,11 @@ def _optinout(request: Request) -> OptInOutService:
 
 
 OptInOut = Annotated[OptInOutService, Depends(_optinout)]
+
+
+def _users(request: Request) -> UserService:
+    service: UserService = request.app.state.user_service
+    return service
+
+
+Users = Annotated[UserService, Depends(_users)]

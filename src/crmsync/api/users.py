@@ -6,6 +6,7 @@ only their SHA-256 is stored: a token carries its full entropy, so a slow hash a
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -20,9 +21,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from crmsync.errors import ConfigurationError
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["Role", "User", "UserStore"]
+__all__ = ["MIN_PASSWORD_LENGTH", "TOKEN_ID_LENGTH", "Role", "TokenInfo", "User", "UserStore"]
 
 TOKEN_PREFIX = "crms_"  # noqa: S105 (a prefix that makes tokens recognisable, not a secret)
+MIN_PASSWORD_LENGTH = 8
+#: A token is named by the first characters of its hash (never by the token itself).
+TOKEN_ID_LENGTH = 16
 
 
 class Role(StrEnum):
@@ -41,6 +45,15 @@ class Role(StrEnum):
 class User:
     name: str
     role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An API token as it can be shown again: its id (a prefix of its hash), never the token."""
+
+    id: str
+    user: str
+    created_at: datetime
 
 
 def _utcnow() -> datetime:
@@ -89,11 +102,9 @@ class UserStore:
         """Create the user, or replace the role and password of an existing one."""
         if not name or len(name) > 255 or not name.isprintable():
             raise ConfigurationError("a user name is 1 to 255 printable characters")
-        if len(password) < 8:
-            raise ConfigurationError("a password has at least 8 characters")
         values = {
             "role": role.value,
-            "password_hash": self._hasher.hash(password),
+            "password_hash": self._hash(password),
             "created_at": self._clock(),
         }
         t = self.users
@@ -102,6 +113,24 @@ class UserStore:
             if done.rowcount == 0:
                 conn.execute(sa.insert(t).values(name=name, **values))
         return User(name, role)
+
+    def _hash(self, password: str) -> str:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise ConfigurationError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+        return self._hasher.hash(password)
+
+    def change(self, name: str, *, role: Role | None = None, password: str | None = None) -> bool:
+        """Change the role and/or password of user ``name``; ``False`` when there is none."""
+        values: dict[str, str] = {}
+        if role is not None:
+            values["role"] = role.value
+        if password is not None:
+            values["password_hash"] = self._hash(password)
+        t = self.users
+        with self.engine.begin() as conn:
+            if not values:
+                return conn.execute(sa.select(t.c.name).where(t.c.name == name)).first() is not None
+            return conn.execute(sa.update(t).where(t.c.name == name).values(**values)).rowcount > 0
 
     def get(self, name: str) -> User | None:
         t = self.users
@@ -144,6 +173,34 @@ class UserStore:
                 )
             )
         return token
+
+    @staticmethod
+    def token_id(token: str) -> str:
+        """The id under which ``token`` is listed."""
+        return _token_hash(token)[:TOKEN_ID_LENGTH]
+
+    def list_tokens(self, name: str) -> builtins.list[TokenInfo]:
+        """The user's API tokens, oldest first."""
+        t = self.tokens
+        query = sa.select(t).where(t.c.user == name).order_by(t.c.created_at, t.c.token_hash)
+        with self.engine.connect() as conn:
+            return [
+                TokenInfo(row.token_hash[:TOKEN_ID_LENGTH], row.user, row.created_at)
+                for row in conn.execute(query)
+            ]
+
+    def revoke(self, name: str, token_id: str) -> bool:
+        """Revoke the user's token whose id is ``token_id``; ``False`` when there is none."""
+        if len(token_id) != TOKEN_ID_LENGTH:
+            return False
+        t = self.tokens
+        with self.engine.begin() as conn:
+            hashes = conn.execute(sa.select(t.c.token_hash).where(t.c.user == name)).scalars()
+            found = [h for h in hashes if h[:TOKEN_ID_LENGTH] == token_id]
+            if len(found) != 1:
+                return False
+            conn.execute(sa.delete(t).where(t.c.token_hash == found[0]))
+            return True
 
     def by_token(self, token: str) -> User | None:
         u, t = self.users, self.tokens
