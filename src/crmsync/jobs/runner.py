@@ -73,13 +73,10 @@ class JobRunner:
         ``continue_unfinished`` is on, that run is resumed instead, so that re-running a job after
         a crash exports nothing twice. A job must not run twice at the same time.
         """
-        if continue_unfinished:
-            for info in self.store.runs(limit=20):
-                if info.job == job.name and info.job_text == job_text:
-                    if info.status in ("running", "failed"):
-                        self.store.log(info.id, job.first_step, "info", "resumed by a new run")
-                        return await self.resume(info.id)
-                    break
+        unfinished = self.store.unfinished_run(job.name, job_text) if continue_unfinished else None
+        if unfinished is not None:
+            self.store.log(unfinished.id, job.first_step, "info", "resumed by a new run")
+            return await self.resume(unfinished.id)
         merged = {**job.variables, **(variables or {})}
         run_id = self.store.create_run(job.name, source, job_text, merged, job.first_step)
         await self._drive(run_id, job)

@@ -190,6 +190,13 @@ class JobStore:
         with self.engine.connect() as conn:
             return [RunInfo(**row._mapping) for row in conn.execute(query)]
 
+    def unfinished_run(self, job: str, job_text: str) -> RunInfo | None:
+        """The last run of this very job file when it did not finish (failed or interrupted)."""
+        for info in self.runs(limit=20):
+            if info.job == job and info.job_text == job_text:
+                return info if info.status in ("running", "failed") else None
+        return None
+
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
