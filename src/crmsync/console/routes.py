@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from crmsync.console.pages import editor, login, mappings, rejects, revisions, workflows
+from crmsync.console.pages import (
+    editor,
+    login,
+    mappings,
+    rejects,
+    revisions,
+    settings,
+    workflows,
+)
 from crmsync.console.templating import PREFIX
 
 __all__ = ["router"]
@@ -23,5 +31,5 @@ def console_home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/workflows", status_code=303)
 
 
-for page in (login, workflows, editor, mappings, rejects, revisions):
+for page in (login, workflows, editor, mappings, settings, rejects, revisions):
     router.include_router(page.router, prefix=PREFIX)

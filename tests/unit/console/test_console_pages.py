@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from console_support import PASSWORD, Api, csrf_of, log_in
 
@@ -110,3 +112,62 @@ async def test_password_is_never_echoed(console: Api) -> None:
         "/console/login", data={"name": "admin", "password": PASSWORD + "x"}
     )
     assert PASSWORD not in wrong.text
+
+
+async def test_events_switches_saved_as_a_pending_revision(console: Api) -> None:
+    await log_in(console.client, "admin")
+    page = await console.client.get("/console/events")
+    assert 'role="switch"' in page.text
+    refused = await console.client.post(
+        "/console/events", data={"csrf_token": csrf_of(page), "send": "on"}
+    )
+    assert refused.status_code == 422
+    assert "<code>outbound.connection</code>: a connection is needed" in refused.text
+    assert console.supervisor.revisions.pending("outbound") is None
+
+    def connect(data: dict[str, Any]) -> dict[str, Any]:
+        return data | {"outbound": {"connection": "dynamics"}}
+
+    console.supervisor.edit("outbound", connect, author="test", note="connection")
+    saved = await console.client.post(
+        "/console/events", data={"csrf_token": csrf_of(page), "send": "on", "click": "on"}
+    )
+    assert saved.status_code == 200
+    assert "saved as pending revision" in saved.text
+    events = console.supervisor.config("outbound", latest=True).outbound.events
+    assert (events.send, events.open, events.click, events.bounce) == (True, False, True, False)
+    assert 'data-testid="pending-warning"' in saved.text
+
+
+async def test_operator_cannot_save_the_events_switches(console: Api) -> None:
+    await log_in(console.client, "operator")
+    page = await console.client.get("/console/events")
+    assert "needs the admin role" in page.text
+    refused = await console.client.post(
+        "/console/events", data={"csrf_token": csrf_of(page), "send": "on"}
+    )
+    assert refused.status_code == 403
+    assert console.supervisor.revisions.pending("outbound") is None
+
+
+async def test_optinout_pairs_offer_the_crm_booleans_only(console: Api) -> None:
+    await log_in(console.client, "admin")
+    page = await console.client.get("/console/optinout")
+    assert page.status_code == 200
+    assert "<option>donotemail</option>" in page.text
+    assert "<option>lastname</option>" not in page.text
+    saved = await console.client.post(
+        "/console/optinout",
+        data={
+            "csrf_token": csrf_of(page),
+            "direction": "bidirectional",
+            "connection": "dynamics",
+            "pair-optout_email": "donotemail",
+        },
+    )
+    assert saved.status_code == 200, saved.text
+    settings = console.supervisor.config("optinout", latest=True).optinout
+    assert settings.direction == "bidirectional"
+    assert [(m.crm, m.campaign.value) for m in settings.mappings] == [
+        ("donotemail", "optout_email")
+    ]

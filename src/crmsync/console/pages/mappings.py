@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
@@ -27,6 +27,7 @@ async def _list(
     *,
     note: str | None = None,
     template: str = "_mapping_list.html",
+    **context: Any,
 ) -> HTMLResponse:
     replays = await asyncio.to_thread(supervisor.state.pending_replays)
     return render(
@@ -39,14 +40,25 @@ async def _list(
         warning=supervisor.pending_warning("inbound"),
         connections=sorted(supervisor.config("inbound", latest=True).connections),
         note=note,
+        **context,
     )
 
 
 @router.get("/mappings", response_class=HTMLResponse)
 async def mappings_page(
-    request: Request, caller: Viewer, service: Mappings, supervisor: SupervisorDep
+    request: Request,
+    caller: Viewer,
+    service: Mappings,
+    supervisor: SupervisorDep,
+    saved: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
-    return await _list(request, caller, service, supervisor, template="mappings.html")
+    """The list; ``saved``: the revision the editor has just saved."""
+    note = None
+    if saved is not None:
+        note = f"saved as pending revision {saved}: it takes effect when inbound is started again"
+    return await _list(
+        request, caller, service, supervisor, template="mappings.html", status_note=note
+    )
 
 
 @router.get("/mappings/choices", response_class=HTMLResponse)
