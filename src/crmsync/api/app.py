@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,7 +15,9 @@ from crmsync.api.auth import LoginLimiter, SessionStore
 from crmsync.api.errors import Conflict, CrmFailed, NotFound
 from crmsync.api.routers import (
     crm,
+    docs,
     events,
+    jobs,
     mappings,
     optinout,
     rejects,
@@ -24,6 +30,7 @@ from crmsync.api.routers import (
 from crmsync.api.routers import users as user_routes
 from crmsync.api.services.crm import ConnectorOpener, CrmService
 from crmsync.api.services.events import EventService
+from crmsync.api.services.jobs import JobService
 from crmsync.api.services.mappings import MappingNotFound, MappingService
 from crmsync.api.services.optinout import OptInOutService
 from crmsync.api.services.resources import ResourceService
@@ -31,7 +38,9 @@ from crmsync.api.services.users import UserService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.api.users import UserStore
 from crmsync.config import ConfigError
+from crmsync.config.models import Config
 from crmsync.errors import ConfigurationError, CrmsyncError
+from crmsync.jobs import ConnectorPool
 from crmsync.sync.connections import open_connector
 from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
 from crmsync.sync.state_models import ReplayRefused
@@ -51,17 +60,33 @@ def create_app(
     replay_limit: int = DEFAULT_REPLAY_LIMIT,
     connector_opener: ConnectorOpener = open_connector,
     metadata_ttl: float = 60.0,
+    jobs_folder: Path = Path("jobs"),
+    job_connectors: Callable[[Config], ConnectorPool] | None = None,
 ) -> FastAPI:
     """The API over ``supervisor``'s workflows, with ``users`` allowed in.
 
-    ``connector_opener`` opens the CRM connectors of the metadata routes (tests pass fakes);
-    ``metadata_ttl`` is how long CRM metadata is kept, in seconds.
+    ``connector_opener`` opens the CRM connectors of the metadata routes and ``job_connectors``
+    those of job runs (tests pass fakes); ``metadata_ttl`` is how long CRM metadata is kept, in
+    seconds; ``jobs_folder`` holds the job files the server knows (default ``jobs/`` of the
+    working directory). The OpenAPI document is served to logged-in users only.
     """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await job_service.close()
+
     app = FastAPI(
         title="crmsync",
         version=__version__,
-        description="Workflows, mappings, revisions, rejects and metrics of a crmsync server.",
+        description="Workflows, mappings, resources, events, opt-in/out, jobs, users, "
+        "revisions, rejects and metrics of a crmsync server.",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
     )
+    job_service = JobService(supervisor, jobs_folder, connectors=job_connectors)
     app.state.supervisor = supervisor
     app.state.users = users
     app.state.sessions = sessions or SessionStore()
@@ -73,7 +98,8 @@ def create_app(
     app.state.resource_service = ResourceService(supervisor)
     app.state.event_service = EventService(supervisor)
     app.state.user_service = UserService(users)
-    routers = (system, session, workflows, mappings, resources, events, optinout)
+    app.state.job_service = job_service
+    routers = (system, docs, session, workflows, mappings, resources, events, optinout, jobs)
     for module in (*routers, revisions, rejects, crm, user_routes):
         app.include_router(module.router)
     console.install(app)

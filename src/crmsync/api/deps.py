@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.events import EventService
+from crmsync.api.services.jobs import JobService
 from crmsync.api.services.mappings import MappingService
 from crmsync.api.services.optinout import OptInOutService
 from crmsync.api.services.resources import ResourceService
@@ -85,3 +86,11 @@ def _users(request: Request) -> UserService:
 
 
 Users = Annotated[UserService, Depends(_users)]
+
+
+def _jobs(request: Request) -> JobService:
+    service: JobService = request.app.state.job_service
+    return service
+
+
+Jobs = Annotated[JobService, Depends(_jobs)]

@@ -28,6 +28,7 @@ from crmsync.connectors.base import (
     WriteResult,
 )
 from crmsync.errors import ConfigurationError, TransientError
+from crmsync.jobs import ConnectorPool
 from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
 
 ENV = {"CRMSYNC_TEST_SECRET": "s3cret"}
@@ -131,6 +132,14 @@ CRM_TABLES = {
 }
 
 
+CRM_RECORDS = {
+    "contact": [
+        {"contactid": "00000000-0000-0000-0000-000000000001", "lastname": "Curie"},
+        {"contactid": "00000000-0000-0000-0000-000000000002", "lastname": "Noether"},
+    ]
+}
+
+
 @dataclass
 class FakeCrm:
     """Opens connectors over :data:`CRM_TABLES`; ``down`` makes every call fail."""
@@ -146,6 +155,9 @@ class FakeCrm:
         _connection: DataverseConnection | SalesforceConnection,
         _environ: Mapping[str, str] | None,
     ) -> Connector:
+        return self.connector()
+
+    def connector(self) -> Connector:
         self.opened += 1
         return _FakeConnector(self)
 
@@ -169,10 +181,11 @@ class _FakeConnector:
             raise ConfigurationError(f"table {table!r} does not exist", status=404, table=table)
         return CRM_TABLES[table]
 
-    def read_all(
+    async def read_all(
         self, table: str, fields: Sequence[str] | None = None, *, where: str | None = None
     ) -> AsyncIterator[list[Record]]:
-        raise NotImplementedError
+        self._check()
+        yield [Record(r["contactid"], r) for r in CRM_RECORDS.get(table, [])]
 
     def track_changes(
         self,
@@ -221,12 +234,18 @@ def make_api(folder: Path, *, replay_limit: int = 2_000_000) -> Api:
         users.add(role.value, role, PASSWORD)
         tokens[role] = users.new_token(role.value)
     crm = FakeCrm()
+
+    def job_connectors(config: Config) -> ConnectorPool:
+        return ConnectorPool(config, connectors={"dynamics": ("dataverse", crm.connector())})
+
     app = create_app(
         supervisor,
         users,
         login_limiter=LoginLimiter(attempts=3),
         replay_limit=replay_limit,
         connector_opener=crm.open,
+        jobs_folder=folder / "jobs",
+        job_connectors=job_connectors,
     )
     transport = httpx.ASGITransport(app=app)
     client = httpx.AsyncClient(transport=transport, base_url="http://testserver")

@@ -1,0 +1,305 @@
+"""Jobs and their runs: the job files of the server's jobs folder, started in the background.
+
+The jobs known to the server are the ``*.yaml``/``*.yml`` files of its jobs folder (``jobs/``
+beside the configuration by default), read again at every request: dropping a file in the folder
+is enough. A job is named by its ``name`` key. Runs use the connections and the store of the
+active configuration (``inbound``'s active revision) and are recorded in the job store exactly as
+``crmsync job run`` records them, so ``crmsync job show`` and the API see the same runs.
+
+Starting a job whose last run of the same file did not finish resumes that run (like ``crmsync
+job run``), unless ``new`` is asked for. A job runs at most once at a time in the server. A run
+interrupted by the server's stop stays ``running`` in the store and can be resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crmsync.api.errors import Conflict, NotFound
+from crmsync.config.models import Config
+from crmsync.errors import CrmsyncError
+from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, RunFailed, check_job_text
+from crmsync.jobs.store import RunInfo
+from crmsync.workflows.supervisor import Supervisor
+
+__all__ = [
+    "JobOut",
+    "JobService",
+    "LogLine",
+    "RunDetail",
+    "RunOut",
+    "RunReject",
+    "RunStart",
+    "RunStarted",
+    "StepOut",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The workflow whose active configuration gives jobs their connections and store.
+CONFIG_WORKFLOW = "inbound"
+_SUFFIXES = (".yaml", ".yml")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class JobOut(_Out):
+    name: str = Field(description="The job's name (the file's name when the file is invalid).")
+    file: str
+    description: str
+    steps: tuple[str, ...]
+    valid: bool
+    issues: tuple[str, ...] = Field(description="Every problem of the file, with its line.")
+    running: str | None = Field(description="The id of the run under way in this server.")
+
+
+class RunStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variables: Annotated[
+        dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], str],
+        Field(max_length=100, description="Override the job's variables (like --var)."),
+    ] = Field(default_factory=dict)
+    new: bool = Field(
+        default=False, description="Start afresh even when the last run did not finish."
+    )
+
+
+class RunStarted(_Out):
+    run_id: str
+    job: str
+    resumed: bool = Field(description="An unfinished run of the same job file was resumed.")
+
+
+class RunOut(_Out):
+    id: str
+    job: str
+    source: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
+class StepOut(_Out):
+    seq: int
+    step: str
+    status: str
+    counts: dict[str, int]
+    error: str | None
+
+
+class LogLine(_Out):
+    step: str
+    level: str
+    message: str
+
+
+class RunDetail(RunOut):
+    active: bool = Field(description="Being run by this server now.")
+    steps: tuple[StepOut, ...]
+    variables: dict[str, str]
+    rejects: int
+    log: tuple[LogLine, ...]
+
+
+class RunReject(_Out):
+    step: str
+    errorSymbol: str
+    errorMessage: str
+    record: dict[str, Any]
+
+
+def _run_out(info: RunInfo) -> RunOut:
+    return RunOut(
+        id=info.id,
+        job=info.job,
+        source=info.source,
+        status=info.status,
+        started_at=info.started_at,
+        finished_at=info.finished_at,
+        error=info.error,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _JobFileFound:
+    name: str
+    path: Path
+    text: str
+    job: JobFile | None
+    issues: tuple[str, ...]
+
+
+class JobService:
+    """Job files of ``folder``; runs in ``supervisor``'s store, driven in the background."""
+
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        folder: Path,
+        *,
+        connectors: Callable[[Config], ConnectorPool] | None = None,
+    ) -> None:
+        self.supervisor = supervisor
+        self.folder = folder
+        self.store = JobStore(supervisor.engine)
+        self._connectors = connectors or (lambda config: ConnectorPool(config, supervisor.environ))
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running_jobs: dict[str, str] = {}
+
+    # -- job files ------------------------------------------------------------------------------
+
+    def _files(self) -> builtins.list[_JobFileFound]:
+        if not self.folder.is_dir():
+            return []
+        found: builtins.list[_JobFileFound] = []
+        names: set[str] = set()
+        for path in sorted(p for p in self.folder.iterdir() if p.suffix in _SUFFIXES):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                found.append(_JobFileFound(path.stem, path, "", None, (f"cannot read: {exc}",)))
+                continue
+            job, issues = check_job_text(text, source=path.name)
+            problems = tuple(str(issue) for issue in issues)
+            name = job.name if job is not None else path.stem
+            if job is not None and name in names:
+                job, problems = None, (f"{path.name}: another file is also job '{name}'",)
+            names.add(name)
+            found.append(_JobFileFound(name, path, text, job, problems))
+        return found
+
+    def list(self) -> builtins.list[JobOut]:
+        return [
+            JobOut(
+                name=f.name,
+                file=f.path.name,
+                description=f.job.description if f.job else "",
+                steps=tuple(f.job.steps) if f.job else (),
+                valid=f.job is not None,
+                issues=f.issues,
+                running=self._running_jobs.get(f.name),
+            )
+            for f in self._files()
+        ]
+
+    def _job(self, name: str) -> _JobFileFound:
+        for found in self._files():
+            if found.name == name and found.job is not None:
+                return found
+        raise NotFound(
+            f"there is no valid job '{name}' in {self.folder} (GET /api/jobs lists them)",
+            code="UNKNOWN_JOB",
+        )
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    async def start(self, name: str, request: RunStart) -> RunStarted:
+        """Start (or resume, see the module) a run of job ``name`` in the background."""
+        found = self._job(name)
+        job = found.job
+        assert job is not None  # _job returns valid jobs only
+        if name in self._running_jobs:
+            raise Conflict(
+                f"job '{name}' is running already (run {self._running_jobs[name]})",
+                code="JOB_RUNNING",
+            )
+        config = self.supervisor.config(CONFIG_WORKFLOW)
+        unfinished = None if request.new else self.store.unfinished_run(job.name, found.text)
+        if unfinished is not None:
+            self.store.log(unfinished.id, job.first_step, "info", "resumed by a new run")
+            run_id = unfinished.id
+        else:
+            variables = {**job.variables, **request.variables}
+            run_id = self.store.create_run(
+                job.name, str(found.path), found.text, variables, job.first_step
+            )
+        self._launch(run_id, job.name, config)
+        return RunStarted(run_id=run_id, job=job.name, resumed=unfinished is not None)
+
+    async def resume(self, run_id: str) -> RunStarted:
+        """Continue a failed or interrupted run in the background."""
+        info = self._info(run_id)
+        if run_id in self._tasks or info.job in self._running_jobs:
+            raise Conflict(f"job '{info.job}' is running already", code="JOB_RUNNING")
+        if info.status == "succeeded":
+            raise Conflict(f"run {run_id} has succeeded: nothing to resume", code="RUN_SUCCEEDED")
+        self._launch(run_id, info.job, self.supervisor.config(CONFIG_WORKFLOW))
+        return RunStarted(run_id=run_id, job=info.job, resumed=True)
+
+    def _launch(self, run_id: str, job: str, config: Config) -> None:
+        self._running_jobs[job] = run_id
+        task = asyncio.get_running_loop().create_task(self._drive(run_id, job, config))
+        self._tasks[run_id] = task
+
+    async def _drive(self, run_id: str, job: str, config: Config) -> None:
+        pool = self._connectors(config)
+        try:
+            await JobRunner(self.store, self.supervisor.engine, pool).resume(run_id)
+        except RunFailed:
+            pass  # recorded in the store with the step's error; resumable
+        except Exception as exc:  # a run must end recorded, whatever stopped it
+            message = exc.message if isinstance(exc, CrmsyncError) else repr(exc)
+            logger.error("job run %s failed: %s", run_id, message)
+            self.store.finish_run(run_id, "failed", message)
+        finally:
+            self._tasks.pop(run_id, None)
+            self._running_jobs.pop(job, None)
+            await pool.aclose()
+
+    async def wait(self) -> None:
+        """Until every run under way has ended."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Cancel the runs under way (they stay ``running``, resumable)."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await self.wait()
+
+    def _info(self, run_id: str) -> RunInfo:
+        info = self.store.run(run_id)
+        if info is None:
+            raise NotFound(f"there is no job run '{run_id}'", code="UNKNOWN_RUN")
+        return info
+
+    def runs(self, limit: int = 50) -> builtins.list[RunOut]:
+        """The latest runs, newest first."""
+        return [_run_out(info) for info in self.store.runs(limit)]
+
+    def run(self, run_id: str) -> RunDetail:
+        """A run: its steps with status and counts, variables, reject count, log."""
+        info = self._info(run_id)
+        steps = tuple(
+            StepOut(seq=s.seq, step=s.step, status=s.status, counts=s.counts, error=s.error)
+            for s in self.store.steps(run_id)
+        )
+        log = tuple(
+            LogLine(step=step, level=level, message=message)
+            for step, level, message in self.store.log_lines(run_id)
+        )
+        return RunDetail(
+            **_run_out(info).model_dump(),
+            active=run_id in self._tasks,
+            steps=steps,
+            variables=self.store.variables(run_id),
+            rejects=len(self.store.rejects(run_id)),
+            log=log,
+        )
+
+    def rejects(self, run_id: str) -> builtins.list[RunReject]:
+        self._info(run_id)
+        return [RunReject.model_validate(item) for item in self.store.rejects(run_id)]
