@@ -153,7 +153,18 @@ def crmsync(*args: str, profile: Path | None = None) -> list[str]:
     if profile is None:
         return command
     spy = str(Path(sys.executable).with_name("py-spy"))
-    return [spy, "record", "--threads", "--format", "raw", "-o", str(profile), "--", *command]
+    return [
+        spy,
+        "record",
+        "--threads",
+        "--subprocesses",
+        "--format",
+        "raw",
+        "-o",
+        str(profile),
+        "--",
+        *command,
+    ]
 
 
 def store_count(url: str, store: str) -> int:

@@ -86,6 +86,14 @@ def run(
     poll_interval: Annotated[
         float | None, typer.Option(min=0.01, help="Override inbound.poll_interval_seconds.")
     ] = None,
+    writer_processes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Processes applying changes to the store (0: in the reading process; more "
+            "than 1 only helps PostgreSQL).",
+        ),
+    ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
     """Run every configured workflow: inbound, outbound and optinout."""
@@ -102,6 +110,7 @@ def run(
             ack_wait_seconds=ack_wait,
             parent_wait_seconds=parent_wait,
             poll_interval_seconds=poll_interval,
+            writer_processes=writer_processes,
         )
         engine = InboundEngine(loaded, options=options, progress=bars)
         summary, others = asyncio.run(_run(engine, once, loaded))

@@ -5,10 +5,13 @@ compiles every table mapping against the CRM metadata (all problems reported at 
 anything is written), then runs two loops side by side:
 
 - the **reader loop** runs a change-tracking round of every mapping, then waits the poll interval;
-- the **writer loop** fetches messages, applies each in one store transaction (in a worker thread,
-  so reading goes on meanwhile) and acknowledges it after the commit; between messages it releases
+- the **writer side** (:class:`~crmsync.sync.write_loop.WriteLoop`) fetches messages, applies each
+  in one store transaction and acknowledges it after the commit; between messages it releases
   parked children whose parent arrived, reconciles complete snapshots and turns children parked
-  too long into ``PARENT_MISSING`` rejects.
+  too long into ``PARENT_MISSING`` rejects. With ``writer_processes`` it runs in that many
+  processes of its own (:mod:`crmsync.sync.writer_process`), so that reading and writing use
+  separate cores; the engine then watches them, reports their progress and does the final
+  housekeeping once they have stopped.
 
 With ``once`` the engine stops when a round finds no change and the backlog (queue and parked
 children) is empty; children still waiting for a parent then are rejected, since no parent can
@@ -20,21 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 
 from crmsync.config.errors import ConfigError, ConfigIssue
 from crmsync.config.models import Config
-from crmsync.connectors.base import Connector
-from crmsync.errors import ConfigurationError, RateLimitedError, TransientError
-from crmsync.queue.base import ChangeMessage, ChangeQueue, Delivery
+from crmsync.connectors.base import Connector, TableInfo
+from crmsync.errors import ConfigurationError, FatalError, RateLimitedError, TransientError
+from crmsync.queue.base import ChangeQueue
 from crmsync.queue.sqlite import SQLiteQueue
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.sync.connections import open_connector
@@ -43,15 +43,17 @@ from crmsync.sync.reader import MappingReader
 from crmsync.sync.state import SyncState
 from crmsync.sync.state_models import Counts, WorkflowStatus
 from crmsync.sync.transform import CompiledMapping, compile_mapping
+from crmsync.sync.write_loop import WriteLoop
 from crmsync.sync.writer import WORKFLOW, MappingWriter
+from crmsync.sync.writer_process import WriterProcesses, WriterSpec
 
 __all__ = ["EngineOptions", "InboundEngine", "RunSummary", "open_queue"]
 
 logger = logging.getLogger(__name__)
 
-_FETCH = 8
 _READ_FAILURES = 5
-_LOCK_RETRIES = 8
+#: How often the engine looks at its writer processes (failures, progress, drained queue).
+_SUPERVISE_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,14 @@ class EngineOptions:
     chunk_size: int = 1000
     #: Overrides ``inbound.poll_interval_seconds``.
     poll_interval_seconds: float | None = None
+    #: Processes applying the queue's messages besides the engine's own: 0 writes in this
+    #: process; SQLite takes one writer at a time, so 1 is the useful number there, PostgreSQL
+    #: can take several.
+    writer_processes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.writer_processes < 0:
+            raise ValueError("writer_processes must be 0 or more")
 
 
 @dataclass(slots=True)
@@ -106,6 +116,8 @@ class InboundEngine:
         self.connectors: dict[str, Connector] = {}
         self.readers: dict[str, MappingReader] = {}
         self.writers: dict[str, MappingWriter] = {}
+        #: The CRM table metadata each mapping was compiled against (for writer processes).
+        self.tables: dict[str, TableInfo] = {}
         self._caught_up = asyncio.Event()
         #: One store transaction at a time in this process (see MappingReader._state).
         self.lock = threading.Lock()
@@ -164,6 +176,7 @@ class InboundEngine:
             except ConfigurationError as exc:
                 issues.append(ConfigIssue((*loc, "crm_table"), exc.message))
                 continue
+            self.tables[mapping.name] = info
             self.readers[mapping.name] = MappingReader(
                 compiled,
                 connector,
@@ -218,7 +231,7 @@ class InboundEngine:
         state.set_status(WORKFLOW, WorkflowStatus.RUNNING)
         self._caught_up.clear()
         reader = asyncio.create_task(self._read_loop(stop, once), name="inbound-reader")
-        writer = asyncio.create_task(self._write_loop(stop, once), name="inbound-writer")
+        writer = asyncio.create_task(self._write(stop, once), name="inbound-writer")
         try:
             done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
@@ -292,99 +305,59 @@ class InboundEngine:
             queued += await self._queue.backlog(name)
         return queued + self._state.parked_count()
 
-    async def _write_loop(self, stop: asyncio.Event, once: bool) -> None:
-        queue = self._queue
-        since_housekeeping = 0
-        while not stop.is_set():
-            deliveries = await queue.fetch(max_messages=_FETCH, wait_seconds=0.2)
-            # Acknowledged together once applied: one queue commit per fetch, not per message
-            # (a message applied and not yet acknowledged comes back, and is applied harmlessly).
-            applied: list[Delivery] = []
-            for index, delivery in enumerate(deliveries):
-                if stop.is_set():
-                    await queue.ack(applied)
-                    await queue.nack(deliveries[index:], reason="the engine stopped")
-                    return
-                if await self._apply(delivery):
-                    applied.append(delivery)
-            if applied:
-                await queue.ack(applied)
-            since_housekeeping += len(deliveries)
-            if deliveries and since_housekeeping < 50:
-                continue
-            since_housekeeping = 0
-            await asyncio.to_thread(self._locked, self.housekeeping)
-            await self._report_backlog()
-            if once and self._caught_up.is_set() and not deliveries and not await self._queued():
-                if self._state.parked_count():
-                    # Caught up and drained: no parent can arrive any more in this run.
-                    await asyncio.to_thread(self._locked, self.housekeeping, True)
-                return
+    def _write_loop(self) -> WriteLoop:
+        return WriteLoop(
+            self.writers,
+            self._state,
+            self._queue,
+            parent_wait_seconds=self.options.parent_wait_seconds,
+            progress=self.progress,
+            lock=self.lock,
+        )
 
-    async def _queued(self) -> int:
-        total = 0
-        for name in self.writers:
-            total += await self._queue.backlog(name)
-        return total
-
-    async def _report_backlog(self) -> None:
-        for name in self.writers:
-            queued = await self._queue.backlog(name)
-            self.progress.backlog(name, queued + self._state.parked_count(name))
-
-    async def _apply(self, delivery: Delivery) -> bool:
-        """Apply one delivery; ``True`` when committed (to be acknowledged), ``False`` when it
-        was given back to the queue."""
-        queue = self._queue
-        writer = self.writers.get(delivery.message.mapping)
-        if writer is None:
-            reason = f"mapping '{delivery.message.mapping}' is not in the configuration"
-            await queue.nack([delivery], delay_seconds=3600, reason=reason)
-            return False
+    async def _write(self, stop: asyncio.Event, once: bool) -> None:
+        """The writer side: in this process, or supervising the writer processes."""
+        loop = self._write_loop()
+        if self.options.writer_processes == 0:
+            await loop.run(stop, self._caught_up if once else None)
+            return
+        spec = WriterSpec(
+            self.config,
+            self.tables,
+            self.options.ack_wait_seconds,
+            self.options.parent_wait_seconds,
+            os.getpid(),
+            logging.getLogger().getEffectiveLevel(),
+        )
+        processes = WriterProcesses(spec, self.options.writer_processes)
+        written = {name: counts.read for name, counts in self._state.counters().items()}
         try:
-            await asyncio.to_thread(self._locked, _with_retries, writer.apply, delivery.message)
-        except OperationalError as exc:
-            logger.warning("%s: store busy (%s); the message comes back", writer.name, exc.orig)
-            await queue.nack([delivery], delay_seconds=1.0, reason=str(exc.orig))
-            return False
-        return True
+            await processes.start()
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _SUPERVISE_SECONDS)
+                reason = await processes.failure()
+                if reason is not None:
+                    raise FatalError(reason)
+                self._report_written(written)
+                await loop.report_backlog()
+                if stop.is_set():
+                    return
+                if once and self._caught_up.is_set() and not await loop.queued():
+                    break
+        finally:
+            await processes.stop()
+        await loop.finish()
+        self._report_written(written)
 
-    def _locked(self, fn: Callable[..., object], *args: Any) -> None:
-        with self.lock:
-            fn(*args)
+    def _report_written(self, written: dict[str, int]) -> None:
+        """Progress of writer processes, from the counters they commit."""
+        for name, counts in self._state.counters().items():
+            if name in self.writers and counts.read > written.get(name, 0):
+                self.progress.written(name, counts.read - written.get(name, 0))
+                written[name] = counts.read
 
     def housekeeping(self, final: bool = False) -> None:
         """Release parked children, reconcile complete snapshots, expire old parked children
         (all of them when ``final``)."""
-        state = self._state
-        for writer in self.writers.values():
-            while writer.release_parked():
-                pass
-            writer.reconcile_snapshots()
-        now = datetime.now(UTC)
-        cutoff = (
-            now + timedelta(days=1)
-            if final
-            else now - timedelta(seconds=self.options.parent_wait_seconds)
-        )
-        while expired := state.reject_expired_parked(WORKFLOW, cutoff):
-            per_mapping: dict[str, int] = {}
-            for parked in expired:
-                per_mapping[parked.mapping] = per_mapping.get(parked.mapping, 0) + 1
-            with state.engine.begin() as conn:
-                for name, count in per_mapping.items():
-                    state.add_counts(conn, name, rejected=count)
-            logger.warning("%d children never saw their parent: rejected", len(expired))
-
-
-def _with_retries(apply: Callable[[ChangeMessage], object], message: ChangeMessage) -> None:
-    """Apply ``message``, again when SQLite refuses a transaction whose snapshot another
-    connection moved on (``database is locked`` at once, without waiting for the busy timeout)."""
-    for attempt in range(_LOCK_RETRIES):
-        try:
-            apply(message)
-            return
-        except OperationalError:
-            if attempt == _LOCK_RETRIES - 1:
-                raise
-            time.sleep(0.02 * (attempt + 1))
+        self._write_loop().housekeeping(final)

@@ -36,6 +36,7 @@ from crmsync.queue.base import Change, ChangeMessage, ChangeQueue
 from crmsync.sync.connections import calls_made
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping
+from crmsync.sync.write_loop import with_retries
 from crmsync.sync.writer import version_number
 
 __all__ = ["DEFAULT_CHUNK", "MappingReader", "RoundResult"]
@@ -89,11 +90,12 @@ class MappingReader:
 
     async def _state(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a state call in a thread, holding the store lock the writer also takes: SQLite
-        refuses a write transaction whose snapshot another connection has moved on."""
+        refuses a write transaction whose snapshot another connection has moved on (and again
+        when a writer process did so)."""
 
         def call() -> _T:
             with self._lock:
-                return fn(*args)
+                return with_retries(fn, *args)
 
         return await asyncio.to_thread(call)
 

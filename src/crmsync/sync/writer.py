@@ -98,14 +98,18 @@ class MappingWriter:
     def apply(self, message: ChangeMessage) -> dict[str, int]:
         """Apply ``message`` in one transaction; returns the counter deltas it committed."""
         with self.state.engine.begin() as conn:
+            # A write first: on SQLite the transaction takes the write lock now (waiting for
+            # another process's writer if need be), not after its reads (which would fail at
+            # once if that writer committed in between).
+            self.state.add_counts(conn, self.name, read=len(message.changes))
             counts = self._apply(conn, message.changes, full=message.snapshot is not None)
             keys = [c.id for c in message.changes if c.kind == "upsert"]
             if message.snapshot is not None:
                 self.state.mark_applied(conn, message.snapshot, message.message_id, keys)
             else:
                 self._note_seen(conn, keys)
-            counts["read"] = len(message.changes)
             self.state.add_counts(conn, self.name, **counts)
+            counts["read"] = len(message.changes)
         if self._on_written is not None:
             self._on_written(self.name, len(message.changes))
         return counts

@@ -1,6 +1,7 @@
 """Crash safety: ``crmsync run`` killed with SIGKILL at random points, during an initial load and
 during steady-state changes, then restarted with ``--once``, leaves the Campaign store identical
-to the CRM: the same keys, the same values, no duplicates."""
+to the CRM: the same keys, the same values, no duplicates. Killed is the engine process alone (its
+writer process stops by itself) or the engine with its writer process."""
 
 from __future__ import annotations
 
@@ -69,19 +70,26 @@ def _environment() -> dict[str, str]:
 
 def _start(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        _command(config), env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _command(config),
+        env=_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the engine and its writer process
     )
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGKILL)
+def _kill(process: subprocess.Popen[bytes], group: bool) -> None:
+    if group:
+        os.killpg(process.pid, signal.SIGKILL)
+    else:
+        process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
 
 
-async def _kill_after(config: Path, seconds: float) -> None:
+async def _kill_after(config: Path, seconds: float, group: bool) -> None:
     process = _start(config)
     await asyncio.sleep(seconds)
-    _kill(process)
+    _kill(process, group)
 
 
 def _run_once(config: Path) -> None:
@@ -145,7 +153,10 @@ async def _assert_identical(crm: Crm, store_url: str) -> None:
         assert stored[key]["name"] == subscriptions[key]["crmsync_name"]
 
 
-async def test_killed_at_random_points_ends_identical(crm: Crm, tmp_path: Path) -> None:
+@pytest.mark.parametrize("group", [False, True], ids=["engine", "engine-and-writer"])
+async def test_killed_at_random_points_ends_identical(
+    crm: Crm, tmp_path: Path, group: bool
+) -> None:
     seed = int(time.time())
     rng = random.Random(seed)
     print(f"crash test seed {seed}")
@@ -163,13 +174,13 @@ async def test_killed_at_random_points_ends_identical(crm: Crm, tmp_path: Path) 
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
 
     for _ in range(3):  # during the initial load
-        await _kill_after(config, rng.uniform(1.0, 3.0))
+        await _kill_after(config, rng.uniform(1.0, 3.0), group)
     ids = sorted(await crm.rows("contact", ("firstname",)))
     for round_no in range(3):  # during steady-state changes
         process = _start(config)
         await asyncio.sleep(rng.uniform(1.0, 2.0))
         await _crm_changes(crm, rng, ids, round_no)
         await asyncio.sleep(rng.uniform(0.0, 1.0))
-        _kill(process)
+        _kill(process, group)
     _run_once(config)
     await _assert_identical(crm, store_url)

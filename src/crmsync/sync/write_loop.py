@@ -1,0 +1,174 @@
+"""The writer side of the inbound workflow: queue messages → Campaign store, with housekeeping.
+
+:class:`WriteLoop` fetches messages, applies each in one store transaction (in a worker thread)
+and acknowledges them after the commit; every 50 messages, and whenever the queue is idle, it
+does the housekeeping: releases parked children whose parent arrived, reconciles complete
+snapshots and turns children parked too long into ``PARENT_MISSING`` rejects. It runs in the
+engine's process or in writer processes of their own (:mod:`crmsync.sync.writer_process`): the
+durable queue is the boundary between reading and writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
+
+from crmsync.queue.base import ChangeQueue, Delivery
+from crmsync.sync.progress import InboundProgress
+from crmsync.sync.state import SyncState
+from crmsync.sync.writer import WORKFLOW, MappingWriter
+
+__all__ = ["WriteLoop", "with_retries"]
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+_FETCH = 8
+_LOCK_RETRIES = 8
+#: Messages applied between two housekeeping passes while the queue is busy.
+_HOUSEKEEPING_EVERY = 50
+
+
+def with_retries(fn: Callable[..., _T], *args: Any) -> _T:
+    """Call ``fn(*args)`` (one store transaction), again when SQLite refuses a transaction whose
+    snapshot another connection moved on (``database is locked`` at once, without waiting for the
+    busy timeout); the last failure is raised."""
+    for attempt in range(_LOCK_RETRIES):
+        try:
+            return fn(*args)
+        except OperationalError:
+            if attempt == _LOCK_RETRIES - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+class WriteLoop:
+    """Applies the queue's messages with ``writers`` (one per mapping) until stopped.
+
+    ``lock`` serialises store transactions with the readers of the same process (SQLite refuses
+    a write transaction whose snapshot another connection of the process has moved on).
+    ``housekeeping``: whether this loop also releases parked children, reconciles snapshots and
+    expires parked children (one loop of a group of writer processes does).
+    """
+
+    def __init__(
+        self,
+        writers: Mapping[str, MappingWriter],
+        state: SyncState,
+        queue: ChangeQueue,
+        *,
+        parent_wait_seconds: float,
+        progress: InboundProgress,
+        lock: threading.Lock | None = None,
+        housekeeping: bool = True,
+    ) -> None:
+        self.writers = writers
+        self.state = state
+        self.queue = queue
+        self.parent_wait_seconds = parent_wait_seconds
+        self.progress = progress
+        self.lock = lock or threading.Lock()
+        self.does_housekeeping = housekeeping
+
+    async def run(self, stop: asyncio.Event, caught_up: asyncio.Event | None = None) -> None:
+        """Apply messages until ``stop`` is set or, with ``caught_up``, until it is set and the
+        queue is drained; then children still parked are rejected (no parent can arrive any
+        more in this run)."""
+        queue = self.queue
+        since_housekeeping = 0
+        while not stop.is_set():
+            deliveries = await queue.fetch(max_messages=_FETCH, wait_seconds=0.2)
+            # Acknowledged together once applied: one queue commit per fetch, not per message
+            # (a message applied and not yet acknowledged comes back, and is applied harmlessly).
+            applied: list[Delivery] = []
+            for index, delivery in enumerate(deliveries):
+                if stop.is_set():
+                    await queue.ack(applied)
+                    await queue.nack(deliveries[index:], reason="the engine stopped")
+                    return
+                if await self._apply(delivery):
+                    applied.append(delivery)
+            if applied:
+                await queue.ack(applied)
+            since_housekeeping += len(deliveries)
+            if deliveries and since_housekeeping < _HOUSEKEEPING_EVERY:
+                continue
+            since_housekeeping = 0
+            if self.does_housekeeping:
+                await asyncio.to_thread(self.locked, self.housekeeping)
+                await self.report_backlog()
+            drained = caught_up is not None and caught_up.is_set() and not deliveries
+            if drained and not await self.queued():
+                await self.finish(housekept=self.does_housekeeping)
+                return
+
+    async def finish(self, *, housekept: bool = False) -> None:
+        """The last housekeeping of a run that caught up and drained its queue (``housekept``:
+        the regular pass has just been done)."""
+        if not housekept:
+            await asyncio.to_thread(self.locked, self.housekeeping)
+        if self.state.parked_count():
+            # Caught up and drained: no parent can arrive any more in this run.
+            await asyncio.to_thread(self.locked, self.housekeeping, True)
+
+    async def queued(self) -> int:
+        """Changes waiting or in flight in the queue, over the loop's mappings."""
+        total = 0
+        for name in self.writers:
+            total += await self.queue.backlog(name)
+        return total
+
+    async def report_backlog(self) -> None:
+        for name in self.writers:
+            queued = await self.queue.backlog(name)
+            self.progress.backlog(name, queued + self.state.parked_count(name))
+
+    async def _apply(self, delivery: Delivery) -> bool:
+        """Apply one delivery; ``True`` when committed (to be acknowledged), ``False`` when it
+        was given back to the queue."""
+        queue = self.queue
+        writer = self.writers.get(delivery.message.mapping)
+        if writer is None:
+            reason = f"mapping '{delivery.message.mapping}' is not in the configuration"
+            await queue.nack([delivery], delay_seconds=3600, reason=reason)
+            return False
+        try:
+            await asyncio.to_thread(self.locked, with_retries, writer.apply, delivery.message)
+        except OperationalError as exc:
+            logger.warning("%s: store busy (%s); the message comes back", writer.name, exc.orig)
+            await queue.nack([delivery], delay_seconds=1.0, reason=str(exc.orig))
+            return False
+        return True
+
+    def locked(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self.lock:
+            return fn(*args)
+
+    def housekeeping(self, final: bool = False) -> None:
+        """Release parked children, reconcile complete snapshots, expire old parked children
+        (all of them when ``final``)."""
+        state = self.state
+        for writer in self.writers.values():
+            while with_retries(writer.release_parked):
+                pass
+            with_retries(writer.reconcile_snapshots)
+        now = datetime.now(UTC)
+        cutoff = (
+            now + timedelta(days=1) if final else now - timedelta(seconds=self.parent_wait_seconds)
+        )
+        while expired := with_retries(state.reject_expired_parked, WORKFLOW, cutoff):
+            per_mapping: dict[str, int] = {}
+            for parked in expired:
+                per_mapping[parked.mapping] = per_mapping.get(parked.mapping, 0) + 1
+            with state.engine.begin() as conn:
+                for name, count in per_mapping.items():
+                    state.add_counts(conn, name, rejected=count)
+            logger.warning("%d children never saw their parent: rejected", len(expired))
