@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from crmsync.console.routes import router
 from crmsync.console.session import ConsoleDenied, LoginRequired
-from crmsync.console.templating import PREFIX, STATIC, message
+from crmsync.console.templating import PREFIX, STATIC, message, render
 
 __all__ = ["install", "router"]
 
@@ -31,4 +31,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ConsoleDenied)
     async def denied(request: Request, exc: ConsoleDenied) -> Response:
-        return message(request, exc.message, status_code=403, kind="error")
+        if request.headers.get("HX-Request"):
+            return message(request, exc.message, status_code=403, kind="error")
+        return render(request, "denied.html", None, status_code=403, text=exc.message)

@@ -7,11 +7,13 @@ from fastapi.responses import RedirectResponse
 
 from crmsync.console.pages import (
     editor,
+    jobs,
     login,
     mappings,
     rejects,
     revisions,
     settings,
+    users,
     workflows,
 )
 from crmsync.console.templating import PREFIX
@@ -31,5 +33,5 @@ def console_home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/workflows", status_code=303)
 
 
-for page in (login, workflows, editor, mappings, settings, rejects, revisions):
+for page in (login, workflows, editor, mappings, settings, jobs, rejects, revisions, users):
     router.include_router(page.router, prefix=PREFIX)

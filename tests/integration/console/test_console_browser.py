@@ -192,7 +192,7 @@ def test_admin_creates_a_mapping_runs_inbound_and_replays(
     expect(page.get_by_test_id("replay-contacts")).to_be_disabled()
     shot(page, "06-mappings-replay-pending")
 
-    for name in ("rejects", "revisions", "events", "optinout"):
+    for name in ("rejects", "revisions", "events", "optinout", "jobs", "users"):
         page.goto(f"{console.url}/console/{name}")
         expect(page.locator("h1")).to_be_visible()
         shot(page, f"07-{name}")
