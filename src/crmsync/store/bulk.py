@@ -10,14 +10,15 @@ parameters; the result is the same as ``conn.execute(stmt, rows)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["driver_values", "execute_many"]
+__all__ = ["driver_rows", "driver_values", "execute_many"]
 
 _Processor = Callable[[Any], Any]
 
@@ -42,45 +43,33 @@ def execute_many(
     keys = [*rows[0], *(name for name in shared if name not in rows[0])]
     compiled = stmt.compile(dialect=dialect, column_keys=keys)
     assert isinstance(compiled, SQLCompiler)
-    processed_shared = {
-        name: _processor(table.c[name].type, dialect)(value) for name, value in shared.items()
-    }
     names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
     unknown = [name for name in names if name not in table.c]
     if unknown:
         raise ValueError(f"{table.name}: the statement binds {unknown}, not columns")
-    from_rows = [name for name in names if name not in processed_shared]
-    fixed = [
-        (i, processed_shared[name]) for i, name in enumerate(names) if name in processed_shared
-    ]
-    processors = [
-        (i, processor)
-        for i, name in enumerate(names)
-        if name not in processed_shared
-        and (processor := _processor(table.c[name].type, dialect)) is not _identity
-    ]
-    params = _parameters(rows, names, from_rows, fixed, processors)
+    fixed = {name: _processor(table.c[name].type, dialect)(value) for name, value in shared.items()}
+    params: list[Any] = _driver_rows(dialect, table, names, fixed)(rows)
     if not compiled.positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
     conn.exec_driver_sql(compiled.string, params)
 
 
+def driver_rows(
+    dialect: sa.Dialect, table: sa.Table, columns: Sequence[str]
+) -> Callable[[Sequence[Mapping[str, Any]]], list[tuple[Any, ...]]]:
+    """A function giving ``columns`` of each row as the driver receives them (after
+    SQLAlchemy's type processing), in that order: what a read without result processing returns
+    for the same stored values (e.g. SQLite's timestamp text), so that the two can be compared
+    directly."""
+    return _driver_rows(dialect, table, columns, {})
+
+
 def driver_values(
     dialect: sa.Dialect, table: sa.Table, columns: Sequence[str]
 ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """A function giving ``columns`` of a row as the driver receives them (after SQLAlchemy's
-    type processing), in that order: what a read without result processing returns for the same
-    stored values (e.g. SQLite's timestamp text), so that the two can be compared directly."""
-    processors = [(name, _processor(table.c[name].type, dialect)) for name in columns]
-    plain = all(processor is _identity for _, processor in processors)
-    if plain:
-        getter = itemgetter(*columns) if columns else None
-        if getter is None:
-            return lambda _row: ()
-        if len(columns) == 1:
-            return lambda row: (getter(row),)
-        return getter
-    return lambda row: tuple(processor(row[name]) for name, processor in processors)
+    """:func:`driver_rows` of one row."""
+    convert = driver_rows(dialect, table, columns)
+    return lambda row: convert([row])[0]
 
 
 def _identity(value: Any) -> Any:
@@ -91,27 +80,31 @@ def _processor(kind: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> _Processo
     return kind.dialect_impl(dialect).bind_processor(dialect) or _identity
 
 
-def _parameters(
-    rows: Sequence[Mapping[str, Any]],
-    names: Sequence[str],
-    from_rows: Sequence[str],
-    fixed: Sequence[tuple[int, Any]],
-    processors: Sequence[tuple[int, _Processor]],
-) -> list[Any]:
-    """Each row's values in ``names`` order: taken from the row, or fixed; then processed."""
-    if not from_rows:
-        return [tuple(value for _, value in fixed)] * len(rows)
-    getter = itemgetter(*from_rows)
-    single = len(from_rows) == 1
-    if not fixed and not processors:
-        return [(getter(row),) if single else getter(row) for row in rows]
-    out: list[Any] = []
-    for row in rows:
-        taken = getter(row)
-        values = [taken] if single else list(taken)
-        for index, value in fixed:
-            values.insert(index, value)
-        for index, processor in processors:
-            values[index] = processor(values[index])
-        out.append(tuple(values))
-    return out
+def _driver_rows(
+    dialect: sa.Dialect, table: sa.Table, names: Sequence[str], fixed: Mapping[str, Any]
+) -> Callable[[Sequence[Mapping[str, Any]]], list[tuple[Any, ...]]]:
+    """Rows → tuples of ``names`` in order: taken from the row and processed, or ``fixed``
+    (already processed). Built column by column (a C-level map per column, then one zip): a
+    loop over rows in Python would cost more than the driver's own work."""
+    plan: list[tuple[str, Any, _Processor | None]] = []
+    for name in names:
+        if name in fixed:
+            plan.append((name, fixed[name], None))
+            continue
+        processor = _processor(table.c[name].type, dialect)
+        plan.append((name, None, None if processor is _identity else processor))
+
+    def convert(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        if not plan:
+            return [()] * len(rows)
+        columns: list[Iterable[Any]] = []
+        for name, value, processor in plan:
+            if name in fixed:
+                columns.append(repeat(value, len(rows)))
+            elif processor is None:
+                columns.append(map(itemgetter(name), rows))
+            else:
+                columns.append(map(processor, map(itemgetter(name), rows)))
+        return list(zip(*columns, strict=False))
+
+    return convert

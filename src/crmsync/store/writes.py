@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmsync.store.bulk import driver_values, execute_many
+from crmsync.store.bulk import driver_rows, execute_many
 from crmsync.store.errors import StoreWriteError
 
 __all__ = ["UpsertResult", "delete_by_keys", "upsert_batch"]
@@ -83,7 +83,7 @@ def _check_rows(
             f"{table.name}: fields {unknown} are unknown or managed by the store", table=table.name
         )
     for index, row in enumerate(rows):
-        if set(row) != expected:
+        if row.keys() != expected:
             raise StoreWriteError(
                 f"{table.name}: row {index} has fields {sorted(row)}, expected {sorted(expected)}: "
                 "every row of a batch must carry the same fields",
@@ -156,7 +156,15 @@ def upsert_batch(
 
     with _transaction(conn):
         stored = _stored_rows(conn, table, key_field, value_columns, version_field, latest)
-        as_stored = driver_values(conn.dialect, table, value_columns)
+        # The incoming values of the rows already stored, in the form they are stored in.
+        present = [row for key, row in latest.items() if key in stored]
+        as_stored = dict(
+            zip(
+                (row[key_field] for row in present),
+                driver_rows(conn.dialect, table, value_columns)(present),
+                strict=True,
+            )
+        )
         to_write: list[Mapping[str, Any]] = []
         inserted = updated = unchanged = stale = version_only = 0
         for key, row in latest.items():
@@ -172,7 +180,7 @@ def upsert_batch(
                 if not (newer or same_version):
                     stale += 1
                     continue
-                if as_stored(row) != held_values:
+                if as_stored[key] != held_values:
                     updated += 1
                 elif newer:
                     unchanged += 1
@@ -207,7 +215,7 @@ def _stored_rows(
 
     Values are read as the database holds them, without SQLAlchemy's result processing (which
     would parse every SQLite timestamp), and compared with the incoming values in the form they
-    are written in (:func:`~crmsync.store.bulk.driver_values`).
+    are written in (:func:`~crmsync.store.bulk.driver_rows`).
     """
 
     def raw(name: str) -> sa.ColumnElement[Any]:
@@ -218,10 +226,11 @@ def _stored_rows(
     key_column = table.c[key_field]
     stored: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
     for keys in _chunks(list(latest), _KEYS_PER_QUERY):
-        for key, held_version, *values in conn.execute(
-            sa.select(*selected).where(key_column.in_(keys))
-        ):
-            stored[key] = (held_version, tuple(values))
+        result = conn.execute(sa.select(*selected).where(key_column.in_(keys)))
+        # The driver's rows as they are: SQLAlchemy would build and process a Row each.
+        for row in result.cursor.fetchall():
+            stored[row[0]] = (row[1], row[2:])
+        result.close()
     return stored
 
 
