@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from crmsync import __version__, console
 from crmsync.api.auth import LoginLimiter, SessionStore
 from crmsync.api.errors import Conflict, CrmFailed, NotFound
+from crmsync.api.models import Problem
 from crmsync.api.routers import (
     crm,
     docs,
@@ -49,6 +51,12 @@ from crmsync.workflows.supervisor import Supervisor
 __all__ = ["create_app"]
 
 _NOT_FOUND = {"UNKNOWN_WORKFLOW", "UNKNOWN_MAPPING"}
+#: Error answers every route may give, declared with their body in the OpenAPI document.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "not logged in"},
+    403: {"model": Problem, "description": "role too low, or CSRF token missing"},
+    422: {"model": Problem, "description": "invalid request: every problem with its place"},
+}
 
 
 def create_app(
@@ -101,7 +109,7 @@ def create_app(
     app.state.job_service = job_service
     routers = (system, docs, session, workflows, mappings, resources, events, optinout, jobs)
     for module in (*routers, revisions, rejects, crm, user_routes):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=_ERRORS)
     console.install(app)
     _add_error_handlers(app)
     return app
@@ -112,12 +120,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
         issues = [
             {
-                "loc": [str(part) for part in error.get("loc", ())],
+                "loc": ".".join(str(part) for part in error.get("loc", ())),
                 "message": str(error.get("msg", "invalid")),
             }
             for error in exc.errors()
         ]
-        where = "; ".join(f"{'.'.join(i['loc'])}: {i['message']}" for i in issues)
+        where = "; ".join(f"{i['loc']}: {i['message']}" for i in issues)
         return JSONResponse({"detail": f"invalid request: {where}", "issues": issues}, 422)
 
     @app.exception_handler(ConfigError)

@@ -12,8 +12,10 @@ from crmsync.sync.state_models import WorkflowStatus
 from crmsync.workflows.revisions import RevisionState
 
 __all__ = [
+    "Issue",
     "LoginIn",
     "LoginOut",
+    "Problem",
     "RejectOut",
     "ReplayOut",
     "RevisionOut",
@@ -24,6 +26,19 @@ __all__ = [
 
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class Issue(_Out):
+    loc: str = Field(description="Where: 'body.fields.0.campaign', 'inbound.mappings[1].name'.")
+    message: str
+
+
+class Problem(_Out):
+    """Every error answer: what went wrong; ``code`` and ``issues`` when there are some."""
+
+    detail: str
+    code: str | None = None
+    issues: tuple[Issue, ...] | None = None
 
 
 class WorkflowOut(_Out):

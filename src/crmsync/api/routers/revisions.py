@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from crmsync.api.auth import Viewer
 from crmsync.api.deps import Workflows
@@ -28,14 +28,15 @@ def list_revisions(
 @router.get(
     "/{workflow}/export",
     operation_id="export_revision",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"application/yaml": {}}}},
+    # Response, not PlainTextResponse: error answers stay documented as JSON.
+    response_class=Response,
+    responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}},
 )
 def export_revision(
     workflow: str,
     _user: Viewer,
     service: Workflows,
     latest: Annotated[bool, Query(description="With pending edits.")] = False,
-) -> PlainTextResponse:
+) -> Response:
     """The workflow's configuration file (its active revision, or with ``latest`` its pending)."""
     return PlainTextResponse(service.export(workflow, latest=latest), media_type="application/yaml")
