@@ -12,20 +12,26 @@ story through its own emulator and connector.
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import signal
 import string
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
+import uvicorn
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
+from crmsync.api import create_app
+from crmsync.api.users import Role, UserStore
 from crmsync.config import load_config_text
 from crmsync.config.models import Config
 from crmsync.connectors.base import WriteOp
@@ -40,8 +46,9 @@ from crmsync.store import create_engine_for
 from crmsync.sync.connections import open_connector
 from crmsync.sync.engine import InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress
+from crmsync.workflows import Supervisor, standard_specs
 
-__all__ = ["DEMO_DB", "CrmKind", "DemoReport", "run_demo"]
+__all__ = ["DEMO_DB", "CrmKind", "DemoReport", "run_demo", "serve_console"]
 
 CrmKind = Literal["dataverse", "salesforce"]
 
@@ -210,6 +217,14 @@ def demo_config(
     url: str, ca: Path, database: Path, queue: Path, crm: CrmKind = "dataverse"
 ) -> Config:
     """The configuration the demo runs with (the same file a user would write)."""
+    text = demo_config_text(url, ca, database, queue, crm)
+    return load_config_text(text, source="<demo>", environ=_ENV)
+
+
+def demo_config_text(
+    url: str, ca: Path, database: Path, queue: Path, crm: CrmKind = "dataverse"
+) -> str:
+    """The demo's configuration file."""
     demo_crm = _CRMS[crm]
     connection = textwrap.indent(demo_crm.connection(url, ca), " " * 4)
     text = "version: 1\nconnections:\n  demo:\n" + connection
@@ -224,8 +239,7 @@ def demo_config(
           poll_interval_seconds: 0.5
           mappings:"""
     )
-    text += demo_crm.mappings + "resources:" + _RESOURCES
-    return load_config_text(text, source="<demo>", environ=_ENV)
+    return text + demo_crm.mappings + "resources:" + _RESOURCES
 
 
 async def run_demo(
@@ -235,8 +249,13 @@ async def run_demo(
     say: Say = print,
     progress: Callable[[list[str]], InboundProgress] | None = None,
     crm: CrmKind = "dataverse",
+    then: Callable[[str, DemoReport], Awaitable[None]] | None = None,
 ) -> DemoReport:
-    """Run the demonstration against ``crm``; ``say`` receives one line per step."""
+    """Run the demonstration against ``crm``; ``say`` receives one line per step.
+
+    ``then`` is awaited after the sync with the demo's configuration file and the report, while
+    the emulator still runs (``crmsync demo --serve`` serves the console there).
+    """
     report = DemoReport(database=database)
     _remove_database(database)
     demo_crm = _CRMS[crm]
@@ -245,8 +264,11 @@ async def run_demo(
         say(f"Starting the {demo_crm.label} emulator with {contacts:,} contacts (HTTPS, local CA)…")
         with _emulator(crm, contacts) as app, BackgroundServer(app, tls=files) as server:
             report.url = server.url
-            config = demo_config(server.url, files.ca, database, Path(tmp) / "queue.db", crm)
+            text = demo_config_text(server.url, files.ca, database, Path(tmp) / "queue.db", crm)
+            config = load_config_text(text, source="<demo>", environ=_ENV)
             await _sync(config, report, say, progress, demo_crm)
+            if then is not None:
+                await then(text, report)
     return report
 
 
@@ -355,4 +377,45 @@ def _rows(database: Path, table: str) -> dict[str, dict[str, object]]:
                 for row in conn.execute(sa.select(t).where(t.c[key].is_not(None))).mappings()
             }
     finally:
+        engine.dispose()
+
+
+#: The console's user of ``crmsync demo --serve`` (its password is generated at each start).
+DEMO_ADMIN = "demo-admin"
+
+
+class _ConsoleServer(uvicorn.Server):
+    """uvicorn's server without its own signal handling: the demo stops it on SIGINT/SIGTERM
+    and then stops the workflows, instead of re-raising the signal."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_console(text: str, *, host: str, port: int, say: Say = print) -> None:
+    """The console over the store of the configuration ``text`` until SIGINT/SIGTERM, with a
+    demo admin whose generated password is said once (and stored only as its argon2 hash)."""
+    config = load_config_text(text, source="<demo>", environ=_ENV)
+    engine = create_engine_for(config.store.url)
+    supervisor = Supervisor(engine, text, standard_specs(_ENV), environ=_ENV)
+    password = secrets.token_urlsafe(12)
+    users = UserStore(engine)
+    users.add(DEMO_ADMIN, Role.ADMIN, password)
+    server = _ConsoleServer(
+        uvicorn.Config(create_app(supervisor, users), host=host, port=port, log_level="warning")
+    )
+    loop = asyncio.get_running_loop()
+    stops = (signal.SIGINT, signal.SIGTERM)
+    for sig in stops:
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
+    try:
+        say(f"Console: http://{host}:{port}/console/")
+        say(f"Log in as {DEMO_ADMIN} with the password {password}")
+        say("The emulator keeps running; press Ctrl-C to stop.")
+        await server.serve()
+    finally:
+        for sig in stops:
+            loop.remove_signal_handler(sig)
+        await supervisor.close()
         engine.dispose()

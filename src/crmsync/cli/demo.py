@@ -1,4 +1,5 @@
-"""``crmsync demo``: the inbound workflow end to end, with no set-up and no network."""
+"""``crmsync demo``: the inbound workflow end to end, with no set-up and no network; with
+``--serve``, then the web console on the demo's data until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from crmsync.cli.run import summary_table
-from crmsync.demo import DEMO_DB, run_demo
+from crmsync.demo import DEMO_DB, DemoReport, run_demo, serve_console
 from crmsync.errors import CrmsyncError
 from crmsync.sync.progress import InboundProgress, RichProgress
 
@@ -24,23 +25,7 @@ class Crm(StrEnum):
     salesforce = "salesforce"
 
 
-def demo(
-    contacts: int = typer.Option(2000, min=10, max=1_000_000, help="Contacts in the emulator."),
-    crm: Annotated[Crm, typer.Option(help="Which CRM's emulator to sync from.")] = Crm.dataverse,
-) -> None:
-    """Start a CRM emulator in-process, sync it into crmsync-demo.db, show live changes."""
-    console = Console()
-
-    def bars(names: list[str]) -> InboundProgress:
-        return RichProgress(names, console)
-
-    try:
-        report = asyncio.run(
-            run_demo(contacts=contacts, say=console.print, progress=bars, crm=crm.value)
-        )
-    except (CrmsyncError, RuntimeError) as exc:
-        console.print(f"[red]The demo failed:[/red] {exc}")
-        raise typer.Exit(1) from None
+def _summary(console: Console, report: DemoReport, crm: Crm) -> None:
     console.print(summary_table(report.final))
     status = "[green]arrived[/green]" if report.changes_arrived else "[red]missing[/red]"
     console.print(
@@ -55,5 +40,46 @@ def demo(
             title="crmsync demo",
         )
     )
+
+
+def demo(
+    contacts: int = typer.Option(2000, min=10, max=1_000_000, help="Contacts in the emulator."),
+    crm: Annotated[Crm, typer.Option(help="Which CRM's emulator to sync from.")] = Crm.dataverse,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Then serve the web console on the demo's data until Ctrl-C."),
+    ] = False,
+    host: Annotated[str, typer.Option(help="The console's address (with --serve).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="The console's port (with --serve).")
+    ] = 8080,
+) -> None:
+    """Start a CRM emulator in-process, sync it into crmsync-demo.db, show live changes."""
+    console = Console()
+
+    def bars(names: list[str]) -> InboundProgress:
+        return RichProgress(names, console)
+
+    async def then_serve(text: str, report: DemoReport) -> None:
+        _summary(console, report, crm)
+        await serve_console(text, host=host, port=port, say=console.print)
+
+    try:
+        report = asyncio.run(
+            run_demo(
+                contacts=contacts,
+                say=console.print,
+                progress=bars,
+                crm=crm.value,
+                then=then_serve if serve else None,
+            )
+        )
+    except (CrmsyncError, RuntimeError) as exc:
+        console.print(f"[red]The demo failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if not serve:
+        _summary(console, report, crm)
     if not report.changes_arrived:
         raise typer.Exit(1)
