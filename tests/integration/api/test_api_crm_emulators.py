@@ -1,0 +1,133 @@
+"""``/api/crm`` over HTTPS against both emulators, through the connectors the server opens from
+its configuration (secrets from the environment, the emulators' CA trusted)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from pydantic import SecretStr
+
+from crmsync.api import create_app
+from crmsync.api.users import Role, UserStore
+from crmsync.emulators.common.server import BackgroundServer
+from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.dataverse.app import create_emulator as create_dataverse
+from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
+from crmsync.emulators.salesforce.app import create_emulator as create_salesforce
+from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
+from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
+
+CLIENT_ID = "6f1c2d4e-0000-4000-8000-0000000a91c7"
+SECRET = "api-emulator-secret"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return generate([]).write(tmp_path_factory.mktemp("api-tls"))
+
+
+@pytest.fixture(scope="module")
+def servers(tls: TlsFiles) -> Iterator[dict[str, str]]:
+    secret = SecretStr(SECRET)
+    dataverse = create_dataverse(
+        DataverseEmulatorSettings(client_id=CLIENT_ID, client_secret=secret, seed_contacts=3)
+    )
+    salesforce = create_salesforce(
+        SalesforceEmulatorSettings(client_id=CLIENT_ID, client_secret=secret, seed_contacts=3)
+    )
+    with (
+        BackgroundServer(dataverse.app, tls=tls) as dyn,
+        BackgroundServer(salesforce.app, tls=tls) as sf,
+    ):
+        yield {"dyn": dyn.url, "sf": sf.url}
+    dataverse.close()
+    salesforce.close()
+
+
+def _config(folder: Path, urls: dict[str, str], ca: Path) -> str:
+    return f"""version: 1
+connections:
+  dyn:
+    kind: dataverse
+    url: {urls["dyn"]}
+    authority: {urls["dyn"]}/tenant
+    client_id: {CLIENT_ID}
+    client_secret_env: API_TEST_SECRET
+    ca_bundle: {ca}
+  sf:
+    kind: salesforce
+    url: {urls["sf"]}
+    client_id: {CLIENT_ID}
+    client_secret_env: API_TEST_SECRET
+    ca_bundle: {ca}
+store:
+  url: sqlite:///{folder / "store.db"}
+"""
+
+
+async def _never(*_args: object) -> None:
+    raise AssertionError("no workflow runs here")
+
+
+@pytest.fixture
+async def client(
+    tmp_path: Path, servers: dict[str, str], tls: TlsFiles
+) -> AsyncIterator[httpx.AsyncClient]:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    spec = WorkflowSpec(run=_never, backlog=_never)  # type: ignore[arg-type]
+    supervisor = Supervisor(
+        engine,
+        _config(tmp_path, servers, tls.ca),
+        {"inbound": spec, "outbound": spec, "optinout": spec},
+        environ={"API_TEST_SECRET": SECRET},
+    )
+    users = UserStore(engine, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    users.add("vera", Role.VIEWER, "a long password")
+    token = users.new_token("vera")
+    app = create_app(supervisor, users)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as made:
+        yield made
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("connection", "contact"), [("dyn", "contact"), ("sf", "Contact")])
+async def test_tables_and_fields_of_each_crm(
+    client: httpx.AsyncClient, connection: str, contact: str
+) -> None:
+    tables = await client.get(f"/api/crm/{connection}/tables")
+    assert tables.status_code == 200, tables.text
+    by_name = {t["name"]: t for t in tables.json()}
+    assert by_name[contact]["change_tracking"] is True
+
+    table = await client.get(f"/api/crm/{connection}/tables/{contact}")
+    assert table.status_code == 200, table.text
+    body = table.json()
+    fields = {f["name"]: f for f in body["fields"]}
+    assert fields[body["primary_key"]]["primary_key"] is True
+    assert any(f["type"] == "Boolean" for f in fields.values())
+    picklists = [f for f in fields.values() if f["type"] == "Picklist"]
+    assert picklists
+    assert all(option["label"] for option in picklists[0]["options"])
+
+
+@pytest.mark.parametrize("connection", ["dyn", "sf"])
+async def test_an_unknown_table_is_404(client: httpx.AsyncClient, connection: str) -> None:
+    response = await client.get(f"/api/crm/{connection}/tables/nosuchtable")
+    assert response.status_code == 404
+    assert "nosuchtable" in response.json()["detail"]
+
+
+async def test_optinout_fields_offer_the_crm_booleans(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/optinout/fields?connection=dyn")
+    assert response.status_code == 200, response.text
+    names = [f["name"] for f in response.json()["crm"]["fields"]]
+    assert "donotemail" in names
