@@ -20,6 +20,7 @@ from crmsync.api.services.resources import ResourceOut, ResourceService
 from crmsync.config import ConfigError
 from crmsync.config.models import FilterOp
 from crmsync.connectors.base import CrmType
+from crmsync.console.forms import form_fields
 from crmsync.console.mapping_form import (
     DraftInvalid,
     add_row,
@@ -160,17 +161,13 @@ async def edit_mapping(
     )
 
 
-async def _form(request: Request) -> dict[str, str]:
-    return {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-
-
 @router.post("/mappings/editor", response_class=HTMLResponse)
 async def redraw(
     request: Request, caller: Admin, crm: Crm, resources: Resources, supervisor: SupervisorDep
 ) -> Response:
     """The editor again, after the action of the button pressed (add or remove a row) or with
     the field just chosen."""
-    form = await _form(request)
+    form = await form_fields(request)
     draft = draft_from_form(form)
     action = _ACTION.fullmatch(form.get("action", ""))
     if action is not None:
@@ -195,7 +192,7 @@ async def save(
     supervisor: SupervisorDep,
 ) -> Response:
     """Save the mapping as a pending revision of inbound, or show its problems."""
-    form = await _form(request)
+    form = await form_fields(request)
     draft = draft_from_form(form)
     mode = "edit" if form.get("mode") == "edit" else "new"
     try:

@@ -15,6 +15,7 @@ from crmsync.api.deps import Events, OptInOut, SupervisorDep
 from crmsync.api.services.optinout import OptInOutSettings
 from crmsync.config import ConfigError
 from crmsync.config.models import OutboundEvents
+from crmsync.console.forms import form_fields
 from crmsync.console.session import Admin, Caller, Viewer
 from crmsync.console.templating import render
 from crmsync.errors import CrmsyncError
@@ -40,10 +41,6 @@ def _problems(exc: Exception) -> dict[str, str]:
     if isinstance(exc, CrmsyncError):
         return {"(form)": exc.message}
     raise exc
-
-
-async def _form(request: Request) -> dict[str, str]:
-    return {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
 
 
 # -- outbound events ---------------------------------------------------------------------------
@@ -79,7 +76,7 @@ def events_page(
 async def save_events(
     request: Request, caller: Admin, service: Events, supervisor: SupervisorDep
 ) -> HTMLResponse:
-    form = await _form(request)
+    form = await form_fields(request)
     switches = OutboundEvents(**{name: form.get(name) == "on" for name in EVENT_TYPES})
     try:
         saved = service.save_settings(switches, author=caller.user.name)
@@ -140,7 +137,7 @@ async def optinout_page(
 async def save_optinout(
     request: Request, caller: Admin, service: OptInOut, supervisor: SupervisorDep
 ) -> HTMLResponse:
-    form = await _form(request)
+    form = await form_fields(request)
     pairs = [
         {"crm": form[f"pair-{a.name}"], "campaign": a.name}
         for a in service.campaign_fields()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from crmsync.api.deps import Users
 from crmsync.api.services.users import UserChange, UserIn
 from crmsync.api.users import Role
+from crmsync.console.forms import form_fields
 from crmsync.console.session import Admin, Caller
 from crmsync.console.templating import message, render
 from crmsync.errors import CrmsyncError
@@ -31,13 +32,9 @@ def users_page(request: Request, caller: Admin, service: Users) -> HTMLResponse:
     )
 
 
-async def _form(request: Request) -> dict[str, str]:
-    return {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-
-
 @router.post("/users", response_class=HTMLResponse)
 async def add_user(request: Request, caller: Admin, service: Users) -> HTMLResponse:
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         new = UserIn.model_validate(
             {key: form.get(key, "") for key in ("name", "role", "password")}
@@ -53,7 +50,7 @@ async def add_user(request: Request, caller: Admin, service: Users) -> HTMLRespo
 
 @router.post("/users/{name}/role", response_class=HTMLResponse)
 async def change_role(name: _Name, request: Request, caller: Admin, service: Users) -> HTMLResponse:
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         changed = service.change(name, UserChange.model_validate({"role": form.get("role")}))
     except ValidationError:
