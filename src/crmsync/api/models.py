@@ -21,6 +21,7 @@ __all__ = [
     "RevisionOut",
     "StopOut",
     "WorkflowOut",
+    "problem",
 ]
 
 
@@ -39,6 +40,11 @@ class Problem(_Out):
     detail: str
     code: str | None = None
     issues: tuple[Issue, ...] | None = None
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An error answer of a route, for its ``responses``: documented with the Problem body."""
+    return {"model": Problem, "description": description}
 
 
 class WorkflowOut(_Out):

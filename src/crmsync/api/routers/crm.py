@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
 from crmsync.api.auth import Viewer
 from crmsync.api.deps import Crm
+from crmsync.api.models import problem
 from crmsync.api.services.crm import CrmTable, CrmTableDetail
 
 router = APIRouter(prefix="/api/crm", tags=["crm"])
 
-_CRM_ERRORS: dict[int | str, dict[str, str]] = {
-    404: {"description": "unknown connection or table"},
-    502: {"description": "the CRM failed; detail is the connector's message"},
+_CRM_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: problem("unknown connection or table"),
+    502: problem("the CRM failed; detail is the connector's message"),
 }
 ConnectionName = Annotated[str, Path(max_length=255)]
 TableName = Annotated[str, Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]

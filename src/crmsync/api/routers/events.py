@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, status
 
 from crmsync.api.auth import Admin, Operator, Viewer
 from crmsync.api.deps import Events
-from crmsync.api.models import RevisionSaved
+from crmsync.api.models import RevisionSaved, problem
 from crmsync.api.services.events import MAX_BULK, EventIn, EventsRecorded
 from crmsync.config.models import OutboundEvents
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
-_RECORD_ERRORS: dict[int | str, dict[str, str]] = {
-    409: {"description": "unsubscribes before the store's profile table is published"},
-    422: {"description": "an invalid event: nothing is recorded"},
+_RECORD_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: problem("unsubscribes before the store's profile table is published"),
+    422: problem("an invalid event: nothing is recorded"),
 }
 
 
@@ -59,7 +59,7 @@ def get_event_settings(_user: Viewer, service: Events) -> OutboundEvents:
     "/settings",
     operation_id="update_event_settings",
     response_model=RevisionSaved,
-    responses={422: {"description": "invalid body or refused by the configuration checks"}},
+    responses={422: problem("invalid body or refused by the configuration checks")},
 )
 def update_event_settings(switches: OutboundEvents, user: Admin, service: Events) -> RevisionSaved:
     """Save the four switches as a pending revision of outbound."""

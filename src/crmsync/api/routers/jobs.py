@@ -3,19 +3,20 @@ steps, log and rejects."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, status
 
 from crmsync.api.auth import Operator, Viewer
 from crmsync.api.deps import Jobs
+from crmsync.api.models import problem
 from crmsync.api.services.jobs import JobOut, RunDetail, RunOut, RunReject, RunStart, RunStarted
 
 router = APIRouter(tags=["jobs"])
 
 JobName = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
 RunId = Annotated[str, Path(max_length=64)]
-_NO_RUN: dict[int | str, dict[str, str]] = {404: {"description": "no such run"}}
+_NO_RUN: dict[int | str, dict[str, Any]] = {404: problem("no such run")}
 
 
 @router.get("/api/jobs", operation_id="list_jobs", response_model=list[JobOut])
@@ -30,8 +31,8 @@ def list_jobs(_user: Viewer, service: Jobs) -> list[JobOut]:
     response_model=RunStarted,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        404: {"description": "no valid job of that name"},
-        409: {"description": "the job is running already"},
+        404: problem("no valid job of that name"),
+        409: problem("the job is running already"),
     },
 )
 async def start_job(
@@ -76,7 +77,7 @@ def list_run_rejects(run_id: RunId, _user: Viewer, service: Jobs) -> list[RunRej
     operation_id="resume_run",
     response_model=RunStarted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**_NO_RUN, 409: {"description": "running already, or succeeded"}},
+    responses={**_NO_RUN, 409: problem("running already, or succeeded")},
 )
 async def resume_run(run_id: RunId, _user: Operator, service: Jobs) -> RunStarted:
     """Continue a failed or interrupted run in the background."""

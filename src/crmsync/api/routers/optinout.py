@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from crmsync.api.auth import Admin, Viewer
 from crmsync.api.deps import OptInOut
-from crmsync.api.models import RevisionSaved
+from crmsync.api.models import RevisionSaved, problem
 from crmsync.api.services.optinout import OptInOutFields, OptInOutSettings
 
 router = APIRouter(prefix="/api/optinout", tags=["optinout"])
@@ -25,7 +25,7 @@ def get_optinout(_user: Viewer, service: OptInOut) -> OptInOutSettings:
     "",
     operation_id="update_optinout",
     response_model=RevisionSaved,
-    responses={422: {"description": "invalid body or refused by the configuration checks"}},
+    responses={422: problem("invalid body or refused by the configuration checks")},
 )
 def update_optinout(settings: OptInOutSettings, user: Admin, service: OptInOut) -> RevisionSaved:
     """Save the settings as a pending revision of optinout."""
@@ -37,8 +37,8 @@ def update_optinout(settings: OptInOutSettings, user: Admin, service: OptInOut) 
     operation_id="get_optinout_fields",
     response_model=OptInOutFields,
     responses={
-        404: {"description": "unknown connection or table"},
-        502: {"description": "the CRM failed"},
+        404: problem("unknown connection or table"),
+        502: problem("the CRM failed"),
     },
 )
 async def get_optinout_fields(

@@ -4,23 +4,23 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
 from crmsync.api.auth import Admin, Viewer
 from crmsync.api.deps import Resources
-from crmsync.api.models import RevisionSaved
+from crmsync.api.models import RevisionSaved, problem
 from crmsync.api.services.resources import ResourceOut
 from crmsync.store import ResourceDefinition
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
 
 ResourceName = Annotated[str, Path(max_length=63)]
-_EDIT_ERRORS: dict[int | str, dict[str, str]] = {
-    404: {"description": "no such resource"},
-    409: {"description": "built in, exists already, or renamed"},
-    422: {"description": "invalid body or refused by the configuration checks"},
+_EDIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: problem("no such resource"),
+    409: problem("built in, exists already, or renamed"),
+    422: problem("invalid body or refused by the configuration checks"),
 }
 
 
@@ -34,7 +34,7 @@ async def list_resources(_user: Viewer, service: Resources) -> list[ResourceOut]
     "/{name}",
     operation_id="get_resource",
     response_model=ResourceOut,
-    responses={404: {"description": "no such resource"}},
+    responses={404: problem("no such resource")},
 )
 async def get_resource(name: ResourceName, _user: Viewer, service: Resources) -> ResourceOut:
     return await asyncio.to_thread(service.get, name)

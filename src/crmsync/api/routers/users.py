@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
 from crmsync.api.auth import Admin
 from crmsync.api.deps import Users
+from crmsync.api.models import problem
 from crmsync.api.services.users import NewToken, TokenOut, UserChange, UserIn, UserOut
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 UserName = Annotated[str, Path(max_length=255)]
 TokenId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
-_NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "no such user"}}
-_REFUSED: dict[int | str, dict[str, str]] = {
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("no such user")}
+_REFUSED: dict[int | str, dict[str, Any]] = {
     **_NOT_FOUND,
-    409: {"description": "the last admin, or yourself"},
+    409: problem("the last admin, or yourself"),
 }
 
 
@@ -31,7 +32,7 @@ def list_users(_user: Admin, service: Users) -> list[UserOut]:
     operation_id="create_user",
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "the user exists"}},
+    responses={409: problem("the user exists")},
 )
 def create_user(new: UserIn, _user: Admin, service: Users) -> UserOut:
     """A new user with a role and a password (at least 8 characters)."""
@@ -81,7 +82,7 @@ def create_token(name: UserName, _user: Admin, service: Users) -> NewToken:
     "/{name}/tokens/{token_id}",
     operation_id="revoke_token",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": "no such user or token"}},
+    responses={404: problem("no such user or token")},
 )
 def revoke_token(name: UserName, token_id: TokenId, _user: Admin, service: Users) -> None:
     service.revoke_token(name, token_id)
