@@ -166,6 +166,12 @@ def test_admin_creates_a_mapping_runs_inbound_and_replays(
     expect(inbound.get_by_test_id("counter-inserted")).to_have_text(positive, timeout=30_000)
     expect(inbound.get_by_test_id("backlog")).to_have_text("0", timeout=30_000)
     shot(page, "05-workflows-running")
+    # Polling redraws the card; keyboard focus stays on the toggle.
+    inbound.get_by_role("button", name="Stop").focus()
+    with page.expect_response(re.compile(r"/console/workflows/inbound$")):
+        pass
+    page.wait_for_timeout(100)  # the swap follows the response
+    assert page.evaluate("document.activeElement.id") == "toggle-inbound"
 
     # Stop and start again.
     inbound.get_by_role("button", name="Stop").click()
