@@ -75,7 +75,8 @@ def serving(crm: Crm, folder: Path) -> Iterator[Console]:
         users.add(role.value, role, PASSWORD)
     token = users.new_token("admin")
     try:
-        with BackgroundServer(create_app(supervisor, users)) as server:
+        app = create_app(supervisor, users, jobs_folder=folder / "jobs")
+        with BackgroundServer(app) as server:
             console = Console(server.url, supervisor, token)
             try:
                 yield console
