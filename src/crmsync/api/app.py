@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from crmsync import __version__, console
 from crmsync.api.auth import LoginLimiter, SessionStore
-from crmsync.api.errors import Conflict, CrmFailed, NotFound
+from crmsync.api.errors import Conflict, NotFound
 from crmsync.api.models import Problem
 from crmsync.api.routers import (
     crm,
@@ -45,7 +45,6 @@ from crmsync.errors import ConfigurationError, CrmsyncError
 from crmsync.jobs import ConnectorPool
 from crmsync.sync.connections import open_connector
 from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
-from crmsync.sync.state_models import ReplayRefused
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = ["create_app"]
@@ -133,30 +132,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         issues = [{"loc": issue.path, "message": issue.message} for issue in exc.issues]
         return JSONResponse({"detail": str(exc), "issues": issues}, 422)
 
-    @app.exception_handler(ReplayRefused)
-    async def replay_refused(_request: Request, exc: ReplayRefused) -> JSONResponse:
-        status = 404 if exc.code in _NOT_FOUND else 409
-        return JSONResponse({"detail": exc.message, "code": exc.code}, status)
-
-    @app.exception_handler(ConfigurationError)
-    async def refused(_request: Request, exc: ConfigurationError) -> JSONResponse:
-        if isinstance(exc, MappingNotFound) or exc.code in _NOT_FOUND:
-            return JSONResponse({"detail": exc.message, "code": exc.code}, 404)
-        return JSONResponse({"detail": exc.message, "code": exc.code}, 409)
-
-    @app.exception_handler(NotFound)
-    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, "code": exc.code}, 404)
-
-    @app.exception_handler(Conflict)
-    async def conflict(_request: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, "code": exc.code}, 409)
-
-    @app.exception_handler(CrmFailed)
-    async def crm_failed(_request: Request, exc: CrmFailed) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, "code": exc.code}, 502)
-
     @app.exception_handler(CrmsyncError)
-    async def upstream(_request: Request, exc: CrmsyncError) -> JSONResponse:
-        # The CRM or the store failed: not the caller's fault, and not a crash of the server.
-        return JSONResponse({"detail": exc.message, "code": exc.code}, 502)
+    async def refused(_request: Request, exc: CrmsyncError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "code": exc.code}, _status(exc))
+
+
+def _status(exc: CrmsyncError) -> int:
+    """404 for what does not exist, 409 for what the state or the configuration refuses, 502
+    when the CRM or the store failed (not the caller's fault, and not a crash of the server)."""
+    if isinstance(exc, NotFound | MappingNotFound) or exc.code in _NOT_FOUND:
+        return 404
+    if isinstance(exc, Conflict | ConfigurationError):
+        return 409
+    return 502

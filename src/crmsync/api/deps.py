@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -28,69 +29,21 @@ __all__ = [
 ]
 
 
-def _supervisor(request: Request) -> Supervisor:
-    supervisor: Supervisor = request.app.state.supervisor
-    return supervisor
+def _state(name: str) -> Callable[[Request], Any]:
+    """A dependency: ``app.state.<name>``, set by ``create_app``."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def _workflows(request: Request) -> WorkflowService:
-    service: WorkflowService = request.app.state.workflow_service
-    return service
-
-
-def _mappings(request: Request) -> MappingService:
-    service: MappingService = request.app.state.mapping_service
-    return service
-
-
-SupervisorDep = Annotated[Supervisor, Depends(_supervisor)]
-Workflows = Annotated[WorkflowService, Depends(_workflows)]
-Mappings = Annotated[MappingService, Depends(_mappings)]
-
-
-def _crm(request: Request) -> CrmService:
-    service: CrmService = request.app.state.crm_service
-    return service
-
-
-Crm = Annotated[CrmService, Depends(_crm)]
-
-
-def _resources(request: Request) -> ResourceService:
-    service: ResourceService = request.app.state.resource_service
-    return service
-
-
-Resources = Annotated[ResourceService, Depends(_resources)]
-
-
-def _events(request: Request) -> EventService:
-    service: EventService = request.app.state.event_service
-    return service
-
-
-Events = Annotated[EventService, Depends(_events)]
-
-
-def _optinout(request: Request) -> OptInOutService:
-    service: OptInOutService = request.app.state.optinout_service
-    return service
-
-
-OptInOut = Annotated[OptInOutService, Depends(_optinout)]
-
-
-def _users(request: Request) -> UserService:
-    service: UserService = request.app.state.user_service
-    return service
-
-
-Users = Annotated[UserService, Depends(_users)]
-
-
-def _jobs(request: Request) -> JobService:
-    service: JobService = request.app.state.job_service
-    return service
-
-
-Jobs = Annotated[JobService, Depends(_jobs)]
+SupervisorDep = Annotated[Supervisor, Depends(_state("supervisor"))]
+Workflows = Annotated[WorkflowService, Depends(_state("workflow_service"))]
+Mappings = Annotated[MappingService, Depends(_state("mapping_service"))]
+Crm = Annotated[CrmService, Depends(_state("crm_service"))]
+Resources = Annotated[ResourceService, Depends(_state("resource_service"))]
+Events = Annotated[EventService, Depends(_state("event_service"))]
+OptInOut = Annotated[OptInOutService, Depends(_state("optinout_service"))]
+Users = Annotated[UserService, Depends(_state("user_service"))]
+Jobs = Annotated[JobService, Depends(_state("job_service"))]
