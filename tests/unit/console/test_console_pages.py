@@ -91,7 +91,7 @@ async def test_operator_starts_and_stops_with_the_pending_warning(console: Api) 
     started = await console.client.post("/console/workflows/inbound/start", headers=headers)
     assert started.status_code == 200
     assert console.supervisor.is_running("inbound")
-    assert 'aria-pressed="true"' in started.text
+    assert 'data-action="stop"' in started.text
     console.supervisor.edit("inbound", lambda data: data, author="alice", note="nothing")
     stopped = await console.client.post("/console/workflows/inbound/stop", headers=headers)
     assert not console.supervisor.is_running("inbound")
