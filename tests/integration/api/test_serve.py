@@ -16,6 +16,8 @@ store:
   url: sqlite:///{folder}/store.db
 """
 
+JOB = "version: 1\nname: pause\nsteps:\n  wait: {kind: wait, seconds: 0}\n"
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -81,7 +83,14 @@ def test_users_then_serve(tmp_path: Path) -> None:
         refused = httpx.post(f"{base}/api/workflows/inbound/start", headers=headers)
         assert refused.status_code == 409
         assert "has no mapping" in refused.json()["detail"]
-        assert "openapi" in httpx.get(f"{base}/openapi.json").json()
+        assert httpx.get(f"{base}/openapi.json").status_code == 401
+        assert "openapi" in httpx.get(f"{base}/openapi.json", headers=headers).json()
+        assert httpx.get(f"{base}/docs", headers=headers).status_code == 404
+        # The jobs folder is jobs/ of the working folder, read at each request.
+        (tmp_path / "jobs").mkdir()
+        (tmp_path / "jobs" / "pause.yaml").write_text(JOB)
+        jobs = httpx.get(f"{base}/api/jobs", headers=headers).json()
+        assert [(j["name"], j["valid"]) for j in jobs] == [("pause", True)]
     finally:
         server.terminate()
         server.wait(timeout=30)
