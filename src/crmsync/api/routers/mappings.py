@@ -8,10 +8,17 @@ from fastapi import APIRouter, Path, status
 
 from crmsync.api.auth import Admin, Operator, Viewer
 from crmsync.api.deps import Mappings
-from crmsync.api.models import ReplayOut, RevisionSaved
+from crmsync.api.models import ReplayOut, RevisionSaved, problem
 from crmsync.config.models import InboundMapping
 
-router = APIRouter(prefix="/api/mappings", tags=["mappings"])
+router = APIRouter(
+    prefix="/api/mappings",
+    tags=["mappings"],
+    responses={
+        404: problem("no such mapping"),
+        409: problem("exists already, fixed tables, or a replay refused"),
+    },
+)
 
 MappingName = Annotated[str, Path(max_length=255)]
 

@@ -9,9 +9,11 @@ from fastapi.responses import PlainTextResponse, Response
 
 from crmsync.api.auth import Viewer
 from crmsync.api.deps import Workflows
-from crmsync.api.models import RevisionOut
+from crmsync.api.models import RevisionOut, problem
 
-router = APIRouter(prefix="/api/revisions", tags=["revisions"])
+router = APIRouter(
+    prefix="/api/revisions", tags=["revisions"], responses={404: problem("no such workflow")}
+)
 
 
 @router.get("", operation_id="list_revisions", response_model=list[RevisionOut])

@@ -8,9 +8,16 @@ from fastapi import APIRouter, Path
 
 from crmsync.api.auth import Operator, Viewer
 from crmsync.api.deps import Workflows
-from crmsync.api.models import StopOut, WorkflowOut
+from crmsync.api.models import StopOut, WorkflowOut, problem
 
-router = APIRouter(prefix="/api/workflows", tags=["workflows"])
+router = APIRouter(
+    prefix="/api/workflows",
+    tags=["workflows"],
+    responses={
+        404: problem("no such workflow"),
+        409: problem("the configuration does not switch it on"),
+    },
+)
 
 WorkflowName = Annotated[str, Path(max_length=64, description="inbound, outbound or optinout")]
 
