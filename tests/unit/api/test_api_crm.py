@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from api_support import Api
 
+from crmsync.api.errors import CrmFailed
 from crmsync.api.services.crm import CrmService
 from crmsync.api.users import Role
 
@@ -90,3 +91,12 @@ async def test_cached_metadata_expires_after_the_ttl(api: Api) -> None:
     now[0] = 61
     await service.table("dynamics", "lead")
     assert api.crm.opened == 2
+
+
+async def test_a_connection_that_cannot_be_opened_is_a_crm_failure(api: Api) -> None:
+    api.supervisor.environ = {}  # the client secret's variable is not set
+    service = CrmService(api.supervisor)
+    with pytest.raises(CrmFailed) as raised:
+        await service.tables("dynamics")
+    assert "CRMSYNC_TEST_SECRET" in raised.value.message
+    assert raised.value.message.startswith("connection 'dynamics': ")
