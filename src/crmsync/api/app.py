@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from crmsync import __version__, console
 from crmsync.api.auth import LoginLimiter, SessionStore
 from crmsync.api.errors import Conflict, NotFound
-from crmsync.api.models import Problem
+from crmsync.api.models import problem
 from crmsync.api.routers import (
     crm,
     docs,
@@ -52,9 +52,9 @@ __all__ = ["create_app"]
 _NOT_FOUND = {"UNKNOWN_WORKFLOW", "UNKNOWN_MAPPING"}
 #: Error answers every route may give, declared with their body in the OpenAPI document.
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "not logged in"},
-    403: {"model": Problem, "description": "role too low, or CSRF token missing"},
-    422: {"model": Problem, "description": "invalid request: every problem with its place"},
+    401: problem("not logged in"),
+    403: problem("role too low, or CSRF token missing"),
+    422: problem("invalid request: every problem with its place"),
 }
 
 
