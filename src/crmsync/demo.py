@@ -12,9 +12,7 @@ story through its own emulator and connector.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import signal
 import string
 import tempfile
 import textwrap
@@ -42,6 +40,7 @@ from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 from crmsync.emulators.salesforce.app import SalesforceEmulator
 from crmsync.emulators.salesforce.app import create_emulator as create_salesforce_emulator
 from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
+from crmsync.serving import StoppableServer
 from crmsync.store import create_engine_for
 from crmsync.sync.connections import open_connector
 from crmsync.sync.engine import InboundEngine, RunSummary
@@ -384,15 +383,6 @@ def _rows(database: Path, table: str) -> dict[str, dict[str, object]]:
 DEMO_ADMIN = "demo-admin"
 
 
-class _ConsoleServer(uvicorn.Server):
-    """uvicorn's server without its own signal handling: the demo stops it on SIGINT/SIGTERM
-    and then stops the workflows, instead of re-raising the signal."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def serve_console(text: str, *, host: str, port: int, say: Say = print) -> None:
     """The console over the store of the configuration ``text`` until SIGINT/SIGTERM, with a
     demo admin whose generated password is said once (and stored only as its argon2 hash)."""
@@ -402,20 +392,18 @@ async def serve_console(text: str, *, host: str, port: int, say: Say = print) ->
     password = secrets.token_urlsafe(12)
     users = UserStore(engine)
     users.add(DEMO_ADMIN, Role.ADMIN, password)
-    server = _ConsoleServer(
-        uvicorn.Config(create_app(supervisor, users), host=host, port=port, log_level="warning")
-    )
-    loop = asyncio.get_running_loop()
-    stops = (signal.SIGINT, signal.SIGTERM)
-    for sig in stops:
-        loop.add_signal_handler(sig, server.handle_exit, sig, None)
-    try:
-        say(f"Console: http://{host}:{port}/console/")
+
+    def ready(bound: int) -> None:
+        say(f"Console: http://{host}:{bound}/console/")
         say(f"Log in as {DEMO_ADMIN} with the password {password}")
         say("The emulator keeps running; press Ctrl-C to stop.")
+
+    server = StoppableServer(
+        uvicorn.Config(create_app(supervisor, users), host=host, port=port, log_level="warning"),
+        on_ready=ready,
+    )
+    try:
         await server.serve()
     finally:
-        for sig in stops:
-            loop.remove_signal_handler(sig)
         await supervisor.close()
         engine.dispose()

@@ -1,8 +1,9 @@
-"""``crmsync serve``: the supervisor of the three workflows and the REST API in one process.
+"""``crmsync serve``: the three workflows' supervisor, the REST API and the web console in one
+process.
 
 The workflows do not start by themselves: start them through the API (``POST
 /api/workflows/{name}/start``) or pass ``--start`` with each name. On SIGINT/SIGTERM every running
-workflow is stopped cleanly before the process exits.
+workflow is stopped cleanly and the process exits with status 0.
 """
 
 from __future__ import annotations
@@ -21,20 +22,23 @@ from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
+from crmsync.serving import StoppableServer
 from crmsync.store import create_engine_for
 from crmsync.workflows import Supervisor, standard_specs
 
 __all__ = ["serve"]
 
 
-async def _serve(text: str, config: Config, host: str, port: int, start: list[str]) -> None:
+async def _serve(
+    text: str, config: Config, host: str, port: int, start: list[str], jobs: Path
+) -> None:
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     supervisor = Supervisor(engine, text, standard_specs())
     try:
         for name in start:
             await supervisor.start(name)
-        app = create_app(supervisor, UserStore(engine))
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        app = create_app(supervisor, UserStore(engine), jobs_folder=jobs)
+        server = StoppableServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
         await server.serve()
     finally:
         await supervisor.close()
@@ -48,13 +52,19 @@ def serve(
     start: Annotated[
         list[str] | None, typer.Option("--start", help="Start this workflow (repeatable).")
     ] = None,
+    jobs: Annotated[
+        Path,
+        typer.Option(
+            file_okay=False, help="The folder of the job files the API and console can run."
+        ),
+    ] = Path("jobs"),
 ) -> None:
-    """Run the workflows' supervisor and the REST API."""
+    """Run the workflows' supervisor, the REST API and the web console."""
     try:
         # The file as written is every workflow's first configuration revision.
         loaded = load_config(config)
         text = config.read_text(encoding="utf-8")
-        asyncio.run(_serve(text, loaded, host, port, start or []))
+        asyncio.run(_serve(text, loaded, host, port, start or [], jobs))
     except CrmsyncError as exc:
         Console(stderr=True).print(f"[red]serve failed:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import signal
-import socket
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from crmsync.emulators.common.tls import TlsFiles
+from crmsync.serving import StoppableServer
 
 __all__ = ["BackgroundServer", "serve_foreground"]
 
@@ -39,43 +38,6 @@ def _config(app: ASGIApp, host: str, port: int, tls: TlsFiles | None) -> uvicorn
     )
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, stopping cleanly on SIGINT/SIGTERM.
-
-    uvicorn re-raises the captured signal once it has shut down (KeyboardInterrupt, or death by
-    SIGTERM); an emulator that was asked to stop should instead exit normally.
-    """
-
-    def __init__(
-        self, config: uvicorn.Config, *, on_ready: Callable[[int], None] | None = None
-    ) -> None:
-        super().__init__(config)
-        self._on_ready = on_ready
-
-    @property
-    def bound_port(self) -> int:
-        port: int = self.servers[0].sockets[0].getsockname()[1]
-        return port
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started and self._on_ready is not None:
-            self._on_ready(self.bound_port)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        handled = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
 class BackgroundServer:
     """An ASGI app served by uvicorn in a daemon thread; a context manager.
 
@@ -93,7 +55,7 @@ class BackgroundServer:
     ) -> None:
         self._host = host
         self._tls = tls
-        self._server = _Server(_config(app, host, port, tls))
+        self._server = StoppableServer(_config(app, host, port, tls))
         self._thread: threading.Thread | None = None
         self.port = port
 
@@ -160,7 +122,7 @@ def serve_foreground(
     ``on_ready`` is called with the bound port once the server listens (useful with port 0).
     Raises :class:`RuntimeError` when the server cannot start (e.g. the port is taken).
     """
-    server = _Server(_config(app, host, port, tls), on_ready=on_ready)
+    server = StoppableServer(_config(app, host, port, tls), on_ready=on_ready)
     try:
         server.run()
     except SystemExit:  # uvicorn exits this way when it cannot bind; it has logged why
