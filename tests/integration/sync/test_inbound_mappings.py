@@ -21,11 +21,11 @@ from inbound_support import (
     sync_state,
 )
 
-from crmsync.cli.mapping import request_replay
 from crmsync.config.errors import ConfigError
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.store import create_engine_for
+from crmsync.sync.replay import request_replay
 
 FIELDS = ("firstname", "lastname", "emailaddress1", "address1_city", "gendercode")
 

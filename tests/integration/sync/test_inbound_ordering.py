@@ -20,11 +20,11 @@ from inbound_support import (
     sync_state,
 )
 
-from crmsync.cli.mapping import request_replay
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.queue.base import Change, ChangeMessage
 from crmsync.sync.engine import InboundEngine
+from crmsync.sync.replay import request_replay
 from crmsync.sync.state_models import PARENT_MISSING, ReplayRefused
 
 

@@ -23,10 +23,10 @@ from inbound_salesforce_support import (
 )
 from inbound_support import run_once, store_rows
 
-from crmsync.cli.mapping import request_replay
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.store import create_engine_for
+from crmsync.sync.replay import request_replay
 
 FIELDS = ("FirstName", "LastName", "MailingCity")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from crmsync.api.models import ReplayOut, RevisionSaved
 from crmsync.api.services.edits import Change, replace_named, save_edit
-from crmsync.cli.mapping import request_replay
 from crmsync.config.models import InboundMapping
 from crmsync.errors import ConfigurationError
+from crmsync.sync.replay import request_replay
 from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
 from crmsync.workflows.supervisor import Supervisor
 

@@ -1,0 +1,58 @@
+"""A replay request of one inbound mapping (SPEC §3.6), checked against its limits: the inbound
+backlog and the CRM table's row count, each measured only as far as the limit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from crmsync.config.models import Config
+from crmsync.store import create_engine_for
+from crmsync.sync.connections import count_rows, open_connector
+from crmsync.sync.engine import open_queue
+from crmsync.sync.state import SyncState
+from crmsync.sync.state_models import ReplayRefused, ReplayRequest
+
+__all__ = ["request_replay"]
+
+
+async def request_replay(
+    config: Config,
+    name: str,
+    *,
+    limit_backlog: int,
+    limit_rows: int,
+    environ: Mapping[str, str] | None = None,
+) -> ReplayRequest:
+    """Check the limits and record the replay request of mapping ``name``."""
+    mapping = next((m for m in config.inbound.mappings if m.name == name), None)
+    if mapping is None:
+        known = ", ".join(m.name for m in config.inbound.mappings) or "none"
+        raise ReplayRefused(
+            f"there is no inbound mapping '{name}' (mappings: {known})",
+            code="UNKNOWN_MAPPING",
+            mapping=name,
+            value=None,
+            limit=None,
+        )
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    queue = open_queue(config)
+    connector = open_connector(mapping.connection, config.connections[mapping.connection], environ)
+    try:
+        backlog = await queue.backlog()
+        state = SyncState(engine)
+        backlog += state.parked_count()
+        rows = 0
+        if backlog < limit_backlog:
+            info = await connector.describe(mapping.crm_table)
+            rows = await count_rows(connector, info.name, info.primary_key, limit=limit_rows)
+        return state.request_replay(
+            name,
+            backlog=backlog,
+            table_rows=rows,
+            limit_backlog=limit_backlog,
+            limit_rows=limit_rows,
+        )
+    finally:
+        await connector.aclose()
+        await queue.aclose()
+        engine.dispose()
