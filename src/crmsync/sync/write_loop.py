@@ -89,13 +89,18 @@ class WriteLoop:
             # Acknowledged together once applied: one queue commit per fetch, not per message
             # (a message applied and not yet acknowledged comes back, and is applied harmlessly).
             applied: list[Delivery] = []
-            for index, delivery in enumerate(deliveries):
+            groups: dict[str, list[Delivery]] = {}
+            for delivery in deliveries:
+                groups.setdefault(delivery.message.mapping, []).append(delivery)
+            for group in groups.values():
                 if stop.is_set():
                     await queue.ack(applied)
-                    await queue.nack(deliveries[index:], reason="the engine stopped")
+                    done = {delivery.token for delivery in applied}
+                    rest = [d for d in deliveries if d.token not in done]
+                    await queue.nack(rest, reason="the engine stopped")
                     return
-                if await self._apply(delivery):
-                    applied.append(delivery)
+                if await self._apply(group):
+                    applied.extend(group)
             if applied:
                 await queue.ack(applied)
             since_housekeeping += len(deliveries)
@@ -131,20 +136,22 @@ class WriteLoop:
             queued = await self.queue.backlog(name)
             self.progress.backlog(name, queued + self.state.parked_count(name))
 
-    async def _apply(self, delivery: Delivery) -> bool:
-        """Apply one delivery; ``True`` when committed (to be acknowledged), ``False`` when it
-        was given back to the queue."""
+    async def _apply(self, deliveries: list[Delivery]) -> bool:
+        """Apply the deliveries of one mapping in one transaction; ``True`` when committed (to
+        be acknowledged), ``False`` when they were given back to the queue."""
         queue = self.queue
-        writer = self.writers.get(delivery.message.mapping)
+        mapping = deliveries[0].message.mapping
+        writer = self.writers.get(mapping)
         if writer is None:
-            reason = f"mapping '{delivery.message.mapping}' is not in the configuration"
-            await queue.nack([delivery], delay_seconds=3600, reason=reason)
+            reason = f"mapping '{mapping}' is not in the configuration"
+            await queue.nack(deliveries, delay_seconds=3600, reason=reason)
             return False
+        messages = [delivery.message for delivery in deliveries]
         try:
-            await asyncio.to_thread(self.locked, with_retries, writer.apply, delivery.message)
+            await asyncio.to_thread(self.locked, with_retries, writer.apply_all, messages)
         except OperationalError as exc:
-            logger.warning("%s: store busy (%s); the message comes back", writer.name, exc.orig)
-            await queue.nack([delivery], delay_seconds=1.0, reason=str(exc.orig))
+            logger.warning("%s: store busy (%s); the messages come back", writer.name, exc.orig)
+            await queue.nack(deliveries, delay_seconds=1.0, reason=str(exc.orig))
             return False
         return True
 

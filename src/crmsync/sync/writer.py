@@ -25,7 +25,7 @@ from crmsync.connectors.base import Record
 from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
 from crmsync.store.bulk import execute_many
-from crmsync.store.optouts import stamp_opt_outs
+from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, upsert_batch
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping, ParentLink
@@ -84,6 +84,8 @@ class MappingWriter:
         self.state = state
         self.origin = origin
         self._on_written = on_written
+        #: Whether the mapping writes opt-out attributes (whose change times are kept).
+        self._opt_outs = any(column in OPT_OUT_NAMES for column in compiled.columns)
 
     @property
     def name(self) -> str:
@@ -97,21 +99,39 @@ class MappingWriter:
 
     def apply(self, message: ChangeMessage) -> dict[str, int]:
         """Apply ``message`` in one transaction; returns the counter deltas it committed."""
+        return self.apply_all([message])
+
+    def apply_all(self, messages: Sequence[ChangeMessage]) -> dict[str, int]:
+        """Apply ``messages`` (of this mapping) in one transaction, as one batch: the version
+        guard makes that the same as applying them one by one, in any order. Returns the
+        counter deltas committed."""
+        read = sum(len(message.changes) for message in messages)
         with self.state.engine.begin() as conn:
             # A write first: on SQLite the transaction takes the write lock now (waiting for
             # another process's writer if need be), not after its reads (which would fail at
             # once if that writer committed in between).
-            self.state.add_counts(conn, self.name, read=len(message.changes))
-            counts = self._apply(conn, message.changes, full=message.snapshot is not None)
-            keys = [c.id for c in message.changes if c.kind == "upsert"]
-            if message.snapshot is not None:
-                self.state.mark_applied(conn, message.snapshot, message.message_id, keys)
-            else:
-                self._note_seen(conn, keys)
+            self.state.add_counts(conn, self.name, read=read)
+            counts: dict[str, int] = {}
+            for full in (True, False):
+                changes = [
+                    change
+                    for message in messages
+                    if (message.snapshot is not None) is full
+                    for change in message.changes
+                ]
+                if changes:
+                    for name, count in self._apply(conn, changes, full=full).items():
+                        counts[name] = counts.get(name, 0) + count
+            for message in messages:
+                keys = [c.id for c in message.changes if c.kind == "upsert"]
+                if message.snapshot is not None:
+                    self.state.mark_applied(conn, message.snapshot, message.message_id, keys)
+                else:
+                    self._note_seen(conn, keys)
             self.state.add_counts(conn, self.name, **counts)
-            counts["read"] = len(message.changes)
+            counts["read"] = read
         if self._on_written is not None:
-            self._on_written(self.name, len(message.changes))
+            self._on_written(self.name, read)
         return counts
 
     def _apply(
@@ -156,8 +176,10 @@ class MappingWriter:
         rows, parked = self._park_orphans(conn, rows, changes)
         counts["parked"] = parked
         if rows:
-            # Opt-out attributes keep their own change times (the opt-out conflict rule needs them).
-            rows = stamp_opt_outs(conn, self.table, compiled.key_field, rows)
+            if self._opt_outs:
+                # Opt-out attributes keep their own change times (the opt-out conflict rule
+                # needs them).
+                rows = stamp_opt_outs(conn, self.table, compiled.key_field, rows)
             result = upsert_batch(
                 conn,
                 self.table,
