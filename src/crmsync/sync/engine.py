@@ -177,6 +177,15 @@ class InboundEngine:
                 issues.append(ConfigIssue((*loc, "crm_table"), exc.message))
                 continue
             self.tables[mapping.name] = info
+            writer = MappingWriter(
+                compiled,
+                tables[compiled.resource],
+                tables,
+                self.state,
+                origin=f"crm:{mapping.connection}",
+                on_written=self.progress.written,
+            )
+            self.writers[mapping.name] = writer
             self.readers[mapping.name] = MappingReader(
                 compiled,
                 connector,
@@ -186,14 +195,8 @@ class InboundEngine:
                 chunk_size=self.options.chunk_size,
                 on_read=self.progress.read,
                 lock=self.lock,
-            )
-            self.writers[mapping.name] = MappingWriter(
-                compiled,
-                tables[compiled.resource],
-                tables,
-                self.state,
-                origin=f"crm:{mapping.connection}",
-                on_written=self.progress.written,
+                fingerprints=writer.fingerprints,
+                on_unchanged=self.progress.written,
             )
         if issues:
             raise ConfigError(issues)

@@ -24,16 +24,18 @@ whose CRM record no longer exists.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from crmsync.connectors.base import ChangePage, Connector
+from crmsync.connectors.base import ChangePage, Connector, Record
 from crmsync.queue.base import Change, ChangeMessage, ChangeQueue
 from crmsync.sync.connections import calls_made
+from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping
 from crmsync.sync.write_loop import with_retries
@@ -76,6 +78,8 @@ class MappingReader:
         chunk_size: int = DEFAULT_CHUNK,
         on_read: Callable[[str, int], None] | None = None,
         lock: threading.Lock | None = None,
+        fingerprints: Fingerprints | None = None,
+        on_unchanged: Callable[[str, int], None] | None = None,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -87,6 +91,9 @@ class MappingReader:
         self.chunk_size = chunk_size
         self._on_read = on_read
         self._lock = lock or threading.Lock()
+        #: With fingerprints, a snapshot publishes no change for records whose rows hold them.
+        self.fingerprints = fingerprints
+        self._on_unchanged = on_unchanged
 
     async def _state(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a state call in a thread, holding the store lock the writer also takes: SQLite
@@ -117,7 +124,7 @@ class MappingReader:
             cursor,
             formatted=self.with_formatted,
         )
-        async for page in pages:
+        async for page in _read_ahead(pages):
             if page.snapshot and snapshot_id is None:
                 snapshot_id = await self._state(self.state.start_snapshot, name)
                 logger.info("%s: reading the CRM table in full (snapshot %s)", name, snapshot_id)
@@ -168,12 +175,13 @@ class MappingReader:
     async def _publish(
         self, page: ChangePage, snapshot_id: str | None, watermark: int | None
     ) -> list[str]:
+        records: Sequence[Record] = page.records
+        if snapshot_id is not None and self.fingerprints is not None and records:
+            records = await self._skip_unchanged(records, snapshot_id)
         if self.with_formatted:
-            changes = [
-                Change("upsert", r.id, r.version, r.values, r.formatted) for r in page.records
-            ]
+            changes = [Change("upsert", r.id, r.version, r.values, r.formatted) for r in records]
         else:
-            changes = [Change("upsert", r.id, r.version, r.values) for r in page.records]
+            changes = [Change("upsert", r.id, r.version, r.values) for r in records]
         changes.extend(Change("delete", d.id, watermark) for d in page.deletions)
         chunks: Sequence[ChangeMessage] = [
             ChangeMessage(self.name, changes[start : start + self.chunk_size], snapshot_id)
@@ -185,3 +193,61 @@ class MappingReader:
         if snapshot_id is not None:
             await self._state(self.state.record_snapshot_messages, snapshot_id, ids)
         return ids
+
+    async def _skip_unchanged(self, records: Sequence[Record], snapshot_id: str) -> list[Record]:
+        """The records of a snapshot page that need a message: not those whose Campaign row
+        holds them already (their fingerprint matches), which are counted and seen here."""
+        fingerprints = self.fingerprints
+        assert fingerprints is not None
+        marks = [
+            (
+                version_number(record.version),
+                fingerprints.digest(record.values, record.formatted if self.with_formatted else {}),
+            )
+            for record in records
+        ]
+        held = await self._state(self._held, [record.id for record in records])
+        if not held:
+            return list(records)
+        kept: list[Record] = []
+        same: list[str] = []
+        for record, (version, digest) in zip(records, marks, strict=True):
+            if version is not None and held.get(record.id) == (version, digest):
+                same.append(record.id)
+            else:
+                kept.append(record)
+        await self._state(self.state.note_unchanged, self.name, snapshot_id, same)
+        if same and self._on_unchanged is not None:
+            self._on_unchanged(self.name, len(same))
+        return kept
+
+    def _held(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        assert self.fingerprints is not None
+        with self.state.engine.connect() as conn:
+            return self.fingerprints.held(conn, keys)
+
+
+async def _read_ahead(pages: AsyncIterator[ChangePage]) -> AsyncIterator[ChangePage]:
+    """``pages`` in order, the next one requested while the current one is handled (the CRM
+    prepares a page while this process publishes the previous one). One page ahead at most."""
+    ahead: asyncio.Queue[ChangePage | BaseException | None] = asyncio.Queue(maxsize=1)
+
+    async def produce() -> None:
+        try:
+            async for page in pages:
+                await ahead.put(page)
+        except Exception as exc:  # handed to the consumer, raised there
+            await ahead.put(exc)
+            return
+        await ahead.put(None)
+
+    producer = asyncio.create_task(produce())
+    try:
+        while (item := await ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer

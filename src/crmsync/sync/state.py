@@ -170,24 +170,9 @@ class SyncState(RecordsState):
         """In the writer's transaction: message ``message_id`` of the snapshot was applied and
         contained ``keys``. Idempotent. ``False`` when the snapshot is unknown, abandoned or
         closed (nothing is stored then: its key set will never be used)."""
-        snapshots, messages = self.tables.snapshots, self.tables.snapshot_messages
-        is_open = conn.scalar(
-            sa.select(sa.literal(1)).where(
-                snapshots.c.id == snapshot_id, snapshots.c.closed_at.is_(None)
-            )
-        )
-        if is_open is None:
+        if not self._add_seen_keys(conn, snapshot_id, keys):
             return False
-        unique = sorted(set(keys))
-        keys_table = self.tables.snapshot_keys
-        insert_keys = self._insert(conn, keys_table).on_conflict_do_nothing()
-        execute_many(
-            conn,
-            insert_keys,
-            keys_table,
-            [{"key": k} for k in unique],
-            constants={"snapshot_id": snapshot_id},
-        )
+        messages = self.tables.snapshot_messages
         stmt = self._insert(conn, messages).values(
             snapshot_id=snapshot_id, message_id=message_id, applied=True
         )
@@ -196,6 +181,36 @@ class SyncState(RecordsState):
                 index_elements=[messages.c.snapshot_id, messages.c.message_id],
                 set_={"applied": True},
             )
+        )
+        return True
+
+    def note_unchanged(self, mapping: str, snapshot_id: str | None, keys: Sequence[str]) -> None:
+        """Records read again whose Campaign rows already hold them (no message was published
+        for them): counted as read and unchanged, and seen by the snapshot, if it is open."""
+        if not keys:
+            return
+        with self.engine.begin() as conn:
+            self.add_counts(conn, mapping, read=len(keys), unchanged=len(keys))
+            if snapshot_id is not None:
+                self._add_seen_keys(conn, snapshot_id, keys)
+
+    def _add_seen_keys(self, conn: sa.Connection, snapshot_id: str, keys: Iterable[str]) -> bool:
+        snapshots = self.tables.snapshots
+        is_open = conn.scalar(
+            sa.select(sa.literal(1)).where(
+                snapshots.c.id == snapshot_id, snapshots.c.closed_at.is_(None)
+            )
+        )
+        if is_open is None:
+            return False
+        keys_table = self.tables.snapshot_keys
+        insert_keys = self._insert(conn, keys_table).on_conflict_do_nothing()
+        execute_many(
+            conn,
+            insert_keys,
+            keys_table,
+            [{"key": k} for k in sorted(set(keys))],
+            constants={"snapshot_id": snapshot_id},
         )
         return True
 

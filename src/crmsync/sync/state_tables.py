@@ -62,6 +62,18 @@ class StateTables:
             sa.Column("version", sa.BigInteger(), nullable=False),
             sa.Column("deleted_at", UtcDateTime(), nullable=False),
         )
+        # What each Campaign row was last written or compared from: the record's version and a
+        # digest of its CRM values (with the mapping's definition), and when. A record read
+        # again with the same version and digest, whose row is unchanged since, needs no work.
+        self.fingerprints = sa.Table(
+            "crmsync_fingerprints",
+            m,
+            sa.Column("mapping", _NAME, primary_key=True),
+            sa.Column("key", _NAME, primary_key=True),
+            sa.Column("version", sa.BigInteger(), nullable=False),
+            sa.Column("digest", sa.LargeBinary(16), nullable=False),
+            sa.Column("recorded_at", UtcDateTime(), nullable=False),
+        )
         self.snapshots = sa.Table(
             "crmsync_snapshots",
             m,

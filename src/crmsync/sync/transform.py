@@ -8,6 +8,7 @@ and precomputes one conversion step per mapped field, so that :meth:`CompiledMap
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,9 @@ class CompiledMapping:
     _steps: tuple[FieldStep, ...] = field(repr=False, compare=False)
     _predicate: Predicate = field(repr=False, compare=False)
     _key_length: int | None = field(repr=False, compare=False, default=None)
+    #: A digest of everything the rows depend on besides the record: the mapping, the resource
+    #: definitions and the CRM metadata (see :mod:`crmsync.sync.fingerprints`).
+    signature: bytes = field(repr=False, compare=False, default=b"")
 
     def passes(self, record: Record) -> bool:
         """Whether ``record`` passes the mapping's filters (always, without filters)."""
@@ -196,7 +200,17 @@ class _Compiler:
             _steps=tuple(steps),
             _predicate=predicate,
             _key_length=key_length,
+            signature=self._signature(),
         )
+
+    def _signature(self) -> bytes:
+        parts = [
+            self.mapping.model_dump_json(),
+            repr(self.table),
+            self.resource.model_dump_json(),
+            *(self.resources[name].model_dump_json() for name in sorted(self.resources)),
+        ]
+        return hashlib.sha256("\n".join(parts).encode()).digest()
 
     def _key(self) -> tuple[str, int | None]:
         declared = self.mapping.primary_key

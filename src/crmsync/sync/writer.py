@@ -27,6 +27,7 @@ from crmsync.queue.base import Change, ChangeMessage
 from crmsync.store.bulk import execute_many
 from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, upsert_batch
+from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping, ParentLink
 
@@ -84,6 +85,13 @@ class MappingWriter:
         self.state = state
         self.origin = origin
         self._on_written = on_written
+        self.fingerprints = Fingerprints(
+            state.tables.fingerprints,
+            table,
+            name=compiled.name,
+            key_field=compiled.key_field,
+            signature=compiled.signature,
+        )
         #: Whether the mapping writes opt-out attributes (whose change times are kept).
         self._opt_outs = any(column in OPT_OUT_NAMES for column in compiled.columns)
 
@@ -144,6 +152,9 @@ class MappingWriter:
         rows: list[dict[str, Any]] = []
         left_filters: dict[str, int] = {}
         deleted: dict[str, int | None] = {}
+        # The rows will hold every mapped field of their record: worth a fingerprint.
+        fingerprinted = full or not compiled.insert_only
+        digests: dict[tuple[str, int], bytes] = {}
         for change in changes:
             if change.kind == "delete":
                 deleted[change.id] = _newer(deleted.get(change.id), version_number(change.version))
@@ -167,6 +178,10 @@ class MappingWriter:
                 continue
             row["source_version"] = version
             rows.append(row)
+            if fingerprinted:
+                digests[change.id, version] = self.fingerprints.digest(
+                    change.values, change.formatted
+                )
         # Records that left the filters in a snapshot were mostly never stored: no tombstones
         # for them (the snapshot's reconciliation covers a full read).
         left = {} if full else left_filters
@@ -191,6 +206,16 @@ class MappingWriter:
             counts["inserted"] = result.inserted
             counts["updated"] = result.updated
             counts["unchanged"] += result.unchanged + result.stale
+            if fingerprinted:
+                key_field = compiled.key_field
+                self.fingerprints.record(
+                    conn,
+                    (
+                        (row[key_field], version, digests[row[key_field], version])
+                        for row in rows
+                        if (version := row["source_version"]) is not None
+                    ),
+                )
         if left_filters:
             counts["deleted"] += self._delete_left_filters(conn, left_filters)
         if deleted and compiled.apply_deletes:
