@@ -52,17 +52,20 @@ class Fingerprints:
         self.key_field = key_field
         self.signature = signature
 
-    def digest(self, values: Mapping[str, Any], formatted: Mapping[str, Any]) -> bytes:
-        """The digest of a record's values and display labels (as read, as queued)."""
+    def digest(self, values: Mapping[str, Any], formatted: Mapping[str, Any]) -> int:
+        """The digest of a record's values and display labels (as read, as queued), a signed
+        64-bit integer: a record whose content changes gets a new version anyway; the digest
+        tells apart what changes without one (a changed mapping, relabelled options)."""
         text = orjson.dumps((values, formatted), option=orjson.OPT_PASSTHROUGH_DATETIME)
-        return hashlib.blake2b(text, digest_size=16, key=self.signature[:64]).digest()
+        digest = hashlib.blake2b(text, digest_size=8, key=self.signature[:64]).digest()
+        return int.from_bytes(digest, "big", signed=True)
 
-    def held(self, conn: sa.Connection, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+    def held(self, conn: sa.Connection, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Key → (version, digest) of the fingerprints of ``keys`` whose row still holds them: a
         row of that version, not modified since the fingerprint was recorded."""
         f, t = self.fingerprints, self.table
         key = t.c[self.key_field]
-        out: dict[str, tuple[int, bytes]] = {}
+        out: dict[str, tuple[int, int]] = {}
         for start in range(0, len(keys), _KEYS_PER_QUERY):
             query = (
                 sa.select(f.c.key, f.c.version, f.c.digest)
@@ -78,10 +81,10 @@ class Fingerprints:
                 out[found_key] = (version, digest)
         return out
 
-    def record(self, conn: sa.Connection, records: Iterable[tuple[str, int, bytes]]) -> None:
+    def record(self, conn: sa.Connection, records: Iterable[tuple[str, int, int]]) -> None:
         """In the writer's transaction, after its writes: the rows of ``records`` now hold them.
         Of several versions of one key, the highest counts."""
-        latest: dict[str, tuple[int, bytes]] = {}
+        latest: dict[str, tuple[int, int]] = {}
         for record_key, version, digest in records:
             held = latest.get(record_key)
             if held is None or version >= held[0]:

@@ -221,7 +221,7 @@ class MappingReader:
             self._on_unchanged(self.name, len(same))
         return kept
 
-    def _held(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+    def _held(self, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
         assert self.fingerprints is not None
         with self.state.engine.connect() as conn:
             return self.fingerprints.held(conn, keys)

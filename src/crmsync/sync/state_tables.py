@@ -71,7 +71,7 @@ class StateTables:
             sa.Column("mapping", _NAME, primary_key=True),
             sa.Column("key", _NAME, primary_key=True),
             sa.Column("version", sa.BigInteger(), nullable=False),
-            sa.Column("digest", sa.LargeBinary(16), nullable=False),
+            sa.Column("digest", sa.BigInteger(), nullable=False),
             sa.Column("recorded_at", UtcDateTime(), nullable=False),
         )
         self.snapshots = sa.Table(

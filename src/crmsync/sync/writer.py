@@ -154,7 +154,7 @@ class MappingWriter:
         deleted: dict[str, int | None] = {}
         # The rows will hold every mapped field of their record: worth a fingerprint.
         fingerprinted = full or not compiled.insert_only
-        digests: dict[tuple[str, int], bytes] = {}
+        digests: dict[tuple[str, int], int] = {}
         for change in changes:
             if change.kind == "delete":
                 deleted[change.id] = _newer(deleted.get(change.id), version_number(change.version))
