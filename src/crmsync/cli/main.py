@@ -19,6 +19,7 @@ from crmsync.cli import (
     serve,
     status,
     user,
+    workflow,
 )
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(mapping.app, name="mapping")
 app.add_typer(optout.app, name="optout")
 app.add_typer(events.app, name="events")
 app.add_typer(user.app, name="user")
+app.add_typer(workflow.app, name="workflow")
 app.command("run")(run.run)
 app.command("status")(status.status)
 app.command("serve")(serve.serve)
