@@ -18,6 +18,7 @@ __all__ = [
     "Problem",
     "RejectOut",
     "ReplayOut",
+    "RevisionChanges",
     "RevisionOut",
     "StopOut",
     "WorkflowOut",
@@ -72,6 +73,11 @@ class RevisionOut(_Out):
     created_at: datetime
     state: RevisionState
     note: str
+
+
+class RevisionChanges(_Out):
+    revision: RevisionOut
+    diff: str = Field(description="Unified diff of the YAML against the revision before it.")
 
 
 class RevisionSaved(_Out):

@@ -13,16 +13,18 @@ each one transaction, so that a workflow always has exactly one active revision.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+import yaml
 
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["Revision", "RevisionState", "RevisionStore"]
+__all__ = ["Revision", "RevisionState", "RevisionStore", "changes", "dump_yaml"]
 
 RevisionState = Literal["pending", "active", "superseded"]
 
@@ -31,6 +33,22 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincreme
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` as the YAML text of an edited revision (keys in their order, block style)."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def changes(before: str | None, after: str, *, labels: tuple[str, str]) -> str:
+    """A unified diff from ``before`` to ``after`` (``None``: nothing before), both written out
+    the same way first, so that a file's own layout (flow style, comments) is not shown as a
+    change."""
+
+    def lines(text: str | None) -> list[str]:
+        return [] if text is None else dump_yaml(yaml.safe_load(text)).splitlines(keepends=True)
+
+    return "".join(difflib.unified_diff(lines(before), lines(after), *labels))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +137,19 @@ class RevisionStore:
         t = self.table
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t).where(t.c.id == revision_id)).first()
+        return None if row is None else _revision(row)
+
+    def previous(self, revision: Revision) -> Revision | None:
+        """The revision of the same workflow saved just before ``revision``."""
+        t = self.table
+        query = (
+            sa.select(t)
+            .where(t.c.workflow == revision.workflow, t.c.id < revision.id)
+            .order_by(t.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
         return None if row is None else _revision(row)
 
     def history(self, workflow: str | None = None, *, limit: int = 100) -> list[Revision]:

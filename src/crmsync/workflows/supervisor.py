@@ -32,7 +32,7 @@ from crmsync.config.models import Config
 from crmsync.errors import ConfigurationError
 from crmsync.sync.state import SyncState
 from crmsync.sync.state_models import WorkflowStatus
-from crmsync.workflows.revisions import Revision, RevisionStore
+from crmsync.workflows.revisions import Revision, RevisionStore, dump_yaml
 
 __all__ = [
     "WORKFLOW_NAMES",
@@ -175,8 +175,7 @@ class Supervisor:
         """Apply ``change`` to the workflow's latest configuration and save the outcome as its
         pending revision, once it passes the configuration checks (:class:`ConfigError`
         otherwise, listing every problem; nothing is saved then)."""
-        text = yaml.safe_dump(change(self.document(name)), sort_keys=False, allow_unicode=True)
-        return self.propose(name, text, author=author, note=note)
+        return self.propose(name, dump_yaml(change(self.document(name))), author=author, note=note)
 
     def propose(self, name: str, yaml_text: str, *, author: str, note: str) -> Revision:
         """Save ``yaml_text`` as the workflow's pending revision once it passes the checks."""

@@ -50,6 +50,7 @@ LEAST_ROLE: dict[str, Role | None] = {
     "resume_run": OPER,
     "list_revisions": VIEW,
     "export_revision": VIEW,
+    "revision_changes": VIEW,
     "list_rejects": VIEW,
     "list_crm_tables": VIEW,
     "get_crm_table": VIEW,
@@ -69,6 +70,7 @@ _PARAMETERS = {
     "table": "contact",
     "workflow": "inbound",
     "run_id": "1",
+    "revision_id": "1",
     "token_id": "1",
 }
 

@@ -136,6 +136,19 @@ async def test_mapping_crud_makes_pending_revisions(api: Api) -> None:
     ]
     assert [r["state"] for r in history] == ["pending", "superseded", "superseded", "active"]
 
+    added = await api.client.get(f"/api/revisions/{history[2]['id']}/changes", headers=admin)
+    assert added.json()["revision"]["note"] == "mapping 'leads' added"
+    diff = added.json()["diff"]
+    assert f"--- revision {history[3]['id']}" in diff
+    assert f"+++ revision {history[2]['id']}" in diff
+    assert "+  - name: leads" in diff.splitlines()
+    assert not [line for line in diff.splitlines() if line.startswith("-  ")]
+    first = await api.client.get(f"/api/revisions/{history[3]['id']}/changes", headers=admin)
+    assert first.json()["diff"].startswith("--- (none)\n")
+    missing = await api.client.get("/api/revisions/999999/changes", headers=admin)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "there is no configuration revision 999999"
+
 
 async def test_only_admins_edit_mappings(api: Api) -> None:
     for role in (Role.VIEWER, Role.OPERATOR):

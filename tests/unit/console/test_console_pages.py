@@ -9,7 +9,14 @@ from console_support import PASSWORD, Api, csrf_of, log_in
 
 from crmsync.api.users import Role
 
-PAGES = ["workflows", "mappings", "rejects", "revisions", "mappings/contacts/edit"]
+PAGES = [
+    "workflows",
+    "mappings",
+    "rejects",
+    "revisions",
+    "revisions/1",
+    "mappings/contacts/edit",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -171,3 +178,23 @@ async def test_optinout_pairs_offer_the_crm_booleans_only(console: Api) -> None:
     assert [(m.crm, m.campaign.value) for m in settings.mappings] == [
         ("donotemail", "optout_email")
     ]
+
+
+async def test_a_revision_shows_what_it_changed(console: Api) -> None:
+    await log_in(console.client, "viewer")
+    saved = console.supervisor.edit(
+        "inbound",
+        lambda data: data | {"inbound": data["inbound"] | {"poll_interval_seconds": 9}},
+        author="alice",
+        note="polling slowed down",
+    )
+    listed = await console.client.get("/console/revisions")
+    assert f'href="/console/revisions/{saved.id}"' in listed.text
+    page = await console.client.get(f"/console/revisions/{saved.id}")
+    assert page.status_code == 200
+    assert "polling slowed down" in page.text
+    assert "alice" in page.text
+    assert '<span class="added">+  poll_interval_seconds: 9</span>' in page.text
+    missing = await console.client.get("/console/revisions/999999")
+    assert missing.status_code == 404
+    assert "there is no configuration revision 999999" in missing.text

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from crmsync.api.auth import Viewer
 from crmsync.api.deps import Workflows
-from crmsync.api.models import RevisionOut, problem
+from crmsync.api.models import RevisionChanges, RevisionOut, problem
 
 router = APIRouter(
-    prefix="/api/revisions", tags=["revisions"], responses={404: problem("no such workflow")}
+    prefix="/api/revisions",
+    tags=["revisions"],
+    responses={404: problem("no such workflow or revision")},
 )
 
 
@@ -42,3 +44,15 @@ def export_revision(
 ) -> Response:
     """The workflow's configuration file (its active revision, or with ``latest`` its pending)."""
     return PlainTextResponse(service.export(workflow, latest=latest), media_type="application/yaml")
+
+
+@router.get(
+    "/{revision_id}/changes", operation_id="revision_changes", response_model=RevisionChanges
+)
+def revision_changes(
+    revision_id: Annotated[int, Path(ge=1, le=2**62)], _user: Viewer, service: Workflows
+) -> RevisionChanges:
+    """What the revision changed: a unified diff of its YAML against the workflow's revision
+    before it."""
+    revision, diff = service.changes(revision_id)
+    return RevisionChanges(revision=revision, diff=diff)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from crmsync.api.errors import NotFound
 from crmsync.api.models import RevisionOut, StopOut, WorkflowOut
-from crmsync.workflows.revisions import Revision
+from crmsync.workflows.revisions import Revision, changes
 from crmsync.workflows.supervisor import StopResult, Supervisor, WorkflowView
 
 __all__ = ["WorkflowService", "revision_out"]
@@ -59,6 +60,21 @@ class WorkflowService:
         if workflow is not None:
             self.supervisor.revision(workflow)  # an unknown workflow is an error, not []
         return [revision_out(r) for r in self.supervisor.revisions.history(workflow, limit=limit)]
+
+    def changes(self, revision_id: int) -> tuple[RevisionOut, str]:
+        """Revision ``revision_id`` and its changes: a unified diff of its YAML against the
+        workflow's revision before it (the whole file for a workflow's first revision)."""
+        revisions = self.supervisor.revisions
+        revision = revisions.get(revision_id)
+        if revision is None:
+            raise NotFound(f"there is no configuration revision {revision_id}")
+        before = revisions.previous(revision)
+        diff = changes(
+            before.yaml if before is not None else None,
+            revision.yaml,
+            labels=(f"revision {before.id}" if before else "(none)", f"revision {revision.id}"),
+        )
+        return revision_out(revision), diff
 
     def export(self, workflow: str, *, latest: bool) -> str:
         return self.supervisor.revision(workflow, latest=latest).yaml
