@@ -204,12 +204,18 @@ def test_admin_creates_a_mapping_runs_inbound_and_replays(
         shot(page, f"07-{name}")
     expect(page.locator("body")).not_to_contain_text("Internal Server Error")
 
+    # The mapping added above, as a change of the inbound configuration.
+    page.goto(f"{console.url}/console/revisions?workflow=inbound")
+    page.get_by_role("link", name="mapping 'contacts' added").click()
+    expect(page.get_by_test_id("diff")).to_contain_text("+  - name: contacts")
+    shot(page, "08-revision-changes")
+
 
 def test_viewer_cannot_start_or_stop(page: Page, console: Console) -> None:
     log_in(page, console, "viewer")
     for name in ("inbound", "outbound", "optinout"):
         expect(page.locator(f"#toggle-{name}")).to_be_disabled()
-    shot(page, "08-workflows-viewer")
+    shot(page, "09-workflows-viewer")
     before = console.api("GET", "/api/workflows/inbound").json()["status"]
     csrf = page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
     refused = page.request.post(
