@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,11 +127,14 @@ def write_config(folder: Path, url: str, ca: Path, store: str, *, poll: float = 
 
 @dataclass(frozen=True, slots=True)
 class ChildRun:
-    """A child process's wall time, CPU time (user + system) and peak resident memory."""
+    """A child process's wall time, CPU time (user + system, with its own children), its peak
+    resident memory and the peak of its whole process tree's (the engine and its writer
+    process together)."""
 
     seconds: float
     cpu_seconds: float
     peak_rss_mb: float
+    tree_peak_rss_mb: float = 0.0
 
 
 def run_child(command: list[str]) -> ChildRun:
@@ -138,12 +142,42 @@ def run_child(command: list[str]) -> ChildRun:
     env = {**os.environ, SECRET_ENV: SECRET, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _tree_rss_kb(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
+    done.set()
+    sampler.join()
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} … exited with {process.returncode}")
-    return ChildRun(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    own = usage.ru_maxrss / 1024
+    return ChildRun(seconds, usage.ru_utime + usage.ru_stime, own, max(own, peak[0] / 1024))
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """The resident memory of ``pid`` and its descendants, in KB (0 once it has gone)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        pending += [int(child) for child in children]
+    return total
 
 
 def crmsync(*args: str, profile: Path | None = None) -> list[str]:

@@ -51,7 +51,8 @@ def line(label: str, records: int, run: ChildRun, extra: str = "") -> None:
     cpu = 1e6 * run.cpu_seconds / records
     print(
         f"{label:<28} {records:>9,} records in {run.seconds:7.1f} s = {rate:>8,.0f} records/s,"
-        f" CPU {cpu:4.0f} µs/record, peak RSS {run.peak_rss_mb:5.0f} MB{extra}",
+        f" CPU {cpu:4.0f} µs/record, peak RSS {run.peak_rss_mb:5.0f} MB"
+        f" ({run.tree_peak_rss_mb:.0f} MB with its writer process){extra}",
         flush=True,
     )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -112,24 +113,30 @@ class MappingWriter:
     def apply_all(self, messages: Sequence[ChangeMessage]) -> dict[str, int]:
         """Apply ``messages`` (of this mapping) in one transaction, as one batch: the version
         guard makes that the same as applying them one by one, in any order. Returns the
-        counter deltas committed."""
+        counter deltas committed.
+
+        The records are converted before the transaction begins: another writer process can
+        hold the store meanwhile (SQLite has one writer at a time)."""
         read = sum(len(message.changes) for message in messages)
+        batches = []
+        for full in (True, False):
+            changes = [
+                change
+                for message in messages
+                if (message.snapshot is not None) is full
+                for change in message.changes
+            ]
+            if changes:
+                batches.append(self._prepare(changes, full=full))
         with self.state.engine.begin() as conn:
             # A write first: on SQLite the transaction takes the write lock now (waiting for
             # another process's writer if need be), not after its reads (which would fail at
             # once if that writer committed in between).
             self.state.add_counts(conn, self.name, read=read)
             counts: dict[str, int] = {}
-            for full in (True, False):
-                changes = [
-                    change
-                    for message in messages
-                    if (message.snapshot is not None) is full
-                    for change in message.changes
-                ]
-                if changes:
-                    for name, count in self._apply(conn, changes, full=full).items():
-                        counts[name] = counts.get(name, 0) + count
+            for batch in batches:
+                for name, count in self._commit(conn, batch).items():
+                    counts[name] = counts.get(name, 0) + count
             for message in messages:
                 keys = [c.id for c in message.changes if c.kind == "upsert"]
                 if message.snapshot is not None:
@@ -145,43 +152,54 @@ class MappingWriter:
     def _apply(
         self, conn: sa.Connection, changes: Sequence[Change], *, full: bool
     ) -> dict[str, int]:
-        counts = dict.fromkeys(
-            ("inserted", "updated", "unchanged", "deleted", "filtered", "rejected", "parked"), 0
-        )
+        return self._commit(conn, self._prepare(changes, full=full))
+
+    def _prepare(self, changes: Sequence[Change], *, full: bool) -> _Batch:
+        """Filters, conversions and digests of ``changes``: no store access."""
         compiled = self.compiled
-        rows: list[dict[str, Any]] = []
-        left_filters: dict[str, int] = {}
-        deleted: dict[str, int | None] = {}
+        batch = _Batch(changes, full)
         # The rows will hold every mapped field of their record: worth a fingerprint.
         fingerprinted = full or not compiled.insert_only
-        digests: dict[tuple[str, int], int] = {}
         for change in changes:
             if change.kind == "delete":
-                deleted[change.id] = _newer(deleted.get(change.id), version_number(change.version))
+                batch.deleted[change.id] = _newer(
+                    batch.deleted.get(change.id), version_number(change.version)
+                )
                 continue
             version = version_number(change.version)
             record = Record(change.id, change.values, change.formatted, version)
             if not compiled.passes(record):
-                counts["filtered"] += 1
+                batch.filtered += 1
                 if compiled.delete_filtered_out and version is not None:
-                    left_filters[change.id] = max(version, left_filters.get(change.id, version))
+                    left = batch.left_filters
+                    left[change.id] = max(version, left.get(change.id, version))
                 continue
             if version is None:
-                self._reject(conn, change, MISSING_VERSION, "the record carries no version")
-                counts["rejected"] += 1
+                batch.rejects.append((change, MISSING_VERSION, "the record carries no version"))
                 continue
             try:
                 row = compiled.to_row(record)
             except RejectError as exc:
-                self._reject(conn, change, exc.code or "REJECTED", exc.message)
-                counts["rejected"] += 1
+                batch.rejects.append((change, exc.code or "REJECTED", exc.message))
                 continue
             row["source_version"] = version
-            rows.append(row)
+            batch.rows.append(row)
             if fingerprinted:
-                digests[change.id, version] = self.fingerprints.digest(
+                batch.digests[change.id, version] = self.fingerprints.digest(
                     change.values, change.formatted
                 )
+        return batch
+
+    def _commit(self, conn: sa.Connection, batch: _Batch) -> dict[str, int]:
+        """Write a prepared batch in the transaction of ``conn``; returns the counter deltas."""
+        counts = dict.fromkeys(("inserted", "updated", "unchanged", "deleted", "parked"), 0)
+        counts["filtered"] = batch.filtered
+        counts["rejected"] = len(batch.rejects)
+        for change, code, message in batch.rejects:
+            self._reject(conn, change, code, message)
+        compiled = self.compiled
+        full, rows, changes = batch.full, batch.rows, batch.changes
+        left_filters, deleted, digests = batch.left_filters, batch.deleted, batch.digests
         # Records that left the filters in a snapshot were mostly never stored: no tombstones
         # for them (the snapshot's reconciliation covers a full read).
         left = {} if full else left_filters
@@ -206,7 +224,7 @@ class MappingWriter:
             counts["inserted"] = result.inserted
             counts["updated"] = result.updated
             counts["unchanged"] += result.unchanged + result.stale
-            if fingerprinted:
+            if digests:
                 key_field = compiled.key_field
                 self.fingerprints.record(
                     conn,
@@ -429,6 +447,22 @@ class MappingWriter:
             self.state.prune_tombstones(self.name, info.started_at)
             logger.info("%s: snapshot %s complete (%d rows removed)", self.name, info.id, deleted)
         return deleted
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Changes of one kind (snapshot or not) converted, before the transaction that writes them."""
+
+    changes: Sequence[Change]
+    full: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    left_filters: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int | None] = field(default_factory=dict)
+    #: (change, reject code, message)
+    rejects: list[tuple[Change, str, str]] = field(default_factory=list)
+    filtered: int = 0
+    #: (key, version) → digest, for the fingerprints of the rows written.
+    digests: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 def _newer(a: int | None, b: int | None) -> int | None:
