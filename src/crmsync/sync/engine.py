@@ -233,8 +233,12 @@ class InboundEngine:
                 logger.info("%s: replay taken up; reading the CRM table in full", name)
         state.set_status(WORKFLOW, WorkflowStatus.RUNNING)
         self._caught_up.clear()
-        reader = asyncio.create_task(self._read_loop(stop, once), name="inbound-reader")
-        writer = asyncio.create_task(self._write(stop, once), name="inbound-writer")
+        # Set by ``stop`` or by a failure: the loops end even when a cancellation is lost (one
+        # arriving just as an ``asyncio.wait_for`` ends can be swallowed).
+        halt = asyncio.Event()
+        relay = asyncio.create_task(_relay(stop, halt), name="inbound-stop")
+        reader = asyncio.create_task(self._read_loop(halt, once), name="inbound-reader")
+        writer = asyncio.create_task(self._write(halt, once), name="inbound-writer")
         try:
             done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
@@ -243,6 +247,7 @@ class InboundEngine:
             if once:
                 await writer
         except BaseException as exc:
+            halt.set()
             for task in (reader, writer):
                 task.cancel()
             with contextlib.suppress(BaseException):
@@ -252,6 +257,8 @@ class InboundEngine:
             else:
                 state.set_status(WORKFLOW, WorkflowStatus.FAILED, str(exc))
             raise
+        finally:
+            relay.cancel()
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
@@ -364,3 +371,8 @@ class InboundEngine:
         """Release parked children, reconcile complete snapshots, expire old parked children
         (all of them when ``final``)."""
         self._write_loop().housekeeping(final)
+
+
+async def _relay(stop: asyncio.Event, halt: asyncio.Event) -> None:
+    await stop.wait()
+    halt.set()
