@@ -30,7 +30,7 @@ __all__ = ["WriteLoop", "with_retries"]
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-_FETCH = 8
+_FETCH = 4
 _LOCK_RETRIES = 8
 #: Messages applied between two housekeeping passes while the queue is busy.
 _HOUSEKEEPING_EVERY = 50
