@@ -334,8 +334,7 @@ class InboundEngine:
         spec = WriterSpec(
             self.config,
             self.tables,
-            self.options.ack_wait_seconds,
-            self.options.parent_wait_seconds,
+            self.options,
             os.getpid(),
             logging.getLogger().getEffectiveLevel(),
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import pickle
@@ -26,6 +27,7 @@ import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crmsync.config.models import Config
 from crmsync.connectors.base import TableInfo
@@ -35,6 +37,9 @@ from crmsync.sync.state import SyncState
 from crmsync.sync.transform import compile_mapping
 from crmsync.sync.write_loop import WriteLoop
 from crmsync.sync.writer import MappingWriter
+
+if TYPE_CHECKING:
+    from crmsync.sync.engine import EngineOptions
 
 __all__ = ["WriterProcesses", "WriterSpec", "compile_writers", "main"]
 
@@ -53,8 +58,7 @@ class WriterSpec:
     config: Config
     #: The CRM table metadata of each mapping, by mapping name.
     tables: Mapping[str, TableInfo]
-    ack_wait_seconds: float
-    parent_wait_seconds: float
+    options: EngineOptions
     parent_pid: int
     log_level: int = logging.WARNING
     housekeeping: bool = True
@@ -97,15 +101,7 @@ class WriterProcesses:
 
     async def start(self) -> None:
         for index in range(self.count):
-            spec = WriterSpec(
-                self.spec.config,
-                self.spec.tables,
-                self.spec.ack_wait_seconds,
-                self.spec.parent_wait_seconds,
-                self.spec.parent_pid,
-                self.spec.log_level,
-                housekeeping=index == 0,
-            )
+            spec = dataclasses.replace(self.spec, housekeeping=index == 0)
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -158,14 +154,14 @@ async def serve(spec: WriterSpec) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     store = create_engine_for(spec.config.store.url, schema=spec.config.store.pg_schema)
     state = SyncState(store)
-    queue = open_queue(spec.config, ack_wait_seconds=spec.ack_wait_seconds)
+    queue = open_queue(spec.config, ack_wait_seconds=spec.options.ack_wait_seconds)
     watcher = asyncio.create_task(_watch_parent(spec.parent_pid, stop))
     try:
         loop = WriteLoop(
             compile_writers(spec.config, spec.tables, state),
             state,
             queue,
-            parent_wait_seconds=spec.parent_wait_seconds,
+            parent_wait_seconds=spec.options.parent_wait_seconds,
             progress=NoProgress(),
             housekeeping=spec.housekeeping,
         )

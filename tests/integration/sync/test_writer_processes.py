@@ -97,7 +97,7 @@ async def test_writer_processes_give_the_same_store(crm: Crm, tmp_path: Path) ->
 async def test_a_failing_writer_process_is_reported(crm: Crm, tmp_path: Path) -> None:
     config = make_config(crm, tmp_path, CONTACTS_MAPPING)
     (tmp_path / "queue.db").mkdir()  # the writer process cannot open its queue
-    spec = WriterSpec(config, {}, 30.0, 300.0, os.getpid())
+    spec = WriterSpec(config, {}, EngineOptions(), os.getpid())
     processes = WriterProcesses(spec, 1)
     await processes.start()
     try:
