@@ -229,12 +229,18 @@ def read_page(
     after: Sequence[Any] | None = None,
     where: Sequence[Any] = (),
     annotations: AnnotationMode = "none",
+    unique_sort: bool = False,
 ) -> Page:
-    """Up to ``page_size`` records matching ``options`` after the keyset position ``after``."""
+    """Up to ``page_size`` records matching ``options`` after the keyset position ``after``.
+
+    The primary key ends the sort to make it total, unless ``unique_sort`` says the sort's own
+    columns are unique already (e.g. the row version): a keyset on one indexed column lets
+    SQLite read a page straight from the index instead of sorting every row after the position.
+    """
     sa_table = store.sa_table(table)
     primary = table.by_name[table.primary_id]
     order = list(sort if sort is not None else options.orderby)
-    if all(attribute is not primary for attribute, _ in order):
+    if not unique_sort and all(attribute is not primary for attribute, _ in order):
         order.append((primary, False))
     sort_columns = [(sa_table.c[a.logical_name], desc) for a, desc in order]
     conditions: list[Any] = list(where)

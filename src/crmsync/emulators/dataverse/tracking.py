@@ -132,6 +132,7 @@ def read_changes(
             after=last if isinstance(last, list) else None,
             where=where,
             annotations=annotations,
+            unique_sort=True,  # versionnumber has a unique index
         )
         rows = page.rows
         if page.next_values is not None:
