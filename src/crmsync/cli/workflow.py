@@ -13,6 +13,7 @@ import os
 import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -95,11 +96,11 @@ def start(
     ] = 60.0,
 ) -> None:
     """Start a workflow; a pending configuration revision becomes active."""
-    view = _call("POST", url, f"/api/workflows/{name}/start", ca_bundle)
+    view = _call("POST", url, f"/api/workflows/{quote(name, safe='')}/start", ca_bundle)
     deadline = time.monotonic() + wait
     while view["status"] == "STARTING" and time.monotonic() < deadline:
         time.sleep(0.2)
-        view = _call("GET", url, f"/api/workflows/{name}", ca_bundle)
+        view = _call("GET", url, f"/api/workflows/{quote(name, safe='')}", ca_bundle)
     if view["status"] == "FAILED":
         _fail(f"{name} failed to start: {view['reason']}")
     Console().print(f"{view['name']}: {view['status']} (revision {view['active_revision']})")
@@ -112,7 +113,7 @@ def stop(
     ca_bundle: CaBundleOption = None,
 ) -> None:
     """Stop a workflow cleanly (it drains or checkpoints; nothing is lost)."""
-    result = _call("POST", url, f"/api/workflows/{name}/stop", ca_bundle)
+    result = _call("POST", url, f"/api/workflows/{quote(name, safe='')}/stop", ca_bundle)
     Console().print(f"{result['workflow']}: {result['status']}")
     if result.get("warning"):
         Console(stderr=True).print(f"[yellow]warning:[/yellow] {result['warning']}")

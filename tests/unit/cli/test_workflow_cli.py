@@ -120,6 +120,10 @@ async def test_an_unknown_workflow_is_named(server: Server) -> None:
     assert code == 1
     assert "404" in err
     assert "nightly" in err
+    # A name is one path segment: it cannot reach another route.
+    code, _out, err = await _crmsync(server, Role.OPERATOR, "stop", "../mappings/contacts")
+    assert code == 1
+    assert "/api/workflows/..%2Fmappings%2Fcontacts/stop: 404" in err
 
 
 async def test_the_token_comes_from_the_environment_only(server: Server) -> None:
