@@ -11,6 +11,7 @@ parameters; the result is the same as ``conn.execute(stmt, rows)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -77,7 +78,44 @@ def _identity(value: Any) -> Any:
 
 
 def _processor(kind: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> _Processor:
-    return kind.dialect_impl(dialect).bind_processor(dialect) or _identity
+    general = kind.dialect_impl(dialect).bind_processor(dialect)
+    if general is None:
+        return _identity
+    if isinstance(kind, sa.Boolean):
+        return _fast_booleans(general)
+    if isinstance(kind, sa.Date) and general(_SAMPLE_DATE) == _SAMPLE_DATE.isoformat():
+        return _fast_dates(general)
+    return general
+
+
+_SAMPLE_DATE = date(987, 6, 5)
+
+
+def _fast_booleans(general: _Processor) -> _Processor:
+    """SQLAlchemy's boolean processor for ``True`` and ``False`` computed once: it checks and
+    converts each value in several calls (anything else still goes through it)."""
+    true, false = general(True), general(False)
+
+    def process(value: Any) -> Any:
+        if value is True:
+            return true
+        if value is False:
+            return false
+        return general(value)
+
+    return process
+
+
+def _fast_dates(general: _Processor) -> _Processor:
+    """Dates as ISO text in one C call, where that is the very text SQLAlchemy writes (SQLite):
+    its processor formats them through a dictionary at five times the cost."""
+
+    def process(value: Any) -> Any:
+        if type(value) is date:
+            return value.isoformat()
+        return general(value)
+
+    return process
 
 
 def _driver_rows(

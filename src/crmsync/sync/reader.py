@@ -176,12 +176,20 @@ class MappingReader:
         self, page: ChangePage, snapshot_id: str | None, watermark: int | None
     ) -> list[str]:
         records: Sequence[Record] = page.records
-        if snapshot_id is not None and self.fingerprints is not None and records:
-            records = await self._skip_unchanged(records, snapshot_id)
+        digests = self._digests(records)
+        if snapshot_id is not None and digests is not None and records:
+            records, digests = await self._skip_unchanged(records, digests, snapshot_id)
+        marks: Sequence[int | None] = digests if digests is not None else [None] * len(records)
         if self.with_formatted:
-            changes = [Change("upsert", r.id, r.version, r.values, r.formatted) for r in records]
+            changes = [
+                Change("upsert", r.id, r.version, r.values, r.formatted, digest)
+                for r, digest in zip(records, marks, strict=True)
+            ]
         else:
-            changes = [Change("upsert", r.id, r.version, r.values) for r in records]
+            changes = [
+                Change("upsert", r.id, r.version, r.values, {}, digest)
+                for r, digest in zip(records, marks, strict=True)
+            ]
         changes.extend(Change("delete", d.id, watermark) for d in page.deletions)
         chunks: Sequence[ChangeMessage] = [
             ChangeMessage(self.name, changes[start : start + self.chunk_size], snapshot_id)
@@ -194,32 +202,41 @@ class MappingReader:
             await self._state(self.state.record_snapshot_messages, snapshot_id, ids)
         return ids
 
-    async def _skip_unchanged(self, records: Sequence[Record], snapshot_id: str) -> list[Record]:
-        """The records of a snapshot page that need a message: not those whose Campaign row
-        holds them already (their fingerprint matches), which are counted and seen here."""
-        fingerprints = self.fingerprints
-        assert fingerprints is not None
-        marks = [
-            (
-                version_number(record.version),
-                fingerprints.digest(record.values, record.formatted if self.with_formatted else {}),
-            )
-            for record in records
-        ]
+    def _digests(self, records: Sequence[Record]) -> list[int] | None:
+        """The fingerprint digests of ``records`` (as queued: display labels only when the
+        mapping writes them), computed once here: the writer records them with the rows it
+        writes, and a snapshot compares them with the fingerprints held."""
+        if self.fingerprints is None:
+            return None
+        digest = self.fingerprints.digest
+        if self.with_formatted:
+            return [digest(record.values, record.formatted) for record in records]
+        empty: dict[str, str] = {}
+        return [digest(record.values, empty) for record in records]
+
+    async def _skip_unchanged(
+        self, records: Sequence[Record], digests: list[int], snapshot_id: str
+    ) -> tuple[list[Record], list[int]]:
+        """The records of a snapshot page that need a message, with their digests: not those
+        whose Campaign row holds them already (their fingerprint matches), which are counted
+        and seen here."""
         held = await self._state(self._held, [record.id for record in records])
         if not held:
-            return list(records)
+            return list(records), digests
         kept: list[Record] = []
+        kept_digests: list[int] = []
         same: list[str] = []
-        for record, (version, digest) in zip(records, marks, strict=True):
+        for record, digest in zip(records, digests, strict=True):
+            version = version_number(record.version)
             if version is not None and held.get(record.id) == (version, digest):
                 same.append(record.id)
             else:
                 kept.append(record)
+                kept_digests.append(digest)
         await self._state(self.state.note_unchanged, self.name, snapshot_id, same)
         if same and self._on_unchanged is not None:
             self._on_unchanged(self.name, len(same))
-        return kept
+        return kept, kept_digests
 
     def _held(self, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
         assert self.fingerprints is not None

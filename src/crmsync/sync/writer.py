@@ -185,9 +185,10 @@ class MappingWriter:
             row["source_version"] = version
             batch.rows.append(row)
             if fingerprinted:
-                batch.digests[change.id, version] = self.fingerprints.digest(
-                    change.values, change.formatted
-                )
+                digest = change.digest
+                if digest is None:
+                    digest = self.fingerprints.digest(change.values, change.formatted)
+                batch.digests[change.id, version] = digest
         return batch
 
     def _commit(self, conn: sa.Connection, batch: _Batch) -> dict[str, int]:

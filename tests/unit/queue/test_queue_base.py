@@ -50,6 +50,18 @@ def test_payloads_round_trip_any_mapping_type() -> None:
     assert decoded == [Change("upsert", "a", 1, {"k": [1, 2.5, None]}, {"k": "K"}), changes[1]]
 
 
+def test_payloads_carry_the_readers_digest() -> None:
+    changes = [Change("upsert", "a", 7, {"k": "v"}, {}, -(2**63)), Change("upsert", "b", 8)]
+    decoded = decode_changes(encode_changes("m", changes))
+    assert [change.digest for change in decoded] == [-(2**63), None]
+    assert decoded == changes
+
+
+def test_payloads_of_earlier_versions_decode_without_a_digest() -> None:
+    decoded = decode_changes(b'[["upsert", "a", 3, {"k": 1}, {}], ["delete", "b", 4, {}, {}]]')
+    assert decoded == [Change("upsert", "a", 3, {"k": 1}, {}), Change("delete", "b", 4)]
+
+
 @pytest.mark.parametrize(
     "value", [datetime(2026, 1, 1, tzinfo=UTC), Decimal("1.5"), {1, 2}, b"bytes", 2**70]
 )
@@ -69,6 +81,10 @@ def test_values_that_would_not_round_trip_are_refused(value: object) -> None:
         b'[["merge", "a", 1, {}, {}]]',
         b'[["upsert", 5, 1, {}, {}]]',
         b'[["upsert", "a", 1, [], {}]]',
+        b'[["upsert", "a", 1, {}, {}, "digest"]]',
+        b'[["upsert", "a", 1, {}, {}, 1.5]]',
+        b'[["upsert", "a", 1, {}, {}, 1, 2]]',
+        b"[5]",
     ],
 )
 def test_malformed_payloads_raise_a_queue_error(payload: bytes) -> None:

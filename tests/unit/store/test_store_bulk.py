@@ -4,10 +4,11 @@ values included, with bound parameters only."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.store.bulk import driver_values, execute_many
 from crmsync.store.types import UtcDateTime
@@ -101,3 +102,35 @@ def test_driver_values_compare_equal_to_stored_values() -> None:
     changed = {**rows[0], "seen": datetime(2026, 1, 1, 10, 0, 1, tzinfo=UTC)}
     assert as_stored(changed) != tuple(stored[0])
     assert driver_values(engine.dialect, table, ["note"])(rows[0]) == (rows[0]["note"],)
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "pg"])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("flag", True),
+        ("flag", False),
+        ("flag", None),
+        ("born", date(1990, 5, 17)),
+        ("born", date(987, 6, 5)),
+        ("born", datetime(2026, 1, 2, 23, 59, tzinfo=UTC)),  # a date-time into a date column
+        ("born", None),
+        ("seen", datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)),
+        ("seen", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5)))),
+    ],
+)
+def test_driver_values_are_sqlalchemys_own(dialect: sa.Dialect, column: str, value: Any) -> None:
+    table = _table("t")
+    processor = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    expected = value if processor is None else processor(value)
+    assert driver_values(dialect, table, [column])({column: value}) == (expected,)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "error"),
+    [("flag", 2, ValueError), ("flag", "yes", TypeError), ("born", "1990-05-17", TypeError)],
+)
+def test_values_sqlalchemy_refuses_are_still_refused(column: str, value: Any, error: type) -> None:
+    convert = driver_values(sqlite.dialect(), _table("t"), [column])
+    with pytest.raises(error):
+        convert({column: value})

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from crmsync.connectors.base import ChangePage, Deletion, Record
 from crmsync.errors import ProtocolError
 from crmsync.queue.sqlite import SQLiteQueue
-from crmsync.store import create_engine_for
+from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
+from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.reader import MappingReader
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping
@@ -174,3 +175,22 @@ async def test_a_cursor_read_with_other_fields_starts_a_snapshot(
     assert crm.cursors == [None]
     assert result.snapshot
     assert state.load_cursor("contacts") == wider.signature + "delta-wide"
+
+
+async def test_messages_carry_the_digests_of_their_records(
+    queue: SQLiteQueue, state: SyncState
+) -> None:
+    publish(state.engine, [])
+    profile = build_metadata(definitions_with_profile([])).tables["profile"]
+    fingerprints = Fingerprints(
+        state.tables.fingerprints, profile, name="contacts", key_field="external_id", signature=b"m"
+    )
+    records = _records(0, 2)
+    crm = ScriptedCrm([[ChangePage(records, cursor="delta-1", snapshot=True)]])
+    reader = _reader(crm, queue, state, with_formatted=False, fingerprints=fingerprints)
+    await reader.round()
+    (delivery,) = await queue.fetch()
+    digests = {change.id: change.digest for change in delivery.message.changes}
+    # As the writer would digest the queued change: display labels left out.
+    assert digests == {r.id: fingerprints.digest(r.values, {}) for r in records}
+    assert digests["id0"] != fingerprints.digest(records[0].values, records[0].formatted)

@@ -83,6 +83,16 @@ def test_newest_version_wins_in_any_order(engine: sa.Engine) -> None:
     assert counts["campaign_writes"] == 0
 
 
+def test_the_readers_digest_is_recorded_as_it_came(engine: sa.Engine) -> None:
+    writer = _writer(engine)
+    carried = Change("upsert", "a", 4, {"contactid": "a", "firstname": "Ada"}, {}, 1234)
+    computed = _upsert("b", 4, "Bob")
+    writer.apply(ChangeMessage("contacts", [carried, computed], None, "m1"))
+    with engine.connect() as conn:
+        held = writer.fingerprints.held(conn, ["a", "b"])
+    assert held == {"a": (4, 1234), "b": (4, writer.fingerprints.digest(computed.values, {}))}
+
+
 def test_a_bad_record_is_rejected_and_the_rest_is_written(engine: sa.Engine) -> None:
     writer = _writer(engine)
     bad = Change("upsert", "b", 2, {"contactid": "b", "firstname": ["not", "text"]})
