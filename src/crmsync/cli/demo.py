@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 
 from crmsync.cli.run import summary_table
-from crmsync.demo import DEMO_DB, DemoReport, run_demo, serve_console
 from crmsync.errors import CrmsyncError
 from crmsync.sync.progress import InboundProgress, RichProgress
+
+if TYPE_CHECKING:
+    from crmsync.demo import DemoReport
 
 _PROFILES = "select external_id, first_name, city from profile limit 5"
 _SUBSCRIPTIONS = "select crm_id, contact_id, plan from subscription limit 5"
@@ -26,6 +28,8 @@ class Crm(StrEnum):
 
 
 def _summary(console: Console, report: DemoReport, crm: Crm) -> None:
+    from crmsync.demo import DEMO_DB
+
     console.print(summary_table(report.final))
     status = "[green]arrived[/green]" if report.changes_arrived else "[red]missing[/red]"
     console.print(
@@ -57,6 +61,9 @@ def demo(
     ] = 8080,
 ) -> None:
     """Start a CRM emulator in-process, sync it into crmsync-demo.db, show live changes."""
+    # The emulators and the web application load here, not with every other command.
+    from crmsync.demo import run_demo, serve_console
+
     console = Console()
 
     def bars(names: list[str]) -> InboundProgress:

@@ -13,18 +13,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
-from crmsync.api import create_app
-from crmsync.api.users import UserStore
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
-from crmsync.serving import StoppableServer
 from crmsync.store import create_engine_for
-from crmsync.workflows import Supervisor, standard_specs
 
 __all__ = ["serve"]
 
@@ -32,6 +27,14 @@ __all__ = ["serve"]
 async def _serve(
     text: str, config: Config, host: str, port: int, start: list[str], jobs: Path
 ) -> None:
+    # The web application loads here, not with every other command.
+    import uvicorn
+
+    from crmsync.api import create_app
+    from crmsync.api.users import UserStore
+    from crmsync.serving import StoppableServer
+    from crmsync.workflows import Supervisor, standard_specs
+
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     supervisor = Supervisor(engine, text, standard_specs())
     try:

@@ -28,6 +28,10 @@ COUNTER_NAMES: tuple[str, ...] = (
 )
 
 _NAME = sa.String(255)
+#: Tables of a million rows or more (one per record), always read and written by their primary
+#: key: on SQLite, stored in that key's B-tree alone (a rowid table would keep a second copy of
+#: every key in its primary-key index, and write both on every insert).
+_KEYED_ROWS = {"sqlite_with_rowid": False}
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
 
@@ -73,6 +77,7 @@ class StateTables:
             sa.Column("version", sa.BigInteger(), nullable=False),
             sa.Column("digest", sa.BigInteger(), nullable=False),
             sa.Column("recorded_at", UtcDateTime(), nullable=False),
+            **_KEYED_ROWS,
         )
         self.snapshots = sa.Table(
             "crmsync_snapshots",
@@ -96,6 +101,7 @@ class StateTables:
             m,
             sa.Column("snapshot_id", sa.String(32), primary_key=True),
             sa.Column("key", _NAME, primary_key=True),
+            **_KEYED_ROWS,
         )
         self.counters = sa.Table(
             "crmsync_counters",
