@@ -97,9 +97,13 @@ class TableInfo:
     label: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
-    """One CRM record as read: its id, its version and its field values."""
+    """One CRM record as read: its id, its version and its field values.
+
+    Not frozen, though nothing changes a record once made: a load builds millions of them, and
+    a frozen dataclass sets each field through ``object.__setattr__`` at four times the cost.
+    """
 
     id: str
     values: Mapping[str, Any]

@@ -41,9 +41,12 @@ _KINDS: frozenset[str] = frozenset(("upsert", "delete"))
 _DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Change:
-    """One CRM change: a record to upsert (with its values) or a record id to delete."""
+    """One CRM change: a record to upsert (with its values) or a record id to delete.
+
+    Not frozen, though nothing changes one once made: see :class:`Record`.
+    """
 
     kind: ChangeKind
     id: str

@@ -7,6 +7,8 @@ module, so that both databases hold exactly the same bytes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from crmsync.store.types import UtcDateTime
@@ -31,7 +33,7 @@ _NAME = sa.String(255)
 #: Tables of a million rows or more (one per record), always read and written by their primary
 #: key: on SQLite, stored in that key's B-tree alone (a rowid table would keep a second copy of
 #: every key in its primary-key index, and write both on every insert).
-_KEYED_ROWS = {"sqlite_with_rowid": False}
+_KEYED_ROWS: dict[str, Any] = {"sqlite_with_rowid": False}
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
 
