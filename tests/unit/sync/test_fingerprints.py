@@ -58,6 +58,12 @@ def test_digests_follow_values_labels_and_the_mapping() -> None:
     assert one.digest(values, {}) != one.digest({**values, "firstname": "Eve"}, {})
     assert one.digest(values, {}) != one.digest(values, {"gendercode": "Female"})
     assert one.digest(values, {}) != other.digest(values, {})
+    # Signed 64-bit, as the store's BIGINT column holds them, spread over the whole range.
+    digests = [one.digest({"n": n}, {}) for n in range(2000)]
+    assert all(-(2**63) <= digest < 2**63 for digest in digests)
+    assert len(set(digests)) == 2000
+    assert any(digest < 0 for digest in digests)
+    assert any(digest > 0 for digest in digests)
 
 
 def test_a_fingerprint_holds_while_its_row_keeps_it(state: SyncState) -> None:
