@@ -85,8 +85,11 @@ class Fingerprints:
                     t.c.modified_at <= f.c.recorded_at,
                 )
             )
-            for found_key, version, digest in conn.execute(query).all():
+            result = conn.execute(query)
+            # The driver's rows as they are: SQLAlchemy would build and process a Row each.
+            for found_key, version, digest in result.cursor.fetchall():
                 out[found_key] = (version, digest)
+            result.close()
         return out
 
     def record(self, conn: sa.Connection, records: Iterable[tuple[str, int, int]]) -> None:
