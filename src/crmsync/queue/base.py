@@ -36,6 +36,7 @@ __all__ = [
 
 ChangeKind = Literal["upsert", "delete"]
 _KINDS: frozenset[str] = frozenset(("upsert", "delete"))
+_I64 = -(2**63)  # the lowest signed 64-bit integer: digests are signed 64-bit
 #: ``datetime`` and dataclasses would be turned into text or objects silently; refuse them so
 #: that a payload always decodes to exactly what was published.
 _DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -217,8 +218,8 @@ def decode_changes(payload: bytes) -> list[Change]:
                 raise ValueError(f"bad change header {kind!r}, {change_id!r}")
             if not isinstance(values, dict) or not isinstance(formatted, dict):
                 raise ValueError(f"change {change_id!r}: values are not objects")
-            if digest is not None and type(digest) is not int:
-                raise ValueError(f"change {change_id!r}: the digest is not an integer")
+            if digest is not None and (type(digest) is not int or not _I64 <= digest < -_I64):
+                raise ValueError(f"change {change_id!r}: the digest is not a 64-bit integer")
             out.append(Change(kind, change_id, version, values, formatted, digest))
     except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
         raise QueueError(f"undecodable change payload: {exc}") from None

@@ -83,6 +83,8 @@ def test_values_that_would_not_round_trip_are_refused(value: object) -> None:
         b'[["upsert", "a", 1, [], {}]]',
         b'[["upsert", "a", 1, {}, {}, "digest"]]',
         b'[["upsert", "a", 1, {}, {}, 1.5]]',
+        b'[["upsert", "a", 1, {}, {}, 9223372036854775808]]',
+        b'[["upsert", "a", 1, {}, {}, true]]',
         b'[["upsert", "a", 1, {}, {}, 1, 2]]',
         b"[5]",
     ],
