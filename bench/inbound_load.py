@@ -12,6 +12,10 @@ its own process. Then, each as a child process measured on its own (wall time, p
 ::
 
     .venv/bin/python -m bench.inbound_load --contacts 200000 [--store postgresql] [--no-dlt]
+        [--rounds N]
+
+``--rounds N`` repeats 1. and 2. from an empty store against the same emulator (dlt runs once,
+against the last round's initial load).
 """
 
 from __future__ import annotations
@@ -57,6 +61,34 @@ def line(label: str, records: int, run: ChildRun, extra: str = "") -> None:
     )
 
 
+def load_and_replay(args: argparse.Namespace, config: str, database: str) -> ChildRun:
+    """One initial load and (unless ``--no-resync``) one replay; prints their lines and returns
+    the initial load's measurements."""
+    n = args.contacts
+    run = ("run", "--config", config, "--once", "--no-progress")
+    profile = args.profile
+    initial = run_child(crmsync(*run, profile=profile and profile / "initial.txt"))
+    loaded = store_count(database, args.store)
+    first = counters(database, args.store)
+    assert loaded == n, f"the store holds {loaded} rows, expected {n}"
+    line(f"crmsync initial ({args.store})", n, initial, f", {first.crm_calls} CRM calls")
+    if args.resync:
+        replay = str(n + 1)
+        run_child(crmsync("mapping", "replay", MAPPING, "--config", config, "--limit", replay))
+        resync = run_child(crmsync(*run, profile=profile and profile / "replay.txt"))
+        second = counters(database, args.store)
+        writes = second.campaign_writes - first.campaign_writes
+        read = second.read - first.read
+        line(
+            "crmsync replay (unchanged)",
+            read,
+            resync,
+            f", Campaign writes {writes}, unchanged {second.unchanged - first.unchanged:,}",
+        )
+        assert writes == 0, f"an unchanged replay wrote {writes} rows"
+    return initial
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--contacts", type=int, default=200_000)
@@ -64,9 +96,17 @@ def main() -> None:
     parser.add_argument("--dlt", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--resync", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="initial loads (each followed by a replay) against the same emulator",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="folder for py-spy profiles of the crmsync runs"
     )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     n = args.contacts
     with tempfile.TemporaryDirectory(prefix="crmsync-bench-") as tmp:
         folder = Path(tmp)
@@ -77,32 +117,16 @@ def main() -> None:
             config = str(write_config(folder, url, ca, args.store))
             database = store_url(args.store, folder)
             print(f"{n:,} contacts, 25 fields, store {args.store}, emulator {url}", flush=True)
-
-            run = ("run", "--config", config, "--once", "--no-progress")
-            profile = args.profile
-            initial = run_child(crmsync(*run, profile=profile and profile / "initial.txt"))
-            loaded = store_count(database, args.store)
-            first = counters(database, args.store)
-            assert loaded == n, f"the store holds {loaded} rows, expected {n}"
-            line(f"crmsync initial ({args.store})", n, initial, f", {first.crm_calls} CRM calls")
-
-            if args.resync:
-                replay = str(args.contacts + 1)
-                run_child(
-                    crmsync("mapping", "replay", MAPPING, "--config", config, "--limit", replay)
-                )
-                resync = run_child(crmsync(*run, profile=profile and profile / "replay.txt"))
-                second = counters(database, args.store)
-                writes = second.campaign_writes - first.campaign_writes
-                read = second.read - first.read
-                line(
-                    "crmsync replay (unchanged)",
-                    read,
-                    resync,
-                    f", Campaign writes {writes}, unchanged {second.unchanged - first.unchanged:,}",
-                )
-                assert writes == 0, f"an unchanged replay wrote {writes} rows"
-
+            for round_ in range(args.rounds):
+                if round_:
+                    # A new round starts from an empty store and queue, against the same
+                    # emulator (warm, as in a long-running service).
+                    for name in ("campaign.db", "queue.db"):
+                        for stale in folder.glob(f"{name}*"):
+                            stale.unlink()
+                    if args.store == "postgresql":
+                        reset_postgres()
+                initial = load_and_replay(args, config, database)
             if args.dlt:
                 target = folder / "dlt.db"
                 dlt = run_child(
