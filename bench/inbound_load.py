@@ -112,20 +112,17 @@ def main() -> None:
         folder = Path(tmp)
         with dataverse_emulator(contacts=n, accounts=100, tls_dir=folder) as (url, ca):
             assert ca is not None
-            if args.store == "postgresql":
-                reset_postgres()
             config = str(write_config(folder, url, ca, args.store))
             database = store_url(args.store, folder)
             print(f"{n:,} contacts, 25 fields, store {args.store}, emulator {url}", flush=True)
-            for round_ in range(args.rounds):
-                if round_:
-                    # A new round starts from an empty store and queue, against the same
-                    # emulator (warm, as in a long-running service).
-                    for name in ("campaign.db", "queue.db"):
-                        for stale in folder.glob(f"{name}*"):
-                            stale.unlink()
-                    if args.store == "postgresql":
-                        reset_postgres()
+            for _ in range(args.rounds):
+                # Each round starts from an empty store and queue, against the same emulator
+                # (warm after the first round, as in a long-running service).
+                for name in ("campaign.db", "queue.db"):
+                    for stale in folder.glob(f"{name}*"):
+                        stale.unlink()
+                if args.store == "postgresql":
+                    reset_postgres()
                 initial = load_and_replay(args, config, database)
             if args.dlt:
                 target = folder / "dlt.db"

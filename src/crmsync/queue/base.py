@@ -36,7 +36,8 @@ __all__ = [
 
 ChangeKind = Literal["upsert", "delete"]
 _KINDS: frozenset[str] = frozenset(("upsert", "delete"))
-_I64 = -(2**63)  # the lowest signed 64-bit integer: digests are signed 64-bit
+#: Digests are signed 64-bit integers.
+_DIGESTS = range(-(2**63), 2**63)
 #: ``datetime`` and dataclasses would be turned into text or objects silently; refuse them so
 #: that a payload always decodes to exactly what was published.
 _DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -218,7 +219,7 @@ def decode_changes(payload: bytes) -> list[Change]:
                 raise ValueError(f"bad change header {kind!r}, {change_id!r}")
             if not isinstance(values, dict) or not isinstance(formatted, dict):
                 raise ValueError(f"change {change_id!r}: values are not objects")
-            if digest is not None and (type(digest) is not int or not _I64 <= digest < -_I64):
+            if digest is not None and (type(digest) is not int or digest not in _DIGESTS):
                 raise ValueError(f"change {change_id!r}: the digest is not a 64-bit integer")
             out.append(Change(kind, change_id, version, values, formatted, digest))
     except (orjson.JSONDecodeError, TypeError, ValueError) as exc:

@@ -53,7 +53,6 @@ class Fingerprints:
         self.table = table
         self.name = name
         self.key_field = key_field
-        self.signature = signature
         self._seed = int.from_bytes(hashlib.sha256(signature).digest()[:8], "big")
 
     def digest(self, values: Mapping[str, Any], formatted: Mapping[str, Any]) -> int:

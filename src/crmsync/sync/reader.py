@@ -180,16 +180,11 @@ class MappingReader:
         if snapshot_id is not None and digests is not None and records:
             records, digests = await self._skip_unchanged(records, digests, snapshot_id)
         marks: Sequence[int | None] = digests if digests is not None else [None] * len(records)
-        if self.with_formatted:
-            changes = [
-                Change("upsert", r.id, r.version, r.values, r.formatted, digest)
-                for r, digest in zip(records, marks, strict=True)
-            ]
-        else:
-            changes = [
-                Change("upsert", r.id, r.version, r.values, {}, digest)
-                for r, digest in zip(records, marks, strict=True)
-            ]
+        labels = self.with_formatted
+        changes = [
+            Change("upsert", r.id, r.version, r.values, r.formatted if labels else {}, digest)
+            for r, digest in zip(records, marks, strict=True)
+        ]
         changes.extend(Change("delete", d.id, watermark) for d in page.deletions)
         chunks: Sequence[ChangeMessage] = [
             ChangeMessage(self.name, changes[start : start + self.chunk_size], snapshot_id)
@@ -208,11 +203,9 @@ class MappingReader:
         writes, and a snapshot compares them with the fingerprints held."""
         if self.fingerprints is None:
             return None
-        digest = self.fingerprints.digest
-        if self.with_formatted:
-            return [digest(record.values, record.formatted) for record in records]
+        digest, labels = self.fingerprints.digest, self.with_formatted
         empty: dict[str, str] = {}
-        return [digest(record.values, empty) for record in records]
+        return [digest(r.values, r.formatted if labels else empty) for r in records]
 
     async def _skip_unchanged(
         self, records: Sequence[Record], digests: list[int], snapshot_id: str
