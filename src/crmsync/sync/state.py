@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmsync.store.bulk import execute_many
 from crmsync.sync.state_models import (
     Counts,
     ReplayRefused,
@@ -203,16 +203,35 @@ class SyncState(RecordsState):
         )
         if is_open is None:
             return False
-        keys_table = self.tables.snapshot_keys
-        insert_keys = self._insert(conn, keys_table).on_conflict_do_nothing()
-        execute_many(
-            conn,
-            insert_keys,
-            keys_table,
-            [{"key": k} for k in sorted(set(keys))],
-            constants={"snapshot_id": snapshot_id},
-        )
+        self._store_key_set(conn, [snapshot_id], keys)
         return True
+
+    def note_seen(self, conn: sa.Connection, mapping: str, keys: Iterable[str]) -> None:
+        """In the writer's transaction: records changed while snapshots of ``mapping`` are open
+        exist in the CRM; every open snapshot has seen them (none reconciles them away)."""
+        snapshots = self.tables.snapshots
+        open_ids = list(
+            conn.scalars(
+                sa.select(snapshots.c.id).where(
+                    snapshots.c.mapping == mapping, snapshots.c.closed_at.is_(None)
+                )
+            )
+        )
+        self._store_key_set(conn, open_ids, keys)
+
+    def _store_key_set(
+        self, conn: sa.Connection, snapshot_ids: Sequence[str], keys: Iterable[str]
+    ) -> None:
+        """``keys`` seen by each of ``snapshot_ids``: one row each, the keys as a JSON array
+        (a key seen twice is harmless: the set is read for an anti-join)."""
+        unique = list(dict.fromkeys(keys))
+        if not unique or not snapshot_ids:
+            return
+        text = orjson.dumps(unique).decode()
+        conn.execute(
+            sa.insert(self.tables.snapshot_key_sets),
+            [{"snapshot_id": snapshot_id, "key_list": text} for snapshot_id in snapshot_ids],
+        )
 
     def snapshot(self, snapshot_id: str) -> SnapshotInfo | None:
         found = self._snapshots(self.tables.snapshots.c.id == snapshot_id)
@@ -255,11 +274,27 @@ class SyncState(RecordsState):
         info = self.snapshot(snapshot_id)
         return info is not None and info.ready
 
-    def seen_keys_query(self, snapshot_id: str) -> sa.Select[tuple[str]]:
+    def seen_keys_query(self, snapshot_id: str) -> sa.CompoundSelect[tuple[str]]:
         """The keys seen by the snapshot, as a SELECT for an anti-join, e.g.
-        ``delete(t).where(t.c.key.is_not(None), t.c.key.not_in(state.seen_keys_query(s)))``."""
-        k = self.tables.snapshot_keys
-        return sa.select(k.c.key).where(k.c.snapshot_id == snapshot_id)
+        ``delete(t).where(t.c.key.is_not(None), t.c.key.not_in(state.seen_keys_query(s)))``:
+        the database unpacks the key sets, nothing is loaded into Python."""
+        sets, legacy = self.tables.snapshot_key_sets, self.tables.snapshot_keys
+        if self.engine.dialect.name == "sqlite":
+            each = sa.func.json_each(sets.c.key_list).table_valued("value")
+            unpacked = (
+                sa.select(each.c.value)
+                .select_from(sets)
+                .join(each, sa.true())
+                .where(sets.c.snapshot_id == snapshot_id)
+            )
+        else:
+            unpacked = sa.select(
+                sa.func.jsonb_array_elements_text(sa.cast(sets.c.key_list, postgresql.JSONB))
+            ).where(sets.c.snapshot_id == snapshot_id)
+        # UNION, not UNION ALL: a message applied twice (redelivered) stored its keys twice.
+        return sa.union(
+            unpacked, sa.select(legacy.c.key).where(legacy.c.snapshot_id == snapshot_id)
+        )
 
     def close_snapshot(self, snapshot_id: str) -> None:
         """Done with the snapshot (reconciled or abandoned): drop its keys, keep its history."""
@@ -273,7 +308,8 @@ class SyncState(RecordsState):
             )
 
     def _drop_keys(self, conn: sa.Connection, snapshot_id: str) -> None:
-        for table in (self.tables.snapshot_keys, self.tables.snapshot_messages):
+        tables = self.tables
+        for table in (tables.snapshot_key_sets, tables.snapshot_keys, tables.snapshot_messages):
             conn.execute(sa.delete(table).where(table.c.snapshot_id == snapshot_id))
 
     def _drop_snapshot(self, conn: sa.Connection, snapshot_id: str) -> None:

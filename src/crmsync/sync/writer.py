@@ -20,12 +20,10 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.connectors.base import Record
 from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
-from crmsync.store.bulk import execute_many
 from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, upsert_batch
 from crmsync.sync.fingerprints import Fingerprints
@@ -142,7 +140,7 @@ class MappingWriter:
                 if message.snapshot is not None:
                     self.state.mark_applied(conn, message.snapshot, message.message_id, keys)
                 else:
-                    self._note_seen(conn, keys)
+                    self.state.note_seen(conn, self.name, keys)
             self.state.add_counts(conn, self.name, **counts)
             counts["read"] = read
         if self._on_written is not None:
@@ -401,27 +399,6 @@ class MappingWriter:
         return present
 
     # -- snapshots ------------------------------------------------------------------------------
-
-    def _note_seen(self, conn: sa.Connection, keys: Sequence[str]) -> None:
-        """Records changed while a snapshot is open exist in the CRM: never reconcile them away."""
-        if not keys:
-            return
-        snapshots = self.state.tables.snapshots
-        open_ids = list(
-            conn.scalars(
-                sa.select(snapshots.c.id).where(
-                    snapshots.c.mapping == self.name, snapshots.c.closed_at.is_(None)
-                )
-            )
-        )
-        if not open_ids:
-            return
-        t = self.state.tables.snapshot_keys
-        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-        stmt = dialect.insert(t).on_conflict_do_nothing()
-        unique = [{"key": key} for key in sorted(set(keys))]
-        for snapshot_id in open_ids:
-            execute_many(conn, stmt, t, unique, constants={"snapshot_id": snapshot_id})
 
     def reconcile_snapshots(self) -> int:
         """Close the mapping's complete snapshots; with apply deletes, delete the CRM-owned rows

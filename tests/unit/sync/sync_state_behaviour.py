@@ -149,6 +149,36 @@ class SyncStateBehaviour:
             left = set(conn.scalars(sa.select(rows.c.external_id)))
         assert left == {"a", "b", None}  # rows without a CRM key are never touched
 
+    def test_key_sets_hold_any_key_one_row_per_message(
+        self, state: SyncState, engine: sa.Engine
+    ) -> None:
+        sid = state.start_snapshot("contacts")
+        odd = ["o'brien", 'say "hi"', "ünïcödé", "a,b", "[x]", "\\"]
+        keys = [f"k{i}" for i in range(1500)] + odd
+        with engine.begin() as conn:
+            state.mark_applied(conn, sid, "m1", keys)
+            state.note_seen(conn, "contacts", ["late"])  # a delta while the snapshot is open
+            state.note_seen(conn, "other", ["not-ours"])
+        with engine.connect() as conn:
+            assert sorted(conn.scalars(state.seen_keys_query(sid))) == sorted([*keys, "late"])
+            sets = state.tables.snapshot_key_sets
+            assert conn.scalar(sa.select(sa.func.count()).select_from(sets)) == 2
+
+    def test_keys_stored_one_row_each_by_earlier_versions_still_count(
+        self, state: SyncState, engine: sa.Engine
+    ) -> None:
+        sid = state.start_snapshot("contacts")  # open across an upgrade
+        legacy = state.tables.snapshot_keys
+        with engine.begin() as conn:
+            conn.execute(sa.insert(legacy), [{"snapshot_id": sid, "key": k} for k in "ab"])
+            state.mark_applied(conn, sid, "m1", ["b", "c"])
+        with engine.connect() as conn:
+            assert sorted(conn.scalars(state.seen_keys_query(sid))) == ["a", "b", "c"]
+        state.close_snapshot(sid)
+        with engine.connect() as conn:
+            assert list(conn.scalars(state.seen_keys_query(sid))) == []
+            assert conn.scalar(sa.select(sa.func.count()).select_from(legacy)) == 0
+
     def test_close_drops_the_keys_and_later_applies(
         self, state: SyncState, engine: sa.Engine
     ) -> None:
