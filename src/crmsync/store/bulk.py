@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["driver_rows", "driver_values", "execute_many"]
+__all__ = ["bind_processor", "driver_rows", "driver_values", "execute_many"]
 
 _Processor = Callable[[Any], Any]
 
@@ -48,7 +48,9 @@ def execute_many(
     unknown = [name for name in names if name not in table.c]
     if unknown:
         raise ValueError(f"{table.name}: the statement binds {unknown}, not columns")
-    fixed = {name: _processor(table.c[name].type, dialect)(value) for name, value in shared.items()}
+    fixed = {
+        name: bind_processor(table.c[name].type, dialect)(value) for name, value in shared.items()
+    }
     params: list[Any] = _driver_rows(dialect, table, names, fixed)(rows)
     if not compiled.positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
@@ -77,7 +79,9 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _processor(kind: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> _Processor:
+def bind_processor(kind: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> _Processor:
+    """Python value of type ``kind`` → the value the driver receives (the identity when the
+    type needs no processing)."""
     general = kind.dialect_impl(dialect).bind_processor(dialect)
     if general is None:
         return _identity
@@ -129,7 +133,7 @@ def _driver_rows(
         if name in fixed:
             plan.append((name, fixed[name], None))
             continue
-        processor = _processor(table.c[name].type, dialect)
+        processor = bind_processor(table.c[name].type, dialect)
         plan.append((name, None, None if processor is _identity else processor))
 
     def convert(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.store.bulk import driver_rows, execute_many
 from crmsync.store.errors import StoreWriteError
+from crmsync.store.key_lists import one_of
 
 __all__ = ["UpsertResult", "delete_by_keys", "upsert_batch"]
 
@@ -223,14 +224,11 @@ def _stored_rows(
 
     version = raw(version_field) if version_field else sa.null()
     selected = [table.c[key_field], version, *(raw(name) for name in value_columns)]
-    key_column = table.c[key_field]
-    stored: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
-    for keys in _chunks(list(latest), _KEYS_PER_QUERY):
-        result = conn.execute(sa.select(*selected).where(key_column.in_(keys)))
-        # The driver's rows as they are: SQLAlchemy would build and process a Row each.
-        for row in result.cursor.fetchall():
-            stored[row[0]] = (row[1], row[2:])
-        result.close()
+    query = sa.select(*selected).where(one_of(table.c[key_field], list(latest), conn.dialect))
+    result = conn.execute(query)
+    # The driver's rows as they are: SQLAlchemy would build and process a Row each.
+    stored = {row[0]: (row[1], row[2:]) for row in result.cursor.fetchall()}
+    result.close()
     return stored
 
 

@@ -29,10 +29,10 @@ import xxhash
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.store.bulk import execute_many
+from crmsync.store.key_lists import one_of
 
 __all__ = ["Fingerprints"]
 
-_KEYS_PER_QUERY = 500
 _TWO_63 = 1 << 63
 _TWO_64 = 1 << 64
 
@@ -70,26 +70,24 @@ class Fingerprints:
     def held(self, conn: sa.Connection, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Key → (version, digest) of the fingerprints of ``keys`` whose row still holds them: a
         row of that version, not modified since the fingerprint was recorded."""
+        if not keys:
+            return {}
         f, t = self.fingerprints, self.table
-        key = t.c[self.key_field]
-        out: dict[str, tuple[int, int]] = {}
-        for start in range(0, len(keys), _KEYS_PER_QUERY):
-            query = (
-                sa.select(f.c.key, f.c.version, f.c.digest)
-                .join(t, key == f.c.key)
-                .where(
-                    f.c.mapping == self.name,
-                    f.c.key.in_(keys[start : start + _KEYS_PER_QUERY]),
-                    t.c.source_version == f.c.version,
-                    t.c.modified_at <= f.c.recorded_at,
-                )
+        query = (
+            sa.select(f.c.key, f.c.version, f.c.digest)
+            .join(t, t.c[self.key_field] == f.c.key)
+            .where(
+                f.c.mapping == self.name,
+                one_of(f.c.key, keys, conn.dialect),
+                t.c.source_version == f.c.version,
+                t.c.modified_at <= f.c.recorded_at,
             )
-            result = conn.execute(query)
-            # The driver's rows as they are: SQLAlchemy would build and process a Row each.
-            for found_key, version, digest in result.cursor.fetchall():
-                out[found_key] = (version, digest)
-            result.close()
-        return out
+        )
+        result = conn.execute(query)
+        # The driver's rows as they are: SQLAlchemy would build and process a Row each.
+        held = {key: (version, digest) for key, version, digest in result.cursor.fetchall()}
+        result.close()
+        return held
 
     def record(self, conn: sa.Connection, records: Iterable[tuple[str, int, int]]) -> None:
         """In the writer's transaction, after its writes: the rows of ``records`` now hold them.

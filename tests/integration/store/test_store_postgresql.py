@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from crmsync.store import (
     publish,
     upsert_batch,
 )
+from crmsync.store.key_lists import one_of
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -189,3 +190,34 @@ def test_large_batch(pg_engine: sa.Engine) -> None:
     with pg_engine.begin() as conn:
         result = upsert_batch(conn, profile, "external_id", rows)
     assert result == UpsertResult(updated=1, unchanged=4999)
+
+
+def test_key_lists_match_text_numbers_and_dates(pg_engine: sa.Engine) -> None:
+    t = sa.Table(
+        "keyed",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(50)),
+        sa.Column("born", sa.Date),
+    )
+    hostile = ["o'brien", 'say "hi"', "ünïcødé ✓", "50%_off", "a\\b", ""]
+    with pg_engine.begin() as conn:
+        t.create(conn)
+        conn.execute(
+            t.insert(),
+            [
+                {"id": n, "name": name, "born": date(2000, 1, n + 1)}
+                for n, name in enumerate(hostile)
+            ],
+        )
+
+    def ids(column: str, keys: list[Any]) -> set[int]:
+        with pg_engine.connect() as conn:
+            return set(
+                conn.scalars(sa.select(t.c.id).where(one_of(t.c[column], keys, conn.dialect)))
+            )
+
+    assert ids("name", [*hostile, "missing"]) == set(range(len(hostile)))
+    assert ids("id", [1, 3, 99]) == {1, 3}
+    assert ids("born", [date(2000, 1, 2), date(1999, 1, 1)]) == {1}
+    assert ids("name", []) == set()

@@ -1,13 +1,15 @@
 """Re-reading unchanged records: a replay publishes no message for records whose Campaign row
 already holds them (counted as read and unchanged, kept by the snapshot's reconciliation), and
 still rewrites rows edited in Campaign since, records changed in the CRM and every row of a
-changed mapping."""
+changed mapping. On SQLite and on the local PostgreSQL (which skips when unreachable, except in
+CI)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -42,6 +44,17 @@ def crm(tls: TlsFiles) -> Iterator[Crm]:
         yield running
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The Campaign store of a test's configuration (``make_config`` arguments)."""
+    if request.param == "sqlite":
+        return {}
+    return {
+        "store_url": request.getfixturevalue("postgres_url"),
+        "pg_schema": request.getfixturevalue("pg_schema"),
+    }
+
+
 async def _replay(config: Config) -> tuple[RunSummary, int]:
     """A replay run: its summary and the messages its snapshot published."""
     await request_replay(config, "contacts", limit_backlog=10_000, limit_rows=10_000, environ=ENV)
@@ -60,8 +73,10 @@ async def _replay(config: Config) -> tuple[RunSummary, int]:
     return summary, sum(published)
 
 
-async def test_a_replay_of_unchanged_records_publishes_nothing(crm: Crm, tmp_path: Path) -> None:
-    config = make_config(crm, tmp_path, CONTACTS_MAPPING)
+async def test_a_replay_of_unchanged_records_publishes_nothing(
+    crm: Crm, tmp_path: Path, store: dict[str, Any]
+) -> None:
+    config = make_config(crm, tmp_path, CONTACTS_MAPPING, **store)
     first = (await run_once(config)).counters["contacts"]
     contacts = await crm.rows("contact", FIELDS)
 
@@ -75,14 +90,16 @@ async def test_a_replay_of_unchanged_records_publishes_nothing(crm: Crm, tmp_pat
     assert set(store_rows(config, "profile", "external_id")) == set(contacts)
 
 
-async def test_a_replay_rewrites_what_changed_since(crm: Crm, tmp_path: Path) -> None:
-    config = make_config(crm, tmp_path, CONTACTS_MAPPING)
+async def test_a_replay_rewrites_what_changed_since(
+    crm: Crm, tmp_path: Path, store: dict[str, Any]
+) -> None:
+    config = make_config(crm, tmp_path, CONTACTS_MAPPING, **store)
     await run_once(config)
     edited, changed, gone = sorted(await crm.rows("contact", FIELDS))[:3]
     original = store_rows(config, "profile", "external_id")[edited]["first_name"]
-    store = create_engine_for(config.store.url)
+    campaign = create_engine_for(config.store.url, schema=config.store.pg_schema)
     try:
-        with store.begin() as conn:  # an edit made in Campaign, after the load
+        with campaign.begin() as conn:  # an edit made in Campaign, after the load
             profile = sa.Table("profile", sa.MetaData(), autoload_with=conn)
             conn.execute(
                 profile.update()
@@ -91,7 +108,7 @@ async def test_a_replay_rewrites_what_changed_since(crm: Crm, tmp_path: Path) ->
             )
             conn.execute(profile.delete().where(profile.c.external_id == gone))
     finally:
-        store.dispose()
+        campaign.dispose()
     await crm.write(WriteOp("update", "contact", {"firstname": "Renamed"}, id=changed))
 
     summary, messages = await _replay(config)
