@@ -275,26 +275,51 @@ class SyncState(RecordsState):
         return info is not None and info.ready
 
     def seen_keys_query(self, snapshot_id: str) -> sa.CompoundSelect[tuple[str]]:
-        """The keys seen by the snapshot, as a SELECT for an anti-join, e.g.
-        ``delete(t).where(t.c.key.is_not(None), t.c.key.not_in(state.seen_keys_query(s)))``:
-        the database unpacks the key sets, nothing is loaded into Python."""
+        """The keys seen by the snapshot, as a SELECT: the database unpacks the key sets,
+        nothing is loaded into Python."""
         sets, legacy = self.tables.snapshot_key_sets, self.tables.snapshot_keys
-        if self.engine.dialect.name == "sqlite":
-            each = sa.func.json_each(sets.c.key_list).table_valued("value")
-            unpacked = (
-                sa.select(each.c.value)
-                .select_from(sets)
-                .join(each, sa.true())
-                .where(sets.c.snapshot_id == snapshot_id)
-            )
-        else:
-            unpacked = sa.select(
-                sa.func.jsonb_array_elements_text(sa.cast(sets.c.key_list, postgresql.JSONB))
-            ).where(sets.c.snapshot_id == snapshot_id)
+        each = self._unpacked(sets)
+        unpacked = (
+            sa.select(each.c.value)
+            .select_from(sets)
+            .join(each, sa.true())
+            .where(sets.c.snapshot_id == snapshot_id)
+        )
         # UNION, not UNION ALL: a message applied twice (redelivered) stored its keys twice.
         return sa.union(
             unpacked, sa.select(legacy.c.key).where(legacy.c.snapshot_id == snapshot_id)
         )
+
+    def unseen(self, snapshot_id: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        """A condition on ``column`` (a key column of the statement's table): its value was not
+        seen by the snapshot, e.g. ``delete(t).where(t.c.key.is_not(None), state.unseen(s,
+        t.c.key))``.
+
+        SQLite hashes ``NOT IN (seen keys)`` once into a temporary index. PostgreSQL hashes such a
+        subquery only when the planner expects it to fit in ``work_mem`` (and it cannot tell how
+        many keys a key set holds), else it scans the keys again for every row: ``NOT EXISTS``,
+        which it plans as an anti-join whatever the size, is used there instead."""
+        if self.engine.dialect.name == "sqlite":
+            return column.not_in(self.seen_keys_query(snapshot_id))
+        sets, legacy = self.tables.snapshot_key_sets, self.tables.snapshot_keys
+        each = self._unpacked(sets)
+        in_sets = (
+            sa.select(sa.literal(1))
+            .select_from(sets)
+            .join(each, sa.true())
+            .where(sets.c.snapshot_id == snapshot_id, each.c.value == column)
+        )
+        in_legacy = sa.select(sa.literal(1)).where(
+            legacy.c.snapshot_id == snapshot_id, legacy.c.key == column
+        )
+        return ~sa.exists(in_sets) & ~sa.exists(in_legacy)
+
+    def _unpacked(self, sets: sa.Table) -> sa.TableValuedAlias:
+        """The keys of each key set row, as a table-valued function with a ``value`` column."""
+        if self.engine.dialect.name == "sqlite":
+            return sa.func.json_each(sets.c.key_list).table_valued("value")
+        keys = sa.cast(sets.c.key_list, postgresql.JSONB)
+        return sa.func.jsonb_array_elements_text(keys).table_valued("value")
 
     def close_snapshot(self, snapshot_id: str) -> None:
         """Done with the snapshot (reconciled or abandoned): drop its keys, keep its history."""

@@ -409,11 +409,9 @@ class MappingWriter:
                 continue
             if self.compiled.apply_deletes:
                 key = self.table.c[self.compiled.key_field]
-                seen = self.state.seen_keys_query(info.id)
+                unseen = self.state.unseen(info.id, key)
                 with self.state.engine.begin() as conn:
-                    gone = list(
-                        conn.scalars(sa.select(key).where(key.is_not(None), key.not_in(seen)))
-                    )
+                    gone = list(conn.scalars(sa.select(key).where(key.is_not(None), unseen)))
                     if gone:
                         count = delete_by_keys(conn, self.table, self.compiled.key_field, gone)
                         self._drop_parked(conn, gone)

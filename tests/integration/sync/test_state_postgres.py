@@ -80,3 +80,23 @@ def test_concurrent_writers_add_counts_without_losing_any(engine: sa.Engine) -> 
         thread.join()
     counts = state.counters("contacts")["contacts"]
     assert (counts.read, counts.inserted) == (240, 80)
+
+
+def test_unseen_rows_are_found_by_an_anti_join(engine: sa.Engine) -> None:
+    """Not a subquery scanned again for each row when the seen keys outgrow ``work_mem``."""
+    state = SyncState(engine)
+    rows = sa.Table("keyed", sa.MetaData(), sa.Column("external_id", sa.String(64)))
+    rows.create(engine)
+    sid = state.start_snapshot("contacts")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(rows), [{"external_id": f"k{i}"} for i in range(3000)])
+        for start in range(0, 3000, 1000):
+            keys = [f"k{i}" for i in range(start, start + 1000) if i != 1234]
+            state.mark_applied(conn, sid, f"m{start}", keys)
+        conn.exec_driver_sql("SET LOCAL work_mem = '64kB'")
+        query = sa.select(rows.c.external_id).where(state.unseen(sid, rows.c.external_id))
+        compiled = query.compile(conn)
+        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars())
+        assert list(conn.scalars(query)) == ["k1234"]
+    assert "Anti Join" in plan
+    assert "SubPlan" not in plan
