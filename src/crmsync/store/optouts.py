@@ -15,12 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmsync.store.key_lists import one_of
 from crmsync.store.resources import OPT_OUT_CHANGED_SUFFIX, OptOutAttribute
 
 __all__ = ["OPT_OUT_NAMES", "changed_at_column", "stamp_opt_outs"]
 
 OPT_OUT_NAMES = frozenset(attribute.value for attribute in OptOutAttribute)
-_KEYS_PER_QUERY = 500
 
 
 def changed_at_column(attribute: str) -> str:
@@ -74,10 +74,5 @@ def _stored(
     for attribute in attributes:
         columns += [table.c[attribute], table.c[changed_at_column(attribute)]]
     wanted = [key for key in dict.fromkeys(keys) if key is not None]
-    found: dict[Any, Mapping[str, Any]] = {}
-    for start in range(0, len(wanted), _KEYS_PER_QUERY):
-        chunk = wanted[start : start + _KEYS_PER_QUERY]
-        query = sa.select(*columns).where(table.c[key_field].in_(chunk))
-        for row in conn.execute(query).mappings():
-            found[row[key_field]] = dict(row)
-    return found
+    query = sa.select(*columns).where(one_of(table.c[key_field], wanted, conn.dialect))
+    return {row[key_field]: dict(row) for row in conn.execute(query).mappings()}

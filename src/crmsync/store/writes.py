@@ -18,7 +18,7 @@ against a concurrent writer.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +34,6 @@ from crmsync.store.key_lists import one_of
 __all__ = ["UpsertResult", "delete_by_keys", "upsert_batch"]
 
 _MANAGED = frozenset({"id", "created_at", "modified_at", "origin"})
-_KEYS_PER_QUERY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +59,6 @@ class UpsertResult:
 
 def _transaction(conn: sa.Connection) -> AbstractContextManager[Any]:
     return nullcontext() if conn.in_transaction() else conn.begin()
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _check_rows(
@@ -272,9 +266,6 @@ def delete_by_keys(
         raise StoreWriteError(f"{table.name}: unknown key field '{key_field}'", table=table.name)
     wanted = [key for key in dict.fromkeys(keys) if key is not None]
     column = table.c[key_field]
-    deleted = 0
     with _transaction(conn):
-        for chunk in _chunks(wanted, _KEYS_PER_QUERY):
-            result = conn.execute(sa.delete(table).where(column.is_not(None), column.in_(chunk)))
-            deleted += result.rowcount
-    return deleted
+        listed = one_of(column, wanted, conn.dialect)
+        return conn.execute(sa.delete(table).where(column.is_not(None), listed)).rowcount

@@ -10,12 +10,13 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from crmsync.store.key_lists import one_of
 from crmsync.sync.state_models import PARENT_MISSING, ParkedChange, Reject
 from crmsync.sync.state_tables import StateTables
 
 __all__ = ["RecordsState", "to_json"]
 
-_CHUNK = 500  # keys per statement: well inside every database's parameter limit
+_CHUNK = 500  # rows per statement: well inside every database's parameter limit
 
 
 def to_json(document: Mapping[str, Any]) -> str:
@@ -135,20 +136,17 @@ class RecordsState:
         t = self.tables.parked
         out: list[ParkedChange] = []
         with self.engine.connect() as conn:
-            for chunk in chunks(sorted(set(keys))):
-                query = sa.select(t).where(
-                    t.c.parent_resource == parent_resource, t.c.parent_key.in_(chunk)
-                )
-                out.extend(_parked(row) for row in conn.execute(query.order_by(t.c.id)))
+            query = sa.select(t).where(
+                t.c.parent_resource == parent_resource,
+                one_of(t.c.parent_key, sorted(set(keys)), conn.dialect),
+            )
+            out.extend(_parked(row) for row in conn.execute(query.order_by(t.c.id)))
         return out
 
     def unpark(self, conn: sa.Connection, ids: Sequence[int]) -> int:
         """In the writer's transaction (the one that applied them): drop released children."""
         t = self.tables.parked
-        return sum(
-            conn.execute(sa.delete(t).where(t.c.id.in_(chunk))).rowcount
-            for chunk in chunks(list(ids))
-        )
+        return conn.execute(sa.delete(t).where(one_of(t.c.id, ids, conn.dialect))).rowcount
 
     def expired_parked(self, older_than: datetime, *, limit: int = 1000) -> list[ParkedChange]:
         """Children parked before ``older_than``, oldest first."""
@@ -224,19 +222,17 @@ class RecordsState:
         # Most mappings hold none: one indexed probe spares the key lookups of every message.
         if conn.scalar(sa.select(t.c.key).where(t.c.mapping == mapping).limit(1)) is None:
             return {}
-        found: dict[str, int] = {}
-        for chunk in chunks(sorted(set(keys))):
-            query = sa.select(t.c.key, t.c.version).where(
-                t.c.mapping == mapping, t.c.key.in_(chunk)
-            )
-            found.update((key, version) for key, version in conn.execute(query))
-        return found
+        query = sa.select(t.c.key, t.c.version).where(
+            t.c.mapping == mapping, one_of(t.c.key, sorted(set(keys)), conn.dialect)
+        )
+        return dict(conn.execute(query).all())
 
     def clear_tombstones(self, conn: sa.Connection, mapping: str, keys: Sequence[str]) -> None:
         """In the writer's transaction: these records exist again (a newer version arrived)."""
         t = self.tables.tombstones
-        for chunk in chunks(list(keys)):
-            conn.execute(sa.delete(t).where(t.c.mapping == mapping, t.c.key.in_(chunk)))
+        conn.execute(
+            sa.delete(t).where(t.c.mapping == mapping, one_of(t.c.key, keys, conn.dialect))
+        )
 
     def prune_tombstones(self, mapping: str, before: datetime) -> int:
         """Drop the tombstones of ``mapping`` recorded before ``before`` (the start of a snapshot

@@ -13,7 +13,7 @@ message is applied again harmlessly: the source version decides.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from crmsync.connectors.base import Record
 from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
+from crmsync.store.key_lists import one_of
 from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, upsert_batch
 from crmsync.sync.fingerprints import Fingerprints
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 WORKFLOW = "inbound"
 #: The reject code of a record that carries no version (the writer cannot guard it).
 MISSING_VERSION = "MISSING_VERSION"
-_CHUNK = 500
 
 
 def version_number(version: int | str | None) -> int | None:
@@ -58,11 +58,6 @@ def version_number(version: int | str | None) -> int | None:
         if stamp.tzinfo is not None:
             return int(stamp.timestamp() * 1_000_000)
     return None
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 class MappingWriter:
@@ -287,12 +282,12 @@ class MappingWriter:
         """Delete CRM-owned rows whose record left the filters, unless the row is newer."""
         key = self.table.c[self.compiled.key_field]
         stored = self.table.c.source_version
-        gone: list[str] = []
-        for chunk in _chunks(list(versions)):
-            query = sa.select(key, stored).where(key.in_(chunk))
-            for row_key, row_version in conn.execute(query):
-                if row_version is None or row_version <= versions[row_key]:
-                    gone.append(row_key)
+        query = sa.select(key, stored).where(one_of(key, list(versions), conn.dialect))
+        gone = [
+            row_key
+            for row_key, row_version in conn.execute(query)
+            if row_version is None or row_version <= versions[row_key]
+        ]
         if not gone:
             return 0
         self._drop_parked(conn, gone)
@@ -311,9 +306,8 @@ class MappingWriter:
                 continue
             parent = self.parents[link.parent_resource]
             column = parent.c[link.parent_key]
-            present: set[Any] = set()
-            for chunk in _chunks(sorted(wanted)):
-                present.update(conn.scalars(sa.select(column).where(column.in_(chunk))))
+            query = sa.select(column).where(one_of(column, sorted(wanted), conn.dialect))
+            present = set(conn.scalars(query))
             for index, row in enumerate(rows):
                 value = row.get(link.column)
                 if value is not None and value not in present and index not in missing:
@@ -356,8 +350,8 @@ class MappingWriter:
         if not self.links:
             return
         t = self.state.tables.parked
-        for chunk in _chunks(list(record_ids)):
-            conn.execute(sa.delete(t).where(t.c.mapping == self.name, t.c.record_id.in_(chunk)))
+        listed = one_of(t.c.record_id, record_ids, conn.dialect)
+        conn.execute(sa.delete(t).where(t.c.mapping == self.name, listed))
 
     def release_parked(self, *, limit: int = 1000) -> int:
         """Apply parked children whose parent has arrived; returns how many were released."""
@@ -393,9 +387,8 @@ class MappingWriter:
             if not values:
                 continue
             column = self.parents[link.parent_resource].c[link.parent_key]
-            for chunk in _chunks(sorted(values)):
-                for value in conn.scalars(sa.select(column).where(column.in_(chunk))):
-                    present.add((link.parent_resource, str(value)))
+            query = sa.select(column).where(one_of(column, sorted(values), conn.dialect))
+            present.update((link.parent_resource, str(value)) for value in conn.scalars(query))
         return present
 
     # -- snapshots ------------------------------------------------------------------------------
