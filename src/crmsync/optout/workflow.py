@@ -49,6 +49,7 @@ from crmsync.optout.rule import Decision, Observation, Reason, Winner, decide
 from crmsync.optout.schedule import DailyExchange
 from crmsync.optout.tables import CURSOR, LOG, OUTBOX, ensure_tables
 from crmsync.store import build_metadata, definitions_with_profile
+from crmsync.store.key_lists import one_of
 from crmsync.store.optouts import changed_at_column
 
 __all__ = ["WORKFLOW", "OptInOutWorkflow", "RoundCounts"]
@@ -409,12 +410,9 @@ class OptInOutWorkflow:
         keys = list(dict.fromkeys(ids))
         if self.kind == "dataverse":
             keys = list(dict.fromkeys([*keys, *(k.lower() for k in keys)]))
-        found: dict[str, Mapping[str, Any]] = {}
-        for start in range(0, len(keys), 500):
-            query = sa.select(*columns).where(p.c.external_id.in_(keys[start : start + 500]))
-            for row in conn.execute(query).mappings():
-                found[_key(self.kind, row["external_id"])] = dict(row)
-        return found
+        query = sa.select(*columns).where(one_of(p.c.external_id, keys, conn.dialect))
+        rows = conn.execute(query).mappings()
+        return {_key(self.kind, row["external_id"]): dict(row) for row in rows}
 
     def _log(
         self,
@@ -471,12 +469,11 @@ class OptInOutWorkflow:
         now = self.clock()
         with self.engine.begin() as conn:
             for outcome, ids in outcomes.items():
-                for start in range(0, len(ids), 500):
-                    conn.execute(
-                        sa.update(OUTBOX)
-                        .where(OUTBOX.c.id.in_(ids[start : start + 500]))
-                        .values(sent_at=now, outcome=outcome)
-                    )
+                conn.execute(
+                    sa.update(OUTBOX)
+                    .where(one_of(OUTBOX.c.id, ids, conn.dialect))
+                    .values(sent_at=now, outcome=outcome)
+                )
 
     def _load_cursor(self) -> str | None:
         with self.engine.connect() as conn:
