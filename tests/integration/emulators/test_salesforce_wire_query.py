@@ -4,10 +4,8 @@ replication, throughput."""
 from __future__ import annotations
 
 import ssl
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -110,15 +108,12 @@ def test_replication_after_writes(client: httpx.Client, emulator: SalesforceEmul
     assert created not in updated["ids"]
 
 
-def test_read_throughput(client: httpx.Client, tmp_path: Path) -> None:
+def test_a_full_read_pages_through_every_record(client: httpx.Client) -> None:
     soql = "SELECT Id, FirstName, LastName, Email, MailingCity, SystemModstamp FROM Contact"
-    started = time.perf_counter()
     page = client.get(f"{API}/query", params={"q": soql}).json()
-    count = len(page["records"])
+    ids = [record["Id"] for record in page["records"]]
     while not page["done"]:
         page = client.get(page["nextRecordsUrl"]).json()
-        count += len(page["records"])
-    rate = count / (time.perf_counter() - started)
-    (tmp_path / "rate.txt").write_text(f"{rate:.0f} records/s\n")
-    assert count == 12_000
-    assert rate > 10_000  # about 60,000/s on a quiet machine; generous for a shared one
+        ids += [record["Id"] for record in page["records"]]
+    assert len(ids) == 12_000
+    assert len(set(ids)) == 12_000  # no record twice across pages

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -323,7 +321,7 @@ def test_encoding_refuses_bad_boundary_and_status() -> None:
         encode_responses([BatchResponse(42, {})])
 
 
-def test_thousand_parts_are_fast() -> None:
+def test_a_thousand_parts_round_trip() -> None:
     requests = [
         BatchRequest(
             "POST",
@@ -335,13 +333,12 @@ def test_thousand_parts_are_fast() -> None:
         for i in range(1000)
     ]
     responses = [BatchResponse(204, {"OData-EntityId": f"contacts({i})"}) for i in range(1000)]
-    start = time.perf_counter()
     body, content_type = encode_requests([ChangeSet(requests)])
     decoded = decode_requests(body, content_type)
     rbody, rtype = encode_responses(responses)
     decoded_responses = decode_responses(rbody, rtype)
-    elapsed = time.perf_counter() - start
     assert isinstance(decoded[0], ChangeSet)
-    assert len(decoded[0].requests) == 1000
-    assert len(decoded_responses) == 1000
-    assert elapsed < 0.1  # four codec passes of 1,000 parts; each takes a few ms
+    assert [r.content_id for r in decoded[0].requests] == [str(i) for i in range(1000)]
+    assert [r.headers["odata-entityid"] for r in decoded_responses] == [
+        f"contacts({i})" for i in range(1000)
+    ]
