@@ -206,9 +206,11 @@ class SyncState(RecordsState):
         self._store_key_set(conn, [snapshot_id], keys)
         return True
 
-    def note_seen(self, conn: sa.Connection, mapping: str, keys: Iterable[str]) -> None:
+    def note_seen(self, conn: sa.Connection, mapping: str, keys: Sequence[str]) -> None:
         """In the writer's transaction: records changed while snapshots of ``mapping`` are open
         exist in the CRM; every open snapshot has seen them (none reconciles them away)."""
+        if not keys:  # a message of deletions only: nothing to look up
+            return
         snapshots = self.tables.snapshots
         open_ids = list(
             conn.scalars(

@@ -138,7 +138,7 @@ class RecordsState:
         with self.engine.connect() as conn:
             query = sa.select(t).where(
                 t.c.parent_resource == parent_resource,
-                one_of(t.c.parent_key, sorted(set(keys)), conn.dialect),
+                one_of(t.c.parent_key, list(set(keys)), conn.dialect),
             )
             out.extend(_parked(row) for row in conn.execute(query.order_by(t.c.id)))
         return out
@@ -223,7 +223,7 @@ class RecordsState:
         if conn.scalar(sa.select(t.c.key).where(t.c.mapping == mapping).limit(1)) is None:
             return {}
         query = sa.select(t.c.key, t.c.version).where(
-            t.c.mapping == mapping, one_of(t.c.key, sorted(set(keys)), conn.dialect)
+            t.c.mapping == mapping, one_of(t.c.key, list(set(keys)), conn.dialect)
         )
         return dict(conn.execute(query).all())
 

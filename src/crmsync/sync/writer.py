@@ -306,7 +306,7 @@ class MappingWriter:
                 continue
             parent = self.parents[link.parent_resource]
             column = parent.c[link.parent_key]
-            query = sa.select(column).where(one_of(column, sorted(wanted), conn.dialect))
+            query = sa.select(column).where(one_of(column, list(wanted), conn.dialect))
             present = set(conn.scalars(query))
             for index, row in enumerate(rows):
                 value = row.get(link.column)
@@ -387,7 +387,7 @@ class MappingWriter:
             if not values:
                 continue
             column = self.parents[link.parent_resource].c[link.parent_key]
-            query = sa.select(column).where(one_of(column, sorted(values), conn.dialect))
+            query = sa.select(column).where(one_of(column, list(values), conn.dialect))
             present.update((link.parent_resource, str(value)) for value in conn.scalars(query))
         return present
 

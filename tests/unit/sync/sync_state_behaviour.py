@@ -168,6 +168,16 @@ class SyncStateBehaviour:
             sets = state.tables.snapshot_key_sets
             assert conn.scalar(sa.select(sa.func.count()).select_from(sets)) == 2
 
+    def test_a_message_without_upserts_costs_no_statement(
+        self, state: SyncState, engine: sa.Engine
+    ) -> None:
+        state.start_snapshot("contacts")
+        statements: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        with engine.connect() as conn:
+            state.note_seen(conn, "contacts", [])
+        assert statements == []
+
     def test_keys_stored_one_row_each_by_earlier_versions_still_count(
         self, state: SyncState, engine: sa.Engine
     ) -> None:
