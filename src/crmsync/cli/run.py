@@ -23,6 +23,7 @@ from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
+from crmsync.runtime import freeze_startup_heap
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
 from crmsync.sync.state_tables import COUNTER_NAMES as COUNTER_COLUMNS
@@ -113,6 +114,7 @@ def run(
             writer_processes=writer_processes,
         )
         engine = InboundEngine(loaded, options=options, progress=bars)
+        freeze_startup_heap()
         summary, others = asyncio.run(_run(engine, once, loaded))
     except CrmsyncError as exc:
         console.print(f"[red]run failed:[/red] {exc}")

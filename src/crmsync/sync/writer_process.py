@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from crmsync.config.models import Config
 from crmsync.connectors.base import TableInfo
+from crmsync.runtime import freeze_startup_heap
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 from crmsync.sync.progress import NoProgress
 from crmsync.sync.state import SyncState
@@ -193,6 +194,7 @@ def main() -> None:
     logging.basicConfig(
         level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    freeze_startup_heap()
     try:
         asyncio.run(serve(spec))
     except Exception as exc:
