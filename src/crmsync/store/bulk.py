@@ -19,7 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["bind_processor", "driver_rows", "driver_values", "execute_many"]
+__all__ = [
+    "bind_processor",
+    "column_processors",
+    "driver_rows",
+    "driver_values",
+    "execute_many",
+]
 
 _Processor = Callable[[Any], Any]
 
@@ -31,11 +37,13 @@ def execute_many(
     rows: Sequence[Mapping[str, Any]],
     *,
     constants: Mapping[str, Any] | None = None,
+    driver_form: bool = False,
 ) -> None:
     """Execute ``stmt`` (an INSERT of ``table``'s columns, e.g. with ``ON CONFLICT``) once per
     row of ``rows``; every row carries the same keys, each a column of ``table``.
 
     ``constants``: values shared by every row (a timestamp), processed once instead of per row.
+    ``driver_form``: the rows' values are already as the driver takes them (:func:`driver_rows`).
     """
     if not rows:
         return
@@ -51,7 +59,7 @@ def execute_many(
     fixed = {
         name: bind_processor(table.c[name].type, dialect)(value) for name, value in shared.items()
     }
-    params: list[Any] = _driver_rows(dialect, table, names, fixed)(rows)
+    params: list[Any] = _driver_rows(dialect, table, names, fixed, processed=driver_form)(rows)
     if not compiled.positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
     conn.exec_driver_sql(compiled.string, params)
@@ -77,6 +85,15 @@ def driver_values(
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def column_processors(
+    dialect: sa.Dialect, table: sa.Table, columns: Iterable[str]
+) -> dict[str, _Processor]:
+    """The processor of each of ``columns`` whose values the driver takes in another form
+    (:func:`bind_processor`); the columns whose values it takes as they are have none."""
+    processors = {name: bind_processor(table.c[name].type, dialect) for name in columns}
+    return {name: process for name, process in processors.items() if process is not _identity}
 
 
 def bind_processor(kind: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> _Processor:
@@ -123,17 +140,23 @@ def _fast_dates(general: _Processor) -> _Processor:
 
 
 def _driver_rows(
-    dialect: sa.Dialect, table: sa.Table, names: Sequence[str], fixed: Mapping[str, Any]
+    dialect: sa.Dialect,
+    table: sa.Table,
+    names: Sequence[str],
+    fixed: Mapping[str, Any],
+    *,
+    processed: bool = False,
 ) -> Callable[[Sequence[Mapping[str, Any]]], list[tuple[Any, ...]]]:
-    """Rows → tuples of ``names`` in order: taken from the row and processed, or ``fixed``
-    (already processed). Built column by column (a C-level map per column, then one zip): a
-    loop over rows in Python would cost more than the driver's own work."""
+    """Rows → tuples of ``names`` in order: taken from the row and processed (as they are when
+    ``processed``), or ``fixed`` (already processed). Built column by column (a C-level map per
+    column, then one zip): a loop over rows in Python would cost more than the driver's own
+    work."""
     plan: list[tuple[str, Any, _Processor | None]] = []
     for name in names:
         if name in fixed:
             plan.append((name, fixed[name], None))
             continue
-        processor = bind_processor(table.c[name].type, dialect)
+        processor = _identity if processed else bind_processor(table.c[name].type, dialect)
         plan.append((name, None, None if processor is _identity else processor))
 
     def convert(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmsync.store.bulk import bind_processor
 from crmsync.store.key_lists import one_of
 from crmsync.store.resources import OPT_OUT_CHANGED_SUFFIX, OptOutAttribute
 
@@ -35,12 +36,15 @@ def stamp_opt_outs(
     rows: Sequence[Mapping[str, Any]],
     *,
     now: datetime | None = None,
+    driver_form: bool = False,
 ) -> list[dict[str, Any]]:
     """``rows`` with ``<attribute>_changed_at`` added for each opt-out attribute they carry.
 
     The time is ``now`` when the value differs from the stored one (or the row is new), the stored
     time otherwise. Rows without opt-out attributes come back unchanged. A row that already
     carries a change time for an attribute keeps it (the caller knows better, e.g. a file import).
+    ``driver_form``: the rows hold values as the driver takes them
+    (:func:`~crmsync.store.bulk.driver_rows`), and so do the times added.
     """
     out = [dict(row) for row in rows]
     if not out:
@@ -48,8 +52,14 @@ def stamp_opt_outs(
     attributes = [name for name in out[0] if name in OPT_OUT_NAMES and name in table.c]
     if not attributes:
         return out
-    stamp = now or datetime.now(UTC)
-    stored = _stored(conn, table, key_field, attributes, [row[key_field] for row in out])
+    stamp: Any = now or datetime.now(UTC)
+    keys = [row[key_field] for row in out]
+    stored = _stored(conn, table, key_field, attributes, keys, raw=driver_form)
+    stamps = {changed_at_column(attribute): stamp for attribute in attributes}
+    if driver_form:
+        stamps = {
+            column: bind_processor(table.c[column].type, conn.dialect)(stamp) for column in stamps
+        }
     for row in out:
         held = stored.get(row[key_field])
         for attribute in attributes:
@@ -59,7 +69,7 @@ def stamp_opt_outs(
             if held is not None and held[attribute] == row[attribute]:
                 row[column] = held[column]
             else:
-                row[column] = stamp
+                row[column] = stamps[column]
     return out
 
 
@@ -69,10 +79,15 @@ def _stored(
     key_field: str,
     attributes: Sequence[str],
     keys: Sequence[Any],
+    *,
+    raw: bool,
 ) -> dict[Any, Mapping[str, Any]]:
-    columns = [table.c[key_field]]
-    for attribute in attributes:
-        columns += [table.c[attribute], table.c[changed_at_column(attribute)]]
+    """Key → the stored attributes and times; ``raw``: as the driver returns them."""
+    names = [name for attribute in attributes for name in (attribute, changed_at_column(attribute))]
+    columns: list[sa.ColumnElement[Any]] = [table.c[key_field]]
+    for name in names:
+        column = table.c[name]
+        columns.append(sa.type_coerce(column, sa.types.NullType()).label(name) if raw else column)
     wanted = [key for key in dict.fromkeys(keys) if key is not None]
     query = sa.select(*columns).where(one_of(table.c[key_field], wanted, conn.dialect))
     return {row[key_field]: dict(row) for row in conn.execute(query).mappings()}

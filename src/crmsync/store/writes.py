@@ -130,6 +130,7 @@ def upsert_batch(
     insert_only: Collection[str] = (),
     origin: str | None = None,
     now: datetime | None = None,
+    driver_form: bool = False,
 ) -> UpsertResult:
     """Insert or update ``rows`` of ``table`` matched on ``key_field``, guarded by version.
 
@@ -137,7 +138,8 @@ def upsert_batch(
     (unless ``version_field`` is ``None``) a version that only grows for the same record.
     ``insert_only`` fields are written when a row is inserted and never updated (mappings whose
     "apply updates" switch is off). ``origin`` is recorded on inserted rows. The key field must
-    have a unique index.
+    have a unique index. ``driver_form``: the values are already as the driver takes them
+    (:func:`~crmsync.store.bulk.driver_rows`; the inbound writer's rows are).
     """
     if not rows:
         return UpsertResult()
@@ -153,13 +155,18 @@ def upsert_batch(
         stored = _stored_rows(conn, table, key_field, value_columns, version_field, latest)
         # The incoming values of the rows already stored, in the form they are stored in.
         present = [row for key, row in latest.items() if key in stored]
-        as_stored = dict(
-            zip(
-                (row[key_field] for row in present),
-                driver_rows(conn.dialect, table, value_columns)(present),
-                strict=True,
+        if driver_form:
+            as_stored = {
+                row[key_field]: tuple([row[name] for name in value_columns]) for row in present
+            }
+        else:
+            as_stored = dict(
+                zip(
+                    (row[key_field] for row in present),
+                    driver_rows(conn.dialect, table, value_columns)(present),
+                    strict=True,
+                )
             )
-        )
         to_write: list[Mapping[str, Any]] = []
         inserted = updated = unchanged = stale = version_only = 0
         for key, row in latest.items():
@@ -188,7 +195,9 @@ def upsert_batch(
             to_write.append(row)
         if to_write:
             shared = {"created_at": stamp, "modified_at": stamp, "origin": origin}
-            _execute_upsert(conn, table, key_field, version_field, value_columns, to_write, shared)
+            _execute_upsert(
+                conn, table, key_field, version_field, value_columns, to_write, shared, driver_form
+            )
     return UpsertResult(
         inserted=inserted,
         updated=updated,
@@ -234,6 +243,7 @@ def _execute_upsert(
     value_columns: list[str],
     rows: list[Mapping[str, Any]],
     shared: Mapping[str, Any],
+    driver_form: bool,
 ) -> None:
     stmt = _insert(conn, table)
     excluded = stmt.excluded
@@ -251,7 +261,7 @@ def _execute_upsert(
             sa.and_(incoming == stored_version, changed),
         )
     stmt = stmt.on_conflict_do_update(index_elements=[table.c[key_field]], set_=set_, where=guard)
-    execute_many(conn, stmt, table, rows, constants=shared)
+    execute_many(conn, stmt, table, rows, constants=shared, driver_form=driver_form)
 
 
 def delete_by_keys(

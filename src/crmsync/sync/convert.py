@@ -9,8 +9,10 @@ when the mapping is compiled.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
+from enum import IntEnum
 from typing import Any
 
 from crmsync.connectors.base import CrmType, FieldInfo, Record
@@ -33,7 +35,7 @@ from crmsync.sync.parse import (
     wrong_type,
 )
 
-__all__ = ["AS_IS", "Emitter", "campaign_value", "emitter"]
+__all__ = ["AS_IS", "Emitter", "Shape", "campaign_value", "emitter", "value_shape"]
 
 #: A typed CRM value (and its record, for display labels) → the Campaign value.
 Emitter = Callable[[Any, Record], Any]
@@ -191,6 +193,54 @@ _NUMERIC_EMITTERS: Mapping[tuple[CrmType, CampaignType], Emitter] = {
     (CrmType.DATE, CampaignType.DATE): _same,
     (CrmType.DATE, CampaignType.DATETIME): _midnight_utc,
 }
+
+
+class Shape(IntEnum):
+    """The common case of a mapped field whose value can be checked and written without its
+    step (see :meth:`~crmsync.sync.transform.CompiledMapping.row_maker`): a CRM value of that
+    shape is written as it is, or as its parse, with nothing to convert. Anything else (an
+    empty value, another form, a bad value) goes through the field's step as always."""
+
+    NONE = 0
+    #: Text into a text field: a ``str`` no longer than the field's length.
+    TEXT = 1
+    #: A whole number into an integer field: an ``int`` within 64 bits.
+    INT = 2
+    #: A boolean into a boolean field: ``True`` or ``False``.
+    BOOL = 3
+    #: A number into a double field: a finite ``float``.
+    FLOAT = 4
+    #: A date into a date field: ``YYYY-MM-DD``.
+    DATE = 5
+    #: A UTC date and time into a date-time field: ``YYYY-MM-DDTHH:MM:SSZ``.
+    DATETIME = 6
+
+
+def value_shape(info: FieldInfo, target: FieldDefinition, *, display: bool) -> tuple[Shape, int]:
+    """The :class:`Shape` of the values of ``info`` written to ``target`` whose step would only
+    check them (``Shape.NONE`` when every value needs its step), and the longest text allowed
+    (for ``Shape.TEXT``)."""
+    crm, campaign = info.type, target.type
+    if campaign in _TEXT_TARGETS:
+        text = crm in (CrmType.STRING, CrmType.MEMO, CrmType.LOOKUP, CrmType.UNIQUEIDENTIFIER)
+        if text and _text_emitter(info, display) is _same:
+            limit = target.length if campaign is CampaignType.STRING else None
+            return Shape.TEXT, sys.maxsize if limit is None else limit
+        return Shape.NONE, 0
+    if not is_compatible(crm, campaign):
+        return Shape.NONE, 0
+    if campaign is CampaignType.INTEGER and (
+        crm in (CrmType.INTEGER, CrmType.BIGINT)
+        or (crm is CrmType.PICKLIST and not display and options_are_ints(info) is True)
+    ):
+        return Shape.INT, 0
+    pairs = {
+        (CrmType.BOOLEAN, CampaignType.BOOLEAN): Shape.BOOL,
+        **{(number, CampaignType.DOUBLE): Shape.FLOAT for number in _NUMBERS},
+        (CrmType.DATE, CampaignType.DATE): Shape.DATE,
+        (CrmType.DATETIME, CampaignType.DATETIME): Shape.DATETIME,
+    }
+    return pairs.get((crm, campaign), Shape.NONE), 0
 
 
 def campaign_value(target: FieldDefinition, value: bool | int | float | str) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from crmsync.connectors.base import CrmType, FieldInfo, Record
-from crmsync.sync.convert import AS_IS, Emitter
+from crmsync.sync.convert import AS_IS, Emitter, Shape
 from crmsync.sync.parse import ConversionError, Parser
 
 __all__ = ["MISS", "FieldStep", "Replacements", "Step", "build_step", "key_function"]
@@ -25,11 +25,15 @@ MISS: Any = object()
 
 
 class FieldStep(NamedTuple):
-    """The Campaign column, the record key (wire name) its value is read from, and the step."""
+    """The Campaign column, the record key (wire name) its value is read from, and the step;
+    ``shape``: the common case its step only checks (see :func:`~crmsync.sync.convert.
+    value_shape`), with the longest text allowed in ``limit``."""
 
     column: str
     wire: str
     step: Step
+    shape: Shape = Shape.NONE
+    limit: int = 0
 
 
 @dataclass(frozen=True, slots=True)

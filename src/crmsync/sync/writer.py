@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from crmsync.connectors.base import Record
 from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
+from crmsync.store.bulk import column_processors
 from crmsync.store.key_lists import one_of
 from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, upsert_batch
@@ -88,6 +89,9 @@ class MappingWriter:
         )
         #: Whether the mapping writes opt-out attributes (whose change times are kept).
         self._opt_outs = any(column in OPT_OUT_NAMES for column in compiled.columns)
+        #: Rows in the form the store's driver takes, as the writes below take them.
+        processors = column_processors(state.engine.dialect, table, compiled.columns)
+        self._to_row = compiled.row_maker(processors)
 
     @property
     def name(self) -> str:
@@ -148,8 +152,10 @@ class MappingWriter:
         return self._commit(conn, self._prepare(changes, full=full))
 
     def _prepare(self, changes: Sequence[Change], *, full: bool) -> _Batch:
-        """Filters, conversions and digests of ``changes``: no store access."""
+        """Filters, conversions and digests of ``changes``: no store access. The rows are in
+        the form the store's driver takes."""
         compiled = self.compiled
+        to_row = self._to_row
         batch = _Batch(changes, full)
         # The rows will hold every mapped field of their record: worth a fingerprint.
         fingerprinted = full or not compiled.insert_only
@@ -171,7 +177,7 @@ class MappingWriter:
                 batch.rejects.append((change, MISSING_VERSION, "the record carries no version"))
                 continue
             try:
-                row = compiled.to_row(record)
+                row = to_row(record)
             except RejectError as exc:
                 batch.rejects.append((change, exc.code or "REJECTED", exc.message))
                 continue
@@ -206,7 +212,7 @@ class MappingWriter:
             if self._opt_outs:
                 # Opt-out attributes keep their own change times (the opt-out conflict rule
                 # needs them).
-                rows = stamp_opt_outs(conn, self.table, compiled.key_field, rows)
+                rows = stamp_opt_outs(conn, self.table, compiled.key_field, rows, driver_form=True)
             result = upsert_batch(
                 conn,
                 self.table,
@@ -214,6 +220,7 @@ class MappingWriter:
                 rows,
                 insert_only=() if full else compiled.insert_only,
                 origin=self.origin,
+                driver_form=True,
             )
             counts["inserted"] = result.inserted
             counts["updated"] = result.updated

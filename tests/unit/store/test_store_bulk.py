@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmsync.store.bulk import driver_values, execute_many
+from crmsync.store.bulk import column_processors, driver_values, execute_many
 from crmsync.store.types import UtcDateTime
 
 
@@ -134,3 +134,24 @@ def test_values_sqlalchemy_refuses_are_still_refused(column: str, value: Any, er
     convert = driver_values(sqlite.dialect(), _table("t"), [column])
     with pytest.raises(error):
         convert({column: value})
+
+
+@pytest.mark.parametrize(
+    ("dialect", "processed"),
+    [
+        (sqlite.dialect(), {"flag", "born", "seen"}),
+        (postgresql.dialect(), {"flag", "seen"}),  # type: ignore[no-untyped-call]
+    ],
+)
+def test_column_processors_are_those_of_columns_the_driver_takes_otherwise(
+    dialect: sa.Dialect, processed: set[str]
+) -> None:
+    table = _table("t")
+    columns = [column.name for column in table.c]
+    processors = column_processors(dialect, table, columns)
+    assert set(processors) == processed
+    as_driver = driver_values(dialect, table, columns)
+    for row in ROWS:
+        expected = dict(zip(columns, as_driver(row | {"origin": None}), strict=True))
+        made = {name: processors.get(name, lambda v: v)(row.get(name)) for name in columns}
+        assert made == expected

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from crmsync.store import build_metadata, definitions_with_profile
+from crmsync.store.bulk import driver_values
 from crmsync.store.optouts import stamp_opt_outs
 from crmsync.store.writes import upsert_batch
 
@@ -59,3 +60,18 @@ def test_rows_without_opt_outs_and_given_times_are_left_alone() -> None:
         ]
         given = {"external_id": "a", "optout_sms": True, "optout_sms_changed_at": T0}
         assert stamp_opt_outs(conn, table, "external_id", [given], now=T0 + timedelta(1)) == [given]
+
+
+def test_rows_in_the_drivers_form_get_times_in_that_form() -> None:
+    engine, table = _profile()
+    to_driver = driver_values(engine.dialect, table, ["optout_email_changed_at"])
+    later = T0 + timedelta(minutes=5)
+    # SQLite's driver takes booleans as integers and times as text.
+    for value, now, stamp in ((0, T0, T0), (0, later, T0), (1, later, later)):
+        row = {"external_id": "a", "optout_email": value}
+        with engine.begin() as conn:
+            stamped = stamp_opt_outs(conn, table, "external_id", [row], now=now, driver_form=True)
+            changed_at = stamped[0]["optout_email_changed_at"]
+            assert (changed_at,) == to_driver({"optout_email_changed_at": stamp})
+            upsert_batch(conn, table, "external_id", stamped, version_field=None, driver_form=True)
+    assert _times(engine, table) == {"a": (True, later)}

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +308,24 @@ def test_any_delivery_order_converges_on_the_newest(
         _upsert(engine, profile, messages[start : start + batch])
     row = _profiles(engine, profile)["k"]
     assert (row["email"], row["source_version"]) == ("v5", 5)
+
+
+def test_rows_in_the_drivers_form_are_written_and_compared_as_stored(
+    engine: sa.Engine, tables: dict[str, sa.Table], writes: list[str]
+) -> None:
+    profile = tables["profile"]
+    python = {"external_id": "a", "birth_date": date(1990, 5, 17), "optout_email": True}
+    # SQLite's driver takes dates as text and booleans as integers.
+    driver = {"external_id": "a", "birth_date": "1990-05-17", "optout_email": 1}
+    first = _upsert(engine, profile, [driver | {"source_version": 1}], driver_form=True)
+    assert first.inserted == 1
+    stored = _profiles(engine, profile)["a"]
+    assert (stored["birth_date"], stored["optout_email"]) == (date(1990, 5, 17), True)
+    writes.clear()
+    again = _upsert(engine, profile, [driver | {"source_version": 1}], driver_form=True)
+    same = _upsert(engine, profile, [python | {"source_version": 1}])
+    assert (again.unchanged, same.unchanged) == (1, 1)
+    assert writes == []
+    changed = driver | {"birth_date": "1991-01-02", "source_version": 2}
+    assert _upsert(engine, profile, [changed], driver_form=True).updated == 1
+    assert _profiles(engine, profile)["a"]["birth_date"] == date(1991, 1, 2)
