@@ -234,13 +234,15 @@ def value_shape(info: FieldInfo, target: FieldDefinition, *, display: bool) -> t
         or (crm is CrmType.PICKLIST and not display and options_are_ints(info) is True)
     ):
         return Shape.INT, 0
-    pairs = {
-        (CrmType.BOOLEAN, CampaignType.BOOLEAN): Shape.BOOL,
-        **{(number, CampaignType.DOUBLE): Shape.FLOAT for number in _NUMBERS},
-        (CrmType.DATE, CampaignType.DATE): Shape.DATE,
-        (CrmType.DATETIME, CampaignType.DATETIME): Shape.DATETIME,
-    }
-    return pairs.get((crm, campaign), Shape.NONE), 0
+    return _SHAPES.get((crm, campaign), Shape.NONE), 0
+
+
+_SHAPES: Mapping[tuple[CrmType, CampaignType], Shape] = {
+    (CrmType.BOOLEAN, CampaignType.BOOLEAN): Shape.BOOL,
+    **{(number, CampaignType.DOUBLE): Shape.FLOAT for number in _NUMBERS},
+    (CrmType.DATE, CampaignType.DATE): Shape.DATE,
+    (CrmType.DATETIME, CampaignType.DATETIME): Shape.DATETIME,
+}
 
 
 def campaign_value(target: FieldDefinition, value: bool | int | float | str) -> Any:

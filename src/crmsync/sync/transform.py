@@ -79,10 +79,13 @@ class CompiledMapping:
     _predicate: Predicate = field(repr=False, compare=False)
     _key_length: int | None = field(repr=False, compare=False, default=None)
     #: :attr:`_steps` planned for rows in Python's types (:meth:`to_row`).
-    _plan: tuple[_Planned, ...] = field(repr=False, compare=False, default=())
+    _plan: tuple[_Planned, ...] = field(repr=False, compare=False, init=False)
     #: A digest of everything the rows depend on besides the record: the mapping, the resource
     #: definitions and the CRM metadata (see :mod:`crmsync.sync.fingerprints`).
     signature: bytes = field(repr=False, compare=False, default=b"")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_plan", _planned_steps(self._steps, {}))
 
     def passes(self, record: Record) -> bool:
         """Whether ``record`` passes the mapping's filters (always, without filters)."""
@@ -305,7 +308,6 @@ class _Compiler:
             delete_filtered_out=mapping.delete_filtered_out,
             parent_links=parent_links,
             _steps=tuple(steps),
-            _plan=_planned_steps(tuple(steps), {}),
             _predicate=predicate,
             _key_length=key_length,
             signature=self._signature(),
