@@ -66,13 +66,13 @@ def execute_many(
 
 
 def driver_rows(
-    dialect: sa.Dialect, table: sa.Table, columns: Sequence[str]
+    dialect: sa.Dialect, table: sa.Table, columns: Sequence[str], *, processed: bool = False
 ) -> Callable[[Sequence[Mapping[str, Any]]], list[tuple[Any, ...]]]:
     """A function giving ``columns`` of each row as the driver receives them (after
     SQLAlchemy's type processing), in that order: what a read without result processing returns
     for the same stored values (e.g. SQLite's timestamp text), so that the two can be compared
-    directly."""
-    return _driver_rows(dialect, table, columns, {})
+    directly. ``processed``: the rows hold the driver's forms already (only taken in order)."""
+    return _driver_rows(dialect, table, columns, {}, processed=processed)
 
 
 def driver_values(

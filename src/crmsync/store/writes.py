@@ -155,18 +155,8 @@ def upsert_batch(
         stored = _stored_rows(conn, table, key_field, value_columns, version_field, latest)
         # The incoming values of the rows already stored, in the form they are stored in.
         present = [row for key, row in latest.items() if key in stored]
-        if driver_form:
-            as_stored = {
-                row[key_field]: tuple([row[name] for name in value_columns]) for row in present
-            }
-        else:
-            as_stored = dict(
-                zip(
-                    (row[key_field] for row in present),
-                    driver_rows(conn.dialect, table, value_columns)(present),
-                    strict=True,
-                )
-            )
+        as_driver = driver_rows(conn.dialect, table, value_columns, processed=driver_form)
+        as_stored = dict(zip((row[key_field] for row in present), as_driver(present), strict=True))
         to_write: list[Mapping[str, Any]] = []
         inserted = updated = unchanged = stale = version_only = 0
         for key, row in latest.items():
