@@ -20,10 +20,13 @@ from crmsync.store.resources import FieldDefinition
 from crmsync.store.types import CampaignType, is_compatible
 from crmsync.sync.parse import (
     ConversionError,
+    Parser,
     RejectCode,
     UnsupportedConversion,
+    crm_parser,
     datetime_parser,
     datetime_text,
+    is_text_parser,
     number_text,
     option_labels,
     options_are_ints,
@@ -217,31 +220,29 @@ class Shape(IntEnum):
 
 
 def value_shape(info: FieldInfo, target: FieldDefinition, *, display: bool) -> tuple[Shape, int]:
-    """The :class:`Shape` of the values of ``info`` written to ``target`` whose step would only
-    check them (``Shape.NONE`` when every value needs its step), and the longest text allowed
-    (for ``Shape.TEXT``)."""
-    crm, campaign = info.type, target.type
-    if campaign in _TEXT_TARGETS:
-        text = crm in (CrmType.STRING, CrmType.MEMO, CrmType.LOOKUP, CrmType.UNIQUEIDENTIFIER)
-        if text and _text_emitter(info, display) is _same:
-            limit = target.length if campaign is CampaignType.STRING else None
+    """The :class:`Shape` of the values of ``info`` written to ``target`` that its step would
+    only check (``Shape.NONE`` when every value needs the step), and the longest text allowed
+    (for ``Shape.TEXT``). Read off the field's own parser and emitter: a value of the shape
+    parses to itself, and the emitter writes it as it is (or only checks its range). For a pair
+    :func:`emitter` accepts."""
+    parse = crm_parser(info)
+    if target.type in _TEXT_TARGETS:
+        if is_text_parser(parse) and _text_emitter(info, display) is _same:
+            limit = target.length if target.type is CampaignType.STRING else None
             return Shape.TEXT, sys.maxsize if limit is None else limit
         return Shape.NONE, 0
-    if not is_compatible(crm, campaign):
-        return Shape.NONE, 0
-    if campaign is CampaignType.INTEGER and (
-        crm in (CrmType.INTEGER, CrmType.BIGINT)
-        or (crm is CrmType.PICKLIST and not display and options_are_ints(info) is True)
-    ):
-        return Shape.INT, 0
-    return _SHAPES.get((crm, campaign), Shape.NONE), 0
+    emit = emitter(info, target, display=display)
+    if info.type is CrmType.DATETIME and emit is _same:
+        return Shape.DATETIME, 0
+    return _SHAPES.get((parse, emit), Shape.NONE), 0
 
 
-_SHAPES: Mapping[tuple[CrmType, CampaignType], Shape] = {
-    (CrmType.BOOLEAN, CampaignType.BOOLEAN): Shape.BOOL,
-    **{(number, CampaignType.DOUBLE): Shape.FLOAT for number in _NUMBERS},
-    (CrmType.DATE, CampaignType.DATE): Shape.DATE,
-    (CrmType.DATETIME, CampaignType.DATETIME): Shape.DATETIME,
+#: (parser, emitter) → the shape of the values they take as they are.
+_SHAPES: Mapping[tuple[Parser, Emitter], Shape] = {
+    (parse_int, _int_in_range): Shape.INT,
+    (parse_bool, _same): Shape.BOOL,
+    (parse_float, _same): Shape.FLOAT,  # into double fields (single ones check their range)
+    (parse_date, _same): Shape.DATE,
 }
 
 
