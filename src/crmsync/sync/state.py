@@ -279,17 +279,11 @@ class SyncState(RecordsState):
     def seen_keys_query(self, snapshot_id: str) -> sa.CompoundSelect[tuple[str]]:
         """The keys seen by the snapshot, as a SELECT: the database unpacks the key sets,
         nothing is loaded into Python."""
-        sets, legacy = self.tables.snapshot_key_sets, self.tables.snapshot_keys
-        each = self._unpacked(sets)
-        unpacked = (
-            sa.select(each.c.value)
-            .select_from(sets)
-            .join(each, sa.true())
-            .where(sets.c.snapshot_id == snapshot_id)
-        )
+        set_keys, _ = self._set_keys(snapshot_id)
+        legacy = self.tables.snapshot_keys
         # UNION, not UNION ALL: a message applied twice (redelivered) stored its keys twice.
         return sa.union(
-            unpacked, sa.select(legacy.c.key).where(legacy.c.snapshot_id == snapshot_id)
+            set_keys, sa.select(legacy.c.key).where(legacy.c.snapshot_id == snapshot_id)
         )
 
     def unseen(self, snapshot_id: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
@@ -303,25 +297,29 @@ class SyncState(RecordsState):
         which it plans as an anti-join whatever the size, is used there instead."""
         if self.engine.dialect.name == "sqlite":
             return column.not_in(self.seen_keys_query(snapshot_id))
-        sets, legacy = self.tables.snapshot_key_sets, self.tables.snapshot_keys
-        each = self._unpacked(sets)
-        in_sets = (
-            sa.select(sa.literal(1))
-            .select_from(sets)
-            .join(each, sa.true())
-            .where(sets.c.snapshot_id == snapshot_id, each.c.value == column)
-        )
-        in_legacy = sa.select(sa.literal(1)).where(
+        set_keys, key = self._set_keys(snapshot_id)
+        legacy = self.tables.snapshot_keys
+        in_legacy = sa.select(legacy.c.key).where(
             legacy.c.snapshot_id == snapshot_id, legacy.c.key == column
         )
-        return ~sa.exists(in_sets) & ~sa.exists(in_legacy)
+        return ~sa.exists(set_keys.where(key == column)) & ~sa.exists(in_legacy)
 
-    def _unpacked(self, sets: sa.Table) -> sa.TableValuedAlias:
-        """The keys of each key set row, as a table-valued function with a ``value`` column."""
+    def _set_keys(self, snapshot_id: str) -> tuple[sa.Select[tuple[str]], sa.ColumnElement[str]]:
+        """The keys of the snapshot's key sets, unpacked by the database: the SELECT and its
+        key column."""
+        sets = self.tables.snapshot_key_sets
         if self.engine.dialect.name == "sqlite":
-            return sa.func.json_each(sets.c.key_list).table_valued("value")
-        keys = sa.cast(sets.c.key_list, postgresql.JSONB)
-        return sa.func.jsonb_array_elements_text(keys).table_valued("value")
+            each = sa.func.json_each(sets.c.key_list).table_valued("value")
+        else:
+            keys = sa.cast(sets.c.key_list, postgresql.JSONB)
+            each = sa.func.jsonb_array_elements_text(keys).table_valued("value")
+        query = (
+            sa.select(each.c.value)
+            .select_from(sets)
+            .join(each, sa.true())
+            .where(sets.c.snapshot_id == snapshot_id)
+        )
+        return query, each.c.value
 
     def close_snapshot(self, snapshot_id: str) -> None:
         """Done with the snapshot (reconciled or abandoned): drop its keys, keep its history."""
