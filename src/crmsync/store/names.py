@@ -17,6 +17,8 @@ __all__ = [
     "BOOKKEEPING_COLUMNS",
     "IDENTIFIER_PATTERN",
     "RESERVED_TABLE_PREFIXES",
+    "SOURCE_DIGEST",
+    "SYNCED_AT",
     "check_identifier",
     "constraint_name",
     "identifier_problem",
@@ -25,8 +27,19 @@ __all__ = [
 
 IDENTIFIER_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
+#: The digest of the CRM record a row was last written or compared from, and when: see
+#: :mod:`crmsync.sync.fingerprints`.
+SOURCE_DIGEST, SYNCED_AT = "source_digest", "synced_at"
 #: Columns every resource table has; user-declared fields may not use these names.
-BOOKKEEPING_COLUMNS = ("id", "created_at", "modified_at", "origin", "source_version")
+BOOKKEEPING_COLUMNS = (
+    "id",
+    "created_at",
+    "modified_at",
+    "origin",
+    "source_version",
+    SOURCE_DIGEST,
+    SYNCED_AT,
+)
 
 #: Table names the store (``crmsync_``) or the databases themselves reserve.
 RESERVED_TABLE_PREFIXES = ("crmsync_", "sqlite_", "pg_")

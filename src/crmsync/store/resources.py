@@ -4,8 +4,9 @@ A definition is declared in the configuration file (custom resources) or built i
 :mod:`crmsync.store.tables` turns definitions into SQLAlchemy tables. Every resource table also
 has the bookkeeping columns of :data:`~crmsync.store.names.BOOKKEEPING_COLUMNS`, added by the store:
 ``id`` (internal primary key), ``created_at``, ``modified_at``, ``origin`` (who created the row:
-``crm:<connection>``, ``api``, ``import``) and ``source_version`` (the CRM version the row reflects,
-used to refuse stale writes).
+``crm:<connection>``, ``api``, ``import``), ``source_version`` (the CRM version the row reflects,
+used to refuse stale writes), ``source_digest`` and ``synced_at`` (the digest of the CRM values the
+row was last written or compared from, and when: a re-read skips records whose row holds them).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import sqlalchemy as sa
 
 from crmsync.store.errors import StoreDefinitionError
-from crmsync.store.names import constraint_name
+from crmsync.store.names import SOURCE_DIGEST, SYNCED_AT, constraint_name
 from crmsync.store.resources import PROFILE, FieldDefinition, ResourceDefinition
 from crmsync.store.types import UtcDateTime, sql_type
 
@@ -104,6 +104,8 @@ def _build_table(
         sa.Column("modified_at", UtcDateTime(), nullable=False),
         sa.Column("origin", sa.String(255), nullable=True),
         sa.Column("source_version", sa.BigInteger(), nullable=True),
+        sa.Column(SOURCE_DIGEST, sa.BigInteger(), nullable=True),
+        sa.Column(SYNCED_AT, UtcDateTime(), nullable=True),
     ]
     table = sa.Table(resource.name, metadata, *columns, comment=resource.description or None)
     for name in resource.unique_fields():

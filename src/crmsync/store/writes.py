@@ -8,6 +8,11 @@ that harmless:
   stored one, so a duplicate or late message never overwrites newer data. A row whose values are
   already stored costs no write; when only its version is newer, just the version is advanced (so
   that an older message arriving later is still recognised as stale).
+- A row may carry the ``source_digest`` of the CRM record it comes from (the inbound writer's
+  fingerprint, see :mod:`crmsync.sync.fingerprints`): it is written with the row, and with it the
+  time (``synced_at``), without counting as a change of the row's values. A row whose values and
+  version are stored already is written for its digest alone when the stored one differs or no
+  longer holds (the row was modified since).
 - :func:`delete_by_keys` deletes rows by key. Rows without a key were not created by a CRM and are
   never touched.
 
@@ -30,10 +35,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmsync.store.bulk import driver_rows, execute_many
 from crmsync.store.errors import StoreWriteError
 from crmsync.store.key_lists import one_of
+from crmsync.store.names import SOURCE_DIGEST, SYNCED_AT
 
 __all__ = ["UpsertResult", "delete_by_keys", "upsert_batch"]
 
-_MANAGED = frozenset({"id", "created_at", "modified_at", "origin"})
+_MANAGED = frozenset({"id", "created_at", "modified_at", "origin", SYNCED_AT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +152,18 @@ def upsert_batch(
     columns = _check_rows(table, key_field, version_field, rows)
     latest = _latest_per_key(rows, key_field, version_field)
     duplicates = len(rows) - len(latest)
+    digested = SOURCE_DIGEST in columns
     value_columns = [
-        c for c in columns if c not in (key_field, version_field) and c not in insert_only
+        c
+        for c in columns
+        if c not in (key_field, version_field, SOURCE_DIGEST) and c not in insert_only
     ]
     stamp = now or datetime.now(UTC)
 
     with _transaction(conn):
-        stored = _stored_rows(conn, table, key_field, value_columns, version_field, latest)
+        stored = _stored_rows(
+            conn, table, key_field, value_columns, version_field, latest, digested=digested
+        )
         # The incoming values of the rows already stored, in the form they are stored in.
         present = [row for key, row in latest.items() if key in stored]
         as_driver = driver_rows(conn.dialect, table, value_columns, processed=driver_form)
@@ -162,7 +173,7 @@ def upsert_batch(
         for key, row in latest.items():
             held = stored.get(key)
             if held is not None:
-                held_version, held_values = held
+                held_version, held_values, held_digest = held
                 if version_field is None:
                     newer, same_version = False, True
                 else:
@@ -179,14 +190,25 @@ def upsert_batch(
                     version_only += 1
                 else:
                     unchanged += 1
-                    continue
+                    if not digested or held_digest == row[SOURCE_DIGEST]:
+                        continue
             else:
                 inserted += 1
             to_write.append(row)
         if to_write:
             shared = {"created_at": stamp, "modified_at": stamp, "origin": origin}
+            if digested:
+                shared[SYNCED_AT] = stamp
             _execute_upsert(
-                conn, table, key_field, version_field, value_columns, to_write, shared, driver_form
+                conn,
+                table,
+                key_field,
+                version_field,
+                value_columns,
+                to_write,
+                shared,
+                driver_form=driver_form,
+                digested=digested,
             )
     return UpsertResult(
         inserted=inserted,
@@ -204,8 +226,12 @@ def _stored_rows(
     value_columns: list[str],
     version_field: str | None,
     latest: Mapping[Any, Mapping[str, Any]],
-) -> dict[Any, tuple[Any, tuple[Any, ...]]]:
-    """Key → (stored version, stored values of ``value_columns``) of the rows already there.
+    *,
+    digested: bool,
+) -> dict[Any, tuple[Any, tuple[Any, ...], int | None]]:
+    """Key → (stored version, stored values of ``value_columns``, stored digest) of the rows
+    already there. The digest is ``None`` where the row no longer holds it (modified since),
+    and unless ``digested``.
 
     Values are read as the database holds them, without SQLAlchemy's result processing (which
     would parse every SQLite timestamp), and compared with the incoming values in the form they
@@ -216,13 +242,29 @@ def _stored_rows(
         return sa.type_coerce(table.c[name], sa.types.NullType())
 
     version = raw(version_field) if version_field else sa.null()
-    selected = [table.c[key_field], version, *(raw(name) for name in value_columns)]
+    digest = _held_digest(table) if digested else sa.null()
+    selected = [table.c[key_field], version, digest, *(raw(name) for name in value_columns)]
     query = sa.select(*selected).where(one_of(table.c[key_field], list(latest), conn.dialect))
     result = conn.execute(query)
     # The driver's rows as they are: SQLAlchemy would build and process a Row each.
-    stored = {row[0]: (row[1], row[2:]) for row in result.cursor.fetchall()}
+    stored = {row[0]: (row[1], row[3:], row[2]) for row in result.cursor.fetchall()}
     result.close()
     return stored
+
+
+def _held_digest(table: sa.Table) -> sa.ColumnElement[Any]:
+    """The row's digest while the row holds it: not modified since it was written."""
+    return sa.case((table.c[SYNCED_AT] >= table.c.modified_at, table.c[SOURCE_DIGEST]))
+
+
+def _digest_outdated(table: sa.Table, incoming: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """SQL: the row of ``table`` does not hold the ``incoming`` digest (another one, or one no
+    longer valid because the row was modified since it was written)."""
+    return sa.or_(
+        table.c[SOURCE_DIGEST].is_distinct_from(incoming),
+        table.c[SYNCED_AT].is_(None),
+        table.c[SYNCED_AT] < table.c.modified_at,
+    )
 
 
 def _execute_upsert(
@@ -233,22 +275,31 @@ def _execute_upsert(
     value_columns: list[str],
     rows: list[Mapping[str, Any]],
     shared: Mapping[str, Any],
+    *,
     driver_form: bool,
+    digested: bool,
 ) -> None:
     stmt = _insert(conn, table)
     excluded = stmt.excluded
     changed = sa.or_(sa.false(), *(table.c[c].is_distinct_from(excluded[c]) for c in value_columns))
     set_: dict[str, Any] = {c: excluded[c] for c in value_columns}
     set_["modified_at"] = sa.case((changed, excluded.modified_at), else_=table.c.modified_at)
+    # Rows of the same version are written when their values changed, or (carrying a digest)
+    # when the row does not hold that digest.
+    written = changed
+    if digested:
+        set_[SOURCE_DIGEST] = excluded[SOURCE_DIGEST]
+        set_[SYNCED_AT] = excluded[SYNCED_AT]
+        written = sa.or_(changed, _digest_outdated(table, excluded[SOURCE_DIGEST]))
     if version_field is None:
-        guard = changed
+        guard = written
     else:
         stored_version, incoming = table.c[version_field], excluded[version_field]
         set_[version_field] = incoming
         guard = sa.or_(
             stored_version.is_(None),
             incoming > stored_version,
-            sa.and_(incoming == stored_version, changed),
+            sa.and_(incoming == stored_version, written),
         )
     stmt = stmt.on_conflict_do_update(index_elements=[table.c[key_field]], set_=set_, where=guard)
     execute_many(conn, stmt, table, rows, constants=shared, driver_form=driver_form)

@@ -34,7 +34,7 @@ from crmsync.sync.state_models import (
     WorkflowStatus,
 )
 from crmsync.sync.state_records import RecordsState
-from crmsync.sync.state_tables import COUNTER_NAMES, state_tables
+from crmsync.sync.state_tables import COUNTER_NAMES, OBSOLETE_TABLES, state_tables
 
 __all__ = ["DEFAULT_REPLAY_LIMIT", "SyncState"]
 
@@ -46,7 +46,8 @@ def _utcnow() -> datetime:
 
 
 class SyncState(RecordsState):
-    """The engine's state tables (``crmsync_*``) in ``engine``'s database, created on open.
+    """The engine's state tables (``crmsync_*``) in ``engine``'s database, created on open
+    (and those of earlier versions that are no longer used, dropped).
 
     Rejects and parked children come from :class:`~crmsync.sync.state_records.RecordsState`.
     """
@@ -56,6 +57,10 @@ class SyncState(RecordsState):
         self.tables = state_tables()
         self._clock = clock
         self.tables.metadata.create_all(engine)
+        obsolete = sa.MetaData()
+        for name in OBSOLETE_TABLES:
+            sa.Table(name, obsolete)
+        obsolete.drop_all(engine, checkfirst=True)
 
     def _insert(self, conn: sa.Connection, table: sa.Table) -> Any:
         """INSERT with ``ON CONFLICT`` support for the connection's database."""

@@ -7,13 +7,11 @@ module, so that both databases hold exactly the same bytes.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["COUNTER_NAMES", "StateTables", "state_tables"]
+__all__ = ["COUNTER_NAMES", "OBSOLETE_TABLES", "StateTables", "state_tables"]
 
 #: The counters kept per mapping, in display order.
 COUNTER_NAMES: tuple[str, ...] = (
@@ -29,11 +27,11 @@ COUNTER_NAMES: tuple[str, ...] = (
     "campaign_writes",
 )
 
+#: State tables of earlier versions, dropped on open: the record fingerprints now live in the
+#: resource rows (``source_digest``, ``synced_at``).
+OBSOLETE_TABLES = ("crmsync_fingerprints",)
+
 _NAME = sa.String(255)
-#: A table of a million rows or more (one per record), always read and written by its primary
-#: key: on SQLite, stored in that key's B-tree alone (a rowid table would keep a second copy of
-#: every key in its primary-key index, and write both on every insert).
-_KEYED_ROWS: dict[str, Any] = {"sqlite_with_rowid": False}
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
 
@@ -67,19 +65,6 @@ class StateTables:
             sa.Column("key", _NAME, primary_key=True),
             sa.Column("version", sa.BigInteger(), nullable=False),
             sa.Column("deleted_at", UtcDateTime(), nullable=False),
-        )
-        # What each Campaign row was last written or compared from: the record's version and a
-        # digest of its CRM values (with the mapping's definition), and when. A record read
-        # again with the same version and digest, whose row is unchanged since, needs no work.
-        self.fingerprints = sa.Table(
-            "crmsync_fingerprints",
-            m,
-            sa.Column("mapping", _NAME, primary_key=True),
-            sa.Column("key", _NAME, primary_key=True),
-            sa.Column("version", sa.BigInteger(), nullable=False),
-            sa.Column("digest", sa.BigInteger(), nullable=False),
-            sa.Column("recorded_at", UtcDateTime(), nullable=False),
-            **_KEYED_ROWS,
         )
         self.snapshots = sa.Table(
             "crmsync_snapshots",

@@ -26,6 +26,7 @@ from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
 from crmsync.store.bulk import column_processors
 from crmsync.store.key_lists import one_of
+from crmsync.store.names import SOURCE_DIGEST
 from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, upsert_batch
 from crmsync.sync.fingerprints import Fingerprints
@@ -81,11 +82,7 @@ class MappingWriter:
         self.origin = origin
         self._on_written = on_written
         self.fingerprints = Fingerprints(
-            state.tables.fingerprints,
-            table,
-            name=compiled.name,
-            key_field=compiled.key_field,
-            signature=compiled.signature,
+            table, key_field=compiled.key_field, signature=compiled.signature
         )
         #: Whether the mapping writes opt-out attributes (whose change times are kept).
         self._opt_outs = any(column in OPT_OUT_NAMES for column in compiled.columns)
@@ -182,12 +179,12 @@ class MappingWriter:
                 batch.rejects.append((change, exc.code or "REJECTED", exc.message))
                 continue
             row["source_version"] = version
-            batch.rows.append(row)
             if fingerprinted:
                 digest = change.digest
                 if digest is None:
                     digest = self.fingerprints.digest(change.values, change.formatted)
-                batch.digests[change.id, version] = digest
+                row[SOURCE_DIGEST] = digest
+            batch.rows.append(row)
         return batch
 
     def _commit(self, conn: sa.Connection, batch: _Batch) -> dict[str, int]:
@@ -199,7 +196,7 @@ class MappingWriter:
             self._reject(conn, change, code, message)
         compiled = self.compiled
         full, rows, changes = batch.full, batch.rows, batch.changes
-        left_filters, deleted, digests = batch.left_filters, batch.deleted, batch.digests
+        left_filters, deleted = batch.left_filters, batch.deleted
         # Records that left the filters in a snapshot were mostly never stored: no tombstones
         # for them (the snapshot's reconciliation covers a full read).
         left = {} if full else left_filters
@@ -225,16 +222,6 @@ class MappingWriter:
             counts["inserted"] = result.inserted
             counts["updated"] = result.updated
             counts["unchanged"] += result.unchanged + result.stale
-            if digests:
-                key_field = compiled.key_field
-                self.fingerprints.record(
-                    conn,
-                    (
-                        (row[key_field], version, digests[row[key_field], version])
-                        for row in rows
-                        if (version := row["source_version"]) is not None
-                    ),
-                )
         if left_filters:
             counts["deleted"] += self._delete_left_filters(conn, left_filters)
         if deleted and compiled.apply_deletes:
@@ -437,8 +424,6 @@ class _Batch:
     #: (change, reject code, message)
     rejects: list[tuple[Change, str, str]] = field(default_factory=list)
     filtered: int = 0
-    #: (key, version) → digest, for the fingerprints of the rows written.
-    digests: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 def _newer(a: int | None, b: int | None) -> int | None:

@@ -201,3 +201,22 @@ def test_required_column_without_default_is_destructive(engine: sa.Engine) -> No
         {"name": "must", "type": "integer", "nullable": False, "default": 0}
     )
     assert [c.kind for c in publish(engine, [with_default]).changes] == [ChangeKind.ADD_COLUMN]
+
+
+def test_a_store_without_the_digest_columns_gets_them_keeping_its_rows(engine: sa.Engine) -> None:
+    """Stores published before rows held their record's digest: publishing (which the engine
+    does at start) adds the two bookkeeping columns."""
+    publish(engine, [])
+    insert(engine, "profile", external_id="a", email="a@x", source_version=3)
+    with engine.begin() as conn:
+        for column in ("source_digest", "synced_at"):
+            conn.exec_driver_sql(f"ALTER TABLE profile DROP COLUMN {column}")
+    plan = publish(engine, [])
+    assert kinds(plan) == [
+        ("add_column", "profile", "source_digest"),
+        ("add_column", "profile", "synced_at"),
+    ]
+    assert not plan.destructive
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("select email, source_version, source_digest from profile"))
+        assert row.one() == ("a@x", 3, None)

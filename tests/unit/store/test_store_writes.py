@@ -329,3 +329,60 @@ def test_rows_in_the_drivers_form_are_written_and_compared_as_stored(
     changed = driver | {"birth_date": "1991-01-02", "source_version": 2}
     assert _upsert(engine, profile, [changed], driver_form=True).updated == 1
     assert _profiles(engine, profile)["a"]["birth_date"] == date(1991, 1, 2)
+
+
+T2 = datetime(2026, 1, 3, tzinfo=UTC)
+
+
+def _digest_of(engine: sa.Engine, table: sa.Table, key: str) -> tuple[Any, ...]:
+    row = _profiles(engine, table)[key]
+    return row["source_digest"], row["synced_at"], row["modified_at"], row["email"]
+
+
+def test_a_digest_is_written_with_its_row_and_is_no_change_of_values(
+    engine: sa.Engine, tables: dict[str, sa.Table], writes: list[str]
+) -> None:
+    profile = tables["profile"]
+    row = {"external_id": "a", "email": "a@x", "source_version": 1, "source_digest": 11}
+    assert _upsert(engine, profile, [row], now=T0).inserted == 1
+    assert _digest_of(engine, profile, "a") == (11, T0, T0, "a@x")
+    # A row written without a digest has none.
+    _upsert(engine, profile, [{"external_id": "b", "email": "b@x", "source_version": 1}])
+    assert _profiles(engine, profile)["b"]["source_digest"] is None
+
+    writes.clear()
+    assert _upsert(engine, profile, [row], now=T1) == UpsertResult(unchanged=1)
+    assert writes == []  # the same values, version and digest: nothing to write
+
+    # The same values and version with another digest (the mapping changed): the digest is
+    # written, the values are not modified.
+    assert _upsert(engine, profile, [row | {"source_digest": 12}], now=T1) == UpsertResult(
+        unchanged=1
+    )
+    assert _digest_of(engine, profile, "a") == (12, T1, T0, "a@x")
+    assert len(writes) == 1
+
+
+def test_a_digest_no_longer_held_is_written_again(
+    engine: sa.Engine, tables: dict[str, sa.Table]
+) -> None:
+    """A row modified after its digest was written does not hold it; when the record comes
+    again with the same values, the digest is written again (and holds again)."""
+    profile = tables["profile"]
+    row = {"external_id": "a", "email": "a@x", "source_version": 1, "source_digest": 11}
+    _upsert(engine, profile, [row], now=T0)
+    with engine.begin() as conn:
+        conn.execute(profile.update().values(modified_at=T1))
+    assert _upsert(engine, profile, [row], now=T2) == UpsertResult(unchanged=1)
+    assert _digest_of(engine, profile, "a") == (11, T2, T1, "a@x")
+    # A stale row writes nothing, its digest included.
+    assert _upsert(engine, profile, [row | {"source_version": 0, "source_digest": 9}]).stale == 1
+    assert _digest_of(engine, profile, "a") == (11, T2, T1, "a@x")
+
+
+def test_the_digest_and_its_time_are_the_stores_own(
+    engine: sa.Engine, tables: dict[str, sa.Table]
+) -> None:
+    row = {"external_id": "a", "email": "a@x", "source_version": 1, "synced_at": T0}
+    with pytest.raises(StoreWriteError, match="synced_at"):
+        _upsert(engine, tables["profile"], [row])

@@ -1,6 +1,6 @@
 """Fingerprints on a real SQLite store: digests follow the values and the mapping's signature; a
-fingerprint holds only while its row keeps that version and is not modified since; an older
-version never replaces a newer one."""
+fingerprint is the version and digest a row holds, and holds only while the row is not modified
+since it was written."""
 
 from __future__ import annotations
 
@@ -14,45 +14,39 @@ import sqlalchemy as sa
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.store.writes import upsert_batch
 from crmsync.sync.fingerprints import Fingerprints
-from crmsync.sync.state import SyncState
+
+PROFILE = build_metadata(definitions_with_profile([])).tables["profile"]
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[SyncState]:
+def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
     publish(engine, [])
-    yield SyncState(engine)
+    yield engine
     engine.dispose()
 
 
-def _profile() -> sa.Table:
-    return build_metadata(definitions_with_profile([])).tables["profile"]
+def _fingerprints(signature: bytes = b"mapping-1") -> Fingerprints:
+    return Fingerprints(PROFILE, key_field="external_id", signature=signature)
 
 
-def _fingerprints(state: SyncState, signature: bytes = b"mapping-1") -> Fingerprints:
-    return Fingerprints(
-        state.tables.fingerprints,
-        _profile(),
-        name="contacts",
-        key_field="external_id",
-        signature=signature,
-    )
+def _store(
+    engine: sa.Engine, key: str, version: int, first_name: str, digest: int | None = None
+) -> None:
+    row = {"external_id": key, "first_name": first_name, "source_version": version}
+    if digest is not None:
+        row["source_digest"] = digest
+    with engine.begin() as conn:
+        upsert_batch(conn, PROFILE, "external_id", [row])
 
 
-def _store(state: SyncState, key: str, version: int, first_name: str) -> None:
-    with state.engine.begin() as conn:
-        upsert_batch(
-            conn,
-            _profile(),
-            "external_id",
-            [{"external_id": key, "first_name": first_name, "source_version": version}],
-        )
+def _held(engine: sa.Engine, keys: list[str]) -> dict[str, tuple[int, int]]:
+    with engine.connect() as conn:
+        return _fingerprints().held(conn, keys)
 
 
 def test_digests_follow_values_labels_and_the_mapping() -> None:
-    engine = sa.create_engine("sqlite://")
-    state = SyncState(engine)
-    one, other = _fingerprints(state), _fingerprints(state, b"mapping-2")
+    one, other = _fingerprints(), _fingerprints(b"mapping-2")
     values = {"firstname": "Ada", "numberofchildren": 2}
     assert one.digest(values, {}) == one.digest(dict(values), {})
     assert one.digest(values, {}) != one.digest({**values, "firstname": "Eve"}, {})
@@ -66,34 +60,37 @@ def test_digests_follow_values_labels_and_the_mapping() -> None:
     assert any(digest > 0 for digest in digests)
 
 
-def test_a_fingerprint_holds_while_its_row_keeps_it(state: SyncState) -> None:
-    fingerprints = _fingerprints(state)
-    _store(state, "a", 5, "Ada")
-    _store(state, "b", 5, "Bob")
-    with state.engine.begin() as conn:
-        fingerprints.record(conn, [("a", 5, 11), ("b", 5, 22), ("c", 5, 33)])
-    with state.engine.connect() as conn:
-        # "c" has no row: nothing to skip.
-        assert fingerprints.held(conn, ["a", "b", "c"]) == {"a": (5, 11), "b": (5, 22)}
+def test_a_fingerprint_holds_while_its_row_is_not_modified_since(engine: sa.Engine) -> None:
+    _store(engine, "a", 5, "Ada", digest=11)
+    _store(engine, "b", 5, "Bob", digest=22)
+    _store(engine, "c", 5, "Cy")  # written without a digest
+    # "d" has no row, "c" no digest: nothing to skip.
+    assert _held(engine, ["a", "b", "c", "d"]) == {"a": (5, 11), "b": (5, 22)}
 
-    _store(state, "a", 6, "Ada")  # a newer version written without a fingerprint
-    profile = _profile()
-    with state.engine.begin() as conn:  # an edit made elsewhere, after the fingerprint
+    with engine.begin() as conn:  # an edit made elsewhere, after the fingerprint
         later = datetime.now(UTC) + timedelta(seconds=1)
         conn.execute(
-            profile.update()
-            .where(profile.c.external_id == "b")
+            PROFILE.update()
+            .where(PROFILE.c.external_id == "b")
             .values(first_name="Edited", modified_at=later)
         )
-    with state.engine.connect() as conn:
-        assert fingerprints.held(conn, ["a", "b"]) == {}
+    assert _held(engine, ["a", "b"]) == {"a": (5, 11)}
+    # The record read and written again restores the row and its fingerprint.
+    _store(engine, "b", 5, "Bob", digest=22)
+    assert _held(engine, ["b"]) == {"b": (5, 22)}
 
 
-def test_an_older_version_leaves_the_newer_fingerprint(state: SyncState) -> None:
-    fingerprints = _fingerprints(state)
-    _store(state, "a", 7, "Ada")
-    with state.engine.begin() as conn:
-        fingerprints.record(conn, [("a", 7, 70), ("a", 6, 60)])
-        fingerprints.record(conn, [("a", 5, 50)])
-    with state.engine.connect() as conn:
-        assert fingerprints.held(conn, ["a"]) == {"a": (7, 70)}
+def test_a_newer_version_without_a_digest_keeps_the_stored_digest(engine: sa.Engine) -> None:
+    """Such a row holds the same values (or it would have been modified): the record's own
+    digest decides whether it matches."""
+    _store(engine, "a", 5, "Ada", digest=11)
+    _store(engine, "a", 6, "Ada")
+    assert _held(engine, ["a"]) == {"a": (6, 11)}
+    _store(engine, "a", 7, "Eve")  # new values: modified after the digest was written
+    assert _held(engine, ["a"]) == {}
+
+
+def test_an_older_version_leaves_the_newer_fingerprint(engine: sa.Engine) -> None:
+    _store(engine, "a", 7, "Ada", digest=70)
+    _store(engine, "a", 6, "Old", digest=60)
+    assert _held(engine, ["a"]) == {"a": (7, 70)}

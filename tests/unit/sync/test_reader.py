@@ -182,9 +182,7 @@ async def test_messages_carry_the_digests_of_their_records(
 ) -> None:
     publish(state.engine, [])
     profile = build_metadata(definitions_with_profile([])).tables["profile"]
-    fingerprints = Fingerprints(
-        state.tables.fingerprints, profile, name="contacts", key_field="external_id", signature=b"m"
-    )
+    fingerprints = Fingerprints(profile, key_field="external_id", signature=b"m")
     records = _records(0, 2)
     crm = ScriptedCrm([[ChangePage(records, cursor="delta-1", snapshot=True)]])
     reader = _reader(crm, queue, state, with_formatted=False, fingerprints=fingerprints)
