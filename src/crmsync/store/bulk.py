@@ -10,6 +10,7 @@ parameters; the result is the same as ``conn.execute(stmt, rows)``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from itertools import repeat
@@ -49,10 +50,8 @@ def execute_many(
         return
     dialect = conn.dialect
     shared = dict(constants or {})
-    keys = [*rows[0], *(name for name in shared if name not in rows[0])]
-    compiled = stmt.compile(dialect=dialect, column_keys=keys)
-    assert isinstance(compiled, SQLCompiler)
-    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    keys = (*rows[0], *(name for name in shared if name not in rows[0]))
+    sql, names, positional = _compiled(stmt, dialect, keys)
     unknown = [name for name in names if name not in table.c]
     if unknown:
         raise ValueError(f"{table.name}: the statement binds {unknown}, not columns")
@@ -60,9 +59,34 @@ def execute_many(
         name: bind_processor(table.c[name].type, dialect)(value) for name, value in shared.items()
     }
     params: list[Any] = _driver_rows(dialect, table, names, fixed, processed=driver_form)(rows)
-    if not compiled.positional:
+    if not positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
-    conn.exec_driver_sql(compiled.string, params)
+    conn.exec_driver_sql(sql, params)
+
+
+#: The compiled forms of each statement still in use, by dialect and bound columns: a statement
+#: run batch after batch (the inbound writer's upsert) is compiled once. SQLAlchemy's own cache
+#: serves ``conn.execute`` only, whose per-row parameter processing is what this module avoids.
+_COMPILED: weakref.WeakKeyDictionary[
+    sa.ClauseElement, dict[tuple[Any, ...], tuple[str, list[str], bool]]
+] = weakref.WeakKeyDictionary()
+
+
+def _compiled(
+    stmt: sa.ClauseElement, dialect: sa.Dialect, keys: tuple[str, ...]
+) -> tuple[str, list[str], bool]:
+    """SQL text, bound names in order and whether they are positional."""
+    forms = _COMPILED.get(stmt)
+    if forms is None:
+        forms = _COMPILED.setdefault(stmt, {})
+    found = forms.get((dialect, keys))
+    if found is None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+        assert isinstance(compiled, SQLCompiler)
+        positional = bool(compiled.positional)
+        names = list(compiled.positiontup or []) if positional else list(compiled.binds)
+        found = forms[dialect, keys] = (compiled.string, names, positional)
+    return found
 
 
 def driver_rows(

@@ -77,6 +77,40 @@ def test_on_conflict_statements_and_empty_batches() -> None:
         }
 
 
+def test_a_statement_run_again_is_compiled_once_per_set_of_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = sa.create_engine("sqlite://")
+    table = _table("t")
+    stmt = sqlite.insert(table)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[table.c.key], set_={"note": stmt.excluded.note}
+    )
+    compiled: list[tuple[str, ...]] = []
+    compile_once = type(upsert).compile
+
+    def counted(self: Any, *args: Any, **kw: Any) -> Any:
+        compiled.append(tuple(kw["column_keys"]))
+        return compile_once(self, *args, **kw)
+
+    monkeypatch.setattr(type(upsert), "compile", counted)
+    with engine.begin() as conn:
+        table.create(conn)
+        for batch in (1, 2, 3):
+            execute_many(conn, upsert, table, [{"key": f"k{batch}", "note": f"{batch}"}])
+        # Other columns bound: another compiled form, with the values in their own places.
+        execute_many(conn, upsert, table, [{"key": "k4", "note": "x"}], constants={"origin": "o"})
+        execute_many(conn, upsert, table, [{"key": "k1", "note": "y"}], constants={"origin": "p"})
+        stored = conn.execute(sa.select(table.c.key, table.c.note, table.c.origin)).all()
+    assert compiled == [("key", "note"), ("key", "note", "origin")]
+    assert sorted(stored) == [
+        ("k1", "y", None),
+        ("k2", "2", None),
+        ("k3", "3", None),
+        ("k4", "x", "o"),
+    ]
+
+
 def test_a_bind_that_is_no_column_is_refused() -> None:
     engine = sa.create_engine("sqlite://")
     table = _table("t")
