@@ -16,6 +16,7 @@ Durable work moves through explicit states, one method per transition:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -356,16 +357,8 @@ class SyncState(RecordsState):
             raise ValueError(f"unknown counters {unknown}; known: {', '.join(COUNTER_NAMES)}")
         if not any(deltas.values()):
             return
-        t = self.tables.counters
-        now = self._clock()
-        stmt = self._insert(conn, t).values(mapping=mapping, updated_at=now, **deltas)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[t.c.mapping],
-                set_={name: t.c[name] + stmt.excluded[name] for name in deltas}
-                | {"updated_at": now},
-            )
-        )
+        stmt = _add_counts(conn.dialect.name, self.tables.counters, tuple(deltas))
+        conn.execute(stmt, {"mapping": mapping, "updated_at": self._clock(), **deltas})
 
     def counters(self, mapping: str | None = None) -> dict[str, Counts]:
         """Counters by mapping (only ``mapping``'s when given)."""
@@ -500,6 +493,18 @@ class SyncState(RecordsState):
                 )
                 for row in conn.execute(sa.select(t).order_by(t.c.workflow))
             }
+
+
+@functools.lru_cache(maxsize=64)
+def _add_counts(dialect: str, counters: sa.Table, names: tuple[str, ...]) -> sa.Insert:
+    """The upsert adding to counters ``names``, built once (the writer adds to its counters
+    twice a transaction) and run with the mapping, the time and the deltas bound."""
+    stmt = (sqlite if dialect == "sqlite" else postgresql).insert(counters)
+    added = {name: counters.c[name] + stmt.excluded[name] for name in names}
+    upsert: sa.Insert = stmt.on_conflict_do_update(
+        index_elements=[counters.c.mapping], set_=added | {"updated_at": stmt.excluded.updated_at}
+    )
+    return upsert
 
 
 def _replay(row: sa.Row[Any]) -> ReplayRequest:
