@@ -42,7 +42,8 @@ def parse_store_url(url: str | URL) -> URL:
 def create_engine_for(url: str | URL, *, schema: str | None = None, **kwargs: Any) -> sa.Engine:
     """An engine for the store at ``url``, tuned for its database.
 
-    SQLite: write-ahead log, ``synchronous=NORMAL`` (durable at checkpoints, fast commits),
+    SQLite: write-ahead log, ``synchronous=FULL`` (a commit survives a power loss too: the
+    inbound writer deletes a queue message as soon as the commit that applied it returns),
     foreign keys enforced, and a busy timeout so that concurrent writers wait instead of failing.
     PostgreSQL (psycopg 3): ``schema`` (optional) becomes the search path, so that tests and
     tenants can keep their tables apart.
@@ -68,7 +69,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
     finally:

@@ -12,7 +12,7 @@ def test_sqlite_engine_is_tuned(tmp_path: Path) -> None:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == SQLITE_BUSY_TIMEOUT_MS
     engine.dispose()
