@@ -157,8 +157,7 @@ class CompiledMapping:
                         if (
                             type(value) is str
                             and len(value) == 10
-                            and value[4] == "-"
-                            and value[7] == "-"
+                            and value[4] == value[7] == "-"
                             and value.isascii()
                         ):
                             try:
@@ -171,10 +170,15 @@ class CompiledMapping:
                     elif (
                         type(value) is str
                         and len(value) == 20
+                        and value[4] == value[7] == "-"
                         and value[10] == "T"
+                        and value[13] == value[16] == ":"
                         and value[19] == "Z"
                         and value.isascii()
                     ):
+                        # Every separator checked: Python's parser also reads other layouts
+                        # of 20 characters (ISO week dates, times without colons), which
+                        # the text written below would garble.
                         try:
                             stamp = datetime.fromisoformat(value)
                         except ValueError:

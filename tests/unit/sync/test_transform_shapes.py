@@ -201,6 +201,10 @@ GOOD = {
         ("modified", "2024-02-30T01:30:00Z"),
         ("modified", "2024-03-31T24:00:00Z"),
         ("modified", "2024-03-31T01:30:00z"),
+        # 20 characters with "T" and "Z" in their places that Python's parser reads, in
+        # other layouts: an ISO week date, a time without separators.
+        ("modified", "2024-W13-7T01:30:00Z"),
+        ("modified", "2024-03-31T013000.0Z"),
         ("fixed", "2024-03-31T01:30:00"),
         ("fixed", None),
     ],
