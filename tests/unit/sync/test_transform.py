@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crm_tables import contact_table
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crmsync.config.errors import ConfigError
 from crmsync.config.models import InboundMapping
-from crmsync.connectors.base import CrmType, FieldInfo, Option, Record, TableInfo
+from crmsync.connectors.base import CrmType, FieldInfo, Option, Record
 from crmsync.errors import ConfigurationError, RejectError
 from crmsync.store.engine import create_engine_for
 from crmsync.store.publish import publish
@@ -28,32 +29,19 @@ TIERS = (Option(1, "Bronze"), Option(2, "Gold"), Option(3, "Platinum"))
 YES_NO = (Option(False, "Allow"), Option(True, "Do Not Allow"))
 
 
-def _fields(*infos: FieldInfo) -> dict[str, FieldInfo]:
-    return {info.name: info for info in infos}
-
-
-CONTACT = TableInfo(
-    name="contact",
-    collection="contacts",
-    primary_key="contactid",
+CONTACT = contact_table(
+    FieldInfo("firstname", T.STRING),
+    FieldInfo("lastname", T.STRING),
+    FieldInfo("emailaddress1", T.STRING),
+    FieldInfo("birthdate", T.DATE, date_behavior="DateOnly"),
+    FieldInfo("donotbulkemail", T.BOOLEAN, options=YES_NO),
+    FieldInfo("tier", T.PICKLIST, options=TIERS),
+    FieldInfo("statecode", T.PICKLIST, options=(Option(0, "Active"), Option(1, "Inactive"))),
+    FieldInfo("creditlimit", T.MONEY),
+    FieldInfo("modifiedon", T.DATETIME, date_behavior="UserLocal"),
+    FieldInfo("parentcustomerid", T.LOOKUP, read_name="_parentcustomerid_value"),
+    FieldInfo("ownerid", T.LOOKUP, read_name="_ownerid_value"),
     primary_name="fullname",
-    change_tracking=True,
-    version_field="versionnumber",
-    fields=_fields(
-        FieldInfo("contactid", T.UNIQUEIDENTIFIER),
-        FieldInfo("versionnumber", T.BIGINT),
-        FieldInfo("firstname", T.STRING),
-        FieldInfo("lastname", T.STRING),
-        FieldInfo("emailaddress1", T.STRING),
-        FieldInfo("birthdate", T.DATE, date_behavior="DateOnly"),
-        FieldInfo("donotbulkemail", T.BOOLEAN, options=YES_NO),
-        FieldInfo("tier", T.PICKLIST, options=TIERS),
-        FieldInfo("statecode", T.PICKLIST, options=(Option(0, "Active"), Option(1, "Inactive"))),
-        FieldInfo("creditlimit", T.MONEY),
-        FieldInfo("modifiedon", T.DATETIME, date_behavior="UserLocal"),
-        FieldInfo("parentcustomerid", T.LOOKUP, read_name="_parentcustomerid_value"),
-        FieldInfo("ownerid", T.LOOKUP, read_name="_ownerid_value"),
-    ),
 )
 
 MEMBER = ResourceDefinition.model_validate(

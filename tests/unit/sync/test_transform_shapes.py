@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crm_tables import contact_table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.config.models import InboundMapping
-from crmsync.connectors.base import CrmType, FieldInfo, Option, Record, TableInfo
+from crmsync.connectors.base import CrmType, FieldInfo, Option, Record
 from crmsync.errors import RejectError
 from crmsync.store.bulk import column_processors, driver_values
 from crmsync.store.resources import ResourceDefinition
@@ -40,26 +41,17 @@ FIELDS = [
     ("count_text", T.INTEGER, "string", 10, Shape.NONE),  # converted to text
     ("tier_label", T.PICKLIST, "string", 20, Shape.NONE),  # display labels
 ]
-TABLE = TableInfo(
-    name="contact",
-    collection="contacts",
-    primary_key="contactid",
-    primary_name=None,
-    change_tracking=True,
-    version_field="versionnumber",
-    fields={
-        "contactid": FieldInfo("contactid", T.UNIQUEIDENTIFIER),
-        **{
-            name: FieldInfo(
-                name,
-                crm_type,
-                options=(Option(1, "Gold"), Option(2, "Silver")) if crm_type is T.PICKLIST else (),
-                date_behavior="TimeZoneIndependent" if name == "fixed" else None,
-                read_name="_owner_value" if crm_type is T.LOOKUP else "",
-            )
-            for name, crm_type, *_ in FIELDS
-        },
-    },
+TABLE = contact_table(
+    *(
+        FieldInfo(
+            name,
+            crm_type,
+            options=(Option(1, "Gold"), Option(2, "Silver")) if crm_type is T.PICKLIST else (),
+            date_behavior="TimeZoneIndependent" if name == "fixed" else None,
+            read_name="_owner_value" if crm_type is T.LOOKUP else "",
+        )
+        for name, crm_type, *_ in FIELDS
+    )
 )
 RESOURCE = ResourceDefinition.model_validate(
     {

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crm_tables import contact_table
 
 from crmsync.config.models import InboundMapping
-from crmsync.connectors.base import CrmType, FieldInfo, TableInfo
+from crmsync.connectors.base import CrmType, FieldInfo
 from crmsync.queue.base import Change, ChangeMessage
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.store.resources import PROFILE
@@ -19,22 +20,8 @@ from crmsync.sync.state import SyncState
 from crmsync.sync.transform import compile_mapping
 from crmsync.sync.writer import MISSING_VERSION, MappingWriter, version_number
 
-CONTACT = TableInfo(
-    name="contact",
-    collection="contacts",
-    primary_key="contactid",
-    primary_name=None,
-    change_tracking=True,
-    version_field="versionnumber",
-    fields={
-        f.name: f
-        for f in (
-            FieldInfo("contactid", CrmType.UNIQUEIDENTIFIER),
-            FieldInfo("versionnumber", CrmType.BIGINT),
-            FieldInfo("firstname", CrmType.STRING),
-            FieldInfo("numberofchildren", CrmType.INTEGER),
-        )
-    },
+CONTACT = contact_table(
+    FieldInfo("firstname", CrmType.STRING), FieldInfo("numberofchildren", CrmType.INTEGER)
 )
 
 
