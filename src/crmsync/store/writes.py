@@ -38,7 +38,7 @@ from crmsync.store.errors import StoreWriteError
 from crmsync.store.key_lists import one_of
 from crmsync.store.names import SOURCE_DIGEST, SYNCED_AT
 
-__all__ = ["UpsertResult", "delete_by_keys", "upsert_batch"]
+__all__ = ["UpsertResult", "delete_by_keys", "dialect_insert", "upsert_batch"]
 
 _MANAGED = frozenset({"id", "created_at", "modified_at", "origin", SYNCED_AT})
 
@@ -118,7 +118,9 @@ def _latest_per_key(
     return latest
 
 
-def _insert(dialect: str, table: sa.Table) -> Any:
+def dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """An INSERT of ``table`` with ``ON CONFLICT`` support, for the database named ``dialect``
+    (SQLAlchemy's dialect name)."""
     match dialect:
         case "sqlite":
             return sqlite.insert(table)
@@ -298,7 +300,7 @@ def _upsert_statement(
     """The guarded upsert of ``value_columns``: one statement object per shape of batch, so that
     :func:`~crmsync.store.bulk.execute_many` compiles it once (an upsert of 30 columns costs
     SQLAlchemy milliseconds to compile, as much as writing a hundred rows)."""
-    stmt = _insert(dialect, table)
+    stmt = dialect_insert(dialect, table)
     excluded = stmt.excluded
     changed = sa.or_(sa.false(), *(table.c[c].is_distinct_from(excluded[c]) for c in value_columns))
     set_: dict[str, Any] = {c: excluded[c] for c in value_columns}

@@ -24,8 +24,9 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
+from crmsync.store.writes import dialect_insert
 from crmsync.sync.state_models import (
     Counts,
     ReplayRefused,
@@ -65,8 +66,7 @@ class SyncState(RecordsState):
 
     def _insert(self, conn: sa.Connection, table: sa.Table) -> Any:
         """INSERT with ``ON CONFLICT`` support for the connection's database."""
-        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-        return dialect.insert(table)
+        return dialect_insert(conn.dialect.name, table)
 
     # -- cursors --------------------------------------------------------------------------------
 
@@ -499,7 +499,7 @@ class SyncState(RecordsState):
 def _add_counts(dialect: str, counters: sa.Table, names: tuple[str, ...]) -> sa.Insert:
     """The upsert adding to counters ``names``, built once (the writer adds to its counters
     twice a transaction) and run with the mapping, the time and the deltas bound."""
-    stmt = (sqlite if dialect == "sqlite" else postgresql).insert(counters)
+    stmt = dialect_insert(dialect, counters)
     added = {name: counters.c[name] + stmt.excluded[name] for name in names}
     upsert: sa.Insert = stmt.on_conflict_do_update(
         index_elements=[counters.c.mapping], set_=added | {"updated_at": stmt.excluded.updated_at}
