@@ -38,7 +38,7 @@ from crmsync.store.errors import StoreWriteError
 from crmsync.store.key_lists import one_of
 from crmsync.store.names import SOURCE_DIGEST, SYNCED_AT
 
-__all__ = ["UpsertResult", "delete_by_keys", "dialect_insert", "upsert_batch"]
+__all__ = ["UpsertResult", "delete_by_keys", "dialect_insert", "held_digest", "upsert_batch"]
 
 _MANAGED = frozenset({"id", "created_at", "modified_at", "origin", SYNCED_AT})
 
@@ -176,7 +176,7 @@ def upsert_batch(
         for key, row in latest.items():
             held = stored.get(key)
             if held is not None:
-                held_version, held_values, held_digest = held
+                held_version, held_values, stored_digest = held
                 if version_field is None:
                     newer, same_version = False, True
                 else:
@@ -193,7 +193,7 @@ def upsert_batch(
                     version_only += 1
                 else:
                     unchanged += 1
-                    if not digested or held_digest == row[SOURCE_DIGEST]:
+                    if not digested or stored_digest == row[SOURCE_DIGEST]:
                         continue
             else:
                 inserted += 1
@@ -245,7 +245,7 @@ def _stored_rows(
         return sa.type_coerce(table.c[name], sa.types.NullType())
 
     version = raw(version_field) if version_field else sa.null()
-    digest = _held_digest(table) if digested else sa.null()
+    digest = held_digest(table) if digested else sa.null()
     selected = [table.c[key_field], version, digest, *(raw(name) for name in value_columns)]
     query = sa.select(*selected).where(one_of(table.c[key_field], list(latest), conn.dialect))
     result = conn.execute(query)
@@ -255,19 +255,10 @@ def _stored_rows(
     return stored
 
 
-def _held_digest(table: sa.Table) -> sa.ColumnElement[Any]:
-    """The row's digest while the row holds it: not modified since it was written."""
+def held_digest(table: sa.Table) -> sa.ColumnElement[Any]:
+    """SQL: the row's ``source_digest`` while the row holds it, that is while it has not been
+    modified since the digest was written; ``NULL`` otherwise."""
     return sa.case((table.c[SYNCED_AT] >= table.c.modified_at, table.c[SOURCE_DIGEST]))
-
-
-def _digest_outdated(table: sa.Table, incoming: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-    """SQL: the row of ``table`` does not hold the ``incoming`` digest (another one, or one no
-    longer valid because the row was modified since it was written)."""
-    return sa.or_(
-        table.c[SOURCE_DIGEST].is_distinct_from(incoming),
-        table.c[SYNCED_AT].is_(None),
-        table.c[SYNCED_AT] < table.c.modified_at,
-    )
 
 
 def _execute_upsert(
@@ -311,7 +302,7 @@ def _upsert_statement(
     if digested:
         set_[SOURCE_DIGEST] = excluded[SOURCE_DIGEST]
         set_[SYNCED_AT] = excluded[SYNCED_AT]
-        written = sa.or_(changed, _digest_outdated(table, excluded[SOURCE_DIGEST]))
+        written = sa.or_(changed, held_digest(table).is_distinct_from(excluded[SOURCE_DIGEST]))
     if version_field is None:
         guard = written
     else:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 import xxhash
 
 from crmsync.store.key_lists import one_of
-from crmsync.store.names import SOURCE_DIGEST, SYNCED_AT
+from crmsync.store.writes import held_digest
 
 __all__ = ["Fingerprints"]
 
@@ -62,11 +62,9 @@ class Fingerprints:
         if not keys:
             return {}
         t = self.table
-        key = t.c[self.key_field]
-        query = sa.select(key, t.c.source_version, t.c[SOURCE_DIGEST]).where(
-            one_of(key, keys, conn.dialect),
-            t.c[SOURCE_DIGEST].is_not(None),
-            t.c[SYNCED_AT] >= t.c.modified_at,
+        key, digest = t.c[self.key_field], held_digest(t)
+        query = sa.select(key, t.c.source_version, digest).where(
+            one_of(key, keys, conn.dialect), digest.is_not(None)
         )
         result = conn.execute(query)
         # The driver's rows as they are: SQLAlchemy would build and process a Row each.
