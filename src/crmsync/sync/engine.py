@@ -148,6 +148,7 @@ class InboundEngine:
             self.store = create_engine_for(config.store.url, schema=config.store.pg_schema)
             publish(self.store, config.resources)
             self.state = SyncState(self.store)
+            self.state.drop_obsolete_tables()
             self.queue = open_queue(config, ack_wait_seconds=self.options.ack_wait_seconds)
             await self._compile()
         except BaseException:

@@ -48,8 +48,7 @@ def _utcnow() -> datetime:
 
 
 class SyncState(RecordsState):
-    """The engine's state tables (``crmsync_*``) in ``engine``'s database, created on open
-    (and those of earlier versions that are no longer used, dropped).
+    """The engine's state tables (``crmsync_*``) in ``engine``'s database, created on open.
 
     Rejects and parked children come from :class:`~crmsync.sync.state_records.RecordsState`.
     """
@@ -59,10 +58,14 @@ class SyncState(RecordsState):
         self.tables = state_tables()
         self._clock = clock
         self.tables.metadata.create_all(engine)
+
+    def drop_obsolete_tables(self) -> None:
+        """Drop the state tables of earlier versions that are no longer used (the inbound
+        engine does when it starts, as it publishes the resource tables)."""
         obsolete = sa.MetaData()
         for name in OBSOLETE_TABLES:
             sa.Table(name, obsolete)
-        obsolete.drop_all(engine, checkfirst=True)
+        obsolete.drop_all(self.engine, checkfirst=True)
 
     def _insert(self, conn: sa.Connection, table: sa.Table) -> Any:
         """INSERT with ``ON CONFLICT`` support for the connection's database."""
