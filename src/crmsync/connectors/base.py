@@ -23,6 +23,7 @@ __all__ = [
     "FieldInfo",
     "Option",
     "Record",
+    "ServerClock",
     "TableInfo",
     "WriteOp",
     "WriteResult",
@@ -180,6 +181,16 @@ class WriteResult:
     code: str | None = None
     message: str | None = None
     status: int | None = None
+
+
+@runtime_checkable
+class ServerClock(Protocol):
+    """A connector that knows the CRM's clock, as the Dataverse and Salesforce connectors do."""
+
+    def server_time(self) -> datetime | None:
+        """The CRM's current time as its latest answer gave it; ``None`` before any answer
+        carried it."""
+        ...
 
 
 @runtime_checkable

@@ -1,13 +1,14 @@
 """What every CRM connector does the same way once composed of a client, metadata and a writer.
 
 The Dataverse and Salesforce connectors differ in how they build those parts and how they read;
-closing, the async context, the call counters, the metadata calls and writing are the same and
-live here.
+closing, the async context, the call counters, the CRM's clock, the metadata calls and writing are
+the same and live here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
@@ -26,6 +27,8 @@ class _Counters(Protocol[C_co]):
 class _Client(Protocol[C_co]):
     @property
     def counters(self) -> _Counters[C_co]: ...
+
+    def server_time(self) -> datetime | None: ...
 
     async def aclose(self) -> None: ...
 
@@ -63,6 +66,11 @@ class ComposedConnector(Generic[C]):
     def counters(self) -> C:
         """Requests made so far, as the client counts them (a copy)."""
         return self.client.counters.snapshot()
+
+    def server_time(self) -> datetime | None:
+        """The CRM's current time, from the ``Date`` of its latest answer (``None`` before
+        one)."""
+        return self.client.server_time()
 
     async def list_tables(self) -> list[str]:
         return await self.metadata.list_tables()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from crmsync.jobs.connectors import ConnectorPool
 from crmsync.jobs.models import JobFile
-from crmsync.jobs.store import JobStore
+from crmsync.jobs.store import IndexSeen, JobStore
 
 __all__ = ["Progress", "Row", "StepContext", "StepResult", "reject"]
 
@@ -54,5 +54,8 @@ class StepResult:
     counts: dict[str, int] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
+    #: Per automatic index (its option's name): what the window read within its overlap,
+    #: stored with the options.
+    seen: dict[str, IndexSeen] = field(default_factory=dict)
     #: Overrides the transitions: (step, rows) to run next (the retry step).
     goto: list[tuple[str, list[Row]]] | None = None

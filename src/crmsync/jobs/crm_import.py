@@ -1,11 +1,10 @@
 """The ``crm`` step, ``import``: read CRM records by filter, incrementally, or by upstream ids.
 
 The record id is always in the output (under the table's primary-key name), and so is the
-last-modified field when the automatic index is on. With the automatic index, the window is
-``[start, end)``: ``start`` is the ``LASTIMPORT_…`` option (absent: everything), ``end`` the
-current second. A record stamped exactly ``end`` belongs to the next window, so a boundary tie is
-imported once, never missed nor twice. The option moves to ``end`` in the same transaction that
-records the step as done, so a crash before that re-reads the same window.
+last-modified field when the automatic index is on. The automatic index's window (from the
+``LASTIMPORT_…`` option to the CRM's current second, read again from an overlap before its start)
+is :mod:`crmsync.jobs.import_window`; the option moves to the window's end in the same
+transaction that records the step as done, so a crash before that re-reads the same window.
 
 ``order_by`` sorts the collected records here (both connectors page on their own keys), so the
 order is the same for both CRMs; ``None`` sorts last in either direction.
@@ -23,33 +22,16 @@ from crmsync.errors import ConfigurationError
 from crmsync.jobs.context import Row, StepContext, StepResult
 from crmsync.jobs.conversions import import_value
 from crmsync.jobs.filters import parse_filter
+from crmsync.jobs.import_window import ImportWindow, modified_field, open_window
 from crmsync.jobs.models import CrmStep
 from crmsync.jobs.odata_filter import odata_filter, odata_in, odata_window
-from crmsync.jobs.options import format_option_date, last_import_option, parse_option_date
+from crmsync.jobs.options import format_option_date
 from crmsync.jobs.query_values import field_of
 from crmsync.jobs.soql_filter import soql_filter, soql_in, soql_window
 
-__all__ = ["build_where", "modified_field", "run_import"]
+__all__ = ["build_where", "run_import"]
 
 _IDS_PER_QUERY = 100
-_MODIFIED_DEFAULTS = {
-    "dataverse": ("modifiedon",),
-    "salesforce": ("SystemModstamp", "LastModifiedDate"),
-}
-
-
-def modified_field(dialect: str, info: TableInfo, chosen: str | None) -> str:
-    """The last-modified field: ``chosen``, else the CRM's default that the table has."""
-    if chosen is not None:
-        return field_of(info, chosen, "automatic_index.field").name
-    for name in _MODIFIED_DEFAULTS[dialect]:
-        if name in info.fields:
-            return name
-    raise ConfigurationError(
-        f"automatic_index: {info.name} has none of {', '.join(_MODIFIED_DEFAULTS[dialect])}: "
-        "name the last-modified field in automatic_index.field",
-        table=info.name,
-    )
 
 
 def build_where(
@@ -58,7 +40,7 @@ def build_where(
     step: CrmStep,
     variables: dict[str, str],
     now: datetime,
-    window: tuple[str, datetime | None, datetime] | None,
+    window: ImportWindow | None,
 ) -> str | None:
     """The query condition of the step: its filter AND the automatic index's window."""
     parts: list[str] = []
@@ -70,10 +52,8 @@ def build_where(
         except KeyError as exc:
             raise ConfigurationError(f"filter: unknown variable {exc}") from None
     if window is not None:
-        field, start, end = window
-        wire = info.fields[field].wire_name
         make = odata_window if dialect == "dataverse" else soql_window
-        parts.append(make(wire, start, end))
+        parts.append(make(window.wire, window.read_from, window.end))
     if not parts:
         return None
     joiner = " and " if dialect == "dataverse" else " AND "
@@ -107,24 +87,13 @@ async def run_import(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> St
         if name not in outputs and name not in extra:
             extra.append(name)  # sorted on, so selected and given on
     result = StepResult()
-    window: tuple[str, datetime | None, datetime] | None = None
+    window: ImportWindow | None = None
     if step.automatic_index is not None and step.automatic_index.enabled:
         modified = modified_field(dialect, info, step.automatic_index.field)
         if modified not in extra:
             extra.append(modified)
-        option = step.automatic_index.option or last_import_option(ctx.job.name, ctx.name)
-        stored = ctx.store.option(option)
-        try:
-            start = parse_option_date(stored) if stored else None
-        except ValueError as exc:
-            raise ConfigurationError(f"option {option}: {exc}") from None
-        window = (modified, start, now)
-        result.variables = {
-            "crmOptionName": option,
-            "crmStartImport": stored or "",
-            "crmEndDate": format_option_date(now),
-        }
-        result.options = {option: format_option_date(now)}
+        wire = info.fields[modified].wire_name
+        window = open_window(ctx, connector, step.automatic_index, modified, wire)
     select = list(dict.fromkeys([*names, *extra]))
     records: list[Record] = []
     if step.upstream is not None:
@@ -145,6 +114,11 @@ async def run_import(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> St
         async for page in connector.read_all(step.object, select, where=where):
             records.extend(page)
             ctx.progress(len(records), None)
+    if window is not None:
+        records, seen = window.keep(records)
+        result.variables = window.variables()
+        result.options = {window.option: format_option_date(window.end)}
+        result.seen = {window.option: seen}
     result.rows = _sort([_row(ctx, info, record, wanted, extra) for record in records], step)
     result.counts = {"read": len(records)}
     return result

@@ -195,4 +195,5 @@ class JobRunner:
             enqueue=enqueue,
             variables=result.variables,
             options=result.options,
+            seen=result.seen,
         )

@@ -1,5 +1,6 @@
 """Job runs in the Campaign store: runs, step executions, variables, rejects, the run log,
-options, the export journal and the deletions seen by change tracking.
+options, the export journal, the deletions seen by change tracking and the records each automatic
+index read within its overlap.
 
 Every table name starts with ``crmsync_`` (reserved: no resource can be named so). Step inputs,
 records and counts are JSON text (orjson), so SQLite and PostgreSQL hold the same bytes. A step
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["JobStore", "JobTables", "RunInfo", "StepRun", "dumps", "loads"]
+__all__ = ["IndexSeen", "JobStore", "JobTables", "RunInfo", "StepRun", "dumps", "loads"]
 
 _NAME = sa.String(255)
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -122,6 +123,30 @@ class JobTables:
             sa.Column("record_id", _NAME, primary_key=True),
             sa.Column("deleted_at", UtcDateTime(), nullable=False),
         )
+        #: What the last window of an automatic index read within its overlap: the records that
+        #: the next window reads again and must not import twice. ``window_end`` is the option
+        #: value they belong to: once a user sets the option elsewhere, they no longer apply.
+        self.index_seen = sa.Table(
+            "crmsync_job_index_seen",
+            m,
+            sa.Column("option", _NAME, primary_key=True),
+            sa.Column("record_id", _NAME, primary_key=True),
+            sa.Column("window_end", sa.String(32), nullable=False),
+            sa.Column("stamp", sa.Text(), nullable=False),
+            sa.Column("digest", sa.String(32), nullable=False),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSeen:
+    """The records a window of an automatic index read within the overlap of its end.
+
+    ``window_end`` is the option value the window ended at; ``records`` maps each record id to
+    its last-modified value as read and a digest of its values.
+    """
+
+    window_end: str
+    records: Mapping[str, tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +288,10 @@ class JobStore:
         enqueue: Sequence[tuple[str, list[dict[str, Any]]]],
         variables: Mapping[str, str],
         options: Mapping[str, str],
+        seen: Mapping[str, IndexSeen] | None = None,
     ) -> None:
-        """Close a step execution and enqueue its successors, all in one transaction."""
+        """Close a step execution and enqueue its successors, all in one transaction (with the
+        options it moves and, per automatic index, what its window read within the overlap)."""
         with self.engine.begin() as conn:
             conn.execute(
                 self.t.steps.update()
@@ -287,6 +314,8 @@ class JobStore:
             self._set_variables(conn, run_id, variables)
             for name, value in options.items():
                 self._set_option(conn, name, value)
+            for name, index in (seen or {}).items():
+                self._set_index_seen(conn, name, index)
 
     def count_executions(self, run_id: str, step: str) -> int:
         query = sa.select(sa.func.count()).where(
@@ -332,6 +361,32 @@ class JobStore:
         query = sa.select(self.t.options.c.name, self.t.options.c.value).order_by("name")
         with self.engine.connect() as conn:
             return {row.name: row.value for row in conn.execute(query)}
+
+    def _set_index_seen(self, conn: sa.Connection, option: str, index: IndexSeen) -> None:
+        table = self.t.index_seen
+        conn.execute(table.delete().where(table.c.option == option))
+        rows = [
+            {
+                "option": option,
+                "record_id": record_id,
+                "window_end": index.window_end,
+                "stamp": stamp,
+                "digest": digest,
+            }
+            for record_id, (stamp, digest) in index.records.items()
+        ]
+        if rows:
+            conn.execute(table.insert(), rows)
+
+    def index_seen(self, option: str, window_end: str) -> dict[str, str]:
+        """Record id → digest of what the window ended at ``window_end`` read in its overlap
+        (nothing when the option's last window ended elsewhere)."""
+        table = self.t.index_seen
+        query = sa.select(table.c.record_id, table.c.digest).where(
+            table.c.option == option, table.c.window_end == window_end
+        )
+        with self.engine.connect() as conn:
+            return {row.record_id: row.digest for row in conn.execute(query)}
 
     def log(self, run_id: str, step: str, level: str, message: str) -> None:
         with self.engine.begin() as conn:

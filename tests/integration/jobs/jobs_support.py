@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,8 @@ class Harness:
     store: JobStore
     campaign: sa.Engine
     now: datetime | None = None
+    #: crmsync's own clock when ``now`` is not set (default: the emulator's clock).
+    clock: Callable[[], datetime] | None = None
     #: Wraps the connector of the next runs (e.g. to lose an answer).
     wrap: Any = None
 
@@ -49,7 +52,8 @@ class Harness:
         pool = ConnectorPool(
             Config(), connectors={self.crm.connection: (self.crm.dialect, connector)}
         )  # type: ignore[dict-item]
-        clock = (lambda: self.now) if self.now is not None else self.crm.emulator.clock.now
+        own = self.clock or self.crm.emulator.clock.now
+        clock = (lambda: self.now) if self.now is not None else own
         return JobRunner(self.store, self.campaign, pool, now=clock), pool
 
     async def run(self, text: str, **variables: str) -> str:

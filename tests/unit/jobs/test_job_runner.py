@@ -58,7 +58,10 @@ class FakeCrm:
     ) -> AsyncIterator[list[Record]]:
         self.wheres.append(where)
         yield [
-            Record(f"00000000-0000-0000-0000-00000000000{n}", {"lastname": f"n{n}"})
+            Record(
+                f"00000000-0000-0000-0000-00000000000{n}",
+                {"lastname": f"n{n}", "modifiedon": f"2024-01-01T00:00:0{n}Z"},
+            )
             for n in range(3)
         ]
 
@@ -224,7 +227,8 @@ steps:
     store.set_option("LASTIMPORT_imp_read", "2024/01/01 00:00:00")
     run_id = await _runner(env).run(job, text, variables={"who": "n2"})
     assert crm.wheres[-1] is not None
-    assert crm.wheres[-1].startswith("lastname ne 'n2' and (modifiedon ge 2024-01-01T00:00:00Z")
+    # The window is read again from the overlap (60 s) before the option's date.
+    assert crm.wheres[-1].startswith("lastname ne 'n2' and (modifiedon ge 2023-12-31T23:59:00Z")
     variables = store.variables(run_id)
     assert variables["who"] == "n2"
     assert variables["crmStartImport"] == "2024/01/01 00:00:00"

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin
 
@@ -33,6 +34,7 @@ from crmsync.connectors.http import (
     origin,
     redact_url,
 )
+from crmsync.connectors.server_time import ServerTime
 from crmsync.errors import CrmsyncError, ProtocolError
 from crmsync.odata.batch import (
     BatchFormatError,
@@ -92,6 +94,7 @@ class DataverseClient(RetryingClient):
         self.service_root = config.service_root
         self._origin = origin(self.service_root)
         self._tokens = tokens
+        self._server_time = ServerTime(clock)
         super().__init__(
             config,
             self.counters,
@@ -251,6 +254,14 @@ class DataverseClient(RetryingClient):
             error_for=error_for,
             refused=f"access token refused by {self._origin}: refreshing it once",
         )
+
+    def server_time(self) -> datetime | None:
+        """The organisation's current time from the ``Date`` of the latest answer; ``None``
+        until an answer carried one."""
+        return self._server_time.now()
+
+    def _observe(self, response: httpx.Response) -> None:
+        self._server_time.observe(response.headers)
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry ``attempt`` (1-based): exponential, capped, with jitter in [½, 1]."""

@@ -19,8 +19,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -31,6 +30,7 @@ from crmsync.connectors.http import RetryingClient, json_body, origin, redact_ur
 from crmsync.connectors.salesforce.auth import OAuthSessionProvider, SessionProvider
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
 from crmsync.connectors.salesforce.errors import ApiBudgetExceeded, error_from_response
+from crmsync.connectors.server_time import ServerTime
 from crmsync.errors import CrmsyncError, ProtocolError
 
 __all__ = ["CallCounters", "SalesforceClient", "parse_limit_info"]
@@ -87,7 +87,6 @@ class SalesforceClient(RetryingClient):
     ) -> None:
         self.config = config
         self.counters = counters if counters is not None else CallCounters()
-        self._clock = clock
         super().__init__(
             config,
             self.counters,
@@ -101,7 +100,7 @@ class SalesforceClient(RetryingClient):
         self.sessions: SessionProvider = (
             sessions if sessions is not None else OAuthSessionProvider(config, self.http)
         )
-        self._server_time: tuple[datetime, float] | None = None
+        self._server_time = ServerTime(clock)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -163,10 +162,12 @@ class SalesforceClient(RetryingClient):
     def server_now(self) -> datetime:
         """Salesforce's current time, from the ``Date`` header of the latest answer (the
         local clock until there is one): delete-log windows follow the server's clock."""
-        if self._server_time is None:
-            return datetime.now(UTC)
-        seen, at = self._server_time
-        return seen + timedelta(seconds=max(0.0, self._clock() - at))
+        return self.server_time() or datetime.now(UTC)
+
+    def server_time(self) -> datetime | None:
+        """Salesforce's current time from the ``Date`` of the latest answer; ``None`` until an
+        answer carried one."""
+        return self._server_time.now()
 
     # -- the one place requests are sent -------------------------------------------------------
 
@@ -249,12 +250,4 @@ class SalesforceClient(RetryingClient):
         usage = parse_limit_info(response.headers.get("sforce-limit-info"))
         if usage is not None:
             self.counters.api_used, self.counters.api_max = usage
-        date = response.headers.get("date")
-        if date:
-            try:
-                seen = parsedate_to_datetime(date)
-            except (TypeError, ValueError):
-                return
-            if seen.tzinfo is None:
-                seen = seen.replace(tzinfo=UTC)
-            self._server_time = (seen.astimezone(UTC), self._clock())
+        self._server_time.observe(response.headers)

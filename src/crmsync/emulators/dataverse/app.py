@@ -1,9 +1,10 @@
 """The whole Dataverse emulator as one ASGI app: identity platform, control endpoint and Web API.
 
-Layers, outermost first: fault injection (every path but ``/_emulator``), routing, and for the
-Web API the bearer check and service protection::
+Layers, outermost first: the ``Date`` header from the emulator's clock, fault injection (every
+path but ``/_emulator``), routing, and for the Web API the bearer check and service protection::
 
-    FaultMiddleware
+    ClockDateHeader
+    └── FaultMiddleware
     └── Starlette
         ├── /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/oauth2/v2.0/token
         ├── /_emulator/...                     control endpoint (no auth)
@@ -19,6 +20,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from crmsync.emulators.common.clock import Clock
+from crmsync.emulators.common.date_header import ClockDateHeader
 from crmsync.emulators.common.faults import FaultMiddleware, FaultPlan, control_routes
 from crmsync.emulators.common.ratelimit import SlidingWindowLimiter
 from crmsync.emulators.common.tokens import TokenIssuer
@@ -85,10 +87,13 @@ def create_emulator(
         Mount("/_emulator", routes=control_routes(faults, clock, tokens, extra)),
         Mount(API_PREFIX, app=ProtectionMiddleware(api, tokens, limiter)),
     ]
-    app = FaultMiddleware(
-        Starlette(routes=routes),
-        faults,
-        error_body=_fault_error_body,
-        expire_tokens=tokens.expire_all,
+    app = ClockDateHeader(
+        FaultMiddleware(
+            Starlette(routes=routes),
+            faults,
+            error_body=_fault_error_body,
+            expire_tokens=tokens.expire_all,
+        ),
+        clock,
     )
     return DataverseEmulator(settings, clock, tokens, faults, limiter, store, app)

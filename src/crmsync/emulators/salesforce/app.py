@@ -15,16 +15,16 @@ daily API budget)::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import format_datetime
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from crmsync.emulators.common.clock import Clock
+from crmsync.emulators.common.date_header import ClockDateHeader
 from crmsync.emulators.common.faults import FaultMiddleware, FaultPlan, control_routes
 from crmsync.emulators.common.tokens import TokenIssuer
 from crmsync.emulators.salesforce.collections import collection_routes
@@ -43,37 +43,7 @@ from crmsync.emulators.salesforce.sobjects import sobject_routes
 from crmsync.emulators.salesforce.store import SalesforceStore
 from crmsync.emulators.salesforce.writes import Writer
 
-__all__ = ["ClockDateHeader", "SalesforceEmulator", "create_emulator"]
-
-
-class ClockDateHeader:
-    """Sends every answer's ``Date`` header from the emulator's clock, not the host's.
-
-    Clients follow the server's time through ``Date`` (the connector ends each delete-log window
-    there), so a test that moves the clock must see it in the header too. uvicorn adds its own
-    ``Date`` unless told not to: :mod:`crmsync.emulators.common.server` reads
-    :attr:`sends_date_header` and turns it off.
-    """
-
-    sends_date_header = True
-
-    def __init__(self, app: ASGIApp, clock: Clock) -> None:
-        self.app = app
-        self.clock = clock
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_date(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                date = format_datetime(self.clock.now(), usegmt=True).encode("ascii")
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
-                message = {**message, "headers": [*headers, (b"date", date)]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_date)
+__all__ = ["SalesforceEmulator", "create_emulator"]
 
 
 @dataclass(slots=True)
