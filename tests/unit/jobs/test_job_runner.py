@@ -4,6 +4,7 @@ loop, variables, run records and resuming a failed run."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,39 @@ steps:
     assert variables["who"] == "n2"
     assert variables["crmStartImport"] == "2024/01/01 00:00:00"
     assert store.option("LASTIMPORT_imp_read") == variables["crmEndDate"]
+
+
+INDEXED = """
+name: imp
+steps:
+  read:
+    kind: crm
+    operation: import
+    connection: c
+    object: contact
+    fields: [{name: lastname}]
+    automatic_index: {overlap_seconds: 5}
+"""
+
+
+async def test_without_the_crm_clock_the_window_ends_the_overlap_before_crmsyncs(
+    env: Any,
+) -> None:
+    store, engine, crm = env
+    now = datetime(2024, 1, 1, 0, 0, 30, 600000, tzinfo=UTC)
+    pool = ConnectorPool(Config(), connectors={"c": ("dataverse", crm)})
+    runner = JobRunner(store, engine, pool, now=lambda: now)
+    store.set_option("LASTIMPORT_imp_read", "2024/01/01 00:00:02")
+    run_id = await runner.run(load_job_text(INDEXED), INDEXED)
+    # The fake CRM gives no time: the window ends at crmsync's clock minus the overlap.
+    assert crm.wheres[-1] == (
+        "(modifiedon ge 2023-12-31T23:59:57Z and modifiedon lt 2024-01-01T00:00:25Z)"
+    )
+    assert store.variables(run_id)["crmEndDate"] == "2024/01/01 00:00:25"
+    assert store.steps(run_id)[0].counts == {"read": 3}
+
+
+async def test_the_index_needs_a_date_time_field(env: Any) -> None:
+    text = INDEXED.replace("{overlap_seconds: 5}", "{field: lastname}")
+    with pytest.raises(RunFailed, match=r"automatic_index\.field: 'lastname' is a String field"):
+        await _runner(env).run(load_job_text(text), text)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -333,3 +334,15 @@ async def test_malformed_batch_answers_are_protocol_errors(
     org.data = lambda request: response
     with pytest.raises(ProtocolError, match=r"\$batch"):
         await client.batch([BatchRequest("DELETE", "contacts(1)", {})])
+
+
+async def test_server_time_follows_the_date_header(
+    client: DataverseClient, org: FakeOrg, fake_time: FakeTime
+) -> None:
+    assert client.server_time() is None
+    org.data = lambda request: httpx.Response(
+        200, json={"value": []}, headers={"Date": "Mon, 07 Dec 2026 05:00:00 GMT"}
+    )
+    await client.get_json("contacts")
+    fake_time.now += 3
+    assert client.server_time() == datetime(2026, 12, 7, 5, 0, 3, tzinfo=UTC)

@@ -4,6 +4,8 @@ and fault injection answering in the Dataverse error format."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
@@ -101,3 +103,14 @@ async def test_emulator_specific_control_routes_are_mounted(
     _, client = emulator
     response = await client.post("/_emulator/system-change", json={})
     assert response.status_code not in (404, 405)
+
+
+async def test_answers_are_dated_by_the_emulator_clock(
+    emulator: tuple[DataverseEmulator, httpx.AsyncClient],
+) -> None:
+    emu, client = emulator
+    emu.clock.set(datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC))
+    response = await client.get("/api/data/v9.2/contacts", headers=await token(client))
+    assert response.status_code == 200
+    dated = parsedate_to_datetime(response.headers["date"])
+    assert timedelta(0) <= dated - datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC) < timedelta(seconds=5)
