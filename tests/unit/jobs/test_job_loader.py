@@ -91,6 +91,13 @@ def test_a_good_job_loads() -> None:
             "does not apply to the 'import' operation",
         ),
         (
+            "    automatic_index: {}\n",
+            "    automatic_index: {overlap_seconds: 7200}\n",
+            "steps.read.automatic_index.overlap_seconds",
+            13,
+            "less than or equal to 3600",
+        ),
+        (
             "  dedupe:\n    kind",
             "  dedupe:\n    kind: wait\n    kind",
             "steps.dedupe.kind",
