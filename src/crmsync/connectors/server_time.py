@@ -3,8 +3,8 @@
 Both CRMs stamp every HTTP answer with their current time (whole seconds, rounded down). A
 client that remembers the latest one, with its own monotonic clock at that moment, knows the
 CRM's time without asking for it: the header's time plus the local time elapsed since. That
-estimate never runs ahead of the CRM's clock (the header is rounded down), whatever crmsync's own
-wall clock says; windows ended there can miss nothing the CRM had stamped before.
+estimate follows the CRM's clock, not crmsync's wall clock, and does not run ahead of it (the
+header is rounded down): what the CRM stamps afterwards is stamped at or after it.
 """
 
 from __future__ import annotations

@@ -77,8 +77,8 @@ class AutomaticIndex(BaseModel):
     field: FieldName | None = None
     #: The option holding the last import date (default ``LASTIMPORT_<job>_<step>``).
     option: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,255}$")] | None = None
-    #: How far before the window's start each import reads again, for records committed late
-    #: or stamped by a clock behind the CRM's (those already imported unchanged are left out).
+    #: How far before the window's start each import reads again, for records whose
+    #: transaction committed late (those already imported unchanged are left out).
     overlap_seconds: int = Field(default=60, ge=0, le=3600)
 
 
