@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
+    "INVALID_TEXT",
     "PRECONDITION_FAILED",
     "ChangePage",
     "Connector",
@@ -111,6 +112,12 @@ class Record:
     formatted: Mapping[str, str] = field(default_factory=dict)
     #: The source version: a number or a timestamp that only grows for the same record.
     version: int | str | None = None
+
+
+#: The key, in a record's values, of what is wrong with text the CRM sent that cannot be kept
+#: as it is (a lone UTF-16 surrogate): such a record is written to the queue with that text
+#: escaped (``\ud800``) and this note, and the writer rejects it (``INVALID_VALUE``).
+INVALID_TEXT = "@crmsync.invalid_text"
 
 
 @dataclass(frozen=True, slots=True)

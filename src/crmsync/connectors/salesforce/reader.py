@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 _MINUTE = timedelta(minutes=1)
 _DELETED = "IsDeleted"
+#: The key of a query answer's rows.
+_ROWS = "records"
 
 
 class SalesforceReader:
@@ -98,15 +100,15 @@ class SalesforceReader:
 
     async def _first(self, soql: str, table: str, *, all_rows: bool = False) -> dict[str, Any]:
         resource = "queryAll/" if all_rows else "query/"
-        return await self._client.get_json(resource, {"q": soql}, self._headers, table=table)
+        return await self._client.get_json(
+            resource, {"q": soql}, self._headers, table=table, rows=_ROWS
+        )
 
     async def _batches(
         self, answer: dict[str, Any], table: str
     ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
         while True:
-            rows = answer.get("records")
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                raise ProtocolError(f"a query answer for {table} has no 'records' list of objects")
+            rows: list[dict[str, Any]] = answer[_ROWS]  # checked by the client
             for row in rows:
                 row.pop("attributes", None)
             done = answer.get("done") is not False
@@ -117,7 +119,9 @@ class SalesforceReader:
             if done:
                 return
             assert isinstance(next_url, str)
-            answer = await self._client.get_json(next_url, None, self._headers, table=table)
+            answer = await self._client.get_json(
+                next_url, None, self._headers, table=table, rows=_ROWS
+            )
 
     async def track_changes(
         self, table: str, fields: Sequence[str] | None, cursor: str | None
@@ -380,10 +384,9 @@ def _names(info: TableInfo, fields: Sequence[str] | None) -> list[str]:
 
 
 def _record_id(row: Mapping[str, Any], info: TableInfo) -> str:
+    """The row's Id; empty when it has none (the writer rejects such a record)."""
     record_id = row.get(info.primary_key)
-    if not isinstance(record_id, str) or not record_id:
-        raise ProtocolError(f"a record of {info.name} lacks its Id", table=info.name)
-    return record_id
+    return record_id if isinstance(record_id, str) else ""
 
 
 def _record(row: Mapping[str, Any], info: TableInfo) -> Record:
