@@ -12,6 +12,7 @@ emulators' ``rewrite`` fault (no emulator store can hold them), the bad answers 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import ssl
 from collections.abc import Callable, Iterator
@@ -21,8 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-from inbound_salesforce_support import contacts_mapping, running_salesforce
 from inbound_salesforce_support import config_text as sf_config_text
+from inbound_salesforce_support import contacts_mapping, running_salesforce
 from inbound_support import CONTACTS_MAPPING, ENV, run_once, running_crm, store_rows, sync_state
 from inbound_support import config_text as dv_config_text
 
@@ -56,7 +57,9 @@ class Side:
     mapping: str
 
     async def update(self, record_id: str, first_name: str) -> None:
-        await self.crm.write(WriteOp("update", self.table, {self.first_name: first_name}, id=record_id))
+        await self.crm.write(
+            WriteOp("update", self.table, {self.first_name: first_name}, id=record_id)
+        )
 
     async def ids(self) -> list[str]:
         return sorted(await self.crm.rows(self.table, (self.first_name,)))
@@ -255,7 +258,7 @@ async def test_a_malformed_answer_that_persists_fails_saying_what_came_back(
     pages = [r for r in side.requests() if _matches(side.pages, r["path"])]
     assert len(pages) == READ_ROUNDS * (1 + RETRIES)
     first_round = pages[: 1 + RETRIES]
-    gaps = [b["at"] - a["at"] for a, b in zip(first_round, first_round[1:], strict=False)]
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(first_round)]
     assert all(gap >= BACKOFF / 2 for gap in gaps), gaps
     assert gaps[1] >= BACKOFF  # the back-off grows
 
