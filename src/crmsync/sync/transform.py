@@ -121,7 +121,7 @@ class CompiledMapping:
                 code=RejectCode.MISSING_ID.value,
                 table=self.crm_table,
             )
-        invalid = record.values.get(INVALID_TEXT) if "\x00" not in key else "the id holds NUL"
+        invalid = record.values.get(INVALID_TEXT)
         if invalid is not None:
             raise RejectError(
                 f"{self.crm_table} {key[:60]!r}: {invalid}",

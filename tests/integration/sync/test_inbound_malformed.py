@@ -144,6 +144,7 @@ BAD_ROWS = {
     "missing_id": ('"{key}"\\s*:\\s*"{id}"', '"{key}_gone":"{id}"', "MISSING_ID", "has no id"),
     "lone_surrogate": ("Bad-B", "Bad\\ud800B", "INVALID_VALUE", "lone UTF-16 surrogate"),
     "nul": ("Bad-B", "Bad\\u0000B", "INVALID_VALUE", "NUL character"),
+    "nul_in_id": ('"{key}"\\s*:\\s*"{id}"', '"{key}":"{id}\\u0000"', "INVALID_VALUE", "NUL"),
 }
 
 
@@ -178,7 +179,7 @@ async def test_a_bad_row_is_rejected_and_the_good_one_next_to_it_applied(
     (reject,) = _state(config, "rejects")
     assert (reject.code, reject.mapping) == (code, "contacts")
     assert said in reject.message
-    assert reject.record_id == ("" if kind == "missing_id" else bad)
+    assert reject.record_id == {"missing_id": "", "nul_in_id": f"{bad}\\u0000"}.get(kind, bad)
     assert summary.rejects == 1
     assert _state(config, "statuses")["inbound"].status is WorkflowStatus.STOPPED
 

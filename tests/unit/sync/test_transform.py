@@ -641,11 +641,6 @@ class TestTextNoStoreTakes:
         assert f"field '{wire}'" in caught.value.message
         assert "NUL character" in caught.value.message
 
-    def test_a_nul_character_in_the_id_is_rejected(self) -> None:
-        with pytest.raises(RejectError) as caught:
-            compile_(mapping()).to_row(record("c\x00-1", firstname="Ann"))
-        assert caught.value.code == "INVALID_VALUE"
-
     def test_text_the_connector_noted_invalid_is_rejected_and_never_filtered_out(self) -> None:
         compiled = compile_(
             mapping(

@@ -22,6 +22,8 @@ from crmsync.connectors.base import (
     FieldInfo,
     Record,
     TableInfo,
+    row_id,
+    without_nul,
 )
 from crmsync.connectors.dataverse.client import DataverseClient
 from crmsync.connectors.dataverse.metadata import DataverseMetadata
@@ -86,7 +88,7 @@ class RowShape:
         A row without its primary key becomes a record whose id is empty, and one with text
         noted invalid keeps the note (:data:`INVALID_TEXT`): the writer rejects them, and the
         rest of the page goes on."""
-        record_id = row.get(self._primary_key)
+        record_id = row_id(row, self._primary_key)
         pop = row.pop
         etag = pop("@odata.etag", None)
         formatted = {
@@ -103,7 +105,7 @@ class RowShape:
         if version is None:
             version = _etag_version(etag)
         return Record(
-            id=str(record_id) if record_id else "",
+            id=record_id,
             values=values,
             formatted=formatted,
             version=_as_int(version),
@@ -225,7 +227,7 @@ class DataverseReader:
                         raise ProtocolError(
                             f"a deleted-entity row of {table!r} has no id", table=table
                         )
-                    deletions.append(Deletion(id=deleted_id))
+                    deletions.append(Deletion(id=without_nul(deleted_id)))
                 else:
                     records.append(shape.record(row))
             yield ChangePage(

@@ -320,6 +320,17 @@ async def test_a_row_without_its_key_is_a_record_without_id_next_to_the_others(
     ]
 
 
+async def test_an_id_with_a_nul_character_is_escaped_and_noted(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    row = {**_row(1), "contactid": "00000000-0000-0000-0000-\x00"}
+    org.data = lambda request: json_response(200, {"value": [row]})
+    (page,) = await _pages(connector.read_all("contact", ["firstname"]))
+    assert page[0].id == "00000000-0000-0000-0000-\\u0000"
+    assert page[0].values[INVALID_TEXT] == "the id holds a NUL character (\\u0000)"
+    assert page[0].values["firstname"] == "First1"
+
+
 async def test_a_row_with_invalid_text_keeps_its_note(
     connector: DataverseConnector, org: FakeOrg
 ) -> None:
