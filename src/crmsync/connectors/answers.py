@@ -25,7 +25,7 @@ from crmsync.connectors.base import INVALID_TEXT
 from crmsync.connectors.http import redact_url
 from crmsync.errors import MalformedAnswerError
 
-__all__ = ["read_json", "shown_body"]
+__all__ = ["read_json"]
 
 #: Characters of a malformed body quoted in its error message.
 _SHOWN = 120
@@ -51,7 +51,7 @@ def read_json(response: httpx.Response, *, rows: str | None = None) -> dict[str,
     return data
 
 
-def shown_body(content: bytes) -> str:
+def _shown_body(content: bytes) -> str:
     """The start of a body, printable and short, for messages."""
     text = content[:_SHOWN].decode("utf-8", "replace")
     shown = repr(text)
@@ -66,7 +66,7 @@ def _malformed(response: httpx.Response, what: str) -> MalformedAnswerError:
         f"({kind}, {len(response.content)} bytes)"
     )
     if response.content.strip():
-        text += f": {shown_body(response.content)}"
+        text += f": {_shown_body(response.content)}"
     return MalformedAnswerError(text, status=response.status_code)
 
 

@@ -53,7 +53,6 @@ class RowShape:
     __slots__ = (
         "_formatted",
         "_primary_key",
-        "_table",
         "_version",
         "_wire_set",
         "_wires",
@@ -68,7 +67,6 @@ class RowShape:
         for extra in (info.primary_key, info.version_field):
             if extra and extra not in wires:
                 wires.append(extra)
-        self._table = info.name
         self._primary_key = info.primary_key
         self._version = info.version_field
         self._wires = tuple(wires)
@@ -104,12 +102,7 @@ class RowShape:
         version = values.get(self._version) if self._version else None
         if version is None:
             version = _etag_version(etag)
-        return Record(
-            id=record_id,
-            values=values,
-            formatted=formatted,
-            version=_as_int(version),
-        )
+        return Record(id=record_id, values=values, formatted=formatted, version=_as_int(version))
 
     def records(self, rows: Iterable[dict[str, Any]]) -> list[Record]:
         return [self.record(row) for row in rows]
