@@ -261,11 +261,12 @@ ErrorBody = Callable[[int], tuple[bytes, str]]
 
 
 class FaultMiddleware:
-    """Pure ASGI middleware applying the :class:`FaultPlan` to each HTTP request.
+    """Pure ASGI middleware applying the :class:`FaultPlan` to each HTTP request, and logging it
+    in the plan's :class:`RequestLog`.
 
-    Requests under ``skip_prefix`` (the control endpoint) are never faulted. ``error_body`` gives
-    the body and content type of an injected error status in the emulated service's format;
-    ``expire_tokens`` is called by an ``expire_tokens`` fault.
+    Requests under ``skip_prefix`` (the control endpoint) are never faulted nor logged.
+    ``error_body`` gives the body and content type of an injected error status in the emulated
+    service's format; ``expire_tokens`` is called by an ``expire_tokens`` fault.
     """
 
     def __init__(
