@@ -7,7 +7,8 @@ caller should do about it::
     ├── ConfigurationError        fix the configuration, then start again
     │   └── AuthenticationError   credentials refused: fix them
     ├── TransientError            retry later; the same call may succeed
-    │   └── RateLimitedError      the remote asked us to pause (``retry_after`` seconds)
+    │   ├── RateLimitedError      the remote asked us to pause (``retry_after`` seconds)
+    │   └── MalformedAnswerError  a successful answer whose body is not what was asked for
     ├── RejectError               skip this record, report it, go on with the others
     └── FatalError                stop: something we cannot recover from automatically
         ├── ProtocolError         the remote answered something malformed or unexpected
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigurationError",
     "CrmsyncError",
     "FatalError",
+    "MalformedAnswerError",
     "ProtocolError",
     "RateLimitedError",
     "RejectError",
@@ -85,6 +87,12 @@ class RateLimitedError(TransientError):
     def __init__(self, message: str, *, retry_after: float, **context: Any) -> None:
         super().__init__(message, **context)
         self.retry_after = retry_after
+
+
+class MalformedAnswerError(TransientError):
+    """A successful (2xx) answer whose body is not what the request asks for: an HTML page from
+    a proxy, an empty or cut-off body, a page without its rows. Transient until proven
+    otherwise (a proxy or a broken connection may be to blame): the request is sent again."""
 
 
 class RejectError(CrmsyncError):

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
+    "INVALID_TEXT",
     "PRECONDITION_FAILED",
     "ChangePage",
     "Connector",
@@ -27,6 +28,8 @@ __all__ = [
     "TableInfo",
     "WriteOp",
     "WriteResult",
+    "row_id",
+    "without_nul",
 ]
 
 
@@ -112,6 +115,34 @@ class Record:
     formatted: Mapping[str, str] = field(default_factory=dict)
     #: The source version: a number or a timestamp that only grows for the same record.
     version: int | str | None = None
+
+
+#: The key, in a record's values, of what is wrong with text the CRM sent that cannot be kept
+#: as it is (a lone UTF-16 surrogate, a NUL character in the id): such a record is written to
+#: the queue with that text escaped (``\ud800``, ``\u0000``) and this note, and the writer
+#: rejects it (``INVALID_VALUE``).
+INVALID_TEXT = "@crmsync.invalid_text"
+
+
+def row_id(row: dict[str, Any], key: str) -> str:
+    """The id of a CRM row (its ``key`` value); empty when it has none, and the writer rejects
+    the record (``MISSING_ID``). An id holding a NUL character, which no store takes, comes back
+    escaped (``\u0000``), and the row is noted invalid (:data:`INVALID_TEXT`)."""
+    value = row.get(key)
+    if value is None or value == "":
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" not in text:
+        return text
+    note = "the id holds a NUL character (\\u0000)"
+    row[INVALID_TEXT] = f"{row[INVALID_TEXT]}; {note}" if INVALID_TEXT in row else note
+    return without_nul(text)
+
+
+def without_nul(text: str) -> str:
+    """``text`` with its NUL characters written as ``\u0000``: a key any store takes (that no
+    stored row holds) for an id the CRM sent with one."""
+    return text.replace("\x00", "\\u0000")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,6 +21,7 @@ from crmsync.connectors.config import ssl_context
 from crmsync.errors import (
     ConfigurationError,
     CrmsyncError,
+    MalformedAnswerError,
     ProtocolError,
     RateLimitedError,
     TransientError,
@@ -40,6 +41,8 @@ __all__ = [
     "origin",
     "redact_url",
 ]
+
+_T = TypeVar("_T")
 
 
 class PauseGate:
@@ -258,6 +261,25 @@ class RetryingClient:
                     continue
                 error = error_for(response, url)
             attempt = await self._retrier.retry_or_raise(error, attempt)
+
+    async def _read(
+        self, send: Callable[[], Awaitable[httpx.Response]], read: Callable[[httpx.Response], _T]
+    ) -> _T:
+        """``read`` of the answer to ``send()``, which is sent again (with back-off, as other
+        transient failures) while ``read`` finds its successful answer malformed
+        (:class:`MalformedAnswerError`); for requests that may be repeated, as reads."""
+        attempt = 0
+        while True:
+            response = await send()
+            try:
+                return read(response)
+            except MalformedAnswerError as error:
+                try:
+                    attempt = await self._retrier.retry_or_raise(error, attempt)
+                except MalformedAnswerError:
+                    raise MalformedAnswerError(
+                        f"{error.message} (the same after {attempt} retries)", **error.context()
+                    ) from None
 
     def _before_attempt(self) -> None:
         """Called before every attempt, before the pause gate; may raise to stop."""

@@ -2,9 +2,9 @@
 
 An *emitter* turns a typed CRM value (from :mod:`crmsync.sync.parse`) into the value of the
 Campaign field's :class:`~crmsync.store.types.CampaignType`: numbers range-checked, text
-length-checked (never silently truncated), picklists and booleans as technical values or display
-labels. A type pair that can never work raises :class:`~crmsync.sync.parse.UnsupportedConversion`
-when the mapping is compiled.
+length-checked (never silently truncated) and refused when it holds a NUL character, picklists
+and booleans as technical values or display labels. A type pair that can never work raises
+:class:`~crmsync.sync.parse.UnsupportedConversion` when the mapping is compiled.
 """
 
 from __future__ import annotations
@@ -87,26 +87,35 @@ def _text_emitter(info: FieldInfo, display: bool) -> Emitter:
     return _same
 
 
-def _too_long(text: str, limit: int) -> ConversionError:
-    return ConversionError(
-        RejectCode.VALUE_TOO_LONG, f"{len(text)} characters, more than the {limit} the field holds"
-    )
+def _check_text(text: str, limit: int | None) -> None:
+    """Raise unless ``text`` fits the field: no longer than ``limit`` (when there is one), and
+    without a NUL character (PostgreSQL cannot store one; refused on every store alike)."""
+    if limit is not None and len(text) > limit:
+        raise ConversionError(
+            RejectCode.VALUE_TOO_LONG,
+            f"{len(text)} characters, more than the {limit} the field holds",
+        )
+    if "\x00" in text:
+        raise ConversionError(
+            RejectCode.INVALID_VALUE,
+            f"the text holds a NUL character (\\u0000) at character {text.index(chr(0)) + 1}, "
+            "which no Campaign store takes",
+        )
 
 
-def _with_length(emit: Emitter, limit: int) -> Emitter:
+def _checked_text(emit: Emitter, limit: int | None) -> Emitter:
+    """``emit``, the text it writes checked by :func:`_check_text`."""
     if emit is _same:  # text as is, the most common field: one call less per value
 
         def check(text: Any, _record: Record) -> Any:
-            if len(text) > limit:
-                raise _too_long(text, limit)
+            _check_text(text, limit)
             return text
 
         return check
 
     def emit_checked(value: Any, record: Record) -> Any:
         text = emit(value, record)
-        if len(text) > limit:
-            raise _too_long(text, limit)
+        _check_text(text, limit)
         return text
 
     return emit_checked
@@ -160,10 +169,8 @@ def emitter(info: FieldInfo, target: FieldDefinition, *, display: bool) -> Emitt
             f"{crm.value} values cannot be written to a {campaign.value} field"
         )
     if campaign in _TEXT_TARGETS:
-        emit = _text_emitter(info, display)
-        if target.length is not None and campaign is CampaignType.STRING:
-            return _with_length(emit, target.length)
-        return emit
+        limit = target.length if campaign is CampaignType.STRING else None
+        return _checked_text(_text_emitter(info, display), limit)
     if crm is CrmType.PICKLIST:  # into an integer field
         if display:
             raise UnsupportedConversion(
@@ -267,11 +274,7 @@ def campaign_value(target: FieldDefinition, value: bool | int | float | str) -> 
                 return datetime_parser(None)(value)
             case CampaignType.STRING | CampaignType.TEXT:
                 text = text_of(value)
-                if target.length is not None and len(text) > target.length:
-                    raise ConversionError(
-                        RejectCode.VALUE_TOO_LONG,
-                        f"{len(text)} characters, more than the {target.length} the field holds",
-                    )
+                _check_text(text, target.length)
                 return text
     except ConversionError as exc:
         raise UnsupportedConversion(f"{exc.message} ({target.type.value} field)") from None

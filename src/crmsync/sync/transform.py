@@ -17,7 +17,7 @@ from typing import Any
 
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
 from crmsync.config.models import InboundMapping
-from crmsync.connectors.base import FieldInfo, Record, TableInfo
+from crmsync.connectors.base import INVALID_TEXT, FieldInfo, Record, TableInfo
 from crmsync.errors import RejectError
 from crmsync.store.resources import FieldDefinition, LinkDefinition, ResourceDefinition
 from crmsync.store.types import CampaignType
@@ -88,8 +88,11 @@ class CompiledMapping:
         object.__setattr__(self, "_plan", _planned_steps(self._steps, {}))
 
     def passes(self, record: Record) -> bool:
-        """Whether ``record`` passes the mapping's filters (always, without filters)."""
-        return self._predicate(record.values)
+        """Whether ``record`` passes the mapping's filters (always, without filters). A record
+        holding invalid text passes, so that :meth:`to_row` rejects it: its values are not what
+        the CRM holds, and filtering on them could drop its Campaign row."""
+        values = record.values
+        return INVALID_TEXT in values or self._predicate(values)
 
     def to_row(self, record: Record) -> dict[str, Any]:
         """The Campaign row of ``record``: column → value.
@@ -118,6 +121,14 @@ class CompiledMapping:
                 code=RejectCode.MISSING_ID.value,
                 table=self.crm_table,
             )
+        invalid = record.values.get(INVALID_TEXT)
+        if invalid is not None:
+            raise RejectError(
+                f"{self.crm_table} {key[:60]!r}: {invalid}",
+                code=RejectCode.INVALID_VALUE.value,
+                table=self.crm_table,
+                record_id=key,
+            )
         if self._key_length is not None and len(key) > self._key_length:
             raise RejectError(
                 f"{self.crm_table} {key[:60]!r}: the id has {len(key)} characters, more than "
@@ -138,7 +149,7 @@ class CompiledMapping:
                 value = get(wire)
                 if shape:
                     if shape == _TEXT:
-                        if type(value) is str and len(value) <= limit:
+                        if type(value) is str and len(value) <= limit and "\x00" not in value:
                             row[column] = value
                             continue
                     elif shape == _INT:

@@ -263,11 +263,18 @@ async def test_429_pauses_the_connection(
     async with DataverseConnector(_config(server, tls)) as crm:
         await crm.describe("contact")
         faults(kind="status", status=429, retry_after=1, path="/contacts")
+        _control(server, tls, "DELETE", "requests")
         started = time.monotonic()
         pages = await _all(crm.read_all("contact", ["firstname"]))
         assert time.monotonic() - started >= 1.0
         assert pages
         assert crm.counters.throttled == 1
+    # The emulator's request log: nothing was sent during the pause.
+    throttled, *after = _control(server, tls, "GET", "requests")
+    assert throttled["status"] == 429
+    assert after
+    assert after[0]["at"] - throttled["at"] >= 1.0
+    assert [r["status"] for r in after] == [200] * len(after)
 
 
 async def test_revoked_access_token_is_refreshed_once(

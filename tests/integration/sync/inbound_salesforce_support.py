@@ -138,7 +138,17 @@ def running_salesforce(
         emulator.close()
 
 
-def config_text(crm_url: str, ca: Path, folder: Path, mappings: str, resources: str = "") -> str:
+def config_text(
+    crm_url: str,
+    ca: Path,
+    folder: Path,
+    mappings: str,
+    resources: str = "",
+    *,
+    store_url: str | None = None,
+    pg_schema: str | None = None,
+) -> str:
+    store = store_url or f"sqlite:///{folder / 'store.db'}"
     lines = [
         "version: 1",
         "connections:",
@@ -149,7 +159,8 @@ def config_text(crm_url: str, ca: Path, folder: Path, mappings: str, resources: 
         "    client_secret_env: CRMSYNC_TEST_SECRET",
         f"    ca_bundle: {ca}",
         "store:",
-        f"  url: sqlite:///{folder / 'store.db'}",
+        f"  url: {store}",
+        *([f"  pg_schema: {pg_schema}"] if pg_schema else []),
         "queue:",
         "  kind: sqlite",
         f"  path: {folder / 'queue.db'}",
@@ -161,9 +172,11 @@ def config_text(crm_url: str, ca: Path, folder: Path, mappings: str, resources: 
     return "\n".join(lines)
 
 
-def make_config(crm: SfCrm, folder: Path, mappings: str, resources: str = "") -> Config:
+def make_config(
+    crm: SfCrm, folder: Path, mappings: str, resources: str = "", **store: Any
+) -> Config:
     return load_config_text(
-        config_text(crm.url, crm.tls.ca, folder, mappings, resources), environ=ENV
+        config_text(crm.url, crm.tls.ca, folder, mappings, resources, **store), environ=ENV
     )
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from crmsync.config.errors import ConfigError
 from crmsync.config.models import InboundMapping
-from crmsync.connectors.base import CrmType, FieldInfo, Option, Record
+from crmsync.connectors.base import INVALID_TEXT, CrmType, FieldInfo, Option, Record
 from crmsync.errors import ConfigurationError, RejectError
 from crmsync.store.engine import create_engine_for
 from crmsync.store.publish import publish
@@ -613,9 +613,46 @@ def test_text_is_written_whole_or_rejected_never_cut(text: str, replaced: bool) 
     if replaced:
         assert compiled.to_row(record(firstname=text))["first_name"] == "(replaced)"
         return
-    if len(text) <= 255:
+    if len(text) <= 255 and "\x00" not in text:
         assert compiled.to_row(record(firstname=text))["first_name"] == text
         return
     with pytest.raises(RejectError) as caught:
         compiled.to_row(record(firstname=text))
-    assert caught.value.code == "VALUE_TOO_LONG"
+    assert caught.value.code == ("VALUE_TOO_LONG" if len(text) > 255 else "INVALID_VALUE")
+
+
+class TestTextNoStoreTakes:
+    @pytest.mark.parametrize(
+        ("values", "formatted", "wire"),
+        [
+            ({"firstname": "A\x00n"}, {}, "firstname"),  # a field with a length
+            ({"emailaddress1": "a\x00@example.com"}, {}, "emailaddress1"),  # one without
+            ({"tier": 2}, {"tier": "Go\x00ld"}, "tier"),  # a display label
+        ],
+    )
+    def test_a_nul_character_is_rejected_naming_the_field(
+        self, values: dict[str, Any], formatted: dict[str, str], wire: str
+    ) -> None:
+        compiled = compile_(member_mapping(picklist_values="display"))
+        base = {"emailaddress1": "e", "_parentcustomerid_value": "p", "tier": 1}
+        with pytest.raises(RejectError) as caught:
+            compiled.to_row(record(formatted=formatted, **{**base, **values}))
+        assert caught.value.code == "INVALID_VALUE"
+        assert f"field '{wire}'" in caught.value.message
+        assert "NUL character" in caught.value.message
+
+    def test_text_the_connector_noted_invalid_is_rejected_and_never_filtered_out(self) -> None:
+        compiled = compile_(
+            mapping(
+                filters={"conditions": [{"field": "lastname", "op": "eq", "value": "Kept"}]},
+                delete_filtered_out=True,
+            )
+        )
+        noted = {"lastname": "\\ud800", INVALID_TEXT: "'lastname' holds a lone UTF-16 surrogate"}
+        bad = record(**noted)
+        assert compiled.passes(bad)
+        assert not compiled.passes(record(lastname="Other"))
+        with pytest.raises(RejectError) as caught:
+            compiled.to_row(bad)
+        assert caught.value.code == "INVALID_VALUE"
+        assert "'lastname' holds a lone UTF-16 surrogate" in caught.value.message

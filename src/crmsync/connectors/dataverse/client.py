@@ -18,22 +18,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin
 
 import httpx
 import orjson
 
+from crmsync.connectors.answers import read_json
 from crmsync.connectors.dataverse.auth import TokenProvider
 from crmsync.connectors.dataverse.config import DataverseConnectionConfig
 from crmsync.connectors.dataverse.errors import error_from_response
-from crmsync.connectors.http import (
-    PauseGate,
-    RetryingClient,
-    json_body,
-    origin,
-    redact_url,
-)
+from crmsync.connectors.http import PauseGate, RetryingClient, origin, redact_url
 from crmsync.connectors.server_time import ServerTime
 from crmsync.errors import CrmsyncError, ProtocolError
 from crmsync.odata.batch import (
@@ -120,22 +116,36 @@ class DataverseClient(RetryingClient):
         headers: Mapping[str, str] | None = None,
         *,
         table: str | None = None,
+        rows: str | None = None,
     ) -> dict[str, Any]:
-        """GET a path relative to the service root; the answer must be a JSON object."""
-        response = await self.request("GET", path, params=params, headers=headers, table=table)
-        return json_object(response)
+        """GET a path relative to the service root; the answer must be a JSON object (with
+        ``rows``, holding a list of objects under that key, as a page its ``value``). A
+        malformed answer is asked for again, and raises
+        :class:`~crmsync.errors.MalformedAnswerError` when it stays so."""
+        return await self._read(
+            lambda: self.request("GET", path, params=params, headers=headers, table=table),
+            partial(read_json, rows=rows),
+        )
 
     async def get_url(
-        self, url: str, headers: Mapping[str, str] | None = None, *, table: str | None = None
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        table: str | None = None,
+        rows: str | None = None,
     ) -> dict[str, Any]:
-        """GET a link the service gave (``@odata.nextLink``/``deltaLink``) exactly as given.
+        """GET a link the service gave (``@odata.nextLink``/``deltaLink``) exactly as given;
+        the answer as in :meth:`get_json`.
 
         Links to another scheme, host or port are refused: following them would send the
         bearer token elsewhere.
         """
         absolute = self.resolve_link(url)
-        response = await self.request("GET", absolute, headers=headers, table=table)
-        return json_object(response)
+        return await self._read(
+            lambda: self.request("GET", absolute, headers=headers, table=table),
+            partial(read_json, rows=rows),
+        )
 
     def resolve_link(self, url: str) -> str:
         """``url`` made absolute against the service root, checked to stay on this origin."""
@@ -296,15 +306,3 @@ class DataverseClient(RetryingClient):
             self.counters.reads += 1
         else:
             self.counters.writes += 1
-
-
-def json_object(response: httpx.Response) -> dict[str, Any]:
-    """The answer's JSON object, or a :class:`ProtocolError` naming the URL and the problem."""
-    data = json_body(response)
-    if not isinstance(data, dict):
-        raise ProtocolError(
-            f"{response.request.method} {redact_url(response.request.url)} answered a JSON "
-            f"{type(data).__name__}, expected an object",
-            status=response.status_code,
-        )
-    return data

@@ -14,7 +14,17 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from typing import Any
 
-from crmsync.connectors.base import ChangePage, CrmType, Deletion, FieldInfo, Record, TableInfo
+from crmsync.connectors.base import (
+    INVALID_TEXT,
+    ChangePage,
+    CrmType,
+    Deletion,
+    FieldInfo,
+    Record,
+    TableInfo,
+    row_id,
+    without_nul,
+)
 from crmsync.connectors.dataverse.client import DataverseClient
 from crmsync.connectors.dataverse.metadata import DataverseMetadata
 from crmsync.errors import ChangeTrackingExpired, ConfigurationError, ProtocolError
@@ -26,6 +36,8 @@ logger = logging.getLogger(__name__)
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 _INCLUDE_FORMATTED = 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
 _DELETED_ENTITY = "$deletedEntity"
+#: The key of a page's rows.
+_ROWS = "value"
 # Types whose formatted value says nothing the raw value does not.
 _UNFORMATTED = frozenset({CrmType.STRING, CrmType.MEMO, CrmType.UNIQUEIDENTIFIER})
 
@@ -41,7 +53,6 @@ class RowShape:
     __slots__ = (
         "_formatted",
         "_primary_key",
-        "_table",
         "_version",
         "_wire_set",
         "_wires",
@@ -56,7 +67,6 @@ class RowShape:
         for extra in (info.primary_key, info.version_field):
             if extra and extra not in wires:
                 wires.append(extra)
-        self._table = info.name
         self._primary_key = info.primary_key
         self._version = info.version_field
         self._wires = tuple(wires)
@@ -71,14 +81,12 @@ class RowShape:
         self.select = ",".join(self._wires)
 
     def record(self, row: dict[str, Any]) -> Record:
-        """The record of ``row``, which it consumes (its annotations are removed from it)."""
-        try:
-            record_id = row[self._primary_key]
-        except KeyError:
-            raise ProtocolError(
-                f"a row of {self._table!r} lacks its primary key {self._primary_key!r}",
-                table=self._table,
-            ) from None
+        """The record of ``row``, which it consumes (its annotations are removed from it).
+
+        A row without its primary key becomes a record whose id is empty, and one with text
+        noted invalid keeps the note (:data:`INVALID_TEXT`): the writer rejects them, and the
+        rest of the page goes on."""
+        record_id = row_id(row, self._primary_key)
         pop = row.pop
         etag = pop("@odata.etag", None)
         formatted = {
@@ -89,12 +97,12 @@ class RowShape:
             # Fields missing, or more than were selected: exactly the selected ones.
             get = row.get
             values = {wire: get(wire) for wire in self._wires}
+            if INVALID_TEXT in row:
+                values[INVALID_TEXT] = row[INVALID_TEXT]
         version = values.get(self._version) if self._version else None
         if version is None:
             version = _etag_version(etag)
-        return Record(
-            id=str(record_id), values=values, formatted=formatted, version=_as_int(version)
-        )
+        return Record(id=record_id, values=values, formatted=formatted, version=_as_int(version))
 
     def records(self, rows: Iterable[dict[str, Any]]) -> list[Record]:
         return [self.record(row) for row in rows]
@@ -133,7 +141,9 @@ class DataverseReader:
         if where:
             params["$filter"] = where
         prefer = self._prefer(formatted)
-        first = self._client.get_json(info.collection, params, {"Prefer": prefer}, table=table)
+        first = self._client.get_json(
+            info.collection, params, {"Prefer": prefer}, table=table, rows=_ROWS
+        )
         async for rows, _, _ in self._pages(first, prefer, table):
             yield shape.records(rows)
 
@@ -163,7 +173,9 @@ class DataverseReader:
         if cursor is not None:
             link = self._client.resolve_link(cursor)
             try:
-                first = await self._client.get_url(link, {"Prefer": prefer}, table=table)
+                first = await self._client.get_url(
+                    link, {"Prefer": prefer}, table=table, rows=_ROWS
+                )
             except ChangeTrackingExpired as exc:
                 logger.warning(
                     "change tracking token of %s expired (%s): reading the table in full",
@@ -178,7 +190,7 @@ class DataverseReader:
                 return
         prefer = f"odata.track-changes,{prefer}"
         snapshot = self._client.get_json(
-            info.collection, {"$select": shape.select}, {"Prefer": prefer}, table=table
+            info.collection, {"$select": shape.select}, {"Prefer": prefer}, table=table, rows=_ROWS
         )
         async for page in self._changes(snapshot, prefer, table, shape, snapshot=True):
             yield page
@@ -208,7 +220,7 @@ class DataverseReader:
                         raise ProtocolError(
                             f"a deleted-entity row of {table!r} has no id", table=table
                         )
-                    deletions.append(Deletion(id=deleted_id))
+                    deletions.append(Deletion(id=without_nul(deleted_id)))
                 else:
                     records.append(shape.record(row))
             yield ChangePage(
@@ -231,15 +243,7 @@ class DataverseReader:
         answer = await first
         del first
         while True:
-            rows = answer.pop("value", None)
-            if not isinstance(rows, list):
-                raise ProtocolError(
-                    f"a page of {table!r} has no 'value' list "
-                    f"(got {type(rows).__name__ if rows is not None else 'nothing'})",
-                    table=table,
-                )
-            if rows and not all(isinstance(row, dict) for row in rows):
-                raise ProtocolError(f"a page of {table!r} holds rows that are not objects")
+            rows: list[dict[str, Any]] = answer.pop(_ROWS)  # checked by the client
             next_link = _link(answer, "@odata.nextLink", table)
             delta_link = _link(answer, "@odata.deltaLink", table)
             del answer
@@ -247,7 +251,7 @@ class DataverseReader:
             del rows
             if next_link is None:
                 return
-            answer = await self._client.get_url(next_link, headers, table=table)
+            answer = await self._client.get_url(next_link, headers, table=table, rows=_ROWS)
 
     def _cursor(self, delta_link: str | None) -> str | None:
         """The delta link relative to the service root, so a cursor survives a host alias."""

@@ -20,12 +20,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import orjson
 
+from crmsync.connectors.answers import read_json
 from crmsync.connectors.http import RetryingClient, json_body, origin, redact_url
 from crmsync.connectors.salesforce.auth import OAuthSessionProvider, SessionProvider
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
@@ -116,18 +118,16 @@ class SalesforceClient(RetryingClient):
         headers: Mapping[str, str] | None = None,
         *,
         table: str | None = None,
+        rows: str | None = None,
     ) -> dict[str, Any]:
         """GET a path relative to the API root (or an instance path such as a
-        ``nextRecordsUrl``); the answer must be a JSON object."""
-        response = await self.request("GET", path, params=params, headers=headers, table=table)
-        data = json_body(response)
-        if not isinstance(data, dict):
-            raise ProtocolError(
-                f"GET {redact_url(response.request.url)} answered a JSON "
-                f"{type(data).__name__}, expected an object",
-                table=table,
-            )
-        return data
+        ``nextRecordsUrl``); the answer must be a JSON object (with ``rows``, holding a list of
+        objects under that key, as a query page its ``records``). A malformed answer is asked
+        for again, and raises :class:`~crmsync.errors.MalformedAnswerError` when it stays so."""
+        return await self._read(
+            lambda: self.request("GET", path, params=params, headers=headers, table=table),
+            partial(read_json, rows=rows),
+        )
 
     async def send_json(
         self,

@@ -27,12 +27,19 @@ which is the order they were delivered in.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from crmsync.connectors.base import ChangePage, Deletion, Record, TableInfo
+from crmsync.connectors.base import (
+    ChangePage,
+    Deletion,
+    Record,
+    TableInfo,
+    row_id,
+    without_nul,
+)
 from crmsync.connectors.salesforce.client import SalesforceClient
 from crmsync.connectors.salesforce.cursor import (
     ChangeCursor,
@@ -58,6 +65,8 @@ logger = logging.getLogger(__name__)
 
 _MINUTE = timedelta(minutes=1)
 _DELETED = "IsDeleted"
+#: The key of a query answer's rows.
+_ROWS = "records"
 
 
 class SalesforceReader:
@@ -98,15 +107,15 @@ class SalesforceReader:
 
     async def _first(self, soql: str, table: str, *, all_rows: bool = False) -> dict[str, Any]:
         resource = "queryAll/" if all_rows else "query/"
-        return await self._client.get_json(resource, {"q": soql}, self._headers, table=table)
+        return await self._client.get_json(
+            resource, {"q": soql}, self._headers, table=table, rows=_ROWS
+        )
 
     async def _batches(
         self, answer: dict[str, Any], table: str
     ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
         while True:
-            rows = answer.get("records")
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                raise ProtocolError(f"a query answer for {table} has no 'records' list of objects")
+            rows: list[dict[str, Any]] = answer[_ROWS]  # checked by the client
             for row in rows:
                 row.pop("attributes", None)
             done = answer.get("done") is not False
@@ -117,7 +126,9 @@ class SalesforceReader:
             if done:
                 return
             assert isinstance(next_url, str)
-            answer = await self._client.get_json(next_url, None, self._headers, table=table)
+            answer = await self._client.get_json(
+                next_url, None, self._headers, table=table, rows=_ROWS
+            )
 
     async def track_changes(
         self, table: str, fields: Sequence[str] | None, cursor: str | None
@@ -273,7 +284,7 @@ class SalesforceReader:
                 content = content_digest(row, deleted=deleted)
                 if keep_flag and flag is not None:
                     row[_DELETED] = flag
-                record_id = _record_id(row, info)
+                record_id = row_id(row, info.primary_key)
                 stamp = version_of(row.get(info.version_field or ""))
                 if stamp is None:
                     raise ProtocolError(
@@ -357,7 +368,8 @@ class SalesforceReader:
             record_id = entry.get("id") if isinstance(entry, dict) else None
             if not isinstance(record_id, str) or not record_id:
                 raise ProtocolError(f"a deleted record of {table} has no id")
-            deletions.append(Deletion(id=record_id, deleted_at=_parsed(entry.get("deletedDate"))))
+            deleted_at = _parsed(entry.get("deletedDate"))
+            deletions.append(Deletion(id=without_nul(record_id), deleted_at=deleted_at))
         covered = _parsed(answer.get("latestDateCovered")) or end
         return deletions, format_datetime(covered)
 
@@ -379,18 +391,12 @@ def _names(info: TableInfo, fields: Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def _record_id(row: Mapping[str, Any], info: TableInfo) -> str:
-    record_id = row.get(info.primary_key)
-    if not isinstance(record_id, str) or not record_id:
-        raise ProtocolError(f"a record of {info.name} lacks its Id", table=info.name)
-    return record_id
-
-
-def _record(row: Mapping[str, Any], info: TableInfo) -> Record:
+def _record(row: dict[str, Any], info: TableInfo) -> Record:
     cursor = info.version_field
     stamp = version_of(row.get(cursor)) if cursor else None
     version = bumped_version(stamp, 0) if stamp is not None else None
-    return Record(id=_record_id(row, info), values=dict(row), version=version)
+    record_id = row_id(row, info.primary_key)
+    return Record(id=record_id, values=dict(row), version=version)
 
 
 def _minute(value: datetime) -> datetime:

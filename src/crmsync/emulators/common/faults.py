@@ -2,8 +2,12 @@
 
 A test (or a person trying a sync) adds faults through ``/_emulator/faults``; the
 :class:`FaultMiddleware` then applies them to the next matching requests: an HTTP error with
-``Retry-After``, a slow answer, a connection dropped mid-answer, expired tokens, or (read by the
-emulator's ``$batch`` handler) one failing operation inside a batch.
+``Retry-After``, a slow answer, a connection dropped mid-answer, expired tokens, a ``200`` answer
+whose body is malformed, an answer whose body is edited, or (read by the emulator's ``$batch``
+handler) one failing operation inside a batch.
+
+The middleware also keeps a log of the last requests it served (``/_emulator/requests``), so that
+a test can count the calls a client made, and when.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 import math
 import re
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,10 +41,30 @@ __all__ = [
     "FaultMiddleware",
     "FaultPlan",
     "FaultSpec",
+    "LoggedRequest",
+    "MalformedBody",
+    "RequestLog",
     "control_routes",
 ]
 
-FaultKind = Literal["status", "drop", "slow", "expire_tokens", "batch_item"]
+FaultKind = Literal["status", "drop", "slow", "expire_tokens", "batch_item", "malformed", "rewrite"]
+#: The bodies of a ``malformed`` fault: what proxies and broken connections answer with a 200.
+MalformedBody = Literal["html", "empty", "truncated_json", "no_value"]
+
+#: ``malformed`` body → (content type, body).
+MALFORMED_BODIES: dict[str, tuple[bytes, bytes]] = {
+    "html": (
+        b"text/html; charset=utf-8",
+        b"<html><head><title>502 Bad Gateway</title></head>"
+        b"<body><h1>Bad Gateway</h1><p>The proxy got no answer.</p></body></html>",
+    ),
+    "empty": (b"application/json", b""),
+    "truncated_json": (b"application/json", b'{"value":[{"name":"cut off'),
+    "no_value": (b"application/json", b'{"note":"a page without its rows"}'),
+}
+
+#: Requests the log keeps (the oldest go first).
+REQUEST_LOG_SIZE = 1000
 
 #: Longest delay a ``slow`` fault may ask for: enough to trip any client timeout.
 MAX_DELAY_SECONDS = 600.0
@@ -59,6 +85,12 @@ class Fault:
     times: int = 1
     #: For ``batch_item``: which operation of the batch fails, 0-based (``None``: the first).
     batch_index: int | None = None
+    #: For ``malformed``: the body answered with status 200.
+    body: MalformedBody | None = None
+    #: For ``rewrite``: a regular expression searched in the answer's body (as UTF-8 text)...
+    find: str | None = None
+    #: ... and the text put, as is, in place of every match.
+    replace: str | None = None
 
 
 class FaultSpec(BaseModel):
@@ -74,8 +106,11 @@ class FaultSpec(BaseModel):
     method: str | None = Field(default=None, pattern=r"^[A-Za-z]{1,16}$")
     times: int = Field(default=1, ge=1, le=1_000_000)
     batch_index: int | None = Field(default=None, ge=0, le=100_000)
+    body: MalformedBody | None = None
+    find: str | None = Field(default=None, min_length=1, max_length=2000)
+    replace: str | None = Field(default=None, max_length=100_000)
 
-    @field_validator("path")
+    @field_validator("path", "find")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
@@ -91,6 +126,11 @@ class FaultSpec(BaseModel):
             raise ValueError("a 'slow' fault needs delay_seconds > 0")
         if self.batch_index is not None and self.kind != "batch_item":
             raise ValueError("batch_index only applies to 'batch_item' faults")
+        if (self.body is None) == (self.kind == "malformed"):
+            raise ValueError("a 'malformed' fault needs a body, and only it takes one")
+        rewriting = self.kind == "rewrite"
+        if rewriting != (self.find is not None) or rewriting != (self.replace is not None):
+            raise ValueError("a 'rewrite' fault needs find and replace, and only it takes them")
         return self
 
     def to_fault(self) -> Fault:
@@ -104,12 +144,50 @@ class _Entry:
     path: re.Pattern[str] | None
 
 
+@dataclass(slots=True)
+class LoggedRequest:
+    """One request the emulator served: when it came (seconds since the epoch, the machine's
+    clock, not the emulated one) and the status answered (``None`` when no answer began)."""
+
+    method: str
+    path: str
+    query: str
+    at: float
+    status: int | None = None
+
+
+class RequestLog:
+    """The last :data:`REQUEST_LOG_SIZE` requests served (control requests aside); thread-safe."""
+
+    def __init__(self, size: int = REQUEST_LOG_SIZE) -> None:
+        self._entries: deque[LoggedRequest] = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add(self, method: str, path: str, query: str) -> LoggedRequest:
+        """Log a request as it arrives; its ``status`` is set when its answer begins."""
+        entry = LoggedRequest(method, path, query, time.time())
+        with self._lock:
+            self._entries.append(entry)
+        return entry
+
+    def entries(self) -> list[LoggedRequest]:
+        """Copies of the logged requests, oldest first."""
+        with self._lock:
+            return [dataclasses.replace(e) for e in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 class FaultPlan:
-    """The faults waiting to be applied, in the order they were added; thread-safe."""
+    """The faults waiting to be applied, in the order they were added, and the log of the
+    requests served; thread-safe."""
 
     def __init__(self) -> None:
         self._entries: list[_Entry] = []
         self._lock = threading.Lock()
+        self.requests = RequestLog()
 
     def add(self, fault: Fault) -> None:
         """Queue ``fault`` (raises ``ValueError`` for an invalid path regex or count)."""
@@ -183,11 +261,12 @@ ErrorBody = Callable[[int], tuple[bytes, str]]
 
 
 class FaultMiddleware:
-    """Pure ASGI middleware applying the :class:`FaultPlan` to each HTTP request.
+    """Pure ASGI middleware applying the :class:`FaultPlan` to each HTTP request, and logging it
+    in the plan's :class:`RequestLog`.
 
-    Requests under ``skip_prefix`` (the control endpoint) are never faulted. ``error_body`` gives
-    the body and content type of an injected error status in the emulated service's format;
-    ``expire_tokens`` is called by an ``expire_tokens`` fault.
+    Requests under ``skip_prefix`` (the control endpoint) are never faulted nor logged.
+    ``error_body`` gives the body and content type of an injected error status in the emulated
+    service's format; ``expire_tokens`` is called by an ``expire_tokens`` fault.
     """
 
     def __init__(
@@ -211,7 +290,18 @@ class FaultMiddleware:
         if scope["type"] != "http" or path.startswith(self.skip_prefix):
             await self.app(scope, receive, send)
             return
-        fault = self.plan.take(scope["method"], path)
+        query = scope.get("query_string", b"").decode("latin-1")
+        logged = self.plan.requests.add(scope["method"], path, query)
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                logged.status = message["status"]
+            await send(message)
+
+        await self._serve(scope, receive, send_logged)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fault = self.plan.take(scope["method"], scope["path"])
         if fault is None:
             await self.app(scope, receive, send)
         elif fault.kind == "status":
@@ -221,6 +311,11 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         elif fault.kind == "drop":
             await self._drop(send)
+        elif fault.kind == "malformed":
+            content_type, body = MALFORMED_BODIES[fault.body or "empty"]
+            await _send_whole(send, 200, [(b"content-type", content_type)], body)
+        elif fault.kind == "rewrite":
+            await self.app(scope, receive, _rewriting(fault, send))
         else:  # expire_tokens
             if self.expire_tokens is not None:
                 self.expire_tokens()
@@ -228,14 +323,10 @@ class FaultMiddleware:
 
     async def _send_status(self, fault: Fault, send: Send) -> None:
         body, content_type = self.error_body(fault.status)
-        headers = [
-            (b"content-type", content_type.encode("latin-1")),
-            (b"content-length", str(len(body)).encode()),
-        ]
+        headers = [(b"content-type", content_type.encode("latin-1"))]
         if fault.retry_after is not None:
             headers.append((b"retry-after", str(math.ceil(fault.retry_after)).encode()))
-        await send({"type": "http.response.start", "status": fault.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send_whole(send, fault.status, headers, body)
 
     async def _drop(self, send: Send) -> None:
         # Promise a body, send a piece of it, then abort: the server closes the connection and
@@ -248,6 +339,38 @@ class FaultMiddleware:
         await send(start)
         await send({"type": "http.response.body", "body": b'{"value":[', "more_body": True})
         raise ConnectionDropped("connection dropped by an injected fault")
+
+
+async def _send_whole(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """Send a whole answer: ``headers`` plus the body's length, then the body."""
+    length = (b"content-length", str(len(body)).encode())
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, length]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _rewriting(fault: Fault, send: Send) -> Send:
+    """A ``send`` that holds the answer back until its body is whole, then sends it with every
+    match of the fault's ``find`` replaced by its ``replace`` (and the length fixed)."""
+    pattern, replacement = re.compile(fault.find or "$^"), fault.replace or ""
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def send_rewritten(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                text = b"".join(chunks).decode("utf-8", "surrogateescape")
+                body = pattern.sub(lambda _: replacement, text).encode("utf-8", "surrogateescape")
+                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                await _send_whole(send, start["status"], headers, body)
+        else:
+            await send(message)
+
+    return send_rewritten
 
 
 # ------------------------------------------------------------------------------ control routes
@@ -343,10 +466,16 @@ def control_routes(
         tokens.expire_all()
         return JSONResponse({"status": "ok"})
 
+    async def requests(request: Request) -> Response:
+        if request.method == "DELETE":
+            plan.requests.clear()
+        return JSONResponse([dataclasses.asdict(e) for e in plan.requests.entries()])
+
     return [
         Route("/health", health, methods=["GET"]),
         Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/clock", clock_route, methods=["GET", "POST"]),
         Route("/tokens/expire", expire_tokens, methods=["POST"]),
+        Route("/requests", requests, methods=["GET", "DELETE"]),
         *extra,
     ]

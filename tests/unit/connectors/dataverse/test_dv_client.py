@@ -8,12 +8,14 @@ import pytest
 from connector_fakes import FakeTime
 from dv_fakes import ROOT, ClientFactory, FakeOrg, dv_error, json_response, make_config
 
+from crmsync.connectors.base import INVALID_TEXT
 from crmsync.connectors.dataverse import DataverseClient, StaticTokenProvider
 from crmsync.connectors.dataverse.client import PauseGate
 from crmsync.errors import (
     AuthenticationError,
     ConfigurationError,
     FatalError,
+    MalformedAnswerError,
     ProtocolError,
     RateLimitedError,
     RejectError,
@@ -277,22 +279,76 @@ async def test_links_to_another_host_are_refused(client: DataverseClient, org: F
     assert org.requests[0].url.query == b"$skiptoken=%3Ccookie"
 
 
+HTML = {"Content-Type": "text/html"}
+
+
 @pytest.mark.parametrize(
-    ("response", "fragment"),
+    ("response", "rows", "fragment"),
     [
-        (httpx.Response(200, content=b"<html>login</html>"), "not JSON"),
-        (httpx.Response(200, content=b"[]"), "JSON list"),
-        (httpx.Response(200, content=b""), "not JSON"),
+        (
+            httpx.Response(200, content=b"<html>login</html>", headers=HTML),
+            None,
+            "a body that is not JSON (text/html, 18 bytes): '<html>login</html>'",
+        ),
+        (httpx.Response(200, content=b"[]"), None, "a JSON list, not an object"),
+        (httpx.Response(200, content=b""), None, "an empty body (no content type, 0 bytes)"),
+        (httpx.Response(200, content=b'{"value":[{"a'), "value", "not JSON"),
+        (json_response(200, {"note": 1}), "value", "without its 'value' list of rows"),
+        (json_response(200, {"value": [1]}), "value", "without its 'value' list of rows"),
     ],
 )
-async def test_malformed_success_answers_are_protocol_errors(
-    client: DataverseClient, org: FakeOrg, response: httpx.Response, fragment: str
+async def test_malformed_success_answers_are_retried_then_fail_saying_what_came(
+    client: DataverseClient,
+    org: FakeOrg,
+    fake_time: FakeTime,
+    response: httpx.Response,
+    rows: str | None,
+    fragment: str,
 ) -> None:
     org.data = lambda request: response
-    with pytest.raises(ProtocolError, match=fragment) as caught:
-        await client.get_json("contacts", {"$deltatoken": "tok"})
-    assert f"GET {ROOT}contacts" in caught.value.message
+    with pytest.raises(MalformedAnswerError) as caught:
+        await client.get_json("contacts", {"$deltatoken": "tok"}, rows=rows)
+    assert isinstance(caught.value, TransientError)
+    assert f"GET {ROOT}contacts answered 200 with " in caught.value.message
+    assert fragment in caught.value.message
+    assert "(the same after 3 retries)" in caught.value.message
     assert "tok" not in caught.value.message
+    assert len(org.data_requests()) == 4
+    assert fake_time.sleeps == [1.0, 2.0, 4.0]  # backed off
+    assert client.counters.retries == 3
+
+
+async def test_a_malformed_answer_once_is_asked_for_again(
+    client: DataverseClient, org: FakeOrg, fake_time: FakeTime
+) -> None:
+    answers = iter([httpx.Response(200, content=b"<html>proxy</html>", headers=HTML)])
+    org.data = lambda request: next(answers, json_response(200, {"value": [{"a": 1}]}))
+    assert await client.get_json("contacts", rows="value") == {"value": [{"a": 1}]}
+    assert len(org.data_requests()) == 2
+    assert fake_time.sleeps == [1.0]
+
+
+async def test_lone_surrogates_are_escaped_and_noted_on_their_row(
+    client: DataverseClient, org: FakeOrg
+) -> None:
+    body = b'{"value":[{"id":"1","name":"a\\ud800b","tags":["\\udfff"]},{"id":"2","name":"ok"}]}'
+    org.data = lambda request: httpx.Response(200, content=body)
+    page = await client.get_json("contacts", rows="value")
+    bad, good = page["value"]
+    assert bad["name"] == "a\\ud800b"
+    assert bad["tags"] == ["\\udfff"]
+    assert "'name' holds a lone UTF-16 surrogate" in bad[INVALID_TEXT]
+    assert "'tags': item 0 holds a lone UTF-16 surrogate" in bad[INVALID_TEXT]
+    assert good == {"id": "2", "name": "ok"}
+
+
+async def test_a_lone_surrogate_outside_the_rows_is_a_malformed_answer(
+    client: DataverseClient, org: FakeOrg
+) -> None:
+    body = b'{"value":[],"@odata.nextLink":"https://x/\\ud800"}'
+    org.data = lambda request: httpx.Response(200, content=body)
+    with pytest.raises(MalformedAnswerError, match="not JSON"):
+        await client.get_json("contacts", rows="value")
 
 
 async def test_other_statuses_are_fatal(client: DataverseClient, org: FakeOrg) -> None:

@@ -7,9 +7,9 @@ import httpx
 import pytest
 from dv_fakes import ROOT, FakeOrg, dv_error, json_response
 
-from crmsync.connectors.base import ChangePage, Deletion, Record
+from crmsync.connectors.base import INVALID_TEXT, ChangePage, Deletion, Record
 from crmsync.connectors.dataverse import DataverseConnector, reconcile_deletions
-from crmsync.errors import ConfigurationError, ProtocolError
+from crmsync.errors import ConfigurationError, MalformedAnswerError, ProtocolError
 
 FV = "@OData.Community.Display.V1.FormattedValue"
 
@@ -285,21 +285,61 @@ async def test_cursor_to_another_host_is_refused(connector: DataverseConnector) 
 
 
 @pytest.mark.parametrize(
-    ("page", "fragment"),
+    ("page", "error", "fragment"),
     [
-        ({"no": "value"}, "no 'value' list"),
-        ({"value": {"a": 1}}, "no 'value' list"),
-        ({"value": [1, 2]}, "not objects"),
-        ({"value": [{"firstname": "x"}]}, "lacks its primary key"),
-        ({"value": [], "@odata.nextLink": 5}, "not a string"),
+        ({"no": "value"}, MalformedAnswerError, "without its 'value' list of rows"),
+        ({"value": {"a": 1}}, MalformedAnswerError, "without its 'value' list of rows"),
+        ({"value": [1, 2]}, MalformedAnswerError, "without its 'value' list of rows"),
+        ({"value": [], "@odata.nextLink": 5}, ProtocolError, "not a string"),
     ],
 )
-async def test_malformed_pages_are_protocol_errors(
-    connector: DataverseConnector, org: FakeOrg, page: dict[str, Any], fragment: str
+async def test_malformed_pages_are_errors(
+    connector: DataverseConnector,
+    org: FakeOrg,
+    page: dict[str, Any],
+    error: type[Exception],
+    fragment: str,
 ) -> None:
     org.data = lambda request: json_response(200, page)
-    with pytest.raises(ProtocolError, match=fragment):
+    with pytest.raises(error, match=fragment):
         await _pages(connector.read_all("contact", ["firstname"]))
+
+
+async def test_a_row_without_its_key_is_a_record_without_id_next_to_the_others(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    keyless = _row(2)
+    del keyless["contactid"]
+    org.data = PagedContacts([_row(1), keyless, {**_row(3), "contactid": None}])
+    pages = await _pages(connector.read_all("contact", ["firstname"]))
+    records = [r for page in pages for r in page]
+    assert [(r.id, r.values["firstname"]) for r in records] == [
+        ("00000000-0000-0000-0000-000000000001", "First1"),
+        ("", "First2"),
+        ("", "First3"),
+    ]
+
+
+async def test_an_id_with_a_nul_character_is_escaped_and_noted(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    row = {**_row(1), "contactid": "00000000-0000-0000-0000-\x00"}
+    org.data = lambda request: json_response(200, {"value": [row]})
+    (page,) = await _pages(connector.read_all("contact", ["firstname"]))
+    assert page[0].id == "00000000-0000-0000-0000-\\u0000"
+    assert page[0].values[INVALID_TEXT] == "the id holds a NUL character (\\u0000)"
+    assert page[0].values["firstname"] == "First1"
+
+
+async def test_a_row_with_invalid_text_keeps_its_note(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    row = _row(1)
+    row["firstname"] = "\\ud800"
+    row[INVALID_TEXT] = "'firstname' holds a lone UTF-16 surrogate"
+    org.data = lambda request: json_response(200, {"value": [row]})
+    (page,) = await _pages(connector.read_all("contact", ["firstname"]))
+    assert page[0].values[INVALID_TEXT] == "'firstname' holds a lone UTF-16 surrogate"
 
 
 async def test_tracking_round_without_delta_link_is_a_protocol_error(

@@ -16,6 +16,7 @@ from crmsync.connectors.salesforce.client import parse_limit_info
 from crmsync.errors import (
     AuthenticationError,
     ConfigurationError,
+    MalformedAnswerError,
     ProtocolError,
     RejectError,
     TransientError,
@@ -146,17 +147,23 @@ async def test_record_operations_map_refusals_to_rejects(
     assert client.counters.writes == 1
 
 
-async def test_malformed_answers_are_protocol_errors(
+async def test_malformed_answers_are_retried_then_fail_saying_what_came(
     client: SalesforceClient, org: FakeOrg
 ) -> None:
     org.before.append(
         lambda r: httpx.Response(200, text="<html/>") if "limits" in r.url.path else None
     )
-    with pytest.raises(ProtocolError, match="not JSON"):
+    with pytest.raises(MalformedAnswerError, match=r"not JSON .*'<html/>' .the same after"):
         await client.get_json("limits/")
+    assert client.counters.retries > 0
     org.before.append(lambda r: httpx.Response(200, json=[1]) if "list" in r.url.path else None)
-    with pytest.raises(ProtocolError, match="expected an object"):
+    with pytest.raises(MalformedAnswerError, match="a JSON list, not an object"):
         await client.get_json("list/")
+    org.before.append(
+        lambda r: httpx.Response(200, json={"done": True}) if "query" in r.url.path else None
+    )
+    with pytest.raises(MalformedAnswerError, match="without its 'records' list of rows"):
+        await client.get_json("query/", {"q": "SELECT Id FROM Contact"}, rows="records")
 
 
 async def test_tls_failures_are_configuration_errors(org: FakeOrg) -> None:

@@ -21,6 +21,7 @@ from crmsync.emulators.common.faults import (
     Fault,
     FaultMiddleware,
     FaultPlan,
+    RequestLog,
     _HideDroppedConnections,
     control_routes,
 )
@@ -167,6 +168,9 @@ async def test_faults_control_routes(harness: tuple[Harness, httpx.AsyncClient])
             "method": None,
             "times": 2,
             "batch_index": None,
+            "body": None,
+            "find": None,
+            "replace": None,
         }
     ]
     assert len((await client.get("/_emulator/faults")).json()) == 1
@@ -184,6 +188,12 @@ async def test_faults_control_routes(harness: tuple[Harness, httpx.AsyncClient])
         ({"kind": "slow"}, "delay_seconds"),
         ({"kind": "status", "bogus": 1}, "bogus"),
         ({"kind": "drop", "batch_index": 1}, "batch_index"),
+        ({"kind": "malformed"}, "body"),
+        ({"kind": "malformed", "body": "xml"}, "body"),
+        ({"kind": "status", "body": "html"}, "body"),
+        ({"kind": "rewrite", "find": "a"}, "replace"),
+        ({"kind": "rewrite", "find": "(", "replace": ""}, "find"),
+        ({"kind": "drop", "find": "a", "replace": "b"}, "find"),
     ],
 )
 async def test_invalid_fault_gets_422_naming_the_field(
@@ -224,3 +234,68 @@ async def test_token_expiry_control(harness: tuple[Harness, httpx.AsyncClient]) 
     response = await client.post("/_emulator/tokens/expire")
     assert response.status_code == 200
     assert h.tokens.verify(token) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "content"),
+    [
+        ("html", "text/html; charset=utf-8", b"<html><head><title>502 Bad Gateway"),
+        ("empty", "application/json", b""),
+        ("truncated_json", "application/json", b'{"value":[{"'),
+        ("no_value", "application/json", b'{"note":'),
+    ],
+)
+async def test_malformed_fault_answers_200_with_that_body_once(
+    harness: tuple[Harness, httpx.AsyncClient], body: str, content_type: str, content: bytes
+) -> None:
+    _, client = harness
+    added = await client.post(
+        "/_emulator/faults", json={"kind": "malformed", "body": body, "path": "^/api/"}
+    )
+    assert added.status_code == 200, added.text
+    response = await client.get("/api/data/v9.2/contacts")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == content_type
+    assert response.content.startswith(content)
+    assert response.headers["content-length"] == str(len(response.content))
+    assert (await client.get("/api/data/v9.2/contacts")).json() == {
+        "hello": "/api/data/v9.2/contacts"
+    }
+
+
+async def test_rewrite_fault_edits_the_next_answer_body(
+    harness: tuple[Harness, httpx.AsyncClient],
+) -> None:
+    _, client = harness
+    fault = {"kind": "rewrite", "find": r'"/api/(\w+)"', "replace": '"\\ud800"', "times": 1}
+    assert (await client.post("/_emulator/faults", json=fault)).status_code == 200
+    response = await client.get("/api/x")
+    assert response.content == b'{"hello":"\\ud800"}'
+    assert response.headers["content-length"] == str(len(response.content))
+    assert (await client.get("/api/x")).json() == {"hello": "/api/x"}
+
+
+async def test_request_log_records_served_requests_and_clears(
+    harness: tuple[Harness, httpx.AsyncClient],
+) -> None:
+    h, client = harness
+    h.plan.add(Fault("status", status=429, retry_after=1, path="^/api/a"))
+    before = time.time()
+    await client.get("/api/a?x=1&y=2")
+    await client.post("/api/b")
+    await client.get("/_emulator/health")
+    log = (await client.get("/_emulator/requests")).json()
+    assert [(e["method"], e["path"], e["query"], e["status"]) for e in log] == [
+        ("GET", "/api/a", "x=1&y=2", 429),
+        ("POST", "/api/b", "", 200),
+    ]
+    assert before <= log[0]["at"] <= log[1]["at"] <= time.time()
+    assert (await client.delete("/_emulator/requests")).json() == []
+    assert h.plan.requests.entries() == []
+
+
+def test_request_log_keeps_the_newest() -> None:
+    log = RequestLog(size=3)
+    for n in range(5):
+        log.add("GET", f"/{n}", "")
+    assert [e.path for e in log.entries()] == ["/2", "/3", "/4"]
