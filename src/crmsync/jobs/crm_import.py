@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from crmsync.connectors.base import Record, TableInfo
+from crmsync.connectors.base import INVALID_TEXT, Record, TableInfo
 from crmsync.errors import ConfigurationError
-from crmsync.jobs.context import Row, StepContext, StepResult
+from crmsync.jobs.context import Row, StepContext, StepResult, reject
 from crmsync.jobs.conversions import import_value
 from crmsync.jobs.filters import parse_filter
 from crmsync.jobs.import_window import ImportWindow, modified_field, open_window
@@ -28,6 +28,7 @@ from crmsync.jobs.odata_filter import odata_filter, odata_in, odata_window
 from crmsync.jobs.options import format_option_date
 from crmsync.jobs.query_values import field_of
 from crmsync.jobs.soql_filter import soql_filter, soql_in, soql_window
+from crmsync.sync.parse import RejectCode
 
 __all__ = ["build_where", "run_import"]
 
@@ -119,9 +120,34 @@ async def run_import(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> St
         result.variables = window.variables()
         result.options = {window.option: format_option_date(window.end)}
         result.seen = {window.option: seen}
-    result.rows = _sort([_row(ctx, info, record, wanted, extra) for record in records], step)
+    good: list[Record] = []
+    for record in records:
+        problem = _unreadable(info, record)
+        if problem is None:
+            good.append(record)
+        else:
+            code, message = problem
+            result.rejects.append(reject({info.primary_key: record.id}, code, message))
+    result.rows = _sort([_row(ctx, info, record, wanted, extra) for record in good], step)
     result.counts = {"read": len(records)}
     return result
+
+
+def _unreadable(info: TableInfo, record: Record) -> tuple[str, str] | None:
+    """Why a record the CRM sent cannot be imported (no id; text no store can hold, which the
+    connector noted, or a NUL character): the step rejects it and imports the others."""
+    if not record.id:
+        return RejectCode.MISSING_ID.value, f"{info.name}: the record has no id"
+    invalid = record.values.get(INVALID_TEXT)
+    if invalid is not None:
+        return RejectCode.INVALID_VALUE.value, f"{info.name} {record.id[:60]!r}: {invalid}"
+    for name, value in record.values.items():
+        if isinstance(value, str) and "\x00" in value:
+            return (
+                RejectCode.INVALID_VALUE.value,
+                f"{info.name} {record.id[:60]!r}: {name} holds a NUL character (\\u0000)",
+            )
+    return None
 
 
 def _in_condition(dialect: str, key: str, ids: list[str]) -> str:
