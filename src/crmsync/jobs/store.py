@@ -1,5 +1,6 @@
 """Job runs in the Campaign store: runs, step executions, variables, rejects, the run log,
-options, the export journal and the deletions seen by change tracking.
+options, the export journal (with the send time of the call in flight) and the deletions seen by
+change tracking.
 
 Every table name starts with ``crmsync_`` (reserved: no resource can be named so). Step inputs,
 records and counts are JSON text (orjson), so SQLite and PostgreSQL hold the same bytes. A step
@@ -115,6 +116,15 @@ class JobTables:
             sa.Column("code", _NAME),
             sa.Column("message", sa.Text()),
         )
+        #: The send time (the CRM's clock) of the call under way of each export step execution:
+        #: at most one call is in flight at a time, and its rows are the ``sending`` ones.
+        self.sends = sa.Table(
+            "crmsync_job_sends",
+            m,
+            sa.Column("run_id", sa.String(32), primary_key=True),
+            sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+            sa.Column("sent_at", UtcDateTime(), nullable=False),
+        )
         self.deletions = sa.Table(
             "crmsync_job_deletions",
             m,
@@ -206,6 +216,7 @@ class JobStore:
             )
             if status == "succeeded":
                 conn.execute(self.t.journal.delete().where(self.t.journal.c.run_id == run_id))
+                conn.execute(self.t.sends.delete().where(self.t.sends.c.run_id == run_id))
 
     def reopen_run(self, run_id: str) -> None:
         with self.engine.begin() as conn:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -27,6 +28,7 @@ from crmsync.connectors.composed import ComposedConnector
 from crmsync.connectors.salesforce.auth import SessionProvider
 from crmsync.connectors.salesforce.client import CallCounters, SalesforceClient
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
+from crmsync.connectors.salesforce.created import CreatedRecords
 from crmsync.connectors.salesforce.metadata import SalesforceMetadata
 from crmsync.connectors.salesforce.reader import SalesforceReader
 from crmsync.connectors.salesforce.writer import SalesforceWriter
@@ -72,6 +74,7 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
             collection_size=config.collection_size,
             max_retries=config.max_retries,
         )
+        self._created = CreatedRecords(self.client, self.metadata, self._reader)
 
     def __repr__(self) -> str:
         return f"SalesforceConnector(url={self.config.url!r})"
@@ -91,6 +94,18 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
     ) -> AsyncIterator[ChangePage]:
         """``formatted`` is accepted for the interface: Salesforce sends no display labels."""
         return self._reader.track_changes(table, fields, cursor)
+
+    def server_now(self) -> datetime:
+        """The org's current time (from the ``Date`` header of its latest answer)."""
+        return self.client.server_now()
+
+    async def created_matching(
+        self, table: str, records: Sequence[Mapping[str, Any]], since: datetime
+    ) -> list[list[str]]:
+        """For each of ``records`` (values as sent in a create), the ids of the records the
+        signed-in user created since ``since`` with those values (see
+        :mod:`~crmsync.connectors.salesforce.created`)."""
+        return await self._created.matching(table, records, since)
 
     async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:
         """Records of ``table`` deleted between ``start`` and ``end`` (aware datetimes)."""
