@@ -1,60 +1,48 @@
 """Settling the Salesforce creates an export left under way when it stopped.
 
 Salesforce chooses the id of a record it creates, so a create whose answer never came back (the
-process was killed, the connection died, the run failed) cannot simply be sent again: it may have
-happened. Before each call the export keeps its send time, in Salesforce's clock
-(``crmsync_job_sends``); when the step runs again, the records of that call (``sending`` in the
-journal) are looked for among the records the connection's user created since then, matched on
-the values exported (:meth:`~crmsync.connectors.salesforce.SalesforceConnector.created_matching`).
-Records already known to the run's journal are set aside, then, for each set of records sent with
-the same values:
-
-- no match: they were not created; they are sent again;
-- as many matches as records, or fewer: those were created (identical records are
-  interchangeable): their ids are recorded and the others are sent again;
-- more matches than records: records with the same values were also created by someone else
-  since, and which ones are this export's cannot be told: each becomes a reject ``IN_DOUBT``,
-  whose message recommends an external id (upserts are resent safely).
-
-The look-up waits until :data:`SETTLE_SECONDS` have passed since the call was sent, so that a
-call Salesforce was still processing when its sender stopped has finished.
+process was killed, the run failed) cannot simply be sent again: it may have happened. Before
+each call the export keeps its send time, in Salesforce's clock (``crmsync_job_sends``); when the
+step runs again, the records of that call (``sending`` in the journal) are looked for among the
+records the connection's user created since then, matched on the values exported, the records
+the run's journal already holds set aside
+(:meth:`~crmsync.connectors.salesforce.SalesforceConnector.settle_creates`). Those found are
+recorded as exported, the others sent again; those that cannot be told apart from records with
+the same values created by someone else become rejects ``IN_DOUBT``, whose message recommends an
+external id (upserts are resent safely).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 
+from crmsync.connectors.salesforce.created import Known, Settled
+from crmsync.connectors.salesforce.writer import IN_DOUBT
 from crmsync.jobs.context import StepContext
 from crmsync.jobs.store import loads
 
 __all__ = ["IN_DOUBT", "CreatedLookup", "in_flight_create", "lookup_of", "record_send", "settle"]
 
-IN_DOUBT = "IN_DOUBT"
-#: How long after a call's send time its records are looked for.
-SETTLE_SECONDS = 5.0
-#: How far before the send time creations are looked for (clock differences between servers).
-_MARGIN = timedelta(seconds=2)
 _ID_CHUNK = 500
 
 
 class CreatedLookup(Protocol):
-    """What a connector offers to find the records an interrupted create made (Salesforce)."""
+    """What a connector offers to settle creates whose answer was lost (Salesforce)."""
 
     def server_now(self) -> datetime: ...
 
-    async def created_matching(
-        self, table: str, records: Sequence[Mapping[str, Any]], since: datetime
-    ) -> list[list[str]]: ...
+    async def settle_creates(
+        self, table: str, records: Sequence[Mapping[str, Any]], sent_at: datetime, known: Known
+    ) -> Settled: ...
 
 
 def lookup_of(connector: object) -> CreatedLookup | None:
-    """``connector`` when it can look created records up, else ``None``."""
-    if callable(getattr(connector, "created_matching", None)) and callable(
+    """``connector`` when it can settle lost creates, else ``None``."""
+    if callable(getattr(connector, "settle_creates", None)) and callable(
         getattr(connector, "server_now", None)
     ):
         return cast(CreatedLookup, connector)
@@ -81,29 +69,21 @@ async def settle(
     becomes ``ok`` with the id found, ``pending`` to be sent again, or ``rejected`` IN_DOUBT."""
     if not items:
         return
+    indexes = [item.idx for item in items]
     if lookup is None:
-        _finish(ctx, {}, [], [item.idx for item in items], _NO_LOOKUP)
+        _finish(ctx, {}, [], indexes, _NO_LOOKUP)
         return
-    sent_at = _sent_at(ctx)
-    wait = (sent_at - lookup.server_now()).total_seconds() + SETTLE_SECONDS
-    if wait > 0:
-        await asyncio.sleep(min(wait, SETTLE_SECONDS))
     values = [loads(item.op)["op"]["values"] for item in items]
-    found = await lookup.created_matching(table, values, sent_at - _MARGIN)
-    known = _known_ids(ctx, {i for ids in found for i in ids})
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for item, matches in zip(items, found, strict=True):
-        groups.setdefault(tuple(i for i in matches if i not in known), []).append(item.idx)
-    created: dict[int, str] = {}
-    again: list[int] = []
-    doubtful: list[int] = []
-    for free, indexes in groups.items():
-        if len(free) > len(indexes):
-            doubtful += indexes
-            continue
-        created.update(zip(indexes, free, strict=False))
-        again += indexes[len(free) :]
-    _finish(ctx, created, again, doubtful, _AMBIGUOUS)
+    settled = await lookup.settle_creates(
+        table, values, _sent_at(ctx), lambda ids: _known_ids(ctx, ids)
+    )
+    _finish(
+        ctx,
+        {indexes[position]: crm_id for position, crm_id in settled.created.items()},
+        [indexes[position] for position in settled.again],
+        [indexes[position] for position in settled.doubtful],
+        _AMBIGUOUS,
+    )
 
 
 _ADVICE = (
@@ -134,7 +114,7 @@ def _sent_at(ctx: StepContext) -> datetime:
     return cast(datetime, sent_at)
 
 
-def _known_ids(ctx: StepContext, ids: set[str]) -> set[str]:
+def _known_ids(ctx: StepContext, ids: Collection[str]) -> set[str]:
     """Those of ``ids`` the run's journal already holds as exported."""
     journal = ctx.store.t.journal
     ordered = sorted(ids)

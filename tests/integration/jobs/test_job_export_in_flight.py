@@ -13,16 +13,17 @@ import sqlalchemy as sa
 from jobs_support import CONTACT, FIRST, LAST, Crm, Harness
 
 from crmsync.connectors.base import WriteOp
+from crmsync.connectors.salesforce import created
 from crmsync.emulators.common.faults import Fault
 from crmsync.errors import TransientError
-from crmsync.jobs import JobStore, export_in_flight
+from crmsync.jobs import JobStore
 from crmsync.jobs.runner import RunFailed
 
 
 @pytest.fixture(autouse=True)
 def _no_settling(monkeypatch: pytest.MonkeyPatch) -> None:
     # Calls are over when the connector answers here; the kill tests keep the real wait.
-    monkeypatch.setattr(export_in_flight, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(created, "SETTLE_SECONDS", 0.0)
 
 
 @pytest.fixture

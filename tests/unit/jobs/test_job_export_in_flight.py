@@ -22,8 +22,9 @@ from crmsync.connectors.base import (
     WriteOp,
     WriteResult,
 )
+from crmsync.connectors.salesforce.created import MARGIN, Known, Settled, settle_matches
 from crmsync.errors import TransientError
-from crmsync.jobs import ConnectorPool, JobRunner, JobStore, RunFailed, export_in_flight
+from crmsync.jobs import ConnectorPool, JobRunner, JobStore, RunFailed
 from crmsync.jobs.store import dumps
 from crmsync.store import create_engine_for, publish
 
@@ -57,7 +58,7 @@ class FakeOrg:
         self.now = START
         self.records: dict[str, tuple[datetime, dict[str, Any]]] = {}
         self.lose: str | None = None
-        self.since: list[datetime] = []
+        self.sent_at: list[datetime] = []
 
     def server_now(self) -> datetime:
         return self.now
@@ -67,14 +68,16 @@ class FakeOrg:
         self.records[record_id] = (self.now, dict(values))
         return record_id
 
-    async def created_matching(
-        self, table: str, records: Sequence[Mapping[str, Any]], since: datetime
-    ) -> list[list[str]]:
-        self.since.append(since)
-        return [
+    async def settle_creates(
+        self, table: str, records: Sequence[Mapping[str, Any]], sent_at: datetime, known: Known
+    ) -> Settled:
+        self.sent_at.append(sent_at)
+        since = sent_at - MARGIN
+        found = [
             [i for i, (at, values) in self.records.items() if at >= since and values == record]
             for record in records
         ]
+        return settle_matches(found, known({i for ids in found for i in ids}))
 
     async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         lose, self.lose = self.lose, None
@@ -111,7 +114,7 @@ class FakeOrg:
 class NoLookup(FakeOrg):
     """An org connector that cannot look created records up."""
 
-    created_matching = None  # type: ignore[assignment]
+    settle_creates = None  # type: ignore[assignment]
 
 
 @pytest.fixture
@@ -119,17 +122,6 @@ def store(tmp_path: Path) -> JobStore:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'c.db'}")
     publish(engine, [])
     return JobStore(engine)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    monkeypatch.setattr(export_in_flight.asyncio, "sleep", sleep)
-    return slept
 
 
 def _runner(store: JobStore, org: FakeOrg) -> JobRunner:
@@ -163,7 +155,6 @@ async def _interrupted(store: JobStore, org: FakeOrg, names: list[str], lose: st
 )
 async def test_in_flight_creates_are_settled(
     store: JobStore,
-    sleeps: list[float],
     names: list[str],
     lose: str,
     others: list[str],
@@ -186,23 +177,18 @@ async def test_in_flight_creates_are_settled(
     assert store.run(run_id).status == "succeeded"  # type: ignore[union-attr]
 
 
-async def test_the_look_up_waits_for_the_call_to_settle_and_starts_at_its_send_time(
-    store: JobStore, sleeps: list[float]
-) -> None:
+async def test_the_look_up_starts_from_the_send_time_in_the_orgs_clock(store: JobStore) -> None:
     org = FakeOrg()
     run_id = await _interrupted(store, org, ["a"], "after")
-    org.now += timedelta(seconds=1)
+    org.now += timedelta(seconds=30)
     await _runner(store, org).resume(run_id)
-    assert sleeps == [pytest.approx(export_in_flight.SETTLE_SECONDS - 1)]
-    assert org.since == [START - timedelta(seconds=2)]
+    assert org.sent_at == [START]
     assert org.names() == Counter(["a"])
     with store.engine.connect() as conn:  # the send time is forgotten with the journal
         assert conn.execute(sa.select(sa.func.count()).select_from(store.t.sends)).scalar() == 0
 
 
-async def test_without_a_look_up_the_records_are_in_doubt(
-    store: JobStore, sleeps: list[float]
-) -> None:
+async def test_without_a_look_up_the_records_are_in_doubt(store: JobStore) -> None:
     org = NoLookup()
     run_id = await _interrupted(store, org, ["a", "b"], "after")
     await _runner(store, org).resume(run_id)

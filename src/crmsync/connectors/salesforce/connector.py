@@ -28,7 +28,7 @@ from crmsync.connectors.composed import ComposedConnector
 from crmsync.connectors.salesforce.auth import SessionProvider
 from crmsync.connectors.salesforce.client import CallCounters, SalesforceClient
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
-from crmsync.connectors.salesforce.created import CreatedRecords
+from crmsync.connectors.salesforce.created import CreatedRecords, Known, Settled
 from crmsync.connectors.salesforce.metadata import SalesforceMetadata
 from crmsync.connectors.salesforce.reader import SalesforceReader
 from crmsync.connectors.salesforce.writer import SalesforceWriter
@@ -68,13 +68,14 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
             cursor_field=config.cursor_field,
             overlap_seconds=config.overlap_seconds,
         )
+        self._created = CreatedRecords(self.client, self.metadata, self._reader, sleep)
         self._writer = SalesforceWriter(
             self.client,
             self.metadata,
+            self._created,
             collection_size=config.collection_size,
             max_retries=config.max_retries,
         )
-        self._created = CreatedRecords(self.client, self.metadata, self._reader)
 
     def __repr__(self) -> str:
         return f"SalesforceConnector(url={self.config.url!r})"
@@ -99,13 +100,17 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
         """The org's current time (from the ``Date`` header of its latest answer)."""
         return self.client.server_now()
 
-    async def created_matching(
-        self, table: str, records: Sequence[Mapping[str, Any]], since: datetime
-    ) -> list[list[str]]:
-        """For each of ``records`` (values as sent in a create), the ids of the records the
-        signed-in user created since ``since`` with those values (see
+    async def settle_creates(
+        self,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        sent_at: datetime,
+        known: Known,
+    ) -> Settled:
+        """What became of ``records`` (values as sent in a create call sent at ``sent_at``,
+        whose answer was lost): created, not created, or in doubt (see
         :mod:`~crmsync.connectors.salesforce.created`)."""
-        return await self._created.matching(table, records, since)
+        return await self._created.settle(table, records, sent_at, known)
 
     async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:
         """Records of ``table`` deleted between ``start`` and ``end`` (aware datetimes)."""

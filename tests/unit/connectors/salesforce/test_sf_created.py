@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from crmsync.connectors.base import CrmType, FieldInfo, TableInfo
-from crmsync.connectors.salesforce.created import value_key
+from crmsync.connectors.salesforce.created import settle_matches, value_key
 
 TYPES = {
     "Name": CrmType.STRING,
@@ -76,3 +76,26 @@ def test_a_key_covers_every_field_given_in_order() -> None:
     assert value_key(INFO, ["Born", "Name", "Kids"], sent) != value_key(
         INFO, ["Born", "Name", "Kids"], read
     )
+
+
+@pytest.mark.parametrize(
+    ("found", "known", "created", "again", "doubtful"),
+    [
+        ([[], []], set(), {}, [0, 1], []),  # nothing created: all sent again
+        ([["x"], ["y"]], set(), {0: "x", 1: "y"}, [], []),
+        ([["x", "y"], ["x", "y"]], set(), {0: "x", 1: "y"}, [], []),  # twins: interchangeable
+        ([["x"], ["x"]], set(), {0: "x"}, [1], []),  # twins, one created
+        ([["x", "y"], []], set(), {}, [1], [0]),  # two candidates for one record
+        ([["x", "y"], []], {"x"}, {0: "y"}, [1], []),  # one of them known to the sender
+        ([["x"]], {"x"}, {}, [0], []),  # the only candidate is the sender's own
+    ],
+)
+def test_matches_are_settled(
+    found: list[list[str]],
+    known: set[str],
+    created: dict[int, str],
+    again: list[int],
+    doubtful: list[int],
+) -> None:
+    settled = settle_matches(found, known)
+    assert (settled.created, settled.again, settled.doubtful) == (created, again, doubtful)
