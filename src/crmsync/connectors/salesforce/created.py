@@ -100,7 +100,7 @@ class CreatedRecords:
         table: str,
         records: Sequence[Mapping[str, Any]],
         sent_at: datetime,
-        known: Known = lambda _ids: (),
+        known: Known,
     ) -> Settled:
         """What became of ``records`` (field values as sent in a create of ``table``, in a call
         sent at ``sent_at``, the org's clock); ``known`` sets aside the sender's own records."""

@@ -203,8 +203,11 @@ class SalesforceWriter:
                     for i in pending
                 ]
                 settled = await self._created.settle(table, values, sent_at, self._known)
-                for position, record_id in settled.created.items():
-                    answers[pending[position].index] = {"success": True, "id": record_id}
+                found = {
+                    pending[p].index: {"success": True, "id": i} for p, i in settled.created.items()
+                }
+                self._remember(list(found.values()))
+                answers.update(found)
                 for position in settled.doubtful:
                     answers[pending[position].index] = {
                         "success": False,
