@@ -164,6 +164,10 @@ Prepare = Callable[[bool], Awaitable[tuple[str, Mapping[str, str]]]]
 ErrorFor = Callable[[httpx.Response, str], CrmsyncError]
 
 
+#: Transport failures of a request that never reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 class RetryingClient:
     """The part of a CRM's raw client that does not depend on the CRM: the connection pool, the
     pause gate, closing, and the request loop with its retries and single credential renewal.
@@ -233,11 +237,14 @@ class RetryingClient:
         prepare: Prepare,
         error_for: ErrorFor,
         refused: str,
+        retry_unanswered: bool = True,
     ) -> httpx.Response:
         """Send until a 2xx answer (returned) or an error that may not be retried (raised).
 
         A 401 renews the credential once (``refused`` is logged); transient errors are retried
-        by the :class:`Retrier`.
+        by the :class:`Retrier`. Without ``retry_unanswered``, a request that may have reached
+        the server but got no answer is not sent again: its error is raised for the caller to
+        check what happened (a request that could not connect is still retried).
         """
         attempt = 0
         refreshed = force_refresh = False
@@ -251,6 +258,8 @@ class RetryingClient:
                 response = await self._http.request(method, url, headers=headers, content=content)
             except httpx.TransportError as exc:
                 error = error_from_transport(exc, method=method, url=url)
+                if not retry_unanswered and not isinstance(exc, _NOT_SENT):
+                    raise error from None
             else:
                 self._observe(response)
                 if response.status_code < 300:

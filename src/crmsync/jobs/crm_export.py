@@ -1,16 +1,17 @@
 """The ``crm`` step, ``export``: Campaign records → CRM records, through a durable journal.
 
 Before anything is sent, every operation is written to the journal (``crmsync_job_journal``,
-one row per record, status ``pending``). Each call first marks its rows ``sending``, then records
-each result (``ok`` with the CRM id, or ``rejected`` with code and message) in one transaction.
-A run restarted after a crash skips ``ok`` and ``rejected`` rows, and resends ``sending`` rows only
-when that is harmless:
+one row per record, status ``pending``). Each call first marks its rows ``sending`` (keeping the
+call's send time), then records each result (``ok`` with the CRM id, or ``rejected`` with code
+and message) in one transaction. A run restarted after a crash skips ``ok`` and ``rejected``
+rows, and resends ``sending`` rows only when that is harmless:
 
 - upserts (by primary key or by an alternate/external key) are idempotent: sent again;
 - Dataverse creates carry an id chosen here and kept in the journal, so they are sent again as
   upserts of that id;
-- a Salesforce create cannot be checked (Salesforce chooses ids): the record becomes a reject
-  ``IN_DOUBT`` to check by hand, never a second copy. Map an external id to avoid this.
+- Salesforce creates (Salesforce chooses ids) are first looked for among the records created
+  since the call was sent (:mod:`crmsync.jobs.export_in_flight`): those found are recorded, the
+  others sent again; only a match that cannot be told apart becomes a reject ``IN_DOUBT``.
 
 The journal of a run is deleted when the run succeeds.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +28,7 @@ import sqlalchemy as sa
 from crmsync.connectors.base import TableInfo, WriteOp, WriteResult
 from crmsync.jobs.context import Row, StepContext, StepResult, reject
 from crmsync.jobs.conversions import export_value
+from crmsync.jobs.export_in_flight import in_flight_create, lookup_of, record_send, settle
 from crmsync.jobs.models import CrmStep
 from crmsync.jobs.query_values import field_of
 from crmsync.jobs.store import dumps, loads
@@ -35,7 +38,6 @@ __all__ = ["BATCH_SIZES", "run_export"]
 #: Operations per connector call with ``batch: true`` (Dataverse ``$batch``, Salesforce
 #: sObject Collections).
 BATCH_SIZES = {"dataverse": 1000, "salesforce": 200}
-IN_DOUBT = "IN_DOUBT"
 
 
 def _op(dialect: str, info: TableInfo, step: CrmStep, row: Row, ctx: StepContext) -> dict[str, Any]:
@@ -94,41 +96,28 @@ async def run_export(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> St
                     for index, row in enumerate(rows)
                 ],
             )
-    with engine.connect() as conn:
-        todo = conn.execute(
-            sa.select(journal.c.idx, journal.c.op, journal.c.status)
-            .where(mine, journal.c.status.in_(("pending", "sending")))
-            .order_by(journal.c.idx)
-        ).all()
+    lookup = lookup_of(connector) if dialect == "salesforce" else None
+    todo = _todo(ctx)
+    await settle(
+        ctx,
+        lookup,
+        info.name,
+        [item for item in todo if item.status == "sending" and in_flight_create(item.operation)],
+    )
+    todo = _todo(ctx)
     total = len(rows) if rows else int(existing)
     size = BATCH_SIZES[dialect] if step.batch else 1
-    in_doubt = [item for item in todo if item.status == "sending"]
-    _settle_in_doubt(
-        ctx,
-        [
-            i
-            for i in in_doubt
-            if loads(i.op)["op"]["kind"] == "create" and not loads(i.op)["op"].get("id")
-        ],
-    )
-    sendable = [
-        item
-        for item in todo
-        if not (
-            item.status == "sending"
-            and loads(item.op)["op"]["kind"] == "create"
-            and not loads(item.op)["op"].get("id")
-        )
-    ]
     done = total - len(todo)
-    for start in range(0, len(sendable), size):
-        chunk = sendable[start : start + size]
+    for start in range(0, len(todo), size):
+        chunk = todo[start : start + size]
         indexes = [item.idx for item in chunk]
         with engine.begin() as conn:
             conn.execute(
                 journal.update().where(mine, journal.c.idx.in_(indexes)).values(status="sending")
             )
-        ops = [_write_op(loads(item.op)["op"], item.status == "sending") for item in chunk]
+            if lookup is not None:
+                record_send(conn, ctx, lookup.server_now())
+        ops = [_write_op(item.operation, item.status == "sending") for item in chunk]
         results = await connector.write(ops)
         _record(ctx, indexes, results)
         done += len(chunk)
@@ -136,21 +125,30 @@ async def run_export(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> St
     return _outcome(ctx, info)
 
 
-def _settle_in_doubt(ctx: StepContext, items: Sequence[Any]) -> None:
-    if not items:
-        return
+@dataclass(frozen=True, slots=True)
+class _Todo:
+    idx: int
+    op: str
+    status: str
+
+    @property
+    def operation(self) -> dict[str, Any]:
+        op: dict[str, Any] = loads(self.op)["op"]
+        return op
+
+
+def _todo(ctx: StepContext) -> list[_Todo]:
+    """The journal rows still to send (``pending``, or ``sending`` when the run stopped)."""
     journal, mine = _journal(ctx)
-    with ctx.store.engine.begin() as conn:
-        conn.execute(
-            journal.update()
-            .where(mine, journal.c.idx.in_([item.idx for item in items]))
-            .values(
-                status="rejected",
-                code=IN_DOUBT,
-                message="the run stopped while this record was being created; Salesforce "
-                "chooses ids, so it cannot be resent safely: check whether it exists",
+    with ctx.store.engine.connect() as conn:
+        return [
+            _Todo(item.idx, item.op, item.status)
+            for item in conn.execute(
+                sa.select(journal.c.idx, journal.c.op, journal.c.status)
+                .where(mine, journal.c.status.in_(("pending", "sending")))
+                .order_by(journal.c.idx)
             )
-        )
+        ]
 
 
 def _record(ctx: StepContext, indexes: Sequence[int], results: Sequence[WriteResult]) -> None:

@@ -1,6 +1,6 @@
 """Job runs in the Campaign store: runs, step executions, variables, rejects, the run log,
-options, the export journal, the deletions seen by change tracking and the records each automatic
-index read within its overlap.
+options, the export journal (with the send time of the call in flight), the deletions seen by
+change tracking and the records each automatic index read within its overlap.
 
 Every table name starts with ``crmsync_`` (reserved: no resource can be named so). Step inputs,
 records and counts are JSON text (orjson), so SQLite and PostgreSQL hold the same bytes. A step
@@ -115,6 +115,15 @@ class JobTables:
             sa.Column("crm_id", _NAME),
             sa.Column("code", _NAME),
             sa.Column("message", sa.Text()),
+        )
+        #: The send time (the CRM's clock) of the call under way of each export step execution:
+        #: at most one call is in flight at a time, and its rows are the ``sending`` ones.
+        self.sends = sa.Table(
+            "crmsync_job_sends",
+            m,
+            sa.Column("run_id", sa.String(32), primary_key=True),
+            sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+            sa.Column("sent_at", UtcDateTime(), nullable=False),
         )
         self.deletions = sa.Table(
             "crmsync_job_deletions",
@@ -231,6 +240,7 @@ class JobStore:
             )
             if status == "succeeded":
                 conn.execute(self.t.journal.delete().where(self.t.journal.c.run_id == run_id))
+                conn.execute(self.t.sends.delete().where(self.t.sends.c.run_id == run_id))
 
     def reopen_run(self, run_id: str) -> None:
         with self.engine.begin() as conn:

@@ -7,6 +7,8 @@ their own. Faults are injected through the emulator's control endpoint.
 from __future__ import annotations
 
 import ssl
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from crmsync.connectors.base import CrmType, Record, WriteOp
+from crmsync.connectors.config import ssl_context
 from crmsync.connectors.salesforce import (
     ApiBudgetExceeded,
     ApiLimitExceeded,
@@ -171,6 +174,72 @@ async def test_transient_faults_and_dropped_connections_are_retried(
         pages = await _all(crm.read_all("Contact", ["LastName"]))
         assert sum(len(p) for p in pages) >= CONTACTS
         assert crm.counters.retries == 2
+
+
+class _LosesAnswers(httpx.AsyncBaseTransport):
+    """Forwards every request; the answer of the next ``lost`` create collections never comes:
+    the org processed them (``written``) or they never reached it."""
+
+    def __init__(self, tls: TlsFiles, *, written: bool) -> None:
+        self.inner = httpx.AsyncHTTPTransport(verify=ssl_context(tls.ca))
+        self.written = written
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        creating = request.method == "POST" and request.url.path.endswith("/composite/sobjects")
+        if not (creating and self.lost):
+            return await self.inner.handle_async_request(request)
+        self.lost -= 1
+        if self.written:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+            await response.aclose()
+        raise httpx.ReadError("connection reset by peer", request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.parametrize("case", ["written", "not-written", "in-doubt"])
+async def test_a_create_whose_answer_was_lost_is_looked_up_not_sent_twice(
+    server: BackgroundServer, tls: TlsFiles, case: str
+) -> None:
+    tag = f"Lost {uuid.uuid4().hex[:8]}"
+    transport = _LosesAnswers(tls, written=case != "not-written")
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if case == "in-doubt":  # meanwhile, someone creates a record with Ann's values
+            async with SalesforceConnector(_config(server, tls)) as other:
+                await other.write(
+                    [WriteOp("create", "Contact", {"LastName": tag, "FirstName": "Ann"})]
+                )
+
+    async with SalesforceConnector(_config(server, tls), transport=transport, sleep=sleep) as crm:
+        # Exported just before, with the same values as the lost call's first record.
+        (first,) = await crm.write(
+            [WriteOp("create", "Contact", {"LastName": tag, "FirstName": "Twin"})]
+        )
+        transport.lost = 1
+        names = ["Twin", "Ann", "Ann", "Bob"]
+        results = await crm.write(
+            [WriteOp("create", "Contact", {"LastName": tag, "FirstName": n}) for n in names]
+        )
+        pages = await _all(
+            crm.read_all("Contact", ["FirstName"], where=f"LastName = {literal(tag)}")
+        )
+    assert len(slept) == 1  # the look-up waited for the lost call to settle
+    assert 0 < slept[0] <= 5
+    found = Counter(str(r.values["FirstName"]) for page in pages for r in page)
+    if case == "in-doubt":
+        assert [r.code for r in results] == [None, "IN_DOUBT", "IN_DOUBT", None]
+        assert "external id" in (results[1].message or "")
+        assert found == Counter({"Twin": 2, "Ann": 3, "Bob": 1})
+    else:
+        assert all(r.ok for r in results), results
+        assert len({first.id, *(r.id for r in results)}) == 5
+        assert found == Counter({"Twin": 2, "Ann": 2, "Bob": 1})  # nothing twice
 
 
 async def test_expired_session_is_renewed(

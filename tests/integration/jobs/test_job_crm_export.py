@@ -183,9 +183,5 @@ async def test_lost_answer_then_resume_never_duplicates(harness: Harness, keyed:
     crm = await _crm_rows(harness, tag)
     names = sorted(str(r[FIRST[d]]) for r in crm)
     assert names == [f"P{n:05d}" for n in range(30)]  # the in-doubt record exists once
-    rejects = harness.store.rejects(failed.value.run_id)
-    if d == "salesforce" and not keyed:
-        # Salesforce chose the id: the record cannot be resent safely, so it is reported.
-        assert [r["errorSymbol"] for r in rejects] == ["IN_DOUBT"]
-    else:
-        assert rejects == []
+    # Salesforce chose the id of the lost create: it is found among the records created since.
+    assert harness.store.rejects(failed.value.run_id) == []

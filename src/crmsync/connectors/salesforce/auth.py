@@ -62,6 +62,9 @@ class Session:
     access_token: str
     instance_url: str
     issued_at: int | None = None
+    #: The signed-in user's id, the last segment of the token answer's identity URL ``id``
+    #: (``…/id/<org id>/<user id>``); ``None`` when the answer gave none.
+    user_id: str | None = None
 
     def __repr__(self) -> str:
         return f"Session(instance_url={self.instance_url!r}, access_token=***)"
@@ -147,6 +150,7 @@ class OAuthSessionProvider:
             access_token=token,
             instance_url=instance_url,
             issued_at=int(issued) if isinstance(issued, str) and issued.isdigit() else None,
+            user_id=_user_id(data.get("id")),
         )
 
     def _check_instance(self, value: Any) -> str:
@@ -209,6 +213,14 @@ def _secret_values(config: SalesforceConnectionConfig) -> list[str]:
         if credentials.security_token is not None:
             values.append(credentials.security_token.get_secret_value())
     return [v for v in values if len(v) >= 4]
+
+
+def _user_id(identity: Any) -> str | None:
+    """The user id ending an identity URL (``https://login.salesforce.com/id/00D…/005…``)."""
+    if not isinstance(identity, str):
+        return None
+    last = urlsplit(identity).path.rstrip("/").rsplit("/", 1)[-1]
+    return last if len(last) in (15, 18) and last.isalnum() else None
 
 
 def _json(content: bytes) -> dict[str, Any]:

@@ -139,11 +139,14 @@ class SalesforceClient(RetryingClient):
         table: str | None = None,
         record_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        retry_unanswered: bool = True,
     ) -> Any:
         """A write (``POST``/``PATCH``/``DELETE``) with a JSON body; the answer's JSON or None.
 
         ``headers`` are added to the request (e.g. a precondition such as
-        ``If-Unmodified-Since``)."""
+        ``If-Unmodified-Since``). Without ``retry_unanswered`` (writes that must not happen
+        twice), a write whose answer was lost is not sent again: its :class:`TransientError`
+        (without ``status``) is raised."""
         sent = dict(headers or {})
         if body is not None:
             sent["Content-Type"] = "application/json"
@@ -156,6 +159,7 @@ class SalesforceClient(RetryingClient):
             table=table,
             record_id=record_id,
             record_operation=True,
+            retry_unanswered=retry_unanswered,
         )
         return json_body(response) if response.content else None
 
@@ -182,6 +186,7 @@ class SalesforceClient(RetryingClient):
         table: str | None = None,
         record_id: str | None = None,
         record_operation: bool = False,
+        retry_unanswered: bool = True,
     ) -> httpx.Response:
         """Send with a session and retries; a 2xx answer or an exception from the error tree."""
         query = f"?{urlencode(params, quote_via=quote, safe=',')}" if params else ""
@@ -214,6 +219,7 @@ class SalesforceClient(RetryingClient):
             prepare=prepare,
             error_for=error_for,
             refused="session refused by Salesforce: signing in again once",
+            retry_unanswered=retry_unanswered,
         )
 
     def _url(self, instance_url: str, path: str) -> str:

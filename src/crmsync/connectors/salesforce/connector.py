@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -27,6 +28,7 @@ from crmsync.connectors.composed import ComposedConnector
 from crmsync.connectors.salesforce.auth import SessionProvider
 from crmsync.connectors.salesforce.client import CallCounters, SalesforceClient
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
+from crmsync.connectors.salesforce.created import CreatedRecords, Known, Settled
 from crmsync.connectors.salesforce.metadata import SalesforceMetadata
 from crmsync.connectors.salesforce.reader import SalesforceReader
 from crmsync.connectors.salesforce.writer import SalesforceWriter
@@ -66,9 +68,11 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
             cursor_field=config.cursor_field,
             overlap_seconds=config.overlap_seconds,
         )
+        self._created = CreatedRecords(self.client, self.metadata, self._reader, sleep)
         self._writer = SalesforceWriter(
             self.client,
             self.metadata,
+            self._created,
             collection_size=config.collection_size,
             max_retries=config.max_retries,
         )
@@ -91,6 +95,22 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
     ) -> AsyncIterator[ChangePage]:
         """``formatted`` is accepted for the interface: Salesforce sends no display labels."""
         return self._reader.track_changes(table, fields, cursor)
+
+    def server_now(self) -> datetime:
+        """The org's current time (from the ``Date`` header of its latest answer)."""
+        return self.client.server_now()
+
+    async def settle_creates(
+        self,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        sent_at: datetime,
+        known: Known,
+    ) -> Settled:
+        """What became of ``records`` (values as sent in a create call sent at ``sent_at``,
+        whose answer was lost): created, not created, or in doubt (see
+        :mod:`~crmsync.connectors.salesforce.created`)."""
+        return await self._created.settle(table, records, sent_at, known)
 
     async def deleted(self, table: str, start: datetime, end: datetime) -> list[Deletion]:
         """Records of ``table`` deleted between ``start`` and ``end`` (aware datetimes)."""

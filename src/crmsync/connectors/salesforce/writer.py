@@ -6,10 +6,13 @@ Every call says ``allOrNone: false``: a refused record never rolls back nor stop
 each operation gets its own :class:`WriteResult`, in order, with Salesforce's error symbol
 (``statusCode``, e.g. ``REQUIRED_FIELD_MISSING``) as ``code``.
 
-A call that fails as a whole with a transient error is sent again by the client. Creates are not
-idempotent: a create whose answer was lost may have happened. Exports that need exactly-once
-semantics upsert by an external id field instead. Records that fail alone with
-``UNABLE_TO_LOCK_ROW`` (another transaction held the row) are sent again, alone.
+A call that fails as a whole with a transient error is sent again by the client, except a create
+whose answer was lost: it may have happened, and Salesforce chose the ids. The records that call
+created are looked up instead (:mod:`~crmsync.connectors.salesforce.created`): those found answer
+with their id, the others are sent again, and those that cannot be told apart from records created
+by someone else fail with :data:`IN_DOUBT`. Upserts by an external id field are exact without
+that. Records that fail alone with ``UNABLE_TO_LOCK_ROW`` (another transaction held the row) are
+sent again, alone.
 
 A conditional update (``WriteOp.if_version``: the ``LastModifiedDate`` read) goes alone to the
 sObject Rows resource, ``PATCH sobjects/{Object}/{id}`` with ``If-Unmodified-Since`` (collections
@@ -23,9 +26,10 @@ too, for symmetry with the Dataverse connector.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -38,15 +42,26 @@ from crmsync.connectors.base import (
     WriteResult,
 )
 from crmsync.connectors.salesforce.client import SalesforceClient
+from crmsync.connectors.salesforce.created import CreatedRecords
 from crmsync.connectors.salesforce.errors import errors_from_json
 from crmsync.connectors.salesforce.metadata import SalesforceMetadata
 from crmsync.connectors.salesforce.soql import check_name
-from crmsync.errors import ProtocolError, RejectError
+from crmsync.errors import ProtocolError, RejectError, TransientError
 
-__all__ = ["INVALID_OPERATION", "SalesforceWriter"]
+__all__ = ["INVALID_OPERATION", "IN_DOUBT", "SalesforceWriter"]
 
 #: ``WriteResult.code`` of an operation refused before sending (unknown field, bad key…).
 INVALID_OPERATION = "INVALID_OPERATION"
+#: ``WriteResult.code`` of a create whose answer was lost and whose record cannot be told apart
+#: from records with the same values created by someone else meanwhile.
+IN_DOUBT = "IN_DOUBT"
+_IN_DOUBT_MESSAGE = (
+    "the answer to this create was lost, and more records with its values were created since "
+    "than were sent: whether one of them is this record cannot be told; check by hand, and "
+    "upsert by an external id field to make such writes exact"
+)
+#: How long the ids of answered creates are remembered (to tell them from a lost call's).
+_REMEMBERED = timedelta(seconds=30)
 _RETRY_ALONE = frozenset({"UNABLE_TO_LOCK_ROW"})
 
 
@@ -74,14 +89,18 @@ class SalesforceWriter:
         self,
         client: SalesforceClient,
         metadata: SalesforceMetadata,
+        created: CreatedRecords,
         *,
         collection_size: int,
         max_retries: int,
     ) -> None:
         self._client = client
         self._metadata = metadata
+        self._created = created
         self._size = collection_size
         self._max_retries = max_retries
+        #: ``(answered at, id)`` of recent creates, the org's clock, oldest first.
+        self._recent: deque[tuple[datetime, str]] = deque()
 
     async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Apply ``ops``; one result per operation, in order. Rejects never stop the others."""
@@ -133,6 +152,8 @@ class SalesforceWriter:
     async def _call(self, call: list[_Prepared]) -> list[Any]:
         """One collection call; its per-record answers (a whole-call refusal answers for all)."""
         kind, table, key_field = call[0].group
+        if kind == "create":
+            return await self._create(call)
         try:
             if call[0].unmodified_since is not None:
                 return [await self._conditional(call[0])]
@@ -148,26 +169,69 @@ class SalesforceWriter:
                 )
             else:
                 method, path = {
-                    "create": ("POST", "composite/sobjects"),
                     "update": ("PATCH", "composite/sobjects"),
                     "upsert": ("PATCH", f"composite/sobjects/{table}/{key_field}"),
                 }[kind]
                 body = {"allOrNone": False, "records": [item.record for item in call]}
                 answer = await self._client.send_json(method, path, body, table=table)
         except RejectError as exc:
-            code = PRECONDITION_FAILED if exc.status == 412 else exc.code
-            failure = {
-                "success": False,
-                "errors": [{"statusCode": code, "message": exc.message}],
-                "status": exc.status,
-            }
-            return [failure] * len(call)
-        if not isinstance(answer, list) or len(answer) != len(call):
-            got = len(answer) if isinstance(answer, list) else type(answer).__name__
-            raise ProtocolError(
-                f"a collection {kind} of {len(call)} {table} records answered {got} results"
-            )
-        return answer
+            return [_refusal(exc)] * len(call)
+        return _answers(answer, call)
+
+    async def _create(self, call: list[_Prepared]) -> list[Any]:
+        """One create collection; when its answer is lost, the records it created are looked up
+        and the others sent again (at most ``max_retries`` times)."""
+        table = call[0].group[1]
+        answers: dict[int, Any] = {}
+        pending, attempt = call, 0
+        while pending:
+            body = {"allOrNone": False, "records": [item.record for item in pending]}
+            sent_at = self._client.server_now()
+            try:
+                answer = await self._client.send_json(
+                    "POST", "composite/sobjects", body, table=table, retry_unanswered=False
+                )
+            except RejectError as exc:
+                answers.update((item.index, _refusal(exc)) for item in pending)
+                break
+            except TransientError as exc:
+                if exc.status is not None or attempt >= self._max_retries:
+                    raise
+                attempt += 1
+                values = [
+                    {k: v for k, v in (i.record or {}).items() if k != "attributes"}
+                    for i in pending
+                ]
+                settled = await self._created.settle(table, values, sent_at, self._known)
+                found = {
+                    pending[p].index: {"success": True, "id": i} for p, i in settled.created.items()
+                }
+                self._remember(list(found.values()))
+                answers.update(found)
+                for position in settled.doubtful:
+                    answers[pending[position].index] = {
+                        "success": False,
+                        "errors": [{"statusCode": IN_DOUBT, "message": _IN_DOUBT_MESSAGE}],
+                    }
+                pending = [pending[position] for position in settled.again]
+                continue
+            results = _answers(answer, pending)
+            self._remember(results)
+            answers.update(zip((item.index for item in pending), results, strict=True))
+            pending = []
+        return [answers[item.index] for item in call]
+
+    def _remember(self, answers: Sequence[Any]) -> None:
+        now = self._client.server_now()
+        while self._recent and self._recent[0][0] < now - _REMEMBERED:
+            self._recent.popleft()
+        for answer in answers:
+            if isinstance(answer, Mapping) and isinstance(answer.get("id"), str):
+                self._recent.append((now, answer["id"]))
+
+    def _known(self, ids: set[str]) -> set[str]:
+        """Those of ``ids`` this writer created recently: not the lost call's."""
+        return ids & {record_id for _, record_id in self._recent}
 
     async def _conditional(self, item: _Prepared) -> dict[str, Any]:
         """One update through sObject Rows, refused (412) if the record changed since read."""
@@ -184,6 +248,27 @@ class SalesforceWriter:
             headers={"If-Unmodified-Since": item.unmodified_since},
         )
         return {"success": True, "id": item.record_id, "errors": []}
+
+
+def _refusal(exc: RejectError) -> dict[str, Any]:
+    """The per-record answer of a call refused as a whole."""
+    code = PRECONDITION_FAILED if exc.status == 412 else exc.code
+    return {
+        "success": False,
+        "errors": [{"statusCode": code, "message": exc.message}],
+        "status": exc.status,
+    }
+
+
+def _answers(answer: Any, call: list[_Prepared]) -> list[Any]:
+    """A collection's per-record answers, one per record sent."""
+    if not isinstance(answer, list) or len(answer) != len(call):
+        kind, table, _ = call[0].group
+        got = len(answer) if isinstance(answer, list) else type(answer).__name__
+        raise ProtocolError(
+            f"a collection {kind} of {len(call)} {table} records answered {got} results"
+        )
+    return answer
 
 
 def _prepare(index: int, op: WriteOp, info: TableInfo) -> _Prepared:

@@ -95,6 +95,7 @@ def create_emulator(
         store,
         Writer(store),
         QueryService(store, clock, settings.query_locator_idle_seconds),
+        faults,
     )
     top, versioned = describe_routes(ctx)
     versioned += [

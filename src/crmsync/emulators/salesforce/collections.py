@@ -5,6 +5,10 @@ At most 200 records a request. Results come back in request order, one per recor
 ``{"id","success","errors":[{"statusCode","message","fields"}]}`` (plus ``created`` for
 upserts). Each record is written in its own savepoint; with ``allOrNone`` one failure rolls every
 record back and the others report ``ALL_OR_NONE_OPERATION_ROLLED_BACK``.
+
+A ``batch_item`` fault of the emulator's fault plan makes the record at its ``batch_index``
+(0-based, default the first) of the next collection fail as a validation rule would
+(``FIELD_CUSTOM_VALIDATION_EXCEPTION``, not written); the other records are processed as usual.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from crmsync.emulators.salesforce.errors import ApiError, RecordError
 from crmsync.emulators.salesforce.ids import normalize_id
 from crmsync.emulators.salesforce.schema import SObject
 
-__all__ = ["MAX_RECORDS", "collection_routes"]
+__all__ = ["INJECTED_FAILURE", "MAX_RECORDS", "collection_routes"]
 
 MAX_RECORDS = 200
 _ROLLED_BACK = RecordError(
@@ -30,6 +34,9 @@ _ROLLED_BACK = RecordError(
     "Record rolled back because not all records were valid and the request was using AllOrNone "
     "header",
 )
+
+#: The error of the record failed by a ``batch_item`` fault.
+INJECTED_FAILURE = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
 
 #: One record's write: returns ``(id, created)``.
 Operation = Callable[[Connection], tuple[str, bool | None]]
@@ -64,9 +71,23 @@ def _result(
 def collection_routes(ctx: ApiContext) -> list[BaseRoute]:
     store, writer = ctx.store, ctx.writer
 
+    def with_fault(operations: list[Operation | RecordError]) -> list[Operation | RecordError]:
+        """``operations`` with the one a pending ``batch_item`` fault fails, if any."""
+        fault = ctx.faults.take_batch_item() if ctx.faults is not None else None
+        index = 0 if fault is None or fault.batch_index is None else fault.batch_index
+        if fault is None or index >= len(operations):
+            return operations
+        failed = RecordError(
+            INJECTED_FAILURE,
+            f"injected failure of record {index} (emulator fault batch_item, status "
+            f"{fault.status})",
+        )
+        return [*operations[:index], failed, *operations[index + 1 :]]
+
     def execute(
         operations: list[Operation | RecordError], all_or_none: bool, upsert: bool
     ) -> list[dict[str, Any]]:
+        operations = with_fault(operations)
         ids: list[str | None] = []
         created: list[bool | None] = []
         failures: list[RecordError | None] = []

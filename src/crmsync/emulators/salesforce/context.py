@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crmsync.emulators.common.clock import Clock
+from crmsync.emulators.common.faults import FaultPlan
 from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
 from crmsync.emulators.salesforce.errors import ApiError, RecordError, error_body
 from crmsync.emulators.salesforce.query import QueryService
@@ -33,6 +34,8 @@ class ApiContext:
     store: SalesforceStore
     writer: Writer
     queries: QueryService
+    #: Read by the collections handler (``batch_item`` faults); ``None``: no fault injection.
+    faults: FaultPlan | None = None
 
     def sobject(self, name: str) -> SObject:
         """The object called ``name`` (any case), or the 404 Salesforce answers."""

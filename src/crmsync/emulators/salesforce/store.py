@@ -40,9 +40,9 @@ __all__ = ["DELETED_DATE", "SalesforceStore", "SupportsNow", "format_datetime"]
 
 #: Hidden column: when the record went to the recycle bin (``None`` while it is live).
 DELETED_DATE = "_DeletedDate"
-#: The emulated org and its (only) user.
+#: The emulated org and its (only) user: well-formed ids, so SOQL filters on them are accepted.
 ORG_ID = "00D5g000004ORGaEAO"
-USER_ID = "0055g00000USERaAAA"
+USER_ID = "0055g00000USERaAAP"
 
 
 class SupportsNow(Protocol):

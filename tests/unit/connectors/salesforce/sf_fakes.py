@@ -252,7 +252,7 @@ class FakeOrg:
             json={
                 "access_token": "token-1",
                 "instance_url": INSTANCE,
-                "id": f"{LOGIN}/id/00D/005",
+                "id": f"{LOGIN}/id/00D000000000001AAA/005000000000001AAA",
                 "token_type": "Bearer",
                 "issued_at": "1767225600000",
                 "signature": "sig",

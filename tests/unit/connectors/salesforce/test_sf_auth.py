@@ -24,6 +24,7 @@ async def test_client_credentials_sign_in(org: FakeOrg) -> None:
         assert session.access_token == "token-1"
         assert session.instance_url == INSTANCE
         assert session.issued_at == 1767225600000
+        assert session.user_id == "005000000000001AAA"  # from the identity URL
         assert await provider.session() is session  # reused until refused
     (request,) = org.requests
     assert str(request.url) == "https://acme.my.salesforce.com/services/oauth2/token"

@@ -96,6 +96,34 @@ async def test_dropped_connections_are_retried(client: SalesforceClient, org: Fa
     assert client.counters.retries == 1
 
 
+@pytest.mark.parametrize(
+    ("failure", "sent_twice"),
+    [(httpx.ReadError, False), (httpx.RemoteProtocolError, False), (httpx.ConnectError, True)],
+)
+async def test_writes_that_must_not_repeat_are_not_resent_after_a_lost_answer(
+    client: SalesforceClient, org: FakeOrg, failure: type[httpx.TransportError], sent_twice: bool
+) -> None:
+    failures = iter([True])
+    sent: list[httpx.Request] = []
+
+    def lose(request: httpx.Request) -> httpx.Response | None:
+        if "composite" in request.url.path:
+            sent.append(request)
+            if next(failures, False):
+                raise failure("no answer", request=request)
+        return None
+
+    org.before.append(lose)
+    body = {"allOrNone": False, "records": [{"attributes": {"type": "Contact"}, "LastName": "X"}]}
+    if sent_twice:  # it never reached the server: sending it again is safe
+        await client.send_json("POST", "composite/sobjects", body, retry_unanswered=False)
+    else:
+        with pytest.raises(TransientError) as lost:
+            await client.send_json("POST", "composite/sobjects", body, retry_unanswered=False)
+        assert lost.value.status is None
+    assert len(sent) == (2 if sent_twice else 1)
+
+
 async def test_daily_limit_is_never_retried(client: SalesforceClient, org: FakeOrg) -> None:
     org.before.append(
         lambda r: (

@@ -15,6 +15,7 @@ def test_public_surface_is_complete() -> None:
         "client",
         "config",
         "connector",
+        "created",
         "cursor",
         "errors",
         "metadata",

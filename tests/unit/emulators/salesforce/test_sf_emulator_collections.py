@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from crmsync.emulators.common.faults import Fault
 from crmsync.emulators.salesforce.app import SalesforceEmulator
 from crmsync.emulators.salesforce.ids import make_id
 
@@ -180,3 +181,55 @@ async def test_malformed_bodies(api: httpx.AsyncClient) -> None:
     )
     assert wrong_type.status_code == 400
     assert wrong_type.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+
+
+async def test_batch_item_fault_fails_one_record_of_the_next_collection(
+    api: httpx.AsyncClient, emulator: SalesforceEmulator
+) -> None:
+    faults = await api.post(
+        "http://sf.test/_emulator/faults",
+        json={"kind": "batch_item", "batch_index": 1, "status": 400},
+    )
+    assert faults.status_code == 200, faults.text
+    records = [contact(LastName=f"Fault{n}") for n in range(3)]
+    answer = await api.post("composite/sobjects", json={"allOrNone": False, "records": records})
+    results = answer.json()
+    assert [r["success"] for r in results] == [True, False, True]
+    assert results[1]["id"] is None
+    assert results[1]["errors"][0]["statusCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    assert "status 400" in results[1]["errors"][0]["message"]
+    assert await count(api, "LastName IN ('Fault0', 'Fault1', 'Fault2')") == 2
+    assert emulator.faults.pending() == []  # used once: the next collection is whole
+    again = await api.post("composite/sobjects", json={"allOrNone": False, "records": records})
+    assert all(r["success"] for r in again.json())
+
+
+async def test_batch_item_fault_in_upserts_deletes_and_all_or_none(
+    api: httpx.AsyncClient, emulator: SalesforceEmulator
+) -> None:
+    path = "composite/sobjects/Contact/Customer_Number__c"
+    keyed = [contact(LastName=f"Up{n}", Customer_Number__c=f"FAULT-{n}") for n in range(3)]
+    emulator.faults.add(Fault(kind="batch_item"))  # the first record by default
+    upserted = (await api.patch(path, json={"allOrNone": False, "records": keyed})).json()
+    assert [r["success"] for r in upserted] == [False, True, True]
+    assert upserted[0]["created"] is False
+    ids = [r["id"] for r in upserted[1:]]
+    emulator.faults.add(Fault(kind="batch_item", batch_index=1))
+    deleted = (
+        await api.delete("composite/sobjects", params={"ids": ",".join(ids), "allOrNone": "false"})
+    ).json()
+    assert [r["success"] for r in deleted] == [True, False]
+    assert deleted[1]["id"] == ids[1]
+    emulator.faults.add(Fault(kind="batch_item", batch_index=0))
+    records = [contact(LastName="Atomic0"), contact(LastName="Atomic1")]
+    atomic = (
+        await api.post("composite/sobjects", json={"allOrNone": True, "records": records})
+    ).json()
+    assert [r["errors"][0]["statusCode"] for r in atomic] == [
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    ]
+    assert await count(api, "LastName IN ('Atomic0', 'Atomic1')") == 0
+    emulator.faults.add(Fault(kind="batch_item", batch_index=5))  # beyond the collection
+    beyond = (await api.post("composite/sobjects", json={"records": records})).json()
+    assert all(r["success"] for r in beyond)

@@ -11,6 +11,7 @@ from crmsync.emulators.salesforce.ids import (
     make_id,
     normalize_id,
 )
+from crmsync.emulators.salesforce.store import ORG_ID, USER_ID
 
 
 def test_checksum_matches_a_published_example() -> None:
@@ -64,3 +65,9 @@ def test_make_id_refuses_bad_arguments() -> None:
         make_id("03", 1)
     with pytest.raises(ValueError, match="exhausted"):
         make_id("003", 62**9)
+
+
+def test_the_org_and_its_user_have_well_formed_ids() -> None:
+    # Clients filter on them (CreatedById = '005…'), which the SOQL engine checks as ids.
+    assert is_valid_id(ORG_ID)
+    assert is_valid_id(USER_ID)
