@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
 __all__ = ["JobStore", "JobTables", "RunInfo", "StepRun", "dumps", "loads"]
@@ -153,7 +154,7 @@ class JobStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.t = JobTables()
-        self.t.metadata.create_all(engine, checkfirst=True)
+        create_tables(engine, self.t.metadata)
 
     # -- runs -----------------------------------------------------------------------------------
 
