@@ -4,6 +4,9 @@ tables while the others create theirs and start writing, and none fails for it."
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +86,21 @@ async def test_all_three_start_at_once_on_a_fresh_store(
 ) -> None:
     statuses = await start_all(crm, tmp_path)
     assert statuses == dict.fromkeys(WORKFLOW_NAMES, (WorkflowStatus.RUNNING, None))
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_run_once_with_every_workflow_on_a_fresh_store(
+    crm: Crm, tmp_path: Path, attempt: int
+) -> None:
+    config = tmp_path / "crmsync.yaml"
+    config.write_text(config_text(crm.url, crm.tls.ca, tmp_path, MAPPING) + OTHERS)
+    done = subprocess.run(
+        [sys.executable, "-m", "crmsync", "run", "--config", str(config), "--once"],
+        env=os.environ | ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "locked" not in done.stderr
