@@ -33,7 +33,7 @@ from crmsync.jobs.store import dumps, loads
 __all__ = ["BATCH_SIZES", "run_export"]
 
 #: Operations per connector call with ``batch: true`` (Dataverse ``$batch``, Salesforce
-#: sObject Collections).
+#: sObject Collections); ``batch: false`` sends one request per record.
 BATCH_SIZES = {"dataverse": 1000, "salesforce": 200}
 IN_DOUBT = "IN_DOUBT"
 
@@ -129,7 +129,7 @@ async def run_export(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> St
                 journal.update().where(mine, journal.c.idx.in_(indexes)).values(status="sending")
             )
         ops = [_write_op(loads(item.op)["op"], item.status == "sending") for item in chunk]
-        results = await connector.write(ops)
+        results = await connector.write(ops, batch=step.batch)
         _record(ctx, indexes, results)
         done += len(chunk)
         ctx.progress(done, total)

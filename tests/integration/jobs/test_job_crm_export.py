@@ -158,9 +158,9 @@ class _LosesAnswer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def write(self, ops: Any) -> Any:
+    async def write(self, ops: Any, *, batch: bool = True) -> Any:
         self.writes += 1
-        results = await self.inner.write(ops)
+        results = await self.inner.write(ops, batch=batch)
         if self.writes == 2:
             raise TransientError("the connection dropped before the answer arrived")
         return results
@@ -189,3 +189,28 @@ async def test_lost_answer_then_resume_never_duplicates(harness: Harness, keyed:
         assert [r["errorSymbol"] for r in rejects] == ["IN_DOUBT"]
     else:
         assert rejects == []
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "alone"])
+async def test_the_batch_setting_decides_the_requests_sent(harness: Harness, batch: bool) -> None:
+    d = harness.crm.dialect
+    tag = _tag()
+    _profiles(harness, tag, 5)
+    connectors: list[Any] = []
+
+    def keep(connector: Any) -> Any:
+        connectors.append(connector)
+        return connector
+
+    harness.wrap = keep
+    await harness.run(_export_job(harness, batch=batch), tag=tag)
+    harness.wrap = None
+    assert len(await _crm_rows(harness, tag)) == 5
+    (connector,) = connectors
+    calls = connector.counters
+    if d == "dataverse":
+        # One $batch of five, or five requests of one record each.
+        assert (calls.batches, calls.writes) == ((1, 0) if batch else (0, 5))
+    else:
+        # One sObject Collections call, or five sObject Rows requests.
+        assert calls.writes == (1 if batch else 5)
