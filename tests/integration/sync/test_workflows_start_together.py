@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from inbound_support import ENV, Crm, config_text, running_crm
 
+from crmsync.api.users import UserStore
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.store import create_engine_for
 from crmsync.sync.engine import EngineOptions
@@ -61,7 +62,9 @@ async def start_all(crm: Crm, folder: Path) -> dict[str, tuple[WorkflowStatus, s
     specs = standard_specs(ENV, EngineOptions(poll_interval_seconds=0.1))
     supervisor = Supervisor(engine, text, specs, environ=ENV, stop_timeout=10)
     try:
+        # As `crmsync serve --start inbound --start outbound --start optinout` does.
         await asyncio.gather(*(supervisor.start(name) for name in WORKFLOW_NAMES))
+        await asyncio.to_thread(UserStore, engine)
         deadline = asyncio.get_running_loop().time() + 30
         while True:
             views = {v.name: v for v in await supervisor.views(measure=False)}
