@@ -6,37 +6,30 @@ created at import time.
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from crmsync.errors import ConfigurationError
+from crmsync.sqlite_locks import use_wal, when_unlocked
 from crmsync.store.names import check_identifier
 
 __all__ = [
     "DEFAULT_STORE_URL",
     "SQLITE_BUSY_TIMEOUT_MS",
-    "SQLITE_LOCK_ATTEMPTS",
     "begin_writing",
     "create_engine_for",
     "parse_store_url",
     "write_transaction",
 ]
 
-logger = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 DEFAULT_STORE_URL = "sqlite:///crmsync.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-#: Busy timeouts a write transaction waits through on SQLite before it gives up.
-SQLITE_LOCK_ATTEMPTS = 6
 #: The execution option that makes the next transaction on a SQLite connection ``BEGIN
 #: IMMEDIATE``.
 _BEGIN_OPTION = "crmsync_sqlite_begin"
@@ -87,17 +80,11 @@ def create_engine_for(url: str | URL, *, schema: str | None = None, **kwargs: An
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; BEGIN comes from below
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
-        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            # A new file: switching it to the write-ahead log fails at once, busy timeout or
-            # not, while another connection (the first to switch it) holds a lock.
-            _when_unlocked(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
+    # The busy timeout first, so that every statement after it waits for other connections.
+    dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
+    use_wal(dbapi_connection)
+    dbapi_connection.execute("PRAGMA synchronous=FULL")
+    dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
@@ -112,8 +99,9 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     connection commits a write after it, its own first write fails at once with "database is
     locked", the busy timeout notwithstanding: waiting cannot make its snapshot current. This
     transaction starts with ``BEGIN IMMEDIATE`` instead, taking the write lock before it reads;
-    the lock is waited for through ``SQLITE_LOCK_ATTEMPTS`` busy timeouts, with a pause between,
-    before "database is locked" is raised. Readers are never blocked (write-ahead log).
+    the lock is waited for through :data:`~crmsync.sqlite_locks.LOCK_ATTEMPTS` busy timeouts,
+    with a pause between, before "database is locked" is raised. Readers are never blocked
+    (write-ahead log).
     """
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
@@ -126,22 +114,7 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 def begin_writing(conn: sa.Connection) -> sa.RootTransaction:
     """Begin the transaction of :func:`write_transaction` on ``conn`` (a SQLite connection)."""
     conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
-    return _when_unlocked(conn.begin)
-
-
-def _when_unlocked(action: Callable[[], _T]) -> _T:
-    """``action()``, tried again after a growing pause while SQLite says "database is locked"
-    (``SQLITE_LOCK_ATTEMPTS`` tries in all)."""
-    attempt = 1
-    while True:
-        try:
-            return action()
-        except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
-            if "database is locked" not in str(exc) or attempt == SQLITE_LOCK_ATTEMPTS:
-                raise
-        logger.warning("the store is locked by another writer: waiting (%d)", attempt)
-        time.sleep(min(0.1 * 2**attempt, 2.0))
-        attempt += 1
+    return when_unlocked(conn.begin)
 
 
 def _search_path(schema: str) -> Any:
