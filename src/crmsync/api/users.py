@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from crmsync.errors import ConfigurationError
+from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
 __all__ = ["MIN_PASSWORD_LENGTH", "TOKEN_ID_LENGTH", "Role", "TokenInfo", "User", "UserStore"]
@@ -96,7 +97,7 @@ class UserStore:
             sa.Column("user", sa.String(255), nullable=False, index=True),
             sa.Column("created_at", UtcDateTime(), nullable=False),
         )
-        metadata.create_all(engine)
+        create_tables(engine, metadata)
 
     def add(self, name: str, role: Role, password: str) -> User:
         """Create the user, or replace the role and password of an existing one."""

@@ -14,7 +14,7 @@ import typer
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from crmsync.emulators.common.server import serve_foreground
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import TlsFiles, ca_key_path, kept_ca
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 
 if TYPE_CHECKING:
@@ -44,9 +44,13 @@ HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
 DataOption = Annotated[
     Path | None, typer.Option(help="SQLite file to persist to (default: in memory).")
 ]
-TlsOption = Annotated[bool, typer.Option("--tls", help="Serve HTTPS with a generated CA.")]
+TlsOption = Annotated[bool, typer.Option("--tls", help="Serve HTTPS with a local CA.")]
 CaFileOption = Annotated[
-    Path | None, typer.Option(help="With --tls: where to write the CA certificate (PEM).")
+    Path | None,
+    typer.Option(
+        help="With --tls: the CA certificate (PEM) clients trust; reused with its key "
+        "(<name>-key<suffix>, beside it) when both exist, else made and kept there."
+    ),
 ]
 SecretEnvOption = Annotated[
     str | None, typer.Option(help="Name of the environment variable holding the secret.")
@@ -307,9 +311,10 @@ def _run(
 
 
 def _tls_files(host: str, ca_file: Path | None, workdir: Path) -> TlsFiles:
+    """The server's certificate, new at every start, signed by the CA kept at ``ca_file``."""
     assert ca_file is not None
-    material = generate([] if is_loopback(host) or host in ("0.0.0.0", "::") else [host])  # noqa: S104
-    files = material.write(workdir)
-    ca_file.parent.mkdir(parents=True, exist_ok=True)
-    ca_file.write_bytes(material.ca_pem)
-    return files
+    authority, made = kept_ca(ca_file)
+    kept = "new, kept" if made else "kept"
+    typer.echo(f"CA: {ca_file} ({kept} with its key {ca_key_path(ca_file)})", err=True)
+    hosts = [] if is_loopback(host) or host in ("0.0.0.0", "::") else [host]  # noqa: S104
+    return authority.issue(hosts).write(workdir)

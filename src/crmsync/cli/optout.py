@@ -22,6 +22,7 @@ from crmsync.optout.files import export_changes, import_file
 from crmsync.optout.runner import open_optinout
 from crmsync.optout.tables import LOG, ensure_tables
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
+from crmsync.store.engine import write_transaction
 
 __all__ = ["app"]
 
@@ -114,7 +115,7 @@ def set_(
         parsed[name] = text.lower() == "true"
     try:
         engine, profile = _store(load_config(config))
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             changed = set_opt_outs(conn, profile, external_id, parsed, origin="cli")
         engine.dispose()
     except CrmsyncError as exc:

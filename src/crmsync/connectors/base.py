@@ -258,8 +258,9 @@ class Connector(Protocol):
         ``formatted=False``: the caller needs no display labels (the CRM need not send them)."""
         ...
 
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """Apply ``ops``, batched as the CRM allows; one result per operation, in order."""
+    async def write(self, ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]:
+        """Apply ``ops``, batched as the CRM allows (``batch=False``: one request per
+        operation); one result per operation, in order."""
         ...
 
     async def aclose(self) -> None:

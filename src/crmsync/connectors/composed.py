@@ -40,7 +40,7 @@ class _Metadata(Protocol):
 
 
 class _Writer(Protocol):
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]: ...
+    async def write(self, ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]: ...
 
 
 class ComposedConnector(Generic[C]):
@@ -78,8 +78,8 @@ class ComposedConnector(Generic[C]):
     async def describe(self, table: str) -> TableInfo:
         return await self.metadata.describe(table)
 
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        return await self._writer.write(ops)
+    async def write(self, ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]:
+        return await self._writer.write(ops, batch=batch)
 
     async def aclose(self) -> None:
         await self.client.aclose()

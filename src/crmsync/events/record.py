@@ -19,6 +19,7 @@ from crmsync.events.model import EVENT_TYPES, AnyEvent, Event, Unsubscribe
 from crmsync.events.tables import EVENT_TABLES, ensure_tables
 from crmsync.events.unsubscribe import record_unsubscribes
 from crmsync.store import build_metadata, definitions_with_profile
+from crmsync.store.engine import write_transaction
 
 __all__ = ["RecordResult", "record_events"]
 
@@ -78,7 +79,7 @@ def record_events(
         else:
             by_type[event.type].setdefault(event.id, _row(event, stamp))
     added = 0
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
         table_of_profiles = profile if profile is not None else _builtin_profile()
         unsubscribed = record_unsubscribes(

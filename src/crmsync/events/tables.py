@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from crmsync.config.models import EventType
+from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
 __all__ = [
@@ -104,4 +105,4 @@ COUNTERS = sa.Table(
 
 def ensure_tables(engine: sa.Engine) -> None:
     """Create the tables that do not exist yet."""
-    METADATA.create_all(engine, checkfirst=True)
+    create_tables(engine, METADATA)

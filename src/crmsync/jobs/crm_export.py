@@ -36,7 +36,7 @@ from crmsync.jobs.store import dumps, loads
 __all__ = ["BATCH_SIZES", "run_export"]
 
 #: Operations per connector call with ``batch: true`` (Dataverse ``$batch``, Salesforce
-#: sObject Collections).
+#: sObject Collections); ``batch: false`` sends one request per record.
 BATCH_SIZES = {"dataverse": 1000, "salesforce": 200}
 
 
@@ -118,7 +118,7 @@ async def run_export(ctx: StepContext, step: CrmStep, rows: Sequence[Row]) -> St
             if lookup is not None:
                 record_send(conn, ctx, lookup.server_now())
         ops = [_write_op(item.operation, item.status == "sending") for item in chunk]
-        results = await connector.write(ops)
+        results = await connector.write(ops, batch=step.batch)
         _record(ctx, indexes, results)
         done += len(chunk)
         ctx.progress(done, total)

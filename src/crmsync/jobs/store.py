@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
 __all__ = ["IndexSeen", "JobStore", "JobTables", "RunInfo", "StepRun", "dumps", "loads"]
@@ -187,7 +188,7 @@ class JobStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.t = JobTables()
-        self.t.metadata.create_all(engine, checkfirst=True)
+        create_tables(engine, self.t.metadata)
 
     # -- runs -----------------------------------------------------------------------------------
 

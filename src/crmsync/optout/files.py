@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from crmsync.errors import RejectError
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.tables import CURSOR
+from crmsync.store.engine import write_transaction
 from crmsync.store.optouts import OPT_OUT_NAMES, changed_at_column
 
 __all__ = ["COLUMNS", "ImportReport", "export_changes", "import_file"]
@@ -43,7 +44,7 @@ def export_changes(
     stamp = now or datetime.now(UTC)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"optouts-{stamp:%Y%m%dT%H%M%SZ}.csv"
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         mark = conn.execute(
             sa.select(CURSOR.c.cursor).where(CURSOR.c.name == _EXPORT_MARK)
         ).scalar_one_or_none()
@@ -89,7 +90,7 @@ def import_file(
             line = reader.line_num
             try:
                 external_id, name, value, at = _parse(row)
-                with engine.begin() as conn:
+                with write_transaction(engine) as conn:
                     changed = set_opt_outs(
                         conn, profile, external_id, {name: value}, origin=origin, now=at
                     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
 __all__ = ["CURSOR", "LOG", "METADATA", "OUTBOX", "ensure_tables"]
@@ -65,4 +66,4 @@ CURSOR = sa.Table(
 
 def ensure_tables(engine: sa.Engine) -> None:
     """Create the tables that do not exist yet (they are append-only in shape)."""
-    METADATA.create_all(engine, checkfirst=True)
+    create_tables(engine, METADATA)

@@ -49,6 +49,7 @@ from crmsync.optout.rule import Decision, Observation, Reason, Winner, decide
 from crmsync.optout.schedule import DailyExchange
 from crmsync.optout.tables import CURSOR, LOG, OUTBOX, ensure_tables
 from crmsync.store import build_metadata, definitions_with_profile
+from crmsync.store.engine import write_transaction
 from crmsync.store.key_lists import one_of
 from crmsync.store.optouts import changed_at_column
 
@@ -209,7 +210,7 @@ class OptInOutWorkflow:
     def _apply_crm_page(self, records: Sequence[Record]) -> list[WriteOp]:
         now = self.clock()
         ops: list[WriteOp] = []
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             profiles = self._profiles(conn, [record.id for record in records])
             for record in records:
                 held = profiles.get(_key(self.kind, record.id))
@@ -304,7 +305,7 @@ class OptInOutWorkflow:
         by_person: dict[str, list[Mapping[str, Any]]] = {}
         for row in pending:
             by_person.setdefault(row["external_id"], []).append(row)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             profiles = self._profiles(conn, list(by_person))
             for external_id, rows in by_person.items():
                 record = records.get(_key(self.kind, external_id))

@@ -36,6 +36,7 @@ from crmsync.queue.base import (
     encode_changes,
 )
 from crmsync.queue.errors import QueueClosedError, QueueError
+from crmsync.sqlite_locks import use_wal
 
 __all__ = ["SQLiteQueue"]
 
@@ -371,7 +372,7 @@ def _open(path: Path, synchronous: str) -> sqlite3.Connection:
         raise QueueError(f"queue file {path} cannot be opened: {exc}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS:d}")
-        conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(conn)
         conn.execute(f"PRAGMA synchronous={synchronous}")  # checked against two constants
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > _SCHEMA_VERSION:

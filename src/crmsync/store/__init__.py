@@ -2,9 +2,10 @@
 
 Every resource is a real table named after the resource with one column per field, plus the
 store's bookkeeping columns. The public surface is re-exported here; the modules behind it are
-``engine`` (engines), ``types`` (field types), ``resources`` (definitions, the built-in
-``profile``), ``tables`` (SQLAlchemy tables), ``publish``/``migrate`` (schema changes),
-``writes`` (idempotent batch writes) and ``discovery`` (definitions from CRM metadata).
+``engine`` (engines, write transactions), ``types`` (field types), ``resources`` (definitions,
+the built-in ``profile``), ``tables`` (SQLAlchemy tables), ``publish``/``migrate`` (schema
+changes), ``schema`` (schema work one at a time: crmsync's own tables, publishing), ``writes``
+(idempotent batch writes) and ``discovery`` (definitions from CRM metadata).
 """
 
 from crmsync.store.discovery import definition_from_table, generated_field_names

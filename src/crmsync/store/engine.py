@@ -6,6 +6,8 @@ created at import time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,12 +15,24 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from crmsync.errors import ConfigurationError
+from crmsync.sqlite_locks import use_wal, when_unlocked
 from crmsync.store.names import check_identifier
 
-__all__ = ["DEFAULT_STORE_URL", "SQLITE_BUSY_TIMEOUT_MS", "create_engine_for", "parse_store_url"]
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "begin_writing",
+    "create_engine_for",
+    "parse_store_url",
+    "write_transaction",
+]
+
 
 DEFAULT_STORE_URL = "sqlite:///crmsync.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: The execution option that makes the next transaction on a SQLite connection ``BEGIN
+#: IMMEDIATE``.
+_BEGIN_OPTION = "crmsync_sqlite_begin"
 
 _DRIVERS = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgresql+psycopg": "postgresql"}
 
@@ -66,18 +80,41 @@ def create_engine_for(url: str | URL, *, schema: str | None = None, **kwargs: An
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; BEGIN comes from below
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
-    finally:
-        cursor.close()
+    # The busy timeout first, so that every statement after it waits for other connections.
+    dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
+    use_wal(dbapi_connection)
+    dbapi_connection.execute("PRAGMA synchronous=FULL")
+    dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that may read before it writes (``engine.begin()`` otherwise).
+
+    On SQLite a transaction that reads first holds a snapshot of the database; when another
+    connection commits a write after it, its own first write fails at once with "database is
+    locked", the busy timeout notwithstanding: waiting cannot make its snapshot current. This
+    transaction starts with ``BEGIN IMMEDIATE`` instead, taking the write lock before it reads;
+    the lock is waited for through :data:`~crmsync.sqlite_locks.LOCK_ATTEMPTS` busy timeouts,
+    with a pause between, before "database is locked" is raised. Readers are never blocked
+    (write-ahead log).
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn, begin_writing(conn):
+        yield conn
+
+
+def begin_writing(conn: sa.Connection) -> sa.RootTransaction:
+    """Begin the transaction of :func:`write_transaction` on ``conn`` (a SQLite connection)."""
+    conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+    return when_unlocked(conn.begin)
 
 
 def _search_path(schema: str) -> Any:

@@ -7,7 +7,8 @@ types compiled by the dialect. No user text reaches SQL any other way.
 
 SQLite cannot change a column's type, nullability or foreign key: those tables are rebuilt by copy
 (new table, copy rows, drop, rename, re-create indexes) inside the publishing transaction, with
-foreign keys checked at the end, as SQLite's documentation prescribes.
+foreign keys checked at the end, as SQLite's documentation prescribes (the schema transaction
+of :mod:`crmsync.store.schema` switches them off).
 """
 
 from __future__ import annotations
@@ -30,18 +31,17 @@ _REBUILD_PREFIX = "crmsync_rebuild_"
 
 
 def apply_plan(
-    engine: sa.Engine, plan: PublishPlan, resources: Mapping[str, ResourceDefinition]
+    conn: sa.Connection, plan: PublishPlan, resources: Mapping[str, ResourceDefinition]
 ) -> None:
-    """Apply ``plan`` (computed for ``resources``) and record ``resources`` as published."""
+    """Apply ``plan`` (computed for ``resources``) and record ``resources`` as published, in the
+    transaction of ``conn`` (a :func:`~crmsync.store.schema.schema_transaction`)."""
     metadata = build_metadata(resources)
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            _apply_sqlite(conn, plan, metadata, resources)
-        else:
-            with conn.begin():
-                for change in plan.changes:
-                    _apply_postgresql(conn, change, metadata)
-                save_definitions(conn, resources)
+    if conn.dialect.name == "sqlite":
+        _apply_sqlite(conn, plan, metadata, resources)
+    else:
+        for change in plan.changes:
+            _apply_postgresql(conn, change, metadata)
+    save_definitions(conn, resources)
 
 
 def _q(conn: sa.Connection, name: str) -> str:
@@ -119,28 +119,20 @@ def _apply_sqlite(
 ) -> None:
     rebuild = {c.table for c in plan.changes if c.kind in REBUILD_ON_SQLITE}
     retyped = {(c.table, c.name) for c in plan.changes if c.kind is ChangeKind.ALTER_TYPE}
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    # Foreign keys can only be switched off outside a transaction (SQLite's rebuild procedure).
-    raw.execute("PRAGMA foreign_keys=OFF")
-    try:
-        with conn.begin():
-            for change in plan.changes:
-                if change.table in rebuild and change.kind is not ChangeKind.DROP_TABLE:
-                    continue
-                _apply_common(conn, change, metadata)
-            for table in metadata.sorted_tables:
-                if table.name in rebuild:
-                    _rebuild_sqlite(conn, table, resources[table.name], retyped)
-            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
-            if broken:
-                raise StoreDefinitionError(
-                    f"publishing would leave {len(broken)} rows linked to missing parents "
-                    f"(first in table '{broken[0][0]}'); nothing was changed"
-                )
-            save_definitions(conn, resources)
-    finally:
-        raw.execute("PRAGMA foreign_keys=ON")
+    for change in plan.changes:
+        if change.table in rebuild and change.kind is not ChangeKind.DROP_TABLE:
+            continue
+        _apply_common(conn, change, metadata)
+    for table in metadata.sorted_tables:
+        if table.name in rebuild:
+            _rebuild_sqlite(conn, table, resources[table.name], retyped)
+    # Foreign keys are off in schema work (SQLite's rebuild procedure): checked here instead.
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise StoreDefinitionError(
+            f"publishing would leave {len(broken)} rows linked to missing parents "
+            f"(first in table '{broken[0][0]}'); nothing was changed"
+        )
 
 
 def _rebuild_sqlite(

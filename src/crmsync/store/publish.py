@@ -228,23 +228,27 @@ def publish(
     """Bring the database in line with ``resources``; return the plan that was (or would be) run.
 
     Destructive changes raise :class:`DestructiveChangeError` (listing each) unless ``force``.
-    With ``dry_run`` nothing is changed. The whole publication runs in one transaction.
+    With ``dry_run`` nothing is changed. The whole publication, comparison included, runs in one
+    schema transaction (:func:`~crmsync.store.schema.schema_transaction`).
     """
     from crmsync.store.migrate import apply_plan
+    from crmsync.store.schema import schema_transaction
 
     resources = list(resources)
-    with engine.connect() as conn:
-        plan = plan_publish(conn, resources)
-        conn.rollback()
     if dry_run:
-        return plan
-    if plan.destructive and not force:
-        lines = [c.describe() for c in plan.destructive]
-        raise DestructiveChangeError(
-            "publishing would make destructive changes:\n  - "
-            + "\n  - ".join(lines)
-            + "\nrun again with --force to apply them",
-            changes=lines,
-        )
-    apply_plan(engine, plan, definitions_with_profile(resources))
+        with engine.connect() as conn:
+            return plan_publish(conn, resources)
+    # Planned and applied in one schema transaction: a publication running beside (another
+    # workflow starting) waits for this one and then finds nothing left to do.
+    with schema_transaction(engine) as conn:
+        plan = plan_publish(conn, resources)
+        if plan.destructive and not force:
+            lines = [c.describe() for c in plan.destructive]
+            raise DestructiveChangeError(
+                "publishing would make destructive changes:\n  - "
+                + "\n  - ".join(lines)
+                + "\nrun again with --force to apply them",
+                changes=lines,
+            )
+        apply_plan(conn, plan, definitions_with_profile(resources))
     return plan

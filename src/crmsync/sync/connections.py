@@ -6,6 +6,7 @@ Secrets are resolved here (environment variable or file, never the YAML), and ev
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -134,7 +135,8 @@ async def connection_and_store(
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     connector = open_connector(connection, config.connections[connection], environ)
     try:
-        publish(engine, config.resources)
+        # Schema work may wait for another workflow's: off the event loop.
+        await asyncio.to_thread(publish, engine, config.resources)
         yield connector, engine
     finally:
         await connector.aclose()

@@ -146,9 +146,10 @@ class InboundEngine:
                     )
                 self.connectors[name] = open_connector(name, connection, self._environ)
             self.store = create_engine_for(config.store.url, schema=config.store.pg_schema)
-            publish(self.store, config.resources)
-            self.state = SyncState(self.store)
-            self.state.drop_obsolete_tables()
+            # Schema work may wait for another workflow's: off the event loop.
+            await asyncio.to_thread(publish, self.store, config.resources)
+            self.state = await asyncio.to_thread(SyncState, self.store)
+            await asyncio.to_thread(self.state.drop_obsolete_tables)
             self.queue = open_queue(config, ack_wait_seconds=self.options.ack_wait_seconds)
             await self._compile()
         except BaseException:

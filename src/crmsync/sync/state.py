@@ -26,6 +26,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from crmsync.store.schema import create_tables, drop_tables
 from crmsync.store.writes import dialect_insert
 from crmsync.sync.state_models import (
     Counts,
@@ -57,15 +58,12 @@ class SyncState(RecordsState):
         self.engine = engine
         self.tables = state_tables()
         self._clock = clock
-        self.tables.metadata.create_all(engine)
+        create_tables(engine, self.tables.metadata)
 
     def drop_obsolete_tables(self) -> None:
         """Drop the state tables of earlier versions that are no longer used (the inbound
         engine does when it starts, as it publishes the resource tables)."""
-        obsolete = sa.MetaData()
-        for name in OBSOLETE_TABLES:
-            sa.Table(name, obsolete)
-        obsolete.drop_all(self.engine, checkfirst=True)
+        drop_tables(self.engine, OBSOLETE_TABLES)
 
     def _insert(self, conn: sa.Connection, table: sa.Table) -> Any:
         """INSERT with ``ON CONFLICT`` support for the connection's database."""

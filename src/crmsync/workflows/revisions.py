@@ -22,6 +22,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 import yaml
 
+from crmsync.store.engine import write_transaction
+from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
 __all__ = ["Revision", "RevisionState", "RevisionStore", "changes", "dump_yaml"]
@@ -85,11 +87,11 @@ class RevisionStore:
         self._clock = clock
         metadata = sa.MetaData()
         self.table = _table(metadata)
-        metadata.create_all(engine)
+        create_tables(engine, metadata)
 
     def seed(self, workflow: str, yaml_text: str) -> Revision:
         """The active revision of ``workflow``; the configuration file's text when it has none."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             found = self._one(conn, workflow, "active")
             if found is not None:
                 return found
@@ -109,7 +111,7 @@ class RevisionStore:
     def activate(self, workflow: str) -> Revision | None:
         """Make the pending revision of ``workflow`` its active one; ``None`` when none."""
         t = self.table
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             pending = self._one(conn, workflow, "pending")
             if pending is None:
                 return None

@@ -8,10 +8,15 @@ how to reach the emulator's fault injection. Everything goes through the
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
+
+import httpx
+import pytest
 
 from crmsync.connectors.base import ChangePage, Connector, CrmType, Record, WriteOp
 
@@ -23,8 +28,8 @@ class CrmUnderTest:
     """One connector against its emulator, and the names the shared tests use."""
 
     name: str
-    #: A fresh connector (an async context manager) on the emulator.
-    connect: Callable[[], Any]
+    #: A fresh connector (an async context manager) on the emulator; ``transport=`` optional.
+    connect: Callable[..., Any]
     #: A table with change tracking and at least two pages of seeded records.
     table: str
     #: A text field of ``table`` that creates need, and values that make a create valid.
@@ -42,6 +47,29 @@ class CrmUnderTest:
     read_path: str
     #: Adds a fault through ``POST /_emulator/faults``; faults are cleared after each test.
     fault: Callable[..., Any]
+    #: The emulator's CA certificate (for a transport of the test's own).
+    ca: Path
+    #: Regular expression of the request path of a create of one ``table`` record sent alone.
+    create_path: str
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """A transport that notes each request's method and path, then sends it."""
+
+    def __init__(self, ca: Path) -> None:
+        self.inner = httpx.AsyncHTTPTransport(verify=ssl.create_default_context(cafile=str(ca)))
+        self.sent: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.method, request.url.path))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def writes(self) -> list[str]:
+        """The paths of the requests sent that were not reads nor token requests."""
+        return [path for method, path in self.sent if method != "GET" and "token" not in path]
 
 
 async def collect(iterator: AsyncIterator[T]) -> list[T]:
@@ -171,3 +199,57 @@ class ConnectorConformance:
         assert [r.ok for r in results] == [True, True, True, False, True]
         assert results[0].id == ids[0]
         assert results[4].id == ids[2]
+
+    @pytest.mark.parametrize("batch", [True, False], ids=["batched", "alone"])
+    async def test_batch_false_sends_one_request_per_operation(
+        self, crm: CrmUnderTest, batch: bool
+    ) -> None:
+        recorder = Recorder(crm.ca)
+        async with crm.connect(transport=recorder) as connector:
+            made = await connector.write(
+                [WriteOp("create", crm.table, crm.valid(_unique("Alone"))) for _ in range(2)],
+                batch=batch,
+            )
+            ids = [r.id for r in made]
+            assert all(r.ok for r in made), made
+            key = {crm.key_field: _unique("K")}
+            ops = [
+                WriteOp("update", crm.table, {crm.text_field: "Alone"}, id=ids[0], ref="1"),
+                WriteOp("create", crm.table, crm.invalid, ref="2"),
+                WriteOp("upsert", crm.key_table, crm.key_valid("Alone"), key=key, ref="3"),
+                WriteOp("delete", crm.table, id=ids[1], ref="4"),
+            ]
+            await connector.describe(crm.key_table)
+            recorder.sent.clear()
+            results = await connector.write(ops, batch=batch)
+            again = await connector.write(
+                [WriteOp("upsert", crm.key_table, crm.key_valid("Again"), key=key)], batch=batch
+            )
+        assert [(r.ref, r.ok) for r in results] == [("1", True), ("2", False), ("3", True),
+                                                   ("4", True)]  # fmt: skip
+        assert results[0].id == ids[0]
+        assert results[1].code
+        assert results[1].message
+        assert results[2].id
+        assert results[2].created in (True, None)
+        assert again[0].ok, again
+        assert again[0].id == results[2].id
+        assert again[0].created in (False, None)
+        grouped = [p for p in recorder.writes() if "$batch" in p or "/composite/" in p]
+        if batch:
+            assert grouped
+        else:
+            assert grouped == []
+            assert len(recorder.writes()) == len(ops) + 1
+
+    async def test_a_transient_fault_on_a_write_sent_alone_is_retried(
+        self, crm: CrmUnderTest
+    ) -> None:
+        async with crm.connect() as connector:
+            await connector.describe(crm.table)
+            crm.fault(kind="status", status=503, path=crm.create_path, times=1)
+            results = await connector.write(
+                [WriteOp("create", crm.table, crm.valid(_unique("Retried")))], batch=False
+            )
+            assert results[0].ok, results
+            assert connector.counters.retries == 1

@@ -99,7 +99,7 @@ class TestDataverseConformance(ConnectorConformance):
         )
         yield CrmUnderTest(
             name="dataverse",
-            connect=lambda: DataverseConnector(config),
+            connect=lambda **kw: DataverseConnector(config, **kw),
             table="contact",
             text_field="lastname",
             valid=lambda text: {"lastname": text, "firstname": "Conformance"},
@@ -110,6 +110,8 @@ class TestDataverseConformance(ConnectorConformance):
             key_valid=lambda text: {"name": text},
             read_path="/contacts",
             fault=_fault_control(server, tls),
+            ca=tls.ca,
+            create_path="/contacts$",
         )
         _clear_faults(server, tls)
 
@@ -132,7 +134,7 @@ class TestSalesforceConformance(ConnectorConformance):
         )
         yield CrmUnderTest(
             name="salesforce",
-            connect=lambda: SalesforceConnector(config),
+            connect=lambda **kw: SalesforceConnector(config, **kw),
             table="Contact",
             text_field="LastName",
             valid=lambda text: {"LastName": text, "FirstName": "Conformance"},
@@ -143,5 +145,7 @@ class TestSalesforceConformance(ConnectorConformance):
             key_valid=lambda text: {"LastName": text},
             read_path="/query",
             fault=_fault_control(server, tls),
+            ca=tls.ca,
+            create_path="/sobjects/Contact/?$",
         )
         _clear_faults(server, tls)

@@ -177,8 +177,8 @@ async def test_transient_faults_and_dropped_connections_are_retried(
 
 
 class _LosesAnswers(httpx.AsyncBaseTransport):
-    """Forwards every request; the answer of the next ``lost`` create collections never comes:
-    the org processed them (``written``) or they never reached it."""
+    """Forwards every request; the answer of the next ``lost`` creates (collections or sObject
+    Rows) never comes: the org processed them (``written``) or they never reached it."""
 
     def __init__(self, tls: TlsFiles, *, written: bool) -> None:
         self.inner = httpx.AsyncHTTPTransport(verify=ssl_context(tls.ca))
@@ -186,7 +186,9 @@ class _LosesAnswers(httpx.AsyncBaseTransport):
         self.lost = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        creating = request.method == "POST" and request.url.path.endswith("/composite/sobjects")
+        creating = request.method == "POST" and request.url.path.endswith(
+            ("/composite/sobjects", "/sobjects/Contact")
+        )
         if not (creating and self.lost):
             return await self.inner.handle_async_request(request)
         self.lost -= 1
@@ -240,6 +242,33 @@ async def test_a_create_whose_answer_was_lost_is_looked_up_not_sent_twice(
         assert all(r.ok for r in results), results
         assert len({first.id, *(r.id for r in results)}) == 5
         assert found == Counter({"Twin": 2, "Ann": 2, "Bob": 1})  # nothing twice
+
+
+@pytest.mark.parametrize("written", [True, False], ids=["written", "not-written"])
+async def test_a_create_sent_alone_whose_answer_was_lost_is_looked_up_not_sent_twice(
+    server: BackgroundServer, tls: TlsFiles, written: bool
+) -> None:
+    """``batch=False``: the sObject Rows create is looked up after a lost answer as well."""
+    tag = f"Lost {uuid.uuid4().hex[:8]}"
+    transport = _LosesAnswers(tls, written=written)
+
+    async def sleep(_seconds: float) -> None:
+        return None
+
+    async with SalesforceConnector(_config(server, tls), transport=transport, sleep=sleep) as crm:
+        transport.lost = 1
+        names = ["Ann", "Bob"]
+        results = await crm.write(
+            [WriteOp("create", "Contact", {"LastName": tag, "FirstName": n}) for n in names],
+            batch=False,
+        )
+        pages = await _all(
+            crm.read_all("Contact", ["FirstName"], where=f"LastName = {literal(tag)}")
+        )
+    assert all(r.ok for r in results), results
+    found = Counter(str(r.values["FirstName"]) for page in pages for r in page)
+    assert found == Counter({"Ann": 1, "Bob": 1})
+    assert {str(r.id) for page in pages for r in page} == {str(r.id) for r in results}
 
 
 async def test_expired_session_is_renewed(

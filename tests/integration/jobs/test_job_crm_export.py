@@ -158,9 +158,9 @@ class _LosesAnswer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def write(self, ops: Any) -> Any:
+    async def write(self, ops: Any, *, batch: bool = True) -> Any:
         self.writes += 1
-        results = await self.inner.write(ops)
+        results = await self.inner.write(ops, batch=batch)
         if self.writes == 2:
             raise TransientError("the connection dropped before the answer arrived")
         return results
@@ -185,3 +185,28 @@ async def test_lost_answer_then_resume_never_duplicates(harness: Harness, keyed:
     assert names == [f"P{n:05d}" for n in range(30)]  # the in-doubt record exists once
     # Salesforce chose the id of the lost create: it is found among the records created since.
     assert harness.store.rejects(failed.value.run_id) == []
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "alone"])
+async def test_the_batch_setting_decides_the_requests_sent(harness: Harness, batch: bool) -> None:
+    d = harness.crm.dialect
+    tag = _tag()
+    _profiles(harness, tag, 5)
+    connectors: list[Any] = []
+
+    def keep(connector: Any) -> Any:
+        connectors.append(connector)
+        return connector
+
+    harness.wrap = keep
+    await harness.run(_export_job(harness, batch=batch), tag=tag)
+    harness.wrap = None
+    assert len(await _crm_rows(harness, tag)) == 5
+    (connector,) = connectors
+    calls = connector.counters
+    if d == "dataverse":
+        # One $batch of five, or five requests of one record each.
+        assert (calls.batches, calls.writes) == ((1, 0) if batch else (0, 5))
+    else:
+        # One sObject Collections call, or five sObject Rows requests.
+        assert calls.writes == (1 if batch else 5)

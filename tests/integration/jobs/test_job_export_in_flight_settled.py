@@ -76,12 +76,12 @@ class _Interrupted:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def write(self, ops: Any) -> Any:
+    async def write(self, ops: Any, *, batch: bool = True) -> Any:
         self.writes += 1
         if self.writes != self.call:
-            return await self.inner.write(ops)
+            return await self.inner.write(ops, batch=batch)
         if self.written:
-            await self.inner.write(ops)
+            await self.inner.write(ops, batch=batch)
         raise TransientError("the connection dropped before the answer arrived")
 
 

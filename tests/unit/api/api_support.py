@@ -197,7 +197,7 @@ class _FakeConnector:
     ) -> AsyncIterator[ChangePage]:
         raise NotImplementedError
 
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    async def write(self, ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]:
         raise NotImplementedError
 
     async def aclose(self) -> None:

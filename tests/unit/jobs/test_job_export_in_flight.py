@@ -79,7 +79,7 @@ class FakeOrg:
         ]
         return settle_matches(found, known({i for ids in found for i in ids}))
 
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    async def write(self, ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]:
         lose, self.lose = self.lose, None
         if lose == "before":
             raise TransientError("no answer")

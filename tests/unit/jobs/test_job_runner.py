@@ -71,7 +71,7 @@ class FakeCrm:
     ) -> AsyncIterator[ChangePage]:
         yield ChangePage([], cursor="c")
 
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    async def write(self, ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]:
         if self.fail_calls:
             self.fail_calls -= 1
             raise TransientError("service unavailable after retries", status=503)
@@ -163,8 +163,8 @@ async def test_retry_succeeds_when_the_cause_is_gone(env: Any) -> None:
     crm.healed = False
     original = crm.write
 
-    async def heal_after_first(ops: Sequence[WriteOp]) -> list[WriteResult]:
-        result = await original(ops)
+    async def heal_after_first(ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]:
+        result = await original(ops, batch=batch)
         crm.healed = True
         return result
 

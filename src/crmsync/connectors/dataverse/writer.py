@@ -1,4 +1,4 @@
-"""Writing records: create, update, upsert and delete, sent as ``$batch`` requests.
+"""Writing records: create, update, upsert and delete, sent as ``$batch`` requests or alone.
 
 Each batch holds up to ``batch_size`` operations, each outside any change set and sent with
 ``Prefer: odata.continue-on-error``, so that one refused record never rolls back or stops the
@@ -6,6 +6,12 @@ others. Every operation gets a :class:`WriteResult`, in order. A batch that fail
 a transient error is sent again by the client; operations that fail alone with a transient status
 (429, 5xx) are sent again in a smaller batch. Updates and upserts are idempotent; creates are too
 when the caller chooses the record id, which is recommended.
+
+With ``batch=False`` each operation is its own request (``POST``/``PATCH``/``DELETE`` on the
+entity set or record, the very request a batch would carry), up to ``max_concurrency`` at a time;
+the client retries transient failures, a refusal becomes the operation's failed result, and an
+operation still failing transiently after the retries gets a failed result with that status, as
+in a batch.
 
 Lookups are written as ``"<navigation property>@odata.bind": "/<entity set>(<id>)"``. The
 navigation property is the lookup's logical name when it has one target (and for ``ownerid``);
@@ -35,7 +41,7 @@ from crmsync.connectors.base import (
 from crmsync.connectors.dataverse.client import DataverseClient
 from crmsync.connectors.dataverse.errors import parse_error_body, parse_retry_after
 from crmsync.connectors.dataverse.metadata import DataverseMetadata, check_identifier
-from crmsync.errors import ConfigurationError, ProtocolError
+from crmsync.errors import ConfigurationError, ProtocolError, RejectError, TransientError
 from crmsync.odata.batch import BatchRequest, BatchResponse
 
 __all__ = ["INVALID_OPERATION", "DataverseWriter", "entity_id_from_header", "key_segment"]
@@ -109,8 +115,10 @@ class DataverseWriter:
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._max_retries = max_retries
 
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """Apply ``ops``; one result per operation, in order. Rejects never stop the others."""
+    async def write(self, ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]:
+        """Apply ``ops``; one result per operation, in order. Rejects never stop the others.
+
+        ``batch=False``: one request per operation, no ``$batch``."""
         results: list[WriteResult | None] = [None] * len(ops)
         ready: list[tuple[int, WriteOp, BatchRequest]] = []
         tables = {op.table: await self._metadata.describe(op.table) for op in ops}
@@ -121,14 +129,15 @@ class DataverseWriter:
                 results[index] = WriteResult(
                     ok=False, ref=op.ref, id=op.id, code=INVALID_OPERATION, message=str(exc)
                 )
-        chunks = [
-            ready[start : start + self._batch_size]
-            for start in range(0, len(ready), self._batch_size)
-        ]
+        size = self._batch_size if batch else 1
+        chunks = [ready[start : start + size] for start in range(0, len(ready), size)]
         try:
             async with asyncio.TaskGroup() as group:
                 for chunk in chunks:
-                    group.create_task(self._send(chunk, tables, results))
+                    if batch:
+                        group.create_task(self._send(chunk, tables, results))
+                    else:
+                        group.create_task(self._send_alone(chunk[0], tables, results))
         except ExceptionGroup as errors:
             # Callers expect one error from the crmsync tree, not a group.
             raise errors.exceptions[0] from None
@@ -171,6 +180,39 @@ class DataverseWriter:
             if pending:
                 attempt += 1
                 await self._client.wait_before_retry(attempt, retry_after)
+
+    async def _send_alone(
+        self,
+        item: tuple[int, WriteOp, BatchRequest],
+        tables: Mapping[str, TableInfo],
+        results: list[WriteResult | None],
+    ) -> None:
+        index, op, request = item
+        try:
+            async with self._semaphore:
+                response = await self._client.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    content=request.body,
+                    table=op.table,
+                    record_id=op.id,
+                    record_operation=True,
+                )
+        except (RejectError, TransientError) as exc:
+            if exc.status is None:
+                raise  # no answer at all: as when a whole batch gets none
+            code = PRECONDITION_FAILED if exc.status == 412 and op.if_version else exc.code
+            results[index] = WriteResult(
+                ok=False, ref=op.ref, id=op.id, code=code, message=exc.message, status=exc.status
+            )
+            return
+        answer = BatchResponse(
+            status=response.status_code,
+            headers={name.lower(): value for name, value in response.headers.items()},
+            body=response.content,
+        )
+        results[index] = _result(op, answer, tables[op.table])
 
     async def _request(self, info: TableInfo, op: WriteOp) -> BatchRequest:
         if op.if_version is not None and op.kind != "update":

@@ -14,11 +14,16 @@ by someone else fail with :data:`IN_DOUBT`. Upserts by an external id field are 
 that. Records that fail alone with ``UNABLE_TO_LOCK_ROW`` (another transaction held the row) are
 sent again, alone.
 
-A conditional update (``WriteOp.if_version``: the ``LastModifiedDate`` read) goes alone to the
-sObject Rows resource, ``PATCH sobjects/{Object}/{id}`` with ``If-Unmodified-Since`` (collections
-take no preconditions); Salesforce answers 412 when the record was modified since, which becomes
-the code :data:`~crmsync.connectors.base.PRECONDITION_FAILED`. HTTP dates have whole seconds: a
-change within the same second as the one read is not seen by the precondition.
+With ``batch=False`` every operation goes alone to the sObject Rows resource instead (``POST
+sobjects/{Object}``, ``PATCH``/``DELETE sobjects/{Object}/{id}``, ``PATCH
+sobjects/{Object}/{ExternalIdField}/{value}``), one request each, with the same results, retries
+and refusals.
+
+A conditional update (``WriteOp.if_version``: the ``LastModifiedDate`` read) always goes alone
+to the sObject Rows resource, ``PATCH sobjects/{Object}/{id}`` with ``If-Unmodified-Since``
+(collections take no preconditions); Salesforce answers 412 when the record was modified since,
+which becomes the code :data:`~crmsync.connectors.base.PRECONDITION_FAILED`. HTTP dates have
+whole seconds: a change within the same second as the one read is not seen by the precondition.
 
 Lookups are written as record ids (``AccountId: "001…"``); ``{"table": …, "id": …}`` is accepted
 too, for symmetry with the Dataverse connector.
@@ -28,10 +33,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote
 
 from crmsync.connectors.base import (
     PRECONDITION_FAILED,
@@ -80,6 +86,8 @@ class _Prepared:
     record_id: str | None
     #: ``If-Unmodified-Since`` of a conditional update (sent alone), else ``None``.
     unmodified_since: str | None = None
+    #: Sent alone to the sObject Rows resource (a conditional update, or ``batch=False``).
+    alone: bool = False
 
 
 class SalesforceWriter:
@@ -102,8 +110,10 @@ class SalesforceWriter:
         #: ``(answered at, id)`` of recent creates, the org's clock, oldest first.
         self._recent: deque[tuple[datetime, str]] = deque()
 
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """Apply ``ops``; one result per operation, in order. Rejects never stop the others."""
+    async def write(self, ops: Sequence[WriteOp], *, batch: bool = True) -> list[WriteResult]:
+        """Apply ``ops``; one result per operation, in order. Rejects never stop the others.
+
+        ``batch=False``: one sObject Rows request per operation, no collection calls."""
         results: list[WriteResult | None] = [None] * len(ops)
         tables = {op.table: await self._metadata.describe(op.table) for op in ops}
         calls: list[list[_Prepared]] = []
@@ -115,10 +125,12 @@ class SalesforceWriter:
                     ok=False, ref=op.ref, id=op.id, code=INVALID_OPERATION, message=str(exc)
                 )
                 continue
+            if not batch:
+                item = replace(item, alone=True)
             if (
                 calls
-                and item.unmodified_since is None
-                and calls[-1][0].unmodified_since is None
+                and not item.alone
+                and not calls[-1][0].alone
                 and calls[-1][0].group == item.group
                 and len(calls[-1]) < self._size
             ):
@@ -155,8 +167,8 @@ class SalesforceWriter:
         if kind == "create":
             return await self._create(call)
         try:
-            if call[0].unmodified_since is not None:
-                return [await self._conditional(call[0])]
+            if call[0].alone:
+                return [await self._alone(call[0])]
             if kind == "delete":
                 answer = await self._client.send_json(
                     "DELETE",
@@ -185,12 +197,9 @@ class SalesforceWriter:
         answers: dict[int, Any] = {}
         pending, attempt = call, 0
         while pending:
-            body = {"allOrNone": False, "records": [item.record for item in pending]}
             sent_at = self._client.server_now()
             try:
-                answer = await self._client.send_json(
-                    "POST", "composite/sobjects", body, table=table, retry_unanswered=False
-                )
+                answer = await self._send_create(table, pending)
             except RejectError as exc:
                 answers.update((item.index, _refusal(exc)) for item in pending)
                 break
@@ -221,6 +230,23 @@ class SalesforceWriter:
             pending = []
         return [answers[item.index] for item in call]
 
+    async def _send_create(self, table: str, pending: list[_Prepared]) -> Any:
+        """One create call, never sent again when its answer is lost: a collection, or
+        (``batch=False``) the sObject Rows resource, whose answer has a collection's shape."""
+        if pending[0].alone:
+            (item,) = pending
+            body = {k: v for k, v in (item.record or {}).items() if k not in ("attributes", "Id")}
+            rows = f"sobjects/{check_name(table, 'object')}"
+            return [
+                await self._client.send_json(
+                    "POST", rows, body, table=table, retry_unanswered=False
+                )
+            ]
+        body = {"allOrNone": False, "records": [item.record for item in pending]}
+        return await self._client.send_json(
+            "POST", "composite/sobjects", body, table=table, retry_unanswered=False
+        )
+
     def _remember(self, answers: Sequence[Any]) -> None:
         now = self._client.server_now()
         while self._recent and self._recent[0][0] < now - _REMEMBERED:
@@ -233,21 +259,34 @@ class SalesforceWriter:
         """Those of ``ids`` this writer created recently: not the lost call's."""
         return ids & {record_id for _, record_id in self._recent}
 
-    async def _conditional(self, item: _Prepared) -> dict[str, Any]:
-        """One update through sObject Rows, refused (412) if the record changed since read."""
-        assert item.record is not None
-        assert item.unmodified_since is not None
-        _, table, _ = item.group
-        body = {k: v for k, v in item.record.items() if k not in ("attributes", "Id")}
+    async def _alone(self, item: _Prepared) -> Any:
+        """One operation through sObject Rows; its answer in a collection result's shape."""
+        kind, table, key_field = item.group
+        rows = f"sobjects/{check_name(table, 'object')}"
+        body = {k: v for k, v in (item.record or {}).items() if k not in ("attributes", "Id")}
+        done: dict[str, Any] = {"success": True, "id": item.record_id, "errors": []}
+        if kind == "upsert":
+            assert key_field is not None
+            value = quote(str(body.pop(key_field, item.record_id)), safe="")
+            answer = await self._client.send_json(
+                "PATCH", f"{rows}/{key_field}/{value}", body, table=table
+            )
+            return answer if answer is not None else done  # 204: an update (API < 46)
+        address = f"{rows}/{item.record_id}"
+        if kind == "delete":
+            await self._client.send_json("DELETE", address, table=table, record_id=item.record_id)
+            return done
+        # An update; a conditional one is refused (412) if the record changed since it was read.
+        since = item.unmodified_since
         await self._client.send_json(
             "PATCH",
-            f"sobjects/{check_name(table, 'object')}/{item.record_id}",
+            address,
             body,
             table=table,
             record_id=item.record_id,
-            headers={"If-Unmodified-Since": item.unmodified_since},
+            headers={"If-Unmodified-Since": since} if since is not None else None,
         )
-        return {"success": True, "id": item.record_id, "errors": []}
+        return done
 
 
 def _refusal(exc: RejectError) -> dict[str, Any]:
@@ -292,7 +331,9 @@ def _prepare(index: int, op: WriteOp, info: TableInfo) -> _Prepared:
             raise InvalidOperation("update needs the record id; use upsert to write by key")
         record["Id"] = _id(op.id)
         since = None if op.if_version is None else _http_date(op.if_version)
-        return _Prepared(index, op, ("update", table, None), record, record["Id"], since)
+        return _Prepared(
+            index, op, ("update", table, None), record, record["Id"], since, since is not None
+        )
     if op.kind == "upsert":
         key_field, value = _key(info, op)
         if key_field in record and record[key_field] != value:

@@ -1,7 +1,10 @@
-"""Local TLS material for the emulators: a throw-away CA and a server certificate it signs.
+"""Local TLS material for the emulators: a CA and a server certificate it signs.
 
 Real clients (httpx, requests, MSAL, the Dataverse SDK, simple-salesforce) insist on HTTPS with a
-trusted certificate; pointing them at this CA file lets them talk to an emulator unchanged.
+trusted certificate; pointing them at this CA file lets them talk to an emulator unchanged. The
+CA of ``crmsync emulate --tls --ca-file F`` is kept (``F`` and its key beside it, see
+:func:`kept_ca`) so that a restarted emulator is the same server to its clients; tests make a
+throw-away one with :func:`generate`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TlsFiles", "TlsMaterial", "generate"]
+__all__ = [
+    "CertificateAuthority",
+    "TlsFiles",
+    "TlsMaterial",
+    "ca_key_path",
+    "generate",
+    "kept_ca",
+]
 
 _DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 _VALIDITY = timedelta(days=397)  # the longest lifetime public clients accept for server certs
@@ -49,89 +59,159 @@ class TlsMaterial:
         )
         files.ca.write_bytes(self.ca_pem)
         files.cert.write_bytes(self.cert_pem + self.ca_pem)
-        # Create the key file with its final mode so the key is never readable by others.
-        fd = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(self.key_pem)
-        files.key.chmod(0o600)
+        _write(files.key, self.key_pem, 0o600)
         return files
+
+
+@dataclass(slots=True, frozen=True)
+class CertificateAuthority:
+    """The emulator's certificate authority: what clients trust, and the key that signs."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def create(cls) -> CertificateAuthority:
+        """A new CA, valid from an hour ago for 397 days."""
+        now = datetime.now(UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crmsync emulator local CA")])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + _VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_key_usage(signs_certificates=True), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return cls(cert, key)
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def issue(self, hosts: Sequence[str] = ()) -> TlsMaterial:
+        """A new server certificate for ``localhost``, ``127.0.0.1``, ``::1`` and ``hosts``,
+        signed by this CA (and valid no longer than it is)."""
+        now = datetime.now(UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        names = list(dict.fromkeys([*_DEFAULT_HOSTS, *hosts]))
+        ca_ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(min(now + _VALIDITY, self.cert.not_valid_after_utc))
+            .add_extension(x509.SubjectAlternativeName(_san(names)), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_usage(signs_certificates=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+                critical=False,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        return TlsMaterial(
+            ca_pem=self.pem,
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+            key_pem=_private_pem(key),
+        )
+
+    def save(self, ca_file: Path) -> Path:
+        """Write the certificate to ``ca_file`` and the key beside it (:func:`ca_key_path`,
+        mode 0600); returns the key's path."""
+        key_file = ca_key_path(ca_file)
+        ca_file.parent.mkdir(parents=True, exist_ok=True)
+        _write(key_file, _private_pem(self.key), 0o600)
+        _write(ca_file, self.pem, 0o644)
+        return key_file
+
+    @classmethod
+    def load(cls, ca_file: Path) -> CertificateAuthority | None:
+        """The CA kept at ``ca_file`` and its key; ``None`` when either file is missing, the key
+        does not sign the certificate, or the CA expires within a day."""
+        key_file = ca_key_path(ca_file)
+        if not (ca_file.is_file() and key_file.is_file()):
+            return None
+        try:
+            cert = x509.load_pem_x509_certificate(ca_file.read_bytes())
+            key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        except ValueError:
+            return None
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
+            return None
+        if cert.not_valid_after_utc < datetime.now(UTC) + timedelta(days=1):
+            return None
+        return cls(cert, key)
+
+
+def ca_key_path(ca_file: Path) -> Path:
+    """Where the CA's private key is kept: beside the CA file, ``<name>-key<suffix>``
+    (``emulator-ca.pem`` → ``emulator-ca-key.pem``)."""
+    return ca_file.with_name(f"{ca_file.stem}-key{ca_file.suffix}")
+
+
+def kept_ca(ca_file: Path) -> tuple[CertificateAuthority, bool]:
+    """The CA kept at ``ca_file`` (with its key beside it), or a new one saved there when there
+    is none to reuse; ``True`` with a new one."""
+    found = CertificateAuthority.load(ca_file)
+    if found is not None:
+        return found, False
+    made = CertificateAuthority.create()
+    made.save(ca_file)
+    return made, True
 
 
 def generate(hosts: Sequence[str] = ()) -> TlsMaterial:
     """A new CA and a server certificate for ``localhost``, ``127.0.0.1``, ``::1`` and ``hosts``."""
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crmsync emulator local CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
+    return CertificateAuthority.create().issue(hosts)
+
+
+def _key_usage(*, signs_certificates: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
     )
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = list(dict.fromkeys([*_DEFAULT_HOSTS, *hosts]))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.SubjectAlternativeName(_san(names)), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
+
+def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    return TlsMaterial(
-        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
-        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-        key_pem=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Replace ``path`` with ``data`` at once, created with ``mode`` (never wider for a moment)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    temporary.chmod(mode)
+    temporary.replace(path)
 
 
 def _san(names: Sequence[str]) -> list[x509.GeneralName]:

@@ -9,7 +9,7 @@ import pytest
 from connector_fakes import FakeTime
 from dv_fakes import ORG, ROOT, FakeOrg
 
-from crmsync.connectors.base import WriteOp
+from crmsync.connectors.base import PRECONDITION_FAILED, WriteOp
 from crmsync.connectors.dataverse import DataverseConnector
 from crmsync.connectors.dataverse.writer import (
     INVALID_OPERATION,
@@ -295,3 +295,49 @@ def test_entity_id_from_header() -> None:
     assert entity_id_from_header(f"{ORG}/api/data/v9.2/contacts({ID1.upper()})") == ID1
     assert entity_id_from_header(None) is None
     assert entity_id_from_header(f"{ROOT}accounts(accountnumber='x')") is None
+
+
+async def test_without_batch_each_operation_is_its_own_request(
+    connector: DataverseConnector, org: FakeOrg
+) -> None:
+    sent: list[tuple[str, str]] = []
+
+    def single(request: httpx.Request) -> httpx.Response:
+        assert "$batch" not in request.url.path
+        sent.append((request.method, unquote(str(request.url))))
+        name = orjson.loads(request.content).get("firstname") if request.content else None
+        if name == "refused":
+            return httpx.Response(400, json={"error": {"code": "0x80040203", "message": "bad"}})
+        if name == "busy":
+            return httpx.Response(503, json={"error": {"code": "0x80040216", "message": "busy"}})
+        if request.headers.get("If-Match", "*") != "*":
+            return httpx.Response(412, json={"error": {"code": "0x80060882", "message": "old"}})
+        if request.method == "PATCH" and "$select" in str(request.url):
+            return httpx.Response(201, json={"contactid": ID1})
+        return httpx.Response(204, headers={"OData-EntityId": f"{ROOT}contacts({ID2})"})
+
+    org.data = single
+    results = await connector.write(
+        [
+            WriteOp("create", "contact", {"firstname": "Ann"}, id=ID1, ref="0"),
+            WriteOp("upsert", "contact", {"firstname": "Bob"}, id=ID1, ref="1"),
+            WriteOp("create", "contact", {"firstname": "refused"}, ref="2"),
+            WriteOp("update", "contact", {"lastname": "Lee"}, id=ID2, if_version=7, ref="3"),
+            WriteOp("delete", "contact", id=ID2, ref="4"),
+            WriteOp("create", "contact", {"firstname": "busy"}, ref="5"),
+        ],
+        batch=False,
+    )
+    assert [r.ref for r in results] == ["0", "1", "2", "3", "4", "5"]
+    assert [r.ok for r in results] == [True, True, False, False, True, False]
+    assert results[0].created is True
+    assert (results[1].created, results[1].id) == (True, ID1)
+    assert (results[2].code, results[2].status) == ("0x80040203", 400)
+    assert results[3].code == PRECONDITION_FAILED
+    assert (results[5].status, results[5].code) == (503, "0x80040216")
+    assert connector.counters.batches == 0
+    methods = sorted(method for method, _ in sent)
+    retried = methods.count("POST") - 3  # the busy create was sent again until the retries ran out
+    assert retried == connector.counters.retries > 0
+    assert methods.count("PATCH") == 2
+    assert methods.count("DELETE") == 1

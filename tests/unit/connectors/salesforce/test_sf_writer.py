@@ -207,3 +207,54 @@ async def test_answers_of_the_wrong_length_are_protocol_errors(
     org.before.append(lambda r: httpx.Response(200, json=[]) if "composite" in r.url.path else None)
     with pytest.raises(FatalError, match="answered 0 results"):
         await connector.write([WriteOp("create", "Contact", {"LastName": "x"})])
+
+
+async def test_without_batch_each_operation_goes_alone_to_sobject_rows(
+    connector: SalesforceConnector, org: FakeOrg
+) -> None:
+    sent: list[tuple[str, str]] = []
+    bodies: list[Any] = []
+    new_id, kept_id, refused_id = "003000000000001AAA", "003000000000002AAA", "003000000000003AAA"
+
+    def rows(request: httpx.Request) -> httpx.Response | None:
+        path = request.url.raw_path.decode().split("?")[0]
+        if "/sobjects/Contact" not in path or request.method == "GET":
+            return None
+        sent.append((request.method, path.removeprefix(ROOT)))
+        bodies.append(orjson.loads(request.content) if request.content else None)
+        if path.endswith(refused_id):
+            return sf_error(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "not today")
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": new_id, "success": True, "errors": []})
+        if "External_Id__c" in path:
+            body = {"id": kept_id, "success": True, "errors": [], "created": False}
+            return httpx.Response(200, json=body)
+        return httpx.Response(204)
+
+    org.before.append(rows)
+    results = await connector.write(
+        [
+            WriteOp("create", "Contact", {"LastName": "New"}, ref="0"),
+            WriteOp("upsert", "Contact", {"LastName": "Kept"}, key={"External_Id__c": "A/1 b"}),
+            WriteOp("update", "Contact", {"LastName": "No"}, id=refused_id, ref="2"),
+            WriteOp("delete", "Contact", id=kept_id, ref="3"),
+        ],
+        batch=False,
+    )
+    assert sent == [
+        ("POST", "sobjects/Contact"),
+        ("PATCH", "sobjects/Contact/External_Id__c/A%2F1%20b"),
+        ("PATCH", f"sobjects/Contact/{refused_id}"),
+        ("DELETE", f"sobjects/Contact/{kept_id}"),
+    ]
+    assert _calls(org) == []
+    # The external id travels in the path only; Id and attributes never in a body.
+    assert bodies == [{"LastName": "New"}, {"LastName": "Kept"}, {"LastName": "No"}, None]
+    assert [(r.ok, r.id, r.created) for r in results] == [
+        (True, new_id, True),
+        (True, kept_id, False),
+        (False, refused_id, None),
+        (True, kept_id, None),
+    ]
+    assert results[2].code == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    assert results[2].status == 400

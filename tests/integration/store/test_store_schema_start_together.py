@@ -1,0 +1,85 @@
+"""Schema work at start-up, on both stores: workflows that start together on a fresh store each
+create their tables (and publish the resources) while the others do, and none fails."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from crmsync.events.tables import ensure_tables as ensure_event_tables
+from crmsync.optout.tables import ensure_tables as ensure_optout_tables
+from crmsync.store import create_engine_for, publish
+from crmsync.sync.state import SyncState
+from crmsync.workflows.revisions import RevisionStore
+
+Start = Callable[[sa.Engine], None]
+
+
+def inbound(engine: sa.Engine) -> None:
+    publish(engine, [])
+    SyncState(engine).drop_obsolete_tables()
+
+
+def outbound(engine: sa.Engine) -> None:
+    publish(engine, [])
+    ensure_event_tables(engine)
+
+
+def optinout(engine: sa.Engine) -> None:
+    publish(engine, [])
+    ensure_optout_tables(engine)
+
+
+def supervisor(engine: sa.Engine) -> None:
+    RevisionStore(engine).seed("inbound", "version: 1\n")
+    SyncState(engine)
+
+
+def start_together(url: str, schema: str | None, starts: list[Start]) -> list[str]:
+    """Run every start in its own thread, each on its own engine; the errors they raised."""
+    errors: list[str] = []
+    barrier = threading.Barrier(len(starts))
+
+    def run(start: Start) -> None:
+        engine = create_engine_for(url, schema=schema)
+        try:
+            barrier.wait()
+            start(engine)
+        except Exception as exc:
+            errors.append(f"{start.__name__}: {exc}")
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=run, args=(start,)) for start in starts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """A fresh, empty store: its URL and schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}", None
+    else:
+        yield request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_workflows_starting_together_all_create_their_tables(
+    store: tuple[str, str | None], attempt: int
+) -> None:
+    url, schema = store
+    assert start_together(url, schema, [inbound, outbound, optinout, supervisor]) == []
+    engine = create_engine_for(url, schema=schema)
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    engine.dispose()
+    expected = {"profile", "crmsync_optout_outbox", "crmsync_event_click", "crmsync_cursors"}
+    assert expected <= tables
