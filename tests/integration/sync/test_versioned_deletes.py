@@ -5,6 +5,7 @@ Salesforce timestamps alike; the inbound writer on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,13 @@ import sqlalchemy as sa
 from crmsync.config.models import InboundMapping, ResourceDefinition
 from crmsync.connectors.base import CrmType, FieldInfo, TableInfo
 from crmsync.queue.base import Change, ChangeMessage
-from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
+from crmsync.store import (
+    build_metadata,
+    create_engine_for,
+    definitions_with_profile,
+    publish,
+    upsert_batch,
+)
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import compile_mapping
 from crmsync.sync.writer import MappingWriter, version_number
@@ -154,3 +161,38 @@ def test_a_late_delete_keeps_a_newer_parked_child(engine: sa.Engine) -> None:
     _apply(children, Change("upsert", "s2", 3, {"childid": "s2", "contactid": "q"}))
     _apply(children, Change("delete", "s2", 5))
     assert children.state.parked_count("child") == 0
+
+
+def test_a_reconciliation_spares_a_row_written_while_it_waited(
+    pg_engine: sa.Engine,
+) -> None:
+    """PostgreSQL, several writers: a snapshot's reconciliation waits for a writer of the same
+    mapping and weighs the rows as that writer left them (SQLite has one writer at a time)."""
+    publish(pg_engine, [SUBSCRIPTION])
+    contacts, _ = _writers(pg_engine)
+    state = contacts.state
+    _apply(contacts, _contact("kept", 1, "k"), _contact("again", 1, "first life"))
+    snapshot = state.start_snapshot("contact")
+    state.record_snapshot_messages(snapshot, ["s1"])
+    state.finish_snapshot(snapshot, 1)
+    # The snapshot did not see "again": deleted in the CRM before it was read.
+    contacts.apply(ChangeMessage("contact", [_contact("kept", 1, "k")], snapshot, "s1"))
+    removed: list[int] = []
+    with pg_engine.begin() as conn:
+        # Another writer applies the record's re-creation, read after the snapshot.
+        state.hold_mapping(conn, "contact")
+        row = {"external_id": "again", "first_name": "second life", "source_version": 9}
+        upsert_batch(conn, contacts.table, "external_id", [row])
+        state.note_seen(conn, "contact", ["again"])
+        reconciling = threading.Thread(
+            target=lambda: removed.append(contacts.reconcile_snapshots())
+        )
+        reconciling.start()
+        reconciling.join(timeout=0.5)
+        assert reconciling.is_alive()
+    reconciling.join(timeout=10)
+    assert removed == [0]
+    assert _rows(pg_engine, "profile", "external_id", "first_name") == {
+        "kept": "k",
+        "again": "second life",
+    }
