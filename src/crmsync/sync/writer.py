@@ -4,10 +4,14 @@ For every message, in one transaction on the Campaign store: filters, conversion
 (:meth:`CompiledMapping.to_row`; a record that cannot be written becomes a reject and the rest of
 the message goes on), parent-before-child (a child whose parent row is not there yet is parked),
 the version-guarded batch upsert, deletes (when the mapping applies them), deletes of records that
-left the filters (when asked, only rows the CRM owns, never newer ones), the snapshot key set,
-the counters. The caller acknowledges the message only after this transaction has committed, so a
-writer killed at any moment leaves either all of a message or none of it, and the redelivered
-message is applied again harmlessly: the source version decides.
+left the filters (when asked), the snapshot key set, the counters. Deletes are version-guarded
+too: they remove only rows the CRM owns and not newer than the delete, so a deletion delivered
+after the re-creation of its record (by another writer, or again after a kill) leaves the new
+row. The caller acknowledges the message only after this transaction has committed, so a writer
+killed at any moment leaves either all of a message or none of it, and the redelivered message
+is applied again harmlessly: the source version decides. The transactions that write one
+mapping's rows take its lock first (:meth:`~crmsync.sync.state.SyncState.hold_mapping`): with
+several writer processes they run one after the other.
 """
 
 from __future__ import annotations
@@ -359,8 +363,8 @@ class MappingWriter:
 
     def release_parked(self, *, limit: int = 1000) -> int:
         """Apply parked children whose parent has arrived; returns how many were released."""
-        if not self.links:
-            return 0
+        if not self.links or not self.state.parked_count(self.name):
+            return 0  # (the housekeeping of an idle writer takes no lock)
         t = self.state.tables.parked
         with self.state.engine.begin() as conn:
             self.state.hold_mapping(conn, self.name)
