@@ -296,7 +296,11 @@ class MappingWriter:
     def _missing_parents(
         self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]
     ) -> dict[int, ParentLink]:
-        """Index of each row whose parent row is not (yet) in the store → the link it waits on."""
+        """Index of each row whose parent row is not (yet) in the store → the link it waits on.
+
+        The parents found are locked against deletion until the transaction ends (``FOR KEY
+        SHARE``, PostgreSQL): a parent another writer process is deleting is waited for and
+        then missing, so its child is parked rather than refused by the link's foreign key."""
         missing: dict[int, ParentLink] = {}
         for link in self.links:
             wanted = {row[link.column] for row in rows if row.get(link.column) is not None}
@@ -305,7 +309,8 @@ class MappingWriter:
             parent = self.parents[link.parent_resource]
             column = parent.c[link.parent_key]
             query = sa.select(column).where(one_of(column, list(wanted), conn.dialect))
-            present = set(conn.scalars(query))
+            # (SQLite, one writer at a time, renders no lock.)
+            present = set(conn.scalars(query.with_for_update(read=True, key_share=True)))
             for index, row in enumerate(rows):
                 value = row.get(link.column)
                 if value is not None and value not in present and index not in missing:

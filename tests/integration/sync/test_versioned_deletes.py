@@ -20,6 +20,7 @@ from crmsync.store import (
     build_metadata,
     create_engine_for,
     definitions_with_profile,
+    delete_versioned,
     publish,
     upsert_batch,
 )
@@ -196,3 +197,32 @@ def test_a_reconciliation_spares_a_row_written_while_it_waited(
         "kept": "k",
         "again": "second life",
     }
+
+
+def test_a_child_written_while_its_parent_is_deleted_waits_for_it(pg_engine: sa.Engine) -> None:
+    """PostgreSQL, several writers: a child whose parent another writer is deleting finds the
+    parent gone once that writer commits, and is parked (not refused by the link's foreign key,
+    which would fail the writer)."""
+    publish(pg_engine, [SUBSCRIPTION])
+    contacts, children = _writers(pg_engine)
+    _apply(contacts, _contact("p", 1, "parent"))
+    outcome: list[dict[str, int] | BaseException] = []
+
+    def write_child() -> None:
+        child = Change("upsert", "s1", 4, {"childid": "s1", "name": "x", "contactid": "p"})
+        try:
+            outcome.append(_apply(children, child))
+        except BaseException as exc:  # reported by the assertion below
+            outcome.append(exc)
+
+    with pg_engine.begin() as conn:
+        contacts.state.hold_mapping(conn, "contact")
+        delete_versioned(conn, contacts.table, "external_id", {"p": 5})
+        writing = threading.Thread(target=write_child)
+        writing.start()
+        writing.join(timeout=0.5)
+    writing.join(timeout=10)
+    assert len(outcome) == 1
+    assert not isinstance(outcome[0], BaseException), outcome[0]
+    assert outcome[0]["parked"] == 1
+    assert _rows(pg_engine, "subscription", "crm_id", "name") == {}
