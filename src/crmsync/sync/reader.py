@@ -187,8 +187,14 @@ class MappingReader:
             Change("upsert", r.id, r.version, r.values, r.formatted if labels else {}, digest)
             for r, digest in zip(records, marks, strict=True)
         ]
+        # A record the page holds is there now: a deletion of it the page also reports is of an
+        # earlier life (deleted, then created again with the same id) and is left out; stamped
+        # with a watermark that includes the new life's version, it would delete that too.
+        live = {record.id for record in page.records} if page.deletions else set()
         changes.extend(
-            Change("delete", d.id, deletion_version(d, watermark)) for d in page.deletions
+            Change("delete", d.id, deletion_version(d, watermark))
+            for d in page.deletions
+            if d.id not in live
         )
         chunks: Sequence[ChangeMessage] = [
             ChangeMessage(self.name, changes[start : start + self.chunk_size], snapshot_id)

@@ -154,15 +154,30 @@ async def test_a_deletion_with_its_time_is_stamped_no_later_than_that_second(
     deleted_at = datetime(2026, 3, 1, 10, 0, 0, 250_000, tzinfo=UTC)
     second = int(deleted_at.replace(microsecond=0).timestamp()) * 1_000_000
     undeleted = Record("back", {"contactid": "back"}, {}, second + 5_000_000)
-    pages = [ChangePage([undeleted], [Deletion("back", deleted_at)], cursor="delta-1")]
-    reader = _reader(ScriptedCrm([pages]), queue, state, with_formatted=False)
+    first = [ChangePage([undeleted], [], cursor="delta-1")]
+    second_round = [ChangePage([], [Deletion("back", deleted_at)], cursor="delta-2")]
+    reader = _reader(ScriptedCrm([first, second_round]), queue, state, with_formatted=False)
     await reader.round()
-    (delivery,) = await queue.fetch()
-    stamped = [c.version for c in delivery.message.changes if c.kind == "delete"]
+    await reader.round()
+    deliveries = await queue.fetch(max_messages=10)
+    stamped = [c.version for d in deliveries for c in d.message.changes if c.kind == "delete"]
     assert stamped == [second + 999_999]
     assert deletion_version(Deletion("x", deleted_at), second - 1) == second - 1
     assert deletion_version(Deletion("x", deleted_at), None) == second + 999_999
     assert deletion_version(Deletion("x"), 42) == 42
+
+
+async def test_a_deletion_of_a_record_the_page_holds_is_left_out(
+    queue: SQLiteQueue, state: SyncState
+) -> None:
+    """Deleted, then created again with the same id before the read: the page holds the new
+    life, and the deletion (stamped above it) would delete it."""
+    pages = [ChangePage(_records(8, 2), [Deletion("id9"), Deletion("gone")], cursor="delta-1")]
+    reader = _reader(ScriptedCrm([pages]), queue, state, with_formatted=False)
+    await reader.round()
+    deliveries = await queue.fetch(max_messages=10)
+    changes = [(c.kind, c.id) for d in deliveries for c in d.message.changes]
+    assert changes == [("upsert", "id8"), ("upsert", "id9"), ("delete", "gone")]
 
 
 async def test_the_watermark_never_goes_down(queue: SQLiteQueue, state: SyncState) -> None:
