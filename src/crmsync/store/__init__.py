@@ -33,7 +33,7 @@ from crmsync.store.types import (
     default_campaign_type,
     is_compatible,
 )
-from crmsync.store.writes import UpsertResult, delete_by_keys, upsert_batch
+from crmsync.store.writes import UpsertResult, delete_by_keys, delete_versioned, upsert_batch
 
 __all__ = [
     "BOOKKEEPING_COLUMNS",
@@ -61,6 +61,7 @@ __all__ = [
     "definition_from_table",
     "definitions_with_profile",
     "delete_by_keys",
+    "delete_versioned",
     "generated_field_names",
     "identifier_problem",
     "is_compatible",

@@ -10,7 +10,7 @@ keys is one query (5,000 fingerprint look-ups: 3.4 µs a key with chunks of 500,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 
 from crmsync.store.bulk import bind_processor
 
-__all__ = ["one_of"]
+__all__ = ["key_values", "one_of"]
 
 
 def one_of(
@@ -35,3 +35,27 @@ def one_of(
     text = orjson.dumps([process(key) for key in keys]).decode()
     each = sa.func.json_each(sa.bindparam(None, text, type_=sa.String, unique=True))
     return column.in_(sa.select(each.table_valued("value").c.value))
+
+
+def key_values(
+    column: sa.ColumnElement[Any],
+    pairs: Mapping[Any, Any],
+    kind: sa.types.TypeEngine[Any],
+    dialect: sa.Dialect,
+) -> sa.Subquery:
+    """``pairs`` (a key of ``column``'s type → a value of type ``kind``) as a table of two
+    columns, ``key`` and ``value``, bound as one parameter (two arrays on PostgreSQL): joined
+    on ``column``, each row meets its own value."""
+    if dialect.name == "postgresql":
+        keys = sa.bindparam(None, list(pairs), type_=postgresql.ARRAY(column.type), unique=True)
+        values = sa.bindparam(None, list(pairs.values()), type_=postgresql.ARRAY(kind), unique=True)
+        each = sa.func.unnest(keys, values).table_valued("key", "value").render_derived()
+        return sa.select(each.c.key, each.c.value).subquery()
+    process = bind_processor(column.type, dialect)
+    text = orjson.dumps([[process(key), value] for key, value in pairs.items()]).decode()
+    item = sa.func.json_each(sa.bindparam(None, text, type_=sa.String, unique=True))
+    value = item.table_valued("value").c.value
+    return sa.select(
+        sa.func.json_extract(value, "$[0]").label("key"),
+        sa.type_coerce(sa.func.json_extract(value, "$[1]"), kind).label("value"),
+    ).subquery()

@@ -13,10 +13,12 @@ that harmless:
   time (``synced_at``), without counting as a change of the row's values. A row whose values and
   version are stored already is written for its digest alone when the stored one differs or no
   longer holds (the row was modified since).
-- :func:`delete_by_keys` deletes rows by key. Rows without a key were not created by a CRM and are
-  never touched.
+- :func:`delete_versioned` deletes rows by key as of a version: a row whose stored version is newer
+  than its delete's stays (it was written from a later change, e.g. a re-creation of the same id,
+  applied before the delete). :func:`delete_by_keys` deletes rows by key whatever their version.
+  Rows without a key were not created by a CRM and are never touched.
 
-Both run in one transaction (the caller's, when one is open) and use
+Each runs in one transaction (the caller's, when one is open) and use
 ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` on SQLite and PostgreSQL alike, so the guard also holds
 against a concurrent writer.
 """
@@ -35,10 +37,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.store.bulk import driver_rows, execute_many
 from crmsync.store.errors import StoreWriteError
-from crmsync.store.key_lists import one_of
+from crmsync.store.key_lists import key_values, one_of
 from crmsync.store.names import SOURCE_DIGEST, SYNCED_AT
 
-__all__ = ["UpsertResult", "delete_by_keys", "dialect_insert", "held_digest", "upsert_batch"]
+__all__ = [
+    "UpsertResult",
+    "delete_by_keys",
+    "delete_versioned",
+    "dialect_insert",
+    "held_digest",
+    "upsert_batch",
+]
 
 _MANAGED = frozenset({"id", "created_at", "modified_at", "origin", SYNCED_AT})
 
@@ -334,3 +343,37 @@ def delete_by_keys(
     with _transaction(conn):
         listed = one_of(column, wanted, conn.dialect)
         return conn.execute(sa.delete(table).where(column.is_not(None), listed)).rowcount
+
+
+def delete_versioned(
+    conn: sa.Connection,
+    table: sa.Table,
+    key_field: str,
+    versions: Mapping[Any, int],
+    version_field: str = "source_version",
+) -> int:
+    """Delete the rows of ``table`` whose ``key_field`` is a key of ``versions`` and whose stored
+    version is not newer than the key's (or is empty); return how many.
+
+    One statement, so the guard holds against a concurrent writer too: a row written from a
+    later change than the delete (a record re-created with the same id, then the delete of its
+    earlier life delivered late) is kept. As with :func:`delete_by_keys`, rows without a key are
+    never deleted and children linked with ``on_parent_delete: cascade`` go with their parent.
+    """
+    for name in (key_field, version_field):
+        if name not in table.c:
+            raise StoreWriteError(f"{table.name}: unknown field '{name}'", table=table.name)
+    if not versions:
+        return 0
+    column, stored = table.c[key_field], table.c[version_field]
+    given = key_values(column, versions, sa.BigInteger(), conn.dialect)
+    matched = (column == given.c.key, sa.or_(stored.is_(None), stored <= given.c.value))
+    if conn.dialect.name == "postgresql":
+        # DELETE … USING: the guard is a condition of the deleted row itself, which PostgreSQL
+        # checks again on the row's newest version when it waited for a concurrent writer.
+        statement = sa.delete(table).where(*matched)
+    else:  # SQLite has one writer at a time, and no DELETE … USING
+        doomed = sa.select(table.c.id).join(given, matched[0]).where(matched[1])
+        statement = sa.delete(table).where(table.c.id.in_(doomed))
+    with _transaction(conn):
+        return conn.execute(statement.where(column.is_not(None))).rowcount

@@ -9,7 +9,9 @@ loses nothing (what it publishes twice, the version-guarded writer applies once)
 Each deletion is stamped with a version: the highest record version the reader has seen for the
 mapping so far (its *watermark*, saved with the cursor). The deletion happened before the page
 that reports it was read, so every version seen up to then is older than any later re-creation of
-the same record: the writer keeps it as a tombstone that stops older upserts delivered late.
+the same record: the writer keeps it as a tombstone that stops older upserts delivered late, and
+deletes no row newer than it. A deletion whose time the CRM reports (Salesforce) is stamped no
+later than the end of that second (:func:`deletion_version`).
 
 A saved cursor is only good for the fields it was taken with (a Dataverse delta link carries its
 ``$select``): it is saved with a signature of the table and fields, and a mapping whose fields
@@ -32,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from crmsync.connectors.base import ChangePage, Connector, Record
+from crmsync.connectors.base import ChangePage, Connector, Deletion, Record
 from crmsync.queue.base import Change, ChangeMessage, ChangeQueue
 from crmsync.sync.connections import calls_made
 from crmsync.sync.fingerprints import Fingerprints
@@ -41,7 +43,7 @@ from crmsync.sync.transform import CompiledMapping
 from crmsync.sync.write_loop import with_retries
 from crmsync.sync.writer import version_number
 
-__all__ = ["DEFAULT_CHUNK", "MappingReader", "RoundResult"]
+__all__ = ["DEFAULT_CHUNK", "MappingReader", "RoundResult", "deletion_version"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -185,7 +187,15 @@ class MappingReader:
             Change("upsert", r.id, r.version, r.values, r.formatted if labels else {}, digest)
             for r, digest in zip(records, marks, strict=True)
         ]
-        changes.extend(Change("delete", d.id, watermark) for d in page.deletions)
+        # A record the page holds is there now: a deletion of it the page also reports is of an
+        # earlier life (deleted, then created again with the same id) and is left out; stamped
+        # with a watermark that includes the new life's version, it would delete that too.
+        live = {record.id for record in page.records} if page.deletions else set()
+        changes.extend(
+            Change("delete", d.id, deletion_version(d, watermark))
+            for d in page.deletions
+            if d.id not in live
+        )
         chunks: Sequence[ChangeMessage] = [
             ChangeMessage(self.name, changes[start : start + self.chunk_size], snapshot_id)
             for start in range(0, len(changes), self.chunk_size)
@@ -235,6 +245,23 @@ class MappingReader:
         assert self.fingerprints is not None
         with self.state.engine.connect() as conn:
             return self.fingerprints.held(conn, keys)
+
+
+def deletion_version(deletion: Deletion, watermark: int | None) -> int | None:
+    """The version ``deletion`` is stamped with: the ``watermark`` (every version read so far),
+    and, when the CRM says when the record was deleted (Salesforce), no later than the end of
+    that second.
+
+    Every version of the record before its deletion lies within that second or earlier (a
+    version raised for a second change within one timestamp stays in it), and an undelete in a
+    later second has a higher one, even when the delete log reports the deletion minutes later,
+    after the watermark has passed the undelete: the writer's version guard then keeps the
+    record undeleted."""
+    deleted_at = deletion.deleted_at
+    if deleted_at is None or deleted_at.tzinfo is None:
+        return watermark
+    end = int(deleted_at.timestamp()) * 1_000_000 + 999_999
+    return end if watermark is None else min(watermark, end)
 
 
 async def _read_ahead(pages: AsyncIterator[ChangePage]) -> AsyncIterator[ChangePage]:

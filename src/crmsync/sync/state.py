@@ -351,6 +351,16 @@ class SyncState(RecordsState):
 
     # -- counters -------------------------------------------------------------------------------
 
+    def hold_mapping(self, conn: sa.Connection, mapping: str) -> None:
+        """In a writer's transaction, first: take ``mapping``'s write lock (its counters row) until
+        the transaction ends. The transactions that write one mapping's rows (applying messages,
+        releasing parked children, reconciling a snapshot) take it, so that on PostgreSQL, with
+        several writer processes, they run one after the other and each sees what the previous
+        one committed (a delete weighed against the row it finds, an upsert against the
+        tombstones). On SQLite it takes the database's write lock at once."""
+        stmt = _add_counts(conn.dialect.name, self.tables.counters, ())
+        conn.execute(stmt, {"mapping": mapping, "updated_at": self._clock()})
+
     def add_counts(self, conn: sa.Connection, mapping: str, **deltas: int) -> None:
         """In the writer's transaction: add ``deltas`` (e.g. ``inserted=3``) to the counters."""
         unknown = sorted(set(deltas) - set(COUNTER_NAMES))

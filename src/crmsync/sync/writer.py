@@ -4,10 +4,14 @@ For every message, in one transaction on the Campaign store: filters, conversion
 (:meth:`CompiledMapping.to_row`; a record that cannot be written becomes a reject and the rest of
 the message goes on), parent-before-child (a child whose parent row is not there yet is parked),
 the version-guarded batch upsert, deletes (when the mapping applies them), deletes of records that
-left the filters (when asked, only rows the CRM owns, never newer ones), the snapshot key set,
-the counters. The caller acknowledges the message only after this transaction has committed, so a
-writer killed at any moment leaves either all of a message or none of it, and the redelivered
-message is applied again harmlessly: the source version decides.
+left the filters (when asked), the snapshot key set, the counters. Deletes are version-guarded
+too: they remove only rows the CRM owns and not newer than the delete, so a deletion delivered
+after the re-creation of its record (by another writer, or again after a kill) leaves the new
+row. The caller acknowledges the message only after this transaction has committed, so a writer
+killed at any moment leaves either all of a message or none of it, and the redelivered message
+is applied again harmlessly: the source version decides. The transactions that write one
+mapping's rows take its lock first (:meth:`~crmsync.sync.state.SyncState.hold_mapping`): with
+several writer processes they run one after the other.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from crmsync.store.bulk import column_processors
 from crmsync.store.key_lists import one_of
 from crmsync.store.names import SOURCE_DIGEST
 from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
-from crmsync.store.writes import delete_by_keys, upsert_batch
+from crmsync.store.writes import delete_by_keys, delete_versioned, upsert_batch
 from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping, ParentLink
@@ -123,10 +127,11 @@ class MappingWriter:
             if changes:
                 batches.append(self._prepare(changes, full=full))
         with self.state.engine.begin() as conn:
-            # A write first: on SQLite the transaction takes the write lock now (waiting for
-            # another process's writer if need be), not after its reads (which would fail at
-            # once if that writer committed in between).
-            self.state.add_counts(conn, self.name, read=read)
+            # A write first: the transaction takes the mapping's write lock now (waiting for
+            # another writer of the mapping if need be), not after its reads (which would weigh
+            # changes against rows that writer is about to change; SQLite would even fail at
+            # once if it committed in between).
+            self.state.hold_mapping(conn, self.name)
             counts: dict[str, int] = {}
             for batch in batches:
                 for name, count in self._commit(conn, batch).items():
@@ -137,8 +142,8 @@ class MappingWriter:
                     self.state.mark_applied(conn, message.snapshot, message.message_id, keys)
                 else:
                     self.state.note_seen(conn, self.name, keys)
-            self.state.add_counts(conn, self.name, **counts)
             counts["read"] = read
+            self.state.add_counts(conn, self.name, **counts)
         if self._on_written is not None:
             self._on_written(self.name, read)
         return counts
@@ -223,10 +228,9 @@ class MappingWriter:
             counts["updated"] = result.updated
             counts["unchanged"] += result.unchanged + result.stale
         if left_filters:
-            counts["deleted"] += self._delete_left_filters(conn, left_filters)
+            counts["deleted"] += self._delete(conn, left_filters)
         if deleted and compiled.apply_deletes:
-            counts["deleted"] += delete_by_keys(conn, self.table, compiled.key_field, deleted)
-            self._drop_parked(conn, list(deleted))
+            counts["deleted"] += self._delete(conn, deleted)
         counts["campaign_writes"] = counts["inserted"] + counts["updated"] + counts["deleted"]
         return counts
 
@@ -272,27 +276,31 @@ class MappingWriter:
         record = {"id": change.id, "version": change.version, "values": dict(change.values)}
         self.state.add_reject(conn, WORKFLOW, self.name, change.id, code, message, record)
 
-    def _delete_left_filters(self, conn: sa.Connection, versions: Mapping[str, int]) -> int:
-        """Delete CRM-owned rows whose record left the filters, unless the row is newer."""
-        key = self.table.c[self.compiled.key_field]
-        stored = self.table.c.source_version
-        query = sa.select(key, stored).where(one_of(key, list(versions), conn.dialect))
-        gone = [
-            row_key
-            for row_key, row_version in conn.execute(query)
-            if row_version is None or row_version <= versions[row_key]
-        ]
-        if not gone:
-            return 0
-        self._drop_parked(conn, gone)
-        return delete_by_keys(conn, self.table, self.compiled.key_field, gone)
+    def _delete(self, conn: sa.Connection, versions: Mapping[str, int | None]) -> int:
+        """Delete the CRM-owned rows of deleted records (or records that left the filters) as of
+        their delete's version: a row written from a newer change stays (see
+        :func:`~crmsync.store.writes.delete_versioned`); an unversioned delete removes the row
+        whatever its version. Parked changes of those records go the same way. Returns how many
+        rows were deleted."""
+        key_field = self.compiled.key_field
+        versioned = {key: v for key, v in versions.items() if v is not None}
+        count = delete_versioned(conn, self.table, key_field, versioned)
+        unversioned = [key for key, version in versions.items() if version is None]
+        if unversioned:
+            count += delete_by_keys(conn, self.table, key_field, unversioned)
+        self._drop_parked(conn, versions)
+        return count
 
     # -- parent before child --------------------------------------------------------------------
 
     def _missing_parents(
         self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]
     ) -> dict[int, ParentLink]:
-        """Index of each row whose parent row is not (yet) in the store → the link it waits on."""
+        """Index of each row whose parent row is not (yet) in the store → the link it waits on.
+
+        The parents found are locked against deletion until the transaction ends (``FOR KEY
+        SHARE``, PostgreSQL): a parent another writer process is deleting is waited for and
+        then missing, so its child is parked rather than refused by the link's foreign key."""
         missing: dict[int, ParentLink] = {}
         for link in self.links:
             wanted = {row[link.column] for row in rows if row.get(link.column) is not None}
@@ -301,7 +309,8 @@ class MappingWriter:
             parent = self.parents[link.parent_resource]
             column = parent.c[link.parent_key]
             query = sa.select(column).where(one_of(column, list(wanted), conn.dialect))
-            present = set(conn.scalars(query))
+            # (SQLite, one writer at a time, renders no lock.)
+            present = set(conn.scalars(query.with_for_update(read=True, key_share=True)))
             for index, row in enumerate(rows):
                 value = row.get(link.column)
                 if value is not None and value not in present and index not in missing:
@@ -339,20 +348,31 @@ class MappingWriter:
         kept = [row for index, row in enumerate(rows) if index not in missing]
         return kept, len(missing)
 
-    def _drop_parked(self, conn: sa.Connection, record_ids: Sequence[str]) -> None:
-        """A deleted or filtered-out record must not come back when its parent arrives."""
-        if not self.links:
+    def _drop_parked(self, conn: sa.Connection, versions: Mapping[str, int | None]) -> None:
+        """A deleted or filtered-out record must not come back when its parent arrives: its
+        parked changes not newer than the delete (``None``: all of them) are dropped."""
+        if not self.links or not versions:
             return
         t = self.state.tables.parked
-        listed = one_of(t.c.record_id, record_ids, conn.dialect)
-        conn.execute(sa.delete(t).where(t.c.mapping == self.name, listed))
+        listed = one_of(t.c.record_id, list(versions), conn.dialect)
+        parked = conn.execute(
+            sa.select(t.c.id, t.c.record_id, t.c.version).where(t.c.mapping == self.name, listed)
+        )
+        dropped = [
+            row.id
+            for row in parked
+            if not _newer_than(version_number(row.version), versions[row.record_id])
+        ]
+        if dropped:
+            self.state.unpark(conn, dropped)
 
     def release_parked(self, *, limit: int = 1000) -> int:
         """Apply parked children whose parent has arrived; returns how many were released."""
-        if not self.links:
-            return 0
+        if not self.links or not self.state.parked_count(self.name):
+            return 0  # (the housekeeping of an idle writer takes no lock)
         t = self.state.tables.parked
         with self.state.engine.begin() as conn:
+            self.state.hold_mapping(conn, self.name)
             parked = conn.execute(
                 sa.select(t.c.id, t.c.parent_resource, t.c.parent_key, t.c.payload)
                 .where(t.c.mapping == self.name)
@@ -398,10 +418,13 @@ class MappingWriter:
                 key = self.table.c[self.compiled.key_field]
                 unseen = self.state.unseen(info.id, key)
                 with self.state.engine.begin() as conn:
+                    # No writer of the mapping between the look-up and the delete: a row
+                    # written meanwhile (and seen by the snapshot) would be deleted with the rest.
+                    self.state.hold_mapping(conn, self.name)
                     gone = list(conn.scalars(sa.select(key).where(key.is_not(None), unseen)))
                     if gone:
                         count = delete_by_keys(conn, self.table, self.compiled.key_field, gone)
-                        self._drop_parked(conn, gone)
+                        self._drop_parked(conn, dict.fromkeys(gone))
                         self.state.add_counts(conn, self.name, deleted=count, campaign_writes=count)
                         deleted += count
             self.state.close_snapshot(info.id)
@@ -431,6 +454,11 @@ def _newer(a: int | None, b: int | None) -> int | None:
     if a is None:
         return b
     return a if b is None else max(a, b)
+
+
+def _newer_than(version: int | None, than: int | None) -> bool:
+    """Whether ``version`` is known to be newer than ``than`` (``None``: unknown)."""
+    return version is not None and than is not None and version > than
 
 
 def _parked_change(payload: Mapping[str, Any]) -> Change:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -16,6 +17,7 @@ from crmsync.store import (
     build_metadata,
     definitions_with_profile,
     delete_by_keys,
+    delete_versioned,
     publish,
     upsert_batch,
 )
@@ -155,6 +157,36 @@ def test_upsert_version_guard_and_ownership(pg_engine: sa.Engine) -> None:
         assert delete_by_keys(conn, profile, "external_id", ["a", "b", None]) == 2
         left = conn.execute(sa.select(profile.c.email)).scalars().all()
     assert left == ["manual@x"]
+
+
+def test_a_versioned_delete_waits_for_and_spares_a_concurrent_newer_write(
+    pg_engine: sa.Engine,
+) -> None:
+    publish(pg_engine, [])
+    profile = tables()["profile"]
+    with pg_engine.begin() as conn:
+        for key in ("a", "b"):
+            row = {"external_id": key, "email": f"{key}@x", "source_version": 1}
+            upsert_batch(conn, profile, "external_id", [row])
+    deleted: list[int] = []
+
+    def delete() -> None:
+        with pg_engine.begin() as conn:
+            deleted.append(delete_versioned(conn, profile, "external_id", {"a": 5, "b": 5}))
+
+    with pg_engine.begin() as conn:
+        # A newer version of "a" (a re-creation) is being written: the delete waits for it.
+        row = {"external_id": "a", "email": "again@x", "source_version": 10}
+        upsert_batch(conn, profile, "external_id", [row])
+        thread = threading.Thread(target=delete)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()
+    thread.join(timeout=10)
+    assert deleted == [1]
+    with pg_engine.connect() as conn:
+        left = conn.execute(sa.select(profile.c.external_id, profile.c.email)).all()
+    assert left == [("a", "again@x")]
 
 
 def test_datetimes_keep_their_instant(pg_engine: sa.Engine) -> None:

@@ -15,7 +15,7 @@ from crmsync.store.errors import StoreWriteError
 from crmsync.store.publish import publish
 from crmsync.store.resources import ResourceDefinition
 from crmsync.store.tables import build_metadata, definitions_with_profile
-from crmsync.store.writes import UpsertResult, delete_by_keys, upsert_batch
+from crmsync.store.writes import UpsertResult, delete_by_keys, delete_versioned, upsert_batch
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1 = datetime(2026, 1, 2, tzinfo=UTC)
@@ -285,6 +285,27 @@ def test_delete_only_touches_crm_owned_rows(engine: sa.Engine, tables: dict[str,
         children = conn.execute(sa.select(sa.func.count()).select_from(subscription)).scalar()
     assert left == ["manual@x"]
     assert children == 0  # cascade along the link
+
+
+def test_deletes_as_of_a_version_keep_newer_rows(
+    engine: sa.Engine, tables: dict[str, sa.Table]
+) -> None:
+    profile = tables["profile"]
+    rows = [
+        {"external_id": k, "email": f"{k}@x", "source_version": v}
+        for k, v in (("a", 10), ("b", 5), ("c", 7))
+    ]
+    _upsert(engine, profile, rows)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(profile), [{"email": "manual@x", "created_at": T0, "modified_at": T0}]
+        )
+        deleted = delete_versioned(conn, profile, "external_id", {"a": 5, "b": 5, "c": 8, "x": 1})
+    assert deleted == 2
+    assert set(_profiles(engine, profile)) == {"a"}  # newer than its delete
+    with engine.begin() as conn:
+        assert delete_versioned(conn, profile, "external_id", {}) == 0
+        assert conn.scalar(sa.select(sa.func.count()).select_from(profile)) == 2
 
 
 def test_empty_batches_do_nothing(engine: sa.Engine, tables: dict[str, sa.Table]) -> None:

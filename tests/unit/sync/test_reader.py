@@ -4,6 +4,7 @@ messages are published, snapshot bookkeeping, formatted values only when asked f
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from crmsync.errors import ProtocolError
 from crmsync.queue.sqlite import SQLiteQueue
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.sync.fingerprints import Fingerprints
-from crmsync.sync.reader import MappingReader
+from crmsync.sync.reader import MappingReader, deletion_version
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping
 
@@ -143,6 +144,40 @@ async def test_deletions_carry_the_highest_version_read_so_far(
     stamped = {c.id: c.version for d in deliveries for c in d.message.changes if c.kind == "delete"}
     # A deletion is stamped with every version seen up to its page, earlier rounds included.
     assert stamped == {"early": 7, "before-any-record": 7, "late": 21}
+
+
+async def test_a_deletion_with_its_time_is_stamped_no_later_than_that_second(
+    queue: SQLiteQueue, state: SyncState
+) -> None:
+    """Salesforce reports when a record was deleted; its delete log, minutes late: the versions
+    read since (an undelete among them) are above the deletion's."""
+    deleted_at = datetime(2026, 3, 1, 10, 0, 0, 250_000, tzinfo=UTC)
+    second = int(deleted_at.replace(microsecond=0).timestamp()) * 1_000_000
+    undeleted = Record("back", {"contactid": "back"}, {}, second + 5_000_000)
+    first = [ChangePage([undeleted], [], cursor="delta-1")]
+    second_round = [ChangePage([], [Deletion("back", deleted_at)], cursor="delta-2")]
+    reader = _reader(ScriptedCrm([first, second_round]), queue, state, with_formatted=False)
+    await reader.round()
+    await reader.round()
+    deliveries = await queue.fetch(max_messages=10)
+    stamped = [c.version for d in deliveries for c in d.message.changes if c.kind == "delete"]
+    assert stamped == [second + 999_999]
+    assert deletion_version(Deletion("x", deleted_at), second - 1) == second - 1
+    assert deletion_version(Deletion("x", deleted_at), None) == second + 999_999
+    assert deletion_version(Deletion("x"), 42) == 42
+
+
+async def test_a_deletion_of_a_record_the_page_holds_is_left_out(
+    queue: SQLiteQueue, state: SyncState
+) -> None:
+    """Deleted, then created again with the same id before the read: the page holds the new
+    life, and the deletion (stamped above it) would delete it."""
+    pages = [ChangePage(_records(8, 2), [Deletion("id9"), Deletion("gone")], cursor="delta-1")]
+    reader = _reader(ScriptedCrm([pages]), queue, state, with_formatted=False)
+    await reader.round()
+    deliveries = await queue.fetch(max_messages=10)
+    changes = [(c.kind, c.id) for d in deliveries for c in d.message.changes]
+    assert changes == [("upsert", "id8"), ("upsert", "id9"), ("delete", "gone")]
 
 
 async def test_the_watermark_never_goes_down(queue: SQLiteQueue, state: SyncState) -> None:

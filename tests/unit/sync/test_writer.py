@@ -166,9 +166,12 @@ def test_a_newer_version_is_a_re_creation(engine: sa.Engine) -> None:
     assert _names(engine) == {"a": "again"}
     assert counts["inserted"] == 1
     assert writer.state.tombstone_count() == 0
-    # The old delete delivered again is older than the re-creation: it removes nothing.
+    # The old delete delivered again is older than the re-creation: it removes nothing; nor
+    # does the first life's upsert come back.
+    counts = writer.apply(ChangeMessage("contacts", [_delete("a", 9)]))
     writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x")]))
     assert _names(engine) == {"a": "again"}
+    assert counts["deleted"] == 0
 
 
 def test_in_one_message_the_higher_version_decides(engine: sa.Engine) -> None:
