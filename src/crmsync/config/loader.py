@@ -22,7 +22,12 @@ from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
 from crmsync.config.keys import allowed_keys
 from crmsync.config.models import Config
-from crmsync.config.positions import DocumentTooLarge, Positions, compose_positions
+from crmsync.config.positions import (
+    DocumentTooDeep,
+    DocumentTooLarge,
+    Positions,
+    compose_positions,
+)
 from crmsync.config.suggest import did_you_mean
 
 __all__ = [
@@ -122,6 +127,9 @@ def check_config_text(
         data = yaml.safe_load(text)
     except DocumentTooLarge as exc:
         return ConfigReport(source, None, (ConfigIssue((), str(exc), source=source),))
+    except DocumentTooDeep as exc:
+        issue = ConfigIssue((), str(exc), line=exc.line, column=exc.column, source=source)
+        return ConfigReport(source, None, (issue,))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
