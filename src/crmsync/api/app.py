@@ -99,9 +99,10 @@ def create_app(
     app.state.sessions = sessions or SessionStore()
     app.state.login_limiter = login_limiter or LoginLimiter()
     app.state.workflow_service = WorkflowService(supervisor)
-    app.state.mapping_service = MappingService(supervisor, replay_limit=replay_limit)
-    app.state.crm_service = CrmService(supervisor, opener=connector_opener, ttl=metadata_ttl)
-    app.state.optinout_service = OptInOutService(supervisor, app.state.crm_service)
+    crm_service = CrmService(supervisor, opener=connector_opener, ttl=metadata_ttl)
+    app.state.crm_service = crm_service
+    app.state.mapping_service = MappingService(supervisor, crm_service, replay_limit=replay_limit)
+    app.state.optinout_service = OptInOutService(supervisor, crm_service)
     app.state.resource_service = ResourceService(supervisor)
     app.state.event_service = EventService(supervisor)
     app.state.user_service = UserService(users)

@@ -116,6 +116,7 @@ CRM_TABLES = {
         "contact",
         tracked=True,
         fields=[
+            FieldInfo("firstname", CrmType.STRING, label="First Name"),
             FieldInfo("lastname", CrmType.STRING, label="Last Name", required=True),
             FieldInfo("emailaddress1", CrmType.STRING, label="Email"),
             FieldInfo("donotemail", CrmType.BOOLEAN, label="Do not allow Emails"),
@@ -128,7 +129,15 @@ CRM_TABLES = {
             ),
         ],
     ),
-    "lead": _table("lead", tracked=False, fields=[FieldInfo("subject", CrmType.STRING)]),
+    "lead": _table(
+        "lead",
+        tracked=False,
+        fields=[
+            FieldInfo("subject", CrmType.STRING),
+            FieldInfo("firstname", CrmType.STRING),
+            FieldInfo("lastname", CrmType.STRING),
+        ],
+    ),
 }
 
 

@@ -271,3 +271,95 @@ async def test_failed_logins_are_rate_limited(api: Api) -> None:
     assert limited.status_code == 429
     assert "too many failed logins" in limited.json()["detail"]
     assert int(limited.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        (LEADS | {"crm_table": "lead; DROP TABLE profile"}, "body.crm_table"),
+        (
+            LEADS | {"fields": [{"crm": "first'name", "campaign": "first_name"}]},
+            "body.fields.0.crm",
+        ),
+        (
+            LEADS | {"filters": {"conditions": [{"field": "a\x00", "op": "is_empty"}]}},
+            "body.filters.conditions.0.field",
+        ),
+        (
+            LEADS | {"replacements": [{"field": "crmsync_users", "from": "a", "to": "b"}]},
+            "body.replacements.0.field",
+        ),
+        (LEADS | {"primary_key": {"crm": "../id", "campaign": "crm_id"}}, "body.primary_key.crm"),
+        (
+            LEADS | {"fields": [{"crm": "firstname", "campaign": "First Name"}]},
+            "body.fields.0.campaign",
+        ),
+    ],
+)
+async def test_hostile_names_of_a_mapping_are_422_at_their_path(
+    api: Api, body: dict[str, object], loc: str
+) -> None:
+    response = await api.client.post("/api/mappings", json=body, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 422, response.text
+    assert [issue["loc"] for issue in response.json()["issues"]] == [loc]
+    assert api.supervisor.revisions.pending("inbound") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "message"),
+    [
+        (
+            {"fields": [{"crm": "fristname", "campaign": "first_name"}]},
+            "inbound.mappings[1].fields[0].crm",
+            "unknown field 'fristname' of CRM table 'lead' (did you mean 'firstname'?)",
+        ),
+        (
+            {"filters": {"conditions": [{"field": "status", "op": "is_empty"}]}},
+            "inbound.mappings[1].filters.conditions[0].field",
+            "unknown field 'status' of CRM table 'lead'",
+        ),
+        (
+            {"primary_key": {"crm": "subject", "campaign": "crm_id"}},
+            "inbound.mappings[1].primary_key.crm",
+            "the primary key of CRM table 'lead' is 'leadid', not 'subject'",
+        ),
+        (
+            {"crm_table": "leads"},
+            "inbound.mappings[1].crm_table",
+            "connection 'dynamics' has no CRM table 'leads'",
+        ),
+    ],
+)
+async def test_a_mapping_is_checked_against_the_crm_before_it_is_saved(
+    api: Api, change: dict[str, object], loc: str, message: str
+) -> None:
+    response = await api.client.post(
+        "/api/mappings", json=LEADS | change, headers=api.auth(Role.ADMIN)
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["issues"] == [{"loc": loc, "message": message}]
+    assert api.supervisor.revisions.pending("inbound") is None
+
+
+async def test_an_untracked_table_is_saved_with_a_warning(api: Api) -> None:
+    response = await api.client.post("/api/mappings", json=LEADS, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 201, response.text
+    assert (
+        "warning: inbound.mappings[1].crm_table: change tracking is not enabled"
+        in (response.json()["message"])
+    )
+
+
+async def test_the_campaign_key_field_of_a_mapping_is_fixed(api: Api) -> None:
+    admin = api.auth(Role.ADMIN)
+    body = MAPPING | {"primary_key": {"campaign": "email"}}
+    response = await api.client.put("/api/mappings/contacts", json=body, headers=admin)
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "MAPPING_KEY_FIXED"
+    assert "Campaign key field" in response.json()["detail"]
+    assert "'external_id'" in response.json()["detail"]
+    assert api.supervisor.revisions.pending("inbound") is None
+    # The CRM side of the key is detected from the metadata: naming it is no change.
+    same = MAPPING | {"primary_key": {"crm": "contactid", "campaign": "external_id"}}
+    saved = await api.client.put("/api/mappings/contacts", json=same, headers=admin)
+    assert saved.status_code == 200, saved.text

@@ -35,8 +35,8 @@ def list_mappings(_user: Viewer, service: Mappings) -> list[InboundMapping]:
     response_model=RevisionSaved,
     status_code=status.HTTP_201_CREATED,
 )
-def create_mapping(mapping: InboundMapping, user: Admin, service: Mappings) -> RevisionSaved:
-    return service.create(mapping, author=user.name)
+async def create_mapping(mapping: InboundMapping, user: Admin, service: Mappings) -> RevisionSaved:
+    return await service.create(mapping, author=user.name)
 
 
 @router.get("/{name}", operation_id="get_mapping", response_model=InboundMapping)
@@ -45,10 +45,10 @@ def get_mapping(name: MappingName, _user: Viewer, service: Mappings) -> InboundM
 
 
 @router.put("/{name}", operation_id="update_mapping", response_model=RevisionSaved)
-def update_mapping(
+async def update_mapping(
     name: MappingName, mapping: InboundMapping, user: Admin, service: Mappings
 ) -> RevisionSaved:
-    return service.update(name, mapping, author=user.name)
+    return await service.update(name, mapping, author=user.name)
 
 
 @router.delete("/{name}", operation_id="delete_mapping", response_model=RevisionSaved)
