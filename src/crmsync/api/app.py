@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,6 +50,8 @@ from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
 
 _NOT_FOUND = {"UNKNOWN_WORKFLOW", "UNKNOWN_MAPPING"}
 #: Error answers every route may give, declared with their body in the OpenAPI document.
@@ -136,6 +140,21 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CrmsyncError)
     async def refused(_request: Request, exc: CrmsyncError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, "code": exc.code}, _status(exc))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        """A defect, never an answer a request is meant to get: logged with its traceback under
+        a reference the answer gives, and answered as JSON like every other error."""
+        reference = uuid.uuid4().hex[:12]
+        logger.error(
+            "%s %s failed (reference %s)",
+            request.method,
+            request.url.path,
+            reference,
+            exc_info=exc,
+        )
+        detail = f"internal error (reference {reference} in the server's log)"
+        return JSONResponse({"detail": detail, "code": "internal_error"}, 500)
 
 
 def _status(exc: CrmsyncError) -> int:

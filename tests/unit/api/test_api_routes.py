@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from api_support import LEADS, MAPPING, PASSWORD, Api, make_api
 
@@ -363,3 +364,29 @@ async def test_the_campaign_key_field_of_a_mapping_is_fixed(api: Api) -> None:
     same = MAPPING | {"primary_key": {"crm": "contactid", "campaign": "external_id"}}
     saved = await api.client.put("/api/mappings/contacts", json=same, headers=admin)
     assert saved.status_code == 200, saved.text
+
+
+async def test_a_defect_is_answered_as_json_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last guard: a request that hits a defect gets a JSON 500 with a reference to the
+    log, not a dropped connection. No request of the API reaches it (see test_api_schema)."""
+    made = make_api(tmp_path)
+
+    @made.app.get("/api/defect")
+    def defect() -> None:
+        raise KeyError("crmsync_optout_outbox")
+
+    transport = httpx.ASGITransport(app=made.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/api/defect")
+    made.supervisor.engine.dispose()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "internal_error"
+    reference = body["detail"].removeprefix("internal error (reference ").split(" ")[0]
+    assert "crmsync_optout_outbox" not in body["detail"]
+    (record,) = [r for r in caplog.records if reference in r.getMessage()]
+    assert record.getMessage() == f"GET /api/defect failed (reference {reference})"
+    assert record.exc_info is not None
