@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from crmsync import __version__, console
 from crmsync.api.auth import LoginLimiter, SessionStore
@@ -119,18 +121,32 @@ def create_app(
     return app
 
 
+def _invalid(issues: list[dict[str, str]]) -> JSONResponse:
+    """The 422 answer of a request that is not valid, listing every problem with its place."""
+    where = "; ".join(f"{i['loc']}: {i['message']}" for i in issues)
+    return JSONResponse({"detail": f"invalid request: {where}", "issues": issues}, 422)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        issues = [
-            {
-                "loc": ".".join(str(part) for part in error.get("loc", ())),
-                "message": str(error.get("msg", "invalid")),
-            }
-            for error in exc.errors()
-        ]
-        where = "; ".join(f"{i['loc']}: {i['message']}" for i in issues)
-        return JSONResponse({"detail": f"invalid request: {where}", "issues": issues}, 422)
+        return _invalid(
+            [
+                {
+                    "loc": ".".join(str(part) for part in error.get("loc", ())),
+                    "message": str(error.get("msg", "invalid")),
+                }
+                for error in exc.errors()
+            ]
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        # A JSON body that is not UTF-8 is as malformed as one with a syntax error: 422 like
+        # it (FastAPI answers 400 "There was an error parsing the body" for it alone).
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            return _invalid([{"loc": "body", "message": "JSON decode error (not UTF-8)"}])
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(ConfigError)
     async def invalid_config(_request: Request, exc: ConfigError) -> JSONResponse:

@@ -51,6 +51,8 @@ def _aware_utc(value: datetime) -> datetime:
 
 
 Text = Annotated[str, Field(min_length=1, max_length=255)]
+#: A profile's Campaign id: the ``id`` of its row, a 64-bit integer on every store.
+ProfileId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class Event(BaseModel):
@@ -60,7 +62,7 @@ class Event(BaseModel):
 
     type: EventType
     id: Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
-    profile_id: Annotated[int, Field(ge=1)]
+    profile_id: ProfileId
     delivery_id: Text
     delivery_name: Annotated[str, Field(max_length=255)] | None = None
     occurred_at: Annotated[datetime, AfterValidator(_aware_utc)]
@@ -107,7 +109,7 @@ class Unsubscribe(BaseModel):
 
     type: Literal["unsubscribe"]
     id: Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
-    profile_id: Annotated[int, Field(ge=1)]
+    profile_id: ProfileId
     attributes: Annotated[
         tuple[OptOutAttribute, ...], BeforeValidator(_attribute_list), AfterValidator(_distinct)
     ] = (OptOutAttribute.EMAIL,)

@@ -159,3 +159,12 @@ async def test_an_unsubscribe_before_optinout_ever_ran_is_queued_for_the_crm(api
     with api.supervisor.engine.connect() as conn:
         queued = conn.execute(sa.select(OUTBOX.c.external_id, OUTBOX.c.attribute)).all()
     assert [tuple(row) for row in queued] == [("C-7", "optout_email")]
+
+
+@pytest.mark.parametrize("profile_id", [0, 2**63, 2**64 + 1])
+async def test_a_profile_id_beyond_the_stores_integers_is_422(api: Api, profile_id: int) -> None:
+    body = [SEND | {"profile_id": profile_id}]
+    response = await api.client.post("/api/events/bulk", json=body, headers=api.auth(Role.OPERATOR))
+    assert response.status_code == 422, response.text
+    assert [issue["loc"] for issue in response.json()["issues"]] == ["body.0.send.profile_id"]
+    assert _rows(api, "send") == []

@@ -26,7 +26,11 @@ def get_optinout(_user: Viewer, service: OptInOut) -> OptInOutSettings:
     "",
     operation_id="update_optinout",
     response_model=RevisionSaved,
-    responses={422: problem("invalid body or refused by the configuration checks")},
+    responses={
+        404: problem("the connection is not known to the CRM metadata routes"),
+        422: problem("invalid body, or refused by the configuration checks or the CRM metadata"),
+        502: problem("the CRM failed: the pairs could not be checked, nothing is saved"),
+    },
 )
 async def update_optinout(
     settings: OptInOutSettings, user: Admin, service: OptInOut
