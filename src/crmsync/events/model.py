@@ -47,7 +47,10 @@ class BounceType(StrEnum):
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("the timestamp needs a time zone (e.g. 2026-05-01T09:30:00Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the timestamp is out of range once in UTC (years 1 to 9999)") from None
 
 
 Text = Annotated[str, Field(min_length=1, max_length=255)]

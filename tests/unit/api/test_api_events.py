@@ -168,3 +168,13 @@ async def test_a_profile_id_beyond_the_stores_integers_is_422(api: Api, profile_
     assert response.status_code == 422, response.text
     assert [issue["loc"] for issue in response.json()["issues"]] == ["body.0.send.profile_id"]
     assert _rows(api, "send") == []
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+async def test_a_time_beyond_the_calendar_in_utc_is_422(api: Api, at: str) -> None:
+    body = SEND | {"occurred_at": at}
+    response = await api.client.post("/api/events", json=body, headers=api.auth(Role.OPERATOR))
+    assert response.status_code == 422, response.text
+    (issue,) = response.json()["issues"]
+    assert issue["loc"] == "body.send.occurred_at"
+    assert "out of range" in issue["message"]
