@@ -178,3 +178,14 @@ async def test_crm_names_are_checked_like_the_apis(console: Api) -> None:
         assert 'id="err-fields-0-crm"' in refused.text
         assert problem in refused.text
     assert console.supervisor.revisions.pending("inbound") is None
+
+
+async def test_a_hostile_table_name_never_reaches_the_crm(console: Api) -> None:
+    await log_in(console.client, "admin")
+    for table in ["contact'", "../contact", "contact%00", "crmsync_users"]:
+        page = await console.client.get(
+            "/console/mappings/new", params={"connection": "dynamics", "crm_table": table}
+        )
+        assert page.status_code == 200
+        assert "there is no CRM table of that name" in page.text
+    assert console.crm.describes == []

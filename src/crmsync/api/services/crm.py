@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from crmsync.api.errors import CrmFailed, NotFound
 from crmsync.config.models import DataverseConnection, SalesforceConnection
+from crmsync.config.names import crm_name_problem
 from crmsync.connectors.base import Connector, CrmType, FieldInfo, TableInfo
 from crmsync.errors import CrmsyncError
 from crmsync.sync.connections import open_connector
@@ -202,7 +203,11 @@ class CrmService:
         return table_detail(connection, await self.table_info(connection, table))
 
     async def table_info(self, connection: str, table: str) -> TableInfo:
-        """The connector's metadata of ``table`` (what the configuration checks take)."""
+        """The connector's metadata of ``table`` (what the configuration checks take). A name
+        that cannot be a CRM table's is not asked for (:class:`NotFound`)."""
+        problem = crm_name_problem(table)
+        if problem is not None:
+            raise NotFound(f"there is no CRM table of that name: {problem}", code="UNKNOWN_TABLE")
         cached = self._cache.get(("table", connection, table))
         if isinstance(cached, TableInfo):
             return cached
