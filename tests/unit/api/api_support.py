@@ -151,12 +151,15 @@ CRM_RECORDS = {
 
 @dataclass
 class FakeCrm:
-    """Opens connectors over :data:`CRM_TABLES`; ``down`` makes every call fail."""
+    """Opens connectors over :data:`CRM_TABLES`; ``down`` makes every call fail; a ``gate``
+    holds every description until it is set (``asked`` is set once one waits there)."""
 
     down: bool = False
     opened: int = 0
     closed: int = 0
     describes: list[str] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
 
     def open(
         self,
@@ -186,6 +189,9 @@ class _FakeConnector:
     async def describe(self, table: str) -> TableInfo:
         self._check()
         self.crm.describes.append(table)
+        if self.crm.gate is not None:
+            self.crm.asked.set()
+            await self.crm.gate.wait()
         if table not in CRM_TABLES:
             raise ConfigurationError(f"table {table!r} does not exist", status=404, table=table)
         return CRM_TABLES[table]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -390,3 +391,22 @@ async def test_a_defect_is_answered_as_json_and_logged(
     (record,) = [r for r in caplog.records if reference in r.getMessage()]
     assert record.getMessage() == f"GET /api/defect failed (reference {reference})"
     assert record.exc_info is not None
+
+
+async def test_an_edit_saved_while_the_crm_is_asked_is_kept(api: Api) -> None:
+    """The checked edit is applied to the latest configuration once the CRM has answered."""
+    admin = api.auth(Role.ADMIN)
+    api.crm.gate = asyncio.Event()
+    body = MAPPING | {"fields": [{"crm": "lastname", "campaign": "last_name"}]}
+    mapping = asyncio.create_task(
+        api.client.put("/api/mappings/contacts", json=body, headers=admin)
+    )
+    await api.crm.asked.wait()
+    resource = {"name": "plan", "fields": [{"name": "code", "type": "string"}]}
+    added = await api.client.post("/api/resources", json=resource, headers=admin)
+    assert added.status_code == 201, added.text
+    api.crm.gate.set()
+    assert (await mapping).status_code == 200
+    latest = api.supervisor.config("inbound", latest=True)
+    assert [r.name for r in latest.resources] == ["lead", "plan"]
+    assert [f.crm for f in latest.inbound.mappings[0].fields] == ["lastname"]

@@ -77,18 +77,18 @@ async def save_crm_edit(
     against its table's metadata (:class:`ConfigError` listing the problems; a CRM that cannot
     be asked refuses the edit too, as :class:`~crmsync.api.errors.CrmFailed`)."""
 
-    def edited() -> tuple[str, Config]:
-        text = dump_yaml(change(supervisor.document(workflow)))
-        return text, supervisor.check(workflow, text)
+    def edited() -> Config:
+        return supervisor.check(workflow, dump_yaml(change(supervisor.document(workflow))))
 
-    text, config = await asyncio.to_thread(edited)
+    config = await asyncio.to_thread(edited)
     issues: list[ConfigIssue] = []
     for part in parts(config):
         issues += await _metadata_issues(crm, config, part)
     errors = [issue for issue in issues if issue.is_error]
     if errors:
         raise ConfigError(errors)
-    revision = await asyncio.to_thread(supervisor.propose, workflow, text, author=author, note=note)
+    # Applied again to the latest configuration: an edit saved while the CRM was asked is kept.
+    revision = await asyncio.to_thread(supervisor.edit, workflow, change, author=author, note=note)
     return _saved(revision, workflow, then, [f"{i.path}: {i.message}" for i in issues])
 
 
