@@ -125,11 +125,11 @@ def check_config_text(
     try:
         positions, issues = compose_positions(text)
         data = yaml.safe_load(text)
-    except DocumentTooLarge as exc:
-        return ConfigReport(source, None, (ConfigIssue((), str(exc), source=source),))
     except DocumentTooDeep as exc:
         issue = ConfigIssue((), str(exc), line=exc.line, column=exc.column, source=source)
         return ConfigReport(source, None, (issue,))
+    except DocumentTooLarge as exc:
+        return ConfigReport(source, None, (ConfigIssue((), str(exc), source=source),))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

@@ -34,14 +34,14 @@ class DocumentTooLarge(ValueError):
     """The document holds more than :data:`MAX_VALUES` values (aliases expanded)."""
 
 
-class DocumentTooDeep(ValueError):
+class DocumentTooDeep(DocumentTooLarge):
     """The document nests mappings and lists more than :data:`MAX_DEPTH` levels deep, first at
     ``line`` and ``column`` (1-based)."""
 
     def __init__(self, line: int, column: int) -> None:
         super().__init__(
-            f"the configuration is nested too deeply at line {line}: more than {MAX_DEPTH} "
-            "levels of mappings and lists"
+            f"the file is nested too deeply at line {line}: more than {MAX_DEPTH} levels of "
+            "mappings and lists"
         )
         self.line = line
         self.column = column
