@@ -14,6 +14,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crmsync import __version__, console
 from crmsync.api.auth import LoginLimiter, SessionStore
@@ -118,7 +119,28 @@ def create_app(
         app.include_router(module.router, responses=_ERRORS)
     console.install(app)
     _add_error_handlers(app)
+    app.add_middleware(_RefuseNul)
     return app
+
+
+class _RefuseNul:
+    """A NUL character in a request's path or query is refused (422) before any route runs:
+    no name, filter or id of crmsync holds one, and PostgreSQL's text cannot."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope["query_string"].lower()
+            where = "path" if "\x00" in scope["path"] else None
+            if b"%00" in query or b"\x00" in query:
+                where = "query"
+            if where is not None:
+                answer = _invalid([{"loc": where, "message": "a NUL character is not allowed"}])
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _invalid(issues: list[dict[str, str]]) -> JSONResponse:

@@ -178,3 +178,23 @@ async def test_a_time_beyond_the_calendar_in_utc_is_422(api: Api, at: str) -> No
     (issue,) = response.json()["issues"]
     assert issue["loc"] == "body.send.occurred_at"
     assert "out of range" in issue["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"delivery_id": "spring\x00"}, "delivery_id"),
+        ({"delivery_name": "Spring\x00sale"}, "delivery_name"),
+        ({"type": "click", "url": "https://example.com/\x00"}, "url"),
+        ({"type": "bounce", "bounce_type": "hard", "reason": "\x00"}, "reason"),
+    ],
+)
+async def test_a_nul_character_in_an_events_text_is_422(
+    api: Api, change: dict[str, str], field: str
+) -> None:
+    """PostgreSQL's text columns cannot hold NUL: refused up front on every store."""
+    body = SEND | change
+    response = await api.client.post("/api/events", json=body, headers=api.auth(Role.OPERATOR))
+    assert response.status_code == 422, response.text
+    (issue,) = response.json()["issues"]
+    assert issue["loc"] == f"body.{body['type']}.{field}"

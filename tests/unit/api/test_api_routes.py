@@ -410,3 +410,36 @@ async def test_an_edit_saved_while_the_crm_is_asked_is_kept(api: Api) -> None:
     latest = api.supervisor.config("inbound", latest=True)
     assert [r.name for r in latest.resources] == ["lead", "plan"]
     assert [f.crm for f in latest.inbound.mappings[0].fields] == ["lastname"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "loc"),
+    [
+        ("GET", "/api/rejects?mapping=contacts%00", "query"),
+        ("GET", "/api/revisions?workflow=inbound%00", "query"),
+        ("GET", "/api/runs/r%00", "path"),
+        ("DELETE", "/api/users/viewer%00", "path"),
+        ("GET", "/api/mappings/contacts%00", "path"),
+        ("GET", "/console/mappings/contacts%00/edit", "path"),
+    ],
+)
+async def test_a_nul_character_in_a_path_or_query_is_422(
+    api: Api, method: str, url: str, loc: str
+) -> None:
+    """No name holds one, and PostgreSQL's text cannot: refused before any route runs."""
+    response = await api.client.request(method, url, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 422, response.text
+    assert response.json()["issues"] == [{"loc": loc, "message": "a NUL character is not allowed"}]
+
+
+async def test_a_nul_character_in_a_login_name_or_a_job_variable_is_422(api: Api) -> None:
+    login = await api.client.post("/api/login", json={"name": "admin\x00", "password": PASSWORD})
+    assert login.status_code == 422
+    assert [i["loc"] for i in login.json()["issues"]] == ["body.name"]
+    run = await api.client.post(
+        "/api/jobs/nightly/runs",
+        json={"variables": {"since": "2026\x00"}},
+        headers=api.auth(Role.OPERATOR),
+    )
+    assert run.status_code == 422
+    assert [i["loc"] for i in run.json()["issues"]] == ["body.variables.since"]

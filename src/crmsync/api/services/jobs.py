@@ -69,7 +69,7 @@ class RunStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     variables: Annotated[
-        dict[CrmName, str],
+        dict[CrmName, Annotated[str, Field(pattern=r"^[^\x00]*$")]],
         Field(max_length=100, description="Override the job's variables (like --var)."),
     ] = Field(default_factory=dict)
     new: bool = Field(
