@@ -7,13 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from crmsync import __version__, console
 from crmsync.api.auth import LoginLimiter, SessionStore
-from crmsync.api.errors import Conflict, NotFound
+from crmsync.api.error_answers import install_error_answers
 from crmsync.api.models import problem
 from crmsync.api.routers import (
     crm,
@@ -33,15 +31,13 @@ from crmsync.api.routers import users as user_routes
 from crmsync.api.services.crm import ConnectorOpener, CrmService
 from crmsync.api.services.events import EventService
 from crmsync.api.services.jobs import JobService
-from crmsync.api.services.mappings import MappingNotFound, MappingService
+from crmsync.api.services.mappings import MappingService
 from crmsync.api.services.optinout import OptInOutService
 from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.users import UserService
 from crmsync.api.services.workflows import WorkflowService
 from crmsync.api.users import UserStore
-from crmsync.config import ConfigError
 from crmsync.config.models import Config
-from crmsync.errors import ConfigurationError, CrmsyncError
 from crmsync.jobs import ConnectorPool
 from crmsync.sync.connections import open_connector
 from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
@@ -49,7 +45,6 @@ from crmsync.workflows.supervisor import Supervisor
 
 __all__ = ["create_app"]
 
-_NOT_FOUND = {"UNKNOWN_WORKFLOW", "UNKNOWN_MAPPING"}
 #: Error answers every route may give, declared with their body in the OpenAPI document.
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: problem("not logged in"),
@@ -99,9 +94,10 @@ def create_app(
     app.state.sessions = sessions or SessionStore()
     app.state.login_limiter = login_limiter or LoginLimiter()
     app.state.workflow_service = WorkflowService(supervisor)
-    app.state.mapping_service = MappingService(supervisor, replay_limit=replay_limit)
-    app.state.crm_service = CrmService(supervisor, opener=connector_opener, ttl=metadata_ttl)
-    app.state.optinout_service = OptInOutService(supervisor, app.state.crm_service)
+    crm_service = CrmService(supervisor, opener=connector_opener, ttl=metadata_ttl)
+    app.state.crm_service = crm_service
+    app.state.mapping_service = MappingService(supervisor, crm_service, replay_limit=replay_limit)
+    app.state.optinout_service = OptInOutService(supervisor, crm_service)
     app.state.resource_service = ResourceService(supervisor)
     app.state.event_service = EventService(supervisor)
     app.state.user_service = UserService(users)
@@ -110,38 +106,5 @@ def create_app(
     for module in (*routers, revisions, rejects, crm, user_routes):
         app.include_router(module.router, responses=_ERRORS)
     console.install(app)
-    _add_error_handlers(app)
+    install_error_answers(app)
     return app
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        issues = [
-            {
-                "loc": ".".join(str(part) for part in error.get("loc", ())),
-                "message": str(error.get("msg", "invalid")),
-            }
-            for error in exc.errors()
-        ]
-        where = "; ".join(f"{i['loc']}: {i['message']}" for i in issues)
-        return JSONResponse({"detail": f"invalid request: {where}", "issues": issues}, 422)
-
-    @app.exception_handler(ConfigError)
-    async def invalid_config(_request: Request, exc: ConfigError) -> JSONResponse:
-        issues = [{"loc": issue.path, "message": issue.message} for issue in exc.issues]
-        return JSONResponse({"detail": str(exc), "issues": issues}, 422)
-
-    @app.exception_handler(CrmsyncError)
-    async def refused(_request: Request, exc: CrmsyncError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, "code": exc.code}, _status(exc))
-
-
-def _status(exc: CrmsyncError) -> int:
-    """404 for what does not exist, 409 for what the state or the configuration refuses, 502
-    when the CRM or the store failed (not the caller's fault, and not a crash of the server)."""
-    if isinstance(exc, NotFound | MappingNotFound) or exc.code in _NOT_FOUND:
-        return 404
-    if isinstance(exc, Conflict | ConfigurationError):
-        return 409
-    return 502

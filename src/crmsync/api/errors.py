@@ -1,4 +1,5 @@
-"""Errors the services raise for the API to answer with a status (see ``create_app``).
+"""Errors the services raise for the API to answer with a status (see
+:mod:`crmsync.api.error_answers`).
 
 - :class:`NotFound` → 404: no such connection, table, resource, job, run or user.
 - :class:`Conflict` → 409: the request is valid but the current state refuses it.

@@ -22,7 +22,12 @@ from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
 from crmsync.config.keys import allowed_keys
 from crmsync.config.models import Config
-from crmsync.config.positions import DocumentTooLarge, Positions, compose_positions
+from crmsync.config.positions import (
+    DocumentTooDeep,
+    DocumentTooLarge,
+    Positions,
+    compose_positions,
+)
 from crmsync.config.suggest import did_you_mean
 
 __all__ = [
@@ -120,6 +125,9 @@ def check_config_text(
     try:
         positions, issues = compose_positions(text)
         data = yaml.safe_load(text)
+    except DocumentTooDeep as exc:
+        issue = ConfigIssue((), str(exc), line=exc.line, column=exc.column, source=source)
+        return ConfigReport(source, None, (issue,))
     except DocumentTooLarge as exc:
         return ConfigReport(source, None, (ConfigIssue((), str(exc), source=source),))
     except yaml.YAMLError as exc:

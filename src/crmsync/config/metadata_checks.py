@@ -7,6 +7,7 @@ to a CRM, so the same checks run in tests, in ``crmsync validate`` and at start-
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from crmsync.config.checks import resources_by_name
 from crmsync.config.errors import ConfigIssue, Loc
@@ -20,12 +21,19 @@ __all__ = ["validate_against_metadata"]
 
 
 def validate_against_metadata(
-    config: Config, tables: Mapping[str, TableInfo], *, connection: str | None = None
+    config: Config,
+    tables: Mapping[str, TableInfo],
+    *,
+    connection: str | None = None,
+    untracked: Literal["error", "warning"] = "error",
 ) -> list[ConfigIssue]:
     """Problems of the inbound and opt-in/out mappings that only the CRM metadata reveals.
 
     ``tables`` holds the metadata of the CRM tables by name. With ``connection``, only the
     mappings of that connection are checked (tables of different CRMs may share names).
+    ``untracked`` is the severity of a mapped table without change tracking: an error where it
+    is to be synced, a warning where a mapping is only saved (the CRM's setting may change
+    before it starts).
     """
     issues: list[ConfigIssue] = []
     resources = resources_by_name(config)
@@ -44,7 +52,7 @@ def validate_against_metadata(
             )
             continue
         resource = resources.get(mapping.resource)
-        issues += _mapping_issues(loc, mapping, table, resource)
+        issues += _mapping_issues(loc, mapping, table, resource, untracked)
     issues += _optinout_issues(config, tables, connection)
     return issues
 
@@ -58,7 +66,11 @@ def _incompatible(crm_name: str, crm_type: CrmType, campaign: str, campaign_type
 
 
 def _mapping_issues(
-    loc: Loc, mapping: InboundMapping, table: TableInfo, resource: ResourceDefinition | None
+    loc: Loc,
+    mapping: InboundMapping,
+    table: TableInfo,
+    resource: ResourceDefinition | None,
+    untracked: Literal["error", "warning"],
 ) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     if not table.change_tracking:
@@ -67,6 +79,7 @@ def _mapping_issues(
                 (*loc, "crm_table"),
                 f"change tracking is not enabled on CRM table '{table.name}': enable it in the "
                 "CRM (Dataverse: table properties → Track changes) before syncing",
+                untracked,
             )
         )
     declared = mapping.primary_key.crm

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from crmsync.config.names import CrmName
 from crmsync.errors import ConfigurationError
 from crmsync.store.engine import DEFAULT_STORE_URL, parse_store_url
 from crmsync.store.resources import Identifier, OptOutAttribute, ResourceDefinition
@@ -173,8 +174,8 @@ class GuardrailsConfig(BaseModel):
 class FieldMapping(BaseModel):
     model_config = _STRICT
 
-    crm: Name
-    campaign: Name
+    crm: CrmName
+    campaign: Identifier
     #: Off: the value is written when the record is first loaded (or replayed) only.
     apply_updates: bool = True
 
@@ -184,7 +185,7 @@ class Replacement(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    field: Name
+    field: CrmName
     from_: Annotated[Scalar | None, Field(alias="from")]
     to: Scalar | None
 
@@ -209,7 +210,7 @@ _NULL_CHECKS = (FilterOp.IS_EMPTY, FilterOp.IS_NOT_EMPTY)
 class FilterCondition(BaseModel):
     model_config = _STRICT
 
-    field: Name
+    field: CrmName
     op: FilterOp
     value: Scalar | None = None
 
@@ -233,9 +234,9 @@ class PrimaryKey(BaseModel):
     model_config = _STRICT
 
     #: The CRM primary key; detected from metadata when omitted.
-    crm: Name | None = None
+    crm: CrmName | None = None
     #: The unique Campaign field that holds the CRM id (``external_id`` for profiles).
-    campaign: Name
+    campaign: Identifier
 
 
 class InboundMapping(BaseModel):
@@ -244,9 +245,9 @@ class InboundMapping(BaseModel):
     model_config = _STRICT
 
     name: Identifier
-    connection: Name
-    crm_table: Name
-    resource: Name
+    connection: Identifier
+    crm_table: CrmName
+    resource: Identifier
     primary_key: PrimaryKey
     fields: tuple[FieldMapping, ...] = ()
     replacements: tuple[Replacement, ...] = ()
@@ -294,13 +295,13 @@ EventAttribute = Literal[
 class OutboundConfig(BaseModel):
     model_config = _STRICT
 
-    connection: Name | None = None
+    connection: Identifier | None = None
     events: OutboundEvents = OutboundEvents()
     #: CRM table per event type (defaults chosen by the CRM kind, see ``crmsync.events.defaults``).
-    tables: dict[EventType, Name] = Field(default_factory=dict)
+    tables: dict[EventType, CrmName] = Field(default_factory=dict)
     #: Per event type, event attribute → CRM field; replaces the default field of each attribute
     #: given (the default mapping of the type's table otherwise).
-    fields: dict[EventType, dict[EventAttribute, Name]] = Field(default_factory=dict)
+    fields: dict[EventType, dict[EventAttribute, CrmName]] = Field(default_factory=dict)
     #: Events written per CRM call.
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 200
     #: How often the event tables are looked at when there was nothing to send.
@@ -321,7 +322,7 @@ class OutboundConfig(BaseModel):
 class OptInOutMapping(BaseModel):
     model_config = _STRICT
 
-    crm: Name
+    crm: CrmName
     campaign: OptOutAttribute
 
 
@@ -371,9 +372,9 @@ class OptInOutConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     direction: OptInOutDirection = "disabled"
-    connection: Name | None = None
+    connection: Identifier | None = None
     #: The CRM's contact table; default ``contact`` (Dataverse) or ``Contact`` (Salesforce).
-    crm_table: Name | None = None
+    crm_table: CrmName | None = None
     mappings: tuple[OptInOutMapping, ...] = ()
     #: Record every opt-out decision (both values, both times, the winner, why).
     log_decisions: bool = False

@@ -13,15 +13,38 @@ import yaml
 
 from crmsync.config.errors import ConfigIssue, Loc
 
-__all__ = ["MAX_VALUES", "DocumentTooLarge", "Positions", "compose_positions"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "DocumentTooDeep",
+    "DocumentTooLarge",
+    "Positions",
+    "compose_positions",
+]
 
 #: The most values a configuration may hold once aliases are expanded: a guard against
 #: "billion laughs" documents, whose aliases expand exponentially.
 MAX_VALUES = 200_000
+#: The deepest nesting of mappings and lists a configuration may have (its own is under 10):
+#: PyYAML's composer and pydantic recurse once per level and would overflow Python's stack.
+MAX_DEPTH = 100
 
 
 class DocumentTooLarge(ValueError):
     """The document holds more than :data:`MAX_VALUES` values (aliases expanded)."""
+
+
+class DocumentTooDeep(DocumentTooLarge):
+    """The document nests mappings and lists more than :data:`MAX_DEPTH` levels deep, first at
+    ``line`` and ``column`` (1-based)."""
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__(
+            f"the file is nested too deeply at line {line}: more than {MAX_DEPTH} levels of "
+            "mappings and lists"
+        )
+        self.line = line
+        self.column = column
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +66,32 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _check_depth(text: str) -> None:
+    """Raise :class:`DocumentTooDeep` at the first value nested deeper than :data:`MAX_DEPTH`.
+
+    PyYAML's parser yields events without recursing, unlike its composer: counting the opened
+    collections on the events finds the depth before anything recurses.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+                raise DocumentTooDeep(line, column)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def compose_positions(text: str) -> tuple[Positions, list[ConfigIssue]]:
     """Positions of ``text``'s values and the duplicate keys found (as issues).
 
-    Raises :class:`yaml.YAMLError` when ``text`` is not YAML and :class:`DocumentTooLarge`
-    when it expands to more values than a configuration can sensibly hold.
+    Raises :class:`yaml.YAMLError` when ``text`` is not YAML, :class:`DocumentTooDeep` when it
+    nests deeper than :data:`MAX_DEPTH` and :class:`DocumentTooLarge` when it expands to more
+    values than a configuration can sensibly hold.
     """
+    _check_depth(text)
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     marks: dict[Loc, tuple[int, int]] = {}
     issues: list[ConfigIssue] = []

@@ -47,10 +47,18 @@ class BounceType(StrEnum):
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("the timestamp needs a time zone (e.g. 2026-05-01T09:30:00Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the timestamp is out of range once in UTC (years 1 to 9999)") from None
 
 
-Text = Annotated[str, Field(min_length=1, max_length=255)]
+#: Text of an event: no NUL character, which PostgreSQL's text columns cannot hold.
+_NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Field(min_length=1, max_length=255, pattern=_NO_NUL)]
+OptionalText = Annotated[str, Field(max_length=255, pattern=_NO_NUL)] | None
+#: A profile's Campaign id: the ``id`` of its row, a 64-bit integer on every store.
+ProfileId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class Event(BaseModel):
@@ -60,13 +68,13 @@ class Event(BaseModel):
 
     type: EventType
     id: Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
-    profile_id: Annotated[int, Field(ge=1)]
+    profile_id: ProfileId
     delivery_id: Text
-    delivery_name: Annotated[str, Field(max_length=255)] | None = None
+    delivery_name: OptionalText = None
     occurred_at: Annotated[datetime, AfterValidator(_aware_utc)]
-    url: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    url: Annotated[str, Field(min_length=1, max_length=2000, pattern=_NO_NUL)] | None = None
     bounce_type: BounceType | None = None
-    reason: Annotated[str, Field(max_length=1000)] | None = None
+    reason: Annotated[str, Field(max_length=1000, pattern=_NO_NUL)] | None = None
 
     @model_validator(mode="after")
     def _details_match_type(self) -> Self:
@@ -107,13 +115,13 @@ class Unsubscribe(BaseModel):
 
     type: Literal["unsubscribe"]
     id: Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
-    profile_id: Annotated[int, Field(ge=1)]
+    profile_id: ProfileId
     attributes: Annotated[
         tuple[OptOutAttribute, ...], BeforeValidator(_attribute_list), AfterValidator(_distinct)
     ] = (OptOutAttribute.EMAIL,)
     occurred_at: Annotated[datetime, AfterValidator(_aware_utc)]
-    delivery_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    delivery_name: Annotated[str, Field(max_length=255)] | None = None
+    delivery_id: Text | None = None
+    delivery_name: OptionalText = None
 
 
 #: What a file line or an API call may hold.

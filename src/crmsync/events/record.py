@@ -1,12 +1,15 @@
 """Recording events in the store: idempotent on the event id (per type).
 
 Unsubscribes are recorded in the same transaction and opt their profiles out there (see
-:mod:`crmsync.events.unsubscribe`).
+:mod:`crmsync.events.unsubscribe`), writing the opt-in/out outbox: its tables are created when
+they do not exist yet, so that an unsubscribe can be recorded before the optinout workflow ever
+ran.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,13 +20,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmsync.config.models import EventType
 from crmsync.events.model import EVENT_TYPES, AnyEvent, Event, Unsubscribe
 from crmsync.events.tables import EVENT_TABLES, ensure_tables
-from crmsync.events.unsubscribe import record_unsubscribes
+from crmsync.events.unsubscribe import check_profile_table, record_unsubscribes
+from crmsync.optout.tables import ensure_tables as ensure_optout_tables
 from crmsync.store import build_metadata, definitions_with_profile
 from crmsync.store.engine import write_transaction
 
 __all__ = ["RecordResult", "record_events"]
 
 _CHUNK = 500
+#: Attempts at creating missing tables when concurrent callers create them at the same time,
+#: and the pause before the next attempt (seconds, times the attempt's number).
+_CREATE_ATTEMPTS = 10
+_CREATE_PAUSE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +75,6 @@ def record_events(
     Unsubscribes change their profile's opt-outs in that transaction; ``profile`` is the
     configured profile table (default: the built-in definition).
     """
-    ensure_tables(engine)
     stamp = now or datetime.now(UTC)
     by_type: dict[EventType, dict[str, dict[str, Any]]] = {name: {} for name in EVENT_TYPES}
     unsubscribes: list[Unsubscribe] = []
@@ -78,10 +85,14 @@ def record_events(
             unsubscribes.append(event)
         else:
             by_type[event.type].setdefault(event.id, _row(event, stamp))
+    table_of_profiles = profile if profile is not None else _builtin_profile()
+    _create_missing(ensure_tables, engine)
+    if unsubscribes:
+        check_profile_table(engine, table_of_profiles)
+        _create_missing(ensure_optout_tables, engine)
     added = 0
     with write_transaction(engine) as conn:
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-        table_of_profiles = profile if profile is not None else _builtin_profile()
         unsubscribed = record_unsubscribes(
             conn, table_of_profiles, unsubscribes, dialect.insert, now=stamp
         )
@@ -95,6 +106,21 @@ def record_events(
                 stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.event_id])
                 added += len(conn.execute(stmt.returning(table.c.seq)).all())
     return RecordResult(added=added, duplicates=total - added, opted_out=unsubscribed.opted_out)
+
+
+def _create_missing(create: Callable[[sa.Engine], None], engine: sa.Engine) -> None:
+    """``create`` (a ``create_all`` that skips existing tables) again when it failed because a
+    concurrent caller created one of the tables between its check and its ``CREATE`` (or, on
+    SQLite, held the write lock its check's snapshot could not wait for)."""
+    for attempt in range(1, _CREATE_ATTEMPTS + 1):
+        try:
+            create(engine)
+        except sa.exc.DBAPIError:
+            if attempt == _CREATE_ATTEMPTS:
+                raise
+            time.sleep(_CREATE_PAUSE * attempt)
+        else:
+            return
 
 
 def _builtin_profile() -> sa.Table:

@@ -28,7 +28,7 @@ from crmsync.events.tables import UNSUBSCRIBES
 from crmsync.optout.changes import set_opt_outs_of_profile
 from crmsync.store.optouts import changed_at_column
 
-__all__ = ["UnsubscribeResult", "record_unsubscribes"]
+__all__ = ["UnsubscribeResult", "check_profile_table", "record_unsubscribes"]
 
 #: ``origin`` of the outbox rows an unsubscribe writes.
 ORIGIN = "unsubscribe"
@@ -42,6 +42,21 @@ class UnsubscribeResult:
     opted_out: int
 
 
+def check_profile_table(engine: sa.Engine, profile: sa.Table) -> None:
+    """Refuse unsubscribes (:class:`ConfigurationError`) while the store has no profile table.
+
+    Checked before the recording transaction, which then begins with a write: on SQLite a
+    transaction that reads first cannot wait for a concurrent writer's lock.
+    """
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(profile.name, schema=profile.schema):
+            raise ConfigurationError(
+                "the Campaign store has no profile table yet: publish the store before "
+                "recording unsubscribes (crmsync resources publish)",
+                code="invalid_config",
+            )
+
+
 def record_unsubscribes(
     conn: sa.Connection,
     profile: sa.Table,
@@ -50,18 +65,13 @@ def record_unsubscribes(
     *,
     now: datetime,
 ) -> UnsubscribeResult:
-    """Record the unsubscribes not held yet and opt their profiles out (caller's transaction)."""
+    """Record the unsubscribes not held yet and opt their profiles out (caller's transaction;
+    the caller checked the profile table first: :func:`check_profile_table`)."""
     fresh: dict[str, Unsubscribe] = {}
     for item in unsubscribes:
         fresh.setdefault(item.id, item)
     if not fresh:
         return UnsubscribeResult(0, 0)
-    if not sa.inspect(conn).has_table(profile.name, schema=profile.schema):
-        raise ConfigurationError(
-            "the Campaign store has no profile table yet: publish the store before recording "
-            "unsubscribes (crmsync resources publish)",
-            code="invalid_config",
-        )
     added = opted_out = 0
     for item in fresh.values():
         stmt = dialect_insert(UNSUBSCRIBES).values(

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crmsync.config.names import CrmName
+
 __all__ = [
     "AutomaticIndex",
     "CampaignQueryStep",
@@ -34,7 +36,7 @@ __all__ = [
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 StepName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
-FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+FieldName = CrmName
 Conversion = Literal["default", "date_only", "no_time_offset", "raw"]
 Operation = Literal["import", "export", "import_deleted", "delete"]
 
@@ -104,7 +106,7 @@ class CrmStep(_StepBase):
     kind: Literal["crm"]
     operation: Operation
     connection: Annotated[str, Field(min_length=1, max_length=255)]
-    object: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,127}$")]
+    object: CrmName
     process_rejects: bool = False
     process_errors: bool = False
     on_reject: StepName | None = None

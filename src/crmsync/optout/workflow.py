@@ -40,6 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmsync.config import ConfigError, validate_against_metadata
 from crmsync.config.models import Config
 from crmsync.connectors.base import PRECONDITION_FAILED, Connector, Record, TableInfo, WriteOp
 from crmsync.errors import ConfigurationError, ProtocolError
@@ -109,6 +110,7 @@ class OptInOutWorkflow:
         section = config.optinout
         if section.connection is None or section.connection not in config.connections:
             raise ConfigurationError("optinout: no connection configured")
+        self.config = config
         self.kind = config.connections[section.connection].kind
         self.direction = section.direction
         self.table_name = section.table_for(self.kind)
@@ -133,8 +135,16 @@ class OptInOutWorkflow:
         self._waiting = 0
 
     async def open(self) -> None:
-        """Read the contact table's metadata and create the workflow's tables."""
-        self._info = await self.connector.describe(self.table_name)
+        """Read the contact table's metadata, check the pairs against it (:class:`ConfigError`
+        naming each unknown or non-Boolean field) and create the workflow's tables."""
+        info = await self.connector.describe(self.table_name)
+        found = validate_against_metadata(
+            self.config, {self.table_name: info}, connection=self.config.optinout.connection
+        )
+        errors = [issue for issue in found if issue.is_error and issue.loc[0] == "optinout"]
+        if errors:
+            raise ConfigError(errors)
+        self._info = info
         await asyncio.to_thread(ensure_tables, self.engine)
 
     @property

@@ -16,6 +16,7 @@ from crmsync.store.errors import InvalidIdentifierError
 __all__ = [
     "BOOKKEEPING_COLUMNS",
     "IDENTIFIER_PATTERN",
+    "OWN_TABLES",
     "RESERVED_TABLE_PREFIXES",
     "SOURCE_DIGEST",
     "SYNCED_AT",
@@ -43,6 +44,48 @@ BOOKKEEPING_COLUMNS = (
 
 #: Table names the store (``crmsync_``) or the databases themselves reserve.
 RESERVED_TABLE_PREFIXES = ("crmsync_", "sqlite_", "pg_")
+
+#: The tables crmsync keeps beside the Campaign tables in the store (state, revisions, users,
+#: jobs, events, opt-in/out): no configured name may be one of them.
+OWN_TABLES = frozenset(
+    f"crmsync_{name}"
+    for name in (
+        "api_tokens",
+        "config_revisions",
+        "counters",
+        "cursors",
+        "event_bounce",
+        "event_click",
+        "event_open",
+        "event_send",
+        "event_unsubscribe",
+        "fingerprints",
+        "job_deletions",
+        "job_journal",
+        "job_log",
+        "job_rejects",
+        "job_runs",
+        "job_steps",
+        "job_variables",
+        "options",
+        "optout_cursor",
+        "optout_log",
+        "optout_outbox",
+        "outbound_counters",
+        "parked",
+        "rejects",
+        "replays",
+        "resources",
+        "snapshot_key_sets",
+        "snapshot_keys",
+        "snapshot_messages",
+        "snapshots",
+        "tombstones",
+        "users",
+        "watermarks",
+        "workflows",
+    )
+)
 
 _MAX_IDENTIFIER = 63
 

@@ -177,12 +177,18 @@ class Supervisor:
         otherwise, listing every problem; nothing is saved then)."""
         return self.propose(name, dump_yaml(change(self.document(name))), author=author, note=note)
 
-    def propose(self, name: str, yaml_text: str, *, author: str, note: str) -> Revision:
-        """Save ``yaml_text`` as the workflow's pending revision once it passes the checks."""
+    def check(self, name: str, yaml_text: str) -> Config:
+        """``yaml_text`` as the workflow's configuration, once it passes the configuration
+        checks (:class:`ConfigError` otherwise, listing every problem)."""
         self._spec(name)
         report = check_config_text(yaml_text, source="edit", environ=self.environ)
         if report.errors or report.config is None:
             raise ConfigError(list(report.errors) or [ConfigIssue((), "not a configuration")])
+        return report.config
+
+    def propose(self, name: str, yaml_text: str, *, author: str, note: str) -> Revision:
+        """Save ``yaml_text`` as the workflow's pending revision once it passes the checks."""
+        self.check(name, yaml_text)
         return self.revisions.propose(name, yaml_text, author=author, note=note)
 
     def pending_warning(self, name: str) -> str | None:

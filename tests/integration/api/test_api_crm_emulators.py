@@ -4,6 +4,7 @@ its configuration (secrets from the environment, the emulators' CA trusted)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -74,20 +75,21 @@ async def _never(*_args: object) -> None:
     raise AssertionError("no workflow runs here")
 
 
-@pytest.fixture
-async def client(
-    tmp_path: Path, servers: dict[str, str], tls: TlsFiles
+@asynccontextmanager
+async def _serve(
+    folder: Path, servers: dict[str, str], tls: TlsFiles, role: Role
 ) -> AsyncIterator[httpx.AsyncClient]:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    """The API over both emulators, called as a user of ``role``."""
+    engine = sa.create_engine(f"sqlite:///{folder / 'store.db'}")
     spec = WorkflowSpec(run=_never, backlog=_never)  # type: ignore[arg-type]
     supervisor = Supervisor(
         engine,
-        _config(tmp_path, servers, tls.ca),
+        _config(folder, servers, tls.ca),
         {"inbound": spec, "outbound": spec, "optinout": spec},
         environ={"API_TEST_SECRET": SECRET},
     )
     users = UserStore(engine, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    users.add("vera", Role.VIEWER, "a long password")
+    users.add("vera", role, "a long password")
     token = users.new_token("vera")
     app = create_app(supervisor, users)
     async with httpx.AsyncClient(
@@ -97,6 +99,22 @@ async def client(
     ) as made:
         yield made
     engine.dispose()
+
+
+@pytest.fixture
+async def client(
+    tmp_path: Path, servers: dict[str, str], tls: TlsFiles
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with _serve(tmp_path, servers, tls, Role.VIEWER) as made:
+        yield made
+
+
+@pytest.fixture
+async def admin(
+    tmp_path: Path, servers: dict[str, str], tls: TlsFiles
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with _serve(tmp_path, servers, tls, Role.ADMIN) as made:
+        yield made
 
 
 @pytest.mark.parametrize(("connection", "contact"), [("dyn", "contact"), ("sf", "Contact")])
@@ -131,3 +149,32 @@ async def test_optinout_fields_offer_the_crm_booleans(client: httpx.AsyncClient)
     assert response.status_code == 200, response.text
     names = [f["name"] for f in response.json()["crm"]["fields"]]
     assert "donotemail" in names
+
+
+@pytest.mark.parametrize(
+    ("connection", "boolean", "text"),
+    [("dyn", "donotemail", "emailaddress1"), ("sf", "HasOptedOutOfEmail", "Email")],
+)
+async def test_optinout_pairs_are_checked_against_each_crm_before_saving(
+    admin: httpx.AsyncClient, connection: str, boolean: str, text: str
+) -> None:
+    settings = {"direction": "bidirectional", "connection": connection}
+
+    def pairs(*names: str) -> dict[str, object]:
+        campaign = ("optout_email", "optout_sms")[: len(names)]
+        mappings = [{"crm": n, "campaign": c} for n, c in zip(names, campaign, strict=True)]
+        return settings | {"mappings": mappings}
+
+    refused = await admin.put("/api/optinout", json=pairs(boolean + "x", text))
+    assert refused.status_code == 422, refused.text
+    assert [issue["loc"] for issue in refused.json()["issues"]] == [
+        "optinout.mappings[0].crm",
+        "optinout.mappings[1].crm",
+    ]
+    assert "is String: opt-out fields must be Boolean" in refused.json()["issues"][1]["message"]
+    hostile = await admin.put("/api/optinout", json=pairs(boolean + "' or '1'='1"))
+    assert hostile.status_code == 422
+    assert [issue["loc"] for issue in hostile.json()["issues"]] == ["body.mappings.0.crm"]
+    saved = await admin.put("/api/optinout", json=pairs(boolean))
+    assert saved.status_code == 200, saved.text
+    assert (await admin.get("/api/optinout")).json()["mappings"][0]["crm"] == boolean

@@ -19,6 +19,7 @@ from optout_support import (
     running,
 )
 
+from crmsync.config import ConfigError
 from crmsync.config.models import Config
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.errors import TransientError
@@ -203,3 +204,28 @@ async def test_disabled_moves_nothing(
     assert profile_values(store, ids[0])["optout_email"] is False
     assert (await crm.read(ids[1]))[1] is False
     assert outbox(store) == [(ids[1], "direction_off")]
+
+
+async def test_pairs_the_crm_does_not_have_stop_the_start_at_their_path(
+    crm: Crm, tmp_path: Path
+) -> None:
+    """A configuration file is checked against the CRM when the workflow starts."""
+    pairs = [
+        {"crm": crm.email + "x", "campaign": "optout_email"},
+        {"crm": "Email" if crm.kind == "salesforce" else "emailaddress1", "campaign": "optout_sms"},
+    ]
+    config = make_config(crm, tmp_path, "bidirectional", mappings=pairs)
+    with pytest.raises(ConfigError) as refused:
+        async with open_optinout(config, environ=ENV):
+            pass
+    assert [(issue.path, issue.message) for issue in refused.value.issues] == [
+        (
+            "optinout.mappings[0].crm",
+            f"unknown field '{crm.email}x' of CRM table '{crm.table}' "
+            f"(did you mean '{crm.email}'?)",
+        ),
+        (
+            "optinout.mappings[1].crm",
+            f"CRM field '{pairs[1]['crm']}' is String: opt-out fields must be Boolean",
+        ),
+    ]

@@ -116,6 +116,7 @@ CRM_TABLES = {
         "contact",
         tracked=True,
         fields=[
+            FieldInfo("firstname", CrmType.STRING, label="First Name"),
             FieldInfo("lastname", CrmType.STRING, label="Last Name", required=True),
             FieldInfo("emailaddress1", CrmType.STRING, label="Email"),
             FieldInfo("donotemail", CrmType.BOOLEAN, label="Do not allow Emails"),
@@ -128,7 +129,15 @@ CRM_TABLES = {
             ),
         ],
     ),
-    "lead": _table("lead", tracked=False, fields=[FieldInfo("subject", CrmType.STRING)]),
+    "lead": _table(
+        "lead",
+        tracked=False,
+        fields=[
+            FieldInfo("subject", CrmType.STRING),
+            FieldInfo("firstname", CrmType.STRING),
+            FieldInfo("lastname", CrmType.STRING),
+        ],
+    ),
 }
 
 
@@ -142,12 +151,15 @@ CRM_RECORDS = {
 
 @dataclass
 class FakeCrm:
-    """Opens connectors over :data:`CRM_TABLES`; ``down`` makes every call fail."""
+    """Opens connectors over :data:`CRM_TABLES`; ``down`` makes every call fail; a ``gate``
+    holds every description until it is set (``asked`` is set once one waits there)."""
 
     down: bool = False
     opened: int = 0
     closed: int = 0
     describes: list[str] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
 
     def open(
         self,
@@ -177,6 +189,9 @@ class _FakeConnector:
     async def describe(self, table: str) -> TableInfo:
         self._check()
         self.crm.describes.append(table)
+        if self.crm.gate is not None:
+            self.crm.asked.set()
+            await self.crm.gate.wait()
         if table not in CRM_TABLES:
             raise ConfigurationError(f"table {table!r} does not exist", status=404, table=table)
         return CRM_TABLES[table]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from api_support import Api
 from crmsync.api.services.events import MAX_BULK
 from crmsync.api.users import Role
 from crmsync.events.tables import EVENT_TABLES
+from crmsync.optout.tables import OUTBOX
+from crmsync.store import build_metadata, definitions_with_profile, publish
 
 SEND = {
     "type": "send",
@@ -137,3 +140,61 @@ async def test_only_admins_change_the_switches(api: Api) -> None:
     assert invalid.status_code == 422
     assert "body.sends" in invalid.json()["detail"]
     assert api.supervisor.revisions.pending("outbound") is None
+
+
+async def test_an_unsubscribe_before_optinout_ever_ran_is_queued_for_the_crm(api: Api) -> None:
+    """The opt-in/out outbox is created by the first unsubscribe that needs it."""
+    publish(api.supervisor.engine, ())
+    profile = build_metadata(definitions_with_profile(())).tables["profile"]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with api.supervisor.engine.begin() as conn:
+        conn.execute(
+            sa.insert(profile).values(id=7, external_id="C-7", created_at=now, modified_at=now)
+        )
+    body = {"type": "unsubscribe", "id": "u-1", "profile_id": 7}
+    body |= {"occurred_at": "2026-05-01T09:30:00Z"}
+    response = await api.client.post("/api/events", json=body, headers=api.auth(Role.OPERATOR))
+    assert response.status_code == 201, response.text
+    assert response.json() == {"added": 1, "duplicates": 0, "opted_out": 1}
+    with api.supervisor.engine.connect() as conn:
+        queued = conn.execute(sa.select(OUTBOX.c.external_id, OUTBOX.c.attribute)).all()
+    assert [tuple(row) for row in queued] == [("C-7", "optout_email")]
+
+
+@pytest.mark.parametrize("profile_id", [0, 2**63, 2**64 + 1])
+async def test_a_profile_id_beyond_the_stores_integers_is_422(api: Api, profile_id: int) -> None:
+    body = [SEND | {"profile_id": profile_id}]
+    response = await api.client.post("/api/events/bulk", json=body, headers=api.auth(Role.OPERATOR))
+    assert response.status_code == 422, response.text
+    assert [issue["loc"] for issue in response.json()["issues"]] == ["body.0.send.profile_id"]
+    assert _rows(api, "send") == []
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+async def test_a_time_beyond_the_calendar_in_utc_is_422(api: Api, at: str) -> None:
+    body = SEND | {"occurred_at": at}
+    response = await api.client.post("/api/events", json=body, headers=api.auth(Role.OPERATOR))
+    assert response.status_code == 422, response.text
+    (issue,) = response.json()["issues"]
+    assert issue["loc"] == "body.send.occurred_at"
+    assert "out of range" in issue["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"delivery_id": "spring\x00"}, "delivery_id"),
+        ({"delivery_name": "Spring\x00sale"}, "delivery_name"),
+        ({"type": "click", "url": "https://example.com/\x00"}, "url"),
+        ({"type": "bounce", "bounce_type": "hard", "reason": "\x00"}, "reason"),
+    ],
+)
+async def test_a_nul_character_in_an_events_text_is_422(
+    api: Api, change: dict[str, str], field: str
+) -> None:
+    """PostgreSQL's text columns cannot hold NUL: refused up front on every store."""
+    body = SEND | change
+    response = await api.client.post("/api/events", json=body, headers=api.auth(Role.OPERATOR))
+    assert response.status_code == 422, response.text
+    (issue,) = response.json()["issues"]
+    assert issue["loc"] == f"body.{body['type']}.{field}"

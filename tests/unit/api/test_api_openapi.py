@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import pytest
+import yaml
 from api_support import Api
 
 from crmsync.api.users import Role
@@ -32,3 +37,54 @@ async def test_every_operation_has_a_stable_id(api: Api) -> None:
     ]
     assert None not in ids
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        (b'{"name": "x",', "body.13"),  # JSON cut short
+        (b'{"name": "\xff"}', "body"),  # not UTF-8
+        (b"`\xf7va", "body"),
+    ],
+)
+async def test_a_malformed_json_body_is_422_on_every_operation(
+    api: Api, body: bytes, loc: str
+) -> None:
+    """docs/api.md: a body that is not JSON is an invalid request like any other (422)."""
+    admin = api.auth(Role.ADMIN)
+    schema = (await api.client.get("/openapi.json", headers=admin)).json()
+    taking_json = [
+        (method.upper(), path.replace("{name}", "contacts").replace("{run_id}", "r1"))
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+    assert len(taking_json) >= 9
+    for method, path in taking_json:
+        response = await api.client.request(
+            method, path, content=body, headers=admin | {"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, (method, path, response.text)
+        assert "422" in _declared(schema, method, path)
+        assert [issue["loc"] for issue in response.json()["issues"]] == [loc], (method, path)
+    assert api.supervisor.revisions.pending("inbound") is None
+
+
+def _declared(schema: dict[str, Any], method: str, path: str) -> set[str]:
+    for template, item in schema["paths"].items():
+        pattern = re.sub(r"\{[^}]+\}", "[^/]+", template)
+        if re.fullmatch(pattern, path) and method.lower() in item:
+            return set(item[method.lower()]["responses"])
+    raise AssertionError(f"{method} {path} is not in the document")
+
+
+async def test_the_exported_configuration_is_documented_as_a_yaml_mapping(api: Api) -> None:
+    admin = api.auth(Role.ADMIN)
+    schema = (await api.client.get("/openapi.json", headers=admin)).json()
+    answer = schema["paths"]["/api/revisions/{workflow}/export"]["get"]["responses"]["200"]
+    declared = answer["content"]["application/yaml"]["schema"]
+    exported = await api.client.get("/api/revisions/inbound/export", headers=admin)
+    assert exported.headers["content-type"].startswith("application/yaml")
+    # Clients (and schemathesis) read an application/yaml body as the document it holds.
+    assert declared == {"type": "object"}
+    assert isinstance(yaml.safe_load(exported.text), dict)

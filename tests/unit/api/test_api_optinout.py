@@ -103,3 +103,69 @@ async def test_fields_of_another_table_and_crm_failures(api: Api) -> None:
     api.crm.down = True
     down = await api.client.get("/api/optinout/fields", headers=viewer)
     assert down.status_code == 502
+
+
+HOSTILE = [
+    "donotemail' OR 1=1 --",
+    'donotemail"',
+    "donot\x00email",
+    "donotemail\nlastname",
+    "../../contact",
+    "crmsync_optout_outbox",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+@pytest.mark.parametrize("where", ["mappings", "crm_table"])
+async def test_hostile_crm_names_are_422_at_their_path(api: Api, name: str, where: str) -> None:
+    if where == "mappings":
+        body, loc = SETTINGS | {"mappings": [{"crm": name, "campaign": "optout_email"}]}, "0.crm"
+    else:
+        body, loc = SETTINGS | {"crm_table": name}, ""
+    response = await api.client.put("/api/optinout", json=body, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 422, response.text
+    (issue,) = response.json()["issues"]
+    assert issue["loc"] == f"body.{where}.{loc}".rstrip(".")
+    assert "CRM name" in issue["message"]
+    assert api.supervisor.revisions.pending("optinout") is None
+    assert api.crm.describes == []  # refused before the CRM is asked
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "message"),
+    [
+        (
+            SETTINGS | {"mappings": [{"crm": "donotmail", "campaign": "optout_email"}]},
+            "optinout.mappings[0].crm",
+            "unknown field 'donotmail' of CRM table 'contact' (did you mean 'donotemail'?)",
+        ),
+        (
+            SETTINGS | {"mappings": [{"crm": "lastname", "campaign": "optout_email"}]},
+            "optinout.mappings[0].crm",
+            "CRM field 'lastname' is String: opt-out fields must be Boolean",
+        ),
+        (
+            SETTINGS | {"crm_table": "people"},
+            "optinout.crm_table",
+            "connection 'dynamics' has no CRM table 'people'",
+        ),
+    ],
+)
+async def test_names_the_crm_does_not_have_are_422_at_their_path(
+    api: Api, body: object, loc: str, message: str
+) -> None:
+    response = await api.client.put("/api/optinout", json=body, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 422, response.text
+    assert response.json()["issues"] == [{"loc": loc, "message": message}]
+    assert api.supervisor.revisions.pending("optinout") is None
+
+
+async def test_settings_are_not_saved_unchecked_when_the_crm_is_down(api: Api) -> None:
+    api.crm.down = True
+    response = await api.client.put("/api/optinout", json=SETTINGS, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 502
+    assert "503" in response.json()["detail"]
+    assert api.supervisor.revisions.pending("optinout") is None
+    api.crm.down = False
+    saved = await api.client.put("/api/optinout", json=SETTINGS, headers=api.auth(Role.ADMIN))
+    assert saved.status_code == 200, saved.text

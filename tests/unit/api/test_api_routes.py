@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 from api_support import LEADS, MAPPING, PASSWORD, Api, make_api
 
@@ -271,3 +273,173 @@ async def test_failed_logins_are_rate_limited(api: Api) -> None:
     assert limited.status_code == 429
     assert "too many failed logins" in limited.json()["detail"]
     assert int(limited.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        (LEADS | {"crm_table": "lead; DROP TABLE profile"}, "body.crm_table"),
+        (
+            LEADS | {"fields": [{"crm": "first'name", "campaign": "first_name"}]},
+            "body.fields.0.crm",
+        ),
+        (
+            LEADS | {"filters": {"conditions": [{"field": "a\x00", "op": "is_empty"}]}},
+            "body.filters.conditions.0.field",
+        ),
+        (
+            LEADS | {"replacements": [{"field": "crmsync_users", "from": "a", "to": "b"}]},
+            "body.replacements.0.field",
+        ),
+        (LEADS | {"primary_key": {"crm": "../id", "campaign": "crm_id"}}, "body.primary_key.crm"),
+        (
+            LEADS | {"fields": [{"crm": "firstname", "campaign": "First Name"}]},
+            "body.fields.0.campaign",
+        ),
+    ],
+)
+async def test_hostile_names_of_a_mapping_are_422_at_their_path(
+    api: Api, body: dict[str, object], loc: str
+) -> None:
+    response = await api.client.post("/api/mappings", json=body, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 422, response.text
+    assert [issue["loc"] for issue in response.json()["issues"]] == [loc]
+    assert api.supervisor.revisions.pending("inbound") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "message"),
+    [
+        (
+            {"fields": [{"crm": "fristname", "campaign": "first_name"}]},
+            "inbound.mappings[1].fields[0].crm",
+            "unknown field 'fristname' of CRM table 'lead' (did you mean 'firstname'?)",
+        ),
+        (
+            {"filters": {"conditions": [{"field": "status", "op": "is_empty"}]}},
+            "inbound.mappings[1].filters.conditions[0].field",
+            "unknown field 'status' of CRM table 'lead'",
+        ),
+        (
+            {"primary_key": {"crm": "subject", "campaign": "crm_id"}},
+            "inbound.mappings[1].primary_key.crm",
+            "the primary key of CRM table 'lead' is 'leadid', not 'subject'",
+        ),
+        (
+            {"crm_table": "leads"},
+            "inbound.mappings[1].crm_table",
+            "connection 'dynamics' has no CRM table 'leads'",
+        ),
+    ],
+)
+async def test_a_mapping_is_checked_against_the_crm_before_it_is_saved(
+    api: Api, change: dict[str, object], loc: str, message: str
+) -> None:
+    response = await api.client.post(
+        "/api/mappings", json=LEADS | change, headers=api.auth(Role.ADMIN)
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["issues"] == [{"loc": loc, "message": message}]
+    assert api.supervisor.revisions.pending("inbound") is None
+
+
+async def test_an_untracked_table_is_saved_with_a_warning(api: Api) -> None:
+    response = await api.client.post("/api/mappings", json=LEADS, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 201, response.text
+    assert (
+        "warning: inbound.mappings[1].crm_table: change tracking is not enabled"
+        in (response.json()["message"])
+    )
+
+
+async def test_the_campaign_key_field_of_a_mapping_is_fixed(api: Api) -> None:
+    admin = api.auth(Role.ADMIN)
+    body = MAPPING | {"primary_key": {"campaign": "email"}}
+    response = await api.client.put("/api/mappings/contacts", json=body, headers=admin)
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "MAPPING_KEY_FIXED"
+    assert "Campaign key field" in response.json()["detail"]
+    assert "'external_id'" in response.json()["detail"]
+    assert api.supervisor.revisions.pending("inbound") is None
+    # The CRM side of the key is detected from the metadata: naming it is no change.
+    same = MAPPING | {"primary_key": {"crm": "contactid", "campaign": "external_id"}}
+    saved = await api.client.put("/api/mappings/contacts", json=same, headers=admin)
+    assert saved.status_code == 200, saved.text
+
+
+async def test_a_defect_is_answered_as_json_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last guard: a request that hits a defect gets a JSON 500 with a reference to the
+    log, not a dropped connection. No request of the API reaches it (see test_api_schema)."""
+    made = make_api(tmp_path)
+
+    @made.app.get("/api/defect")
+    def defect() -> None:
+        raise KeyError("crmsync_optout_outbox")
+
+    transport = httpx.ASGITransport(app=made.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/api/defect")
+    made.supervisor.engine.dispose()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "internal_error"
+    reference = body["detail"].removeprefix("internal error (reference ").split(" ")[0]
+    assert "crmsync_optout_outbox" not in body["detail"]
+    (record,) = [r for r in caplog.records if reference in r.getMessage()]
+    assert record.getMessage() == f"GET /api/defect failed (reference {reference})"
+    assert record.exc_info is not None
+
+
+async def test_an_edit_saved_while_the_crm_is_asked_is_kept(api: Api) -> None:
+    """The checked edit is applied to the latest configuration once the CRM has answered."""
+    admin = api.auth(Role.ADMIN)
+    api.crm.gate = asyncio.Event()
+    body = MAPPING | {"fields": [{"crm": "lastname", "campaign": "last_name"}]}
+    mapping = asyncio.create_task(
+        api.client.put("/api/mappings/contacts", json=body, headers=admin)
+    )
+    await api.crm.asked.wait()
+    resource = {"name": "plan", "fields": [{"name": "code", "type": "string"}]}
+    added = await api.client.post("/api/resources", json=resource, headers=admin)
+    assert added.status_code == 201, added.text
+    api.crm.gate.set()
+    assert (await mapping).status_code == 200
+    latest = api.supervisor.config("inbound", latest=True)
+    assert [r.name for r in latest.resources] == ["lead", "plan"]
+    assert [f.crm for f in latest.inbound.mappings[0].fields] == ["lastname"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "loc"),
+    [
+        ("GET", "/api/rejects?mapping=contacts%00", "query"),
+        ("GET", "/api/revisions?workflow=inbound%00", "query"),
+        ("GET", "/api/runs/r%00", "path"),
+        ("DELETE", "/api/users/viewer%00", "path"),
+        ("GET", "/api/mappings/contacts%00", "path"),
+        ("GET", "/console/mappings/contacts%00/edit", "path"),
+    ],
+)
+async def test_a_nul_character_in_a_path_or_query_is_422(
+    api: Api, method: str, url: str, loc: str
+) -> None:
+    """No name holds one, and PostgreSQL's text cannot: refused before any route runs."""
+    response = await api.client.request(method, url, headers=api.auth(Role.ADMIN))
+    assert response.status_code == 422, response.text
+    assert response.json()["issues"] == [{"loc": loc, "message": "a NUL character is not allowed"}]
+
+
+async def test_a_nul_character_in_a_login_name_or_a_job_variable_is_422(api: Api) -> None:
+    login = await api.client.post("/api/login", json={"name": "admin\x00", "password": PASSWORD})
+    assert login.status_code == 422
+    assert [i["loc"] for i in login.json()["issues"]] == ["body.name"]
+    run = await api.client.post(
+        "/api/jobs/nightly/runs",
+        json={"variables": {"since": "2026\x00"}},
+        headers=api.auth(Role.OPERATOR),
+    )
+    assert run.status_code == 422
+    assert [i["loc"] for i in run.json()["issues"]] == ["body.variables.since"]

@@ -99,3 +99,28 @@ def test_init_for_a_local_emulator(tmp_path: Path) -> None:
     )
     assert refused.exit_code == 2
     assert "https" in refused.output
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_deeply_nested_file_is_a_located_error(tmp_path: Path, style: str, command: str) -> None:
+    """Python's stack is no limit of the file: the nesting is refused at its line."""
+    path = tmp_path / "deep.yaml"
+    if style == "flow":
+        path.write_text("resources: " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+        line = 1
+    else:
+        levels = "".join("  " * depth + "- a:\n" for depth in range(3_000))
+        path.write_text("resources:\n" + levels, encoding="utf-8")
+        line = 51  # each line opens a list and a mapping: the 101st level is on line 51
+    bad = STARTER_CONFIG.replace("campaign: first_name", "campaign: frist_name")
+    assert "frist_name" in bad  # the same exit code as any other invalid file:
+    (tmp_path / "bad.yaml").write_text(bad, encoding="utf-8")
+    wide = {"COLUMNS": "400"}
+    invalid = runner.invoke(app, [command, "--config", str(tmp_path / "bad.yaml")], env=wide)
+    result = runner.invoke(app, [command, "--config", str(path)], env=wide)
+    assert result.exit_code == invalid.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    text = " ".join(result.output.split())
+    assert f"nested too deeply at line {line}" in text
+    assert "Traceback" not in result.output

@@ -162,3 +162,30 @@ async def test_delete_needs_admin_and_makes_a_pending_revision(console: Api) -> 
     assert deleted.status_code == 200
     assert "No mapping yet." in deleted.text
     assert console.supervisor.config("inbound", latest=True).inbound.mappings == ()
+
+
+async def test_crm_names_are_checked_like_the_apis(console: Api) -> None:
+    """The editor saves through the API's service: the same name rule, the same metadata."""
+    headers = await log_in(console.client, "admin")
+    for name, problem in [
+        ("subject' OR 1=1", "invalid CRM name"),
+        ("crmsync_users", "a table of crmsync&#39;s own store"),
+        ("subjet", "unknown field &#39;subjet&#39; of CRM table &#39;lead&#39;"),
+    ]:
+        form = _form(**{"fields-0-crm": name, "fields-0-campaign": "last_name"})
+        refused = await console.client.post("/console/mappings/save", data=form, headers=headers)
+        assert refused.status_code == 422
+        assert 'id="err-fields-0-crm"' in refused.text
+        assert problem in refused.text
+    assert console.supervisor.revisions.pending("inbound") is None
+
+
+async def test_a_hostile_table_name_never_reaches_the_crm(console: Api) -> None:
+    await log_in(console.client, "admin")
+    for table in ["contact'", "../contact", "contact%00", "crmsync_users"]:
+        page = await console.client.get(
+            "/console/mappings/new", params={"connection": "dynamics", "crm_table": table}
+        )
+        assert page.status_code == 200
+        assert "there is no CRM table of that name" in page.text
+    assert console.crm.describes == []

@@ -198,3 +198,24 @@ async def test_a_revision_shows_what_it_changed(console: Api) -> None:
     missing = await console.client.get("/console/revisions/999999")
     assert missing.status_code == 404
     assert "there is no configuration revision 999999" in missing.text
+
+
+async def test_optinout_pairs_are_checked_like_the_apis(console: Api) -> None:
+    await log_in(console.client, "admin")
+    page = await console.client.get("/console/optinout")
+    for name, problem in [
+        ("donotemail\nOR 1=1", "invalid CRM name"),
+        ("lastname", "opt-out fields must be Boolean"),
+    ]:
+        refused = await console.client.post(
+            "/console/optinout",
+            data={
+                "csrf_token": csrf_of(page),
+                "direction": "bidirectional",
+                "connection": "dynamics",
+                "pair-optout_email": name,
+            },
+        )
+        assert refused.status_code == 422
+        assert problem in refused.text
+    assert console.supervisor.revisions.pending("optinout") is None

@@ -10,6 +10,7 @@ from crmsync.api.auth import Viewer
 from crmsync.api.deps import Crm
 from crmsync.api.models import problem
 from crmsync.api.services.crm import CrmTable, CrmTableDetail
+from crmsync.config.names import CRM_NAME_PATTERN
 
 router = APIRouter(prefix="/api/crm", tags=["crm"])
 
@@ -18,7 +19,7 @@ _CRM_ERRORS: dict[int | str, dict[str, Any]] = {
     502: problem("the CRM failed; detail is the connector's message"),
 }
 ConnectionName = Annotated[str, Path(max_length=255)]
-TableName = Annotated[str, Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+TableName = Annotated[str, Path(pattern=CRM_NAME_PATTERN)]
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
@@ -16,11 +16,16 @@ router = APIRouter(
     tags=["mappings"],
     responses={
         404: problem("no such mapping"),
-        409: problem("exists already, fixed tables, or a replay refused"),
+        409: problem("exists already, fixed tables or key field, or a replay refused"),
     },
 )
 
 MappingName = Annotated[str, Path(max_length=255)]
+#: Saving a mapping checks it against the CRM's metadata first.
+_CHECKED: dict[int | str, dict[str, Any]] = {
+    422: problem("invalid body, or refused by the configuration checks or the CRM metadata"),
+    502: problem("the CRM failed: the mapping could not be checked, nothing is saved"),
+}
 
 
 @router.get("", operation_id="list_mappings", response_model=list[InboundMapping])
@@ -34,9 +39,10 @@ def list_mappings(_user: Viewer, service: Mappings) -> list[InboundMapping]:
     operation_id="create_mapping",
     response_model=RevisionSaved,
     status_code=status.HTTP_201_CREATED,
+    responses=_CHECKED,
 )
-def create_mapping(mapping: InboundMapping, user: Admin, service: Mappings) -> RevisionSaved:
-    return service.create(mapping, author=user.name)
+async def create_mapping(mapping: InboundMapping, user: Admin, service: Mappings) -> RevisionSaved:
+    return await service.create(mapping, author=user.name)
 
 
 @router.get("/{name}", operation_id="get_mapping", response_model=InboundMapping)
@@ -44,11 +50,13 @@ def get_mapping(name: MappingName, _user: Viewer, service: Mappings) -> InboundM
     return service.get(name)
 
 
-@router.put("/{name}", operation_id="update_mapping", response_model=RevisionSaved)
-def update_mapping(
+@router.put(
+    "/{name}", operation_id="update_mapping", response_model=RevisionSaved, responses=_CHECKED
+)
+async def update_mapping(
     name: MappingName, mapping: InboundMapping, user: Admin, service: Mappings
 ) -> RevisionSaved:
-    return service.update(name, mapping, author=user.name)
+    return await service.update(name, mapping, author=user.name)
 
 
 @router.delete("/{name}", operation_id="delete_mapping", response_model=RevisionSaved)

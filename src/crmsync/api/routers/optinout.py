@@ -11,6 +11,7 @@ from crmsync.api.auth import Admin, Viewer
 from crmsync.api.deps import OptInOut
 from crmsync.api.models import RevisionSaved, problem
 from crmsync.api.services.optinout import OptInOutFields, OptInOutSettings
+from crmsync.config.names import CRM_NAME_PATTERN
 
 router = APIRouter(prefix="/api/optinout", tags=["optinout"])
 
@@ -25,11 +26,18 @@ def get_optinout(_user: Viewer, service: OptInOut) -> OptInOutSettings:
     "",
     operation_id="update_optinout",
     response_model=RevisionSaved,
-    responses={422: problem("invalid body or refused by the configuration checks")},
+    responses={
+        404: problem("the connection is not known to the CRM metadata routes"),
+        422: problem("invalid body, or refused by the configuration checks or the CRM metadata"),
+        502: problem("the CRM failed: the pairs could not be checked, nothing is saved"),
+    },
 )
-def update_optinout(settings: OptInOutSettings, user: Admin, service: OptInOut) -> RevisionSaved:
-    """Save the settings as a pending revision of optinout."""
-    return service.save(settings, author=user.name)
+async def update_optinout(
+    settings: OptInOutSettings, user: Admin, service: OptInOut
+) -> RevisionSaved:
+    """Save the settings as a pending revision of optinout, once the CRM fields of the pairs
+    pass the contact table's metadata."""
+    return await service.save(settings, author=user.name)
 
 
 @router.get(
@@ -45,7 +53,7 @@ async def get_optinout_fields(
     _user: Viewer,
     service: OptInOut,
     connection: Annotated[str | None, Query(max_length=255)] = None,
-    crm_table: Annotated[str | None, Query(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] = None,
+    crm_table: Annotated[str | None, Query(pattern=CRM_NAME_PATTERN)] = None,
 ) -> OptInOutFields:
     """The Campaign opt-out attributes and the CRM contact table's Boolean fields."""
     return await service.fields(connection, crm_table)

@@ -34,7 +34,12 @@ def list_revisions(
     operation_id="export_revision",
     # Response, not PlainTextResponse: error answers stay documented as JSON.
     response_class=Response,
-    responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "The configuration file: a YAML mapping of its sections.",
+            "content": {"application/yaml": {"schema": {"type": "object"}}},
+        }
+    },
 )
 def export_revision(
     workflow: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from crmsync.api.auth import SESSION_COOKIE, LoginLimiter, SessionStore, Viewer
-from crmsync.api.models import LoginIn, LoginOut, UserOut
+from crmsync.api.models import LoginIn, LoginOut, UserOut, problem
 from crmsync.api.users import UserStore
 
 router = APIRouter(prefix="/api", tags=["session"])
@@ -15,7 +15,10 @@ router = APIRouter(prefix="/api", tags=["session"])
     "/login",
     operation_id="login",
     response_model=LoginOut,
-    responses={401: {"description": "wrong name or password"}, 429: {"description": "too many"}},
+    responses={
+        401: problem("wrong name or password"),
+        429: problem("too many failed logins: wait Retry-After seconds"),
+    },
 )
 def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
     """Open a session (cookie) and hand out its CSRF token."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from crmsync.api.errors import CrmFailed, NotFound
 from crmsync.config.models import DataverseConnection, SalesforceConnection
+from crmsync.config.names import crm_name_problem
 from crmsync.connectors.base import Connector, CrmType, FieldInfo, TableInfo
 from crmsync.errors import CrmsyncError
 from crmsync.sync.connections import open_connector
@@ -188,7 +189,7 @@ class CrmService:
                         info = await connector.describe(name)
                     except CrmsyncError:
                         return CrmTable(name=name, label="", change_tracking=None)
-                self._cache.put(("table", connection, name), table_detail(connection, info))
+                self._cache.put(("table", connection, name), info)
                 return CrmTable(name=name, label=info.label, change_tracking=info.change_tracking)
 
             return list(await asyncio.gather(*(one(name) for name in names)))
@@ -199,12 +200,20 @@ class CrmService:
 
     async def table(self, connection: str, table: str) -> CrmTableDetail:
         """The fields of ``table``: types, key and required flags, picklist values."""
+        return table_detail(connection, await self.table_info(connection, table))
+
+    async def table_info(self, connection: str, table: str) -> TableInfo:
+        """The connector's metadata of ``table`` (what the configuration checks take). A name
+        that cannot be a CRM table's is not asked for (:class:`NotFound`)."""
+        problem = crm_name_problem(table)
+        if problem is not None:
+            raise NotFound(f"there is no CRM table of that name: {problem}", code="UNKNOWN_TABLE")
         cached = self._cache.get(("table", connection, table))
-        if isinstance(cached, CrmTableDetail):
+        if isinstance(cached, TableInfo):
             return cached
 
-        async def load(connector: Connector) -> CrmTableDetail:
-            return table_detail(connection, await connector.describe(table))
+        async def load(connector: Connector) -> TableInfo:
+            return await connector.describe(table)
 
         found = await self._call(connection, load)
         self._cache.put(("table", connection, table), found)

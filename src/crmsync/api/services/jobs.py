@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.api.errors import Conflict, NotFound
 from crmsync.config.models import Config
+from crmsync.config.names import CrmName
 from crmsync.errors import CrmsyncError
 from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, RunFailed, check_job_text
 from crmsync.jobs.store import RunInfo
@@ -68,7 +69,7 @@ class RunStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     variables: Annotated[
-        dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], str],
+        dict[CrmName, Annotated[str, Field(pattern=r"^[^\x00]*$")]],
         Field(max_length=100, description="Override the job's variables (like --var)."),
     ] = Field(default_factory=dict)
     new: bool = Field(

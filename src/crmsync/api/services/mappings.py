@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from crmsync.api.models import ReplayOut, RevisionSaved
-from crmsync.api.services.edits import Change, replace_named, save_edit
-from crmsync.config.models import InboundMapping
+from crmsync.api.services.crm import CrmService
+from crmsync.api.services.edits import Change, CrmPart, replace_named, save_crm_edit, save_edit
+from crmsync.config.models import Config, InboundMapping
 from crmsync.errors import ConfigurationError
 from crmsync.sync.replay import request_replay
 from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
@@ -15,6 +16,7 @@ from crmsync.workflows.supervisor import Supervisor
 __all__ = ["MappingNotFound", "MappingService"]
 
 WORKFLOW = "inbound"
+_THEN = "it takes effect when inbound is started again"
 
 
 class MappingNotFound(ConfigurationError):
@@ -26,8 +28,15 @@ def _dump(mapping: InboundMapping) -> dict[str, Any]:
 
 
 class MappingService:
-    def __init__(self, supervisor: Supervisor, *, replay_limit: int = DEFAULT_REPLAY_LIMIT) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        crm: CrmService,
+        *,
+        replay_limit: int = DEFAULT_REPLAY_LIMIT,
+    ) -> None:
         self.supervisor = supervisor
+        self.crm = crm
         self.replay_limit = replay_limit
 
     def list(self) -> list[InboundMapping]:
@@ -39,17 +48,21 @@ class MappingService:
                 return mapping
         raise MappingNotFound(f"there is no inbound mapping '{name}'", table=name)
 
-    def _saved(self, change: Change, *, author: str, note: str) -> RevisionSaved:
-        return save_edit(
-            self.supervisor,
-            WORKFLOW,
-            change,
-            author=author,
-            note=note,
-            then="it takes effect when inbound is started again",
+    async def _checked(self, name: str, change: Change, *, author: str, note: str) -> RevisionSaved:
+        """Save ``change`` once mapping ``name``'s CRM names pass the CRM's metadata."""
+
+        def parts(config: Config) -> list[CrmPart]:
+            return [
+                CrmPart(("inbound", "mappings", index), mapping.connection, mapping.crm_table)
+                for index, mapping in enumerate(config.inbound.mappings)
+                if mapping.name == name
+            ]
+
+        return await save_crm_edit(
+            self.supervisor, self.crm, WORKFLOW, change, parts, author=author, note=note, then=_THEN
         )
 
-    def create(self, mapping: InboundMapping, *, author: str) -> RevisionSaved:
+    async def create(self, mapping: InboundMapping, *, author: str) -> RevisionSaved:
         if any(m.name == mapping.name for m in self.list()):
             raise ConfigurationError(
                 f"an inbound mapping '{mapping.name}' exists already", code="MAPPING_EXISTS"
@@ -61,28 +74,39 @@ class MappingService:
             inbound["mappings"] = [*(inbound.get("mappings") or []), _dump(mapping)]
             return data
 
-        return self._saved(add, author=author, note=f"mapping '{mapping.name}' added")
+        note = f"mapping '{mapping.name}' added"
+        return await self._checked(mapping.name, add, author=author, note=note)
 
-    def update(self, name: str, mapping: InboundMapping, *, author: str) -> RevisionSaved:
-        """Replace mapping ``name``; its CRM table and Campaign resource cannot change."""
+    async def update(self, name: str, mapping: InboundMapping, *, author: str) -> RevisionSaved:
+        """Replace mapping ``name``; its CRM table, Campaign resource and Campaign key field
+        cannot change."""
         current = self.get(name)
-        if (mapping.name, mapping.crm_table, mapping.resource) != (
-            current.name,
-            current.crm_table,
-            current.resource,
-        ):
+        fixed = ("name", "crm_table", "resource")
+        if any(getattr(mapping, key) != getattr(current, key) for key in fixed):
             raise ConfigurationError(
-                "a mapping's name, CRM table and Campaign resource cannot change after saving",
+                "a mapping's name, CRM table and Campaign resource cannot change after saving "
+                "(delete the mapping and create it again)",
                 code="MAPPING_TABLES_FIXED",
             )
-        return self._saved(
-            self._replace(name, _dump(mapping)), author=author, note=f"mapping '{name}' updated"
-        )
+        if mapping.primary_key.campaign != current.primary_key.campaign:
+            raise ConfigurationError(
+                f"the Campaign key field of mapping '{name}' cannot change after saving "
+                f"(it is '{current.primary_key.campaign}'): delete the mapping and create it "
+                "again",
+                code="MAPPING_KEY_FIXED",
+            )
+        change = self._replace(name, _dump(mapping))
+        return await self._checked(name, change, author=author, note=f"mapping '{name}' updated")
 
     def delete(self, name: str, *, author: str) -> RevisionSaved:
         self.get(name)
-        return self._saved(
-            self._replace(name, None), author=author, note=f"mapping '{name}' deleted"
+        return save_edit(
+            self.supervisor,
+            WORKFLOW,
+            self._replace(name, None),
+            author=author,
+            note=f"mapping '{name}' deleted",
+            then=_THEN,
         )
 
     @staticmethod

@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.api.models import RevisionSaved
 from crmsync.api.services.crm import CrmService
-from crmsync.api.services.edits import save_edit
-from crmsync.config.models import Name, OptInOutDirection, OptInOutMapping
+from crmsync.api.services.edits import CrmPart, save_crm_edit
+from crmsync.config.models import Config, OptInOutDirection, OptInOutMapping
+from crmsync.config.names import CrmName
 from crmsync.connectors.base import CrmType
 from crmsync.store import OptOutAttribute
+from crmsync.store.resources import Identifier
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = [
@@ -46,8 +48,8 @@ class OptInOutSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     direction: OptInOutDirection
-    connection: Name | None = None
-    crm_table: Name | None = Field(
+    connection: Identifier | None = None
+    crm_table: CrmName | None = Field(
         default=None, description="Default: contact (Dataverse) or Contact (Salesforce)."
     )
     mappings: tuple[OptInOutMapping, ...] = Field(default=(), max_length=len(OptOutAttribute))
@@ -92,17 +94,28 @@ class OptInOutService:
             log_decisions=section.log_decisions,
         )
 
-    def save(self, settings: OptInOutSettings, *, author: str) -> RevisionSaved:
+    async def save(self, settings: OptInOutSettings, *, author: str) -> RevisionSaved:
+        """Save ``settings`` once the pairs' CRM fields pass the contact table's metadata."""
+
         def change(data: dict[str, Any]) -> dict[str, Any]:
             section = data.get("optinout") or {}
             section.update(settings.model_dump(mode="json"))
             data["optinout"] = {k: v for k, v in section.items() if v is not None}
             return data
 
-        return save_edit(
+        def parts(config: Config) -> list[CrmPart]:
+            section = config.optinout
+            linked = config.connections.get(section.connection or "")
+            if section.connection is None or linked is None:
+                return []
+            return [CrmPart(("optinout",), section.connection, section.table_for(linked.kind))]
+
+        return await save_crm_edit(
             self.supervisor,
+            self.crm,
             WORKFLOW,
             change,
+            parts,
             author=author,
             note=f"opt-in/out: {settings.direction}, {len(settings.mappings)} mapping(s)",
             then="it takes effect when optinout is started again",

@@ -211,9 +211,9 @@ async def save(
             campaign_types,
         )
         if mode == "edit":
-            saved = service.update(draft["name"], mapping, author=caller.user.name)
+            saved = await service.update(draft["name"], mapping, author=caller.user.name)
         else:
-            saved = service.create(mapping, author=caller.user.name)
+            saved = await service.create(mapping, author=caller.user.name)
     except DraftInvalid as exc:
         issues = exc.issues
     except ConfigError as exc:

@@ -151,7 +151,9 @@ async def save_optinout(
         "log_decisions": form.get("log_decisions") == "on",
     }
     try:
-        saved = service.save(OptInOutSettings.model_validate(settings), author=caller.user.name)
+        saved = await service.save(
+            OptInOutSettings.model_validate(settings), author=caller.user.name
+        )
     except (ValidationError, CrmsyncError) as exc:
         return await _optinout_page(
             request, caller, service, supervisor, settings, issues=_problems(exc), status_code=422
