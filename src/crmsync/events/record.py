@@ -8,8 +8,7 @@ ran.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,10 +27,6 @@ from crmsync.store.engine import write_transaction
 __all__ = ["RecordResult", "record_events"]
 
 _CHUNK = 500
-#: Attempts at creating missing tables when concurrent callers create them at the same time,
-#: and the pause before the next attempt (seconds, times the attempt's number).
-_CREATE_ATTEMPTS = 10
-_CREATE_PAUSE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +81,10 @@ def record_events(
         else:
             by_type[event.type].setdefault(event.id, _row(event, stamp))
     table_of_profiles = profile if profile is not None else _builtin_profile()
-    _create_missing(ensure_tables, engine)
+    ensure_tables(engine)
     if unsubscribes:
         check_profile_table(engine, table_of_profiles)
-        _create_missing(ensure_optout_tables, engine)
+        ensure_optout_tables(engine)
     added = 0
     with write_transaction(engine) as conn:
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
@@ -106,21 +101,6 @@ def record_events(
                 stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.event_id])
                 added += len(conn.execute(stmt.returning(table.c.seq)).all())
     return RecordResult(added=added, duplicates=total - added, opted_out=unsubscribed.opted_out)
-
-
-def _create_missing(create: Callable[[sa.Engine], None], engine: sa.Engine) -> None:
-    """``create`` (a ``create_all`` that skips existing tables) again when it failed because a
-    concurrent caller created one of the tables between its check and its ``CREATE`` (or, on
-    SQLite, held the write lock its check's snapshot could not wait for)."""
-    for attempt in range(1, _CREATE_ATTEMPTS + 1):
-        try:
-            create(engine)
-        except sa.exc.DBAPIError:
-            if attempt == _CREATE_ATTEMPTS:
-                raise
-            time.sleep(_CREATE_PAUSE * attempt)
-        else:
-            return
 
 
 def _builtin_profile() -> sa.Table:
