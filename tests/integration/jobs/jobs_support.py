@@ -14,6 +14,7 @@ from crmsync.connectors.base import Connector
 from crmsync.connectors.dataverse import DataverseConnector
 from crmsync.connectors.salesforce import SalesforceConnector
 from crmsync.emulators.common.server import BackgroundServer
+from crmsync.errors import TransientError
 from crmsync.jobs import ConnectorPool, JobRunner, JobStore, load_job_text
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-00000000j0b5"
@@ -109,3 +110,25 @@ EMAIL = {"dataverse": "emailaddress1", "salesforce": "Email"}
 BIRTH = {"dataverse": "birthdate", "salesforce": "Birthdate"}
 MODIFIED = {"dataverse": "modifiedon", "salesforce": "SystemModstamp"}
 ID = {"dataverse": "contactid", "salesforce": "Id"}
+
+
+class Interrupted:
+    """A connector whose ``call``-th write ends without an answer: after the CRM wrote it
+    (``written``) or before the call reached it."""
+
+    def __init__(self, inner: Any, *, call: int, written: bool) -> None:
+        self.inner = inner
+        self.call = call
+        self.written = written
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def write(self, ops: Any, *, batch: bool = True) -> Any:
+        self.writes += 1
+        if self.writes != self.call:
+            return await self.inner.write(ops, batch=batch)
+        if self.written:
+            await self.inner.write(ops, batch=batch)
+        raise TransientError("the connection dropped before the answer arrived")
