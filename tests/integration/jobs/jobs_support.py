@@ -132,3 +132,39 @@ class Interrupted:
         if self.written:
             await self.inner.write(ops, batch=batch)
         raise TransientError("the connection dropped before the answer arrived")
+
+
+def import_job(harness: Harness, body: str, *, name: str = "imp") -> str:
+    """A job ``name`` whose first step, ``read``, imports the contacts of ``harness``'s CRM;
+    ``body`` holds the further lines of that step (fields, filter, next...) and the steps after
+    it."""
+    return f"""
+name: {name}
+steps:
+  read:
+    kind: crm
+    operation: import
+    connection: {harness.crm.connection}
+    object: {CONTACT[harness.crm.dialect]}
+{body}
+"""
+
+
+def export_job(crm: Crm, body: str, *, name: str) -> str:
+    """A job ``name`` exporting to the contacts of ``crm`` the profiles whose city is the run's
+    ``tag`` variable; ``body`` holds the further lines of the ``export`` step (mapping, key,
+    batch...) and the steps after it."""
+    return f"""
+name: {name}
+steps:
+  select:
+    kind: campaign_query
+    resource: profile
+    filter: [{{field: city, op: eq, value: {{var: tag}}}}]
+    next: export
+  export:
+    kind: crm
+    operation: export
+    connection: {crm.connection}
+    object: {CONTACT[crm.dialect]}
+{body}"""

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import CONTACT, FIRST, LAST, Harness, Interrupted
+from jobs_support import CONTACT, FIRST, LAST, Harness, Interrupted, export_job
 
 from crmsync.jobs.runner import RunFailed
 from crmsync.store.writes import upsert_batch
@@ -35,21 +35,9 @@ def _export_job(harness: Harness, *, batch: bool, extra: str = "", rejects: str 
     )
     if key:
         mapping += f"    key: {key}\n"
-    return f"""
-name: exp
-steps:
-  select:
-    kind: campaign_query
-    resource: profile
-    filter: [{{field: city, op: eq, value: {{var: tag}}}}]
-    next: export
-  export:
-    kind: crm
-    operation: export
-    connection: {harness.crm.connection}
-    object: {CONTACT[d]}
-{mapping}    batch: {str(batch).lower()}
-{rejects}{extra}"""
+    return export_job(
+        harness.crm, f"{mapping}    batch: {str(batch).lower()}\n{rejects}{extra}", name="exp"
+    )
 
 
 def _profiles(harness: Harness, tag: str, count: int) -> None:

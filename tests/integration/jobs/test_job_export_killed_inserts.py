@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import CLIENT_ID, SECRET, Crm
+from jobs_support import CLIENT_ID, SECRET, Crm, export_job
 
 from crmsync.emulators.common.tls import TlsFiles
 from crmsync.store import create_engine_for, publish
@@ -59,25 +59,17 @@ def _config(crm: Crm, tls: TlsFiles, url: str, schema: str | None) -> str:
 
 
 def _job(crm: Crm) -> str:
-    return f"""
-name: killed-inserts
-steps:
-  select:
-    kind: campaign_query
-    resource: profile
-    filter: [{{field: city, op: eq, value: {{var: tag}}}}]
-    next: export
-  export:
-    kind: crm
-    operation: export
-    connection: {crm.connection}
-    object: Contact
+    return export_job(
+        crm,
+        """\
     mapping:
-      - {{campaign: last_name, crm: LastName}}
-      - {{campaign: first_name, crm: FirstName}}
-      - {{campaign: birth_date, crm: Birthdate}}
+      - {campaign: last_name, crm: LastName}
+      - {campaign: first_name, crm: FirstName}
+      - {campaign: birth_date, crm: Birthdate}
     batch: true
-"""
+""",
+        name="killed-inserts",
+    )
 
 
 def _first_name(n: int) -> str:

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from jobs_support import CLIENT_ID, CONTACT, FIRST, LAST, SECRET, Crm, Harness
+from jobs_support import CLIENT_ID, FIRST, LAST, SECRET, Crm, Harness, export_job
 from test_job_crm_export import _crm_rows
 
 from crmsync.emulators.common.tls import TlsFiles
@@ -44,24 +44,16 @@ def _job(crm: Crm) -> str:
     salesforce = d == "salesforce"
     mapping_key = "      - {campaign: external_id, crm: Customer_Number__c}\n" if salesforce else ""
     key_line = "    key: Customer_Number__c\n" if salesforce else ""
-    return f"""
-name: killed
-steps:
-  select:
-    kind: campaign_query
-    resource: profile
-    filter: [{{field: city, op: eq, value: {{var: tag}}}}]
-    next: export
-  export:
-    kind: crm
-    operation: export
-    connection: {crm.connection}
-    object: {CONTACT[d]}
+    return export_job(
+        crm,
+        f"""\
     mapping:
 {mapping_key}      - {{campaign: last_name, crm: {LAST[d]}}}
       - {{campaign: first_name, crm: {FIRST[d]}}}
 {key_line}    batch: false
-"""
+""",
+        name="killed",
+    )
 
 
 def _journal_ok(engine: sa.Engine) -> int:
