@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +23,7 @@ from crmsync.jobs import ConnectorPool, JobRunner, JobStore, load_job_text
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-00000000j0b5"
 SECRET = "jobs-emulator-secret"
+CRMSYNC = [sys.executable, "-m", "crmsync"]
 
 
 @dataclass
@@ -168,3 +173,46 @@ steps:
     connection: {crm.connection}
     object: {CONTACT[crm.dialect]}
 {body}"""
+
+
+def journal_ok(engine: sa.Engine) -> int:
+    """How many records the job journal of ``engine``'s store holds as sent (0 before it
+    exists)."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("crmsync_job_journal"):
+            return 0
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM crmsync_job_journal WHERE status = 'ok'")
+            ).scalar_one()
+        )
+
+
+@contextmanager
+def crmsync_process(
+    args: list[str], cwd: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``crmsync args`` started in its own process, killed on the way out if still running."""
+    process = subprocess.Popen(
+        [*CRMSYNC, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def run_crmsync(args: list[str], cwd: Path, env: dict[str, str], *, timeout: float) -> None:
+    """Run ``crmsync args`` to its end, which must be a success."""
+    done = subprocess.run(
+        [*CRMSYNC, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

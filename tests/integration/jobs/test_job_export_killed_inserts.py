@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -21,7 +19,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import CLIENT_ID, SECRET, Crm, export_job
+from jobs_support import (
+    CLIENT_ID,
+    SECRET,
+    Crm,
+    crmsync_process,
+    export_job,
+    journal_ok,
+    run_crmsync,
+)
 
 from crmsync.emulators.common.tls import TlsFiles
 from crmsync.store import create_engine_for, publish
@@ -31,7 +37,6 @@ COUNT = 3000
 #: Profiles whose exported values repeat those of the profile before them.
 TWINS = 40
 KILLS = 4
-CRMSYNC = [sys.executable, "-m", "crmsync"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -76,26 +81,15 @@ def _first_name(n: int) -> str:
     return f"P{n - 1 if n % (COUNT // TWINS) == 1 else n:05d}"
 
 
-def _count(engine: sa.Engine, sql: str) -> int:
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("crmsync_job_journal"):
-            return 0
-        return int(conn.execute(sa.text(sql)).scalar_one())
-
-
 def _run_until_killed(
     args: list[str], cwd: Path, env: dict[str, str], engine: sa.Engine, rng: random.Random
 ) -> bool:
     """Run ``crmsync args``; SIGKILL it at a random moment once it has exported some more
     records. ``False`` when it finished before that moment came."""
-    process = subprocess.Popen(
-        [*CRMSYNC, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    ok = "SELECT count(*) FROM crmsync_job_journal WHERE status = 'ok'"
-    try:
-        target = _count(engine, ok) + rng.randint(1, COUNT // 4)
+    with crmsync_process(args, cwd, env) as process:
+        target = journal_ok(engine) + rng.randint(1, COUNT // 4)
         deadline = time.monotonic() + 40
-        while process.poll() is None and _count(engine, ok) < target:
+        while process.poll() is None and journal_ok(engine) < target:
             if time.monotonic() > deadline:
                 process.kill()
                 raise AssertionError(f"no progress: {process.communicate()[1].decode()[-2000:]}")
@@ -108,23 +102,6 @@ def _run_until_killed(
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         return True
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
-
-
-def _run_to_the_end(args: list[str], cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [*CRMSYNC, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 async def test_killed_insert_export_resumes_to_each_record_exactly_once(
@@ -161,7 +138,7 @@ async def test_killed_insert_export_resumes_to_each_record_exactly_once(
         args = ["job", "resume", run_id, "--config", "crmsync.yaml"]
     assert kills >= 2, "the export finished before it could be killed twice"
     if kills == KILLS:
-        _run_to_the_end(args, tmp_path, env)
+        run_crmsync(args, tmp_path, env, timeout=120)
     crm = salesforce.connect()
     try:
         exported = [
