@@ -40,7 +40,8 @@ SUBSCRIPTION_RESOURCE = """
       - {resource: profile, field: contact_id, cardinality: "0..1", on_parent_delete: cascade}
 """
 
-CONTACTS_MAPPING = """
+#: Contacts' names only.
+NAMES_MAPPING = """
   - name: contacts
     connection: dynamics
     crm_table: contact
@@ -49,9 +50,15 @@ CONTACTS_MAPPING = """
     fields:
       - {crm: firstname, campaign: first_name}
       - {crm: lastname, campaign: last_name}
+"""
+
+CONTACTS_MAPPING = (
+    NAMES_MAPPING
+    + """\
       - {crm: emailaddress1, campaign: email}
       - {crm: address1_city, campaign: city}
 """
+)
 
 SUBSCRIPTIONS_MAPPING = """
   - name: subscriptions
