@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from inbound_support import ENV, SECRET, SUBSCRIPTION_RESOURCE
+from inbound_support import ENV, SECRET, SUBSCRIPTION_RESOURCE, inbound_config_text
 from pydantic import SecretStr
 
 from crmsync.config import load_config_text
@@ -148,28 +148,15 @@ def config_text(
     store_url: str | None = None,
     pg_schema: str | None = None,
 ) -> str:
-    store = store_url or f"sqlite:///{folder / 'store.db'}"
-    lines = [
-        "version: 1",
-        "connections:",
+    connection = [
         "  org:",
         "    kind: salesforce",
         f"    url: {crm_url}",
         f"    client_id: {CLIENT_ID}",
-        "    client_secret_env: CRMSYNC_TEST_SECRET",
-        f"    ca_bundle: {ca}",
-        "store:",
-        f"  url: {store}",
-        *([f"  pg_schema: {pg_schema}"] if pg_schema else []),
-        "queue:",
-        "  kind: sqlite",
-        f"  path: {folder / 'queue.db'}",
-        f"resources:{resources or ' []'}",
-        "inbound:",
-        "  poll_interval_seconds: 0.2",
-        f"  mappings:{mappings}",
     ]
-    return "\n".join(lines)
+    return inbound_config_text(
+        connection, ca, folder, mappings, resources, store_url=store_url, pg_schema=pg_schema
+    )
 
 
 def make_config(
