@@ -14,10 +14,8 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from jobs_support import (
     CLIENT_ID,
@@ -37,17 +35,6 @@ COUNT = 3000
 #: Profiles whose exported values repeat those of the profile before them.
 TWINS = 40
 KILLS = 4
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_config(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[str, str | None]]:
-    """``(store url, PostgreSQL schema)`` of an empty Campaign store."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}", None
-    else:
-        yield request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
 
 
 def _config(crm: Crm, tls: TlsFiles, url: str, schema: str | None) -> str:
@@ -105,9 +92,9 @@ def _run_until_killed(
 
 
 async def test_killed_insert_export_resumes_to_each_record_exactly_once(
-    salesforce: Crm, tls: TlsFiles, tmp_path: Path, store_config: tuple[str, str | None]
+    salesforce: Crm, tls: TlsFiles, tmp_path: Path, store_location: tuple[str, str | None]
 ) -> None:
-    url, schema = store_config
+    url, schema = store_location
     tag = "I" + uuid.uuid4().hex[:10]
     engine = create_engine_for(url, schema=schema)
     publish(engine, [])
