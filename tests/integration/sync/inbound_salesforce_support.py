@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from inbound_support import ENV, SECRET, SUBSCRIPTION_RESOURCE, inbound_config_text
+from inbound_support import ENV, SECRET, SUBSCRIPTION_RESOURCE
+from inbound_support import config_text as inbound_config_text
 from pydantic import SecretStr
 
 from crmsync.config import load_config_text
@@ -139,14 +140,7 @@ def running_salesforce(
 
 
 def config_text(
-    crm_url: str,
-    ca: Path,
-    folder: Path,
-    mappings: str,
-    resources: str = "",
-    *,
-    store_url: str | None = None,
-    pg_schema: str | None = None,
+    crm_url: str, ca: Path, folder: Path, mappings: str, resources: str = "", **store: Any
 ) -> str:
     connection = [
         "  org:",
@@ -155,7 +149,7 @@ def config_text(
         f"    client_id: {CLIENT_ID}",
     ]
     return inbound_config_text(
-        connection, ca, folder, mappings, resources, store_url=store_url, pg_schema=pg_schema
+        crm_url, ca, folder, mappings, resources, connection=connection, **store
     )
 
 

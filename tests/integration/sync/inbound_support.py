@@ -148,34 +148,21 @@ def config_text(
     mappings: str,
     resources: str = "",
     *,
+    connection: Sequence[str] = (),
     store_url: str | None = None,
     pg_schema: str | None = None,
 ) -> str:
-    connection = [
+    """A configuration with one connection (its ``connection`` lines, by default those of the
+    Dataverse emulator at ``crm_url``; then its secret from ``CRMSYNC_TEST_SECRET`` and ``ca`` as
+    its CA bundle), the store at ``store_url`` (default: ``store.db`` in ``folder``), a SQLite
+    queue in ``folder``, and the inbound ``mappings``."""
+    connection = connection or [
         "  dynamics:",
         "    kind: dataverse",
         f"    url: {crm_url}",
         f"    authority: {crm_url}/inbound",
         f"    client_id: {CLIENT_ID}",
     ]
-    return inbound_config_text(
-        connection, ca, folder, mappings, resources, store_url=store_url, pg_schema=pg_schema
-    )
-
-
-def inbound_config_text(
-    connection: Sequence[str],
-    ca: Path,
-    folder: Path,
-    mappings: str,
-    resources: str = "",
-    *,
-    store_url: str | None = None,
-    pg_schema: str | None = None,
-) -> str:
-    """A configuration with one connection (its ``connection`` lines, then its secret from
-    ``CRMSYNC_TEST_SECRET`` and ``ca`` as its CA bundle), the store at ``store_url`` (default:
-    ``store.db`` in ``folder``), a SQLite queue in ``folder``, and the inbound ``mappings``."""
     store = store_url or f"sqlite:///{folder / 'store.db'}"
     lines = [
         "version: 1",
