@@ -139,16 +139,23 @@ class Interrupted:
         raise TransientError("the connection dropped before the answer arrived")
 
 
-def import_job(harness: Harness, body: str, *, name: str = "imp") -> str:
-    """A job ``name`` whose first step, ``read``, imports the contacts of ``harness``'s CRM;
-    ``body`` holds the further lines of that step (fields, filter, next...) and the steps after
-    it."""
+def crm_job(
+    harness: Harness,
+    body: str,
+    *,
+    name: str = "imp",
+    step: str = "read",
+    operation: str = "import",
+) -> str:
+    """A job ``name`` whose first step, ``step``, is the ``operation`` of the ``crm`` kind on the
+    contacts of ``harness``'s CRM; ``body`` holds the further lines of that step and the steps
+    after it."""
     return f"""
 name: {name}
 steps:
-  read:
+  {step}:
     kind: crm
-    operation: import
+    operation: {operation}
     connection: {harness.crm.connection}
     object: {CONTACT[harness.crm.dialect]}
 {body}

@@ -4,7 +4,7 @@ goes to the error output when the switch is on, and fails the run (resumable) wh
 from __future__ import annotations
 
 import pytest
-from jobs_support import FIRST, Harness, import_job
+from jobs_support import FIRST, Harness, crm_job
 
 from crmsync.emulators.common.faults import Fault
 from crmsync.jobs.runner import RunFailed
@@ -15,7 +15,7 @@ READ_PATH = {"dataverse": r"/api/data/v9\.2/contacts", "salesforce": r"/services
 def _job(harness: Harness, *, process_errors: bool) -> str:
     d = harness.crm.dialect
     switch = "    process_errors: true\n    on_error: errors\n" if process_errors else ""
-    return import_job(
+    return crm_job(
         harness,
         f"""\
     fields: [{{name: {FIRST[d]}}}]

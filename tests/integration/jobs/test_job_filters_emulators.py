@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from jobs_support import CONTACT, EMAIL, FIRST, LAST, Harness, import_job
+from jobs_support import CONTACT, EMAIL, FIRST, LAST, Harness, crm_job
 
 from crmsync.connectors.base import WriteOp
 
@@ -69,7 +69,7 @@ async def test_filter_matrix_against_the_emulator(harness: Harness, case: int) -
     )
     assert all(r.ok for r in results), results
     tree, expected = _cases(d)[case]
-    job = import_job(
+    job = crm_job(
         harness,
         f"""\
     fields: [{{name: {FIRST[d]}}}]

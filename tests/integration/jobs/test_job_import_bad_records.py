@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from jobs_support import CONTACT, FIRST, ID, LAST, Harness, import_job
+from jobs_support import CONTACT, FIRST, ID, LAST, Harness, crm_job
 
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.faults import Fault
@@ -26,7 +26,7 @@ BAD_ROWS = {
 
 def _job(harness: Harness, tag: str) -> str:
     d = harness.crm.dialect
-    return import_job(
+    return crm_job(
         harness,
         f"""\
     fields: [{{name: {FIRST[d]}}}]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import CONTACT, EMAIL, FIRST, ID, LAST, Harness, import_job
+from jobs_support import CONTACT, EMAIL, FIRST, ID, LAST, Harness, crm_job
 
 from crmsync.connectors.base import WriteOp
 from crmsync.store import create_engine_for, publish
@@ -46,7 +46,7 @@ def harness(harness: Harness) -> Iterator[Harness]:
 
 def _job(harness: Harness, tag: str) -> str:
     d = harness.crm.dialect
-    return import_job(
+    return crm_job(
         harness,
         f"""\
     fields: [{{name: {FIRST[d]}}}, {{name: {EMAIL[d]}}}]
