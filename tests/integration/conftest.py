@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -60,6 +61,29 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
 def pg_engine(postgres_url: str, pg_schema: str) -> Iterator[sa.Engine]:
     """An engine made by the store's factory whose search path is a fresh schema."""
     engine = create_engine_for(postgres_url, schema=pg_schema)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, str | None]]:
+    """A fresh, empty Campaign store on each database: its URL and PostgreSQL schema (``None``
+    on SQLite)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}", None
+    else:
+        yield request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
+
+
+@pytest.fixture
+def store_engine(store_location: tuple[str, str | None]) -> Iterator[sa.Engine]:
+    """An engine, made by the store's factory, of :func:`store_location`'s store."""
+    url, schema = store_location
+    engine = create_engine_for(url, schema=schema)
     try:
         yield engine
     finally:

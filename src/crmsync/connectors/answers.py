@@ -90,10 +90,7 @@ def _mark_invalid_text(value: Any) -> list[str]:
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, str):
-                escaped = _escaped(item)
-                if escaped is not None:
-                    value[key] = escaped
-                    problems.append(f"'{key}' holds a lone UTF-16 surrogate: {escaped[:60]!r}")
+                problems += _escape_in(value, key, f"'{key}'")
             else:
                 problems += (f"'{key}': {problem}" for problem in _mark_invalid_text(item))
     elif isinstance(value, list):
@@ -103,13 +100,20 @@ def _mark_invalid_text(value: Any) -> list[str]:
                 if found:
                     item[INVALID_TEXT] = "; ".join(found)
             elif isinstance(item, str):
-                escaped = _escaped(item)
-                if escaped is not None:
-                    value[index] = escaped
-                    problems.append(f"item {index} holds a lone UTF-16 surrogate: {escaped[:60]!r}")
+                problems += _escape_in(value, index, f"item {index}")
             else:
                 problems += _mark_invalid_text(item)
     return problems
+
+
+def _escape_in(container: Any, place: Any, label: str) -> list[str]:
+    """Escape the lone surrogates of the string ``container[place]`` (in place); the problem,
+    named ``label``, when it had any."""
+    escaped = _escaped(container[place])
+    if escaped is None:
+        return []
+    container[place] = escaped
+    return [f"{label} holds a lone UTF-16 surrogate: {escaped[:60]!r}"]
 
 
 def _escaped(text: str) -> str | None:

@@ -4,37 +4,23 @@ every caller creates what is missing, none fails, nothing is lost (SQLite and Po
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from crmsync.events import RecordResult, Unsubscribe, record_events
 from crmsync.optout.tables import OUTBOX
-from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
+from crmsync.store import build_metadata, definitions_with_profile, publish
 
 CALLERS = 6
 NOW = datetime(2026, 5, 2, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        made = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        made = create_engine_for(url, schema=request.getfixturevalue("pg_schema"))
-    yield made
-    made.dispose()
-
-
-def test_concurrent_first_unsubscribes_create_the_outbox_once(engine: sa.Engine) -> None:
-    publish(engine, ())
+def test_concurrent_first_unsubscribes_create_the_outbox_once(store_engine: sa.Engine) -> None:
+    publish(store_engine, ())
     profile = build_metadata(definitions_with_profile(())).tables["profile"]
-    with engine.begin() as conn:
+    with store_engine.begin() as conn:
         conn.execute(
             sa.insert(profile),
             [
@@ -49,11 +35,11 @@ def test_concurrent_first_unsubscribes_create_the_outbox_once(engine: sa.Engine)
             {"type": "unsubscribe", "id": f"u-{n}", "profile_id": n, "occurred_at": NOW}
         )
         start.wait()
-        return record_events(engine, [event], now=NOW)
+        return record_events(store_engine, [event], now=NOW)
 
     with ThreadPoolExecutor(CALLERS) as pool:
         results = list(pool.map(record, range(1, CALLERS + 1)))
     assert results == [RecordResult(added=1, duplicates=0, opted_out=1)] * CALLERS
-    with engine.connect() as conn:
+    with store_engine.connect() as conn:
         queued = conn.execute(sa.select(OUTBOX.c.external_id).order_by(OUTBOX.c.external_id))
         assert [row[0] for row in queued] == [f"C-{n}" for n in range(1, CALLERS + 1)]

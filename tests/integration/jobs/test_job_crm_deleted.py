@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from jobs_support import CONTACT, ID, LAST, Harness
+from jobs_support import CONTACT, ID, LAST, Harness, crm_job
 
 from crmsync.connectors.base import WriteOp
 from crmsync.jobs.runner import RunFailed
@@ -26,38 +26,34 @@ async def _create(harness: Harness, tag: str, count: int) -> list[str]:
 
 
 def _deleted_job(harness: Harness, start: str, end: str) -> str:
-    return f"""
-name: del
-steps:
-  deleted:
-    kind: crm
-    operation: import_deleted
-    connection: {harness.crm.connection}
-    object: {CONTACT[harness.crm.dialect]}
+    return crm_job(
+        harness,
+        f"""\
     start: {start}
     end: {end}
     next: out
   out:
     kind: deduplicate
-    keys: [{ID[harness.crm.dialect]}]
-"""
+    keys: [{ID[harness.crm.dialect]}]""",
+        name="del",
+        step="deleted",
+        operation="import_deleted",
+    )
 
 
 def _delete_job(harness: Harness, process_rejects: bool) -> str:
     branch = "    process_rejects: true\n    on_reject: rejected\n" if process_rejects else ""
-    return f"""
-name: delete
-steps:
-  remove:
-    kind: crm
-    operation: delete
-    connection: {harness.crm.connection}
-    object: {CONTACT[harness.crm.dialect]}
+    return crm_job(
+        harness,
+        f"""\
     id_field: crm_id
 {branch}  rejected:
     kind: wait
-    seconds: 0
-"""
+    seconds: 0""",
+        name="delete",
+        step="remove",
+        operation="delete",
+    )
 
 
 async def test_delete_by_ids_with_per_record_rejects(harness: Harness) -> None:

@@ -4,7 +4,7 @@ goes to the error output when the switch is on, and fails the run (resumable) wh
 from __future__ import annotations
 
 import pytest
-from jobs_support import CONTACT, FIRST, Harness
+from jobs_support import FIRST, Harness, crm_job
 
 from crmsync.emulators.common.faults import Fault
 from crmsync.jobs.runner import RunFailed
@@ -15,19 +15,15 @@ READ_PATH = {"dataverse": r"/api/data/v9\.2/contacts", "salesforce": r"/services
 def _job(harness: Harness, *, process_errors: bool) -> str:
     d = harness.crm.dialect
     switch = "    process_errors: true\n    on_error: errors\n" if process_errors else ""
-    return f"""
-name: err
-steps:
-  read:
-    kind: crm
-    operation: import
-    connection: {harness.crm.connection}
-    object: {CONTACT[d]}
+    return crm_job(
+        harness,
+        f"""\
     fields: [{{name: {FIRST[d]}}}]
 {switch}  errors:
     kind: wait
-    seconds: 0
-"""
+    seconds: 0""",
+        name="err",
+    )
 
 
 def _refuse_the_next_read(harness: Harness) -> None:

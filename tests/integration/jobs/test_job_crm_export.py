@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import CONTACT, FIRST, LAST, Harness
+from jobs_support import CONTACT, FIRST, LAST, Harness, Interrupted, export_job
 
-from crmsync.errors import TransientError
 from crmsync.jobs.runner import RunFailed
 from crmsync.store.writes import upsert_batch
 
@@ -36,21 +35,9 @@ def _export_job(harness: Harness, *, batch: bool, extra: str = "", rejects: str 
     )
     if key:
         mapping += f"    key: {key}\n"
-    return f"""
-name: exp
-steps:
-  select:
-    kind: campaign_query
-    resource: profile
-    filter: [{{field: city, op: eq, value: {{var: tag}}}}]
-    next: export
-  export:
-    kind: crm
-    operation: export
-    connection: {harness.crm.connection}
-    object: {CONTACT[d]}
-{mapping}    batch: {str(batch).lower()}
-{rejects}{extra}"""
+    return export_job(
+        harness.crm, f"{mapping}    batch: {str(batch).lower()}\n{rejects}{extra}", name="exp"
+    )
 
 
 def _profiles(harness: Harness, tag: str, count: int) -> None:
@@ -148,24 +135,6 @@ async def test_rejects_without_branch_are_warnings_in_the_run_log(harness: Harne
     assert harness.store.run(run_id).status == "succeeded"  # type: ignore[union-attr]
 
 
-class _LosesAnswer:
-    """A connector whose second write happens in the CRM but whose answer is lost."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.writes = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    async def write(self, ops: Any, *, batch: bool = True) -> Any:
-        self.writes += 1
-        results = await self.inner.write(ops, batch=batch)
-        if self.writes == 2:
-            raise TransientError("the connection dropped before the answer arrived")
-        return results
-
-
 @pytest.mark.parametrize("keyed", [True, False])
 async def test_lost_answer_then_resume_never_duplicates(harness: Harness, keyed: bool) -> None:
     d = harness.crm.dialect
@@ -175,7 +144,7 @@ async def test_lost_answer_then_resume_never_duplicates(harness: Harness, keyed:
     if not keyed:
         job = job.replace(f"      - {{campaign: external_id, crm: {KEY[d]}}}\n", "")
         job = job.replace(f"    key: {KEY[d]}\n", "")
-    harness.wrap = _LosesAnswer
+    harness.wrap = lambda inner: Interrupted(inner, call=2, written=True)
     with pytest.raises(RunFailed) as failed:
         await harness.run(job, tag=tag)
     harness.wrap = None

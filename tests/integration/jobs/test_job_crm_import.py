@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from jobs_support import CONTACT, EMAIL, FIRST, ID, LAST, MODIFIED, Harness
+from jobs_support import CONTACT, EMAIL, FIRST, ID, LAST, MODIFIED, Harness, crm_job
 
 from crmsync.connectors.base import WriteOp
 from crmsync.jobs.runner import RunFailed
@@ -16,20 +16,6 @@ from crmsync.jobs.runner import RunFailed
 
 def _tag() -> str:
     return "J" + uuid.uuid4().hex[:10]
-
-
-def _import_job(harness: Harness, body: str) -> str:
-    d = harness.crm.dialect
-    return f"""
-name: imp
-steps:
-  read:
-    kind: crm
-    operation: import
-    connection: {harness.crm.connection}
-    object: {CONTACT[d]}
-{body}
-"""
 
 
 async def _create(harness: Harness, rows: list[dict[str, object]]) -> list[str]:
@@ -56,7 +42,7 @@ async def test_import_filters_orders_and_adds_the_id(harness: Harness) -> None:
             {LAST[d]: tag + "x", FIRST[d]: "Other", EMAIL[d]: "x@example.com"},
         ],
     )
-    job = _import_job(
+    job = crm_job(
         harness,
         f"""    fields: [{{name: {FIRST[d]}}}, {{name: {EMAIL[d]}, as: email}}]
     filter:
@@ -141,7 +127,7 @@ async def test_automatic_index_boundary_ties(harness: Harness) -> None:
     tag = _tag()
     clock = harness.crm.emulator.clock
     base = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
-    job = _import_job(
+    job = crm_job(
         harness,
         f"""    fields: [{{name: {FIRST[d]}}}]
     filter: [{{field: {LAST[d]}, op: eq, value: "{tag}"}}]
@@ -186,7 +172,7 @@ async def test_automatic_index_boundary_ties(harness: Harness) -> None:
 
 
 async def test_unknown_field_fails_the_run_naming_the_condition(harness: Harness) -> None:
-    job = _import_job(
+    job = crm_job(
         harness,
         """    filter: [{field: nosuchfield, op: eq, value: 1}]
 """,
@@ -196,7 +182,7 @@ async def test_unknown_field_fails_the_run_naming_the_condition(harness: Harness
 
 
 async def test_a_bad_option_value_is_a_clear_error(harness: Harness) -> None:
-    job = _import_job(harness, "    automatic_index: {option: LASTIMPORT_bad}\n")
+    job = crm_job(harness, "    automatic_index: {option: LASTIMPORT_bad}\n")
     harness.store.set_option("LASTIMPORT_bad", "2024-01-01")
     with pytest.raises(RunFailed, match="yyyy/MM/dd hh:mm:ss"):
         await harness.run(job)

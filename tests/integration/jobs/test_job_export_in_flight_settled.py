@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import CONTACT, FIRST, LAST, Crm, Harness
+from jobs_support import CONTACT, FIRST, LAST, Crm, Harness, Interrupted
 
 from crmsync.connectors.base import WriteOp
 from crmsync.connectors.salesforce import created
 from crmsync.emulators.common.faults import Fault
-from crmsync.errors import TransientError
 from crmsync.jobs import JobStore
 from crmsync.jobs.runner import RunFailed
 
@@ -63,32 +62,10 @@ async def _first_names(harness: Harness, tag: str) -> Counter[str]:
     return Counter(str(r.values[FIRST[d]]) for r in records)
 
 
-class _Interrupted:
-    """A connector whose ``call``-th write ends without an answer: after the CRM wrote it
-    (``written``) or before the call reached it."""
-
-    def __init__(self, inner: Any, *, call: int, written: bool) -> None:
-        self.inner = inner
-        self.call = call
-        self.written = written
-        self.writes = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    async def write(self, ops: Any, *, batch: bool = True) -> Any:
-        self.writes += 1
-        if self.writes != self.call:
-            return await self.inner.write(ops, batch=batch)
-        if self.written:
-            await self.inner.write(ops, batch=batch)
-        raise TransientError("the connection dropped before the answer arrived")
-
-
 async def _interrupted_then_resumed(
     harness: Harness, rows: list[dict[str, Any]], *, batch: bool, call: int, written: bool
 ) -> str:
-    harness.wrap = lambda inner: _Interrupted(inner, call=call, written=written)
+    harness.wrap = lambda inner: Interrupted(inner, call=call, written=written)
     with pytest.raises(RunFailed) as failed:
         await harness.run_with_input(_job(harness, batch=batch), rows)
     harness.wrap = None

@@ -11,17 +11,21 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
-from jobs_support import CLIENT_ID, SECRET, Crm
+from jobs_support import (
+    CLIENT_ID,
+    SECRET,
+    Crm,
+    crmsync_process,
+    export_job,
+    journal_ok,
+    run_crmsync,
+)
 
 from crmsync.emulators.common.tls import TlsFiles
 from crmsync.store import create_engine_for, publish
@@ -31,18 +35,6 @@ COUNT = 3000
 #: Profiles whose exported values repeat those of the profile before them.
 TWINS = 40
 KILLS = 4
-CRMSYNC = [sys.executable, "-m", "crmsync"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_config(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[str, str | None]]:
-    """``(store url, PostgreSQL schema)`` of an empty Campaign store."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}", None
-    else:
-        yield request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
 
 
 def _config(crm: Crm, tls: TlsFiles, url: str, schema: str | None) -> str:
@@ -59,36 +51,21 @@ def _config(crm: Crm, tls: TlsFiles, url: str, schema: str | None) -> str:
 
 
 def _job(crm: Crm) -> str:
-    return f"""
-name: killed-inserts
-steps:
-  select:
-    kind: campaign_query
-    resource: profile
-    filter: [{{field: city, op: eq, value: {{var: tag}}}}]
-    next: export
-  export:
-    kind: crm
-    operation: export
-    connection: {crm.connection}
-    object: Contact
+    return export_job(
+        crm,
+        """\
     mapping:
-      - {{campaign: last_name, crm: LastName}}
-      - {{campaign: first_name, crm: FirstName}}
-      - {{campaign: birth_date, crm: Birthdate}}
+      - {campaign: last_name, crm: LastName}
+      - {campaign: first_name, crm: FirstName}
+      - {campaign: birth_date, crm: Birthdate}
     batch: true
-"""
+""",
+        name="killed-inserts",
+    )
 
 
 def _first_name(n: int) -> str:
     return f"P{n - 1 if n % (COUNT // TWINS) == 1 else n:05d}"
-
-
-def _count(engine: sa.Engine, sql: str) -> int:
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("crmsync_job_journal"):
-            return 0
-        return int(conn.execute(sa.text(sql)).scalar_one())
 
 
 def _run_until_killed(
@@ -96,14 +73,10 @@ def _run_until_killed(
 ) -> bool:
     """Run ``crmsync args``; SIGKILL it at a random moment once it has exported some more
     records. ``False`` when it finished before that moment came."""
-    process = subprocess.Popen(
-        [*CRMSYNC, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    ok = "SELECT count(*) FROM crmsync_job_journal WHERE status = 'ok'"
-    try:
-        target = _count(engine, ok) + rng.randint(1, COUNT // 4)
+    with crmsync_process(args, cwd, env) as process:
+        target = journal_ok(engine) + rng.randint(1, COUNT // 4)
         deadline = time.monotonic() + 40
-        while process.poll() is None and _count(engine, ok) < target:
+        while process.poll() is None and journal_ok(engine) < target:
             if time.monotonic() > deadline:
                 process.kill()
                 raise AssertionError(f"no progress: {process.communicate()[1].decode()[-2000:]}")
@@ -116,29 +89,12 @@ def _run_until_killed(
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         return True
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
-
-
-def _run_to_the_end(args: list[str], cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [*CRMSYNC, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 async def test_killed_insert_export_resumes_to_each_record_exactly_once(
-    salesforce: Crm, tls: TlsFiles, tmp_path: Path, store_config: tuple[str, str | None]
+    salesforce: Crm, tls: TlsFiles, tmp_path: Path, store_location: tuple[str, str | None]
 ) -> None:
-    url, schema = store_config
+    url, schema = store_location
     tag = "I" + uuid.uuid4().hex[:10]
     engine = create_engine_for(url, schema=schema)
     publish(engine, [])
@@ -169,7 +125,7 @@ async def test_killed_insert_export_resumes_to_each_record_exactly_once(
         args = ["job", "resume", run_id, "--config", "crmsync.yaml"]
     assert kills >= 2, "the export finished before it could be killed twice"
     if kills == KILLS:
-        _run_to_the_end(args, tmp_path, env)
+        run_crmsync(args, tmp_path, env, timeout=120)
     crm = salesforce.connect()
     try:
         exported = [

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from jobs_support import CLIENT_ID, CONTACT, FIRST, LAST, SECRET, Crm, Harness
+from jobs_support import (
+    CLIENT_ID,
+    FIRST,
+    LAST,
+    SECRET,
+    Crm,
+    Harness,
+    crmsync_process,
+    export_job,
+    journal_ok,
+    run_crmsync,
+)
 from test_job_crm_export import _crm_rows
 
 from crmsync.emulators.common.tls import TlsFiles
@@ -21,7 +30,6 @@ from crmsync.store import create_engine_for, publish
 from crmsync.store.writes import upsert_batch
 
 COUNT = 300
-CRMSYNC = [sys.executable, "-m", "crmsync"]
 
 
 def _config(crm: Crm, tls: TlsFiles, db: Path) -> str:
@@ -44,67 +52,28 @@ def _job(crm: Crm) -> str:
     salesforce = d == "salesforce"
     mapping_key = "      - {campaign: external_id, crm: Customer_Number__c}\n" if salesforce else ""
     key_line = "    key: Customer_Number__c\n" if salesforce else ""
-    return f"""
-name: killed
-steps:
-  select:
-    kind: campaign_query
-    resource: profile
-    filter: [{{field: city, op: eq, value: {{var: tag}}}}]
-    next: export
-  export:
-    kind: crm
-    operation: export
-    connection: {crm.connection}
-    object: {CONTACT[d]}
+    return export_job(
+        crm,
+        f"""\
     mapping:
 {mapping_key}      - {{campaign: last_name, crm: {LAST[d]}}}
       - {{campaign: first_name, crm: {FIRST[d]}}}
 {key_line}    batch: false
-"""
-
-
-def _journal_ok(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("crmsync_job_journal"):
-            return 0
-        return int(
-            conn.execute(
-                sa.text("SELECT count(*) FROM crmsync_job_journal WHERE status = 'ok'")
-            ).scalar_one()
-        )
+""",
+        name="killed",
+    )
 
 
 def _run_then_kill(args: list[str], cwd: Path, env: dict[str, str], engine: sa.Engine) -> None:
     """Start the job in its own process; SIGKILL it once a fifth of the records are exported."""
-    process = subprocess.Popen(
-        [*CRMSYNC, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
+    with crmsync_process(args, cwd, env) as process:
         deadline = time.monotonic() + 60
-        while _journal_ok(engine) < COUNT // 5:
+        while journal_ok(engine) < COUNT // 5:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the export did not start"
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
-
-
-def _resume(command: list[str], cwd: Path, env: dict[str, str]) -> None:
-    resumed = subprocess.run(
-        [*CRMSYNC, *command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert resumed.returncode == 0, resumed.stderr
 
 
 async def test_sigkill_then_resume_exports_each_record_once(
@@ -145,7 +114,7 @@ async def test_sigkill_then_resume_exports_each_record_once(
     assert 0 < len(partial) < COUNT
     # Dataverse: `job resume RUN_ID`; Salesforce: running the job again finishes the same run.
     again = ["job", "resume", run_id, "--config", "crmsync.yaml"] if d == "dataverse" else args
-    _resume(again, tmp_path, env)
+    run_crmsync(again, tmp_path, env, timeout=300)
     rows = await _crm_rows(harness, tag)
     names = sorted(str(r[FIRST[d]]) for r in rows)
     assert names == [f"P{n:04d}" for n in range(COUNT)]  # each exactly once

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from jobs_support import CONTACT, EMAIL, FIRST, LAST, Harness
+from jobs_support import CONTACT, EMAIL, FIRST, LAST, Harness, crm_job
 
 from crmsync.connectors.base import WriteOp
 
@@ -69,14 +69,9 @@ async def test_filter_matrix_against_the_emulator(harness: Harness, case: int) -
     )
     assert all(r.ok for r in results), results
     tree, expected = _cases(d)[case]
-    job = f"""
-name: filters
-steps:
-  read:
-    kind: crm
-    operation: import
-    connection: {harness.crm.connection}
-    object: {CONTACT[d]}
+    job = crm_job(
+        harness,
+        f"""\
     fields: [{{name: {FIRST[d]}}}]
     filter:
       - {{field: {LAST[d]}, op: eq, value: {tag}}}
@@ -85,8 +80,9 @@ steps:
     next: out
   out:
     kind: wait
-    seconds: 0
-"""
+    seconds: 0""",
+        name="filters",
+    )
     run_id = await harness.run(job)
     rows = next(s for s in harness.store.steps(run_id) if s.step == "out").rows
     got = sorted(str(row[FIRST[d]]) for row in rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from jobs_support import CONTACT, FIRST, ID, LAST, Harness
+from jobs_support import CONTACT, FIRST, ID, LAST, Harness, crm_job
 
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.faults import Fault
@@ -26,21 +26,17 @@ BAD_ROWS = {
 
 def _job(harness: Harness, tag: str) -> str:
     d = harness.crm.dialect
-    return f"""
-name: bad
-steps:
-  read:
-    kind: crm
-    operation: import
-    connection: {harness.crm.connection}
-    object: {CONTACT[d]}
+    return crm_job(
+        harness,
+        f"""\
     fields: [{{name: {FIRST[d]}}}]
     filter: [{{field: {LAST[d]}, op: eq, value: "{tag}"}}]
     next: out
   out:
     kind: deduplicate
-    keys: [{ID[d]}]
-"""
+    keys: [{ID[d]}]""",
+        name="bad",
+    )
 
 
 @pytest.mark.parametrize("kind", list(BAD_ROWS))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import CONTACT, EMAIL, FIRST, ID, LAST, Harness
+from jobs_support import CONTACT, EMAIL, FIRST, ID, LAST, Harness, crm_job
 
 from crmsync.connectors.base import WriteOp
 from crmsync.store import create_engine_for, publish
@@ -46,22 +46,18 @@ def harness(harness: Harness) -> Iterator[Harness]:
 
 def _job(harness: Harness, tag: str) -> str:
     d = harness.crm.dialect
-    return f"""
-name: win
-steps:
-  read:
-    kind: crm
-    operation: import
-    connection: {harness.crm.connection}
-    object: {CONTACT[d]}
+    return crm_job(
+        harness,
+        f"""\
     fields: [{{name: {FIRST[d]}}}, {{name: {EMAIL[d]}}}]
     filter: [{{field: {LAST[d]}, op: eq, value: "{tag}"}}]
     automatic_index: {{}}
     next: out
   out:
     kind: deduplicate
-    keys: [{ID[d]}]
-"""
+    keys: [{ID[d]}]""",
+        name="win",
+    )
 
 
 async def _create(harness: Harness, tag: str, first: str) -> str:

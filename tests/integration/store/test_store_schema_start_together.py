@@ -4,8 +4,7 @@ create their tables (and publish the resources) while the others do, and none fa
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -62,20 +61,11 @@ def start_together(url: str, schema: str | None, starts: list[Start]) -> list[st
     return errors
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
-    """A fresh, empty store: its URL and schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}", None
-    else:
-        yield request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
-
-
 @pytest.mark.parametrize("attempt", range(8))
 def test_workflows_starting_together_all_create_their_tables(
-    store: tuple[str, str | None], attempt: int
+    store_location: tuple[str, str | None], attempt: int
 ) -> None:
-    url, schema = store
+    url, schema = store_location
     assert start_together(url, schema, [inbound, outbound, optinout, supervisor]) == []
     engine = create_engine_for(url, schema=schema)
     with engine.connect() as conn:

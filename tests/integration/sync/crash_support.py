@@ -5,19 +5,56 @@ comparison of the Campaign store with the CRM."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from inbound_support import ENV, Crm
+from inbound_support import (
+    CONTACTS_MAPPING,
+    ENV,
+    SUBSCRIPTION_RESOURCE,
+    SUBSCRIPTIONS_MAPPING,
+    Crm,
+    config_text,
+)
 
 from crmsync.store import create_engine_for
 
 CONTACT_FIELDS = ("firstname", "lastname", "emailaddress1", "address1_city")
 COLUMNS = {"firstname": "first_name", "lastname": "last_name", "emailaddress1": "email"}
 COLUMNS["address1_city"] = "city"
+
+
+def seeded_random() -> random.Random:
+    """A random generator seeded from the clock; the seed is printed, to replay a failure."""
+    seed = int(time.time())
+    print(f"crash test seed {seed}")
+    return random.Random(seed)
+
+
+def write_config(
+    crm: Crm, folder: Path, *, store_url: str | None = None, pg_schema: str | None = None
+) -> Path:
+    """``crmsync.yaml`` in ``folder``: contacts and their subscriptions from ``crm`` into the
+    store at ``store_url`` (default: ``store.db`` in ``folder``)."""
+    config = folder / "crmsync.yaml"
+    config.write_text(
+        config_text(
+            crm.url,
+            crm.tls.ca,
+            folder,
+            CONTACTS_MAPPING + SUBSCRIPTIONS_MAPPING,
+            SUBSCRIPTION_RESOURCE,
+            store_url=store_url,
+            pg_schema=pg_schema,
+        ),
+        encoding="utf-8",
+    )
+    return config
 
 
 def _command(config: Path, *extra: str) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from inbound_support import ENV, SECRET, SUBSCRIPTION_RESOURCE
+from inbound_support import config_text as inbound_config_text
 from pydantic import SecretStr
 
 from crmsync.config import load_config_text
@@ -139,37 +140,17 @@ def running_salesforce(
 
 
 def config_text(
-    crm_url: str,
-    ca: Path,
-    folder: Path,
-    mappings: str,
-    resources: str = "",
-    *,
-    store_url: str | None = None,
-    pg_schema: str | None = None,
+    crm_url: str, ca: Path, folder: Path, mappings: str, resources: str = "", **store: Any
 ) -> str:
-    store = store_url or f"sqlite:///{folder / 'store.db'}"
-    lines = [
-        "version: 1",
-        "connections:",
+    connection = [
         "  org:",
         "    kind: salesforce",
         f"    url: {crm_url}",
         f"    client_id: {CLIENT_ID}",
-        "    client_secret_env: CRMSYNC_TEST_SECRET",
-        f"    ca_bundle: {ca}",
-        "store:",
-        f"  url: {store}",
-        *([f"  pg_schema: {pg_schema}"] if pg_schema else []),
-        "queue:",
-        "  kind: sqlite",
-        f"  path: {folder / 'queue.db'}",
-        f"resources:{resources or ' []'}",
-        "inbound:",
-        "  poll_interval_seconds: 0.2",
-        f"  mappings:{mappings}",
     ]
-    return "\n".join(lines)
+    return inbound_config_text(
+        crm_url, ca, folder, mappings, resources, connection=connection, **store
+    )
 
 
 def make_config(

@@ -40,7 +40,8 @@ SUBSCRIPTION_RESOURCE = """
       - {resource: profile, field: contact_id, cardinality: "0..1", on_parent_delete: cascade}
 """
 
-CONTACTS_MAPPING = """
+#: Contacts' names only.
+NAMES_MAPPING = """
   - name: contacts
     connection: dynamics
     crm_table: contact
@@ -49,9 +50,15 @@ CONTACTS_MAPPING = """
     fields:
       - {crm: firstname, campaign: first_name}
       - {crm: lastname, campaign: last_name}
+"""
+
+CONTACTS_MAPPING = (
+    NAMES_MAPPING
+    + """\
       - {crm: emailaddress1, campaign: email}
       - {crm: address1_city, campaign: city}
 """
+)
 
 SUBSCRIPTIONS_MAPPING = """
   - name: subscriptions
@@ -141,18 +148,26 @@ def config_text(
     mappings: str,
     resources: str = "",
     *,
+    connection: Sequence[str] = (),
     store_url: str | None = None,
     pg_schema: str | None = None,
 ) -> str:
-    store = store_url or f"sqlite:///{folder / 'store.db'}"
-    lines = [
-        "version: 1",
-        "connections:",
+    """A configuration with one connection (its ``connection`` lines, by default those of the
+    Dataverse emulator at ``crm_url``; then its secret from ``CRMSYNC_TEST_SECRET`` and ``ca`` as
+    its CA bundle), the store at ``store_url`` (default: ``store.db`` in ``folder``), a SQLite
+    queue in ``folder``, and the inbound ``mappings``."""
+    connection = connection or [
         "  dynamics:",
         "    kind: dataverse",
         f"    url: {crm_url}",
         f"    authority: {crm_url}/inbound",
         f"    client_id: {CLIENT_ID}",
+    ]
+    store = store_url or f"sqlite:///{folder / 'store.db'}"
+    lines = [
+        "version: 1",
+        "connections:",
+        *connection,
         "    client_secret_env: CRMSYNC_TEST_SECRET",
         f"    ca_bundle: {ca}",
         "store:",

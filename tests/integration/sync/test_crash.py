@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crash_support import assert_identical, kill, run_once, start
+from crash_support import assert_identical, kill, run_once, seeded_random, start, write_config
 from inbound_support import (
-    CONTACTS_MAPPING,
-    SUBSCRIPTION_RESOURCE,
-    SUBSCRIPTIONS_MAPPING,
     Crm,
-    config_text,
     running_crm,
 )
 
@@ -68,20 +63,8 @@ async def _crm_changes(crm: Crm, rng: random.Random, ids: list[str], round_no: i
 async def test_killed_at_random_points_ends_identical(
     crm: Crm, tmp_path: Path, group: bool
 ) -> None:
-    seed = int(time.time())
-    rng = random.Random(seed)
-    print(f"crash test seed {seed}")
-    config = tmp_path / "crmsync.yaml"
-    config.write_text(
-        config_text(
-            crm.url,
-            crm.tls.ca,
-            tmp_path,
-            CONTACTS_MAPPING + SUBSCRIPTIONS_MAPPING,
-            SUBSCRIPTION_RESOURCE,
-        ),
-        encoding="utf-8",
-    )
+    rng = seeded_random()
+    config = write_config(crm, tmp_path)
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
 
     for _ in range(3):  # during the initial load

@@ -20,13 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crash_support import assert_identical, kill, run_once, start
+from crash_support import assert_identical, kill, run_once, seeded_random, start, write_config
 from inbound_support import (
-    CONTACTS_MAPPING,
-    SUBSCRIPTION_RESOURCE,
-    SUBSCRIPTIONS_MAPPING,
     Crm,
-    config_text,
     running_crm,
 )
 
@@ -110,9 +106,7 @@ async def _in_flight(queue: Path, changes: int, since: float, *, seconds: float)
 async def test_deleted_and_re_created_records_survive_kills(
     crm: Crm, tmp_path: Path, request: pytest.FixtureRequest, store: str
 ) -> None:
-    seed = int(time.time())
-    rng = random.Random(seed)
-    print(f"crash test seed {seed}")
+    rng = seeded_random()
     # Messages in flight when the engine is killed come back after 5 s: later than the changes
     # read and applied after the restart.
     extra: tuple[str, ...] = ("--ack-wait", "5")
@@ -122,19 +116,7 @@ async def test_deleted_and_re_created_records_survive_kills(
         store_url = request.getfixturevalue("postgres_url")
         schema = request.getfixturevalue("pg_schema")
         extra += ("--writer-processes", "3")
-    config = tmp_path / "crmsync.yaml"
-    config.write_text(
-        config_text(
-            crm.url,
-            crm.tls.ca,
-            tmp_path,
-            CONTACTS_MAPPING + SUBSCRIPTIONS_MAPPING,
-            SUBSCRIPTION_RESOURCE,
-            store_url=store_url,
-            pg_schema=schema,
-        ),
-        encoding="utf-8",
-    )
+    config = write_config(crm, tmp_path, store_url=store_url, pg_schema=schema)
     for _ in range(2):  # during the initial load
         process = start(config, *extra)
         await asyncio.sleep(rng.uniform(1.0, 2.5))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from inbound_support import ENV, Crm, config_text, running_crm, store_rows
+from inbound_support import ENV, NAMES_MAPPING, Crm, config_text, running_crm, store_rows
 
 from crmsync.config import load_config_text
 from crmsync.connectors.base import WriteOp
@@ -18,17 +18,6 @@ from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.sync.engine import EngineOptions
 from crmsync.sync.state_models import WorkflowStatus
 from crmsync.workflows import Supervisor, standard_specs
-
-MAPPING = """
-  - name: contacts
-    connection: dynamics
-    crm_table: contact
-    resource: profile
-    primary_key: {campaign: external_id}
-    fields:
-      - {crm: firstname, campaign: first_name}
-      - {crm: lastname, campaign: last_name}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +47,7 @@ def with_replacement(data: dict[str, Any]) -> dict[str, Any]:
 async def test_start_drain_stop_and_restart_on_the_pending_revision(
     crm: Crm, tmp_path: Path
 ) -> None:
-    text = config_text(crm.url, crm.tls.ca, tmp_path, MAPPING)
+    text = config_text(crm.url, crm.tls.ca, tmp_path, NAMES_MAPPING)
     config = load_config_text(text, environ=ENV)
     engine = sa.create_engine(config.store.url)
     specs = standard_specs(ENV, EngineOptions(poll_interval_seconds=0.2))

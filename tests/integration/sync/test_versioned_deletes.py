@@ -6,8 +6,6 @@ Salesforce timestamps alike; the inbound writer on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +16,6 @@ from crmsync.connectors.base import CrmType, FieldInfo, TableInfo
 from crmsync.queue.base import Change, ChangeMessage
 from crmsync.store import (
     build_metadata,
-    create_engine_for,
     definitions_with_profile,
     delete_versioned,
     publish,
@@ -61,16 +58,10 @@ CONTACT = _table("contact", "contactid", "firstname")
 CHILD = _table("child", "childid", "name", "contactid")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        engine = create_engine_for(url, schema=request.getfixturevalue("pg_schema"))
-    publish(engine, [SUBSCRIPTION])
-    yield engine
-    engine.dispose()
+@pytest.fixture
+def engine(store_engine: sa.Engine) -> sa.Engine:
+    publish(store_engine, [SUBSCRIPTION])
+    return store_engine
 
 
 def _writers(engine: sa.Engine, **contacts: Any) -> tuple[MappingWriter, MappingWriter]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from inbound_support import ENV, Crm, config_text, running_crm
+from inbound_support import ENV, NAMES_MAPPING, Crm, config_text, running_crm
 
 from crmsync.api.users import UserStore
 from crmsync.emulators.common.tls import TlsFiles, generate
@@ -19,17 +19,6 @@ from crmsync.store import create_engine_for
 from crmsync.sync.engine import EngineOptions
 from crmsync.sync.state_models import WorkflowStatus
 from crmsync.workflows import WORKFLOW_NAMES, Supervisor, standard_specs
-
-MAPPING = """
-  - name: contacts
-    connection: dynamics
-    crm_table: contact
-    resource: profile
-    primary_key: {campaign: external_id}
-    fields:
-      - {crm: firstname, campaign: first_name}
-      - {crm: lastname, campaign: last_name}
-"""
 
 OTHERS = """
 outbound:
@@ -57,7 +46,7 @@ def crm(tls: TlsFiles) -> Iterator[Crm]:
 
 
 async def start_all(crm: Crm, folder: Path) -> dict[str, tuple[WorkflowStatus, str | None]]:
-    text = config_text(crm.url, crm.tls.ca, folder, MAPPING) + OTHERS
+    text = config_text(crm.url, crm.tls.ca, folder, NAMES_MAPPING) + OTHERS
     engine = create_engine_for(f"sqlite:///{folder / 'store.db'}")
     specs = standard_specs(ENV, EngineOptions(poll_interval_seconds=0.1))
     supervisor = Supervisor(engine, text, specs, environ=ENV, stop_timeout=10)
@@ -96,7 +85,7 @@ def test_run_once_with_every_workflow_on_a_fresh_store(
     crm: Crm, tmp_path: Path, attempt: int
 ) -> None:
     config = tmp_path / "crmsync.yaml"
-    config.write_text(config_text(crm.url, crm.tls.ca, tmp_path, MAPPING) + OTHERS)
+    config.write_text(config_text(crm.url, crm.tls.ca, tmp_path, NAMES_MAPPING) + OTHERS)
     done = subprocess.run(
         [sys.executable, "-m", "crmsync", "run", "--config", str(config), "--once"],
         env=os.environ | ENV,

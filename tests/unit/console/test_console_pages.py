@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from console_support import PASSWORD, Api, csrf_of, log_in
 
@@ -157,21 +158,26 @@ async def test_operator_cannot_save_the_events_switches(console: Api) -> None:
     assert console.supervisor.revisions.pending("outbound") is None
 
 
+async def _save_email_pair(console: Api, page: httpx.Response, crm: str) -> httpx.Response:
+    """The opt-in/out page submitted with the email opt-out paired with ``crm``."""
+    return await console.client.post(
+        "/console/optinout",
+        data={
+            "csrf_token": csrf_of(page),
+            "direction": "bidirectional",
+            "connection": "dynamics",
+            "pair-optout_email": crm,
+        },
+    )
+
+
 async def test_optinout_pairs_offer_the_crm_booleans_only(console: Api) -> None:
     await log_in(console.client, "admin")
     page = await console.client.get("/console/optinout")
     assert page.status_code == 200
     assert "<option>donotemail</option>" in page.text
     assert "<option>lastname</option>" not in page.text
-    saved = await console.client.post(
-        "/console/optinout",
-        data={
-            "csrf_token": csrf_of(page),
-            "direction": "bidirectional",
-            "connection": "dynamics",
-            "pair-optout_email": "donotemail",
-        },
-    )
+    saved = await _save_email_pair(console, page, "donotemail")
     assert saved.status_code == 200, saved.text
     settings = console.supervisor.config("optinout", latest=True).optinout
     assert settings.direction == "bidirectional"
@@ -207,15 +213,7 @@ async def test_optinout_pairs_are_checked_like_the_apis(console: Api) -> None:
         ("donotemail\nOR 1=1", "invalid CRM name"),
         ("lastname", "opt-out fields must be Boolean"),
     ]:
-        refused = await console.client.post(
-            "/console/optinout",
-            data={
-                "csrf_token": csrf_of(page),
-                "direction": "bidirectional",
-                "connection": "dynamics",
-                "pair-optout_email": name,
-            },
-        )
+        refused = await _save_email_pair(console, page, name)
         assert refused.status_code == 422
         assert problem in refused.text
     assert console.supervisor.revisions.pending("optinout") is None

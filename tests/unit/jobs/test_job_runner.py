@@ -209,21 +209,27 @@ async def test_error_output_when_process_errors_is_on(env: Any) -> None:
     assert store.run(run_id).status == "succeeded"
 
 
-async def test_import_variables_and_window(env: Any) -> None:
-    store, _, crm = env
-    text = """
+def _import_job(settings: str, *, top: str = "") -> str:
+    """A job ``imp`` importing the contacts' last names, with the further ``settings`` of its
+    step and the ``top`` lines before its steps."""
+    return f"""
 name: imp
-variables: {who: n1}
-steps:
+{top}steps:
   read:
     kind: crm
     operation: import
     connection: c
     object: contact
-    fields: [{name: lastname}]
-    filter: [{field: lastname, op: ne, value: {var: who}}]
-    automatic_index: {}
-"""
+    fields: [{{name: lastname}}]
+{settings}"""
+
+
+async def test_import_variables_and_window(env: Any) -> None:
+    store, _, crm = env
+    text = _import_job(
+        "    filter: [{field: lastname, op: ne, value: {var: who}}]\n    automatic_index: {}\n",
+        top="variables: {who: n1}\n",
+    )
     job = load_job_text(text)
     store.set_option("LASTIMPORT_imp_read", "2024/01/01 00:00:00")
     run_id = await _runner(env).run(job, text, variables={"who": "n2"})
@@ -236,17 +242,7 @@ steps:
     assert store.option("LASTIMPORT_imp_read") == variables["crmEndDate"]
 
 
-INDEXED = """
-name: imp
-steps:
-  read:
-    kind: crm
-    operation: import
-    connection: c
-    object: contact
-    fields: [{name: lastname}]
-    automatic_index: {overlap_seconds: 5}
-"""
+INDEXED = _import_job("    automatic_index: {overlap_seconds: 5}\n")
 
 
 async def test_without_the_crm_clock_the_window_ends_the_overlap_before_crmsyncs(

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
+from crmsync.emulators.common.app import emulator_app
 from crmsync.emulators.common.clock import Clock
-from crmsync.emulators.common.date_header import ClockDateHeader
-from crmsync.emulators.common.faults import FaultMiddleware, FaultPlan, control_routes
+from crmsync.emulators.common.faults import FaultPlan
 from crmsync.emulators.common.ratelimit import SlidingWindowLimiter
 from crmsync.emulators.common.tokens import TokenIssuer
 from crmsync.emulators.dataverse import webapi
@@ -82,18 +81,13 @@ def create_emulator(
     except BaseException:
         store.close()
         raise
-    routes = [
-        *oauth_routes(tokens),
-        Mount("/_emulator", routes=control_routes(faults, clock, tokens, extra)),
+    app = emulator_app(
+        oauth_routes(tokens),
         Mount(API_PREFIX, app=ProtectionMiddleware(api, tokens, limiter)),
-    ]
-    app = ClockDateHeader(
-        FaultMiddleware(
-            Starlette(routes=routes),
-            faults,
-            error_body=_fault_error_body,
-            expire_tokens=tokens.expire_all,
-        ),
-        clock,
+        faults=faults,
+        clock=clock,
+        tokens=tokens,
+        control=extra,
+        error_body=_fault_error_body,
     )
     return DataverseEmulator(settings, clock, tokens, faults, limiter, store, app)

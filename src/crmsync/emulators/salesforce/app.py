@@ -23,9 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
+from crmsync.emulators.common.app import emulator_app
 from crmsync.emulators.common.clock import Clock
-from crmsync.emulators.common.date_header import ClockDateHeader
-from crmsync.emulators.common.faults import FaultMiddleware, FaultPlan, control_routes
+from crmsync.emulators.common.faults import FaultPlan
 from crmsync.emulators.common.tokens import TokenIssuer
 from crmsync.emulators.salesforce.collections import collection_routes
 from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
@@ -115,18 +115,13 @@ def create_emulator(
         settings.api_version,
     )
     extra = salesforce_control_routes(store, usage)
-    routes = [
-        *oauth_routes(tokens, clock),
-        Mount("/_emulator", routes=control_routes(faults, clock, tokens, extra)),
+    app = emulator_app(
+        oauth_routes(tokens, clock),
         Mount("/services/data", app=data_api),
-    ]
-    app = ClockDateHeader(
-        FaultMiddleware(
-            Starlette(routes=routes),
-            faults,
-            error_body=error_body,
-            expire_tokens=tokens.expire_all,
-        ),
-        clock,
+        faults=faults,
+        clock=clock,
+        tokens=tokens,
+        control=extra,
+        error_body=error_body,
     )
     return SalesforceEmulator(settings, clock, tokens, faults, usage, store, app)
