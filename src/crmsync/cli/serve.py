@@ -25,7 +25,7 @@ __all__ = ["serve"]
 
 
 async def _serve(
-    text: str, config: Config, host: str, port: int, start: list[str], jobs: Path
+    text: str, base: Path, config: Config, host: str, port: int, start: list[str], jobs: Path
 ) -> None:
     # The web application loads here, not with every other command.
     import uvicorn
@@ -36,7 +36,7 @@ async def _serve(
     from crmsync.workflows import Supervisor, standard_specs
 
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
-    supervisor = Supervisor(engine, text, standard_specs())
+    supervisor = Supervisor(engine, text, standard_specs(), base=base)
     try:
         for name in start:
             await supervisor.start(name)
@@ -64,10 +64,11 @@ def serve(
 ) -> None:
     """Run the workflows' supervisor, the REST API and the web console."""
     try:
-        # The file as written is every workflow's first configuration revision.
+        # The file as written is every workflow's first configuration revision; its relative
+        # paths resolve against its folder.
         loaded = load_config(config)
         text = config.read_text(encoding="utf-8")
-        asyncio.run(_serve(text, loaded, host, port, start or [], jobs))
+        asyncio.run(_serve(text, config.absolute().parent, loaded, host, port, start or [], jobs))
     except CrmsyncError as exc:
         Console(stderr=True).print(f"[red]serve failed:[/red] {exc}")
         raise typer.Exit(1) from None

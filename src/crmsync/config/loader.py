@@ -4,7 +4,8 @@ problem reported by path and line.
 :func:`check_config_file` never raises for a bad file: it returns a :class:`ConfigReport` with
 every issue (YAML syntax, duplicate keys, schema errors, static rules, missing secrets as
 warnings). :func:`load_config` returns the configuration or raises
-:class:`~crmsync.config.errors.ConfigError` listing every error.
+:class:`~crmsync.config.errors.ConfigError` listing every error. Relative paths in a file resolve
+against the file's folder (:mod:`crmsync.config.paths`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
 from crmsync.config.keys import allowed_keys
 from crmsync.config.models import Config
+from crmsync.config.paths import resolve_paths
 from crmsync.config.positions import (
     DocumentTooDeep,
     DocumentTooLarge,
@@ -119,9 +121,17 @@ def _locate(issues: Sequence[ConfigIssue], positions: Positions, source: str) ->
 
 
 def check_config_text(
-    text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
+    text: str,
+    *,
+    source: str = "<config>",
+    environ: Mapping[str, str] | None = None,
+    base: Path | None = None,
 ) -> ConfigReport:
-    """Check a configuration given as YAML text; see :func:`check_config_file`."""
+    """Check a configuration given as YAML text; see :func:`check_config_file`.
+
+    Relative paths in it resolve against the folder ``base`` (the configuration file's); without
+    it they are kept as written, so they resolve against the working directory.
+    """
     try:
         positions, issues = compose_positions(text)
         data = yaml.safe_load(text)
@@ -147,6 +157,8 @@ def check_config_text(
     except ValidationError as exc:
         issues += _schema_issues(exc, data)
         return ConfigReport(source, None, tuple(_locate(issues, positions, source)))
+    if base is not None:
+        config = resolve_paths(config, base)
     issues += static_issues(config)
     issues += check_secrets(config, environ)
     return ConfigReport(source, config, tuple(_locate(issues, positions, source)))
@@ -155,7 +167,10 @@ def check_config_text(
 def check_config_file(
     path: str | Path, *, environ: Mapping[str, str] | None = None
 ) -> ConfigReport:
-    """Check the configuration file at ``path``: every issue, never an exception for bad input."""
+    """Check the configuration file at ``path``: every issue, never an exception for bad input.
+
+    Relative paths in the file resolve against the file's folder.
+    """
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -164,7 +179,7 @@ def check_config_file(
         return ConfigReport(
             source, None, (ConfigIssue((), f"cannot read: {reason}", source=source),)
         )
-    return check_config_text(text, source=source, environ=environ)
+    return check_config_text(text, source=source, environ=environ, base=Path(path).parent)
 
 
 def _config_or_raise(report: ConfigReport) -> Config:
@@ -174,12 +189,20 @@ def _config_or_raise(report: ConfigReport) -> Config:
 
 
 def load_config_text(
-    text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
+    text: str,
+    *,
+    source: str = "<config>",
+    environ: Mapping[str, str] | None = None,
+    base: Path | None = None,
 ) -> Config:
-    """The configuration in ``text``; :class:`ConfigError` lists every error."""
-    return _config_or_raise(check_config_text(text, source=source, environ=environ))
+    """The configuration in ``text``; :class:`ConfigError` lists every error.
+
+    Relative paths resolve against the folder ``base``, or the working directory without it.
+    """
+    return _config_or_raise(check_config_text(text, source=source, environ=environ, base=base))
 
 
 def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
-    """The configuration file at ``path``; :class:`ConfigError` lists every error."""
+    """The configuration file at ``path``, its relative paths resolved against its folder;
+    :class:`ConfigError` lists every error."""
     return _config_or_raise(check_config_file(path, environ=environ))

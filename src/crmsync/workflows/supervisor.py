@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -104,7 +105,9 @@ class Supervisor:
     """The workflows of one configuration, their statuses and their configuration revisions.
 
     ``engine`` is the Campaign store (it holds the sync state and the revisions); ``initial_yaml``
-    is the configuration file's text, every workflow's first revision.
+    is the configuration file's text, every workflow's first revision. Revisions keep the text as
+    written; their relative paths resolve against ``base``, the configuration file's folder (the
+    working directory without it).
     """
 
     def __init__(
@@ -115,8 +118,10 @@ class Supervisor:
         *,
         environ: Mapping[str, str] | None = None,
         stop_timeout: float = 30.0,
+        base: Path | None = None,
     ) -> None:
         self.engine = engine
+        self.base = base
         self.specs = dict(specs)
         self.environ = environ
         self.stop_timeout = stop_timeout
@@ -148,7 +153,7 @@ class Supervisor:
     def config(self, name: str, *, latest: bool = False) -> Config:
         """The workflow's active configuration (``latest``: with its pending edits)."""
         revision = self.revision(name, latest=latest)
-        report = check_config_text(revision.yaml, source=f"revision {revision.id}")
+        report = check_config_text(revision.yaml, source=f"revision {revision.id}", base=self.base)
         if not report.ok or report.config is None:
             raise ConfigError(list(report.errors))
         return report.config
@@ -181,7 +186,7 @@ class Supervisor:
         """``yaml_text`` as the workflow's configuration, once it passes the configuration
         checks (:class:`ConfigError` otherwise, listing every problem)."""
         self._spec(name)
-        report = check_config_text(yaml_text, source="edit", environ=self.environ)
+        report = check_config_text(yaml_text, source="edit", environ=self.environ, base=self.base)
         if report.errors or report.config is None:
             raise ConfigError(list(report.errors) or [ConfigIssue((), "not a configuration")])
         return report.config

@@ -237,3 +237,17 @@ async def test_close_stops_everything(engine: sa.Engine, tmp_path: Path) -> None
     assert a.stopped_cleanly
     assert b.stopped_cleanly
     assert {v.status for v in await supervisor.views()} == {WorkflowStatus.STOPPED}
+
+
+async def test_revisions_keep_relative_paths_and_resolve_them_against_the_files_folder(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    text = yaml_text(tmp_path) + "queue:\n  path: queue.db\n"
+    folder = tmp_path / "conf"
+    supervisor = Supervisor(engine, text, {"inbound": FakeWorkflow().spec()}, base=folder)
+    assert supervisor.revision("inbound").yaml == text
+    assert supervisor.config("inbound").queue.path == folder / "queue.db"
+    edited = supervisor.edit("inbound", slower, author="alice", note="slower").yaml
+    assert "path: queue.db" in edited
+    assert supervisor.config("inbound", latest=True).queue.path == folder / "queue.db"
+    assert supervisor.check("inbound", edited).queue.path == folder / "queue.db"
