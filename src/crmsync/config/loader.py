@@ -9,6 +9,7 @@ warnings). :func:`load_config` returns the configuration or raises
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -145,11 +146,51 @@ def check_config_text(
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        issues += _schema_issues(exc, data)
+        schema = _schema_issues(exc, data)
+        issues += schema + _issues_beside(schema, data, environ)
         return ConfigReport(source, None, tuple(_locate(issues, positions, source)))
     issues += static_issues(config)
     issues += check_secrets(config, environ)
     return ConfigReport(source, config, tuple(_locate(issues, positions, source)))
+
+
+def _without(data: dict[str, Any], locs: Sequence[Loc]) -> dict[str, Any]:
+    """A copy of ``data`` without the keys at ``locs`` (list items are kept in place)."""
+    pruned = copy.deepcopy(data)
+    for loc in locs:
+        parent: Any = pruned
+        for part in loc[:-1]:
+            parent = _child(parent, part)
+        if loc and isinstance(parent, dict):
+            parent.pop(loc[-1], None)
+    return pruned
+
+
+def _child(data: Any, part: str | int) -> Any:
+    if isinstance(data, dict):
+        return data.get(part)
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return data[part]
+    return None
+
+
+def _issues_beside(
+    schema: Sequence[ConfigIssue], data: dict[str, Any], environ: Mapping[str, str] | None
+) -> list[ConfigIssue]:
+    """The static checks' and secrets' issues of the rest of the file, despite ``schema`` errors.
+
+    The keys in error are left out when they are a section's own keys (an unknown key, or a value
+    that has a default), never a named entry others refer to (a connection); when the rest then
+    validates, its own problems are reported too, except any under a key left out. When it does
+    not (a required value is wrong), only the schema errors can be reported.
+    """
+    locs = [issue.loc for issue in schema if issue.loc and allowed_keys(issue.loc[:-1], data)]
+    try:
+        rest = Config.model_validate(_without(data, locs))
+    except ValidationError:
+        return []
+    found = static_issues(rest) + check_secrets(rest, environ)
+    return [i for i in found if not any(i.loc[: len(loc)] == loc for loc in locs)]
 
 
 def check_config_file(
