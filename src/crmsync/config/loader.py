@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 
 from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
-from crmsync.config.keys import allowed_keys
+from crmsync.config.keys import allowed_keys, can_set_aside
 from crmsync.config.models import Config
 from crmsync.config.positions import (
     DocumentTooDeep,
@@ -179,12 +179,13 @@ def _issues_beside(
 ) -> list[ConfigIssue]:
     """The static checks' and secrets' issues of the rest of the file, despite ``schema`` errors.
 
-    The keys in error are left out when they are a section's own keys (an unknown key, or a value
-    that has a default), never a named entry others refer to (a connection); when the rest then
-    validates, its own problems are reported too, except any under a key left out. When it does
-    not (a required value is wrong), only the schema errors can be reported.
+    The keys in error are left out when that changes nothing else (an unknown key, or a
+    section's own value, which takes its default), never a list or map of entries others may
+    name (connections, resources). When the rest then validates, its own problems are reported
+    too, except any under a key left out; when it does not (a required value is wrong), only the
+    schema errors can be reported.
     """
-    locs = [issue.loc for issue in schema if issue.loc and allowed_keys(issue.loc[:-1], data)]
+    locs = [issue.loc for issue in schema if can_set_aside(issue.loc, data)]
     try:
         rest = Config.model_validate(_without(data, locs))
     except ValidationError:

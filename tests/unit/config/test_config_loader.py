@@ -274,3 +274,14 @@ def test_a_wrong_required_value_leaves_the_schema_errors_alone() -> None:
     report = check_config_text(textwrap.dedent(text), source="c.yaml", environ={})
     assert report.config is None
     assert report.warnings == ()
+
+
+def test_a_wrong_list_of_named_entries_is_not_set_aside() -> None:
+    text = BASE.replace("inbound:\n", "resources: 5\ninbound:\n").replace(
+        "connections:\n  dv:", "connections: 5\nelsewhere:\n  dv:"
+    )
+    assert sorted(errors(text)) == [
+        "c.yaml:1: connections: Input should be a valid dictionary",
+        "c.yaml:2: elsewhere: unknown key 'elsewhere'",
+        "c.yaml:9: resources: Input should be a valid tuple",
+    ]
