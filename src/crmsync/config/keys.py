@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 from crmsync.config.errors import Loc
 from crmsync.config.models import Config
 
-__all__ = ["allowed_keys", "can_set_aside"]
+__all__ = ["allowed_keys", "can_set_aside", "child"]
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:
@@ -80,12 +80,13 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
             annotation = _items(annotation)
             if annotation is None:
                 return None
-        data = _step(data, part)
+        data = child(data, part)
     models = _models(annotation)
     return _pick(models, data) if models else None
 
 
-def _step(data: Any, part: str | int) -> Any:
+def child(data: Any, part: str | int) -> Any:
+    """The value at ``part`` of a mapping or a list, or ``None``."""
     if isinstance(data, dict):
         return data.get(part)
     if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):

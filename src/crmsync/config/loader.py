@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 
 from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
-from crmsync.config.keys import allowed_keys, can_set_aside
+from crmsync.config.keys import allowed_keys, can_set_aside, child
 from crmsync.config.models import Config
 from crmsync.config.positions import (
     DocumentTooDeep,
@@ -160,18 +160,10 @@ def _without(data: dict[str, Any], locs: Sequence[Loc]) -> dict[str, Any]:
     for loc in locs:
         parent: Any = pruned
         for part in loc[:-1]:
-            parent = _child(parent, part)
+            parent = child(parent, part)
         if loc and isinstance(parent, dict):
             parent.pop(loc[-1], None)
     return pruned
-
-
-def _child(data: Any, part: str | int) -> Any:
-    if isinstance(data, dict):
-        return data.get(part)
-    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-        return data[part]
-    return None
 
 
 def _issues_beside(
