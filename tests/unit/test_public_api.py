@@ -24,6 +24,7 @@ def test_the_documented_names_are_the_exported_names() -> None:
     names = documented_names()
     assert len(names) == len(set(names)), "a name is documented twice"
     assert sorted(names) == sorted(crmsync.__all__)
+    assert sorted(crmsync._EXPORTS) == sorted(crmsync.__all__)  # what is loaded on first use
 
 
 @pytest.mark.parametrize("name", crmsync.__all__)
