@@ -1,4 +1,5 @@
-"""The keys allowed at a place of the file, for "unknown key" hints.
+"""The keys allowed at a place of the file, for "unknown key" hints and for setting keys in
+error aside.
 
 Walks the configuration models along an error's path (through optional values, lists, maps and
 unions) to find the model whose keys apply there.
@@ -10,11 +11,12 @@ import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from crmsync.config.errors import Loc
 from crmsync.config.models import Config
 
-__all__ = ["allowed_keys"]
+__all__ = ["allowed_keys", "can_set_aside", "child"]
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:
@@ -44,30 +46,47 @@ def _items(annotation: Any) -> Any:
 
 def allowed_keys(loc: Loc, data: Any) -> list[str]:
     """The keys of the model at ``loc`` (the parent of an unknown key), or ``[]``."""
+    model = _model_at(loc, data)
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items() if f.repr]
+
+
+def can_set_aside(loc: Loc, data: Any) -> bool:
+    """Whether the key at ``loc`` can be left out without changing what the rest means: an
+    unknown key, or a model's own single value (not a list or map of entries others may name)."""
+    model = _model_at(loc[:-1], data) if loc else None
+    if model is None:
+        return False
+    field = _field(model, loc[-1])
+    return field is None or _items(field.annotation) is None
+
+
+def _field(model: type[BaseModel], part: str | int) -> FieldInfo | None:
+    return next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+
+
+def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
+    """The model whose keys apply at ``loc``, or ``None`` (a list, a map, a plain value)."""
     annotation: Any = Config
     for part in loc:
         models = _models(annotation)
         if models:
-            model = _pick(models, data)
-            field = next(
-                (f for name, f in model.model_fields.items() if part in (name, f.alias)), None
-            )
+            field = _field(_pick(models, data), part)
             if field is None:
-                return []
+                return None
             annotation = field.annotation
         else:
             annotation = _items(annotation)
             if annotation is None:
-                return []
-        data = _step(data, part)
+                return None
+        data = child(data, part)
     models = _models(annotation)
-    if not models:
-        return []
-    model = _pick(models, data)
-    return [f.alias or name for name, f in model.model_fields.items() if f.repr]
+    return _pick(models, data) if models else None
 
 
-def _step(data: Any, part: str | int) -> Any:
+def child(data: Any, part: str | int) -> Any:
+    """The value at ``part`` of a mapping or a list, or ``None``."""
     if isinstance(data, dict):
         return data.get(part)
     if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):

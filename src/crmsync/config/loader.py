@@ -10,6 +10,7 @@ against the file's folder (:mod:`crmsync.config.paths`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic_core import ErrorDetails
 
 from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
-from crmsync.config.keys import allowed_keys
+from crmsync.config.keys import allowed_keys, can_set_aside, child
 from crmsync.config.models import Config
 from crmsync.config.paths import resolve_paths
 from crmsync.config.positions import (
@@ -155,13 +156,46 @@ def check_config_text(
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        issues += _schema_issues(exc, data)
+        schema = _schema_issues(exc, data)
+        issues += schema + _issues_beside(schema, data, environ)
         return ConfigReport(source, None, tuple(_locate(issues, positions, source)))
     if base is not None:
         config = resolve_paths(config, base)
     issues += static_issues(config)
     issues += check_secrets(config, environ)
     return ConfigReport(source, config, tuple(_locate(issues, positions, source)))
+
+
+def _without(data: dict[str, Any], locs: Sequence[Loc]) -> dict[str, Any]:
+    """A copy of ``data`` without the keys at ``locs`` (list items are kept in place)."""
+    pruned = copy.deepcopy(data)
+    for loc in locs:
+        parent: Any = pruned
+        for part in loc[:-1]:
+            parent = child(parent, part)
+        if loc and isinstance(parent, dict):
+            parent.pop(loc[-1], None)
+    return pruned
+
+
+def _issues_beside(
+    schema: Sequence[ConfigIssue], data: dict[str, Any], environ: Mapping[str, str] | None
+) -> list[ConfigIssue]:
+    """The static checks' and secrets' issues of the rest of the file, despite ``schema`` errors.
+
+    The keys in error are left out when that changes nothing else (an unknown key, or a
+    section's own value, which takes its default), never a list or map of entries others may
+    name (connections, resources). When the rest then validates, its own problems are reported
+    too, except any under a key left out; when it does not (a required value is wrong), only the
+    schema errors can be reported.
+    """
+    locs = [issue.loc for issue in schema if can_set_aside(issue.loc, data)]
+    try:
+        rest = Config.model_validate(_without(data, locs))
+    except ValidationError:
+        return []
+    found = static_issues(rest) + check_secrets(rest, environ)
+    return [i for i in found if not any(i.loc[: len(loc)] == loc for loc in locs)]
 
 
 def check_config_file(

@@ -124,3 +124,47 @@ def test_a_deeply_nested_file_is_a_located_error(tmp_path: Path, style: str, com
     text = " ".join(result.output.split())
     assert f"nested too deeply at line {line}" in text
     assert "Traceback" not in result.output
+
+
+def test_validate_reports_schema_and_rule_problems_in_one_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DV_SECRET", raising=False)
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "connections:\n"
+        "  dv:\n"
+        "    kind: dataverse\n"
+        "    url: https://org.crm.dynamics.com\n"
+        "    tenant_id: tenant\n"
+        "    client_id: app\n"
+        "    client_secret_env: DV_SECRET\n"
+        "colour: red\n"
+        "store:\n"
+        "  url: ftp://somewhere\n"
+        "inbound:\n"
+        "  mappings:\n"
+        "    - name: contacts\n"
+        "      connection: dv\n"
+        "      crm_table: contact\n"
+        "      resource: profile\n"
+        "      primary_key: {campaign: external_id}\n"
+        "      fields:\n"
+        "        - {crm: emailaddress1, campaign: emial}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["validate", "--config", str(path), "--json"])
+    assert result.exit_code == 1, result.output
+    found = {
+        (issue["line"], issue["severity"], issue["path"]): issue["message"]
+        for issue in json.loads(result.output)["issues"]
+    }
+    assert found.keys() == {
+        (8, "error", "colour"),
+        (10, "error", "store.url"),
+        (19, "error", "inbound.mappings[0].fields[0].campaign"),
+        (7, "warning", "connections.dv.client_secret_env"),
+    }
+    assert "did you mean 'email'?" in str(
+        found[19, "error", "inbound.mappings[0].fields[0].campaign"]
+    )

@@ -252,3 +252,36 @@ def test_alias_bombs_are_refused_quickly() -> None:
 def test_anchors_within_reason_work() -> None:
     text = BASE.replace("      fields:\n", "      fields: &contact_fields\n")
     assert errors(text) == []
+
+
+def test_rules_are_checked_beside_keys_that_can_be_left_out() -> None:
+    text = BASE.replace("inbound:\n", "queue: {kind: nats}\ninbound:\n").replace(
+        "campaign: first_name", "campaign: frist_name"
+    )
+    assert errors(text) == [
+        "c.yaml:8: queue: a 'nats' queue needs 'url' (e.g. nats://127.0.0.1:4222)",
+        "c.yaml:18: inbound.mappings[0].fields[1].campaign: unknown field 'frist_name' of "
+        "resource 'profile' (did you mean 'first_name'?)",
+    ]
+
+
+def test_a_wrong_required_value_leaves_the_schema_errors_alone() -> None:
+    text = BASE.replace("kind: dataverse", "kind: hubspot").replace(
+        "campaign: first_name", "campaign: frist_name"
+    )
+    (message,) = errors(text)
+    assert message.startswith("c.yaml:3: connections.dv.kind: ")
+    report = check_config_text(textwrap.dedent(text), source="c.yaml", environ={})
+    assert report.config is None
+    assert report.warnings == ()
+
+
+def test_a_wrong_list_of_named_entries_is_not_set_aside() -> None:
+    text = BASE.replace("inbound:\n", "resources: 5\ninbound:\n").replace(
+        "connections:\n  dv:", "connections: 5\nelsewhere:\n  dv:"
+    )
+    assert sorted(errors(text)) == [
+        "c.yaml:1: connections: Input should be a valid dictionary",
+        "c.yaml:2: elsewhere: unknown key 'elsewhere'",
+        "c.yaml:9: resources: Input should be a valid tuple",
+    ]
