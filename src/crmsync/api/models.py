@@ -117,8 +117,3 @@ class LoginOut(_Out):
     name: str
     role: Role
     csrf_token: str = Field(description="Send it as X-CSRF-Token on state-changing requests.")
-
-
-class UserOut(_Out):
-    name: str
-    role: Role

@@ -22,6 +22,7 @@ __all__ = [
     "CrmType",
     "Deletion",
     "FieldInfo",
+    "InvalidOperation",
     "Option",
     "Record",
     "ServerClock",
@@ -199,6 +200,11 @@ class WriteOp:
     #: The caller's reference for this operation (e.g. a journal row), returned in its result.
     ref: str | None = None
     if_version: int | str | None = None
+
+
+class InvalidOperation(ValueError):
+    """A :class:`WriteOp` that cannot be sent as given: a connector turns it into a failed
+    :class:`WriteResult`, not an exception."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,16 +20,15 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from crmsync.config.errors import ConfigIssue, Loc
+from crmsync.config.models import FilterOp
 
 __all__ = [
     "NULL_CHECKS",
     "Condition",
     "FilterLevel",
-    "FilterOp",
     "check_filter",
     "parse_filter",
     "render_filter",
@@ -39,20 +38,6 @@ __all__ = [
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class FilterOp(StrEnum):
-    EQ = "eq"
-    NE = "ne"
-    GT = "gt"
-    GE = "ge"
-    LT = "lt"
-    LE = "le"
-    CONTAINS = "contains"
-    STARTS_WITH = "starts_with"
-    ENDS_WITH = "ends_with"
-    IS_EMPTY = "is_empty"
-    IS_NOT_EMPTY = "is_not_empty"
 
 
 NULL_CHECKS = frozenset({FilterOp.IS_EMPTY, FilterOp.IS_NOT_EMPTY})

@@ -13,11 +13,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
+from crmsync.config.models import FilterOp
 from crmsync.connectors.base import TableInfo
 from crmsync.jobs.filters import (
     Condition,
     FilterLevel,
-    FilterOp,
     render_filter,
     resolve_value,
 )

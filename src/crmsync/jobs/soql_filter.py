@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from crmsync.config.models import FilterOp
 from crmsync.connectors.base import TableInfo
 from crmsync.connectors.salesforce.soql import format_datetime, literal, quote_string
 from crmsync.jobs.filters import (
     Condition,
     FilterLevel,
-    FilterOp,
     render_filter,
     resolve_value,
 )

@@ -17,7 +17,7 @@ from crmsync.store.errors import (
     StoreWriteError,
 )
 from crmsync.store.names import BOOKKEEPING_COLUMNS, check_identifier, identifier_problem
-from crmsync.store.publish import Change, ChangeKind, PublishPlan, plan_publish, publish
+from crmsync.store.publish import PublishPlan, SchemaChange, SchemaChangeKind, plan_publish, publish
 from crmsync.store.resources import (
     PROFILE,
     FieldDefinition,
@@ -41,8 +41,6 @@ __all__ = [
     "DEFAULT_STORE_URL",
     "PROFILE",
     "CampaignType",
-    "Change",
-    "ChangeKind",
     "DestructiveChangeError",
     "FieldDefinition",
     "InvalidIdentifierError",
@@ -50,6 +48,8 @@ __all__ = [
     "OptOutAttribute",
     "PublishPlan",
     "ResourceDefinition",
+    "SchemaChange",
+    "SchemaChangeKind",
     "StoreDefinitionError",
     "StoreWriteError",
     "UpsertResult",

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateColumn
 
 from crmsync.store.errors import StoreDefinitionError
-from crmsync.store.publish import REBUILD_ON_SQLITE, Change, ChangeKind, PublishPlan
+from crmsync.store.publish import REBUILD_ON_SQLITE, PublishPlan, SchemaChange, SchemaChangeKind
 from crmsync.store.registry import save_definitions
 from crmsync.store.resources import ResourceDefinition
 from crmsync.store.tables import build_metadata
@@ -60,46 +60,46 @@ def _add_column(conn: sa.Connection, column: sa.Column[object]) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table.name)} ADD COLUMN {spec}")
 
 
-def _apply_common(conn: sa.Connection, change: Change, metadata: sa.MetaData) -> bool:
+def _apply_common(conn: sa.Connection, change: SchemaChange, metadata: sa.MetaData) -> bool:
     """Apply a change both databases make the same way; ``False`` if it is not one of those."""
     match change.kind:
-        case ChangeKind.CREATE_TABLE:
+        case SchemaChangeKind.CREATE_TABLE:
             metadata.tables[change.table].create(conn)
-        case ChangeKind.ADD_COLUMN | ChangeKind.ADD_REQUIRED_COLUMN:
+        case SchemaChangeKind.ADD_COLUMN | SchemaChangeKind.ADD_REQUIRED_COLUMN:
             assert change.name is not None
             _add_column(conn, metadata.tables[change.table].c[change.name])
-        case ChangeKind.ADD_INDEX:
+        case SchemaChangeKind.ADD_INDEX:
             index = next(i for i in metadata.tables[change.table].indexes if i.name == change.name)
             index.create(conn)
-        case ChangeKind.DROP_INDEX:
+        case SchemaChangeKind.DROP_INDEX:
             assert change.name is not None
             conn.exec_driver_sql(f"DROP INDEX {_q(conn, change.name)}")
-        case ChangeKind.DROP_TABLE:
+        case SchemaChangeKind.DROP_TABLE:
             conn.exec_driver_sql(f"DROP TABLE {_q(conn, change.table)}")
         case _:
             return False
     return True
 
 
-def _apply_postgresql(conn: sa.Connection, change: Change, metadata: sa.MetaData) -> None:
+def _apply_postgresql(conn: sa.Connection, change: SchemaChange, metadata: sa.MetaData) -> None:
     if _apply_common(conn, change, metadata):
         return
     assert change.name is not None
     table, column = _q(conn, change.table), _q(conn, change.name)
     match change.kind:
-        case ChangeKind.DROP_COLUMN:
+        case SchemaChangeKind.DROP_COLUMN:
             conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
-        case ChangeKind.ALTER_TYPE:
+        case SchemaChangeKind.ALTER_TYPE:
             new_type = metadata.tables[change.table].c[change.name].type.compile(conn.dialect)
             conn.exec_driver_sql(
                 f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {new_type} "
                 f"USING CAST({column} AS {new_type})"
             )
-        case ChangeKind.SET_NOT_NULL:
+        case SchemaChangeKind.SET_NOT_NULL:
             conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL")
-        case ChangeKind.DROP_NOT_NULL:
+        case SchemaChangeKind.DROP_NOT_NULL:
             conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")
-        case ChangeKind.ALTER_LINK:
+        case SchemaChangeKind.ALTER_LINK:
             for fk in sa.inspect(conn).get_foreign_keys(change.table):
                 if fk["constrained_columns"] == [change.name] and fk["name"]:
                     conn.exec_driver_sql(
@@ -118,9 +118,9 @@ def _apply_sqlite(
     resources: Mapping[str, ResourceDefinition],
 ) -> None:
     rebuild = {c.table for c in plan.changes if c.kind in REBUILD_ON_SQLITE}
-    retyped = {(c.table, c.name) for c in plan.changes if c.kind is ChangeKind.ALTER_TYPE}
+    retyped = {(c.table, c.name) for c in plan.changes if c.kind is SchemaChangeKind.ALTER_TYPE}
     for change in plan.changes:
-        if change.table in rebuild and change.kind is not ChangeKind.DROP_TABLE:
+        if change.table in rebuild and change.kind is not SchemaChangeKind.DROP_TABLE:
             continue
         _apply_common(conn, change, metadata)
     for table in metadata.sorted_tables:

@@ -21,10 +21,10 @@ from crmsync.store.registry import published_definitions
 from crmsync.store.resources import FieldDefinition, ResourceDefinition
 from crmsync.store.tables import build_metadata, definitions_with_profile
 
-__all__ = ["Change", "ChangeKind", "PublishPlan", "plan_publish", "publish"]
+__all__ = ["PublishPlan", "SchemaChange", "SchemaChangeKind", "plan_publish", "publish"]
 
 
-class ChangeKind(StrEnum):
+class SchemaChangeKind(StrEnum):
     CREATE_TABLE = "create_table"
     ADD_COLUMN = "add_column"
     ADD_INDEX = "add_index"
@@ -40,33 +40,33 @@ class ChangeKind(StrEnum):
 
 _DESTRUCTIVE = frozenset(
     {
-        ChangeKind.DROP_TABLE,
-        ChangeKind.DROP_COLUMN,
-        ChangeKind.ALTER_TYPE,
-        ChangeKind.SET_NOT_NULL,
-        ChangeKind.ALTER_LINK,
-        ChangeKind.ADD_REQUIRED_COLUMN,
+        SchemaChangeKind.DROP_TABLE,
+        SchemaChangeKind.DROP_COLUMN,
+        SchemaChangeKind.ALTER_TYPE,
+        SchemaChangeKind.SET_NOT_NULL,
+        SchemaChangeKind.ALTER_LINK,
+        SchemaChangeKind.ADD_REQUIRED_COLUMN,
     }
 )
 
 #: Changes SQLite can only make by rebuilding the table.
 REBUILD_ON_SQLITE = frozenset(
     {
-        ChangeKind.DROP_COLUMN,
-        ChangeKind.ALTER_TYPE,
-        ChangeKind.SET_NOT_NULL,
-        ChangeKind.DROP_NOT_NULL,
-        ChangeKind.ALTER_LINK,
-        ChangeKind.ADD_REQUIRED_COLUMN,
+        SchemaChangeKind.DROP_COLUMN,
+        SchemaChangeKind.ALTER_TYPE,
+        SchemaChangeKind.SET_NOT_NULL,
+        SchemaChangeKind.DROP_NOT_NULL,
+        SchemaChangeKind.ALTER_LINK,
+        SchemaChangeKind.ADD_REQUIRED_COLUMN,
     }
 )
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
+class SchemaChange:
     """One difference between the definitions and the database."""
 
-    kind: ChangeKind
+    kind: SchemaChangeKind
     table: str
     name: str | None = None  # the column or index concerned
     detail: str = ""
@@ -86,14 +86,14 @@ class Change:
 class PublishPlan:
     """The changes publishing makes, in the order they are applied."""
 
-    changes: tuple[Change, ...]
+    changes: tuple[SchemaChange, ...]
 
     @property
-    def additive(self) -> tuple[Change, ...]:
+    def additive(self) -> tuple[SchemaChange, ...]:
         return tuple(c for c in self.changes if not c.destructive)
 
     @property
-    def destructive(self) -> tuple[Change, ...]:
+    def destructive(self) -> tuple[SchemaChange, ...]:
         return tuple(c for c in self.changes if c.destructive)
 
     @property
@@ -116,17 +116,19 @@ def plan_publish(conn: sa.Connection, resources: Iterable[ResourceDefinition]) -
     inspector = sa.inspect(conn)
     existing = set(inspector.get_table_names())
     previous = published_definitions(conn)
-    changes: list[Change] = []
+    changes: list[SchemaChange] = []
     for table in metadata.sorted_tables:
         resource = wanted[table.name]
         if table.name not in existing:
-            changes.append(Change(ChangeKind.CREATE_TABLE, table.name))
+            changes.append(SchemaChange(SchemaChangeKind.CREATE_TABLE, table.name))
             continue
         changes += _column_changes(inspector, table, resource, previous.get(table.name))
         changes += _index_changes(inspector, table)
     for name in reversed(_drop_order(previous, wanted)):
         if name in existing:
-            changes.append(Change(ChangeKind.DROP_TABLE, name, detail="its data is lost"))
+            changes.append(
+                SchemaChange(SchemaChangeKind.DROP_TABLE, name, detail="its data is lost")
+            )
     return PublishPlan(tuple(changes))
 
 
@@ -146,20 +148,20 @@ def _column_changes(
     table: sa.Table,
     resource: ResourceDefinition,
     before: ResourceDefinition | None,
-) -> list[Change]:
+) -> list[SchemaChange]:
     name = table.name
     present = {column["name"]: column for column in inspector.get_columns(name)}
-    changes: list[Change] = []
+    changes: list[SchemaChange] = []
     for column in table.columns:
         reflected = present.get(column.name)
         field = resource.field(column.name)
         if reflected is None:
             if column.nullable or column.server_default is not None:
-                changes.append(Change(ChangeKind.ADD_COLUMN, name, column.name))
+                changes.append(SchemaChange(SchemaChangeKind.ADD_COLUMN, name, column.name))
             else:
                 changes.append(
-                    Change(
-                        ChangeKind.ADD_REQUIRED_COLUMN,
+                    SchemaChange(
+                        SchemaChangeKind.ADD_REQUIRED_COLUMN,
                         name,
                         column.name,
                         "not null without a default: fails if the table has rows",
@@ -171,8 +173,8 @@ def _column_changes(
         old = before.field(column.name) if before is not None else None
         if old is not None and (old.type, old.length) != (field.type, field.length):
             changes.append(
-                Change(
-                    ChangeKind.ALTER_TYPE,
+                SchemaChange(
+                    SchemaChangeKind.ALTER_TYPE,
                     name,
                     column.name,
                     f"{_type_text(old)} → {_type_text(field)}; values are converted",
@@ -180,18 +182,24 @@ def _column_changes(
             )
         if reflected["nullable"] and not column.nullable:
             changes.append(
-                Change(ChangeKind.SET_NOT_NULL, name, column.name, "fails if a row has no value")
+                SchemaChange(
+                    SchemaChangeKind.SET_NOT_NULL, name, column.name, "fails if a row has no value"
+                )
             )
         elif not reflected["nullable"] and column.nullable:
-            changes.append(Change(ChangeKind.DROP_NOT_NULL, name, column.name))
+            changes.append(SchemaChange(SchemaChangeKind.DROP_NOT_NULL, name, column.name))
         if before is not None:
             old_link = next((k for k in before.links if k.field == column.name), None)
             new_link = next((k for k in resource.links if k.field == column.name), None)
             if old_link != new_link and (old_link is not None or new_link is not None):
-                changes.append(Change(ChangeKind.ALTER_LINK, name, column.name, "link changed"))
+                changes.append(
+                    SchemaChange(SchemaChangeKind.ALTER_LINK, name, column.name, "link changed")
+                )
     for column_name in present:
         if column_name not in table.columns:
-            changes.append(Change(ChangeKind.DROP_COLUMN, name, column_name, "its data is lost"))
+            changes.append(
+                SchemaChange(SchemaChangeKind.DROP_COLUMN, name, column_name, "its data is lost")
+            )
     return changes
 
 
@@ -199,22 +207,22 @@ def _type_text(field: FieldDefinition) -> str:
     return field.type.value + (f"({field.length})" if field.length is not None else "")
 
 
-def _index_changes(inspector: sa.Inspector, table: sa.Table) -> list[Change]:
+def _index_changes(inspector: sa.Inspector, table: sa.Table) -> list[SchemaChange]:
     present = {index["name"]: index for index in inspector.get_indexes(table.name)}
     wanted = {str(index.name): index for index in table.indexes}
-    changes: list[Change] = []
+    changes: list[SchemaChange] = []
     for index_name, index in wanted.items():
         found = present.get(index_name)
         if found is not None and bool(found["unique"]) == bool(index.unique):
             continue
         if found is not None:
-            changes.append(Change(ChangeKind.DROP_INDEX, table.name, index_name))
+            changes.append(SchemaChange(SchemaChangeKind.DROP_INDEX, table.name, index_name))
         detail = "unique: fails if values repeat" if index.unique else ""
-        changes.append(Change(ChangeKind.ADD_INDEX, table.name, index_name, detail))
+        changes.append(SchemaChange(SchemaChangeKind.ADD_INDEX, table.name, index_name, detail))
     for reflected_name in present:
         index_name = str(reflected_name)
         if index_name not in wanted and index_name.startswith(("uq_", "ix_")):
-            changes.append(Change(ChangeKind.DROP_INDEX, table.name, index_name))
+            changes.append(SchemaChange(SchemaChangeKind.DROP_INDEX, table.name, index_name))
     return changes
 
 

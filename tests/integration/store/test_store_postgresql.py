@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync.store import (
-    ChangeKind,
     DestructiveChangeError,
     ResourceDefinition,
+    SchemaChangeKind,
     UpsertResult,
     build_metadata,
     definitions_with_profile,
@@ -60,10 +60,10 @@ def test_tables_live_in_the_test_schema(pg_engine: sa.Engine) -> None:
 
 def test_publish_additive_then_no_op(pg_engine: sa.Engine) -> None:
     first = publish(pg_engine, [subscription()])
-    assert [c.kind for c in first.changes] == [ChangeKind.CREATE_TABLE] * 2
+    assert [c.kind for c in first.changes] == [SchemaChangeKind.CREATE_TABLE] * 2
     assert publish(pg_engine, [subscription()]).is_empty
     added = publish(pg_engine, [subscription({"name": "level", "type": "string"})])
-    assert [(c.kind, c.name) for c in added.changes] == [(ChangeKind.ADD_COLUMN, "level")]
+    assert [(c.kind, c.name) for c in added.changes] == [(SchemaChangeKind.ADD_COLUMN, "level")]
     assert publish(pg_engine, [subscription({"name": "level", "type": "string"})]).is_empty
 
 
@@ -89,10 +89,10 @@ def test_destructive_changes_need_force(pg_engine: sa.Engine) -> None:
     assert len(caught.value.changes) == 4
     plan = publish(pg_engine, [changed], force=True)
     assert {c.kind for c in plan.destructive} == {
-        ChangeKind.ALTER_TYPE,
-        ChangeKind.SET_NOT_NULL,
-        ChangeKind.ALTER_LINK,
-        ChangeKind.DROP_COLUMN,
+        SchemaChangeKind.ALTER_TYPE,
+        SchemaChangeKind.SET_NOT_NULL,
+        SchemaChangeKind.ALTER_LINK,
+        SchemaChangeKind.DROP_COLUMN,
     }
     with pg_engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT score FROM subscription").scalar_one() == 42
@@ -103,7 +103,9 @@ def test_destructive_changes_need_force(pg_engine: sa.Engine) -> None:
     with pg_engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM profile")
         assert conn.exec_driver_sql("SELECT count(*) FROM subscription").scalar_one() == 0
-    assert [c.kind for c in publish(pg_engine, [], force=True).changes] == [ChangeKind.DROP_TABLE]
+    assert [c.kind for c in publish(pg_engine, [], force=True).changes] == [
+        SchemaChangeKind.DROP_TABLE
+    ]
 
 
 def test_upsert_version_guard_and_ownership(pg_engine: sa.Engine) -> None:

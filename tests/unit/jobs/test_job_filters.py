@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from crmsync.config.errors import format_loc
-from crmsync.jobs.filters import Condition, FilterLevel, FilterOp, check_filter, parse_filter
+from crmsync.config.models import FilterOp
+from crmsync.jobs.filters import Condition, FilterLevel, check_filter, parse_filter
 
 C = {"field": "lastname", "op": "eq", "value": "x"}
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from odata_query.grammar import ODataLexer, ODataParser
 
+from crmsync.config.models import FilterOp
 from crmsync.connectors.base import CrmType, FieldInfo, TableInfo
 from crmsync.errors import ConfigurationError
 from crmsync.jobs.filters import parse_filter
@@ -116,9 +117,7 @@ def test_soql_literals() -> None:
     )
     assert soql_window("SystemModstamp", None, NOW) == "SystemModstamp < 2024-03-31T12:00:00.000Z"
     assert soql_in("Id", ["003000000000001AAA", "x'y"]) == "Id IN ('003000000000001AAA', 'x\\'y')"
-    assert soql_like(
-        "a_b", __import__("crmsync.jobs.filters").jobs.filters.FilterOp.STARTS_WITH
-    ) == ("'a\\_b%'")
+    assert soql_like("a_b", FilterOp.STARTS_WITH) == "'a\\_b%'"
 
 
 @pytest.mark.parametrize(

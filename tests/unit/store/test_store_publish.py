@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from crmsync.store.engine import create_engine_for
 from crmsync.store.errors import DestructiveChangeError
-from crmsync.store.publish import ChangeKind, plan_publish, publish
+from crmsync.store.publish import SchemaChangeKind, plan_publish, publish
 from crmsync.store.resources import ResourceDefinition
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -117,10 +117,10 @@ def test_destructive_changes_are_refused_and_listed(engine: sa.Engine) -> None:
 def test_dropped_column_and_table_are_destructive(engine: sa.Engine) -> None:
     publish(engine, [subscription({"name": "level", "type": "string"})])
     plan = publish(engine, [subscription()], dry_run=True)
-    assert [c.kind for c in plan.destructive] == [ChangeKind.DROP_COLUMN]
+    assert [c.kind for c in plan.destructive] == [SchemaChangeKind.DROP_COLUMN]
     plan = publish(engine, [], dry_run=True)
     assert [(c.kind, c.table) for c in plan.destructive] == [
-        (ChangeKind.DROP_TABLE, "subscription")
+        (SchemaChangeKind.DROP_TABLE, "subscription")
     ]
 
 
@@ -134,10 +134,10 @@ def test_force_rebuilds_sqlite_tables_keeping_rows(engine: sa.Engine) -> None:
     changed = subscription({"name": "score", "type": "integer"}, cardinality="1")
     plan = publish(engine, [changed], force=True)
     assert {c.kind for c in plan.destructive} == {
-        ChangeKind.DROP_COLUMN,
-        ChangeKind.ALTER_TYPE,
-        ChangeKind.SET_NOT_NULL,
-        ChangeKind.ALTER_LINK,
+        SchemaChangeKind.DROP_COLUMN,
+        SchemaChangeKind.ALTER_TYPE,
+        SchemaChangeKind.SET_NOT_NULL,
+        SchemaChangeKind.ALTER_LINK,
     }
     assert column_names(engine, "subscription")[:4] == ["id", "crm_id", "owner", "score"]
     with engine.connect() as conn:
@@ -196,11 +196,13 @@ def test_required_column_without_default_is_destructive(engine: sa.Engine) -> No
     plan = publish(
         engine, [subscription({"name": "must", "type": "integer", "nullable": False})], dry_run=True
     )
-    assert [c.kind for c in plan.changes] == [ChangeKind.ADD_REQUIRED_COLUMN]
+    assert [c.kind for c in plan.changes] == [SchemaChangeKind.ADD_REQUIRED_COLUMN]
     with_default = subscription(
         {"name": "must", "type": "integer", "nullable": False, "default": 0}
     )
-    assert [c.kind for c in publish(engine, [with_default]).changes] == [ChangeKind.ADD_COLUMN]
+    assert [c.kind for c in publish(engine, [with_default]).changes] == [
+        SchemaChangeKind.ADD_COLUMN
+    ]
 
 
 def test_a_store_without_the_digest_columns_gets_them_keeping_its_rows(engine: sa.Engine) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from crmsync.api.auth import SESSION_COOKIE, LoginLimiter, SessionStore, Viewer
-from crmsync.api.models import LoginIn, LoginOut, UserOut, problem
+from crmsync.api.models import LoginIn, LoginOut, problem
+from crmsync.api.services.users import UserOut
 from crmsync.api.users import UserStore
 
 router = APIRouter(prefix="/api", tags=["session"])

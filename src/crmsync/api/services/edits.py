@@ -22,10 +22,10 @@ from crmsync.config.models import Config
 from crmsync.workflows.revisions import Revision, dump_yaml
 from crmsync.workflows.supervisor import Supervisor
 
-__all__ = ["Change", "CrmPart", "replace_named", "save_crm_edit", "save_edit"]
+__all__ = ["ConfigEdit", "CrmPart", "replace_named", "save_crm_edit", "save_edit"]
 
 #: Turns the workflow's latest configuration (plain data) into the edited one.
-Change = Callable[[dict[str, Any]], dict[str, Any]]
+ConfigEdit = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ def _saved(revision: Revision, workflow: str, then: str, warnings: Sequence[str]
 
 
 def save_edit(
-    supervisor: Supervisor, workflow: str, change: Change, *, author: str, note: str, then: str
+    supervisor: Supervisor, workflow: str, change: ConfigEdit, *, author: str, note: str, then: str
 ) -> RevisionSaved:
     """Save ``change`` as ``workflow``'s pending revision (checked first: nothing is saved when
     the checks refuse it); ``then`` tells what makes it take effect."""
@@ -66,7 +66,7 @@ async def save_crm_edit(
     supervisor: Supervisor,
     crm: CrmService,
     workflow: str,
-    change: Change,
+    change: ConfigEdit,
     parts: Callable[[Config], Sequence[CrmPart]],
     *,
     author: str,

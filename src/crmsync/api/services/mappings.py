@@ -6,7 +6,7 @@ from typing import Any
 
 from crmsync.api.models import ReplayOut, RevisionSaved
 from crmsync.api.services.crm import CrmService
-from crmsync.api.services.edits import Change, CrmPart, replace_named, save_crm_edit, save_edit
+from crmsync.api.services.edits import ConfigEdit, CrmPart, replace_named, save_crm_edit, save_edit
 from crmsync.config.models import Config, InboundMapping
 from crmsync.errors import ConfigurationError
 from crmsync.sync.replay import request_replay
@@ -48,7 +48,9 @@ class MappingService:
                 return mapping
         raise MappingNotFound(f"there is no inbound mapping '{name}'", table=name)
 
-    async def _checked(self, name: str, change: Change, *, author: str, note: str) -> RevisionSaved:
+    async def _checked(
+        self, name: str, change: ConfigEdit, *, author: str, note: str
+    ) -> RevisionSaved:
         """Save ``change`` once mapping ``name``'s CRM names pass the CRM's metadata."""
 
         def parts(config: Config) -> list[CrmPart]:
@@ -110,7 +112,7 @@ class MappingService:
         )
 
     @staticmethod
-    def _replace(name: str, new: dict[str, Any] | None) -> Change:
+    def _replace(name: str, new: dict[str, Any] | None) -> ConfigEdit:
         def change(data: dict[str, Any]) -> dict[str, Any]:
             data["inbound"]["mappings"] = replace_named(data["inbound"]["mappings"], name, new)
             return data

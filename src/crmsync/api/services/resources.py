@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.api.errors import Conflict, NotFound
 from crmsync.api.models import RevisionSaved
-from crmsync.api.services.edits import Change, replace_named, save_edit
+from crmsync.api.services.edits import ConfigEdit, replace_named, save_edit
 from crmsync.store import PROFILE, FieldDefinition, LinkDefinition, ResourceDefinition
 from crmsync.store.registry import published_definitions
 from crmsync.workflows.supervisor import Supervisor
@@ -93,7 +93,7 @@ class ResourceService:
             )
         self.get(name)
 
-    def _saved(self, change: Change, *, author: str, note: str) -> RevisionSaved:
+    def _saved(self, change: ConfigEdit, *, author: str, note: str) -> RevisionSaved:
         return save_edit(
             self.supervisor,
             WORKFLOW,
@@ -133,7 +133,7 @@ class ResourceService:
         )
 
     @staticmethod
-    def _replace(name: str, new: dict[str, Any] | None) -> Change:
+    def _replace(name: str, new: dict[str, Any] | None) -> ConfigEdit:
         def change(data: dict[str, Any]) -> dict[str, Any]:
             data["resources"] = replace_named(data.get("resources"), name, new)
             return data

@@ -34,6 +34,7 @@ from crmsync.connectors.base import (
     PRECONDITION_FAILED,
     CrmType,
     FieldInfo,
+    InvalidOperation,
     TableInfo,
     WriteOp,
     WriteResult,
@@ -56,10 +57,6 @@ _ENTRY = "application/json; type=entry"
 _NUMBER_TYPES = frozenset({CrmType.INTEGER, CrmType.BIGINT, CrmType.PICKLIST})
 _DECIMAL_TYPES = frozenset({CrmType.DECIMAL, CrmType.DOUBLE, CrmType.MONEY})
 _GUID_TYPES = frozenset({CrmType.UNIQUEIDENTIFIER, CrmType.LOOKUP})
-
-
-class InvalidOperation(ValueError):
-    """An operation that cannot be sent as given; it becomes a failed result, not an exception."""
 
 
 def key_segment(info: TableInfo, key: Mapping[str, Any]) -> str:

@@ -42,6 +42,7 @@ from urllib.parse import quote
 from crmsync.connectors.base import (
     PRECONDITION_FAILED,
     CrmType,
+    InvalidOperation,
     TableInfo,
     WriteKind,
     WriteOp,
@@ -69,10 +70,6 @@ _IN_DOUBT_MESSAGE = (
 #: How long the ids of answered creates are remembered (to tell them from a lost call's).
 _REMEMBERED = timedelta(seconds=30)
 _RETRY_ALONE = frozenset({"UNABLE_TO_LOCK_ROW"})
-
-
-class InvalidOperation(ValueError):
-    """An operation that cannot be sent as given; it becomes a failed result, not an exception."""
 
 
 @dataclass(frozen=True, slots=True)

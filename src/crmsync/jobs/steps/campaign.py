@@ -11,9 +11,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmsync.config.models import FilterOp
 from crmsync.errors import ConfigurationError
 from crmsync.jobs.context import Row, StepContext, StepResult
-from crmsync.jobs.filters import Condition, FilterLevel, FilterOp, parse_filter, resolve_value
+from crmsync.jobs.filters import Condition, FilterLevel, parse_filter, resolve_value
 from crmsync.jobs.models import CampaignQueryStep, UpdateCampaignStep
 from crmsync.store.writes import delete_by_keys, upsert_batch
 

@@ -9,11 +9,10 @@ import pytest
 from connector_fakes import FakeTime
 from dv_fakes import ORG, ROOT, FakeOrg
 
-from crmsync.connectors.base import PRECONDITION_FAILED, WriteOp
+from crmsync.connectors.base import PRECONDITION_FAILED, InvalidOperation, WriteOp
 from crmsync.connectors.dataverse import DataverseConnector
 from crmsync.connectors.dataverse.writer import (
     INVALID_OPERATION,
-    InvalidOperation,
     entity_id_from_header,
     key_segment,
 )
