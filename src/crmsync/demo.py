@@ -212,14 +212,6 @@ class DemoReport:
 Say = Callable[[str], None]
 
 
-def demo_config(
-    url: str, ca: Path, database: Path, queue: Path, crm: CrmKind = "dataverse"
-) -> Config:
-    """The configuration the demo runs with (the same file a user would write)."""
-    text = demo_config_text(url, ca, database, queue, crm)
-    return load_config_text(text, source="<demo>", environ=_ENV)
-
-
 def demo_config_text(
     url: str, ca: Path, database: Path, queue: Path, crm: CrmKind = "dataverse"
 ) -> str:

@@ -89,10 +89,6 @@ class PublishPlan:
     changes: tuple[SchemaChange, ...]
 
     @property
-    def additive(self) -> tuple[SchemaChange, ...]:
-        return tuple(c for c in self.changes if not c.destructive)
-
-    @property
     def destructive(self) -> tuple[SchemaChange, ...]:
         return tuple(c for c in self.changes if c.destructive)
 
@@ -102,11 +98,6 @@ class PublishPlan:
 
     def describe(self) -> list[str]:
         return [c.describe() for c in self.changes]
-
-
-def _nullable(resource: ResourceDefinition, field: FieldDefinition) -> bool:
-    link = next((link for link in resource.links if link.field == field.name), None)
-    return field.nullable if link is None else link.cardinality == "0..1"
 
 
 def plan_publish(conn: sa.Connection, resources: Iterable[ResourceDefinition]) -> PublishPlan:

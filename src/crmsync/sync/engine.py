@@ -129,10 +129,6 @@ class InboundEngine:
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
 
-    @property
-    def mapping_names(self) -> list[str]:
-        return [m.name for m in self.config.inbound.mappings]
-
     async def open(self) -> None:
         """Open the store (publishing the resource tables), the queue and the connectors, and
         compile every mapping. Nothing is written to the store's resource rows here."""

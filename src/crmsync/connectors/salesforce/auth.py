@@ -103,7 +103,6 @@ class OAuthSessionProvider:
         self._http = http
         self._lock = asyncio.Lock()
         self._session: Session | None = None
-        self.sign_ins = 0
 
     def __repr__(self) -> str:
         return f"OAuthSessionProvider(url={self._config.url!r}, credentials=***)"
@@ -124,7 +123,6 @@ class OAuthSessionProvider:
     async def _sign_in(self) -> Session:
         config = self._config
         url = config.token_url
-        self.sign_ins += 1
         try:
             response = await self._http.post(
                 url, data=_form(config), headers={"Accept": "application/json"}
