@@ -14,11 +14,10 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
@@ -32,6 +31,9 @@ from crmsync.config.positions import (
     compose_positions,
 )
 from crmsync.config.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails  # pydantic's own core, pinned by pydantic
 
 __all__ = [
     "ConfigReport",

@@ -6,6 +6,7 @@ their own. Faults are injected through the emulator's control endpoint.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 import uuid
@@ -302,6 +303,18 @@ async def test_wrong_secret_is_an_authentication_error(
         with pytest.raises(AuthenticationError, match="client secret is wrong") as caught:
             await crm.list_tables()
     assert wrong not in str(caught.value)
+
+
+async def test_authority_nobody_answers_is_an_authentication_error(
+    server: BackgroundServer, tls: TlsFiles
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _config(server, tls, authority=f"https://127.0.0.1:{port}/mytenant")
+    async with DataverseConnector(config) as crm:
+        with pytest.raises(AuthenticationError, match="cannot use the token authority"):
+            await crm.list_tables()
 
 
 async def test_expired_delta_token_and_access_token_resync(tls: TlsFiles) -> None:

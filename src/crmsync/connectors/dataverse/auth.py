@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import ssl
 import threading
 import time
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+import httpx
 import msal
-import requests
-from requests.adapters import HTTPAdapter
 
 from crmsync.connectors.config import ssl_context
 from crmsync.connectors.dataverse.config import DataverseConnectionConfig
@@ -101,7 +99,7 @@ class MsalTokenProvider:
     def __init__(self, config: DataverseConnectionConfig) -> None:
         self._config = config
         self._app: msal.ConfidentialClientApplication | None = None
-        self._session: _TokenSession | None = None
+        self._session: httpx.Client | None = None
         self._app_lock = threading.Lock()
         self._refresh_lock = asyncio.Lock()
         self._cached: AccessToken | None = None
@@ -134,7 +132,7 @@ class MsalTokenProvider:
             if force_refresh:
                 app.remove_tokens_for_client()
             result = app.acquire_token_for_client(scopes=list(scopes))
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, httpx.HTTPError) as exc:
             raise self._unreachable(exc) from None
         if not isinstance(result, dict):
             raise AuthenticationError("the token endpoint gave no answer")
@@ -156,12 +154,23 @@ class MsalTokenProvider:
                         instance_discovery=host in _MICROSOFT_AUTHORITY_HOSTS,
                         http_client=self._new_session(),
                     )
-                except (ValueError, OSError) as exc:
+                except (ValueError, OSError, httpx.HTTPError) as exc:
                     raise self._unreachable(exc) from None
             return self._app
 
-    def _new_session(self) -> _TokenSession:
-        self._session = _TokenSession(self._config)
+    def _new_session(self) -> httpx.Client:
+        """The HTTP client MSAL uses: the Web API's trust (public CAs plus ``ca_bundle``, which
+        no environment variable replaces) and its timeout, one retry of a failed connection.
+
+        MSAL takes any client with ``get``/``post`` whose answers have ``status_code``,
+        ``text`` and ``headers`` (its ``http_client`` parameter): an httpx client is one."""
+        context = ssl_context(self._config.ca_bundle)
+        self._session = httpx.Client(
+            verify=context,
+            timeout=self._config.timeout_seconds,
+            follow_redirects=True,
+            transport=httpx.HTTPTransport(verify=context, retries=1),
+        )
         return self._session
 
     def close(self) -> None:
@@ -196,35 +205,6 @@ class MsalTokenProvider:
         for secret in self._secret_values:
             text = text.replace(secret, "***")
         return text
-
-
-class _TrustAdapter(HTTPAdapter):
-    """Verifies the token endpoint with the same trust as the Web API (public CAs + bundle)."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self._context = context
-        super().__init__(max_retries=1)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self._context
-        super().init_poolmanager(*args, **kwargs)
-
-
-class _TokenSession(requests.Session):
-    """The HTTP session MSAL uses: our trust store and a timeout on every request.
-
-    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` replace a session's own trust
-    settings; here the configured trust always applies (environment bundles only add to it).
-    """
-
-    def __init__(self, config: DataverseConnectionConfig) -> None:
-        super().__init__()
-        self._timeout = config.timeout_seconds
-        self.mount("https://", _TrustAdapter(ssl_context(config.ca_bundle)))
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)
 
 
 def _fresh(token: AccessToken) -> bool:

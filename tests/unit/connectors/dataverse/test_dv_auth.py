@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
-import requests
 from dv_fakes import SECRET, make_config
 
+from crmsync.connectors.config import ssl_context
 from crmsync.connectors.dataverse import auth
 from crmsync.connectors.dataverse.auth import AccessToken, MsalTokenProvider
 from crmsync.emulators.common.tls import generate
@@ -67,18 +69,29 @@ async def test_secret_flow_with_microsoft_authority() -> None:
     assert app.kwargs["client_credential"] == SECRET
     assert app.kwargs["authority"] == "https://login.microsoftonline.com/tenant"
     assert app.kwargs["instance_discovery"] is True
-    assert isinstance(app.kwargs["http_client"], requests.Session)
+    client = app.kwargs["http_client"]
+    assert isinstance(client, httpx.Client)
+    assert client.timeout == httpx.Timeout(make_config().timeout_seconds)
     assert app.acquired == [["https://org.example.com/.default"]]
 
 
-async def test_emulator_authority_skips_instance_discovery(tmp_path: Path) -> None:
+async def test_emulator_authority_skips_instance_discovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contexts: list[ssl.SSLContext] = []
+
+    def recorded(ca_bundle: Path | None) -> ssl.SSLContext:
+        contexts.append(ssl_context(ca_bundle))
+        return contexts[-1]
+
+    monkeypatch.setattr(auth, "ssl_context", recorded)
     tls = generate([]).write(tmp_path)
     config = make_config(authority="https://127.0.0.1:9443/mytenant", ca_bundle=tls.ca)
     await MsalTokenProvider(config).token()
     (app,) = FakeMsal.instances
     assert app.kwargs["instance_discovery"] is False
-    session = app.kwargs["http_client"]
-    context = session.get_adapter("https://127.0.0.1:9443/")._context
+    assert isinstance(app.kwargs["http_client"], httpx.Client)
+    (context,) = contexts  # the token client's trust
     subjects = [dict(x[0] for x in c["subject"]).get("commonName") for c in context.get_ca_certs()]
     assert len(subjects) > 10  # the public CAs stay trusted...
     assert any("crmsync" in (s or "").lower() for s in subjects)  # ...and the bundle adds its CA
@@ -179,8 +192,11 @@ async def test_unreachable_authority() -> None:
     assert SECRET not in caught.value.message
 
 
-async def test_connection_error_while_acquiring() -> None:
-    FakeMsal.answers = [ConnectionError("refused")]
+@pytest.mark.parametrize(
+    "error", [httpx.ConnectError("connection refused"), ConnectionError("connection refused")]
+)
+async def test_connection_error_while_acquiring(error: Exception) -> None:
+    FakeMsal.answers = [error]
     with pytest.raises(AuthenticationError, match="refused"):
         await MsalTokenProvider(make_config()).token()
 
