@@ -14,8 +14,8 @@ from crmsync.config.errors import ConfigIssue, Loc
 from crmsync.config.models import Config, InboundMapping
 from crmsync.config.suggest import did_you_mean
 from crmsync.connectors.base import CrmType, TableInfo
+from crmsync.mapping.types import COMPATIBLE, is_compatible
 from crmsync.store.resources import ResourceDefinition
-from crmsync.store.types import COMPATIBLE, is_compatible
 
 __all__ = ["validate_against_metadata"]
 

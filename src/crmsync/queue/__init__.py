@@ -11,7 +11,6 @@ from crmsync.queue.base import (
     ChangeQueue,
     DeadLetter,
     Delivery,
-    changes_from_page,
     decode_changes,
     encode_changes,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "QueueClosedError",
     "QueueError",
     "SQLiteQueue",
-    "changes_from_page",
     "decode_changes",
     "encode_changes",
 ]

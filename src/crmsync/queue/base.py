@@ -19,7 +19,6 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 
-from crmsync.connectors.base import ChangePage
 from crmsync.queue.errors import PayloadError, QueueError
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "ChangeQueue",
     "DeadLetter",
     "Delivery",
-    "changes_from_page",
     "decode_changes",
     "encode_changes",
 ]
@@ -149,16 +147,6 @@ class ChangeQueue(Protocol):
     async def aclose(self) -> None:
         """Release the queue's resources; later calls raise ``QueueClosedError``."""
         ...
-
-
-def changes_from_page(page: ChangePage) -> list[Change]:
-    """The changes of one connector page: its records as upserts, its deletions as deletes."""
-    out = [
-        Change("upsert", record.id, record.version, record.values, record.formatted)
-        for record in page.records
-    ]
-    out.extend(Change("delete", deletion.id) for deletion in page.deletions)
-    return out
 
 
 def encode_changes(mapping: str, changes: Sequence[Change]) -> bytes:

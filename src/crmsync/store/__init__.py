@@ -4,11 +4,11 @@ Every resource is a real table named after the resource with one column per fiel
 store's bookkeeping columns. The public surface is re-exported here; the modules behind it are
 ``engine`` (engines, write transactions), ``types`` (field types), ``resources`` (definitions,
 the built-in ``profile``), ``tables`` (SQLAlchemy tables), ``publish``/``migrate`` (schema
-changes), ``schema`` (schema work one at a time: crmsync's own tables, publishing), ``writes``
-(idempotent batch writes) and ``discovery`` (definitions from CRM metadata).
+changes), ``schema`` (schema work one at a time: crmsync's own tables, publishing) and
+``writes`` (idempotent batch writes). The store knows nothing of CRMs: what CRM fields may become
+here, and definitions generated from CRM metadata, are :mod:`crmsync.mapping`'s.
 """
 
-from crmsync.store.discovery import definition_from_table, generated_field_names
 from crmsync.store.engine import DEFAULT_STORE_URL, create_engine_for, parse_store_url
 from crmsync.store.errors import (
     DestructiveChangeError,
@@ -26,18 +26,11 @@ from crmsync.store.resources import (
     ResourceDefinition,
 )
 from crmsync.store.tables import build_metadata, definitions_with_profile
-from crmsync.store.types import (
-    COMPATIBLE,
-    CampaignType,
-    UtcDateTime,
-    default_campaign_type,
-    is_compatible,
-)
+from crmsync.store.types import CampaignType, UtcDateTime
 from crmsync.store.writes import UpsertResult, delete_by_keys, delete_versioned, upsert_batch
 
 __all__ = [
     "BOOKKEEPING_COLUMNS",
-    "COMPATIBLE",
     "DEFAULT_STORE_URL",
     "PROFILE",
     "CampaignType",
@@ -57,14 +50,10 @@ __all__ = [
     "build_metadata",
     "check_identifier",
     "create_engine_for",
-    "default_campaign_type",
-    "definition_from_table",
     "definitions_with_profile",
     "delete_by_keys",
     "delete_versioned",
-    "generated_field_names",
     "identifier_problem",
-    "is_compatible",
     "parse_store_url",
     "plan_publish",
     "publish",

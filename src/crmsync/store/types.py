@@ -1,33 +1,21 @@
-"""Campaign field types: the one vocabulary, its SQL types and its CRM compatibility.
+"""Campaign field types: the one vocabulary and its SQL types.
 
-:class:`CampaignType` is the single source of truth. Everything else here is derived from it:
-the SQLAlchemy type of a column (:func:`sql_type`) and which CRM primitive types may be written
-into a field of that type (:data:`COMPATIBLE`, :func:`is_compatible`,
-:func:`default_campaign_type`).
+:class:`CampaignType` is the single source of truth; the SQLAlchemy type of a column
+(:func:`sql_type`) is derived from it. Which CRM types may be written into which Campaign type
+is the mapping's business (:mod:`crmsync.mapping.types`): the store knows nothing of CRMs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from crmsync.connectors.base import CrmType
-
-__all__ = [
-    "COMPATIBLE",
-    "CampaignType",
-    "UtcDateTime",
-    "default_campaign_type",
-    "is_compatible",
-    "sql_type",
-]
+__all__ = ["CampaignType", "UtcDateTime", "sql_type"]
 
 
 class CampaignType(StrEnum):
@@ -122,46 +110,3 @@ def sql_type(campaign_type: CampaignType, length: int | None = None) -> TypeEngi
         case CampaignType.TEXT:
             return sa.Text()
     raise AssertionError(campaign_type)  # pragma: no cover - the match is exhaustive
-
-
-_T = CampaignType
-_AS_IS = (_T.STRING, _T.TEXT)
-
-#: For each CRM type, the Campaign types its values may be written to; the first is the default
-#: used when a definition is generated from CRM metadata. Every CRM type may be written to a
-#: string as is ("anything more complex is written as a string").
-COMPATIBLE: Mapping[CrmType, tuple[CampaignType, ...]] = MappingProxyType(
-    {
-        CrmType.BOOLEAN: (_T.BOOLEAN, _T.INTEGER, *_AS_IS),
-        CrmType.INTEGER: (_T.INTEGER, _T.DOUBLE, _T.FLOAT, *_AS_IS),
-        CrmType.BIGINT: (_T.INTEGER, _T.DOUBLE, *_AS_IS),
-        CrmType.DECIMAL: (_T.DOUBLE, _T.FLOAT, *_AS_IS),
-        CrmType.DOUBLE: (_T.DOUBLE, _T.FLOAT, *_AS_IS),
-        CrmType.MONEY: (_T.DOUBLE, _T.FLOAT, *_AS_IS),
-        CrmType.STRING: _AS_IS,
-        CrmType.MEMO: (_T.TEXT, _T.STRING),
-        CrmType.DATETIME: (_T.DATETIME, _T.DATE, *_AS_IS),
-        CrmType.DATE: (_T.DATE, _T.DATETIME, *_AS_IS),
-        # Picklists hold a technical value (a number in Dataverse, a string in Salesforce) or a
-        # display label, depending on the mapping: a string holds either.
-        CrmType.PICKLIST: (_T.STRING, _T.INTEGER, _T.TEXT),
-        CrmType.LOOKUP: _AS_IS,
-        CrmType.UNIQUEIDENTIFIER: _AS_IS,
-        CrmType.OTHER: _AS_IS,
-    }
-)
-
-#: String lengths used when a definition is generated from metadata.
-DEFAULT_LENGTHS: Mapping[CrmType, int] = MappingProxyType(
-    {CrmType.UNIQUEIDENTIFIER: 36, CrmType.LOOKUP: 36}
-)
-
-
-def is_compatible(crm_type: CrmType, campaign_type: CampaignType) -> bool:
-    """Whether values of ``crm_type`` may be written into a ``campaign_type`` field."""
-    return campaign_type in COMPATIBLE[crm_type]
-
-
-def default_campaign_type(crm_type: CrmType) -> CampaignType:
-    """The Campaign type a generated definition gives a field of ``crm_type``."""
-    return COMPATIBLE[crm_type][0]

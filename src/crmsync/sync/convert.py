@@ -16,8 +16,9 @@ from enum import IntEnum
 from typing import Any
 
 from crmsync.connectors.base import CrmType, FieldInfo, Record
+from crmsync.mapping.types import is_compatible
 from crmsync.store.resources import FieldDefinition
-from crmsync.store.types import CampaignType, is_compatible
+from crmsync.store.types import CampaignType
 from crmsync.sync.parse import (
     ConversionError,
     Parser,

@@ -24,7 +24,7 @@ from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.emulators.dataverse.app import create_emulator
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 from crmsync.errors import RejectError
-from crmsync.store.discovery import definition_from_table, generated_field_names
+from crmsync.mapping.discovery import definition_from_table, generated_field_names
 from crmsync.store.engine import create_engine_for
 from crmsync.store.publish import publish
 from crmsync.store.resources import PROFILE

@@ -9,13 +9,11 @@ from types import MappingProxyType
 import pytest
 
 import crmsync.queue as queue_package
-from crmsync.connectors.base import ChangePage, Deletion, Record
 from crmsync.queue import (
     Change,
     ChangeMessage,
     PayloadError,
     QueueError,
-    changes_from_page,
     decode_changes,
     encode_changes,
 )
@@ -28,17 +26,6 @@ def test_all_lists_exactly_the_public_names() -> None:
         if not name.startswith("_") and not isinstance(value, type(queue_package))
     }
     assert set(queue_package.__all__) == public
-
-
-def test_changes_from_a_page_are_upserts_then_deletes() -> None:
-    page = ChangePage(
-        records=[Record("a", {"x": 1}, {"x": "One"}, 5)],
-        deletions=[Deletion("b", datetime(2026, 1, 1, tzinfo=UTC))],
-    )
-    assert changes_from_page(page) == [
-        Change("upsert", "a", 5, {"x": 1}, {"x": "One"}),
-        Change("delete", "b"),
-    ]
 
 
 def test_payloads_round_trip_any_mapping_type() -> None:

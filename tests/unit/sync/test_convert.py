@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmsync.connectors.base import CrmType, FieldInfo, Option, Record
+from crmsync.mapping.types import COMPATIBLE
 from crmsync.store.resources import FieldDefinition
-from crmsync.store.types import COMPATIBLE, CampaignType
+from crmsync.store.types import CampaignType
 from crmsync.sync.convert import campaign_value, emitter
 from crmsync.sync.parse import (
     ConversionError,

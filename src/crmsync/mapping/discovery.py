@@ -1,9 +1,9 @@
 """Resource definitions generated from CRM metadata (schema discovery).
 
-:func:`definition_from_table` proposes a custom resource for a CRM table: one field per CRM field,
-typed by :func:`~crmsync.store.types.default_campaign_type`, with the CRM primary key as the unique
-identifier. :func:`generated_field_names` gives the CRM → Campaign name of each field, so that a
-matching inbound mapping can be generated from the same rule.
+:func:`definition_from_table` proposes a custom resource for a CRM table: one field per CRM
+field, typed by :func:`~crmsync.mapping.types.default_campaign_type`, with the CRM primary key as
+the unique identifier. :func:`generated_field_names` gives the CRM → Campaign name of each field,
+so that a matching inbound mapping can be generated from the same rule.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Sequence
 
 from crmsync.connectors.base import CrmType, FieldInfo, TableInfo
+from crmsync.mapping.types import DEFAULT_LENGTHS, default_campaign_type
 from crmsync.store.errors import StoreDefinitionError
 from crmsync.store.names import (
     BOOKKEEPING_COLUMNS,
@@ -20,7 +21,7 @@ from crmsync.store.names import (
     snake_case,
 )
 from crmsync.store.resources import FieldDefinition, ResourceDefinition
-from crmsync.store.types import DEFAULT_LENGTHS, CampaignType, default_campaign_type
+from crmsync.store.types import CampaignType
 
 __all__ = ["definition_from_table", "generated_field_names"]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from crmsync.connectors.base import CrmType, FieldInfo, TableInfo
-from crmsync.store.discovery import definition_from_table, generated_field_names
+from crmsync.mapping.discovery import definition_from_table, generated_field_names
 from crmsync.store.errors import InvalidIdentifierError, StoreDefinitionError
 from crmsync.store.types import CampaignType
 
