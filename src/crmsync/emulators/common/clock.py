@@ -5,8 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Protocol
 
-__all__ = ["Clock"]
+__all__ = ["Clock", "SupportsNow"]
+
+
+class SupportsNow(Protocol):
+    """The part of the emulator clock the stores need."""
+
+    def now(self) -> datetime: ...
 
 
 class Clock:

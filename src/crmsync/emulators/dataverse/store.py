@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from crmsync.emulators.common.clock import SupportsNow
 from crmsync.emulators.common.sqlite import create_sqlite_engine
 from crmsync.emulators.dataverse.formatting import annotations_sql
 from crmsync.emulators.dataverse.rowjson import (
@@ -42,13 +43,7 @@ from crmsync.emulators.dataverse.schema import (
     Table,
 )
 
-__all__ = ["DataverseStore", "SupportsNow", "format_datetime", "lookup_type_column"]
-
-
-class SupportsNow(Protocol):
-    """The part of the emulator clock the store needs."""
-
-    def now(self) -> datetime: ...
+__all__ = ["DataverseStore", "format_datetime", "lookup_type_column"]
 
 
 _INTEGER_TYPES = {

@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from crmsync.emulators.common.clock import SupportsNow
 from crmsync.emulators.common.sqlite import create_sqlite_engine
 from crmsync.emulators.salesforce.ids import IdGenerator
 from crmsync.emulators.salesforce.schema import (
@@ -36,19 +37,13 @@ from crmsync.emulators.salesforce.schema import (
     SObject,
 )
 
-__all__ = ["DELETED_DATE", "SalesforceStore", "SupportsNow", "format_datetime"]
+__all__ = ["DELETED_DATE", "SalesforceStore", "format_datetime"]
 
 #: Hidden column: when the record went to the recycle bin (``None`` while it is live).
 DELETED_DATE = "_DeletedDate"
 #: The emulated org and its (only) user: well-formed ids, so SOQL filters on them are accepted.
 ORG_ID = "00D5g000004ORGaEAO"
 USER_ID = "0055g00000USERaAAP"
-
-
-class SupportsNow(Protocol):
-    """The part of the emulator clock the store needs."""
-
-    def now(self) -> datetime: ...
 
 
 def format_datetime(when: datetime) -> str:
