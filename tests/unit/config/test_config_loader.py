@@ -285,3 +285,11 @@ def test_a_wrong_list_of_named_entries_is_not_set_aside() -> None:
         "c.yaml:2: elsewhere: unknown key 'elsewhere'",
         "c.yaml:9: resources: Input should be a valid tuple",
     ]
+
+
+def test_two_way_is_refused_until_the_merge_exists() -> None:
+    found = errors(BASE + "      two_way: true\n")
+    assert len(found) == 1
+    assert "c.yaml:18: inbound.mappings[0].two_way" in found[0]
+    assert "not available" in found[0]
+    assert errors(BASE + "      two_way: false\n") == []
