@@ -28,7 +28,9 @@ from rich.table import Table
 from rich.text import Text
 
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.config import load_config
 from crmsync.config.models import Config
+from crmsync.config.secrets import resolve_secrets
 from crmsync.errors import CrmsyncError
 from crmsync.runtime import freeze_startup_heap
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
@@ -36,6 +38,7 @@ from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
 from crmsync.sync.state_tables import COUNTER_NAMES as COUNTER_COLUMNS
 from crmsync.workflows import (
     ActiveConfig,
+    configured,
     counts_table,
     open_active_config,
     run_side_by_side,
@@ -63,6 +66,18 @@ def summary_table(summary: RunSummary) -> Table:
     for name in _SHOWN:
         table.add_row(_HEADERS.get(name, name), *(f"{d[name]:,}" for d in documents))
     return table
+
+
+def _check_secrets(file: Config) -> None:
+    """Every secret the file's switched-on workflows need, found before anything is created (the
+    store included): a run with a missing secret stops before it starts."""
+    names = configured(file)
+    used = {m.connection for m in file.inbound.mappings} if "inbound" in names else set()
+    for name, section in (("outbound", file.outbound), ("optinout", file.optinout)):
+        if name in names and section.connection is not None:
+            used.add(section.connection)
+    connections = {name: c for name, c in file.connections.items() if name in used}
+    resolve_secrets(file.model_copy(update={"connections": connections}))
 
 
 def _active_configs(active: ActiveConfig, console: Console) -> dict[str, Config]:
@@ -142,6 +157,7 @@ def run(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        _check_secrets(load_config(config))
         with open_active_config(config) as active:
             configs = _active_configs(active, console)
         loaded = configs["inbound"]
