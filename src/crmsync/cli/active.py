@@ -18,15 +18,18 @@ __all__ = ["active_config", "active_configs", "open_active"]
 
 def open_active(path: Path, workflows: Sequence[str]) -> ActiveConfig:
     """The file's active configuration; a notice on stderr when the file differs from the active
-    revision of one of ``workflows`` (the ones the command uses)."""
+    revision of one of ``workflows`` (the ones the command uses), and one naming their pending
+    revisions."""
     active = open_active_config(path)
     try:
-        notice = active.notice(workflows)
+        notices = (active.notice(workflows), active.pending_notice(workflows))
     except BaseException:
         active.close()
         raise
-    if notice is not None:
-        Console(stderr=True, soft_wrap=True).print(Text(f"notice: {notice}", style="yellow"))
+    console = Console(stderr=True, soft_wrap=True)
+    for notice in notices:
+        if notice is not None:
+            console.print(Text(f"notice: {notice}", style="yellow"))
     return active
 
 

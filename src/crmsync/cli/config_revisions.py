@@ -3,8 +3,8 @@ history, the one truth every command and the server use (docs/configuration.md, 
 configuration lives").
 
 Exit codes: 0 done (``diff``: the file is the active configuration), 1 the file differs (``diff``)
-or an error: an invalid file, a file that would move the store, an unknown workflow, a question
-left unanswered.
+or an error: an invalid file, a file that would move the store, an unknown workflow, workflows
+whose revisions differ exported without ``--workflow``, a question left unanswered.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crmsync.cli.config_cmds import ConfigOption
-from crmsync.errors import CrmsyncError
+from crmsync.errors import ConfigurationError, CrmsyncError
 from crmsync.workflows import WORKFLOW_NAMES, open_active_config
 from crmsync.workflows.active import ActiveConfig
 
@@ -39,7 +39,7 @@ WorkflowOption = Annotated[
 
 
 def _fail(exc: CrmsyncError, what: str) -> typer.Exit:
-    Console(stderr=True).print(Text(f"{what} failed: {exc}", style="red"))
+    Console(stderr=True, soft_wrap=True).print(Text(f"{what} failed: {exc}", style="red"))
     return typer.Exit(1)
 
 
@@ -47,9 +47,9 @@ def _workflows(workflow: str | None) -> tuple[str, ...]:
     if workflow is None:
         return WORKFLOW_NAMES
     if workflow not in WORKFLOW_NAMES:
-        raise typer.BadParameter(
-            f"'{workflow}' is not a workflow (workflows: {', '.join(WORKFLOW_NAMES)})",
-            param_hint="--workflow",
+        raise ConfigurationError(
+            f"--workflow: '{workflow}' is not a workflow (workflows: {', '.join(WORKFLOW_NAMES)})",
+            code="UNKNOWN_WORKFLOW",
         )
     return (workflow,)
 
@@ -70,7 +70,7 @@ def apply(
     Like an edit made in the console, a pending revision becomes active when its workflow next
     starts: under `crmsync serve` at its start, otherwise when `crmsync run` starts.
     """
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     try:
         with open_active_config(file) as active:
             found = active.differences(latest=True)
@@ -104,8 +104,9 @@ def _exported(active: ActiveConfig, workflows: tuple[str, ...], pending: bool) -
     texts = {revision.yaml for revision in revisions}
     if len(texts) > 1:
         which = ", ".join(f"{r.workflow}: revision {r.id}" for r in revisions)
-        raise typer.BadParameter(
-            f"the workflows' revisions differ ({which}): choose one", param_hint="--workflow"
+        raise ConfigurationError(
+            f"the workflows' revisions differ ({which}): choose one with --workflow",
+            code="WORKFLOW_NEEDED",
         )
     return texts.pop()
 
@@ -127,8 +128,8 @@ def export(
     Without --workflow, the workflows must share one revision text. Revisions hold no secrets:
     a configuration names where they are (an environment variable or a file), never their value.
     """
-    workflows = _workflows(workflow)
     try:
+        workflows = _workflows(workflow)
         with open_active_config(config) as active:
             text = _exported(active, workflows, pending)
     except CrmsyncError as exc:
@@ -137,13 +138,13 @@ def export(
         typer.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8")
-    Console(stderr=True).print(Text(f"wrote {output}"))
+    Console(stderr=True, soft_wrap=True).print(Text(f"wrote {output}"))
 
 
 @app.command("diff")
 def diff(file: FileArgument, workflow: WorkflowOption = None) -> None:
     """Show how FILE differs from each workflow's active revision (exit 1 when it does)."""
-    console = Console()
+    console = Console(soft_wrap=True)
     try:
         with open_active_config(file) as active:
             found = active.differences(_workflows(workflow))
@@ -166,8 +167,8 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The configuration revisions, newest first: who made each, when, what, its state."""
-    workflows = _workflows(workflow)
     try:
+        workflows = _workflows(workflow)
         with open_active_config(config) as active:
             found = active.revisions.history(workflow, limit=limit)
     except CrmsyncError as exc:

@@ -89,11 +89,13 @@ def _active_configs(active: ActiveConfig, console: Console) -> dict[str, Config]
             Text(
                 f"{active.path} applied as revision {item.revision.id} of "
                 f"{item.difference.workflow} ({item.difference.summary()})"
-            )
+            ),
+            soft_wrap=True,
         )
     for revision in activated:
         console.print(
-            Text(f"{revision.workflow}: revision {revision.id} ({revision.note}) is now active")
+            Text(f"{revision.workflow}: revision {revision.id} ({revision.note}) is now active"),
+            soft_wrap=True,
         )
     return active.configs()
 

@@ -199,6 +199,14 @@ class ActiveConfig:
             f"export --workflow {found[0].workflow} --output {self.path}"
         )
 
+    def pending_notice(self, workflows: Iterable[str]) -> str | None:
+        """One line naming the pending revisions of ``workflows`` (edits not in effect yet)."""
+        found = [r for r in map(self.revisions.pending, workflows) if r is not None]
+        if not found:
+            return None
+        listed = "; ".join(f"{r.workflow}: revision {r.id} by {r.author} ({r.note})" for r in found)
+        return f"pending edits, in effect when their workflow next starts: {listed}"
+
     def _is_pending(self, workflow: str) -> bool:
         """Whether the file is the workflow's pending revision."""
         pending = self.revisions.pending(workflow)
