@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +23,7 @@ from rich.text import Text
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.errors import ConfigurationError, CrmsyncError
 from crmsync.workflows import WORKFLOW_NAMES, open_active_config
-from crmsync.workflows.active import ActiveConfig
+from crmsync.workflows.active import ActiveConfig, Difference
 
 __all__ = ["app"]
 
@@ -54,10 +55,13 @@ def _workflows(workflow: str | None) -> tuple[str, ...]:
     return (workflow,)
 
 
-def _print_diff(console: Console, diff: str) -> None:
-    for line in diff.splitlines():
-        style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-        console.print(Text(line, style=style or ""), soft_wrap=True)
+def _print_differences(console: Console, found: Sequence[Difference], file: Path) -> None:
+    """Each difference: the revision it is from, then the unified diff to the file."""
+    for item in found:
+        console.print(Text(f"{item.describe()} → {file}:", style="bold"))
+        for line in item.diff.splitlines():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+            console.print(Text(line, style=style))
 
 
 @app.command("apply")
@@ -77,9 +81,7 @@ def apply(
             if not found:
                 console.print(Text(f"{file} is the configuration of every workflow already"))
                 return
-            for item in found:
-                console.print(Text(f"{item.describe()} → {file}:", style="bold"))
-                _print_diff(console, item.diff)
+            _print_differences(console, found, file)
             if not yes:
                 if not sys.stdin.isatty():
                     console.print("nothing applied: give --yes to apply without a question")
@@ -153,9 +155,7 @@ def diff(file: FileArgument, workflow: WorkflowOption = None) -> None:
     if not found:
         console.print(Text(f"{file} is the active configuration"))
         return
-    for item in found:
-        console.print(Text(f"{item.describe()} → {file}:", style="bold"))
-        _print_diff(console, item.diff)
+    _print_differences(console, found, file)
     raise typer.Exit(1)
 
 
