@@ -29,6 +29,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "EngineOptions": ("crmsync.sync.engine", "EngineOptions"),
     "InboundEngine": ("crmsync.sync.engine", "InboundEngine"),
     "RunSummary": ("crmsync.sync.engine", "RunSummary"),
+    "ActiveConfig": ("crmsync.workflows", "ActiveConfig"),
+    "open_active_config": ("crmsync.workflows", "open_active_config"),
     "run_side_by_side": ("crmsync.workflows", "run_side_by_side"),
     "standard_runs": ("crmsync.workflows", "standard_runs"),
     # jobs
@@ -72,6 +74,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 }
 
 __all__ = [
+    "ActiveConfig",
     "AuthenticationError",
     "BackgroundServer",
     "Config",
@@ -108,6 +111,7 @@ __all__ = [
     "load_config_text",
     "load_job",
     "load_job_text",
+    "open_active_config",
     "open_connector",
     "read_event_file",
     "record_events",
@@ -165,4 +169,9 @@ if TYPE_CHECKING:
     from crmsync.store import create_engine_for
     from crmsync.sync.connections import open_connector
     from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
-    from crmsync.workflows import run_side_by_side, standard_runs
+    from crmsync.workflows import (
+        ActiveConfig,
+        open_active_config,
+        run_side_by_side,
+        standard_runs,
+    )

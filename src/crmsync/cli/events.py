@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption
-from crmsync.config import load_config
 from crmsync.errors import CrmsyncError
 from crmsync.events import EVENT_TYPES, read_event_file, record_events
 from crmsync.events.outbound import backlog, lifetime_counts
@@ -29,6 +29,8 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Marketing events: import them, send them to the CRM.", no_args_is_help=True)
 DEFAULT = Path("crmsync.yaml")
+#: The workflow whose active configuration these commands use.
+WORKFLOW = "outbound"
 
 
 def _fail(exc: CrmsyncError) -> typer.Exit:
@@ -48,7 +50,7 @@ def import_(
 ) -> None:
     """Record the events of FILE; malformed lines are reported by number, the good ones kept."""
     try:
-        cfg = load_config(config)
+        cfg = active_config(config, WORKFLOW)
         result = read_event_file(file, file_format)
     except CrmsyncError as exc:
         raise _fail(exc) from None
@@ -91,7 +93,7 @@ def run(
 ) -> None:
     """Run the outbound workflow alone (until interrupted, or once)."""
     try:
-        cfg = load_config(config)
+        cfg = active_config(config, WORKFLOW)
 
         async def go() -> dict[str, int]:
             async with open_outbound(cfg) as workflow:
@@ -110,7 +112,7 @@ def status(
 ) -> None:
     """Pending events and the outbound counters, per event type."""
     try:
-        cfg = load_config(config)
+        cfg = active_config(config, WORKFLOW)
     except CrmsyncError as exc:
         raise _fail(exc) from None
     engine = create_engine_for(cfg.store.url, schema=cfg.store.pg_schema)

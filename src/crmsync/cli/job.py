@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption, print_report
 from crmsync.config import Config, check_config_file
 from crmsync.config.errors import ConfigIssue
@@ -26,6 +27,7 @@ from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, check_job_
 from crmsync.jobs.context import Progress as ProgressCallback
 from crmsync.jobs.runner import RunFailed
 from crmsync.store import create_engine_for
+from crmsync.workflows.revisions import JOBS_WORKFLOW
 
 __all__ = ["app", "open_store"]
 
@@ -37,11 +39,22 @@ VarOption = Annotated[
 
 
 def _config(path: Path, errors: Console) -> Config:
+    """The configuration file (its store holds the runs and options)."""
     report = check_config_file(path)
     if report.config is None or report.errors:
         print_report(report, errors)
         raise typer.Exit(1)
     return report.config
+
+
+def _run_config(path: Path, errors: Console) -> Config:
+    """What job runs use, as the server's do: the active configuration of inbound."""
+    _config(path, errors)  # a bad file: every problem, as `crmsync validate` lists them
+    try:
+        return active_config(path, JOBS_WORKFLOW)
+    except CrmsyncError as exc:
+        errors.print(Text(f"error: {exc.message}"))
+        raise typer.Exit(1) from None
 
 
 def open_store(config: Config) -> JobStore:
@@ -152,7 +165,7 @@ def run(
 ) -> None:
     """Run a job (or finish its last run if that one did not finish); print the run id."""
     errors = Console(stderr=True)
-    settings = _config(config, errors)
+    settings = _run_config(config, errors)
     text = job_file.read_text(encoding="utf-8")
     job, issues = check_job_text(text, source=str(job_file))
     if job is None:
@@ -173,7 +186,7 @@ def run(
 def resume(run_id: str, config: ConfigOption = Path("crmsync.yaml")) -> None:
     """Continue a run where it stopped (after a crash or a failed step)."""
     errors = Console(stderr=True)
-    settings = _config(config, errors)
+    settings = _run_config(config, errors)
     try:
         done = asyncio.run(_run(settings, None, resume=run_id))
     except RunFailed as exc:

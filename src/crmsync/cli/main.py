@@ -7,6 +7,7 @@ import typer
 from crmsync import __version__
 from crmsync.cli import (
     config_cmds,
+    config_revisions,
     demo,
     emulate,
     events,
@@ -37,6 +38,7 @@ app.add_typer(optout.app, name="optout")
 app.add_typer(events.app, name="events")
 app.add_typer(user.app, name="user")
 app.add_typer(workflow.app, name="workflow")
+app.add_typer(config_revisions.app, name="config")
 app.command("run")(run.run)
 app.command("status")(status.status)
 app.command("serve")(serve.serve)

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption
-from crmsync.config import load_config
 from crmsync.errors import CrmsyncError
 from crmsync.sync.replay import request_replay
 from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
@@ -40,9 +40,8 @@ def replay(
     """Replay every record of mapping NAME at the next start of inbound."""
     console = Console(stderr=True)
     try:
-        request = asyncio.run(
-            request_replay(load_config(config), name, limit_backlog=limit, limit_rows=limit)
-        )
+        inbound = active_config(config, "inbound")
+        request = asyncio.run(request_replay(inbound, name, limit_backlog=limit, limit_rows=limit))
     except ReplayRefused as exc:
         console.print(f"[red]refused:[/red] {exc.message}")
         raise typer.Exit(1 if exc.code == "UNKNOWN_MAPPING" else EXIT_REFUSED) from None

@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption
-from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
 from crmsync.optout.changes import set_opt_outs
@@ -28,6 +28,8 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Opt-in/out synchronization.", no_args_is_help=True)
 DEFAULT = Path("crmsync.yaml")
+#: The workflow whose active configuration these commands use.
+WORKFLOW = "optinout"
 
 
 def _fail(exc: CrmsyncError) -> typer.Exit:
@@ -48,7 +50,7 @@ def run(
 ) -> None:
     """Run the optinout workflow (until interrupted, or once)."""
     try:
-        cfg = load_config(config)
+        cfg = active_config(config, WORKFLOW)
 
         async def go() -> dict[str, int]:
             async with open_optinout(cfg) as workflow:
@@ -69,7 +71,7 @@ def log(
 ) -> None:
     """The recorded opt-out decisions, newest first: both values and times, the winner, why."""
     try:
-        engine, _profile = _store(load_config(config))
+        engine, _profile = _store(active_config(config, WORKFLOW))
     except CrmsyncError as exc:
         raise _fail(exc) from None
     query = sa.select(LOG).order_by(LOG.c.id.desc()).limit(limit)
@@ -114,7 +116,7 @@ def set_(
             raise typer.Exit(2)
         parsed[name] = text.lower() == "true"
     try:
-        engine, profile = _store(load_config(config))
+        engine, profile = _store(active_config(config, WORKFLOW))
         with write_transaction(engine) as conn:
             changed = set_opt_outs(conn, profile, external_id, parsed, origin="cli")
         engine.dispose()
@@ -132,7 +134,7 @@ def export(
 ) -> None:
     """Write the opt-outs changed since the last export to a CSV file in the folder."""
     try:
-        cfg = load_config(config)
+        cfg = active_config(config, WORKFLOW)
         target = folder or (
             cfg.optinout.file_exchange.folder if cfg.optinout.file_exchange else None
         )
@@ -154,7 +156,7 @@ def import_(
 ) -> None:
     """Apply a CSV of opt-out changes (external_id,attribute,opted_out,changed_at)."""
     try:
-        engine, profile = _store(load_config(config))
+        engine, profile = _store(active_config(config, WORKFLOW))
         report = import_file(engine, profile, file)
         engine.dispose()
     except CrmsyncError as exc:

@@ -1,8 +1,15 @@
 """``crmsync run``: every configured workflow (inbound, outbound, optinout) side by side, until
 stopped (SIGINT/SIGTERM) or, with ``--once``, until each has caught up and drained its backlog.
 
-Exit codes: 0 stopped cleanly or caught up, 1 invalid configuration or a failure it could not
-recover from (the reason is printed and recorded as the workflow's ``FAILED`` status).
+Each workflow runs on its active configuration revision. At start, a configuration file that
+differs from a revision is applied and activated when that revision came from a file too, and
+refused (exit 1, naming ``crmsync config apply`` and ``crmsync config export``) when it was
+edited through the API or the console; pending revisions are activated, as a start under
+``crmsync serve`` does (see docs/configuration.md, "Where the configuration lives").
+
+Exit codes: 0 stopped cleanly or caught up, 1 invalid configuration, a file that differs from
+edited revisions, or a failure it could not recover from (the reason is printed and recorded as
+the workflow's ``FAILED`` status).
 """
 
 from __future__ import annotations
@@ -18,16 +25,25 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
 from crmsync.config.models import Config
+from crmsync.config.secrets import resolve_secrets
 from crmsync.errors import CrmsyncError
 from crmsync.runtime import freeze_startup_heap
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
 from crmsync.sync.state_tables import COUNTER_NAMES as COUNTER_COLUMNS
-from crmsync.workflows import counts_table, run_side_by_side, standard_runs
+from crmsync.workflows import (
+    ActiveConfig,
+    configured,
+    counts_table,
+    open_active_config,
+    run_side_by_side,
+    standard_runs,
+)
 
 __all__ = ["run", "summary_table"]
 
@@ -52,15 +68,54 @@ def summary_table(summary: RunSummary) -> Table:
     return table
 
 
+def _check_secrets(file: Config) -> None:
+    """Every secret the file's switched-on workflows need, found before anything is created (the
+    store included): a run with a missing secret stops before it starts."""
+    names = configured(file)
+    used = {m.connection for m in file.inbound.mappings} if "inbound" in names else set()
+    for name, section in (("outbound", file.outbound), ("optinout", file.optinout)):
+        if name in names and section.connection is not None:
+            used.add(section.connection)
+    connections = {name: c for name, c in file.connections.items() if name in used}
+    resolve_secrets(file.model_copy(update={"connections": connections}))
+
+
+def _active_configs(active: ActiveConfig, console: Console) -> dict[str, Config]:
+    """Each workflow's configuration once the file is fast-forwarded and the pending revisions
+    activated (refused when the file differs from edits made through the API or console)."""
+    applied, activated = active.fast_forward()
+    for item in applied:
+        console.print(
+            Text(
+                f"{active.path} applied as revision {item.revision.id} of "
+                f"{item.difference.workflow} ({item.difference.summary()})"
+            ),
+            soft_wrap=True,
+        )
+    for revision in activated:
+        console.print(
+            Text(f"{revision.workflow}: revision {revision.id} ({revision.note}) is now active"),
+            soft_wrap=True,
+        )
+    return active.configs()
+
+
 async def _run(
-    engine: InboundEngine, once: bool, config: Config
+    engine: InboundEngine, once: bool, configs: Mapping[str, Config]
 ) -> tuple[RunSummary, dict[str, Mapping[str, int]]]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    # outbound and optinout run next to the inbound engine, on the same stop signal.
-    runs = standard_runs(config)
+    # outbound and optinout run next to the inbound engine, on the same stop signal, each on its
+    # own workflow's configuration.
+    runs = [
+        run
+        for name in ("outbound", "optinout")
+        for run in standard_runs(configs[name])
+        if run.name == name
+    ]
+    config = configs["inbound"]
     if not config.inbound.mappings:
         return RunSummary(), await run_side_by_side(config, runs, once=once, stop=stop)
     async with engine:
@@ -104,7 +159,10 @@ def run(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        loaded = load_config(config)
+        _check_secrets(load_config(config))
+        with open_active_config(config) as active:
+            configs = _active_configs(active, console)
+        loaded = configs["inbound"]
         names = [m.name for m in loaded.inbound.mappings]
         bars: InboundProgress = RichProgress(names, console) if progress else NoProgress()
         options = EngineOptions(
@@ -115,7 +173,7 @@ def run(
         )
         engine = InboundEngine(loaded, options=options, progress=bars)
         freeze_startup_heap()
-        summary, others = asyncio.run(_run(engine, once, loaded))
+        summary, others = asyncio.run(_run(engine, once, configs))
     except CrmsyncError as exc:
         console.print(f"[red]run failed:[/red] {exc}")
         raise typer.Exit(1) from None

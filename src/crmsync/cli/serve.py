@@ -15,18 +15,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from crmsync.cli.active import open_active
 from crmsync.cli.config_cmds import ConfigOption
-from crmsync.config import load_config
-from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
-from crmsync.store import create_engine_for
+from crmsync.workflows import WORKFLOW_NAMES, ActiveConfig
 
 __all__ = ["serve"]
 
 
-async def _serve(
-    text: str, base: Path, config: Config, host: str, port: int, start: list[str], jobs: Path
-) -> None:
+async def _serve(active: ActiveConfig, host: str, port: int, start: list[str], jobs: Path) -> None:
     # The web application loads here, not with every other command.
     import uvicorn
 
@@ -35,8 +32,8 @@ async def _serve(
     from crmsync.serving import StoppableServer
     from crmsync.workflows import Supervisor, standard_specs
 
-    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
-    supervisor = Supervisor(engine, text, standard_specs(), base=base)
+    engine = active.engine
+    supervisor = Supervisor(engine, active.text, standard_specs(), base=active.base)
     try:
         for name in start:
             await supervisor.start(name)
@@ -64,11 +61,10 @@ def serve(
 ) -> None:
     """Run the workflows' supervisor, the REST API and the web console."""
     try:
-        # The file as written is every workflow's first configuration revision; its relative
-        # paths resolve against its folder.
-        loaded = load_config(config)
-        text = config.read_text(encoding="utf-8")
-        asyncio.run(_serve(text, config.absolute().parent, loaded, host, port, start or [], jobs))
+        # The file as written is the first configuration revision of a workflow that has none;
+        # the relative paths of every revision resolve against its folder.
+        active = open_active(config, WORKFLOW_NAMES)
+        asyncio.run(_serve(active, host, port, start or [], jobs))
     except CrmsyncError as exc:
         Console(stderr=True).print(f"[red]serve failed:[/red] {exc}")
         raise typer.Exit(1) from None

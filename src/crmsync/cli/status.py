@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,23 +16,22 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from crmsync.cli.active import active_configs
 from crmsync.cli.config_cmds import ConfigOption
-from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
 from crmsync.store import create_engine_for
 from crmsync.sync.engine import open_queue
 from crmsync.sync.state import SyncState
 from crmsync.sync.state_tables import COUNTER_NAMES
-from crmsync.workflows import store_backlogs
+from crmsync.workflows import WORKFLOW_NAMES, store_backlogs
 
 __all__ = ["collect_status", "status"]
 
-WORKFLOWS = ("inbound", "outbound", "optinout")
 
-
-async def collect_status(config: Config) -> dict[str, Any]:
-    """The status document ``status --json`` prints."""
+async def collect_status(configs: Mapping[str, Config]) -> dict[str, Any]:
+    """The status document ``status --json`` prints, from each workflow's configuration."""
+    config = configs["inbound"]
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     queue = open_queue(config)
     try:
@@ -54,9 +54,13 @@ async def collect_status(config: Config) -> dict[str, Any]:
                 "cursor_saved_at": _iso(state.cursor_updated_at(mapping.name)),
                 "counters": counts.as_dict() if counts else dict.fromkeys(COUNTER_NAMES, 0),
             }
-        backlogs = store_backlogs(engine, config) | {"inbound": inbound_backlog}
+        backlogs = {
+            "inbound": inbound_backlog,
+            "outbound": store_backlogs(engine, configs["outbound"])["outbound"],
+            "optinout": store_backlogs(engine, configs["optinout"])["optinout"],
+        }
         workflows = {}
-        for name in WORKFLOWS:
+        for name in WORKFLOW_NAMES:
             found = statuses.get(name)
             workflows[name] = {
                 "status": found.status.value if found else "STOPPED",
@@ -81,7 +85,7 @@ def status(
     """Show each workflow's status and backlog and each mapping's counters."""
     console = Console()
     try:
-        document = asyncio.run(collect_status(load_config(config)))
+        document = asyncio.run(collect_status(active_configs(config, WORKFLOW_NAMES)))
     except CrmsyncError as exc:
         Console(stderr=True).print(f"[red]status failed:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -1,6 +1,7 @@
 """Running the configured workflows: side by side (``crmsync run``) or supervised, each
 started and stopped on demand on its active configuration revision (``crmsync serve``)."""
 
+from crmsync.workflows.active import ActiveConfig, Applied, Difference, open_active_config
 from crmsync.workflows.backlog import store_backlogs
 from crmsync.workflows.revisions import Revision, RevisionStore
 from crmsync.workflows.side_by_side import (
@@ -21,6 +22,9 @@ from crmsync.workflows.supervisor import (
 
 __all__ = [
     "WORKFLOW_NAMES",
+    "ActiveConfig",
+    "Applied",
+    "Difference",
     "Revision",
     "RevisionStore",
     "StopResult",
@@ -30,6 +34,7 @@ __all__ = [
     "WorkflowView",
     "configured",
     "counts_table",
+    "open_active_config",
     "run_side_by_side",
     "standard_runs",
     "standard_specs",

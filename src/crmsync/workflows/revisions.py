@@ -22,11 +22,27 @@ from typing import Any, Literal
 import sqlalchemy as sa
 import yaml
 
+from crmsync.config.errors import ConfigIssue
+from crmsync.config.models import Config, StoreConfig
 from crmsync.store.engine import write_transaction
 from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["Revision", "RevisionState", "RevisionStore", "changes", "dump_yaml"]
+__all__ = [
+    "JOBS_WORKFLOW",
+    "WORKFLOW_NAMES",
+    "Revision",
+    "RevisionState",
+    "RevisionStore",
+    "changes",
+    "dump_yaml",
+    "store_moved",
+]
+
+#: The workflows, each with its own chain of revisions.
+WORKFLOW_NAMES = ("inbound", "outbound", "optinout")
+#: The workflow whose active configuration gives job runs their connections.
+JOBS_WORKFLOW = "inbound"
 
 RevisionState = Literal["pending", "active", "superseded"]
 
@@ -40,6 +56,19 @@ def _utcnow() -> datetime:
 def dump_yaml(data: Any) -> str:
     """``data`` as the YAML text of an edited revision (keys in their order, block style)."""
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def store_moved(store: StoreConfig, candidate: Config) -> ConfigIssue | None:
+    """Why ``candidate`` cannot be a revision of the history kept in ``store`` (the
+    configuration file's store, its paths resolved): it names another store. ``None``: it may."""
+    if candidate.store == store:
+        return None
+    return ConfigIssue(
+        ("store",),
+        "a configuration revision cannot move the store: its 'store:' section must be the one "
+        "of the configuration file, which says where the revisions are kept (to use another "
+        "store, point the file at it: its history starts from the file)",
+    )
 
 
 def changes(before: str | None, after: str, *, labels: tuple[str, str]) -> str:

@@ -33,7 +33,13 @@ from crmsync.config.models import Config
 from crmsync.errors import ConfigurationError
 from crmsync.sync.state import SyncState
 from crmsync.sync.state_models import WorkflowStatus
-from crmsync.workflows.revisions import Revision, RevisionStore, dump_yaml
+from crmsync.workflows.revisions import (
+    WORKFLOW_NAMES,
+    Revision,
+    RevisionStore,
+    dump_yaml,
+    store_moved,
+)
 
 __all__ = [
     "WORKFLOW_NAMES",
@@ -44,8 +50,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-WORKFLOW_NAMES = ("inbound", "outbound", "optinout")
 
 #: ``run(config, stop, started)``: run until ``stop`` is set; await ``started()`` once syncing.
 RunFunction = Callable[
@@ -127,6 +131,9 @@ class Supervisor:
         self.stop_timeout = stop_timeout
         self.state = SyncState(engine)
         self.revisions = RevisionStore(engine)
+        seed = check_config_text(initial_yaml, source="configuration file", base=base).config
+        #: Where the revisions are kept (the configuration file's store): no revision moves it.
+        self.store = seed.store if seed is not None else None
         self._running: dict[str, _Running] = {}
         self._memory = {name: _Memory() for name in self.specs}
         self._locks = {name: asyncio.Lock() for name in self.specs}
@@ -184,11 +191,15 @@ class Supervisor:
 
     def check(self, name: str, yaml_text: str) -> Config:
         """``yaml_text`` as the workflow's configuration, once it passes the configuration
-        checks (:class:`ConfigError` otherwise, listing every problem)."""
+        checks and keeps the file's ``store:`` (:class:`ConfigError` otherwise, listing every
+        problem)."""
         self._spec(name)
         report = check_config_text(yaml_text, source="edit", environ=self.environ, base=self.base)
         if report.errors or report.config is None:
             raise ConfigError(list(report.errors) or [ConfigIssue((), "not a configuration")])
+        moved = None if self.store is None else store_moved(self.store, report.config)
+        if moved is not None:
+            raise ConfigError([moved])
         return report.config
 
     def propose(self, name: str, yaml_text: str, *, author: str, note: str) -> Revision:

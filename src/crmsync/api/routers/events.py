@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Query, status
 
 from crmsync.api.auth import Admin, Operator, Viewer
 from crmsync.api.deps import Events
@@ -50,9 +50,14 @@ async def record_events_bulk(
 
 
 @router.get("/settings", operation_id="get_event_settings", response_model=OutboundEvents)
-def get_event_settings(_user: Viewer, service: Events) -> OutboundEvents:
-    """Which event types flow to the CRM (latest revision of outbound)."""
-    return service.settings()
+def get_event_settings(
+    _user: Viewer,
+    service: Events,
+    latest: Annotated[bool, Query(description="With pending edits.")] = False,
+) -> OutboundEvents:
+    """Which event types flow to the CRM: the active revision of outbound (what it runs on),
+    or with ``latest`` its pending edits."""
+    return service.settings(latest=latest)
 
 
 @router.put(

@@ -17,9 +17,14 @@ router = APIRouter(prefix="/api/optinout", tags=["optinout"])
 
 
 @router.get("", operation_id="get_optinout", response_model=OptInOutSettings)
-def get_optinout(_user: Viewer, service: OptInOut) -> OptInOutSettings:
-    """Direction, connection, contact table, pairs, decision log (latest revision)."""
-    return service.settings()
+def get_optinout(
+    _user: Viewer,
+    service: OptInOut,
+    latest: Annotated[bool, Query(description="With pending edits.")] = False,
+) -> OptInOutSettings:
+    """Direction, connection, contact table, pairs, decision log: the active revision of
+    optinout (what it runs on), or with ``latest`` its pending edits."""
+    return service.settings(latest=latest)
 
 
 @router.put(

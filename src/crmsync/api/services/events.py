@@ -47,9 +47,10 @@ class EventService:
             added=result.added, duplicates=result.duplicates, opted_out=result.opted_out
         )
 
-    def settings(self) -> OutboundEvents:
-        """The four switches of ``outbound``'s latest revision (pending edits included)."""
-        return self.supervisor.config(WORKFLOW, latest=True).outbound.events
+    def settings(self, *, latest: bool = False) -> OutboundEvents:
+        """The four switches of ``outbound``'s active revision, what the workflow runs on
+        (``latest``: with its pending edits)."""
+        return self.supervisor.config(WORKFLOW, latest=latest).outbound.events
 
     def save_settings(self, switches: OutboundEvents, *, author: str) -> RevisionSaved:
         def change(data: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from crmsync.config.names import CrmName
 from crmsync.errors import CrmsyncError
 from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, RunFailed, check_job_text
 from crmsync.jobs.store import RunInfo
+from crmsync.workflows.revisions import JOBS_WORKFLOW
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The workflow whose active configuration gives jobs their connections and store.
-CONFIG_WORKFLOW = "inbound"
+CONFIG_WORKFLOW = JOBS_WORKFLOW
 _SUFFIXES = (".yaml", ".yml")
 
 

@@ -83,9 +83,10 @@ class OptInOutService:
         self.supervisor = supervisor
         self.crm = crm
 
-    def settings(self) -> OptInOutSettings:
-        """The settings of ``optinout``'s latest revision (pending edits included)."""
-        section = self.supervisor.config(WORKFLOW, latest=True).optinout
+    def settings(self, *, latest: bool = False) -> OptInOutSettings:
+        """The settings of ``optinout``'s active revision, what the workflow runs on
+        (``latest``: with its pending edits)."""
+        section = self.supervisor.config(WORKFLOW, latest=latest).optinout
         return OptInOutSettings(
             direction=section.direction,
             connection=section.connection,

@@ -69,7 +69,8 @@ def _events_page(
 def events_page(
     request: Request, caller: Viewer, service: Events, supervisor: SupervisorDep
 ) -> HTMLResponse:
-    return _events_page(request, caller, service.settings(), supervisor)
+    # The form edits the latest revision (pending edits included).
+    return _events_page(request, caller, service.settings(latest=True), supervisor)
 
 
 @router.post("/events", response_class=HTMLResponse)
@@ -129,7 +130,7 @@ async def _optinout_page(
 async def optinout_page(
     request: Request, caller: Viewer, service: OptInOut, supervisor: SupervisorDep
 ) -> HTMLResponse:
-    settings = service.settings().model_dump(mode="json")
+    settings = service.settings(latest=True).model_dump(mode="json")
     return await _optinout_page(request, caller, service, supervisor, settings)
 
 

@@ -1,0 +1,44 @@
+"""The active configuration of ``--config``'s file, as every command that reads the configuration
+opens it: the workflows' active revisions, with one notice line on stderr when the file differs
+(see :mod:`crmsync.workflows.active`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from crmsync.config.models import Config
+from crmsync.workflows.active import ActiveConfig, open_active_config
+
+__all__ = ["active_config", "active_configs", "open_active"]
+
+
+def open_active(path: Path, workflows: Sequence[str]) -> ActiveConfig:
+    """The file's active configuration; a notice on stderr when the file differs from the active
+    revision of one of ``workflows`` (the ones the command uses), and one naming their pending
+    revisions."""
+    active = open_active_config(path)
+    try:
+        notices = (active.notice(workflows), active.pending_notice(workflows))
+    except BaseException:
+        active.close()
+        raise
+    console = Console(stderr=True, soft_wrap=True)
+    for notice in notices:
+        if notice is not None:
+            console.print(Text(f"notice: {notice}", style="yellow"))
+    return active
+
+
+def active_configs(path: Path, workflows: Sequence[str]) -> dict[str, Config]:
+    """The active configuration of each of ``workflows``, by name (with the notice)."""
+    with open_active(path, workflows) as active:
+        return active.configs(workflows)
+
+
+def active_config(path: Path, workflow: str) -> Config:
+    """The active configuration of ``workflow`` (with the notice)."""
+    return active_configs(path, (workflow,))[workflow]

@@ -1,0 +1,284 @@
+"""The active configuration of a configuration file: what every face runs and shows.
+
+The revision history in the store (:mod:`crmsync.workflows.revisions`) is the one truth. The
+configuration file says where that store is (its ``store:`` section is read from the file alone)
+and seeds the history of a workflow that has no revision yet. :func:`open_active_config` opens a
+file's store and answers, for each workflow, with its active revision as a :class:`Config` and
+with how the file compares with it:
+
+- read-only and operating commands use the active revision, and say so (:meth:`notice`) when the
+  file differs from it;
+- :meth:`ActiveConfig.apply` makes the file the next pending revision of each workflow whose
+  document differs (``crmsync config apply``); like an edit made in the console, it becomes
+  active at the workflow's next start;
+- :meth:`ActiveConfig.fast_forward` is how ``crmsync run`` starts: the file is applied when every
+  revision it differs from came from a file too (nobody edited through the API or the console
+  since), refused otherwise; then the pending revisions are activated, as ``crmsync serve``'s
+  start does.
+
+Two documents are compared as configurations (validated, defaults filled in, relative paths
+resolved against the file's folder), so a file's layout, comments or spelled-out defaults are no
+difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+
+import sqlalchemy as sa
+
+from crmsync.config import ConfigError, check_config_text, load_config
+from crmsync.config.models import Config
+from crmsync.errors import ConfigurationError
+from crmsync.store import create_engine_for
+from crmsync.workflows.revisions import (
+    WORKFLOW_NAMES,
+    Revision,
+    RevisionStore,
+    changes,
+    store_moved,
+)
+
+__all__ = ["FILE_AUTHOR", "ActiveConfig", "Applied", "Difference", "open_active_config"]
+
+#: The author of the revisions a configuration file made (seeded or applied).
+FILE_AUTHOR = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """The configuration file differs from ``revision`` of ``workflow``."""
+
+    workflow: str
+    revision: Revision
+    #: A unified diff from the revision to the file.
+    diff: str
+
+    def describe(self) -> str:
+        """E.g. ``inbound (active revision 4 by olga, 2025-03-01 09:12 UTC)``."""
+        when = self.revision.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"{self.workflow} ({self.revision.state} revision {self.revision.id} by "
+            f"{self.revision.author}, {when})"
+        )
+
+    def summary(self) -> str:
+        """How many lines the file adds and removes, e.g. ``2 line(s) added, 1 removed``."""
+        lines = self.diff.splitlines()
+        added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+        removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+        return f"{added} line(s) added, {removed} removed"
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The file saved as ``revision`` of a workflow, with what it changed."""
+
+    difference: Difference
+    revision: Revision
+
+
+class ActiveConfig:
+    """A configuration file's store and each workflow's revisions there.
+
+    Made by :func:`open_active_config`; close it (or use it as a context manager) to release the
+    store's connections.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        text: str,
+        file: Config,
+        engine: sa.Engine,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.path = path
+        #: The file's text, as written: the first revision of a workflow that has none.
+        self.text = text
+        #: The file's configuration, its relative paths resolved against its folder.
+        self.file = file
+        self.engine = engine
+        self.environ = environ
+        self.base = path.absolute().parent
+        self.revisions = RevisionStore(engine)
+        self._checked: dict[int, Config] = {}
+        for name in WORKFLOW_NAMES:
+            self.revisions.seed(name, text)
+
+    def __enter__(self) -> ActiveConfig:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def revision(self, workflow: str, *, latest: bool = False) -> Revision:
+        """The workflow's active revision (``latest``: its pending one when it has one)."""
+        if workflow not in WORKFLOW_NAMES:
+            known = ", ".join(WORKFLOW_NAMES)
+            raise ConfigurationError(
+                f"there is no workflow '{workflow}' (workflows: {known})", code="UNKNOWN_WORKFLOW"
+            )
+        found = self.revisions.latest(workflow) if latest else self.revisions.active(workflow)
+        assert found is not None  # seeded on open
+        return found
+
+    def config(self, workflow: str, *, latest: bool = False) -> Config:
+        """The configuration the workflow runs on: its active revision (``latest``: with its
+        pending edits), on the file's store."""
+        checked = self._check(self.revision(workflow, latest=latest))
+        return checked.model_copy(update={"store": self.file.store})
+
+    def configs(self, workflows: Iterable[str] = WORKFLOW_NAMES) -> dict[str, Config]:
+        """:meth:`config` of each workflow, by name."""
+        return {name: self.config(name) for name in workflows}
+
+    def _check(self, revision: Revision) -> Config:
+        found = self._checked.get(revision.id)
+        if found is None:
+            source = f"revision {revision.id} of {revision.workflow}"
+            report = check_config_text(
+                revision.yaml, source=source, environ=self.environ, base=self.base
+            )
+            if report.config is None or report.errors:
+                raise ConfigError(report.issues)
+            found = self._checked[revision.id] = report.config
+        return found
+
+    # -- comparing --------------------------------------------------------------------------
+
+    def difference(self, workflow: str, *, latest: bool = False) -> Difference | None:
+        """How the file differs from the workflow's active (``latest``: pending, else active)
+        revision; ``None`` when it does not."""
+        revision = self.revision(workflow, latest=latest)
+        if _same(self._check(revision), self.file):
+            return None
+        labels = (f"{workflow}: revision {revision.id}", str(self.path))
+        return Difference(workflow, revision, changes(revision.yaml, self.text, labels=labels))
+
+    def differences(
+        self, workflows: Iterable[str] = WORKFLOW_NAMES, *, latest: bool = False
+    ) -> list[Difference]:
+        found = (self.difference(name, latest=latest) for name in workflows)
+        return [item for item in found if item is not None]
+
+    def notice(self, workflows: Iterable[str]) -> str | None:
+        """One line saying that the file differs from the active revision of ``workflows`` (the
+        ones a command uses), which is used, and the two ways out; ``None`` when it does not."""
+        found = self.differences(workflows)
+        if not found:
+            return None
+        waiting = [item for item in found if self._is_pending(item.workflow)]
+        parts = [
+            item.describe() + (", the file being its pending revision" if item in waiting else "")
+            for item in found
+        ]
+        said = f"{self.path} differs from the active configuration of {'; '.join(parts)}: "
+        if len(waiting) == len(found):
+            return said + (
+                "the active revision is used until the workflow next starts (crmsync workflow "
+                "start under crmsync serve, or crmsync run)"
+            )
+        return said + (
+            f"the revision is used. To use the file: crmsync config apply {self.path} (active at "
+            f"the workflow's next start); to write the revision into the file: crmsync config "
+            f"export --workflow {found[0].workflow} --output {self.path}"
+        )
+
+    def pending_notice(self, workflows: Iterable[str]) -> str | None:
+        """One line naming the pending revisions of ``workflows`` (edits not in effect yet)."""
+        found = [r for r in map(self.revisions.pending, workflows) if r is not None]
+        if not found:
+            return None
+        listed = "; ".join(f"{r.workflow}: revision {r.id} by {r.author} ({r.note})" for r in found)
+        return f"pending edits, in effect when their workflow next starts: {listed}"
+
+    def _is_pending(self, workflow: str) -> bool:
+        """Whether the file is the workflow's pending revision."""
+        pending = self.revisions.pending(workflow)
+        return pending is not None and _same(self._check(pending), self.file)
+
+    # -- changing ---------------------------------------------------------------------------
+
+    def apply(self, *, note: str | None = None) -> list[Applied]:
+        """Save the file as the next pending revision of each workflow whose latest revision
+        (pending, else active) differs from it; nothing is saved when one of them would move
+        the store (:class:`ConfigError`)."""
+        found = self.differences(latest=True)
+        for item in found:
+            moved = store_moved(self._check(item.revision).store, self.file)
+            if moved is not None:
+                raise ConfigError([replace(moved, source=str(self.path))])
+        text = note or f"configuration file {self.path} applied"
+        propose = self.revisions.propose
+        return [
+            Applied(item, propose(item.workflow, self.text, author=FILE_AUTHOR, note=text))
+            for item in found
+        ]
+
+    def activate(self, workflows: Iterable[str] = WORKFLOW_NAMES) -> list[Revision]:
+        """Make each workflow's pending revision its active one (what starting it does)."""
+        activated = (self.revisions.activate(name) for name in workflows)
+        return [revision for revision in activated if revision is not None]
+
+    def fast_forward(self) -> tuple[list[Applied], list[Revision]]:
+        """Make the file every workflow's active configuration, as ``crmsync run`` starts.
+
+        Allowed only when each revision the file differs from was made by a file (seeded or
+        applied): a revision edited through the API or the console is never overwritten
+        silently (:class:`ConfigurationError`, code ``CONFIG_EDITED``, naming the two ways
+        out). Then every pending revision is activated. Returns what the file changed, and the
+        revisions activated.
+        """
+        edited = [
+            item for item in self.differences(latest=True) if item.revision.author != FILE_AUTHOR
+        ]
+        if edited:
+            revisions = _describe(edited)
+            raise ConfigurationError(
+                f"{self.path} differs from the configuration edited through the API or the "
+                f"console: {revisions}. Apply the file (replacing those edits): crmsync config "
+                f"apply {self.path}; or write the revision into the file first: crmsync config "
+                f"export --workflow {edited[0].workflow} --output {self.path}",
+                code="CONFIG_EDITED",
+            )
+        applied = self.apply(note=f"configuration file {self.path} run")
+        return applied, self.activate()
+
+
+def _describe(differences: Sequence[Difference]) -> str:
+    return "; ".join(item.describe() for item in differences)
+
+
+def _same(first: Config, second: Config) -> bool:
+    return first.model_dump(mode="json") == second.model_dump(mode="json")
+
+
+def open_active_config(
+    path: str | Path, *, environ: Mapping[str, str] | None = None
+) -> ActiveConfig:
+    """Load the configuration file at ``path``, open its store and seed the revision history of
+    each workflow that has none with the file (:class:`ConfigError` lists a bad file's errors)."""
+    path = Path(path)
+    file = load_config(path, environ=environ)
+    text = path.read_text(encoding="utf-8")
+    engine = create_engine_for(file.store.url, schema=file.store.pg_schema)
+    try:
+        return ActiveConfig(path, text, file, engine, environ=environ)
+    except BaseException:
+        engine.dispose()
+        raise

@@ -1,0 +1,160 @@
+"""What the REST API (and so the console) changes is what every command sees: a mapping and the
+outbound switches saved through the API over a Dataverse emulator, on both stores, then the
+command line run against the same configuration file and store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from crmsync.api import create_app
+from crmsync.api.users import Role, UserStore
+from crmsync.cli.main import app
+from crmsync.config.models import Config
+from crmsync.emulators.common.server import BackgroundServer
+from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.dataverse.app import create_emulator
+from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
+from crmsync.workflows import WORKFLOW_NAMES, open_active_config
+from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
+
+CLIENT_ID = "6f1c2d4e-0000-4000-8000-0000000c0f19"
+SECRET = "config-cli-secret"
+SUBSCRIPTIONS = {
+    "name": "subscriptions",
+    "connection": "dyn",
+    "crm_table": "contact",
+    "resource": "profile",
+    "primary_key": {"campaign": "external_id"},
+    "fields": [{"crm": "firstname", "campaign": "first_name"}],
+}
+SWITCHES = {"send": True, "open": False, "click": False, "bounce": False}
+
+
+@pytest.fixture(scope="module")
+def dataverse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TlsFiles]]:
+    tls = generate([]).write(tmp_path_factory.mktemp("config-cli-tls"))
+    emulator = create_emulator(
+        DataverseEmulatorSettings(
+            client_id=CLIENT_ID, client_secret=SecretStr(SECRET), seed_contacts=3
+        )
+    )
+    with BackgroundServer(emulator.app, tls=tls) as server:
+        yield server.url, tls
+    emulator.close()
+
+
+def _config_text(url: str, ca: Path, store: tuple[str, str | None]) -> str:
+    schema = f"\n  pg_schema: {store[1]}" if store[1] else ""
+    return f"""version: 1
+connections:
+  dyn:
+    kind: dataverse
+    url: {url}
+    authority: {url}/tenant
+    client_id: {CLIENT_ID}
+    client_secret_env: CONFIG_CLI_SECRET
+    ca_bundle: {ca}
+store:
+  url: {store[0]}{schema}
+outbound:
+  connection: dyn
+"""
+
+
+async def _until_stopped(_config: Config, stop: object, started: object) -> None:
+    await started()  # type: ignore[operator]
+    await stop.wait()  # type: ignore[attr-defined]
+
+
+async def _no_backlog(_config: Config) -> int:
+    return 0
+
+
+async def _edit_through_the_api(path: Path) -> None:
+    """What ``crmsync serve`` does with the file, then an admin's edits and the starts that make
+    them active (the workflows themselves are stand-ins: only the configuration matters)."""
+    spec = WorkflowSpec(run=_until_stopped, backlog=_no_backlog)  # type: ignore[arg-type]
+    with open_active_config(path) as active:
+        supervisor = Supervisor(
+            active.engine,
+            active.text,
+            dict.fromkeys(WORKFLOW_NAMES, spec),
+            base=active.base,
+            environ={"CONFIG_CLI_SECRET": SECRET},
+        )
+        fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        users = UserStore(active.engine, hasher=fast)
+        users.add("ada", Role.ADMIN, "a long password")
+        headers = {"Authorization": f"Bearer {users.new_token('ada')}"}
+        transport = httpx.ASGITransport(app=create_app(supervisor, users))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as api:
+            created = await api.post("/api/mappings", json=SUBSCRIPTIONS)
+            assert created.status_code == 201, created.text
+            switched = await api.put("/api/events/settings", json=SWITCHES)
+            assert switched.status_code == 200, switched.text
+            for name in ("inbound", "outbound"):
+                started = await api.post(f"/api/workflows/{name}/start")
+                assert started.status_code == 200, started.text
+            assert (await api.get("/api/events/settings")).json() == SWITCHES
+            for name in ("inbound", "outbound"):
+                assert (await api.post(f"/api/workflows/{name}/stop")).status_code == 200
+        await supervisor.close()
+
+
+def test_every_command_finds_what_the_api_made(
+    tmp_path: Path,
+    dataverse: tuple[str, TlsFiles],
+    store_location: tuple[str, str | None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONFIG_CLI_SECRET", SECRET)
+    url, tls = dataverse
+    path = tmp_path / "crmsync.yaml"
+    path.write_text(_config_text(url, tls.ca, store_location), encoding="utf-8")
+    runner = CliRunner()
+    # Before: the file's configuration, no mapping, sends off.
+    before = runner.invoke(app, ["status", "--config", str(path), "--json"])
+    assert before.exit_code == 0, before.output
+    assert json.loads(before.stdout)["mappings"] == {}
+
+    asyncio.run(_edit_through_the_api(path))
+
+    status = runner.invoke(app, ["status", "--config", str(path), "--json"])
+    assert status.exit_code == 0, status.output
+    assert list(json.loads(status.stdout)["mappings"]) == ["subscriptions"]
+    # The file no longer says what runs: the commands say so, naming the way out.
+    assert "differs from the active configuration of inbound" in status.stderr
+    assert "by ada" in status.stderr
+    assert f"crmsync config export --workflow inbound --output {path}" in status.stderr
+
+    replay = runner.invoke(app, ["mapping", "replay", "subscriptions", "--config", str(path)])
+    assert replay.exit_code == 0, replay.output
+    assert "replay of 'subscriptions' requested (3 CRM rows" in " ".join(replay.stderr.split())
+
+    events = runner.invoke(app, ["events", "status", "--config", str(path), "--json"])
+    assert events.exit_code == 0, events.output
+    assert json.loads(events.stdout)["send"]["enabled"] is True
+
+    optout_log = runner.invoke(app, ["optout", "log", "--config", str(path), "--json"])
+    assert optout_log.exit_code == 0, optout_log.output
+
+    # Exported into the file, the console's configuration is the file's: no more notice.
+    exported = runner.invoke(
+        app, ["config", "export", "-c", str(path), "-w", "inbound", "-o", str(path)]
+    )
+    assert exported.exit_code == 0, exported.output
+    assert "subscriptions" in path.read_text(encoding="utf-8")
+    again = runner.invoke(app, ["mapping", "replay", "subscriptions", "--config", str(path)])
+    assert again.exit_code == 3  # a replay is pending already: refused, but the name is known
+    assert "inbound" not in again.stderr.split("refused")[0]  # no notice about inbound
