@@ -18,6 +18,7 @@ from crmsync.cli import (
     run,
     serve,
     status,
+    store,
     user,
     workflow,
 )
@@ -36,6 +37,7 @@ app.add_typer(mapping.app, name="mapping")
 app.add_typer(optout.app, name="optout")
 app.add_typer(events.app, name="events")
 app.add_typer(user.app, name="user")
+app.add_typer(store.app, name="store")
 app.add_typer(workflow.app, name="workflow")
 app.command("run")(run.run)
 app.command("status")(status.status)

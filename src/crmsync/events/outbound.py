@@ -38,8 +38,8 @@ from crmsync.events.tables import (
     REJECTED,
     SKIPPED_NO_CRM_ID,
     WRITTEN,
-    ensure_tables,
 )
+from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store import build_metadata, definitions_with_profile
 from crmsync.sync.connections import calls_made
 from crmsync.sync.state import SyncState
@@ -121,7 +121,6 @@ class OutboundWorkflow:
             info = await self.connector.describe(table)
             mapping = field_map(self.section, self.kind, event_type)
             self._routes[event_type] = _route(event_type, table, mapping, info)
-        await asyncio.to_thread(ensure_tables, self.engine)
         self._state = await asyncio.to_thread(SyncState, self.engine)
 
     # -- the loop -------------------------------------------------------------------------------
@@ -273,14 +272,12 @@ class OutboundWorkflow:
 
 
 def backlog(engine: sa.Engine, types: Sequence[EventType]) -> int:
-    """Pending events of ``types`` (0 when the event store has never been used)."""
-    inspector = sa.inspect(engine)
+    """Pending events of ``types``."""
+    ensure_store_schema(engine)
     total = 0
     with engine.connect() as conn:
         for event_type in types:
             table = EVENT_TABLES[event_type]
-            if not inspector.has_table(table.name):
-                continue
             query = sa.select(sa.func.count()).select_from(table).where(table.c.sent_at.is_(None))
             total += int(conn.execute(query).scalar_one())
     return total
@@ -288,8 +285,7 @@ def backlog(engine: sa.Engine, types: Sequence[EventType]) -> int:
 
 def lifetime_counts(engine: sa.Engine) -> dict[str, dict[str, int]]:
     """The stored counters, by event type (empty when the workflow has never run)."""
-    if not sa.inspect(engine).has_table(COUNTERS.name):
-        return {}
+    ensure_store_schema(engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(COUNTERS)).mappings()
         return {row["event_type"]: {name: int(row[name]) for name in COUNTER_NAMES} for row in rows}

@@ -146,10 +146,10 @@ class InboundEngine:
                     )
                 self.connectors[name] = open_connector(name, connection, self._environ)
             self.store = create_engine_for(config.store.url, schema=config.store.pg_schema)
-            # Schema work may wait for another workflow's: off the event loop.
-            await asyncio.to_thread(publish, self.store, config.resources)
+            # Schema work may wait for another workflow's: off the event loop. crmsync's own
+            # tables first: a store a newer crmsync upgraded is refused before anything changes.
             self.state = await asyncio.to_thread(SyncState, self.store)
-            await asyncio.to_thread(self.state.drop_obsolete_tables)
+            await asyncio.to_thread(publish, self.store, config.resources)
             self.queue = open_queue(config, ack_wait_seconds=self.options.ack_wait_seconds)
             await self._compile()
         except BaseException:

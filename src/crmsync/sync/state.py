@@ -26,7 +26,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from crmsync.store.schema import create_tables, drop_tables
+from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store.writes import dialect_insert
 from crmsync.sync.state_models import (
     Counts,
@@ -37,7 +37,7 @@ from crmsync.sync.state_models import (
     WorkflowStatus,
 )
 from crmsync.sync.state_records import RecordsState
-from crmsync.sync.state_tables import COUNTER_NAMES, OBSOLETE_TABLES, state_tables
+from crmsync.sync.state_tables import COUNTER_NAMES, state_tables
 
 __all__ = ["DEFAULT_REPLAY_LIMIT", "SyncState"]
 
@@ -49,7 +49,7 @@ def _utcnow() -> datetime:
 
 
 class SyncState(RecordsState):
-    """The engine's state tables (``crmsync_*``) in ``engine``'s database, created on open.
+    """The engine's state tables (``crmsync_*``) in ``engine``'s database, upgraded on open.
 
     Rejects and parked children come from :class:`~crmsync.sync.state_records.RecordsState`.
     """
@@ -58,12 +58,7 @@ class SyncState(RecordsState):
         self.engine = engine
         self.tables = state_tables()
         self._clock = clock
-        create_tables(engine, self.tables.metadata)
-
-    def drop_obsolete_tables(self) -> None:
-        """Drop the state tables of earlier versions that are no longer used (the inbound
-        engine does when it starts, as it publishes the resource tables)."""
-        drop_tables(self.engine, OBSOLETE_TABLES)
+        ensure_store_schema(engine)
 
     def _insert(self, conn: sa.Connection, table: sa.Table) -> Any:
         """INSERT with ``ON CONFLICT`` support for the connection's database."""

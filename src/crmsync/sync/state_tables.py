@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["COUNTER_NAMES", "OBSOLETE_TABLES", "StateTables", "state_tables"]
+__all__ = ["COUNTER_NAMES", "StateTables", "state_tables"]
 
 #: The counters kept per mapping, in display order.
 COUNTER_NAMES: tuple[str, ...] = (
@@ -26,10 +26,6 @@ COUNTER_NAMES: tuple[str, ...] = (
     "crm_calls",
     "campaign_writes",
 )
-
-#: State tables of earlier versions, dropped on open: the record fingerprints now live in the
-#: resource rows (``source_digest``, ``synced_at``).
-OBSOLETE_TABLES = ("crmsync_fingerprints",)
 
 _NAME = sa.String(255)
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only

@@ -57,8 +57,10 @@ async def test_start_drain_stop_and_restart_on_the_pending_revision(
 
         async def loaded() -> bool:
             view = await supervisor.view("inbound")
+            if view.status is not WorkflowStatus.RUNNING:  # the resource tables not yet published
+                return False
             rows = store_rows(config, "profile", "external_id")
-            return view.status is WorkflowStatus.RUNNING and len(rows) == 40 and view.backlog == 0
+            return len(rows) == 40 and view.backlog == 0
 
         await eventually(loaded)
         assert (await supervisor.view("inbound")).counters["inserted"] == 40

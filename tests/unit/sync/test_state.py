@@ -31,17 +31,3 @@ def test_a_refused_replay_is_a_configuration_error_with_context() -> None:
     assert isinstance(error, ConfigurationError)
     assert error.context() == {"code": "REPLAY_TABLE_LIMIT", "table": "contacts"}
     assert (error.value, error.limit) == (3, 2)
-
-
-def test_state_tables_of_earlier_versions_are_dropped(engine: sa.Engine) -> None:
-    from crmsync.sync.state import SyncState
-
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE crmsync_fingerprints (mapping TEXT, key TEXT)")
-    state = SyncState(engine)
-    assert "crmsync_fingerprints" in sa.inspect(engine).get_table_names()
-    state.drop_obsolete_tables()
-    state.drop_obsolete_tables()  # none left: nothing to do
-    tables = set(sa.inspect(engine).get_table_names())
-    assert "crmsync_fingerprints" not in tables
-    assert "crmsync_cursors" in tables
