@@ -15,9 +15,9 @@ from crmsync.events import tables as event_tables
 from crmsync.jobs.store import JobStore
 from crmsync.optout import tables as optout_tables
 from crmsync.state import history
+from crmsync.state.store import StateStore
 from crmsync.state.upgrade import VERSION_TABLE
 from crmsync.store import create_engine_for
-from crmsync.sync.state import SyncState
 from crmsync.workflows.revisions import RevisionStore
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
@@ -32,7 +32,7 @@ def own_models(engine: sa.Engine) -> sa.MetaData:
     store is listed here, so that the comparison with the migrations covers it)."""
     merged = sa.MetaData()
     for metadata in (
-        SyncState(engine).tables.metadata,
+        StateStore(engine).tables.metadata,
         JobStore(engine).t.metadata,
         UserStore(engine).users.metadata,
         RevisionStore(engine).table.metadata,

@@ -18,8 +18,8 @@ from crmsync.cli.main import app
 from crmsync.events import Event, record_events
 from crmsync.jobs.store import JobStore
 from crmsync.state import StoreTooNewError, ensure_store_schema, store_schema
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
-from crmsync.sync.state import SyncState
 from crmsync.workflows import Supervisor
 
 CONFIG = """\
@@ -113,10 +113,10 @@ def test_a_store_made_before_versions_is_upgraded_with_its_data(
     assert (upgrade.from_version, upgrade.to_version) == (None, after.head)
     assert schema_differences(old_store) == []
 
-    state = SyncState(old_store)
-    assert state.load_cursor("contacts") == "cursor-0.1.0"
-    assert state.load_watermark("contacts") == 41
-    assert [r.mapping for r in state.pending_replays()] == ["contacts"]
+    state = StateStore(old_store)
+    assert state.cursors.load("contacts") == "cursor-0.1.0"
+    assert state.cursors.watermark("contacts") == 41
+    assert [r.mapping for r in state.replays.pending()] == ["contacts"]
     supervisor = Supervisor(old_store, "version: 1\n", {})
     assert supervisor.revisions.active("inbound") is not None
     assert supervisor.revisions.active("inbound").author == "file"  # type: ignore[union-attr]
@@ -167,7 +167,7 @@ def test_a_store_upgraded_by_a_newer_crmsync_is_refused_unchanged(
     tables = set(sa.inspect(fresh).get_table_names())
     try:
         with pytest.raises(StoreTooNewError) as refused:
-            SyncState(fresh)
+            StateStore(fresh)
     finally:
         fresh.dispose()
     message = refused.value.message

@@ -17,13 +17,13 @@ from crmsync.store import create_engine_for
 START = """
 import sys, time
 from crmsync.store import create_engine_for
-from crmsync.sync.state import SyncState
+from crmsync.state.store import StateStore
 from crmsync.workflows.revisions import RevisionStore
 
 url, schema, at = sys.argv[1], sys.argv[2] or None, float(sys.argv[3])
 engine = create_engine_for(url, schema=schema)
 time.sleep(max(0.0, at - time.time()))
-SyncState(engine).set_status("inbound", "STOPPED")
+StateStore(engine).statuses.set("inbound", "STOPPED")
 RevisionStore(engine).seed("inbound", "version: 1\\n")
 engine.dispose()
 """

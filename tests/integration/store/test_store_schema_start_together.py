@@ -10,15 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync.state import ensure_store_schema
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for, publish
-from crmsync.sync.state import SyncState
 from crmsync.workflows.revisions import RevisionStore
 
 Start = Callable[[sa.Engine], None]
 
 
 def inbound(engine: sa.Engine) -> None:
-    SyncState(engine)
+    StateStore(engine)
     publish(engine, [])
 
 
@@ -34,7 +34,7 @@ def optinout(engine: sa.Engine) -> None:
 
 def supervisor(engine: sa.Engine) -> None:
     RevisionStore(engine).seed("inbound", "version: 1\n")
-    SyncState(engine)
+    StateStore(engine)
 
 
 def start_together(url: str, schema: str | None, starts: list[Start]) -> list[str]:

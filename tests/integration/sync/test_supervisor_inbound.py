@@ -15,8 +15,8 @@ from inbound_support import ENV, NAMES_MAPPING, Crm, config_text, running_crm, s
 from crmsync.config import load_config_text
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.state.models import WorkflowStatus
 from crmsync.sync.engine import EngineOptions
-from crmsync.sync.state_models import WorkflowStatus
 from crmsync.workflows import Supervisor, standard_specs
 
 
@@ -96,4 +96,4 @@ async def test_start_drain_stop_and_restart_on_the_pending_revision(
     finally:
         await supervisor.close()
         engine.dispose()
-    assert supervisor.state.statuses()["inbound"].status is WorkflowStatus.STOPPED
+    assert supervisor.state.statuses.all()["inbound"].status is WorkflowStatus.STOPPED

@@ -1,4 +1,5 @@
-"""The tables of the engine's persistent state, in the Campaign store database.
+"""The tables of the workflows' state (cursors, snapshots, counters, rejects, parked children,
+tombstones, replays, statuses), in the Campaign store database.
 
 All names start with ``crmsync_`` (reserved: no resource can be named so). Timestamps are
 :class:`~crmsync.store.types.UtcDateTime`; JSON documents are stored as text, encoded by the state

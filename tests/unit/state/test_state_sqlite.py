@@ -1,4 +1,4 @@
-"""SyncState on SQLite files made by the store's engine factory."""
+"""The workflows' state on SQLite files made by the store's engine factory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sync_state_behaviour import SyncStateBehaviour
+from state_behaviour import StateBehaviour
 
 from crmsync.store.engine import create_engine_for
 
@@ -19,13 +19,13 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-class TestSyncStateOnSQLite(SyncStateBehaviour):
+class TestStateOnSQLite(StateBehaviour):
     pass
 
 
 def test_a_refused_replay_is_a_configuration_error_with_context() -> None:
     from crmsync.errors import ConfigurationError
-    from crmsync.sync.state_models import ReplayRefused
+    from crmsync.state.models import ReplayRefused
 
     error = ReplayRefused("no", code="REPLAY_TABLE_LIMIT", mapping="contacts", value=3, limit=2)
     assert isinstance(error, ConfigurationError)
