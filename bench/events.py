@@ -29,7 +29,8 @@ from crmsync.events import Event, record_events
 from crmsync.events.runner import open_outbound
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.runner import open_optinout
-from crmsync.optout.tables import OUTBOX, ensure_tables
+from crmsync.optout.tables import OUTBOX
+from crmsync.state import ensure_store_schema
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.sync.connections import open_connector
 
@@ -133,7 +134,7 @@ async def outbound(cfg: Config) -> tuple[float, dict[str, int]]:
 async def optout_latency(
     cfg: Config, engine: sa.Engine, profile: sa.Table, contact_ids: list[str], changes: int
 ) -> list[float]:
-    ensure_tables(engine)
+    ensure_store_schema(engine)
     stop = asyncio.Event()
     async with open_optinout(cfg, environ=ENV) as workflow:
         task = asyncio.create_task(workflow.run(stop=stop))

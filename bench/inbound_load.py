@@ -37,15 +37,15 @@ from bench._inbound_setup import (
     store_url,
     write_config,
 )
+from crmsync.state.models import Counts
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
-from crmsync.sync.state import SyncState
-from crmsync.sync.state_models import Counts
 
 
 def counters(url: str, store: str) -> Counts:
     engine = create_engine_for(url, schema=PG_SCHEMA if store == "postgresql" else None)
     try:
-        return SyncState(engine).counters(MAPPING)[MAPPING]
+        return StateStore(engine).counters.by_mapping(MAPPING)[MAPPING]
     finally:
         engine.dispose()
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.api.users import Role
-from crmsync.sync.state_models import WorkflowStatus
+from crmsync.state.models import WorkflowStatus
 from crmsync.workflows.revisions import RevisionState
 
 __all__ = [

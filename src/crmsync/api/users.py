@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from crmsync.errors import ConfigurationError
-from crmsync.store.schema import create_tables
+from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store.types import UtcDateTime
 
 __all__ = ["MIN_PASSWORD_LENGTH", "TOKEN_ID_LENGTH", "Role", "TokenInfo", "User", "UserStore"]
@@ -66,7 +66,7 @@ def _token_hash(token: str) -> str:
 
 
 class UserStore:
-    """The ``crmsync_users`` and ``crmsync_api_tokens`` tables, created on open."""
+    """The ``crmsync_users`` and ``crmsync_api_tokens`` tables, upgraded on open."""
 
     def __init__(
         self,
@@ -97,7 +97,7 @@ class UserStore:
             sa.Column("user", sa.String(255), nullable=False, index=True),
             sa.Column("created_at", UtcDateTime(), nullable=False),
         )
-        create_tables(engine, metadata)
+        ensure_store_schema(engine)
 
     def add(self, name: str, role: Role, password: str) -> User:
         """Create the user, or replace the role and password of an existing one."""

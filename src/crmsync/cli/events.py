@@ -126,6 +126,8 @@ def status(
             }
             for name in EVENT_TYPES
         }
+    except CrmsyncError as exc:
+        raise _fail(exc) from None
     finally:
         engine.dispose()
     if as_json:

@@ -58,7 +58,15 @@ def _run_config(path: Path, errors: Console) -> Config:
 
 
 def open_store(config: Config) -> JobStore:
-    return JobStore(create_engine_for(config.store.url, schema=config.store.pg_schema))
+    """The job store of ``config``'s store; exits 1 saying why when it cannot be opened (e.g. a
+    store upgraded by a newer crmsync)."""
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    try:
+        return JobStore(engine)
+    except CrmsyncError as exc:
+        engine.dispose()
+        Console(stderr=True).print("[red]error[/red]:", Text(exc.message))
+        raise typer.Exit(1) from None
 
 
 def _variables(items: list[str] | None) -> dict[str, str]:

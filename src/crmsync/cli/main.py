@@ -19,6 +19,7 @@ from crmsync.cli import (
     run,
     serve,
     status,
+    store,
     user,
     workflow,
 )
@@ -37,6 +38,7 @@ app.add_typer(mapping.app, name="mapping")
 app.add_typer(optout.app, name="optout")
 app.add_typer(events.app, name="events")
 app.add_typer(user.app, name="user")
+app.add_typer(store.app, name="store")
 app.add_typer(workflow.app, name="workflow")
 app.add_typer(config_revisions.app, name="config")
 app.command("run")(run.run)

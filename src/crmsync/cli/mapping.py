@@ -18,9 +18,9 @@ from rich.console import Console
 from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.errors import CrmsyncError
+from crmsync.state.models import ReplayRefused
+from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
 from crmsync.sync.replay import request_replay
-from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
-from crmsync.sync.state_models import ReplayRefused
 
 __all__ = ["app"]
 

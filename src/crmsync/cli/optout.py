@@ -20,7 +20,8 @@ from crmsync.errors import CrmsyncError
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.files import export_changes, import_file
 from crmsync.optout.runner import open_optinout
-from crmsync.optout.tables import LOG, ensure_tables
+from crmsync.optout.tables import LOG
+from crmsync.state import ensure_store_schema
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 from crmsync.store.engine import write_transaction
 
@@ -39,7 +40,7 @@ def _fail(exc: CrmsyncError) -> typer.Exit:
 
 def _store(config: Config) -> tuple[sa.Engine, sa.Table]:
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
-    ensure_tables(engine)
+    ensure_store_schema(engine)
     return engine, build_metadata(definitions_with_profile(config.resources)).tables["profile"]
 
 

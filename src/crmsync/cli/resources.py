@@ -17,7 +17,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from crmsync.cli.config_cmds import ConfigOption, print_report
 from crmsync.config import check_config_file
-from crmsync.errors import ConfigurationError
+from crmsync.errors import CrmsyncError
+from crmsync.state import ensure_store_schema
 from crmsync.store import DestructiveChangeError, PublishPlan, create_engine_for, publish
 
 __all__ = ["app"]
@@ -72,6 +73,8 @@ def publish_cmd(
     try:
         engine = create_engine_for(settings.store.url, schema=settings.store.pg_schema)
         try:
+            if not dry_run:  # crmsync's own tables first: a store too new is refused unchanged
+                ensure_store_schema(engine)
             plan = publish(engine, settings.resources, force=force, dry_run=dry_run)
         finally:
             engine.dispose()
@@ -81,7 +84,7 @@ def publish_cmd(
             errors.print(Text(f"  - {line}"))
         errors.print("run again with --force to apply them (or --dry-run to see the whole plan)")
         raise typer.Exit(EXIT_DESTRUCTIVE) from None
-    except ConfigurationError as exc:
+    except CrmsyncError as exc:
         errors.print("[red]error[/red]:", Text(exc.message))
         raise typer.Exit(1) from None
     except SQLAlchemyError as exc:

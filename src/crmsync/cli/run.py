@@ -33,9 +33,9 @@ from crmsync.config.models import Config
 from crmsync.config.secrets import resolve_secrets
 from crmsync.errors import CrmsyncError
 from crmsync.runtime import freeze_startup_heap
+from crmsync.state.tables import COUNTER_NAMES as COUNTER_COLUMNS
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
-from crmsync.sync.state_tables import COUNTER_NAMES as COUNTER_COLUMNS
 from crmsync.workflows import (
     ActiveConfig,
     configured,

@@ -20,10 +20,10 @@ from crmsync.cli.active import active_configs
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
+from crmsync.state.store import StateStore
+from crmsync.state.tables import COUNTER_NAMES
 from crmsync.store import create_engine_for
 from crmsync.sync.engine import open_queue
-from crmsync.sync.state import SyncState
-from crmsync.sync.state_tables import COUNTER_NAMES
 from crmsync.workflows import WORKFLOW_NAMES, store_backlogs
 
 __all__ = ["collect_status", "status"]
@@ -35,14 +35,14 @@ async def collect_status(configs: Mapping[str, Config]) -> dict[str, Any]:
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     queue = open_queue(config)
     try:
-        state = SyncState(engine)
-        statuses = state.statuses()
-        counters = state.counters()
+        state = StateStore(engine)
+        statuses = state.statuses.all()
+        counters = state.counters.by_mapping()
         mappings: dict[str, Any] = {}
         inbound_backlog = 0
         for mapping in config.inbound.mappings:
             queued = await queue.backlog(mapping.name)
-            parked = state.parked_count(mapping.name)
+            parked = state.parked.count(mapping.name)
             inbound_backlog += queued + parked
             counts = counters.get(mapping.name)
             mappings[mapping.name] = {
@@ -50,8 +50,8 @@ async def collect_status(configs: Mapping[str, Config]) -> dict[str, Any]:
                 "queued": queued,
                 "parked": parked,
                 "dead_letters": await queue.dead_letter_count(mapping.name),
-                "rejects": state.reject_count(mapping.name),
-                "cursor_saved_at": _iso(state.cursor_updated_at(mapping.name)),
+                "rejects": state.rejects.count(mapping.name),
+                "cursor_saved_at": _iso(state.cursors.updated_at(mapping.name)),
                 "counters": counts.as_dict() if counts else dict.fromkeys(COUNTER_NAMES, 0),
             }
         backlogs = {

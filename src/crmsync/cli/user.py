@@ -29,7 +29,12 @@ PASSWORD_ENV = "CRMSYNC_PASSWORD"  # noqa: S105 (the variable's name, not a pass
 
 def _store(config: Path) -> UserStore:
     loaded = load_config(config)
-    return UserStore(create_engine_for(loaded.store.url, schema=loaded.store.pg_schema))
+    engine = create_engine_for(loaded.store.url, schema=loaded.store.pg_schema)
+    try:
+        return UserStore(engine)
+    except BaseException:
+        engine.dispose()
+        raise
 
 
 def _password() -> str:

@@ -38,11 +38,11 @@ from crmsync.events.tables import (
     REJECTED,
     SKIPPED_NO_CRM_ID,
     WRITTEN,
-    ensure_tables,
 )
+from crmsync.state.rejects import Rejects
+from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store import build_metadata, definitions_with_profile
 from crmsync.sync.connections import calls_made
-from crmsync.sync.state import SyncState
 
 __all__ = ["WORKFLOW", "OutboundCounts", "OutboundWorkflow", "backlog", "lifetime_counts"]
 
@@ -112,7 +112,7 @@ class OutboundWorkflow:
         self.profile = build_metadata(definitions_with_profile(config.resources)).tables["profile"]
         self.counts = OutboundCounts()
         self._routes: dict[EventType, _Route] = {}
-        self._state: SyncState | None = None
+        self._rejects: Rejects | None = None
 
     async def open(self) -> None:
         """Read the metadata of each switched-on type's CRM table and check the field mapping."""
@@ -121,15 +121,14 @@ class OutboundWorkflow:
             info = await self.connector.describe(table)
             mapping = field_map(self.section, self.kind, event_type)
             self._routes[event_type] = _route(event_type, table, mapping, info)
-        await asyncio.to_thread(ensure_tables, self.engine)
-        self._state = await asyncio.to_thread(SyncState, self.engine)
+        self._rejects = await asyncio.to_thread(Rejects, self.engine)
 
     # -- the loop -------------------------------------------------------------------------------
 
     async def run(self, *, once: bool = False, stop: asyncio.Event | None = None) -> OutboundCounts:
         """Send rounds until ``stop`` is set (``once``: until nothing is pending)."""
         stop = stop or asyncio.Event()
-        if self._state is None:
+        if self._rejects is None:
             await self.open()
         while not stop.is_set():
             try:
@@ -251,7 +250,7 @@ class OutboundWorkflow:
         return counts
 
     def _reject(self, conn: sa.Connection, route: _Route, op: WriteOp, result: WriteResult) -> None:
-        if self._state is None:
+        if self._rejects is None:
             raise RuntimeError("call open() first")
         logger.warning(
             "outbound: the CRM refused %s event %s: %s %s",
@@ -261,7 +260,7 @@ class OutboundWorkflow:
             result.message,
         )
         record = {**op.values, **(op.key or {})}
-        self._state.add_reject(
+        self._rejects.add(
             conn,
             WORKFLOW,
             route.event_type,
@@ -273,14 +272,12 @@ class OutboundWorkflow:
 
 
 def backlog(engine: sa.Engine, types: Sequence[EventType]) -> int:
-    """Pending events of ``types`` (0 when the event store has never been used)."""
-    inspector = sa.inspect(engine)
+    """Pending events of ``types``."""
+    ensure_store_schema(engine)
     total = 0
     with engine.connect() as conn:
         for event_type in types:
             table = EVENT_TABLES[event_type]
-            if not inspector.has_table(table.name):
-                continue
             query = sa.select(sa.func.count()).select_from(table).where(table.c.sent_at.is_(None))
             total += int(conn.execute(query).scalar_one())
     return total
@@ -288,8 +285,7 @@ def backlog(engine: sa.Engine, types: Sequence[EventType]) -> int:
 
 def lifetime_counts(engine: sa.Engine) -> dict[str, dict[str, int]]:
     """The stored counters, by event type (empty when the workflow has never run)."""
-    if not sa.inspect(engine).has_table(COUNTERS.name):
-        return {}
+    ensure_store_schema(engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(COUNTERS)).mappings()
         return {row["event_type"]: {name: int(row[name]) for name in COUNTER_NAMES} for row in rows}

@@ -18,9 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.config.models import EventType
 from crmsync.events.model import EVENT_TYPES, AnyEvent, Event, Unsubscribe
-from crmsync.events.tables import EVENT_TABLES, ensure_tables
+from crmsync.events.tables import EVENT_TABLES
 from crmsync.events.unsubscribe import check_profile_table, record_unsubscribes
-from crmsync.optout.tables import ensure_tables as ensure_optout_tables
+from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store import build_metadata, definitions_with_profile
 from crmsync.store.engine import write_transaction
 
@@ -81,10 +81,9 @@ def record_events(
         else:
             by_type[event.type].setdefault(event.id, _row(event, stamp))
     table_of_profiles = profile if profile is not None else _builtin_profile()
-    ensure_tables(engine)
+    ensure_store_schema(engine)
     if unsubscribes:
         check_profile_table(engine, table_of_profiles)
-        ensure_optout_tables(engine)
     added = 0
     with write_transaction(engine) as conn:
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql

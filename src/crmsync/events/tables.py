@@ -18,7 +18,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from crmsync.config.models import EventType
-from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "EVENT_TABLES",
     "METADATA",
     "UNSUBSCRIBES",
-    "ensure_tables",
 ]
 
 METADATA = sa.MetaData()
@@ -101,8 +99,3 @@ COUNTERS = sa.Table(
     ),
     sa.Column("updated_at", UtcDateTime(), nullable=True),
 )
-
-
-def ensure_tables(engine: sa.Engine) -> None:
-    """Create the tables that do not exist yet."""
-    create_tables(engine, METADATA)

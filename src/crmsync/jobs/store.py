@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from crmsync.store.schema import create_tables
+from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store.types import UtcDateTime
 
 __all__ = ["IndexSeen", "JobStore", "JobTables", "RunInfo", "StepRun", "dumps", "loads"]
@@ -183,12 +183,12 @@ class RunInfo:
 
 
 class JobStore:
-    """Reads and writes of job bookkeeping; creates its tables when missing."""
+    """Reads and writes of job bookkeeping; the store's own tables are upgraded on open."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.t = JobTables()
-        create_tables(engine, self.t.metadata)
+        ensure_store_schema(engine)
 
     # -- runs -----------------------------------------------------------------------------------
 

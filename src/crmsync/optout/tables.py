@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["CURSOR", "LOG", "METADATA", "OUTBOX", "ensure_tables"]
+__all__ = ["CURSOR", "LOG", "METADATA", "OUTBOX"]
 
 METADATA = sa.MetaData()
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -62,8 +61,3 @@ CURSOR = sa.Table(
     sa.Column("cursor", sa.Text(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
-
-
-def ensure_tables(engine: sa.Engine) -> None:
-    """Create the tables that do not exist yet (they are append-only in shape)."""
-    create_tables(engine, METADATA)

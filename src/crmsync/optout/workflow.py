@@ -48,7 +48,8 @@ from crmsync.optout.changes import apply_crm_values
 from crmsync.optout.lookup import as_time, read_by_ids
 from crmsync.optout.rule import Decision, Observation, Reason, Winner, decide
 from crmsync.optout.schedule import DailyExchange
-from crmsync.optout.tables import CURSOR, LOG, OUTBOX, ensure_tables
+from crmsync.optout.tables import CURSOR, LOG, OUTBOX
+from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store import build_metadata, definitions_with_profile
 from crmsync.store.engine import write_transaction
 from crmsync.store.key_lists import one_of
@@ -145,7 +146,7 @@ class OptInOutWorkflow:
         if errors:
             raise ConfigError(errors)
         self._info = info
-        await asyncio.to_thread(ensure_tables, self.engine)
+        await asyncio.to_thread(ensure_store_schema, self.engine)
 
     @property
     def info(self) -> TableInfo:

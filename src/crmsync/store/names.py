@@ -78,6 +78,8 @@ OWN_TABLES = frozenset(
         "rejects",
         "replays",
         "resources",
+        "schema_upgrades",
+        "schema_version",
         "snapshot_key_sets",
         "snapshot_keys",
         "snapshot_messages",

@@ -1,23 +1,25 @@
-"""Schema work on the store, one at a time: publishing resources and crmsync's own tables.
+"""Schema work on the store, one at a time: publishing resources and upgrading crmsync's own
+tables (:mod:`crmsync.state.upgrade`).
 
-Workflows create their tables when they start, and they may start together (``crmsync run``,
-``crmsync serve --start …``) or in several processes. Checking which tables exist and creating the
-missing ones must then be one step, or two starts both see a table missing and the second fails
-creating it. :func:`schema_transaction` makes it one step: on SQLite it holds the write lock from
-the start (:func:`~crmsync.store.engine.write_transaction`), on PostgreSQL a transaction-scoped
-advisory lock of the schema; the other starts wait for it to commit, then find the tables made.
+Workflows do schema work when they start, and they may start together (``crmsync run``,
+``crmsync serve --start …``) or in several processes. Checking which tables exist (or which schema
+version the store is at) and changing them must then be one step, or two starts both see a table
+missing and the second fails creating it. :func:`schema_transaction` makes it one step: on SQLite
+it holds the write lock from the start (:func:`~crmsync.store.engine.write_transaction`), on
+PostgreSQL a transaction-scoped advisory lock of the schema; the other starts wait for it to
+commit, then find the work done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from crmsync.store.engine import begin_writing, write_transaction
 
-__all__ = ["create_tables", "drop_tables", "schema_transaction"]
+__all__ = ["schema_transaction"]
 
 #: The first key of the advisory lock taken for schema work (the second: the schema's name).
 _LOCK_CLASS = 0x63726D73  # "crms"
@@ -51,22 +53,3 @@ def schema_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
                 yield conn
         finally:
             raw.execute("PRAGMA foreign_keys=ON")
-
-
-def create_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
-    """Create the tables of ``metadata`` that do not exist yet (with their indexes)."""
-    with engine.connect() as conn:
-        present = set(sa.inspect(conn).get_table_names())
-    if present.issuperset(table.name for table in metadata.sorted_tables):
-        return  # the usual case, without taking the lock
-    with schema_transaction(engine) as conn:
-        metadata.create_all(conn, checkfirst=True)
-
-
-def drop_tables(engine: sa.Engine, names: Iterable[str]) -> None:
-    """Drop the tables named that exist."""
-    doomed = sa.MetaData()
-    for name in names:
-        sa.Table(name, doomed)
-    with schema_transaction(engine) as conn:
-        doomed.drop_all(conn, checkfirst=True)

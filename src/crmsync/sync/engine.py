@@ -36,12 +36,12 @@ from crmsync.connectors.base import Connector, TableInfo
 from crmsync.errors import ConfigurationError, FatalError, RateLimitedError, TransientError
 from crmsync.queue.base import ChangeQueue
 from crmsync.queue.sqlite import SQLiteQueue
+from crmsync.state.models import Counts, WorkflowStatus
+from crmsync.state.store import StateStore
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.sync.connections import open_connector
 from crmsync.sync.progress import InboundProgress, NoProgress
 from crmsync.sync.reader import MappingReader
-from crmsync.sync.state import SyncState
-from crmsync.sync.state_models import Counts, WorkflowStatus
 from crmsync.sync.transform import CompiledMapping, compile_mapping
 from crmsync.sync.write_loop import WriteLoop
 from crmsync.sync.writer import WORKFLOW, MappingWriter
@@ -111,7 +111,7 @@ class InboundEngine:
         self._environ = environ
         self.progress: InboundProgress = progress or NoProgress()
         self.store: sa.Engine | None = None
-        self.state: SyncState | None = None
+        self.state: StateStore | None = None
         self.queue: ChangeQueue | None = None
         self.connectors: dict[str, Connector] = {}
         self.readers: dict[str, MappingReader] = {}
@@ -142,10 +142,10 @@ class InboundEngine:
                     )
                 self.connectors[name] = open_connector(name, connection, self._environ)
             self.store = create_engine_for(config.store.url, schema=config.store.pg_schema)
-            # Schema work may wait for another workflow's: off the event loop.
+            # Schema work may wait for another workflow's: off the event loop. crmsync's own
+            # tables first: a store a newer crmsync upgraded is refused before anything changes.
+            self.state = await asyncio.to_thread(StateStore, self.store)
             await asyncio.to_thread(publish, self.store, config.resources)
-            self.state = await asyncio.to_thread(SyncState, self.store)
-            await asyncio.to_thread(self.state.drop_obsolete_tables)
             self.queue = open_queue(config, ack_wait_seconds=self.options.ack_wait_seconds)
             await self._compile()
         except BaseException:
@@ -221,15 +221,15 @@ class InboundEngine:
         state = self._state
         stop = stop or asyncio.Event()
         summary = RunSummary()
-        state.set_status(WORKFLOW, WorkflowStatus.STARTING)
+        state.statuses.set(WORKFLOW, WorkflowStatus.STARTING)
         for name in self.readers:
-            if state.take_replay(name) is not None:
+            if state.replays.take(name) is not None:
                 # A replay is a new snapshot: every record is read and written again, and
                 # the seen-keys reconciliation removes what the CRM no longer holds.
-                state.clear_cursor(name)
+                state.cursors.clear(name)
                 summary.replays.append(name)
                 logger.info("%s: replay taken up; reading the CRM table in full", name)
-        state.set_status(WORKFLOW, WorkflowStatus.RUNNING)
+        state.statuses.set(WORKFLOW, WorkflowStatus.RUNNING)
         self._caught_up.clear()
         # Set by ``stop`` or by a failure: the loops end even when a cancellation is lost (one
         # arriving just as an ``asyncio.wait_for`` ends can be swallowed).
@@ -251,22 +251,22 @@ class InboundEngine:
             with contextlib.suppress(BaseException):
                 await asyncio.gather(reader, writer, return_exceptions=True)
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-                state.set_status(WORKFLOW, WorkflowStatus.STOPPED)
+                state.statuses.set(WORKFLOW, WorkflowStatus.STOPPED)
             else:
-                state.set_status(WORKFLOW, WorkflowStatus.FAILED, str(exc))
+                state.statuses.set(WORKFLOW, WorkflowStatus.FAILED, str(exc))
             raise
         finally:
             relay.cancel()
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
-        state.set_status(WORKFLOW, WorkflowStatus.STOPPED)
-        summary.counters = state.counters()
-        summary.rejects = state.reject_count()
+        state.statuses.set(WORKFLOW, WorkflowStatus.STOPPED)
+        summary.counters = state.counters.by_mapping()
+        summary.rejects = state.rejects.count()
         return summary
 
     @property
-    def _state(self) -> SyncState:
+    def _state(self) -> StateStore:
         if self.state is None or self.queue is None:
             raise RuntimeError("the engine is not open")
         return self.state
@@ -311,7 +311,7 @@ class InboundEngine:
         queued = 0
         for name in self.writers:
             queued += await self._queue.backlog(name)
-        return queued + self._state.parked_count()
+        return queued + self._state.parked.count()
 
     def _write_loop(self) -> WriteLoop:
         return WriteLoop(
@@ -337,7 +337,7 @@ class InboundEngine:
             logging.getLogger().getEffectiveLevel(),
         )
         processes = WriterProcesses(spec, self.options.writer_processes)
-        written = {name: counts.read for name, counts in self._state.counters().items()}
+        written = {name: counts.read for name, counts in self._state.counters.by_mapping().items()}
         try:
             await processes.start()
             while True:
@@ -359,7 +359,7 @@ class InboundEngine:
 
     def _report_written(self, written: dict[str, int]) -> None:
         """Progress of writer processes, from the counters they commit."""
-        for name, counts in self._state.counters().items():
+        for name, counts in self._state.counters.by_mapping().items():
             if name in self.writers and counts.read > written.get(name, 0):
                 self.progress.written(name, counts.read - written.get(name, 0))
                 written[name] = counts.read

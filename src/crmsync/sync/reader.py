@@ -18,9 +18,9 @@ A saved cursor is only good for the fields it was taken with (a Dataverse delta 
 changed since (a field added to it) starts again with a snapshot instead of reading new changes
 without the new field.
 
-Snapshot rounds are recorded in :class:`~crmsync.sync.state.SyncState` (which messages belong to
-the snapshot) so that, once every one of them is applied, the writer can delete the Campaign rows
-whose CRM record no longer exists.
+Snapshot rounds are recorded in :class:`~crmsync.state.snapshots.Snapshots` (which messages
+belong to the snapshot) so that, once every one of them is applied, the writer can delete the
+Campaign rows whose CRM record no longer exists.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from typing import Any, TypeVar
 
 from crmsync.connectors.base import ChangePage, Connector, Deletion, Record
 from crmsync.queue.base import Change, ChangeMessage, ChangeQueue
+from crmsync.state.store import StateStore
 from crmsync.sync.connections import calls_made
 from crmsync.sync.fingerprints import Fingerprints
-from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping
 from crmsync.sync.write_loop import with_retries
 from crmsync.sync.writer import version_number
@@ -74,7 +74,7 @@ class MappingReader:
         compiled: CompiledMapping,
         connector: Connector,
         queue: ChangeQueue,
-        state: SyncState,
+        state: StateStore,
         *,
         with_formatted: bool,
         chunk_size: int = DEFAULT_CHUNK,
@@ -115,8 +115,8 @@ class MappingReader:
     async def round(self) -> RoundResult:
         """Read and publish every change since the saved cursor; save the new cursor."""
         name = self.name
-        cursor = self._own_cursor(await self._state(self.state.load_cursor, name))
-        watermark = await self._state(self.state.load_watermark, name)
+        cursor = self._own_cursor(await self._state(self.state.cursors.load, name))
+        watermark = await self._state(self.state.cursors.watermark, name)
         calls_before = calls_made(self.connector)
         snapshot_id: str | None = None
         changes = messages = 0
@@ -128,7 +128,7 @@ class MappingReader:
         )
         async for page in _read_ahead(pages):
             if page.snapshot and snapshot_id is None:
-                snapshot_id = await self._state(self.state.start_snapshot, name)
+                snapshot_id = await self._state(self.state.snapshots.start, name)
                 logger.info("%s: reading the CRM table in full (snapshot %s)", name, snapshot_id)
             for record in page.records:
                 version = version_number(record.version)
@@ -143,9 +143,9 @@ class MappingReader:
             if page.cursor is not None:
                 # Everything of the round is in the queue now: the cursor may move on.
                 saved = f"{self.signature}{page.cursor}"
-                await self._state(self.state.save_cursor, name, saved, watermark)
+                await self._state(self.state.cursors.save, name, saved, watermark)
                 if snapshot_id is not None:
-                    await self._state(self.state.finish_snapshot, snapshot_id, messages)
+                    await self._state(self.state.snapshots.finish, snapshot_id, messages)
         crm_calls = calls_made(self.connector) - calls_before
         if crm_calls:
             await self._state(self._count_calls, crm_calls)
@@ -172,7 +172,7 @@ class MappingReader:
 
     def _count_calls(self, crm_calls: int) -> None:
         with self.state.engine.begin() as conn:
-            self.state.add_counts(conn, self.name, crm_calls=crm_calls)
+            self.state.counters.add(conn, self.name, crm_calls=crm_calls)
 
     async def _publish(
         self, page: ChangePage, snapshot_id: str | None, watermark: int | None
@@ -204,7 +204,7 @@ class MappingReader:
             return []
         ids = await self.queue.publish(chunks)
         if snapshot_id is not None:
-            await self._state(self.state.record_snapshot_messages, snapshot_id, ids)
+            await self._state(self.state.snapshots.record_messages, snapshot_id, ids)
         return ids
 
     def _digests(self, records: Sequence[Record]) -> list[int] | None:
@@ -236,7 +236,7 @@ class MappingReader:
             else:
                 kept.append(record)
                 kept_digests.append(digest)
-        await self._state(self.state.note_unchanged, self.name, snapshot_id, same)
+        await self._state(self.state.snapshots.note_unchanged, self.name, snapshot_id, same)
         if same and self._on_unchanged is not None:
             self._on_unchanged(self.name, len(same))
         return kept, kept_digests

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crmsync.config.models import Config
+from crmsync.state.models import ReplayRefused, ReplayRequest
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
 from crmsync.sync.connections import count_rows, open_connector
 from crmsync.sync.engine import open_queue
-from crmsync.sync.state import SyncState
-from crmsync.sync.state_models import ReplayRefused, ReplayRequest
 
 __all__ = ["request_replay"]
 
@@ -39,13 +39,13 @@ async def request_replay(
     connector = open_connector(mapping.connection, config.connections[mapping.connection], environ)
     try:
         backlog = await queue.backlog()
-        state = SyncState(engine)
-        backlog += state.parked_count()
+        state = StateStore(engine)
+        backlog += state.parked.count()
         rows = 0
         if backlog < limit_backlog:
             info = await connector.describe(mapping.crm_table)
             rows = await count_rows(connector, info.name, info.primary_key, limit=limit_rows)
-        return state.request_replay(
+        return state.replays.request(
             name,
             backlog=backlog,
             table_rows=rows,

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 
 from crmsync.queue.base import ChangeQueue, Delivery
+from crmsync.state.store import StateStore
 from crmsync.sync.progress import InboundProgress
-from crmsync.sync.state import SyncState
 from crmsync.sync.writer import WORKFLOW, MappingWriter
 
 __all__ = ["WriteLoop", "with_retries"]
@@ -62,7 +62,7 @@ class WriteLoop:
     def __init__(
         self,
         writers: Mapping[str, MappingWriter],
-        state: SyncState,
+        state: StateStore,
         queue: ChangeQueue,
         *,
         parent_wait_seconds: float,
@@ -120,7 +120,7 @@ class WriteLoop:
         the regular pass has just been done)."""
         if not housekept:
             await asyncio.to_thread(self.locked, self.housekeeping)
-        if self.state.parked_count():
+        if self.state.parked.count():
             # Caught up and drained: no parent can arrive any more in this run.
             await asyncio.to_thread(self.locked, self.housekeeping, True)
 
@@ -134,7 +134,7 @@ class WriteLoop:
     async def report_backlog(self) -> None:
         for name in self.writers:
             queued = await self.queue.backlog(name)
-            self.progress.backlog(name, queued + self.state.parked_count(name))
+            self.progress.backlog(name, queued + self.state.parked.count(name))
 
     async def _apply(self, deliveries: list[Delivery]) -> bool:
         """Apply the deliveries of one mapping in one transaction; ``True`` when committed (to
@@ -171,11 +171,11 @@ class WriteLoop:
         cutoff = (
             now + timedelta(days=1) if final else now - timedelta(seconds=self.parent_wait_seconds)
         )
-        while expired := with_retries(state.reject_expired_parked, WORKFLOW, cutoff):
+        while expired := with_retries(state.parked.reject_expired, WORKFLOW, cutoff):
             per_mapping: dict[str, int] = {}
             for parked in expired:
                 per_mapping[parked.mapping] = per_mapping.get(parked.mapping, 0) + 1
             with state.engine.begin() as conn:
                 for name, count in per_mapping.items():
-                    state.add_counts(conn, name, rejected=count)
+                    state.counters.add(conn, name, rejected=count)
             logger.warning("%d children never saw their parent: rejected", len(expired))

@@ -10,8 +10,8 @@ after the re-creation of its record (by another writer, or again after a kill) l
 row. The caller acknowledges the message only after this transaction has committed, so a writer
 killed at any moment leaves either all of a message or none of it, and the redelivered message
 is applied again harmlessly: the source version decides. The transactions that write one
-mapping's rows take its lock first (:meth:`~crmsync.sync.state.SyncState.hold_mapping`): with
-several writer processes they run one after the other.
+mapping's rows take its lock first (:meth:`~crmsync.state.counters.Counters.counters.hold_mapping`):
+with several writer processes they run one after the other.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ import sqlalchemy as sa
 from crmsync.connectors.base import Record
 from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
+from crmsync.state.store import StateStore
 from crmsync.store.bulk import column_processors
 from crmsync.store.key_lists import one_of
 from crmsync.store.names import SOURCE_DIGEST
 from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, delete_versioned, upsert_batch
 from crmsync.sync.fingerprints import Fingerprints
-from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping, ParentLink
 
 __all__ = ["MISSING_VERSION", "WORKFLOW", "MappingWriter", "version_number"]
@@ -74,7 +74,7 @@ class MappingWriter:
         compiled: CompiledMapping,
         table: sa.Table,
         tables: Mapping[str, sa.Table],
-        state: SyncState,
+        state: StateStore,
         *,
         origin: str,
         on_written: Callable[[str, int], None] | None = None,
@@ -131,7 +131,7 @@ class MappingWriter:
             # another writer of the mapping if need be), not after its reads (which would weigh
             # changes against rows that writer is about to change; SQLite would even fail at
             # once if it committed in between).
-            self.state.hold_mapping(conn, self.name)
+            self.state.counters.hold_mapping(conn, self.name)
             counts: dict[str, int] = {}
             for batch in batches:
                 for name, count in self._commit(conn, batch).items():
@@ -139,11 +139,13 @@ class MappingWriter:
             for message in messages:
                 keys = [c.id for c in message.changes if c.kind == "upsert"]
                 if message.snapshot is not None:
-                    self.state.mark_applied(conn, message.snapshot, message.message_id, keys)
+                    self.state.snapshots.mark_applied(
+                        conn, message.snapshot, message.message_id, keys
+                    )
                 else:
-                    self.state.note_seen(conn, self.name, keys)
+                    self.state.snapshots.note_seen(conn, self.name, keys)
             counts["read"] = read
-            self.state.add_counts(conn, self.name, **counts)
+            self.state.counters.add(conn, self.name, **counts)
         if self._on_written is not None:
             self._on_written(self.name, read)
         return counts
@@ -247,7 +249,7 @@ class MappingWriter:
         dropped). The message's versioned deletes become tombstones. Returns the rows to write
         and how many were dropped."""
         key_field = self.compiled.key_field
-        tombs = self.state.tombstones(conn, self.name, [row[key_field] for row in rows])
+        tombs = self.state.tombstones.versions(conn, self.name, [row[key_field] for row in rows])
         fresh: dict[str, int] = dict(left_filters)
         if self.compiled.apply_deletes:
             for key, version in deleted.items():
@@ -267,14 +269,14 @@ class MappingWriter:
                     del deleted[key]
             kept.append(row)
         if revived:
-            self.state.clear_tombstones(conn, self.name, revived)
+            self.state.tombstones.clear(conn, self.name, revived)
         if fresh:
-            self.state.add_tombstones(conn, self.name, fresh)
+            self.state.tombstones.add(conn, self.name, fresh)
         return kept, len(rows) - len(kept)
 
     def _reject(self, conn: sa.Connection, change: Change, code: str, message: str) -> None:
         record = {"id": change.id, "version": change.version, "values": dict(change.values)}
-        self.state.add_reject(conn, WORKFLOW, self.name, change.id, code, message, record)
+        self.state.rejects.add(conn, WORKFLOW, self.name, change.id, code, message, record)
 
     def _delete(self, conn: sa.Connection, versions: Mapping[str, int | None]) -> int:
         """Delete the CRM-owned rows of deleted records (or records that left the filters) as of
@@ -336,7 +338,7 @@ class MappingWriter:
                 "values": dict(change.values),
                 "formatted": dict(change.formatted),
             }
-            self.state.park(
+            self.state.parked.park(
                 conn,
                 self.name,
                 change.id,
@@ -364,15 +366,15 @@ class MappingWriter:
             if not _newer_than(version_number(row.version), versions[row.record_id])
         ]
         if dropped:
-            self.state.unpark(conn, dropped)
+            self.state.parked.unpark(conn, dropped)
 
     def release_parked(self, *, limit: int = 1000) -> int:
         """Apply parked children whose parent has arrived; returns how many were released."""
-        if not self.links or not self.state.parked_count(self.name):
+        if not self.links or not self.state.parked.count(self.name):
             return 0  # (the housekeeping of an idle writer takes no lock)
         t = self.state.tables.parked
         with self.state.engine.begin() as conn:
-            self.state.hold_mapping(conn, self.name)
+            self.state.counters.hold_mapping(conn, self.name)
             parked = conn.execute(
                 sa.select(t.c.id, t.c.parent_resource, t.c.parent_key, t.c.payload)
                 .where(t.c.mapping == self.name)
@@ -385,10 +387,10 @@ class MappingWriter:
             ready = [row for row in parked if (row.parent_resource, row.parent_key) in present]
             if not ready:
                 return 0
-            self.state.unpark(conn, [row.id for row in ready])
+            self.state.parked.unpark(conn, [row.id for row in ready])
             changes = [_parked_change(orjson.loads(row.payload)) for row in ready]
             counts = self._apply(conn, changes, full=False)
-            self.state.add_counts(conn, self.name, **counts)
+            self.state.counters.add(conn, self.name, **counts)
         return len(ready)
 
     def _present_parents(self, conn: sa.Connection, parked: Sequence[Any]) -> set[tuple[str, str]]:
@@ -411,26 +413,28 @@ class MappingWriter:
         """Close the mapping's complete snapshots; with apply deletes, delete the CRM-owned rows
         the snapshot did not see (deleted in the CRM while no cursor covered them)."""
         deleted = 0
-        for info in self.state.snapshots(self.name):
+        for info in self.state.snapshots.all(self.name):
             if not info.ready:
                 continue
             if self.compiled.apply_deletes:
                 key = self.table.c[self.compiled.key_field]
-                unseen = self.state.unseen(info.id, key)
+                unseen = self.state.snapshots.unseen(info.id, key)
                 with self.state.engine.begin() as conn:
                     # No writer of the mapping between the look-up and the delete: a row
                     # written meanwhile (and seen by the snapshot) would be deleted with the rest.
-                    self.state.hold_mapping(conn, self.name)
+                    self.state.counters.hold_mapping(conn, self.name)
                     gone = list(conn.scalars(sa.select(key).where(key.is_not(None), unseen)))
                     if gone:
                         count = delete_by_keys(conn, self.table, self.compiled.key_field, gone)
                         self._drop_parked(conn, dict.fromkeys(gone))
-                        self.state.add_counts(conn, self.name, deleted=count, campaign_writes=count)
+                        self.state.counters.add(
+                            conn, self.name, deleted=count, campaign_writes=count
+                        )
                         deleted += count
-            self.state.close_snapshot(info.id)
+            self.state.snapshots.close(info.id)
             # The full read saw every record that existed when it started: deletions before
             # then need no tombstone any more.
-            self.state.prune_tombstones(self.name, info.started_at)
+            self.state.tombstones.prune(self.name, info.started_at)
             logger.info("%s: snapshot %s complete (%d rows removed)", self.name, info.id, deleted)
         return deleted
 

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING
 from crmsync.config.models import Config
 from crmsync.connectors.base import TableInfo
 from crmsync.runtime import freeze_startup_heap
+from crmsync.state.store import StateStore
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 from crmsync.sync.progress import NoProgress
-from crmsync.sync.state import SyncState
 from crmsync.sync.transform import compile_mapping
 from crmsync.sync.write_loop import WriteLoop
 from crmsync.sync.writer import MappingWriter
@@ -66,7 +66,7 @@ class WriterSpec:
 
 
 def compile_writers(
-    config: Config, tables: Mapping[str, TableInfo], state: SyncState
+    config: Config, tables: Mapping[str, TableInfo], state: StateStore
 ) -> dict[str, MappingWriter]:
     """A writer for each inbound mapping of ``config`` whose CRM table is in ``tables`` (the
     mappings were checked by the engine already: a problem here is raised, not collected)."""
@@ -154,7 +154,7 @@ async def serve(spec: WriterSpec) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     store = create_engine_for(spec.config.store.url, schema=spec.config.store.pg_schema)
-    state = SyncState(store)
+    state = StateStore(store)
     queue = open_queue(spec.config, ack_wait_seconds=spec.options.ack_wait_seconds)
     watcher = asyncio.create_task(_watch_parent(spec.parent_pid, stop))
     try:

@@ -24,8 +24,8 @@ import yaml
 
 from crmsync.config.errors import ConfigIssue
 from crmsync.config.models import Config, StoreConfig
+from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store.engine import write_transaction
-from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
 
 __all__ = [
@@ -109,14 +109,14 @@ def _table(metadata: sa.MetaData) -> sa.Table:
 
 
 class RevisionStore:
-    """The ``crmsync_config_revisions`` table in ``engine``'s database, created on open."""
+    """The ``crmsync_config_revisions`` table in ``engine``'s database, upgraded on open."""
 
     def __init__(self, engine: sa.Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self.engine = engine
         self._clock = clock
         metadata = sa.MetaData()
         self.table = _table(metadata)
-        create_tables(engine, metadata)
+        ensure_store_schema(engine)
 
     def seed(self, workflow: str, yaml_text: str) -> Revision:
         """The active revision of ``workflow``; the configuration file's text when it has none."""

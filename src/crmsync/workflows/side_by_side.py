@@ -19,9 +19,9 @@ from rich.table import Table
 from crmsync.config.models import Config
 from crmsync.events.runner import open_outbound
 from crmsync.optout.runner import open_optinout
+from crmsync.state.models import WorkflowStatus
+from crmsync.state.statuses import WorkflowStatuses
 from crmsync.store import create_engine_for
-from crmsync.sync.state import SyncState
-from crmsync.sync.state_models import WorkflowStatus
 
 __all__ = ["WorkflowRun", "configured", "counts_table", "run_side_by_side", "standard_runs"]
 
@@ -77,8 +77,8 @@ async def run_side_by_side(
         return {}
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     try:
-        state = await asyncio.to_thread(SyncState, engine)
-        results = await asyncio.gather(*(_tracked(state, run, stop, once) for run in runs))
+        statuses = await asyncio.to_thread(WorkflowStatuses, engine)
+        results = await asyncio.gather(*(_tracked(statuses, run, stop, once) for run in runs))
     finally:
         engine.dispose()
     failures = [result for result in results if isinstance(result, BaseException)]
@@ -92,20 +92,20 @@ async def run_side_by_side(
 
 
 async def _tracked(
-    state: SyncState, run: WorkflowRun, stop: asyncio.Event, once: bool
+    statuses: WorkflowStatuses, run: WorkflowRun, stop: asyncio.Event, once: bool
 ) -> Mapping[str, int] | BaseException:
-    await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.STARTING)
+    await asyncio.to_thread(statuses.set, run.name, WorkflowStatus.STARTING)
     try:
-        await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.RUNNING)
+        await asyncio.to_thread(statuses.set, run.name, WorkflowStatus.RUNNING)
         counts = await run.run(stop, once)
     except asyncio.CancelledError:
-        await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.STOPPED)
+        await asyncio.to_thread(statuses.set, run.name, WorkflowStatus.STOPPED)
         raise
     except Exception as exc:  # recorded as the workflow's FAILED reason, raised by the caller
         logger.error("%s failed: %s", run.name, exc)
-        await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.FAILED, str(exc))
+        await asyncio.to_thread(statuses.set, run.name, WorkflowStatus.FAILED, str(exc))
         return exc
-    await asyncio.to_thread(state.set_status, run.name, WorkflowStatus.STOPPED)
+    await asyncio.to_thread(statuses.set, run.name, WorkflowStatus.STOPPED)
     return counts
 
 

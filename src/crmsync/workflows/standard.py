@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from crmsync.config.models import Config
 from crmsync.events.runner import open_outbound
 from crmsync.optout.runner import open_optinout
+from crmsync.state.counters import Counters
+from crmsync.state.parked import ParkedChanges
 from crmsync.store import create_engine_for
 from crmsync.sync.engine import EngineOptions, InboundEngine, open_queue
-from crmsync.sync.state import SyncState
 from crmsync.workflows.backlog import store_backlogs
 from crmsync.workflows.supervisor import WorkflowSpec
 
@@ -25,7 +26,7 @@ async def inbound_backlog(config: Config) -> int:
     queue = open_queue(config)
     try:
         queued = await queue.backlog()
-        parked = await asyncio.to_thread(lambda: SyncState(engine).parked_count())
+        parked = await asyncio.to_thread(lambda: ParkedChanges(engine).count())
         return queued + parked
     finally:
         await queue.aclose()
@@ -36,7 +37,7 @@ async def _inbound_counters(config: Config) -> Mapping[str, int]:
     """The counters of every mapping, added up."""
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     try:
-        counters = await asyncio.to_thread(lambda: SyncState(engine).counters())
+        counters = await asyncio.to_thread(lambda: Counters(engine).by_mapping())
     finally:
         engine.dispose()
     totals: dict[str, int] = {}

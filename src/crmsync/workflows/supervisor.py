@@ -31,8 +31,8 @@ import yaml
 from crmsync.config import ConfigError, ConfigIssue, check_config_text
 from crmsync.config.models import Config
 from crmsync.errors import ConfigurationError
-from crmsync.sync.state import SyncState
-from crmsync.sync.state_models import WorkflowStatus
+from crmsync.state.models import WorkflowStatus
+from crmsync.state.store import StateStore
 from crmsync.workflows.revisions import (
     WORKFLOW_NAMES,
     Revision,
@@ -129,7 +129,7 @@ class Supervisor:
         self.specs = dict(specs)
         self.environ = environ
         self.stop_timeout = stop_timeout
-        self.state = SyncState(engine)
+        self.state = StateStore(engine)
         self.revisions = RevisionStore(engine)
         seed = check_config_text(initial_yaml, source="configuration file", base=base).config
         #: Where the revisions are kept (the configuration file's store): no revision moves it.
@@ -139,12 +139,12 @@ class Supervisor:
         self._locks = {name: asyncio.Lock() for name in self.specs}
         for name in self.specs:
             self.revisions.seed(name, initial_yaml)
-        statuses = self.state.statuses()
+        statuses = self.state.statuses.all()
         for name in self.specs:
             found = statuses.get(name)
             if found and found.status in (WorkflowStatus.STARTING, WorkflowStatus.RUNNING):
                 # Left so by a process that ended without stopping it: nothing runs it now.
-                self.state.set_status(name, WorkflowStatus.STOPPED, "the previous process ended")
+                self.state.statuses.set(name, WorkflowStatus.STOPPED, "the previous process ended")
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -225,7 +225,7 @@ class Supervisor:
     async def view(self, name: str, *, measure: bool = True) -> WorkflowView:
         """Status, backlog (``None`` when it could not be measured), counters, revisions."""
         spec = self._spec(name)
-        found = (await asyncio.to_thread(self.state.statuses)).get(name)
+        found = (await asyncio.to_thread(self.state.statuses.all)).get(name)
         memory = self._memory[name]
         backlog: int | None = None
         counters: Mapping[str, int] = memory.counters
@@ -275,7 +275,7 @@ class Supervisor:
             activated = self.revisions.activate(name)
             if activated is not None:
                 logger.info("%s: revision %d is now active", name, activated.id)
-            await asyncio.to_thread(self.state.set_status, name, WorkflowStatus.STARTING)
+            await asyncio.to_thread(self.state.statuses.set, name, WorkflowStatus.STARTING)
             stop = asyncio.Event()
             task = asyncio.create_task(self._run(name, spec, candidate, stop), name=name)
             self._running[name] = _Running(task, stop)
@@ -287,25 +287,25 @@ class Supervisor:
         memory = self._memory[name]
 
         async def started() -> None:
-            await asyncio.to_thread(self.state.set_status, name, WorkflowStatus.RUNNING)
+            await asyncio.to_thread(self.state.statuses.set, name, WorkflowStatus.RUNNING)
 
         try:
             counts = await spec.run(config, stop, started)
         except asyncio.CancelledError:
             await asyncio.shield(
-                asyncio.to_thread(self.state.set_status, name, WorkflowStatus.STOPPED)
+                asyncio.to_thread(self.state.statuses.set, name, WorkflowStatus.STOPPED)
             )
             raise
         except Exception as exc:  # recorded as the FAILED reason, shown by the status
             logger.error("%s failed: %s", name, exc)
             memory.last_error = str(exc) or type(exc).__name__
             await asyncio.to_thread(
-                self.state.set_status, name, WorkflowStatus.FAILED, memory.last_error
+                self.state.statuses.set, name, WorkflowStatus.FAILED, memory.last_error
             )
             return
         if counts is not None:
             memory.counters = dict(counts)
-        await asyncio.to_thread(self.state.set_status, name, WorkflowStatus.STOPPED)
+        await asyncio.to_thread(self.state.statuses.set, name, WorkflowStatus.STOPPED)
 
     async def stop(self, name: str) -> StopResult:
         """Stop the workflow: readers stop, the writer finishes or hands back what it holds.

@@ -15,8 +15,8 @@ from crmsync.events import record_events
 from crmsync.events.outbound import OutboundWorkflow, lifetime_counts
 from crmsync.events.runner import open_outbound
 from crmsync.events.tables import EVENT_TABLES
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
-from crmsync.sync.state import SyncState
 
 TYPES = ("send", "open", "click", "bounce")
 
@@ -156,7 +156,7 @@ async def test_a_refused_event_is_stored_as_a_reject(
 
     assert (workflow.counts.written, workflow.counts.rejected) == (1, 1)
     assert outcomes(store, "open") == {"open-1": "written", "open-2": "rejected"}
-    (reject,) = SyncState(store).rejects(workflow="outbound")
+    (reject,) = StateStore(store).rejects.newest(workflow="outbound")
     assert (reject.mapping, reject.record_id) == ("open", "open-2")
     assert reject.code
     assert await workflow.backlog() == 0

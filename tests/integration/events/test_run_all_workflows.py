@@ -18,7 +18,8 @@ from events_support import ENV, Crm, add_profiles, config_data, make_event, runn
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.events import record_events
 from crmsync.optout.changes import set_opt_outs
-from crmsync.optout.tables import OUTBOX, ensure_tables
+from crmsync.optout.tables import OUTBOX
+from crmsync.state import ensure_store_schema
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 
 CRMSYNC = [sys.executable, "-m", "crmsync"]
@@ -54,7 +55,7 @@ def test_run_once_sends_events_and_opt_outs_and_status_shows_backlogs(
     contacts = asyncio.run(crm.contact_ids())
     (linked,) = add_profiles(store, [contacts[0]])
     record_events(store, [make_event("click", f"click-{i}", linked) for i in range(3)])
-    ensure_tables(store)
+    ensure_store_schema(store)
     profile = build_metadata(definitions_with_profile(())).tables["profile"]
     with store.begin() as conn:
         set_opt_outs(conn, profile, contacts[0], {"optout_email": True})

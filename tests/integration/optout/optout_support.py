@@ -21,7 +21,7 @@ from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 from crmsync.emulators.salesforce import app as salesforce_app
 from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
 from crmsync.optout.lookup import as_time
-from crmsync.optout.tables import ensure_tables
+from crmsync.state import ensure_store_schema
 from crmsync.store import build_metadata, definitions_with_profile
 
 SECRET = "optout-test-secret"
@@ -168,7 +168,7 @@ def profile_table() -> sa.Table:
 def add_profiles(engine: sa.Engine, external_ids: list[str], at: datetime) -> None:
     profile = profile_table()
     profile.metadata.create_all(engine, checkfirst=True)
-    ensure_tables(engine)
+    ensure_store_schema(engine)
     with engine.begin() as conn:
         conn.execute(
             sa.insert(profile),

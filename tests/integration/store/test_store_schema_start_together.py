@@ -9,33 +9,32 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from crmsync.events.tables import ensure_tables as ensure_event_tables
-from crmsync.optout.tables import ensure_tables as ensure_optout_tables
+from crmsync.state import ensure_store_schema
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for, publish
-from crmsync.sync.state import SyncState
 from crmsync.workflows.revisions import RevisionStore
 
 Start = Callable[[sa.Engine], None]
 
 
 def inbound(engine: sa.Engine) -> None:
+    StateStore(engine)
     publish(engine, [])
-    SyncState(engine).drop_obsolete_tables()
 
 
 def outbound(engine: sa.Engine) -> None:
     publish(engine, [])
-    ensure_event_tables(engine)
+    ensure_store_schema(engine)
 
 
 def optinout(engine: sa.Engine) -> None:
     publish(engine, [])
-    ensure_optout_tables(engine)
+    ensure_store_schema(engine)
 
 
 def supervisor(engine: sa.Engine) -> None:
     RevisionStore(engine).seed("inbound", "version: 1\n")
-    SyncState(engine)
+    StateStore(engine)
 
 
 def start_together(url: str, schema: str | None, starts: list[Start]) -> list[str]:

@@ -20,9 +20,9 @@ from crmsync.emulators.common.server import BackgroundServer
 from crmsync.emulators.common.tls import TlsFiles
 from crmsync.emulators.dataverse.app import DataverseEmulator, create_emulator
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
-from crmsync.sync.state import SyncState
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-0000000000a1"
 SECRET = "inbound-test-secret"
@@ -210,5 +210,5 @@ def store_rows(config: Config, table: str, key: str) -> dict[str, dict[str, Any]
         engine.dispose()
 
 
-def sync_state(config: Config) -> SyncState:
-    return SyncState(create_engine_for(config.store.url, schema=config.store.pg_schema))
+def sync_state(config: Config) -> StateStore:
+    return StateStore(create_engine_for(config.store.url, schema=config.store.pg_schema))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import re
 import ssl
 from collections.abc import Callable, Iterator
@@ -33,8 +34,8 @@ from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.faults import Fault
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.errors import MalformedAnswerError
+from crmsync.state.models import WorkflowStatus
 from crmsync.sync import connections
-from crmsync.sync.state_models import WorkflowStatus
 
 #: The client's retries of a malformed answer, and its first back-off (halved at most by jitter).
 RETRIES = 2
@@ -176,12 +177,12 @@ async def test_a_bad_row_is_rejected_and_the_good_one_next_to_it_applied(
     rows = store_rows(config, "profile", "external_id")
     assert rows[good]["first_name"] == "Good-A"
     assert rows[bad]["first_name"] == before  # the bad version is not written
-    (reject,) = _state(config, "rejects")
+    (reject,) = _state(config, "rejects.newest")
     assert (reject.code, reject.mapping) == (code, "contacts")
     assert said in reject.message
     assert reject.record_id == {"missing_id": "", "nul_in_id": f"{bad}\\u0000"}.get(kind, bad)
     assert summary.rejects == 1
-    assert _state(config, "statuses")["inbound"].status is WorkflowStatus.STOPPED
+    assert _state(config, "statuses.all")["inbound"].status is WorkflowStatus.STOPPED
 
     # The CRM fixes the record: the next run writes it.
     side.crm.emulator.faults.clear()
@@ -215,7 +216,7 @@ async def test_a_nul_character_is_rejected_by_writer_processes_on_postgresql(
         await run_once(config, writer_processes=1)
     rows = store_rows(config, "profile", "external_id")
     assert rows[good]["first_name"] == "Good-A"
-    (reject,) = _state(config, "rejects")
+    (reject,) = _state(config, "rejects.newest")
     assert reject.code == "INVALID_VALUE"
     assert "field 'firstname'" in reject.message
 
@@ -237,7 +238,7 @@ async def test_a_malformed_answer_once_is_asked_for_again_after_a_pause(
     pages = [r for r in side.requests() if _matches(side.pages, r["path"])]
     assert [r["status"] for r in pages[:2]] == [200, 200]
     assert pages[1]["at"] - pages[0]["at"] >= BACKOFF / 2  # backed off, not hammered
-    assert _state(config, "statuses")["inbound"].status is WorkflowStatus.STOPPED
+    assert _state(config, "statuses.all")["inbound"].status is WorkflowStatus.STOPPED
 
 
 async def test_a_malformed_answer_that_persists_fails_saying_what_came_back(
@@ -250,7 +251,7 @@ async def test_a_malformed_answer_that_persists_fails_saying_what_came_back(
     with pytest.raises(MalformedAnswerError) as caught:
         await run_once(config, poll_interval_seconds=0.05)
 
-    status = _state(config, "statuses")["inbound"]
+    status = _state(config, "statuses.all")["inbound"]
     assert status.status is WorkflowStatus.FAILED
     for text in (caught.value.message, status.reason or ""):
         assert "answered 200 with a body that is not JSON (text/html" in text
@@ -265,10 +266,11 @@ async def test_a_malformed_answer_that_persists_fails_saying_what_came_back(
 
 
 def _state(config: Config, what: str) -> Any:
-    """``SyncState.<what>()`` of the run's store, its connections closed after."""
+    """``StateStore.<what>()`` (e.g. ``rejects.newest``) of the run's store, its connections closed
+    after."""
     state = sync_state(config)
     try:
-        return getattr(state, what)()
+        return operator.attrgetter(what)(state)()
     finally:
         state.engine.dispose()
 

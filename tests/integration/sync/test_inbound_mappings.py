@@ -197,4 +197,4 @@ async def test_a_bad_mapping_is_refused_before_anything_is_written(
     with pytest.raises(ConfigError, match="nosuchfield"):
         await run_once(bad)
     assert store_rows(good, "profile", "external_id") == before
-    assert sync_state(good).counters()["contacts"].read == len(before)
+    assert sync_state(good).counters.by_mapping()["contacts"].read == len(before)

@@ -23,9 +23,9 @@ from inbound_support import (
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.queue.base import Change, ChangeMessage
+from crmsync.state.models import PARENT_MISSING, ReplayRefused
 from crmsync.sync.engine import InboundEngine
 from crmsync.sync.replay import request_replay
-from crmsync.sync.state_models import PARENT_MISSING, ReplayRefused
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +59,13 @@ async def test_a_child_waits_for_its_parent(crm: Crm, tmp_path: Path) -> None:
         await _drain(engine)
         # Every child arrived first: none is visible, all wait and count in the backlog.
         assert store_rows(config, "subscription", "crm_id") == {}
-        assert engine.state.parked_count("subscriptions") == len(subscriptions)
+        assert engine.state.parked.count("subscriptions") == len(subscriptions)
         assert await engine.backlog() == len(subscriptions)
 
         await engine.readers["contacts"].round()
         await _drain(engine)
         engine.housekeeping()
-        assert engine.state.parked_count() == 0
+        assert engine.state.parked.count() == 0
     stored = store_rows(config, "subscription", "crm_id")
     assert set(stored) == set(subscriptions)
     profiles = store_rows(config, "profile", "external_id")
@@ -78,12 +78,12 @@ async def test_a_child_whose_parent_never_comes_is_rejected(crm: Crm, tmp_path: 
     summary = await run_once(config, parent_wait_seconds=0)
     assert store_rows(config, "subscription", "crm_id") == {}
     state = sync_state(config)
-    rejects = state.rejects(mapping="subscriptions", limit=1000)
+    rejects = state.rejects.newest(mapping="subscriptions", limit=1000)
     assert {r.record_id for r in rejects} == set(subscriptions)
     assert {r.code for r in rejects} == {PARENT_MISSING}
     assert "did not arrive" in rejects[0].message
     assert summary.counters["subscriptions"].rejected == len(subscriptions)
-    assert state.parked_count() == 0
+    assert state.parked.count() == 0
 
 
 async def test_replay_limits_and_messages(crm: Crm, tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ async def test_replay_limits_and_messages(crm: Crm, tmp_path: Path) -> None:
     await request_replay(config, "contacts", limit_backlog=1000, limit_rows=1000, environ=ENV)
     with pytest.raises(ReplayRefused, match="already pending"):
         await request_replay(config, "contacts", limit_backlog=1000, limit_rows=1000, environ=ENV)
-    before = sync_state(config).counters()["contacts"]
+    before = sync_state(config).counters.by_mapping()["contacts"]
     summary = await run_once(config)
     after = summary.counters["contacts"]
     assert summary.replays == ["contacts"]
@@ -147,7 +147,7 @@ async def test_unchanged_records_cost_no_write(crm: Crm, tmp_path: Path) -> None
     target = sorted(await crm.rows("contact", ("firstname",)))[0]
     # A change to a field the mapping does not carry: read, but nothing to write.
     await crm.write(WriteOp("update", "contact", {"jobtitle": "Engineer"}, id=target))
-    before = sync_state(config).counters()["contacts"]
+    before = sync_state(config).counters.by_mapping()["contacts"]
     after = (await run_once(config, chunk_size=3)).counters["contacts"]
     assert after.read == before.read + 1
     assert after.unchanged == before.unchanged + 1

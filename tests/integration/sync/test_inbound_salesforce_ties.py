@@ -46,7 +46,7 @@ def crm(tls: TlsFiles) -> Iterator[SfCrm]:
 
 
 def _read(config: object, before: int) -> int:
-    return sync_state(config).counters()["contacts"].read - before  # type: ignore[arg-type]
+    return sync_state(config).counters.by_mapping()["contacts"].read - before  # type: ignore[arg-type]
 
 
 async def test_one_timestamp_across_a_page_and_across_rounds(crm: SfCrm, tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ async def test_one_timestamp_across_a_page_and_across_rounds(crm: SfCrm, tmp_pat
     # Every record gets the same SystemModstamp: the round's query spans two batches of it.
     tie = whole_second(5)
     crm.touch("Contact", ids, tie)
-    before = sync_state(config).counters()["contacts"].read
+    before = sync_state(config).counters.by_mapping()["contacts"].read
     await run_once(config)
     assert _read(config, before) == CONTACTS
     # Nothing is read twice in the next round, though all of it is inside the overlap window.

@@ -56,14 +56,14 @@ async def test_a_late_upsert_after_the_delete_does_not_resurrect(crm: Crm, tmp_p
         await engine.queue.ack(deletes)
         assert target not in store_rows(config, "profile", "external_id")
 
-        before = sync_state(config).counters()["contacts"]
+        before = sync_state(config).counters.by_mapping()["contacts"]
         for delivery in in_flight:  # the redelivery, after the delete
             writer.apply(delivery.message)
         await engine.queue.ack(in_flight)
     assert target not in store_rows(config, "profile", "external_id")
-    after = sync_state(config).counters()["contacts"]
+    after = sync_state(config).counters.by_mapping()["contacts"]
     assert after.campaign_writes == before.campaign_writes
-    assert sync_state(config).tombstone_count("contacts") == 1
+    assert sync_state(config).tombstones.count("contacts") == 1
 
     # The same id created again in the CRM gets a newer version: it is a real record again.
     await crm.write(WriteOp("create", "contact", {"firstname": "Reborn"}, id=target))
@@ -71,4 +71,4 @@ async def test_a_late_upsert_after_the_delete_does_not_resurrect(crm: Crm, tmp_p
     stored = store_rows(config, "profile", "external_id")
     assert stored[target]["first_name"] == "Reborn"
     assert set(stored) == set(await crm.rows("contact", ("firstname",)))
-    assert sync_state(config).tombstone_count("contacts") == 0
+    assert sync_state(config).tombstones.count("contacts") == 0

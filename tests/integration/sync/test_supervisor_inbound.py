@@ -15,8 +15,8 @@ from inbound_support import ENV, NAMES_MAPPING, Crm, config_text, running_crm, s
 from crmsync.config import load_config_text
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.state.models import WorkflowStatus
 from crmsync.sync.engine import EngineOptions
-from crmsync.sync.state_models import WorkflowStatus
 from crmsync.workflows import Supervisor, standard_specs
 
 
@@ -57,8 +57,10 @@ async def test_start_drain_stop_and_restart_on_the_pending_revision(
 
         async def loaded() -> bool:
             view = await supervisor.view("inbound")
+            if view.status is not WorkflowStatus.RUNNING:  # the resource tables not yet published
+                return False
             rows = store_rows(config, "profile", "external_id")
-            return view.status is WorkflowStatus.RUNNING and len(rows) == 40 and view.backlog == 0
+            return len(rows) == 40 and view.backlog == 0
 
         await eventually(loaded)
         assert (await supervisor.view("inbound")).counters["inserted"] == 40
@@ -94,4 +96,4 @@ async def test_start_drain_stop_and_restart_on_the_pending_revision(
     finally:
         await supervisor.close()
         engine.dispose()
-    assert supervisor.state.statuses()["inbound"].status is WorkflowStatus.STOPPED
+    assert supervisor.state.statuses.all()["inbound"].status is WorkflowStatus.STOPPED

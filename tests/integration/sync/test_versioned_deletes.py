@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from crmsync.config.models import InboundMapping, ResourceDefinition
 from crmsync.connectors.base import CrmType, FieldInfo, TableInfo
 from crmsync.queue.base import Change, ChangeMessage
+from crmsync.state.store import StateStore
 from crmsync.store import (
     build_metadata,
     definitions_with_profile,
@@ -21,7 +22,6 @@ from crmsync.store import (
     publish,
     upsert_batch,
 )
-from crmsync.sync.state import SyncState
 from crmsync.sync.transform import compile_mapping
 from crmsync.sync.writer import MappingWriter, version_number
 
@@ -68,7 +68,7 @@ def _writers(engine: sa.Engine, **contacts: Any) -> tuple[MappingWriter, Mapping
     """The writers of a contacts mapping (``contacts``: its options) and of their children."""
     definitions = definitions_with_profile([SUBSCRIPTION])
     tables = build_metadata(definitions).tables
-    state = SyncState(engine)
+    state = StateStore(engine)
     made = []
     for table, resource, key, fields, options in (
         (CONTACT, "profile", "external_id", {"firstname": "first_name"}, contacts),
@@ -144,7 +144,7 @@ def test_a_late_delete_keeps_a_newer_parked_child(engine: sa.Engine) -> None:
     waiting = Change("upsert", "s1", 10, {"childid": "s1", "name": "new", "contactid": "p"})
     assert _apply(children, waiting)["parked"] == 1
     _apply(children, Change("delete", "s1", 5))
-    assert children.state.parked_count("child") == 1
+    assert children.state.parked.count("child") == 1
     _apply(contacts, _contact("p", 1, "parent"))
     assert children.release_parked() == 1
     assert _rows(engine, "subscription", "crm_id", "name") == {"s1": "new"}
@@ -152,7 +152,7 @@ def test_a_late_delete_keeps_a_newer_parked_child(engine: sa.Engine) -> None:
     # A parked change older than its delete is dropped with it.
     _apply(children, Change("upsert", "s2", 3, {"childid": "s2", "contactid": "q"}))
     _apply(children, Change("delete", "s2", 5))
-    assert children.state.parked_count("child") == 0
+    assert children.state.parked.count("child") == 0
 
 
 def test_a_reconciliation_spares_a_row_written_while_it_waited(
@@ -164,18 +164,18 @@ def test_a_reconciliation_spares_a_row_written_while_it_waited(
     contacts, _ = _writers(pg_engine)
     state = contacts.state
     _apply(contacts, _contact("kept", 1, "k"), _contact("again", 1, "first life"))
-    snapshot = state.start_snapshot("contact")
-    state.record_snapshot_messages(snapshot, ["s1"])
-    state.finish_snapshot(snapshot, 1)
+    snapshot = state.snapshots.start("contact")
+    state.snapshots.record_messages(snapshot, ["s1"])
+    state.snapshots.finish(snapshot, 1)
     # The snapshot did not see "again": deleted in the CRM before it was read.
     contacts.apply(ChangeMessage("contact", [_contact("kept", 1, "k")], snapshot, "s1"))
     removed: list[int] = []
     with pg_engine.begin() as conn:
         # Another writer applies the record's re-creation, read after the snapshot.
-        state.hold_mapping(conn, "contact")
+        state.counters.hold_mapping(conn, "contact")
         row = {"external_id": "again", "first_name": "second life", "source_version": 9}
         upsert_batch(conn, contacts.table, "external_id", [row])
-        state.note_seen(conn, "contact", ["again"])
+        state.snapshots.note_seen(conn, "contact", ["again"])
         reconciling = threading.Thread(
             target=lambda: removed.append(contacts.reconcile_snapshots())
         )
@@ -207,7 +207,7 @@ def test_a_child_written_while_its_parent_is_deleted_waits_for_it(pg_engine: sa.
             outcome.append(exc)
 
     with pg_engine.begin() as conn:
-        contacts.state.hold_mapping(conn, "contact")
+        contacts.state.counters.hold_mapping(conn, "contact")
         delete_versioned(conn, contacts.table, "external_id", {"p": 5})
         writing = threading.Thread(target=write_child)
         writing.start()

@@ -15,9 +15,9 @@ from inbound_support import ENV, NAMES_MAPPING, Crm, config_text, running_crm
 
 from crmsync.api.users import UserStore
 from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.state.models import WorkflowStatus
 from crmsync.store import create_engine_for
 from crmsync.sync.engine import EngineOptions
-from crmsync.sync.state_models import WorkflowStatus
 from crmsync.workflows import WORKFLOW_NAMES, Supervisor, standard_specs
 
 OTHERS = """

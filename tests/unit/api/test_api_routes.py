@@ -225,8 +225,8 @@ async def test_export_gives_the_yaml_of_a_revision(api: Api) -> None:
 async def test_rejects_are_filtered(api: Api) -> None:
     state = api.supervisor.state
     with state.engine.begin() as conn:
-        state.add_reject(conn, "inbound", "contacts", "1", "BAD_EMAIL", "not an email", {"a": 1})
-        state.add_reject(conn, "outbound", None, "2", "CRM_REFUSED", "refused", {})
+        state.rejects.add(conn, "inbound", "contacts", "1", "BAD_EMAIL", "not an email", {"a": 1})
+        state.rejects.add(conn, "outbound", None, "2", "CRM_REFUSED", "refused", {})
     viewer = api.auth(Role.VIEWER)
     every = (await api.client.get("/api/rejects", headers=viewer)).json()
     assert {r["code"] for r in every} == {"BAD_EMAIL", "CRM_REFUSED"}

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
+from crmsync.state.models import WorkflowStatus
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
-from crmsync.sync.state import SyncState
-from crmsync.sync.state_models import WorkflowStatus
 
 runner = CliRunner()
 
@@ -24,7 +24,7 @@ def test_status_from_another_folder_reads_the_store_next_to_the_file(
     elsewhere.mkdir()
     (folder / "crmsync.yaml").write_text("version: 1\nqueue:\n  path: queue.db\n", "utf-8")
     engine = create_engine_for(f"sqlite:///{folder / 'crmsync.db'}")
-    SyncState(engine).set_status("inbound", WorkflowStatus.FAILED, "seen from the file's folder")
+    StateStore(engine).statuses.set("inbound", WorkflowStatus.FAILED, "seen from the file's folder")
     engine.dispose()
     monkeypatch.chdir(elsewhere)
     for config in (str(folder / "crmsync.yaml"), "../a/crmsync.yaml"):

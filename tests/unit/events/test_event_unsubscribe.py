@@ -15,7 +15,8 @@ from crmsync.events import Event, Unsubscribe, record_events
 from crmsync.events.files import parse_events
 from crmsync.events.tables import UNSUBSCRIBES
 from crmsync.optout.changes import set_opt_outs
-from crmsync.optout.tables import OUTBOX, ensure_tables
+from crmsync.optout.tables import OUTBOX
+from crmsync.state import ensure_store_schema
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -28,7 +29,7 @@ PROFILE = build_metadata(definitions_with_profile(())).tables["profile"]
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
     PROFILE.metadata.create_all(engine)
-    ensure_tables(engine)
+    ensure_store_schema(engine)
     with engine.begin() as conn:
         conn.execute(
             sa.insert(PROFILE),

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from crmsync.cli.main import app
 from crmsync.optout.files import export_changes, import_file
-from crmsync.optout.tables import LOG, OUTBOX, ensure_tables
+from crmsync.optout.tables import LOG, OUTBOX
+from crmsync.state import ensure_store_schema
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 
 T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -22,7 +23,7 @@ def _store(tmp_path: Path) -> tuple[sa.Engine, sa.Table, Path]:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
     profile = build_metadata(definitions_with_profile(())).tables["profile"]
     profile.metadata.create_all(engine)
-    ensure_tables(engine)
+    ensure_store_schema(engine)
     with engine.begin() as conn:
         conn.execute(
             sa.insert(profile),

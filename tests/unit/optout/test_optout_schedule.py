@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from crmsync.config.models import Config, OptOutFileExchange
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.schedule import DailyExchange
-from crmsync.optout.tables import OUTBOX, ensure_tables
+from crmsync.optout.tables import OUTBOX
+from crmsync.state import ensure_store_schema
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 
 PROFILE = build_metadata(definitions_with_profile(())).tables["profile"]
@@ -23,7 +24,7 @@ DAY1 = datetime(2026, 5, 1, tzinfo=UTC)
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
     PROFILE.metadata.create_all(engine)
-    ensure_tables(engine)
+    ensure_store_schema(engine)
     with engine.begin() as conn:
         conn.execute(
             sa.insert(PROFILE),

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from crmsync.store import create_engine_for
 from crmsync.store.engine import write_transaction
-from crmsync.store.schema import create_tables
 
 
 def test_a_transaction_that_reads_first_survives_a_write_committed_meanwhile(
@@ -19,7 +18,7 @@ def test_a_transaction_that_reads_first_survives_a_write_committed_meanwhile(
     engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
     metadata = sa.MetaData()
     table = sa.Table("t", metadata, sa.Column("x", sa.Integer))
-    create_tables(engine, metadata)
+    metadata.create_all(engine)
     read = threading.Event()
     other: list[BaseException] = []
 

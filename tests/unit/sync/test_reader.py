@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from crmsync.connectors.base import ChangePage, Deletion, Record
 from crmsync.errors import ProtocolError
 from crmsync.queue.sqlite import SQLiteQueue
+from crmsync.state.store import StateStore
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.reader import MappingReader, deletion_version
-from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping
 
 
@@ -49,9 +49,9 @@ def _records(start: int, count: int) -> list[Record]:
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[SyncState]:
+def state(tmp_path: Path) -> Iterator[StateStore]:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
-    yield SyncState(engine)
+    yield StateStore(engine)
     engine.dispose()
 
 
@@ -70,13 +70,13 @@ def _compiled() -> Any:
     return Stub()
 
 
-def _reader(crm: ScriptedCrm, queue: SQLiteQueue, state: SyncState, **kw: Any) -> MappingReader:
+def _reader(crm: ScriptedCrm, queue: SQLiteQueue, state: StateStore, **kw: Any) -> MappingReader:
     compiled: CompiledMapping = _compiled()
     return MappingReader(compiled, crm, queue, state, chunk_size=3, **kw)  # type: ignore[arg-type]
 
 
 async def test_snapshot_round_is_chunked_and_the_cursor_saved_last(
-    queue: SQLiteQueue, state: SyncState
+    queue: SQLiteQueue, state: StateStore
 ) -> None:
     pages = [
         ChangePage(_records(0, 5), snapshot=True),
@@ -87,48 +87,48 @@ async def test_snapshot_round_is_chunked_and_the_cursor_saved_last(
     result = await reader.round()
     assert (result.changes, result.messages, result.snapshot) == (7, 3, True)
     assert crm.formatted == [False]  # the CRM is not asked for display labels nobody needs
-    assert state.load_cursor("contacts") == reader.signature + "delta-1"
+    assert state.cursors.load("contacts") == reader.signature + "delta-1"
     deliveries = await queue.fetch(max_messages=10)
     assert sorted(d.message.change_count for d in deliveries) == [2, 2, 3]
     assert all(d.message.snapshot is not None for d in deliveries)
     assert all(c.formatted == {} for d in deliveries for c in d.message.changes)
-    (snapshot,) = state.snapshots("contacts")
+    (snapshot,) = state.snapshots.all("contacts")
     assert snapshot.total_messages == 3
 
 
-async def test_a_failed_round_keeps_the_old_cursor(queue: SQLiteQueue, state: SyncState) -> None:
+async def test_a_failed_round_keeps_the_old_cursor(queue: SQLiteQueue, state: StateStore) -> None:
     pages = [ChangePage(_records(0, 2)), ChangePage([], [Deletion("id9")], cursor="delta-1")]
     crm = ScriptedCrm([pages], fail_after=1)
     reader = _reader(crm, queue, state, with_formatted=True)
-    state.save_cursor("contacts", reader.signature + "delta-0")
+    state.cursors.save("contacts", reader.signature + "delta-0")
     with pytest.raises(ProtocolError):
         await reader.round()
     assert crm.cursors == ["delta-0"]
-    assert state.load_cursor("contacts") == reader.signature + "delta-0"
+    assert state.cursors.load("contacts") == reader.signature + "delta-0"
     # What was read before the failure is in the queue: read again later, applied once.
     assert await queue.backlog("contacts") == 2
 
 
 async def test_delta_rounds_carry_deletions_and_formatted_values(
-    queue: SQLiteQueue, state: SyncState
+    queue: SQLiteQueue, state: StateStore
 ) -> None:
     pages = [ChangePage(_records(0, 1), [Deletion("gone")], cursor="delta-1")]
     crm = ScriptedCrm([pages])
     reader = _reader(crm, queue, state, with_formatted=True)
-    state.save_cursor("contacts", reader.signature + "delta-0")
+    state.cursors.save("contacts", reader.signature + "delta-0")
     result = await reader.round()
     assert not result.snapshot
     assert crm.formatted == [True]
     (delivery,) = await queue.fetch()
     kinds = {c.id: (c.kind, dict(c.formatted)) for c in delivery.message.changes}
     assert kinds == {"id0": ("upsert", {"gendercode": "Female"}), "gone": ("delete", {})}
-    assert state.snapshots("contacts") == []
+    assert state.snapshots.all("contacts") == []
     with state.engine.connect() as conn:
         assert conn.scalar(sa.text("select count(*) from crmsync_snapshots")) == 0
 
 
 async def test_deletions_carry_the_highest_version_read_so_far(
-    queue: SQLiteQueue, state: SyncState
+    queue: SQLiteQueue, state: StateStore
 ) -> None:
     first = [ChangePage(_records(3, 5), [Deletion("early")], cursor="delta-1")]
     second = [
@@ -137,9 +137,9 @@ async def test_deletions_carry_the_highest_version_read_so_far(
     ]
     reader = _reader(ScriptedCrm([first, second]), queue, state, with_formatted=False)
     await reader.round()
-    assert state.load_watermark("contacts") == 7
+    assert state.cursors.watermark("contacts") == 7
     await reader.round()
-    assert state.load_watermark("contacts") == 21
+    assert state.cursors.watermark("contacts") == 21
     deliveries = await queue.fetch(max_messages=10)
     stamped = {c.id: c.version for d in deliveries for c in d.message.changes if c.kind == "delete"}
     # A deletion is stamped with every version seen up to its page, earlier rounds included.
@@ -147,7 +147,7 @@ async def test_deletions_carry_the_highest_version_read_so_far(
 
 
 async def test_a_deletion_with_its_time_is_stamped_no_later_than_that_second(
-    queue: SQLiteQueue, state: SyncState
+    queue: SQLiteQueue, state: StateStore
 ) -> None:
     """Salesforce reports when a record was deleted; its delete log, minutes late: the versions
     read since (an undelete among them) are above the deletion's."""
@@ -168,7 +168,7 @@ async def test_a_deletion_with_its_time_is_stamped_no_later_than_that_second(
 
 
 async def test_a_deletion_of_a_record_the_page_holds_is_left_out(
-    queue: SQLiteQueue, state: SyncState
+    queue: SQLiteQueue, state: StateStore
 ) -> None:
     """Deleted, then created again with the same id before the read: the page holds the new
     life, and the deletion (stamped above it) would delete it."""
@@ -180,18 +180,18 @@ async def test_a_deletion_of_a_record_the_page_holds_is_left_out(
     assert changes == [("upsert", "id8"), ("upsert", "id9"), ("delete", "gone")]
 
 
-async def test_the_watermark_never_goes_down(queue: SQLiteQueue, state: SyncState) -> None:
+async def test_the_watermark_never_goes_down(queue: SQLiteQueue, state: StateStore) -> None:
     pages = [ChangePage(_records(0, 2), [Deletion("gone")], cursor="delta-1")]
     reader = _reader(ScriptedCrm([pages]), queue, state, with_formatted=False)
-    state.save_cursor("contacts", reader.signature + "delta-0", 50)
+    state.cursors.save("contacts", reader.signature + "delta-0", 50)
     await reader.round()
-    assert state.load_watermark("contacts") == 50
+    assert state.cursors.watermark("contacts") == 50
     (delivery,) = await queue.fetch()
     assert [c.version for c in delivery.message.changes if c.kind == "delete"] == [50]
 
 
 async def test_a_cursor_read_with_other_fields_starts_a_snapshot(
-    queue: SQLiteQueue, state: SyncState
+    queue: SQLiteQueue, state: StateStore
 ) -> None:
     """A field added to the mapping: the old delta link would never read it, so read in full."""
 
@@ -203,17 +203,17 @@ async def test_a_cursor_read_with_other_fields_starts_a_snapshot(
     pages = [ChangePage(_records(0, 2), cursor="delta-wide", snapshot=True)]
     crm = ScriptedCrm([pages])
     narrow = _reader(ScriptedCrm([]), queue, state, with_formatted=False)
-    state.save_cursor("contacts", narrow.signature + "delta-narrow")
+    state.cursors.save("contacts", narrow.signature + "delta-narrow")
     wider = MappingReader(Wider(), crm, queue, state, with_formatted=False)  # type: ignore[arg-type]
     assert wider.signature != narrow.signature
     result = await wider.round()
     assert crm.cursors == [None]
     assert result.snapshot
-    assert state.load_cursor("contacts") == wider.signature + "delta-wide"
+    assert state.cursors.load("contacts") == wider.signature + "delta-wide"
 
 
 async def test_messages_carry_the_digests_of_their_records(
-    queue: SQLiteQueue, state: SyncState
+    queue: SQLiteQueue, state: StateStore
 ) -> None:
     publish(state.engine, [])
     profile = build_metadata(definitions_with_profile([])).tables["profile"]

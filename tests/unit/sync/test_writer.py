@@ -14,9 +14,9 @@ from crm_tables import contact_table
 from crmsync.config.models import InboundMapping
 from crmsync.connectors.base import CrmType, FieldInfo
 from crmsync.queue.base import Change, ChangeMessage
+from crmsync.state.store import StateStore
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.store.resources import PROFILE
-from crmsync.sync.state import SyncState
 from crmsync.sync.transform import compile_mapping
 from crmsync.sync.writer import MISSING_VERSION, MappingWriter, version_number
 
@@ -49,7 +49,7 @@ def _writer(engine: sa.Engine, **overrides: Any) -> MappingWriter:
     definitions = definitions_with_profile([])
     compiled = compile_mapping(_mapping(**overrides), CONTACT, PROFILE, resources=definitions)
     tables = build_metadata(definitions).tables
-    return MappingWriter(compiled, tables["profile"], tables, SyncState(engine), origin="crm:x")
+    return MappingWriter(compiled, tables["profile"], tables, StateStore(engine), origin="crm:x")
 
 
 def _upsert(key: str, version: int | None, name: str) -> Change:
@@ -87,7 +87,7 @@ def test_a_bad_record_is_rejected_and_the_rest_is_written(engine: sa.Engine) -> 
     counts = writer.apply(ChangeMessage("contacts", [bad, unversioned, _upsert("a", 1, "ok")]))
     assert _names(engine) == {"a": "ok"}
     assert counts["rejected"] == 2
-    rejects = {r.record_id: r for r in writer.state.rejects()}
+    rejects = {r.record_id: r for r in writer.state.rejects.newest()}
     assert rejects["c"].code == MISSING_VERSION
     assert rejects["b"].record["values"]["firstname"] == ["not", "text"]
 
@@ -125,14 +125,14 @@ def test_snapshot_reconciliation_deletes_unseen_crm_rows_only(engine: sa.Engine)
                 " values ('local', '2026-01-01', '2026-01-01', 'api')"
             )
         )
-    snapshot = state.start_snapshot("contacts")
-    state.record_snapshot_messages(snapshot, ["s1"])
-    state.finish_snapshot(snapshot, 1)
+    snapshot = state.snapshots.start("contacts")
+    state.snapshots.record_messages(snapshot, ["s1"])
+    state.snapshots.finish(snapshot, 1)
     assert writer.reconcile_snapshots() == 0  # not every message applied yet
     writer.apply(ChangeMessage("contacts", [_upsert("a", 2, "x2")], snapshot, "s1"))
     assert writer.reconcile_snapshots() == 1
     assert _names(engine) == {"a": "x2", None: "local"}
-    assert state.snapshots("contacts") == []
+    assert state.snapshots.all("contacts") == []
 
 
 def _delete(key: str, version: int | None) -> Change:
@@ -147,7 +147,7 @@ def test_a_stale_upsert_after_the_delete_stays_deleted(engine: sa.Engine) -> Non
     assert _names(engine) == {"b": "y2"}
     assert counts["unchanged"] == 1
     assert counts["campaign_writes"] == 1
-    assert writer.state.tombstone_count("contacts") == 1
+    assert writer.state.tombstones.count("contacts") == 1
 
 
 def test_a_delete_before_its_record_arrives_keeps_it_out(engine: sa.Engine) -> None:
@@ -165,7 +165,7 @@ def test_a_newer_version_is_a_re_creation(engine: sa.Engine) -> None:
     counts = writer.apply(ChangeMessage("contacts", [_upsert("a", 10, "again")]))
     assert _names(engine) == {"a": "again"}
     assert counts["inserted"] == 1
-    assert writer.state.tombstone_count() == 0
+    assert writer.state.tombstones.count() == 0
     # The old delete delivered again is older than the re-creation: it removes nothing; nor
     # does the first life's upsert come back.
     counts = writer.apply(ChangeMessage("contacts", [_delete("a", 9)]))
@@ -179,7 +179,7 @@ def test_in_one_message_the_higher_version_decides(engine: sa.Engine) -> None:
     writer.apply(ChangeMessage("contacts", [_upsert("a", 12, "new"), _delete("a", 9)]))
     writer.apply(ChangeMessage("contacts", [_upsert("b", 8, "old"), _delete("b", 9)]))
     assert _names(engine) == {"a": "new"}
-    assert writer.state.tombstone_count() == 1
+    assert writer.state.tombstones.count() == 1
 
 
 def test_tombstones_follow_the_apply_deletes_switch(engine: sa.Engine) -> None:
@@ -187,7 +187,7 @@ def test_tombstones_follow_the_apply_deletes_switch(engine: sa.Engine) -> None:
     writer.apply(ChangeMessage("contacts", [_delete("a", 9)]))
     writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "kept")]))
     assert _names(engine) == {"a": "kept"}
-    assert writer.state.tombstone_count() == 0
+    assert writer.state.tombstones.count() == 0
 
 
 def test_an_unversioned_delete_leaves_no_tombstone(engine: sa.Engine) -> None:
@@ -195,7 +195,7 @@ def test_an_unversioned_delete_leaves_no_tombstone(engine: sa.Engine) -> None:
     writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x")]))
     writer.apply(ChangeMessage("contacts", [_delete("a", None)]))
     assert _names(engine) == {}
-    assert writer.state.tombstone_count() == 0
+    assert writer.state.tombstones.count() == 0
 
 
 def test_records_that_left_the_filters_do_not_come_back_stale(engine: sa.Engine) -> None:
@@ -213,10 +213,10 @@ def test_a_completed_snapshot_prunes_older_tombstones(engine: sa.Engine) -> None
     writer = _writer(engine)
     state = writer.state
     writer.apply(ChangeMessage("contacts", [_delete("old", 3)]))
-    snapshot = state.start_snapshot("contacts")
+    snapshot = state.snapshots.start("contacts")
     writer.apply(ChangeMessage("contacts", [_delete("new", 4)]))
-    state.record_snapshot_messages(snapshot, ["s1"])
-    state.finish_snapshot(snapshot, 1)
+    state.snapshots.record_messages(snapshot, ["s1"])
+    state.snapshots.finish(snapshot, 1)
     writer.apply(ChangeMessage("contacts", [_upsert("a", 5, "x")], snapshot, "s1"))
     writer.reconcile_snapshots()
     with engine.connect() as conn:

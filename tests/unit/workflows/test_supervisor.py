@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from crmsync.config import ConfigError
 from crmsync.config.models import Config
 from crmsync.errors import ConfigurationError
-from crmsync.sync.state_models import WorkflowStatus
+from crmsync.state.models import WorkflowStatus
 from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
 
 Started = Callable[[], Awaitable[None]]
@@ -85,7 +85,7 @@ async def test_start_runs_and_stop_stops_cleanly(engine: sa.Engine, tmp_path: Pa
     view = await supervisor.view("inbound")
     assert view.status is WorkflowStatus.RUNNING
     assert view.backlog == 3
-    assert supervisor.state.statuses()["inbound"].status is WorkflowStatus.RUNNING
+    assert supervisor.state.statuses.all()["inbound"].status is WorkflowStatus.RUNNING
 
     result = await supervisor.stop("inbound")
     assert result.status is WorkflowStatus.STOPPED
@@ -218,7 +218,7 @@ async def test_a_status_left_running_by_a_dead_process_is_reset(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
     first = make(engine, tmp_path, inbound=FakeWorkflow())
-    first.state.set_status("inbound", WorkflowStatus.RUNNING)
+    first.state.statuses.set("inbound", WorkflowStatus.RUNNING)
     again = make(engine, tmp_path, inbound=FakeWorkflow())
     view = await again.view("inbound")
     assert view.status is WorkflowStatus.STOPPED

@@ -27,7 +27,7 @@ async def list_rejects(
 ) -> list[RejectOut]:
     """Newest first."""
     found = await asyncio.to_thread(
-        supervisor.state.rejects, workflow=workflow, mapping=mapping, code=code, limit=limit
+        supervisor.state.rejects.newest, workflow=workflow, mapping=mapping, code=code, limit=limit
     )
     return [
         RejectOut(

@@ -43,9 +43,9 @@ async def metrics(_user: Viewer, supervisor: SupervisorDep) -> Response:
     for view in await supervisor.views():
         backlog.labels(view.name).set(view.backlog if view.backlog is not None else float("nan"))
         running.labels(view.name).set(1 if view.status == "RUNNING" else 0)
-    counters = await asyncio.to_thread(supervisor.state.counters)
+    counters = await asyncio.to_thread(supervisor.state.counters.by_mapping)
     for mapping, counts in counters.items():
         for name, value in counts.as_dict().items():
             records.labels(mapping, name).set(value)
-    rejects.set(await asyncio.to_thread(supervisor.state.reject_count))
+    rejects.set(await asyncio.to_thread(supervisor.state.rejects.count))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

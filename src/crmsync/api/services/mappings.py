@@ -9,8 +9,8 @@ from crmsync.api.services.crm import CrmService
 from crmsync.api.services.edits import ConfigEdit, CrmPart, replace_named, save_crm_edit, save_edit
 from crmsync.config.models import Config, InboundMapping
 from crmsync.errors import ConfigurationError
+from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
 from crmsync.sync.replay import request_replay
-from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = ["MappingNotFound", "MappingService"]

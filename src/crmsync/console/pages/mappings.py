@@ -29,7 +29,7 @@ async def _list(
     template: str = "_mapping_list.html",
     **context: Any,
 ) -> HTMLResponse:
-    replays = await asyncio.to_thread(supervisor.state.pending_replays)
+    replays = await asyncio.to_thread(supervisor.state.replays.pending)
     return render(
         request,
         template,

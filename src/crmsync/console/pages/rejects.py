@@ -28,7 +28,7 @@ async def rejects_page(
 ) -> HTMLResponse:
     """The whole page, or only the table when htmx asks (filters changed)."""
     found = await asyncio.to_thread(
-        supervisor.state.rejects,
+        supervisor.state.rejects.newest,
         workflow=workflow or None,
         mapping=mapping or None,
         code=code or None,

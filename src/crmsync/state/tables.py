@@ -1,4 +1,5 @@
-"""The tables of the engine's persistent state, in the Campaign store database.
+"""The tables of the workflows' state (cursors, snapshots, counters, rejects, parked children,
+tombstones, replays, statuses), in the Campaign store database.
 
 All names start with ``crmsync_`` (reserved: no resource can be named so). Timestamps are
 :class:`~crmsync.store.types.UtcDateTime`; JSON documents are stored as text, encoded by the state
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["COUNTER_NAMES", "OBSOLETE_TABLES", "StateTables", "state_tables"]
+__all__ = ["COUNTER_NAMES", "StateTables", "state_tables"]
 
 #: The counters kept per mapping, in display order.
 COUNTER_NAMES: tuple[str, ...] = (
@@ -26,10 +27,6 @@ COUNTER_NAMES: tuple[str, ...] = (
     "crm_calls",
     "campaign_writes",
 )
-
-#: State tables of earlier versions, dropped on open: the record fingerprints now live in the
-#: resource rows (``source_digest``, ``synced_at``).
-OBSOLETE_TABLES = ("crmsync_fingerprints",)
 
 _NAME = sa.String(255)
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only

@@ -1,4 +1,4 @@
-"""The values the engine's persistent state hands out, and its one error."""
+"""The values the workflows' state hands out, and its one error."""
 
 from __future__ import annotations
 

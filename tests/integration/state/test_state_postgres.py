@@ -1,4 +1,4 @@
-"""SyncState on the local PostgreSQL: the same behaviour as on SQLite, plus concurrency.
+"""The workflows' state on the local PostgreSQL: the same behaviour as on SQLite, plus concurrency.
 
 Each test gets a schema of its own on the server of ``tests/integration/conftest.py``; when it
 cannot be reached the tests skip, except in CI (``CI=true``), where that is a failure.
@@ -14,24 +14,24 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crmsync.sync.state import SyncState
-from crmsync.sync.state_models import ReplayRefused
+from crmsync.state.models import ReplayRefused
+from crmsync.state.store import StateStore
 
 
 def _load_behaviour() -> type:
     """The shared behaviour class, which lives with the unit tests."""
-    path = Path(__file__).parents[2] / "unit" / "sync" / "sync_state_behaviour.py"
-    spec = importlib.util.spec_from_file_location("sync_state_behaviour", path)
+    path = Path(__file__).parents[2] / "unit" / "state" / "state_behaviour.py"
+    spec = importlib.util.spec_from_file_location("state_behaviour", path)
     assert spec is not None
     assert spec.loader is not None
     module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
     if spec.name not in sys.modules:
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-    return module.SyncStateBehaviour  # type: ignore[no-any-return]
+    return module.StateBehaviour  # type: ignore[no-any-return]
 
 
-SyncStateBehaviour = _load_behaviour()
+StateBehaviour = _load_behaviour()
 
 
 @pytest.fixture
@@ -40,19 +40,19 @@ def engine(pg_engine: sa.Engine) -> sa.Engine:
     return pg_engine
 
 
-class TestSyncStateOnPostgreSQL(SyncStateBehaviour):  # type: ignore[misc,valid-type]
+class TestStateOnPostgreSQL(StateBehaviour):  # type: ignore[misc,valid-type]
     pass
 
 
 def test_concurrent_replay_requests_let_exactly_one_through(engine: sa.Engine) -> None:
-    state = SyncState(engine)
+    state = StateStore(engine)
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
 
     def request() -> None:
         barrier.wait()
         try:
-            state.request_replay("contacts", backlog=0, table_rows=0)
+            state.replays.request("contacts", backlog=0, table_rows=0)
             outcomes.append("ok")
         except ReplayRefused as exc:
             outcomes.append(str(exc.code))
@@ -66,35 +66,35 @@ def test_concurrent_replay_requests_let_exactly_one_through(engine: sa.Engine) -
 
 
 def test_concurrent_writers_add_counts_without_losing_any(engine: sa.Engine) -> None:
-    state = SyncState(engine)
+    state = StateStore(engine)
 
     def write() -> None:
         for _ in range(20):
             with engine.begin() as conn:
-                state.add_counts(conn, "contacts", read=3, inserted=1)
+                state.counters.add(conn, "contacts", read=3, inserted=1)
 
     threads = [threading.Thread(target=write) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    counts = state.counters("contacts")["contacts"]
+    counts = state.counters.by_mapping("contacts")["contacts"]
     assert (counts.read, counts.inserted) == (240, 80)
 
 
 def test_unseen_rows_are_found_by_an_anti_join(engine: sa.Engine) -> None:
     """Not a subquery scanned again for each row when the seen keys outgrow ``work_mem``."""
-    state = SyncState(engine)
+    state = StateStore(engine)
     rows = sa.Table("keyed", sa.MetaData(), sa.Column("external_id", sa.String(64)))
     rows.create(engine)
-    sid = state.start_snapshot("contacts")
+    sid = state.snapshots.start("contacts")
     with engine.begin() as conn:
         conn.execute(sa.insert(rows), [{"external_id": f"k{i}"} for i in range(3000)])
         for start in range(0, 3000, 1000):
             keys = [f"k{i}" for i in range(start, start + 1000) if i != 1234]
-            state.mark_applied(conn, sid, f"m{start}", keys)
+            state.snapshots.mark_applied(conn, sid, f"m{start}", keys)
         conn.exec_driver_sql("SET LOCAL work_mem = '64kB'")
-        query = sa.select(rows.c.external_id).where(state.unseen(sid, rows.c.external_id))
+        query = sa.select(rows.c.external_id).where(state.snapshots.unseen(sid, rows.c.external_id))
         compiled = query.compile(conn)
         plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars())
         assert list(conn.scalars(query)) == ["k1234"]
