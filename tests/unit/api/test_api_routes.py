@@ -275,6 +275,26 @@ async def test_failed_logins_are_rate_limited(api: Api) -> None:
     assert int(limited.headers["Retry-After"]) > 0
 
 
+async def test_one_users_failed_logins_never_hold_back_another_at_the_same_address(
+    api: Api,
+) -> None:
+    for _ in range(3):
+        bad = await api.client.post("/api/login", json={"name": "admin", "password": "wrong-one"})
+        assert bad.status_code == 401
+    other = await api.client.post("/api/login", json={"name": "operator", "password": PASSWORD})
+    assert other.status_code == 200
+    still = await api.client.post("/api/login", json={"name": "admin", "password": PASSWORD})
+    assert still.status_code == 429
+
+
+async def test_an_address_trying_many_user_names_is_held_back(api: Api) -> None:
+    for number in range(10):
+        guess = {"name": f"guess-{number}", "password": "wrong-one"}
+        assert (await api.client.post("/api/login", json=guess)).status_code == 401
+    limited = await api.client.post("/api/login", json={"name": "admin", "password": PASSWORD})
+    assert limited.status_code == 429
+
+
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
