@@ -41,8 +41,8 @@ _SHOWN = tuple(name for name in COUNTER_COLUMNS if name != "parked")
 
 
 def summary_table(summary: RunSummary) -> Table:
-    """The counters of every mapping as a table."""
-    table = Table(title="inbound counters")
+    """The counts of this run, by mapping, as a table."""
+    table = Table(title="inbound: this run")
     table.add_column("counter")
     for mapping in summary.counters:
         table.add_column(mapping, justify="right")
@@ -97,8 +97,11 @@ def run(
     ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
-    """Run every configured workflow: inbound, outbound and optinout."""
-    console = Console(stderr=True)
+    """Run every configured workflow: inbound, outbound and optinout.
+
+    What this run did is printed on stdout once it ends; progress and logs go to stderr.
+    """
+    console, errors = Console(), Console(stderr=True)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -106,7 +109,7 @@ def run(
     try:
         loaded = load_config(config)
         names = [m.name for m in loaded.inbound.mappings]
-        bars: InboundProgress = RichProgress(names, console) if progress else NoProgress()
+        bars: InboundProgress = RichProgress(names, errors) if progress else NoProgress()
         options = EngineOptions(
             ack_wait_seconds=ack_wait,
             parent_wait_seconds=parent_wait,
@@ -117,11 +120,13 @@ def run(
         freeze_startup_heap()
         summary, others = asyncio.run(_run(engine, once, loaded))
     except CrmsyncError as exc:
-        console.print(f"[red]run failed:[/red] {exc}")
+        errors.print(f"[red]run failed:[/red] {exc}")
         raise typer.Exit(1) from None
     if loaded.inbound.mappings:
         console.print(summary_table(summary))
     if others:
         console.print(counts_table(others))
     if summary.rejects:
-        console.print(f"{summary.rejects:,} rejected record(s): see [bold]crmsync status[/bold]")
+        console.print(
+            f"{summary.rejects:,} record(s) rejected by this run: see [bold]crmsync status[/bold]"
+        )

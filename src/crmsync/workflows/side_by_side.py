@@ -110,8 +110,8 @@ async def _tracked(
 
 
 def counts_table(results: Mapping[str, Mapping[str, int]]) -> Table:
-    """Each workflow's counters, one table per run summary."""
-    table = Table(title="outbound and optinout counters")
+    """Each workflow's counts of one run, as a table."""
+    table = Table(title="outbound and optinout: this run")
     table.add_column("workflow")
     table.add_column("counter")
     table.add_column("value", justify="right")
