@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import Table, cli_console
 from crmsync.config import load_config
 from crmsync.errors import CrmsyncError
 from crmsync.events import EVENT_TYPES, read_event_file, record_events
@@ -138,4 +137,4 @@ def status(
             "yes" if item["enabled"] else "no",
             *(f"{item[c]:,}" for c in ("backlog", *COUNTER_NAMES)),
         )
-    Console().print(table)
+    cli_console().print(table)

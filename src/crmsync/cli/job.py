@@ -15,10 +15,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column
 from rich.text import Text
 
 from crmsync.cli.config_cmds import ConfigOption, print_report
+from crmsync.cli.output import Table, cli_console
 from crmsync.config import Config, check_config_file
 from crmsync.config.errors import ConfigIssue
 from crmsync.errors import CrmsyncError
@@ -66,7 +67,7 @@ def _print_issues(issues: Sequence[ConfigIssue], console: Console) -> None:
 @app.command("validate")
 def validate(job_file: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
     """Check a job file; list every problem with its path and line."""
-    console, errors = Console(), Console(stderr=True)
+    console, errors = cli_console(), cli_console(stderr=True)
     try:
         text = job_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -108,13 +109,13 @@ async def _run(
     campaign = create_engine_for(config.store.url, schema=config.store.pg_schema)
     pool = ConnectorPool(config)
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", table_column=Column(overflow="fold")),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
     try:
-        with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        with Progress(*columns, console=cli_console(stderr=True), transient=False) as progress:
             runner = JobRunner(store, campaign, pool, on_step=_Bars(progress))
             if resume is not None or job is None:
                 return await runner.resume(resume or "")
@@ -128,7 +129,7 @@ async def _run(
 
 
 def _finish(config: Config, run_id: str | None, failed: str | None) -> None:
-    console = Console(stderr=True)
+    console = cli_console(stderr=True)
     if run_id is not None:
         store = open_store(config)
         for step, level, message in store.log_lines(run_id):
@@ -151,7 +152,7 @@ def run(
     ] = False,
 ) -> None:
     """Run a job (or finish its last run if that one did not finish); print the run id."""
-    errors = Console(stderr=True)
+    errors = cli_console(stderr=True)
     settings = _config(config, errors)
     text = job_file.read_text(encoding="utf-8")
     job, issues = check_job_text(text, source=str(job_file))
@@ -172,7 +173,7 @@ def run(
 @app.command("resume")
 def resume(run_id: str, config: ConfigOption = Path("crmsync.yaml")) -> None:
     """Continue a run where it stopped (after a crash or a failed step)."""
-    errors = Console(stderr=True)
+    errors = cli_console(stderr=True)
     settings = _config(config, errors)
     try:
         done = asyncio.run(_run(settings, None, resume=run_id))
@@ -191,7 +192,7 @@ def list_runs(
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """The latest job runs."""
-    store = open_store(_config(config, Console(stderr=True)))
+    store = open_store(_config(config, cli_console(stderr=True)))
     table = Table("job", "status", "started", "finished", "run")
     # The run id is what users copy into `job show`: never cut it, whatever the width.
     table.columns[4].no_wrap = True
@@ -204,7 +205,7 @@ def list_runs(
             info.finished_at.isoformat(timespec="minutes") if info.finished_at else "",
             info.id,
         )
-    Console().print(table)
+    cli_console().print(table)
 
 
 @app.command("show")
@@ -214,10 +215,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A run: its steps with their counts, variables, rejects and log."""
-    store = open_store(_config(config, Console(stderr=True)))
+    store = open_store(_config(config, cli_console(stderr=True)))
     info = store.run(run_id)
     if info is None:
-        Console(stderr=True).print(Text(f"no job run '{run_id}'"))
+        cli_console(stderr=True).print(Text(f"no job run '{run_id}'"))
         raise typer.Exit(1)
     steps = store.steps(run_id)
     rejects = store.rejects(run_id)
@@ -237,7 +238,7 @@ def show(
     if as_json:
         typer.echo(json.dumps(document, indent=2, default=str))
         return
-    console = Console()
+    console = cli_console()
     console.print(Text(f"run {info.id} of {info.job}: {info.status}"))
     table = Table("#", "step", "status", "counts", "error")
     for s in steps:
@@ -256,7 +257,7 @@ def rejects(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The rejected records of a run, with their error code and message."""
-    store = open_store(_config(config, Console(stderr=True)))
+    store = open_store(_config(config, cli_console(stderr=True)))
     found = store.rejects(run_id)
     if as_json:
         typer.echo(json.dumps(found, indent=2, default=str))
@@ -269,4 +270,4 @@ def rejects(
             Text(item["errorMessage"]),
             Text(json.dumps(item["record"], default=str)[:200]),
         )
-    Console().print(table)
+    cli_console().print(table)

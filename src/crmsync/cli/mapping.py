@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import cli_console
 from crmsync.config import load_config
 from crmsync.errors import CrmsyncError
 from crmsync.sync.replay import request_replay
@@ -38,7 +38,7 @@ def replay(
     ] = DEFAULT_REPLAY_LIMIT,
 ) -> None:
     """Replay every record of mapping NAME at the next start of inbound."""
-    console = Console(stderr=True)
+    console = cli_console(stderr=True)
     try:
         request = asyncio.run(
             request_replay(load_config(config), name, limit_backlog=limit, limit_rows=limit)

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import Table, cli_console
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
@@ -94,7 +93,7 @@ def log(
             row["winner"],
             row["reason"],
         )
-    Console().print(table)
+    cli_console().print(table)
 
 
 @app.command("set")

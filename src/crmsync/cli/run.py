@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import Table, cli_console
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
@@ -27,9 +26,9 @@ from crmsync.runtime import freeze_startup_heap
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
 from crmsync.sync.state_tables import COUNTER_NAMES as COUNTER_COLUMNS
-from crmsync.workflows import counts_table, run_side_by_side, standard_runs
+from crmsync.workflows import run_side_by_side, standard_runs
 
-__all__ = ["run", "summary_table"]
+__all__ = ["counts_table", "run", "summary_table"]
 
 _HEADERS = {
     "unchanged": "unchanged (no write)",
@@ -49,6 +48,18 @@ def summary_table(summary: RunSummary) -> Table:
     documents = [counts.as_dict() for counts in summary.counters.values()]
     for name in _SHOWN:
         table.add_row(_HEADERS.get(name, name), *(f"{d[name]:,}" for d in documents))
+    return table
+
+
+def counts_table(results: Mapping[str, Mapping[str, int]]) -> Table:
+    """The counts of this run of each other workflow (outbound, optinout), as a table."""
+    table = Table(title="outbound and optinout: this run")
+    table.add_column("workflow")
+    table.add_column("counter")
+    table.add_column("value", justify="right")
+    for name, counts in results.items():
+        for counter, value in counts.items():
+            table.add_row(name, counter.replace("_", " "), f"{value:,}")
     return table
 
 
@@ -101,7 +112,7 @@ def run(
 
     What this run did is printed on stdout once it ends; progress and logs go to stderr.
     """
-    console, errors = Console(), Console(stderr=True)
+    console, errors = cli_console(), cli_console(stderr=True)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import cli_console
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
@@ -70,5 +70,5 @@ def serve(
         text = config.read_text(encoding="utf-8")
         asyncio.run(_serve(text, config.absolute().parent, loaded, host, port, start or [], jobs))
     except CrmsyncError as exc:
-        Console(stderr=True).print(f"[red]serve failed:[/red] {exc}")
+        cli_console(stderr=True).print(f"[red]serve failed:[/red] {exc}")
         raise typer.Exit(1) from None

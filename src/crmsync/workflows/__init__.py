@@ -6,7 +6,6 @@ from crmsync.workflows.revisions import Revision, RevisionStore
 from crmsync.workflows.side_by_side import (
     WorkflowRun,
     configured,
-    counts_table,
     run_side_by_side,
     standard_runs,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "WorkflowSpec",
     "WorkflowView",
     "configured",
-    "counts_table",
     "run_side_by_side",
     "standard_runs",
     "standard_specs",
