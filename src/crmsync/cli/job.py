@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import TypeAdapter
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column
@@ -26,6 +27,7 @@ from crmsync.errors import CrmsyncError
 from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, check_job_text
 from crmsync.jobs.context import Progress as ProgressCallback
 from crmsync.jobs.runner import RunFailed
+from crmsync.jobs.store import RunInfo
 from crmsync.store import create_engine_for
 
 __all__ = ["app", "open_store"]
@@ -65,15 +67,27 @@ def _print_issues(issues: Sequence[ConfigIssue], console: Console) -> None:
 
 
 @app.command("validate")
-def validate(job_file: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
+def validate(
+    job_file: Annotated[Path, typer.Argument(dir_okay=False)],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            dir_okay=False,
+            help="Also check the job's connections against this configuration file.",
+        ),
+    ] = None,
+) -> None:
     """Check a job file; list every problem with its path and line."""
     console, errors = cli_console(), cli_console(stderr=True)
+    connections = None if config is None else _config(config, errors).connections
     try:
         text = job_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         errors.print(Text(f"{job_file}: cannot read: {exc}"))
         raise typer.Exit(1) from None
-    job, issues = check_job_text(text, source=str(job_file))
+    job, issues = check_job_text(text, source=str(job_file), connections=connections)
     _print_issues(issues, errors)
     if job is None:
         raise typer.Exit(1)
@@ -155,7 +169,7 @@ def run(
     errors = cli_console(stderr=True)
     settings = _config(config, errors)
     text = job_file.read_text(encoding="utf-8")
-    job, issues = check_job_text(text, source=str(job_file))
+    job, issues = check_job_text(text, source=str(job_file), connections=settings.connections)
     if job is None:
         _print_issues(issues, errors)
         raise typer.Exit(1)
@@ -186,13 +200,25 @@ def resume(run_id: str, config: ConfigOption = Path("crmsync.yaml")) -> None:
     _finish(settings, done, None)
 
 
+#: A run as ``job list --json`` prints it: the fields of an item of ``GET /api/runs``.
+_RUN_JSON = TypeAdapter(RunInfo)
+
+
 @app.command("list")
 def list_runs(
     config: ConfigOption = Path("crmsync.yaml"),
     limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
-    """The latest job runs."""
+    """The latest job runs, newest first."""
     store = open_store(_config(config, cli_console(stderr=True)))
+    if as_json:
+        runs = [
+            _RUN_JSON.dump_python(info, mode="json", exclude={"job_text"})
+            for info in store.runs(limit)
+        ]
+        typer.echo(json.dumps(runs, indent=2))
+        return
     table = Table("job", "status", "started", "finished", "run")
     # The run id is what users copy into `job show`: never cut it, whatever the width.
     table.columns[4].no_wrap = True
