@@ -22,6 +22,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 import yaml
 
+from crmsync.config.defaults import without_defaults
 from crmsync.store.engine import write_transaction
 from crmsync.store.schema import create_tables
 from crmsync.store.types import UtcDateTime
@@ -45,10 +46,13 @@ def dump_yaml(data: Any) -> str:
 def changes(before: str | None, after: str, *, labels: tuple[str, str]) -> str:
     """A unified diff from ``before`` to ``after`` (``None``: nothing before), both written out
     the same way first, so that a file's own layout (flow style, comments) is not shown as a
-    change."""
+    change, and both without the keys set to their default value, so that a default written
+    out on one side and left out on the other is not shown as a change either."""
 
     def lines(text: str | None) -> list[str]:
-        return [] if text is None else dump_yaml(yaml.safe_load(text)).splitlines(keepends=True)
+        if text is None:
+            return []
+        return dump_yaml(without_defaults(yaml.safe_load(text))).splitlines(keepends=True)
 
     return "".join(difflib.unified_diff(lines(before), lines(after), *labels))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import LEADS, MAPPING, PASSWORD, Api, make_api
+from api_support import LEADS, MAPPING, PASSWORD, Api, config_text, make_api
 
 from crmsync.api.users import Role
 
@@ -150,6 +150,26 @@ async def test_mapping_crud_makes_pending_revisions(api: Api) -> None:
     missing = await api.client.get("/api/revisions/999999/changes", headers=admin)
     assert missing.status_code == 404
     assert missing.json()["detail"] == "there is no configuration revision 999999"
+
+
+async def test_revision_changes_leave_out_defaults_written_out_or_left_out(
+    api: Api, tmp_path: Path
+) -> None:
+    admin = api.auth(Role.ADMIN)
+    spelled_out = config_text(tmp_path).replace(
+        "      fields:\n",
+        "      apply_deletes: true\n      picklist_values: technical\n      fields:\n",
+    )
+    assert spelled_out != config_text(tmp_path)
+    same = api.supervisor.propose("inbound", spelled_out, author="admin", note="spelled out")
+    answer = await api.client.get(f"/api/revisions/{same.id}/changes", headers=admin)
+    assert answer.json()["diff"] == ""
+    changed = spelled_out.replace("apply_deletes: true", "apply_deletes: false")
+    edit = api.supervisor.propose("inbound", changed, author="admin", note="no deletes")
+    diff = (await api.client.get(f"/api/revisions/{edit.id}/changes", headers=admin)).json()
+    assert [line for line in diff["diff"].splitlines() if line.startswith(("+ ", "- "))] == [
+        "+    apply_deletes: false"
+    ]
 
 
 async def test_only_admins_edit_mappings(api: Api) -> None:
