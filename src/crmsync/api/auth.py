@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from crmsync.api.users import Role, User, UserStore
 
@@ -163,10 +164,35 @@ def current_user(request: Request) -> User:
     return fresh
 
 
+#: The two ways in, as the OpenAPI document declares them (``securitySchemes``): generated
+#: clients and API testers send either. They read nothing :func:`current_user` does not check.
+API_TOKEN = HTTPBearer(
+    scheme_name="apiToken",
+    description="An API token made by `crmsync user token`, as `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+SESSION = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="The session cookie set by `POST /api/login`; requests other than GET, HEAD "
+    f"and OPTIONS also send the login answer's `csrf_token` as `{CSRF_HEADER}`.",
+    auto_error=False,
+)
+
+
+def _caller(
+    request: Request,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(API_TOKEN)],
+    _session: Annotated[str | None, Security(SESSION)],
+) -> User:
+    """:func:`current_user`, as the dependency that declares its schemes to OpenAPI."""
+    return current_user(request)
+
+
 def require(role: Role) -> Callable[..., User]:
     """A dependency: the caller, when their role allows ``role`` (403 otherwise)."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
+    def check(user: Annotated[User, Depends(_caller)]) -> User:
         if not user.role.allows(role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
