@@ -3,7 +3,8 @@ next start of ``inbound`` (SPEC §3.6).
 
 Refused, with the reason and the numbers, when the inbound backlog or the CRM table holds
 2,000,000 or more (the default limits), or when a replay is already pending. Exit codes: 0
-requested, 1 invalid configuration or unknown mapping, 3 refused.
+requested, 1 invalid configuration, unknown mapping or a CRM that could not count the table
+(nothing recorded), 3 refused.
 """
 
 from __future__ import annotations

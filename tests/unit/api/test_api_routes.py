@@ -229,6 +229,23 @@ async def test_replay_refused_over_the_limit_is_409(tmp_path: Path) -> None:
     assert unknown.status_code == 404
 
 
+async def test_a_replay_while_the_crm_is_down_is_502_and_records_nothing(api: Api) -> None:
+    operator = api.auth(Role.OPERATOR)
+    api.crm.down = True
+    response = await api.client.post("/api/mappings/contacts/replay", headers=operator)
+    assert response.status_code == 502, response.text
+    assert response.json()["detail"] == (
+        "connection 'dynamics' could not count the records of 'contact': the CRM answered 503 "
+        "Service Unavailable; no replay was recorded: ask again once the CRM answers"
+    )
+    assert api.supervisor.state.pending_replays() == []
+    api.crm.down = False
+    asked = await api.client.post("/api/mappings/contacts/replay", headers=operator)
+    assert (asked.status_code, asked.json()["table_rows"]) == (200, 2)
+    again = await api.client.post("/api/mappings/contacts/replay", headers=operator)
+    assert (again.status_code, again.json()["code"]) == (409, "REPLAY_PENDING")
+
+
 async def test_export_gives_the_yaml_of_a_revision(api: Api) -> None:
     viewer = api.auth(Role.VIEWER)
     active = await api.client.get("/api/revisions/inbound/export", headers=viewer)
