@@ -1,9 +1,12 @@
-"""The README's quickstart runs as written, line by line in one shell, as a user types it.
+"""The examples of the README and docs/python.md run as written, as a user runs them.
 
-Three things are added between its lines, none changing them: a wait until the emulator and then
-the server answer (a person types slower than a script), a look at the console as the user the
-quickstart adds, and free ports instead of 8443 and 8080 (other servers may be using those).
-``make demo`` is left out: the demo has tests of its own.
+- The Python examples: each code block saved to a file in an empty directory and run by Python,
+  against the emulator.
+- The README's quickstart: its lines run one by one in one shell. Three things are added between
+  them, none changing them: a wait until the emulator and then the server answer (a person types
+  slower than a script), a look at the console as the user the quickstart adds, and free ports
+  instead of 8443 and 8080 (other servers may be using those). ``make demo`` is left out: the demo
+  has tests of its own.
 """
 
 from __future__ import annotations
@@ -12,9 +15,51 @@ import os
 import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[2]
+
+
+def run(
+    args: list[str], cwd: Path, timeout: float, **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """``args`` run in ``cwd`` with the environment less its ``CRMSYNC_`` variables, plus
+    ``environ``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CRMSYNC_")}
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=clean | environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```$", path.read_text(encoding="utf-8"), re.S | re.M)
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("README.md", "10 True contacts?"),
+        ("docs/python.md", "100 profiles; 1 event added, 1 duplicate"),
+    ],
+)
+def test_the_python_example_runs_as_written(document: str, expected: str, tmp_path: Path) -> None:
+    (code,) = python_blocks(ROOT / document)
+    script = tmp_path / "example.py"
+    script.write_text(code, encoding="utf-8")
+    result = run([sys.executable, str(script)], tmp_path, 120)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+
+
 PASSWORD = "a long enough password"
 
 #: Waits until something listens on port $1 (bash alone, no other tool).
@@ -69,17 +114,8 @@ def test_the_quickstart_runs_in_a_scratch_folder_and_stops_what_it_started(
             script += [f"wait_port {server}", f"check_console {server}"]
     script += ["wait", "pwd"]
     before = sorted(p.name for p in ROOT.iterdir())
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRMSYNC_")}
-    environ |= {"TMPDIR": str(tmp_path), "CRMSYNC_PASSWORD": PASSWORD}
-    done = subprocess.run(
-        ["bash", "-c", "\n".join(script)],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    shell = ["bash", "-c", "\n".join(script)]
+    done = run(shell, ROOT, 300, TMPDIR=str(tmp_path), CRMSYNC_PASSWORD=PASSWORD)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "console: workflows page for ada" in done.stdout
     assert re.search(r"inserted\s.*1,000", done.stdout), done.stdout  # the run's own counts
