@@ -70,7 +70,8 @@ def create_app(
     ``connector_opener`` opens the CRM connectors of the metadata routes and ``job_connectors``
     those of job runs (tests pass fakes); ``metadata_ttl`` is how long CRM metadata is kept, in
     seconds; ``jobs_folder`` holds the job files the server knows (default ``jobs/`` of the
-    working directory). The OpenAPI document is served to logged-in users only.
+    working directory). The OpenAPI document is served to logged-in users only; ``/docs`` shows
+    it in Swagger UI, served from the server's own files.
     """
 
     @asynccontextmanager
@@ -105,6 +106,7 @@ def create_app(
     routers = (system, docs, session, workflows, mappings, resources, events, optinout, jobs)
     for module in (*routers, revisions, rejects, crm, user_routes):
         app.include_router(module.router, responses=_ERRORS)
+    docs.mount_assets(app)
     console.install(app)
     install_error_answers(app)
     return app

@@ -4,7 +4,8 @@
 - The session cookie set by ``POST /api/login``: state-changing requests (anything but GET, HEAD,
   OPTIONS) must also send the session's CSRF token in ``X-CSRF-Token``, which a page of another
   site cannot read.
-- Failed logins are limited per user name and per client address (``LoginLimiter``).
+- Failed logins are limited per user name and client address, and per address trying many
+  names (``LoginLimiter``).
 
 Sessions live in the server's memory: a restart logs everybody out, which is acceptable for the
 one-process server and keeps session secrets out of the database.
@@ -20,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from crmsync.api.users import Role, User, UserStore
 
@@ -73,35 +75,54 @@ class SessionStore:
 
 @dataclass
 class LoginLimiter:
-    """At most ``attempts`` failed logins per key (user name, client address) in ``window``
-    seconds; a success clears the user's failures."""
+    """Failed logins in the last ``window`` seconds, counted per (user name, client address).
+
+    - ``attempts`` failures for one user name from one address hold that pair back, and only
+      that pair: another user behind the same address (an office's NAT, a shared host) still
+      logs in, and the user still logs in from elsewhere.
+    - ``accounts`` user names failing from one address hold back every login from that address:
+      one address trying many names is guessing, not mistyping. One user's mistakes count once
+      here, so they never hold back another user.
+
+    A success clears the pair's failures.
+    """
 
     attempts: int = 5
+    accounts: int = 10
     window: float = 300.0
     clock: Callable[[], float] = time.monotonic
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    _failures: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
 
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= self.clock() - self.window:
-            failures.popleft()
-        return failures
+    def _forget_old(self) -> None:
+        """Drop failures older than the window, and pairs left with none (memory stays bounded
+        by the failures of the last window)."""
+        since = self.clock() - self.window
+        for key, failures in list(self._failures.items()):
+            while failures and failures[0] <= since:
+                failures.popleft()
+            if not failures:
+                del self._failures[key]
 
-    def retry_after(self, *keys: str) -> float | None:
-        """Seconds to wait when any key is over the limit, else ``None``."""
-        waits = [
-            failures[0] + self.window - self.clock()
-            for key in keys
-            if len(failures := self._recent(key)) >= self.attempts
-        ]
-        return max(waits) if waits else None
+    def retry_after(self, name: str, address: str) -> float | None:
+        """Seconds to wait before ``name`` may try again from ``address``, else ``None``."""
+        self._forget_old()
+        ends = []
+        failures = self._failures.get((name, address), ())
+        if len(failures) >= self.attempts:
+            ends.append(failures[-self.attempts] + self.window)
+        # The last failure of each user name failing from the address, oldest first.
+        names = sorted(
+            times[-1] for (_, source), times in self._failures.items() if source == address
+        )
+        if len(names) >= self.accounts:
+            ends.append(names[-self.accounts] + self.window)
+        return max(ends) - self.clock() if ends else None
 
-    def failed(self, *keys: str) -> None:
-        for key in keys:
-            self._recent(key).append(self.clock())
+    def failed(self, name: str, address: str) -> None:
+        self._failures.setdefault((name, address), deque()).append(self.clock())
 
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
+    def succeeded(self, name: str, address: str) -> None:
+        self._failures.pop((name, address), None)
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -143,10 +164,35 @@ def current_user(request: Request) -> User:
     return fresh
 
 
+#: The two ways in, as the OpenAPI document declares them (``securitySchemes``): generated
+#: clients and API testers send either. They read nothing :func:`current_user` does not check.
+API_TOKEN = HTTPBearer(
+    scheme_name="apiToken",
+    description="An API token made by `crmsync user token`, as `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+SESSION = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="The session cookie set by `POST /api/login`; requests other than GET, HEAD "
+    f"and OPTIONS also send the login answer's `csrf_token` as `{CSRF_HEADER}`.",
+    auto_error=False,
+)
+
+
+def _caller(
+    request: Request,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(API_TOKEN)],
+    _session: Annotated[str | None, Security(SESSION)],
+) -> User:
+    """:func:`current_user`, as the dependency that declares its schemes to OpenAPI."""
+    return current_user(request)
+
+
 def require(role: Role) -> Callable[..., User]:
     """A dependency: the caller, when their role allows ``role`` (403 otherwise)."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
+    def check(user: Annotated[User, Depends(_caller)]) -> User:
         if not user.role.allows(role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

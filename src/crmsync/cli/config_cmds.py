@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from crmsync.cli.output import Table, cli_console
 from crmsync.config import ConfigReport, check_config_file, starter_config
 
 __all__ = ["init", "print_report", "validate"]
@@ -40,7 +40,7 @@ def init(
     ] = None,
 ) -> None:
     """Write a commented starter configuration."""
-    console = Console(stderr=True)
+    console = cli_console(stderr=True)
     if path.exists() and not force:
         console.print(f"[red]{path} exists[/red]: use --force to overwrite it")
         raise typer.Exit(1)
@@ -90,6 +90,6 @@ def validate(
             )
         )
     else:
-        print_report(report, Console())
+        print_report(report, cli_console())
     if not report.ok:
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
+from crmsync.cli.output import cli_console
 from crmsync.cli.run import summary_table
 from crmsync.errors import CrmsyncError
 from crmsync.sync.progress import InboundProgress, RichProgress
@@ -64,7 +65,7 @@ def demo(
     # The emulators and the web application load here, not with every other command.
     from crmsync.demo import run_demo, serve_console
 
-    console = Console()
+    console = cli_console()
 
     def bars(names: list[str]) -> InboundProgress:
         return RichProgress(names, console)

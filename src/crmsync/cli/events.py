@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import Table, cli_console
 from crmsync.errors import CrmsyncError
 from crmsync.events import EVENT_TYPES, read_event_file, record_events
 from crmsync.events.outbound import backlog, lifetime_counts
@@ -142,4 +141,4 @@ def status(
             "yes" if item["enabled"] else "no",
             *(f"{item[c]:,}" for c in ("backlog", *COUNTER_NAMES)),
         )
-    Console().print(table)
+    cli_console().print(table)

@@ -13,19 +13,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import TypeAdapter
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column
 from rich.text import Text
 
 from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption, print_report
+from crmsync.cli.output import Table, cli_console
 from crmsync.config import Config, check_config_file
 from crmsync.config.errors import ConfigIssue
 from crmsync.errors import CrmsyncError
 from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, check_job_text
 from crmsync.jobs.context import Progress as ProgressCallback
 from crmsync.jobs.runner import RunFailed
+from crmsync.jobs.store import RunInfo
 from crmsync.store import create_engine_for
 from crmsync.workflows.revisions import JOBS_WORKFLOW
 
@@ -85,15 +88,27 @@ def _print_issues(issues: Sequence[ConfigIssue], console: Console) -> None:
 
 
 @app.command("validate")
-def validate(job_file: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
+def validate(
+    job_file: Annotated[Path, typer.Argument(dir_okay=False)],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            dir_okay=False,
+            help="Also check the job's connections against this configuration file.",
+        ),
+    ] = None,
+) -> None:
     """Check a job file; list every problem with its path and line."""
-    console, errors = Console(), Console(stderr=True)
+    console, errors = cli_console(), cli_console(stderr=True)
+    connections = None if config is None else _run_config(config, errors).connections
     try:
         text = job_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         errors.print(Text(f"{job_file}: cannot read: {exc}"))
         raise typer.Exit(1) from None
-    job, issues = check_job_text(text, source=str(job_file))
+    job, issues = check_job_text(text, source=str(job_file), connections=connections)
     _print_issues(issues, errors)
     if job is None:
         raise typer.Exit(1)
@@ -129,13 +144,13 @@ async def _run(
     campaign = create_engine_for(config.store.url, schema=config.store.pg_schema)
     pool = ConnectorPool(config)
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", table_column=Column(overflow="fold")),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
     try:
-        with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        with Progress(*columns, console=cli_console(stderr=True), transient=False) as progress:
             runner = JobRunner(store, campaign, pool, on_step=_Bars(progress))
             if resume is not None or job is None:
                 return await runner.resume(resume or "")
@@ -149,7 +164,7 @@ async def _run(
 
 
 def _finish(config: Config, run_id: str | None, failed: str | None) -> None:
-    console = Console(stderr=True)
+    console = cli_console(stderr=True)
     if run_id is not None:
         store = open_store(config)
         for step, level, message in store.log_lines(run_id):
@@ -172,10 +187,10 @@ def run(
     ] = False,
 ) -> None:
     """Run a job (or finish its last run if that one did not finish); print the run id."""
-    errors = Console(stderr=True)
+    errors = cli_console(stderr=True)
     settings = _run_config(config, errors)
     text = job_file.read_text(encoding="utf-8")
-    job, issues = check_job_text(text, source=str(job_file))
+    job, issues = check_job_text(text, source=str(job_file), connections=settings.connections)
     if job is None:
         _print_issues(issues, errors)
         raise typer.Exit(1)
@@ -193,7 +208,7 @@ def run(
 @app.command("resume")
 def resume(run_id: str, config: ConfigOption = Path("crmsync.yaml")) -> None:
     """Continue a run where it stopped (after a crash or a failed step)."""
-    errors = Console(stderr=True)
+    errors = cli_console(stderr=True)
     settings = _run_config(config, errors)
     try:
         done = asyncio.run(_run(settings, None, resume=run_id))
@@ -206,13 +221,25 @@ def resume(run_id: str, config: ConfigOption = Path("crmsync.yaml")) -> None:
     _finish(settings, done, None)
 
 
+#: A run as ``job list --json`` prints it: the fields of an item of ``GET /api/runs``.
+_RUN_JSON = TypeAdapter(RunInfo)
+
+
 @app.command("list")
 def list_runs(
     config: ConfigOption = Path("crmsync.yaml"),
     limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
-    """The latest job runs."""
-    store = open_store(_config(config, Console(stderr=True)))
+    """The latest job runs, newest first."""
+    store = open_store(_config(config, cli_console(stderr=True)))
+    if as_json:
+        runs = [
+            _RUN_JSON.dump_python(info, mode="json", exclude={"job_text"})
+            for info in store.runs(limit)
+        ]
+        typer.echo(json.dumps(runs, indent=2))
+        return
     table = Table("job", "status", "started", "finished", "run")
     # The run id is what users copy into `job show`: never cut it, whatever the width.
     table.columns[4].no_wrap = True
@@ -225,7 +252,7 @@ def list_runs(
             info.finished_at.isoformat(timespec="minutes") if info.finished_at else "",
             info.id,
         )
-    Console().print(table)
+    cli_console().print(table)
 
 
 @app.command("show")
@@ -235,10 +262,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A run: its steps with their counts, variables, rejects and log."""
-    store = open_store(_config(config, Console(stderr=True)))
+    store = open_store(_config(config, cli_console(stderr=True)))
     info = store.run(run_id)
     if info is None:
-        Console(stderr=True).print(Text(f"no job run '{run_id}'"))
+        cli_console(stderr=True).print(Text(f"no job run '{run_id}'"))
         raise typer.Exit(1)
     steps = store.steps(run_id)
     rejects = store.rejects(run_id)
@@ -258,7 +285,7 @@ def show(
     if as_json:
         typer.echo(json.dumps(document, indent=2, default=str))
         return
-    console = Console()
+    console = cli_console()
     console.print(Text(f"run {info.id} of {info.job}: {info.status}"))
     table = Table("#", "step", "status", "counts", "error")
     for s in steps:
@@ -277,7 +304,7 @@ def rejects(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The rejected records of a run, with their error code and message."""
-    store = open_store(_config(config, Console(stderr=True)))
+    store = open_store(_config(config, cli_console(stderr=True)))
     found = store.rejects(run_id)
     if as_json:
         typer.echo(json.dumps(found, indent=2, default=str))
@@ -290,4 +317,4 @@ def rejects(
             Text(item["errorMessage"]),
             Text(json.dumps(item["record"], default=str)[:200]),
         )
-    Console().print(table)
+    cli_console().print(table)

@@ -3,7 +3,8 @@ next start of ``inbound`` (SPEC §3.6).
 
 Refused, with the reason and the numbers, when the inbound backlog or the CRM table holds
 2,000,000 or more (the default limits), or when a replay is already pending. Exit codes: 0
-requested, 1 invalid configuration or unknown mapping, 3 refused.
+requested, 1 invalid configuration, unknown mapping or a CRM that could not count the table
+(nothing recorded), 3 refused.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import cli_console
 from crmsync.errors import CrmsyncError
 from crmsync.state.models import ReplayRefused
 from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
@@ -38,7 +39,7 @@ def replay(
     ] = DEFAULT_REPLAY_LIMIT,
 ) -> None:
     """Replay every record of mapping NAME at the next start of inbound."""
-    console = Console(stderr=True)
+    console = cli_console(stderr=True)
     try:
         inbound = active_config(config, "inbound")
         request = asyncio.run(request_replay(inbound, name, limit_backlog=limit, limit_rows=limit))

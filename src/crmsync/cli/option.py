@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.job import _config, open_store
+from crmsync.cli.output import cli_console
 from crmsync.jobs.options import OPTION_DATE_FORMAT, parse_option_date
 
 __all__ = ["app"]
@@ -21,10 +21,10 @@ app = typer.Typer(help="Named options (LASTIMPORT_… dates).", no_args_is_help=
 @app.command("get")
 def get(name: str, config: ConfigOption = Path("crmsync.yaml")) -> None:
     """Print an option's value (exit 1 when it is not set)."""
-    store = open_store(_config(config, Console(stderr=True)))
+    store = open_store(_config(config, cli_console(stderr=True)))
     value = store.option(name)
     if value is None:
-        Console(stderr=True).print(Text(f"option '{name}' is not set"))
+        cli_console(stderr=True).print(Text(f"option '{name}' is not set"))
         raise typer.Exit(1)
     typer.echo(value)
 
@@ -43,15 +43,15 @@ def set_(
         try:
             parse_option_date(value)
         except ValueError as exc:
-            Console(stderr=True).print(Text(f"{name}: {exc} (format {OPTION_DATE_FORMAT})"))
+            cli_console(stderr=True).print(Text(f"{name}: {exc} (format {OPTION_DATE_FORMAT})"))
             raise typer.Exit(1) from None
-    store = open_store(_config(config, Console(stderr=True)))
+    store = open_store(_config(config, cli_console(stderr=True)))
     store.set_option(name, value)
 
 
 @app.command("list")
 def list_options(config: ConfigOption = Path("crmsync.yaml")) -> None:
     """Every option with its value."""
-    store = open_store(_config(config, Console(stderr=True)))
+    store = open_store(_config(config, cli_console(stderr=True)))
     for name, value in store.options().items():
         typer.echo(f"{name}\t{value}")

@@ -10,11 +10,10 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import Table, cli_console
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
 from crmsync.optout.changes import set_opt_outs
@@ -97,7 +96,7 @@ def log(
             row["winner"],
             row["reason"],
         )
-    Console().print(table)
+    cli_console().print(table)
 
 
 @app.command("set")

@@ -16,6 +16,7 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from crmsync.cli.config_cmds import ConfigOption, print_report
+from crmsync.cli.output import cli_console
 from crmsync.config import check_config_file
 from crmsync.errors import CrmsyncError
 from crmsync.state import ensure_store_schema
@@ -64,7 +65,7 @@ def publish_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Create new tables, columns and indexes; refuse destructive changes unless --force."""
-    console, errors = Console(), Console(stderr=True)
+    console, errors = cli_console(), cli_console(stderr=True)
     report = check_config_file(config)
     if report.config is None or report.errors:
         print_report(report, errors)

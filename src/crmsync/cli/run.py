@@ -24,10 +24,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import Table, cli_console
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.config.secrets import resolve_secrets
@@ -39,13 +39,12 @@ from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
 from crmsync.workflows import (
     ActiveConfig,
     configured,
-    counts_table,
     open_active_config,
     run_side_by_side,
     standard_runs,
 )
 
-__all__ = ["run", "summary_table"]
+__all__ = ["counts_table", "run", "summary_table"]
 
 _HEADERS = {
     "unchanged": "unchanged (no write)",
@@ -57,8 +56,8 @@ _SHOWN = tuple(name for name in COUNTER_COLUMNS if name != "parked")
 
 
 def summary_table(summary: RunSummary) -> Table:
-    """The counters of every mapping as a table."""
-    table = Table(title="inbound counters")
+    """The counts of this run, by mapping, as a table."""
+    table = Table(title="inbound: this run")
     table.add_column("counter")
     for mapping in summary.counters:
         table.add_column(mapping, justify="right")
@@ -98,6 +97,18 @@ def _active_configs(active: ActiveConfig, console: Console) -> dict[str, Config]
             soft_wrap=True,
         )
     return active.configs()
+
+
+def counts_table(results: Mapping[str, Mapping[str, int]]) -> Table:
+    """The counts of this run of each other workflow (outbound, optinout), as a table."""
+    table = Table(title="outbound and optinout: this run")
+    table.add_column("workflow")
+    table.add_column("counter")
+    table.add_column("value", justify="right")
+    for name, counts in results.items():
+        for counter, value in counts.items():
+            table.add_row(name, counter.replace("_", " "), f"{value:,}")
+    return table
 
 
 async def _run(
@@ -152,8 +163,11 @@ def run(
     ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
-    """Run every configured workflow: inbound, outbound and optinout."""
-    console = Console(stderr=True)
+    """Run every configured workflow: inbound, outbound and optinout.
+
+    What this run did is printed on stdout once it ends; progress and logs go to stderr.
+    """
+    console, errors = cli_console(), cli_console(stderr=True)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -164,7 +178,7 @@ def run(
             configs = _active_configs(active, console)
         loaded = configs["inbound"]
         names = [m.name for m in loaded.inbound.mappings]
-        bars: InboundProgress = RichProgress(names, console) if progress else NoProgress()
+        bars: InboundProgress = RichProgress(names, errors) if progress else NoProgress()
         options = EngineOptions(
             ack_wait_seconds=ack_wait,
             parent_wait_seconds=parent_wait,
@@ -175,11 +189,13 @@ def run(
         freeze_startup_heap()
         summary, others = asyncio.run(_run(engine, once, configs))
     except CrmsyncError as exc:
-        console.print(f"[red]run failed:[/red] {exc}")
+        errors.print(f"[red]run failed:[/red] {exc}")
         raise typer.Exit(1) from None
     if loaded.inbound.mappings:
         console.print(summary_table(summary))
     if others:
         console.print(counts_table(others))
     if summary.rejects:
-        console.print(f"{summary.rejects:,} rejected record(s): see [bold]crmsync status[/bold]")
+        console.print(
+            f"{summary.rejects:,} record(s) rejected by this run: see [bold]crmsync status[/bold]"
+        )

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.cli.active import open_active
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import cli_console
 from crmsync.errors import CrmsyncError
 from crmsync.workflows import WORKFLOW_NAMES, ActiveConfig
 
@@ -66,5 +66,5 @@ def serve(
         active = open_active(config, WORKFLOW_NAMES)
         asyncio.run(_serve(active, host, port, start or [], jobs))
     except CrmsyncError as exc:
-        Console(stderr=True).print(f"[red]serve failed:[/red] {exc}")
+        cli_console(stderr=True).print(f"[red]serve failed:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from crmsync.cli.active import active_configs
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import Table, cli_console
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
 from crmsync.state.store import StateStore
@@ -83,11 +82,11 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show each workflow's status and backlog and each mapping's counters."""
-    console = Console()
+    console = cli_console()
     try:
         document = asyncio.run(collect_status(active_configs(config, WORKFLOW_NAMES)))
     except CrmsyncError as exc:
-        Console(stderr=True).print(f"[red]status failed:[/red] {exc}")
+        cli_console(stderr=True).print(f"[red]status failed:[/red] {exc}")
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(document, indent=2))

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from crmsync.api.users import Role, UserStore
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import cli_console
 from crmsync.config import load_config
 from crmsync.errors import CrmsyncError
 from crmsync.store import create_engine_for
@@ -53,7 +53,7 @@ def add(
     config: ConfigOption = Path("crmsync.yaml"),
 ) -> None:
     """Add a user (or set an existing user's role and password)."""
-    console = Console(stderr=True)
+    console = cli_console(stderr=True)
     try:
         store = _store(config)
         try:
@@ -79,6 +79,6 @@ def token(
         finally:
             store.engine.dispose()
     except CrmsyncError as exc:
-        Console(stderr=True).print(f"[red]user token failed:[/red] {exc}")
+        cli_console(stderr=True).print(f"[red]user token failed:[/red] {exc}")
         raise typer.Exit(1) from None
     typer.echo(made)

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from crmsync.cli.output import Table, cli_console
 
 __all__ = ["app"]
 
@@ -37,7 +37,7 @@ _DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def _fail(message: str) -> NoReturn:
-    Console(stderr=True).print(f"[red]{message}[/red]")
+    cli_console(stderr=True).print(f"[red]{message}[/red]")
     raise typer.Exit(1)
 
 
@@ -83,7 +83,7 @@ def list_workflows(
             str(item["pending_revision"] or "-"),
             item["last_error"] or "",
         )
-    Console().print(table)
+    cli_console().print(table)
 
 
 @app.command("start")
@@ -103,7 +103,7 @@ def start(
         view = _call("GET", url, f"/api/workflows/{quote(name, safe='')}", ca_bundle)
     if view["status"] == "FAILED":
         _fail(f"{name} failed to start: {view['reason']}")
-    Console().print(f"{view['name']}: {view['status']} (revision {view['active_revision']})")
+    cli_console().print(f"{view['name']}: {view['status']} (revision {view['active_revision']})")
 
 
 @app.command("stop")
@@ -114,6 +114,6 @@ def stop(
 ) -> None:
     """Stop a workflow cleanly (it drains or checkpoints; nothing is lost)."""
     result = _call("POST", url, f"/api/workflows/{quote(name, safe='')}/stop", ca_bundle)
-    Console().print(f"{result['workflow']}: {result['status']}")
+    cli_console().print(f"{result['workflow']}: {result['status']}")
     if result.get("warning"):
-        Console(stderr=True).print(f"[yellow]warning:[/yellow] {result['warning']}")
+        cli_console(stderr=True).print(f"[yellow]warning:[/yellow] {result['warning']}")

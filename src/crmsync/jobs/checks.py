@@ -6,7 +6,7 @@ operation accepts its own keys only; filters follow the rules of :mod:`crmsync.j
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +16,7 @@ from crmsync.config.suggest import did_you_mean
 from crmsync.jobs.filters import check_filter
 from crmsync.jobs.models import CampaignQueryStep, CrmStep, JobFile, RetryStep
 
-__all__ = ["job_issues"]
+__all__ = ["connection_issues", "job_issues"]
 
 _OPERATION_KEYS: dict[str, frozenset[str]] = {
     "import": frozenset({"fields", "filter", "order_by", "automatic_index", "upstream"}),
@@ -105,3 +105,17 @@ def job_issues(job: JobFile) -> list[ConfigIssue]:
         elif isinstance(step, CampaignQueryStep):
             issues += check_filter(step.filter, (*loc, "filter"))
     return issues
+
+
+def connection_issues(job: JobFile, connections: Collection[str]) -> list[ConfigIssue]:
+    """Each ``crm`` step naming a connection that is not one of ``connections`` (those of the
+    configuration the job runs with)."""
+    return [
+        ConfigIssue(
+            ("steps", name, "connection"),
+            f"no connection named '{step.connection}' in the configuration"
+            + did_you_mean(step.connection, connections),
+        )
+        for name, step in job.steps.items()
+        if isinstance(step, CrmStep) and step.connection not in connections
+    ]

@@ -7,6 +7,7 @@ The YAML positions, duplicate-key detection and located issues are the configura
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from crmsync.config.errors import ConfigError, ConfigIssue, Loc
 from crmsync.config.loader import _clean_loc
 from crmsync.config.positions import DocumentTooLarge, Positions, compose_positions
 from crmsync.config.suggest import did_you_mean
-from crmsync.jobs.checks import job_issues
+from crmsync.jobs.checks import connection_issues, job_issues
 from crmsync.jobs.models import JobFile
 
 __all__ = ["JobError", "check_job_text", "load_job", "load_job_text"]
@@ -85,8 +86,14 @@ def _locate(issues: list[ConfigIssue], positions: Positions, source: str) -> lis
     return out
 
 
-def check_job_text(text: str, *, source: str = "<job>") -> tuple[JobFile | None, list[ConfigIssue]]:
-    """The job in ``text`` (``None`` when it has errors) and every issue found, located."""
+def check_job_text(
+    text: str, *, source: str = "<job>", connections: Collection[str] | None = None
+) -> tuple[JobFile | None, list[ConfigIssue]]:
+    """The job in ``text`` (``None`` when it has errors) and every issue found, located.
+
+    ``connections``: the connection names of the configuration the job runs with; a ``crm``
+    step naming another is an error (not checked when ``None``).
+    """
     try:
         positions, issues = compose_positions(text)
         data = yaml.safe_load(text)
@@ -111,6 +118,8 @@ def check_job_text(text: str, *, source: str = "<job>") -> tuple[JobFile | None,
     except ValidationError as exc:
         return None, _locate(issues + _schema_issues(exc, data), positions, source)
     issues += job_issues(job)
+    if connections is not None:
+        issues += connection_issues(job, connections)
     located = _locate(issues, positions, source)
     return (None if any(i.is_error for i in located) else job), located
 

@@ -61,6 +61,12 @@ class Counts:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def since(self, earlier: Counts) -> Counts:
+        """What was counted after ``earlier``, an earlier reading of the same counters."""
+        return Counts(
+            **{name: value - getattr(earlier, name) for name, value in asdict(self).items()}
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SnapshotInfo:

@@ -10,9 +10,11 @@ the same definitions twice changes nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -217,6 +219,30 @@ def _index_changes(inspector: sa.Inspector, table: sa.Table) -> list[SchemaChang
     return changes
 
 
+@contextmanager
+def _read_only(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection that only reads (its transaction is rolled back): the store's, or an empty
+    database in memory for a SQLite file not made yet, which connecting would create."""
+    url = engine.url
+    path = url.database
+    unmade = (
+        engine.dialect.name == "sqlite"
+        and path not in (None, "", ":memory:")
+        and "uri" not in url.query
+        and not Path(str(path)).exists()
+    )
+    if not unmade:
+        with engine.connect() as conn:
+            yield conn
+        return
+    empty = sa.create_engine("sqlite://")
+    try:
+        with empty.connect() as conn:
+            yield conn
+    finally:
+        empty.dispose()
+
+
 def publish(
     engine: sa.Engine,
     resources: Iterable[ResourceDefinition],
@@ -227,15 +253,16 @@ def publish(
     """Bring the database in line with ``resources``; return the plan that was (or would be) run.
 
     Destructive changes raise :class:`DestructiveChangeError` (listing each) unless ``force``.
-    With ``dry_run`` nothing is changed. The whole publication, comparison included, runs in one
-    schema transaction (:func:`~crmsync.store.schema.schema_transaction`).
+    With ``dry_run`` nothing is changed nor created (not even a SQLite file). The whole
+    publication, comparison included, runs in one schema transaction
+    (:func:`~crmsync.store.schema.schema_transaction`).
     """
     from crmsync.store.migrate import apply_plan
     from crmsync.store.schema import schema_transaction
 
     resources = list(resources)
     if dry_run:
-        with engine.connect() as conn:
+        with _read_only(engine) as conn:
             return plan_publish(conn, resources)
     # Planned and applied in one schema transaction: a publication running beside (another
     # workflow starting) waits for this one and then finds nothing left to do.

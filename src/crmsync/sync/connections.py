@@ -7,7 +7,7 @@ Secrets are resolved here (environment variable or file, never the YAML), and ev
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
@@ -27,12 +27,19 @@ from crmsync.errors import ConfigurationError
 from crmsync.store import create_engine_for, publish
 
 __all__ = [
+    "ConnectorOpener",
     "calls_made",
     "connection_and_store",
     "count_rows",
     "dataverse_settings",
     "open_connector",
     "salesforce_settings",
+]
+
+#: :func:`open_connector`'s signature: (connection name, connection, environment) → connector;
+#: callers that open connectors take one (tests pass fakes).
+ConnectorOpener = Callable[
+    [str, DataverseConnection | SalesforceConnection, Mapping[str, str] | None], Connector
 ]
 
 

@@ -79,7 +79,8 @@ class EngineOptions:
 
 @dataclass(slots=True)
 class RunSummary:
-    """What a run did: counters by mapping (totals so far), rejects, replays taken."""
+    """What a run did: the counts of this run alone by mapping (``crmsync status`` shows the
+    totals), the records it rejected, the replays it took up."""
 
     counters: dict[str, Counts] = field(default_factory=dict)
     rejects: int = 0
@@ -221,6 +222,7 @@ class InboundEngine:
         state = self._state
         stop = stop or asyncio.Event()
         summary = RunSummary()
+        before = state.counters.by_mapping()
         state.statuses.set(WORKFLOW, WorkflowStatus.STARTING)
         for name in self.readers:
             if state.replays.take(name) is not None:
@@ -261,8 +263,12 @@ class InboundEngine:
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         state.statuses.set(WORKFLOW, WorkflowStatus.STOPPED)
-        summary.counters = state.counters.by_mapping()
-        summary.rejects = state.rejects.count()
+        after = state.counters.by_mapping()
+        summary.counters = {
+            name: after.get(name, Counts()).since(before.get(name, Counts()))
+            for name in self.readers
+        }
+        summary.rejects = sum(counts.rejected for counts in summary.counters.values())
         return summary
 
     @property

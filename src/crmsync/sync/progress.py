@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 __all__ = ["InboundProgress", "NoProgress", "RichProgress"]
 
@@ -38,17 +39,23 @@ class NoProgress:
         pass
 
 
+def _text(template: str) -> TextColumn:
+    """A column of the bars: on a narrow terminal its text folds onto more lines instead of
+    ending in "…", so no name or figure is lost; the columns align whatever the figures' length."""
+    return TextColumn(template, justify="right", table_column=Column(overflow="fold"))
+
+
 class RichProgress:
     """One live line per mapping: records read, written, records per second, backlog."""
 
     def __init__(self, mappings: list[str], console: Console | None = None) -> None:
         self._progress = Progress(
             SpinnerColumn(),
-            TextColumn("[bold]{task.description}[/bold]"),
-            TextColumn("read {task.fields[read]:>10,}"),
-            TextColumn("written {task.completed:>10,.0f}"),
-            TextColumn("{task.fields[rate]:>8,.0f} rec/s"),
-            TextColumn("backlog {task.fields[backlog]:>9,}"),
+            _text("[bold]{task.description}[/bold]"),
+            _text("read {task.fields[read]:,}"),
+            _text("written {task.completed:,.0f}"),
+            _text("{task.fields[rate]:,.0f} rec/s"),
+            _text("backlog {task.fields[backlog]:,}"),
             TimeElapsedColumn(),
             console=console,
             transient=False,

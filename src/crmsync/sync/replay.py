@@ -1,15 +1,21 @@
 """A replay request of one inbound mapping (SPEC §3.6), checked against its limits: the inbound
-backlog and the CRM table's row count, each measured only as far as the limit."""
+backlog and the CRM table's row count, each measured only as far as the limit.
+
+A limit exceeded or a replay already pending is a refusal (:class:`ReplayRefused`). A CRM that
+cannot be reached (nor its token endpoint), refuses the credentials or fails the count is not:
+the request is not recorded and can be made again once the CRM answers
+(:class:`~crmsync.errors.TransientError`, the connector's error as its cause)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from crmsync.config.models import Config
+from crmsync.errors import AuthenticationError, ConfigurationError, CrmsyncError, TransientError
 from crmsync.state.models import ReplayRefused, ReplayRequest
 from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
-from crmsync.sync.connections import count_rows, open_connector
+from crmsync.sync.connections import ConnectorOpener, count_rows, open_connector
 from crmsync.sync.engine import open_queue
 
 __all__ = ["request_replay"]
@@ -22,8 +28,10 @@ async def request_replay(
     limit_backlog: int,
     limit_rows: int,
     environ: Mapping[str, str] | None = None,
+    opener: ConnectorOpener = open_connector,
 ) -> ReplayRequest:
-    """Check the limits and record the replay request of mapping ``name``."""
+    """Check the limits and record the replay request of mapping ``name`` (the CRM's
+    connector opened by ``opener``)."""
     mapping = next((m for m in config.inbound.mappings if m.name == name), None)
     if mapping is None:
         known = ", ".join(m.name for m in config.inbound.mappings) or "none"
@@ -36,15 +44,28 @@ async def request_replay(
         )
     engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
     queue = open_queue(config)
-    connector = open_connector(mapping.connection, config.connections[mapping.connection], environ)
+    connector = opener(mapping.connection, config.connections[mapping.connection], environ)
     try:
         backlog = await queue.backlog()
         state = StateStore(engine)
         backlog += state.parked.count()
         rows = 0
         if backlog < limit_backlog:
-            info = await connector.describe(mapping.crm_table)
-            rows = await count_rows(connector, info.name, info.primary_key, limit=limit_rows)
+            try:
+                info = await connector.describe(mapping.crm_table)
+                rows = await count_rows(connector, info.name, info.primary_key, limit=limit_rows)
+            except CrmsyncError as exc:
+                if isinstance(exc, ConfigurationError) and not isinstance(exc, AuthenticationError):
+                    raise  # the mapping's own problem (e.g. a table the CRM does not have)
+                # Unreachable (its token endpoint too), refusing us, or failing the count.
+                raise TransientError(
+                    f"connection '{mapping.connection}' could not count the records of "
+                    f"'{mapping.crm_table}': {exc.message}; no replay was recorded: ask again "
+                    "once the CRM answers",
+                    code=exc.code,
+                    status=exc.status,
+                    table=mapping.crm_table,
+                ) from exc
         return state.replays.request(
             name,
             backlog=backlog,

@@ -7,7 +7,6 @@ from crmsync.workflows.revisions import Revision, RevisionStore
 from crmsync.workflows.side_by_side import (
     WorkflowRun,
     configured,
-    counts_table,
     run_side_by_side,
     standard_runs,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "WorkflowSpec",
     "WorkflowView",
     "configured",
-    "counts_table",
     "open_active_config",
     "run_side_by_side",
     "standard_runs",

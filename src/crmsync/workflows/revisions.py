@@ -22,6 +22,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 import yaml
 
+from crmsync.config.defaults import without_defaults
 from crmsync.config.errors import ConfigIssue
 from crmsync.config.models import Config, StoreConfig
 from crmsync.state.upgrade import ensure_store_schema
@@ -74,10 +75,13 @@ def store_moved(store: StoreConfig, candidate: Config) -> ConfigIssue | None:
 def changes(before: str | None, after: str, *, labels: tuple[str, str]) -> str:
     """A unified diff from ``before`` to ``after`` (``None``: nothing before), both written out
     the same way first, so that a file's own layout (flow style, comments) is not shown as a
-    change."""
+    change, and both without the keys set to their default value, so that a default written
+    out on one side and left out on the other is not shown as a change either."""
 
     def lines(text: str | None) -> list[str]:
-        return [] if text is None else dump_yaml(yaml.safe_load(text)).splitlines(keepends=True)
+        if text is None:
+            return []
+        return dump_yaml(without_defaults(yaml.safe_load(text))).splitlines(keepends=True)
 
     return "".join(difflib.unified_diff(lines(before), lines(after), *labels))
 

@@ -14,8 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from rich.table import Table
-
 from crmsync.config.models import Config
 from crmsync.events.runner import open_outbound
 from crmsync.optout.runner import open_optinout
@@ -23,7 +21,7 @@ from crmsync.state.models import WorkflowStatus
 from crmsync.state.statuses import WorkflowStatuses
 from crmsync.store import create_engine_for
 
-__all__ = ["WorkflowRun", "configured", "counts_table", "run_side_by_side", "standard_runs"]
+__all__ = ["WorkflowRun", "configured", "run_side_by_side", "standard_runs"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,15 +105,3 @@ async def _tracked(
         return exc
     await asyncio.to_thread(statuses.set, run.name, WorkflowStatus.STOPPED)
     return counts
-
-
-def counts_table(results: Mapping[str, Mapping[str, int]]) -> Table:
-    """Each workflow's counters, one table per run summary."""
-    table = Table(title="outbound and optinout counters")
-    table.add_column("workflow")
-    table.add_column("counter")
-    table.add_column("value", justify="right")
-    for name, counts in results.items():
-        for counter, value in counts.items():
-            table.add_row(name, counter.replace("_", " "), f"{value:,}")
-    return table

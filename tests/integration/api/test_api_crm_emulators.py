@@ -21,6 +21,8 @@ from crmsync.emulators.dataverse.app import create_emulator as create_dataverse
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 from crmsync.emulators.salesforce.app import create_emulator as create_salesforce
 from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
+from crmsync.state.store import StateStore
+from crmsync.store import create_engine_for
 from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-0000000a91c7"
@@ -50,7 +52,7 @@ def servers(tls: TlsFiles) -> Iterator[dict[str, str]]:
     salesforce.close()
 
 
-def _config(folder: Path, urls: dict[str, str], ca: Path) -> str:
+def _config(folder: Path, urls: dict[str, str], ca: Path, extra: str = "") -> str:
     return f"""version: 1
 connections:
   dyn:
@@ -68,7 +70,10 @@ connections:
     ca_bundle: {ca}
 store:
   url: sqlite:///{folder / "store.db"}
-"""
+queue:
+  kind: sqlite
+  path: {folder / "queue.db"}
+{extra}"""
 
 
 async def _never(*_args: object) -> None:
@@ -77,14 +82,15 @@ async def _never(*_args: object) -> None:
 
 @asynccontextmanager
 async def _serve(
-    folder: Path, servers: dict[str, str], tls: TlsFiles, role: Role
+    folder: Path, servers: dict[str, str], tls: TlsFiles, role: Role, extra: str = ""
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The API over both emulators, called as a user of ``role``."""
+    """The API over both emulators (``extra``: more of the configuration), called as a user of
+    ``role``."""
     engine = sa.create_engine(f"sqlite:///{folder / 'store.db'}")
     spec = WorkflowSpec(run=_never, backlog=_never)  # type: ignore[arg-type]
     supervisor = Supervisor(
         engine,
-        _config(folder, servers, tls.ca),
+        _config(folder, servers, tls.ca, extra),
         {"inbound": spec, "outbound": spec, "optinout": spec},
         environ={"API_TEST_SECRET": SECRET},
     )
@@ -180,3 +186,57 @@ async def test_optinout_pairs_are_checked_against_each_crm_before_saving(
     assert (await admin.get("/api/optinout", params={"latest": "true"})).json()["mappings"][0][
         "crm"
     ] == boolean
+
+
+@pytest.mark.parametrize("connection", ["dyn", "sf"])
+async def test_a_replay_asked_while_the_crm_is_down_is_502_and_records_nothing(
+    tmp_path: Path, tls: TlsFiles, connection: str
+) -> None:
+    table, field = {"dyn": ("contact", "lastname"), "sf": ("Contact", "LastName")}[connection]
+    mapping = f"""inbound:
+  mappings:
+    - name: people
+      connection: {connection}
+      crm_table: {table}
+      resource: profile
+      primary_key: {{campaign: external_id}}
+      fields:
+        - {{crm: {field}, campaign: last_name}}
+"""
+    secret = SecretStr(SECRET)
+    emulator = (
+        create_dataverse(DataverseEmulatorSettings(client_id=CLIENT_ID, client_secret=secret))
+        if connection == "dyn"
+        else create_salesforce(
+            SalesforceEmulatorSettings(client_id=CLIENT_ID, client_secret=secret)
+        )
+    )
+    crm = BackgroundServer(emulator.app, tls=tls)
+    crm.start()
+    # Only this connection's CRM runs; nothing answers at the other's address.
+    urls = {"dyn": "https://127.0.0.1:9", "sf": "https://127.0.0.1:9"} | {connection: crm.url}
+    try:
+        async with _serve(tmp_path, urls, tls, Role.OPERATOR, mapping) as operator:
+            asked = await operator.post("/api/mappings/people/replay")
+            assert asked.status_code == 200, asked.text
+            assert asked.json()["status"] == "pending"
+            again = await operator.post("/api/mappings/people/replay")
+            assert (again.status_code, again.json()["code"]) == (409, "REPLAY_PENDING")
+            engine = create_engine_for(f"sqlite:///{tmp_path / 'store.db'}")
+            state = StateStore(engine)
+            assert state.replays.take("people") is not None  # as the next start of inbound does
+
+            crm.stop()
+            down = await operator.post("/api/mappings/people/replay")
+            assert down.status_code == 502, down.text
+            detail = down.json()["detail"]
+            assert detail.startswith(
+                f"connection '{connection}' could not count the records of '{table}': "
+            )
+            assert crm.url.removeprefix("https://") in detail  # where it could not reach
+            assert detail.endswith("no replay was recorded: ask again once the CRM answers")
+            assert state.replays.pending() == []
+            engine.dispose()
+    finally:
+        crm.stop()
+        emulator.close()

@@ -54,12 +54,12 @@ async def test_initial_load_then_live_changes_arrive(crm: Crm, tmp_path: Path) -
     assert second not in stored
     assert stored[created]["last_name"] == "Lovelace"
     counts = summary.counters["contacts"]
-    assert (counts.inserted, counts.updated, counts.deleted) == (len(source) + 1, 1, 1)
+    assert (counts.inserted, counts.updated, counts.deleted) == (1, 1, 1)  # this run's alone
 
 
 async def test_a_run_without_changes_writes_nothing(crm: Crm, tmp_path: Path) -> None:
     config = make_config(crm, tmp_path, CONTACTS_MAPPING)
     first = (await run_once(config)).counters["contacts"]
     again = (await run_once(config)).counters["contacts"]
-    assert again.campaign_writes == first.campaign_writes
-    assert again.read == first.read
+    assert first.campaign_writes > 0
+    assert (again.campaign_writes, again.read) == (0, 0)

@@ -31,11 +31,30 @@ def config(crm: Crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def _counted(table: str, counter: str) -> int:
+    """The value on ``counter``'s line of a one-mapping counters table."""
+    (line,) = (line for line in table.splitlines() if line.strip("│ ").startswith(counter))
+    return int(line.strip("│ ").split()[-1].replace(",", ""))
+
+
+def test_run_once_prints_what_this_run_did_on_stdout(config: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", "--config", str(config), "--once", "--progress"])
+    assert first.exit_code == 0, first.output
+    assert "inbound: this run" in first.stdout
+    assert (_counted(first.stdout, "read"), _counted(first.stdout, "inserted")) == (25, 25)
+    assert "inbound: this run" not in first.stderr
+    again = runner.invoke(app, ["run", "--config", str(config), "--once", "--no-progress"])
+    assert again.exit_code == 0, again.output
+    assert (_counted(again.stdout, "read"), _counted(again.stdout, "inserted")) == (0, 0)
+    assert again.stderr == ""
+
+
 def test_run_once_then_status_and_replay(config: Path) -> None:
     runner = CliRunner()
     done = runner.invoke(app, ["run", "--config", str(config), "--once", "--no-progress"])
     assert done.exit_code == 0, done.output
-    assert "inserted" in done.output
+    assert "inserted" in done.stdout
 
     shown = runner.invoke(app, ["status", "--config", str(config), "--json"])
     assert shown.exit_code == 0, shown.output

@@ -77,15 +77,14 @@ async def test_a_replay_of_unchanged_records_publishes_nothing(
     crm: Crm, tmp_path: Path, store: dict[str, Any]
 ) -> None:
     config = make_config(crm, tmp_path, CONTACTS_MAPPING, **store)
-    first = (await run_once(config)).counters["contacts"]
+    await run_once(config)
     contacts = await crm.rows("contact", FIELDS)
 
     summary, messages = await _replay(config)
     counts = summary.counters["contacts"]
     assert messages == 0
-    assert counts.read - first.read == len(contacts)
-    assert counts.unchanged - first.unchanged == len(contacts)
-    assert counts.campaign_writes == first.campaign_writes
+    assert (counts.read, counts.unchanged) == (len(contacts), len(contacts))
+    assert counts.campaign_writes == 0
     # The snapshot saw every skipped record: its reconciliation removed nothing.
     assert set(store_rows(config, "profile", "external_id")) == set(contacts)
 
@@ -118,7 +117,7 @@ async def test_a_replay_rewrites_what_changed_since(
     assert gone in rows
     assert messages >= 1
     counts = summary.counters["contacts"]
-    assert (counts.updated, counts.inserted) == (2, 121)
+    assert (counts.updated, counts.inserted) == (2, 1)  # edited and changed; gone again
 
 
 async def test_a_changed_mapping_rewrites_every_row(crm: Crm, tmp_path: Path) -> None:

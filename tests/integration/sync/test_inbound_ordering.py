@@ -102,12 +102,11 @@ async def test_replay_limits_and_messages(crm: Crm, tmp_path: Path) -> None:
     await request_replay(config, "contacts", limit_backlog=1000, limit_rows=1000, environ=ENV)
     with pytest.raises(ReplayRefused, match="already pending"):
         await request_replay(config, "contacts", limit_backlog=1000, limit_rows=1000, environ=ENV)
-    before = sync_state(config).counters.by_mapping()["contacts"]
     summary = await run_once(config)
-    after = summary.counters["contacts"]
+    counts = summary.counters["contacts"]
     assert summary.replays == ["contacts"]
-    assert after.read - before.read >= 30  # every record read again...
-    assert after.campaign_writes == before.campaign_writes  # ...and nothing rewritten
+    assert counts.read >= 30  # every record read again...
+    assert counts.campaign_writes == 0  # ...and nothing rewritten
 
 
 async def test_changed_twice_across_a_page_boundary(crm: Crm, tmp_path: Path) -> None:
@@ -147,8 +146,5 @@ async def test_unchanged_records_cost_no_write(crm: Crm, tmp_path: Path) -> None
     target = sorted(await crm.rows("contact", ("firstname",)))[0]
     # A change to a field the mapping does not carry: read, but nothing to write.
     await crm.write(WriteOp("update", "contact", {"jobtitle": "Engineer"}, id=target))
-    before = sync_state(config).counters.by_mapping()["contacts"]
-    after = (await run_once(config, chunk_size=3)).counters["contacts"]
-    assert after.read == before.read + 1
-    assert after.unchanged == before.unchanged + 1
-    assert after.campaign_writes == before.campaign_writes
+    counts = (await run_once(config, chunk_size=3)).counters["contacts"]
+    assert (counts.read, counts.unchanged, counts.campaign_writes) == (1, 1, 0)

@@ -78,11 +78,11 @@ async def test_contacts_and_subscriptions_load_then_follow_changes(
     assert profiles[first]["city"] == "Malmö"
     assert (profiles[created]["first_name"], profiles[created]["last_name"]) == ("Nova", "Quinn")
     counts = summary.counters["contacts"]
-    assert (counts.inserted, counts.updated) == (len(contacts) + 1, 1)
+    assert (counts.inserted, counts.updated) == (1, 1)  # this run's alone
 
     # A round with nothing new changes nothing and writes nothing.
     again = await run_once(config)
-    assert again.counters["contacts"].campaign_writes == counts.campaign_writes
+    assert again.counters["contacts"].campaign_writes == 0
 
 
 async def test_replacements_write_the_new_value(crm: SfCrm, tmp_path: Path) -> None:

@@ -56,6 +56,23 @@ async def test_jobs_are_the_files_of_the_folder(api: Api, jobs: Path) -> None:
     assert listed[1]["running"] is None
 
 
+async def test_a_job_naming_an_unknown_connection_is_listed_invalid_and_not_started(
+    api: Api, jobs: Path, tmp_path: Path
+) -> None:
+    text = JOB.format(folder=tmp_path).replace("connection: dynamics", "connection: dynamcis")
+    (jobs / "contacts.yaml").write_text(text)
+    listed = (await api.client.get("/api/jobs", headers=api.auth(Role.VIEWER))).json()
+    contacts = next(j for j in listed if j["file"] == "contacts.yaml")
+    assert contacts["valid"] is False
+    assert contacts["issues"] == [
+        "contacts.yaml:9: steps.read.connection: no connection named 'dynamcis' in the "
+        "configuration (did you mean 'dynamics'?)"
+    ]
+    refused = await api.client.post("/api/jobs/contacts/runs", headers=api.auth(Role.OPERATOR))
+    assert refused.status_code == 404
+    assert (await api.client.get("/api/runs", headers=api.auth(Role.VIEWER))).json() == []
+
+
 async def test_a_run_is_started_in_the_background_and_recorded(
     api: Api, jobs: Path, tmp_path: Path
 ) -> None:

@@ -1,4 +1,5 @@
-"""The OpenAPI document needs a login; no documentation page loads scripts from elsewhere."""
+"""The OpenAPI document needs a login and declares how to log in; ``/docs`` shows it in Swagger
+UI served from the server's own files, nothing loaded from elsewhere."""
 
 from __future__ import annotations
 
@@ -22,10 +23,48 @@ async def test_the_openapi_document_needs_a_login(api: Api) -> None:
     assert "/openapi.json" not in paths
 
 
-async def test_there_are_no_documentation_pages(api: Api) -> None:
-    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
-        response = await api.client.get(path, headers=api.auth(Role.VIEWER))
-        assert response.status_code == 404
+async def test_the_document_declares_the_api_token_and_the_session_cookie(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json", headers=api.auth(Role.VIEWER))).json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["apiToken"] | {"description": ""} == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "",
+    }
+    assert (schemes["session"]["type"], schemes["session"]["in"]) == ("apiKey", "cookie")
+    assert schemes["session"]["name"] == "crmsync_session"
+    assert "X-CSRF-Token" in schemes["session"]["description"]
+    either = [{"apiToken": []}, {"session": []}]
+    operations = {
+        (method.upper(), path): operation.get("security")
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+    open_ones = {key for key, security in operations.items() if security is None}
+    assert open_ones == {("GET", "/health"), ("POST", "/api/login")}
+    assert all(security == either for key, security in operations.items() if key not in open_ones)
+
+
+async def test_docs_is_swagger_ui_on_the_document_with_its_files_served_here(api: Api) -> None:
+    page = await api.client.get("/docs")
+    assert page.status_code == 200
+    assert "SwaggerUIBundle" in page.text
+    assert "url: '/openapi.json'" in page.text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sorted(sources) == [
+        "/docs/assets/favicon.png",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+    ]
+    assert "http://" not in page.text
+    assert "https://" not in page.text
+    script = await api.client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert "SwaggerUIBundle" in script.text
+    style = await api.client.get("/docs/assets/swagger-ui.css")
+    assert (style.status_code, style.headers["content-type"][:8]) == (200, "text/css")
+    assert (await api.client.get("/redoc", headers=api.auth(Role.VIEWER))).status_code == 404
 
 
 async def test_every_operation_has_a_stable_id(api: Api) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import LEADS, MAPPING, PASSWORD, Api, make_api
+from api_support import LEADS, MAPPING, PASSWORD, Api, config_text, make_api
 
 from crmsync.api.users import Role
 
@@ -152,6 +152,26 @@ async def test_mapping_crud_makes_pending_revisions(api: Api) -> None:
     assert missing.json()["detail"] == "there is no configuration revision 999999"
 
 
+async def test_revision_changes_leave_out_defaults_written_out_or_left_out(
+    api: Api, tmp_path: Path
+) -> None:
+    admin = api.auth(Role.ADMIN)
+    spelled_out = config_text(tmp_path).replace(
+        "      fields:\n",
+        "      apply_deletes: true\n      picklist_values: technical\n      fields:\n",
+    )
+    assert spelled_out != config_text(tmp_path)
+    same = api.supervisor.propose("inbound", spelled_out, author="admin", note="spelled out")
+    answer = await api.client.get(f"/api/revisions/{same.id}/changes", headers=admin)
+    assert answer.json()["diff"] == ""
+    changed = spelled_out.replace("apply_deletes: true", "apply_deletes: false")
+    edit = api.supervisor.propose("inbound", changed, author="admin", note="no deletes")
+    diff = (await api.client.get(f"/api/revisions/{edit.id}/changes", headers=admin)).json()
+    assert [line for line in diff["diff"].splitlines() if line.startswith(("+ ", "- "))] == [
+        "+    apply_deletes: false"
+    ]
+
+
 async def test_only_admins_edit_mappings(api: Api) -> None:
     for role in (Role.VIEWER, Role.OPERATOR):
         refused = await api.client.post("/api/mappings", json=MAPPING, headers=api.auth(role))
@@ -207,6 +227,23 @@ async def test_replay_refused_over_the_limit_is_409(tmp_path: Path) -> None:
     assert viewer.status_code == 403
     unknown = await api.client.post("/api/mappings/nope/replay", headers=api.auth(Role.OPERATOR))
     assert unknown.status_code == 404
+
+
+async def test_a_replay_while_the_crm_is_down_is_502_and_records_nothing(api: Api) -> None:
+    operator = api.auth(Role.OPERATOR)
+    api.crm.down = True
+    response = await api.client.post("/api/mappings/contacts/replay", headers=operator)
+    assert response.status_code == 502, response.text
+    assert response.json()["detail"] == (
+        "connection 'dynamics' could not count the records of 'contact': the CRM answered 503 "
+        "Service Unavailable; no replay was recorded: ask again once the CRM answers"
+    )
+    assert api.supervisor.state.replays.pending() == []
+    api.crm.down = False
+    asked = await api.client.post("/api/mappings/contacts/replay", headers=operator)
+    assert (asked.status_code, asked.json()["table_rows"]) == (200, 2)
+    again = await api.client.post("/api/mappings/contacts/replay", headers=operator)
+    assert (again.status_code, again.json()["code"]) == (409, "REPLAY_PENDING")
 
 
 async def test_export_gives_the_yaml_of_a_revision(api: Api) -> None:
@@ -273,6 +310,26 @@ async def test_failed_logins_are_rate_limited(api: Api) -> None:
     assert limited.status_code == 429
     assert "too many failed logins" in limited.json()["detail"]
     assert int(limited.headers["Retry-After"]) > 0
+
+
+async def test_one_users_failed_logins_never_hold_back_another_at_the_same_address(
+    api: Api,
+) -> None:
+    for _ in range(3):
+        bad = await api.client.post("/api/login", json={"name": "admin", "password": "wrong-one"})
+        assert bad.status_code == 401
+    other = await api.client.post("/api/login", json={"name": "operator", "password": PASSWORD})
+    assert other.status_code == 200
+    still = await api.client.post("/api/login", json={"name": "admin", "password": PASSWORD})
+    assert still.status_code == 429
+
+
+async def test_an_address_trying_many_user_names_is_held_back(api: Api) -> None:
+    for number in range(10):
+        guess = {"name": f"guess-{number}", "password": "wrong-one"}
+        assert (await api.client.post("/api/login", json=guess)).status_code == 401
+    limited = await api.client.post("/api/login", json={"name": "admin", "password": PASSWORD})
+    assert limited.status_code == 429
 
 
 @pytest.mark.parametrize(

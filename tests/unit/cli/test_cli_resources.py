@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
@@ -41,10 +40,7 @@ def test_dry_run_then_publish_then_no_op(tmp_path: Path) -> None:
     assert code == 0
     assert "create table subscription" in output
     assert "dry run" in output
-    assert (
-        not (tmp_path / "store.db").exists()
-        or not sa.inspect(sa.create_engine(f"sqlite:///{tmp_path / 'store.db'}")).get_table_names()
-    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crmsync.yaml"]
     code, output = publish(path)
     assert (code, "published" in output) == (0, True)
     code, output = publish(path, "--json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -43,3 +44,26 @@ def test_show_unknown_run(tmp_path: Path) -> None:
     result = runner.invoke(app, ["job", "show", "nope", "-c", str(config)])
     assert result.exit_code == 1
     assert "no job run 'nope'" in result.output
+
+
+def test_a_connection_missing_from_the_configuration_is_reported_and_nothing_runs(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "crmsync.yaml"
+    config.write_text(f"version: 1\nstore:\n  url: sqlite:///{tmp_path / 'store.db'}\n")
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "name: j\nsteps:\n  read:\n    kind: crm\n    operation: import\n"
+        "    connection: dynamics\n    object: contact\n    fields: [{name: lastname}]\n"
+    )
+    alone = runner.invoke(app, ["job", "validate", str(job)])
+    assert alone.exit_code == 0, alone.output  # no configuration given: connections unchecked
+    expected = f"{job}:6: steps.read.connection: no connection named 'dynamics'"
+    checked = runner.invoke(app, ["job", "validate", str(job), "-c", str(config)])
+    assert checked.exit_code == 1
+    assert expected in checked.output
+    ran = runner.invoke(app, ["job", "run", str(job), "-c", str(config)])
+    assert ran.exit_code == 1
+    assert expected in ran.output
+    listed = runner.invoke(app, ["job", "list", "--json", "-c", str(config)])
+    assert json.loads(listed.stdout) == []

@@ -72,6 +72,13 @@ def test_run_list_show_and_rejects(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["job", "list", "-c", str(config)])
     assert listed.exit_code == 0, listed.output
     assert run_id in listed.output
+    as_json = runner.invoke(app, ["job", "list", "--json", "-c", str(config)])
+    assert as_json.exit_code == 0, as_json.output
+    (run,) = json.loads(as_json.stdout)
+    assert set(run) == {"id", "job", "source", "status", "started_at", "finished_at", "error"}
+    assert (run["id"], run["job"], run["source"]) == (run_id, "profiles-to-file", str(job))
+    assert (run["status"], run["error"]) == ("succeeded", None)
+    assert datetime.fromisoformat(run["finished_at"]) >= datetime.fromisoformat(run["started_at"])
 
     shown = runner.invoke(app, ["job", "show", run_id, "--json", "-c", str(config)])
     assert shown.exit_code == 0, shown.output

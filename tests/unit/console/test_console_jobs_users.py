@@ -54,6 +54,18 @@ async def test_operator_starts_a_run_and_reads_its_steps(console: Api, tmp_path:
     assert missing.status_code == 404
 
 
+async def test_a_job_naming_an_unknown_connection_shows_its_error(
+    console: Api, tmp_path: Path
+) -> None:
+    _jobs(console, tmp_path)
+    names = tmp_path / "jobs" / "names.yaml"
+    names.write_text(names.read_text().replace("connection: dynamics", "connection: nowhere"))
+    await log_in(console.client, "operator")
+    page = await console.client.get("/console/jobs")
+    assert "steps.read.connection: no connection named &#39;nowhere&#39;" in page.text
+    assert 'disabled title="The job file has problems"' in page.text
+
+
 async def test_viewer_cannot_start_a_run(console: Api, tmp_path: Path) -> None:
     _jobs(console, tmp_path)
     headers = await log_in(console.client, "viewer")

@@ -46,6 +46,22 @@ async def test_login_page_and_wrong_password(console: Api) -> None:
     assert "crmsync_session" not in wrong.headers.get("set-cookie", "")
 
 
+async def test_one_users_failed_logins_never_hold_back_another_in_the_console(
+    console: Api,
+) -> None:
+    wrong = {"name": "admin", "password": "not it at all"}
+    for _ in range(3):
+        assert (await console.client.post("/console/login", data=wrong)).status_code == 401
+    held = await console.client.post("/console/login", data={"name": "admin", "password": PASSWORD})
+    assert held.status_code == 429
+    assert "too many failed logins" in held.text
+    other = await console.client.post(
+        "/console/login", data={"name": "viewer", "password": PASSWORD}
+    )
+    assert other.status_code == 303
+    assert "crmsync_session" in other.headers["set-cookie"]
+
+
 @pytest.mark.parametrize("page", PAGES)
 async def test_every_page_renders_for_a_viewer(console: Api, page: str) -> None:
     await log_in(console.client, "viewer")

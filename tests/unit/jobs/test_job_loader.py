@@ -114,6 +114,20 @@ def test_errors_name_the_path_and_line(
     assert any(p == path and ln == line and message in m for p, ln, m in errors), errors
 
 
+def test_a_connection_missing_from_the_configuration_is_an_error_at_its_line() -> None:
+    job, issues = check_job_text(GOOD, source="job.yaml", connections=["dyn365", "org"])
+    assert job is None
+    assert [(i.path, i.line, i.message) for i in issues] == [
+        (
+            "steps.read.connection",
+            8,
+            "no connection named 'dyn' in the configuration (did you mean 'dyn365'?)",
+        )
+    ]
+    assert check_job_text(GOOD, connections=["dyn"])[0] is not None
+    assert check_job_text(GOOD)[0] is not None  # no configuration given: not checked
+
+
 def test_operation_rules() -> None:
     export = """
 name: e

@@ -72,9 +72,10 @@ def test_publishing_twice_is_a_no_op(engine: sa.Engine) -> None:
     assert publish(engine, [subscription()]).is_empty
 
 
-def test_dry_run_changes_nothing(engine: sa.Engine) -> None:
+def test_dry_run_changes_nothing(engine: sa.Engine, tmp_path: Path) -> None:
     plan = publish(engine, [subscription()], dry_run=True)
     assert len(plan.changes) == 2
+    assert list(tmp_path.iterdir()) == []  # not even an empty database file
     assert sa.inspect(engine).get_table_names() == []
 
 

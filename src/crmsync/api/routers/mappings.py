@@ -64,7 +64,13 @@ def delete_mapping(name: MappingName, user: Admin, service: Mappings) -> Revisio
     return service.delete(name, author=user.name)
 
 
-@router.post("/{name}/replay", operation_id="replay_mapping", response_model=ReplayOut)
+@router.post(
+    "/{name}/replay",
+    operation_id="replay_mapping",
+    response_model=ReplayOut,
+    responses={502: problem("the CRM could not count the table's records: nothing recorded")},
+)
 async def replay_mapping(name: MappingName, _user: Operator, service: Mappings) -> ReplayOut:
-    """Replay every record at the next start of inbound (409 when refused: limits, pending)."""
+    """Replay every record at the next start of inbound (409 when refused: limits, pending;
+    502 when the CRM cannot be reached or fails the count, and then nothing is recorded)."""
     return await service.replay(name)

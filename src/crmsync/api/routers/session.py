@@ -27,8 +27,7 @@ def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
     users: UserStore = request.app.state.users
     sessions: SessionStore = request.app.state.sessions
     address = request.client.host if request.client else "unknown"
-    keys = (f"user:{body.name}", f"address:{address}")
-    wait = limiter.retry_after(*keys)
+    wait = limiter.retry_after(body.name, address)
     if wait is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -37,9 +36,9 @@ def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
         )
     user = users.verify(body.name, body.password)
     if user is None:
-        limiter.failed(*keys)
+        limiter.failed(body.name, address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong user name or password")
-    limiter.succeeded(keys[0])
+    limiter.succeeded(body.name, address)
     session_id, session = sessions.open(user)
     response.set_cookie(
         SESSION_COOKIE,

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from crmsync.api.errors import CrmFailed, NotFound
-from crmsync.config.models import DataverseConnection, SalesforceConnection
 from crmsync.config.names import crm_name_problem
 from crmsync.connectors.base import Connector, CrmType, FieldInfo, TableInfo
 from crmsync.errors import CrmsyncError
-from crmsync.sync.connections import open_connector
+from crmsync.sync.connections import ConnectorOpener, open_connector
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = [
@@ -32,10 +31,6 @@ __all__ = [
     "CrmTableDetail",
 ]
 
-#: ``open_connector``'s signature: (connection name, connection, environment) → connector.
-ConnectorOpener = Callable[
-    [str, DataverseConnection | SalesforceConnection, Mapping[str, str] | None], Connector
-]
 #: Tables described at the same time when the table list is built.
 _PARALLEL_DESCRIBES = 8
 

@@ -168,13 +168,15 @@ class JobService:
             return []
         found: builtins.list[_JobFileFound] = []
         names: set[str] = set()
+        # The connections the job would run with: a step naming another makes the file invalid.
+        connections = self.supervisor.config(CONFIG_WORKFLOW).connections
         for path in sorted(p for p in self.folder.iterdir() if p.suffix in _SUFFIXES):
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 found.append(_JobFileFound(path.stem, path, "", None, (f"cannot read: {exc}",)))
                 continue
-            job, issues = check_job_text(text, source=path.name)
+            job, issues = check_job_text(text, source=path.name, connections=connections)
             problems = tuple(str(issue) for issue in issues)
             name = job.name if job is not None else path.stem
             if job is not None and name in names:

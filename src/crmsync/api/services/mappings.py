@@ -127,6 +127,7 @@ class MappingService:
             limit_backlog=self.replay_limit,
             limit_rows=self.replay_limit,
             environ=self.supervisor.environ,
+            opener=self.crm.opener,
         )
         return ReplayOut(
             mapping=request.mapping,

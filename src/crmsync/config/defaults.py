@@ -1,0 +1,95 @@
+"""A configuration document without the keys that only repeat a default.
+
+``poll_interval_seconds: 1.0`` written out and the key left out are the same configuration; a
+diff between revisions (one written by hand, one written by an edit) must not show either as a
+change. :func:`without_defaults` walks the raw document beside the models that read it
+(:class:`~crmsync.config.models.Config` by default) and drops every key whose value, read by
+its field, equals the field's default. Values are kept as written otherwise (paths stay
+relative, numbers keep their spelling), so the document still reads like the file.
+
+Written here rather than taken from pydantic: ``model_dump(exclude_defaults=True)`` would write
+the values as the models hold them, not as the file has them.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from crmsync.config.models import Config
+
+__all__ = ["without_defaults"]
+
+
+def without_defaults(document: Any, model: type[BaseModel] = Config) -> Any:
+    """``document`` (plain YAML data) without the keys set to their field's default."""
+    return _strip(document, model)
+
+
+def _strip(value: Any, annotation: Any) -> Any:
+    """``value`` read as ``annotation``, with its models' default keys dropped."""
+    annotation = _unwrap(annotation)
+    origin = get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _strip_model(value, annotation) if isinstance(value, dict) else value
+    if origin in (Union, types.UnionType):
+        member = _member(value, get_args(annotation))
+        return value if member is None else _strip(value, member)
+    if origin in (tuple, list) and isinstance(value, list):
+        items = [arg for arg in get_args(annotation) if arg is not Ellipsis]
+        if len(items) == 1:
+            return [_strip(item, items[0]) for item in value]
+        return value
+    if origin is dict and isinstance(value, dict):
+        _, item = get_args(annotation)
+        return {key: _strip(entry, item) for key, entry in value.items()}
+    return value
+
+
+def _strip_model(data: dict[Any, Any], model: type[BaseModel]) -> dict[Any, Any]:
+    fields = {(field.alias or name): field for name, field in model.model_fields.items()}
+    out: dict[Any, Any] = {}
+    for key, value in data.items():
+        field = fields.get(key)
+        if field is None:
+            out[key] = value  # not the models' key: kept, and shown when it changes
+        elif not _is_default(value, field):
+            out[key] = _strip(value, field.annotation)
+    return out
+
+
+def _is_default(value: Any, field: FieldInfo) -> bool:
+    if field.is_required() or field.annotation is None:
+        return False
+    try:
+        read = TypeAdapter(field.annotation).validate_python(value)
+    except ValidationError:
+        return False
+    return bool(read == field.get_default(call_default_factory=True))
+
+
+def _unwrap(annotation: Any) -> Any:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _member(value: Any, members: tuple[Any, ...]) -> Any:
+    """The model of a union that reads ``value``: the one whose ``Literal`` fields (its
+    discriminator, e.g. a connection's ``kind``) match it; ``None`` when not a model's."""
+    if not isinstance(value, dict):
+        return None
+    for member in map(_unwrap, members):
+        if not (isinstance(member, type) and issubclass(member, BaseModel)):
+            continue
+        literals = {
+            name: get_args(field.annotation)
+            for name, field in member.model_fields.items()
+            if get_origin(field.annotation) is Literal
+        }
+        if literals and all(value.get(name) in allowed for name, allowed in literals.items()):
+            return member
+    return None
