@@ -39,7 +39,7 @@ from crmsync.api.services.workflows import WorkflowService
 from crmsync.api.users import UserStore
 from crmsync.config.models import Config
 from crmsync.jobs import ConnectorPool
-from crmsync.sync.connections import open_connector
+from crmsync.runtime.connectors import open_connector
 from crmsync.sync.state import DEFAULT_REPLAY_LIMIT
 from crmsync.workflows.supervisor import Supervisor
 

@@ -23,7 +23,7 @@ from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
-from crmsync.runtime import freeze_startup_heap
+from crmsync.runtime.process import freeze_startup_heap
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
 from crmsync.sync.state_tables import COUNTER_NAMES as COUNTER_COLUMNS

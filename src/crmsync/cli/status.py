@@ -19,8 +19,8 @@ from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
+from crmsync.runtime.queues import open_queue
 from crmsync.store import create_engine_for
-from crmsync.sync.engine import open_queue
 from crmsync.sync.state import SyncState
 from crmsync.sync.state_tables import COUNTER_NAMES
 from crmsync.workflows import store_backlogs

@@ -40,8 +40,8 @@ from crmsync.events.tables import (
     WRITTEN,
     ensure_tables,
 )
+from crmsync.runtime.connectors import calls_made
 from crmsync.store import build_metadata, definitions_with_profile
-from crmsync.sync.connections import calls_made
 from crmsync.sync.state import SyncState
 
 __all__ = ["WORKFLOW", "OutboundCounts", "OutboundWorkflow", "backlog", "lifetime_counts"]

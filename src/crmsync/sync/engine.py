@@ -35,9 +35,9 @@ from crmsync.config.models import Config
 from crmsync.connectors.base import Connector, TableInfo
 from crmsync.errors import ConfigurationError, FatalError, RateLimitedError, TransientError
 from crmsync.queue.base import ChangeQueue
-from crmsync.queue.sqlite import SQLiteQueue
+from crmsync.runtime.connectors import open_connector
+from crmsync.runtime.queues import open_queue
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
-from crmsync.sync.connections import open_connector
 from crmsync.sync.progress import InboundProgress, NoProgress
 from crmsync.sync.reader import MappingReader
 from crmsync.sync.state import SyncState
@@ -47,7 +47,7 @@ from crmsync.sync.write_loop import WriteLoop
 from crmsync.sync.writer import WORKFLOW, MappingWriter
 from crmsync.sync.writer_process import WriterProcesses, WriterSpec
 
-__all__ = ["EngineOptions", "InboundEngine", "RunSummary", "open_queue"]
+__all__ = ["EngineOptions", "InboundEngine", "RunSummary"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +84,6 @@ class RunSummary:
     counters: dict[str, Counts] = field(default_factory=dict)
     rejects: int = 0
     replays: list[str] = field(default_factory=list)
-
-
-def open_queue(config: Config, *, ack_wait_seconds: float = 30.0) -> ChangeQueue:
-    """The configured change queue (the embedded SQLite queue)."""
-    if config.queue.kind != "sqlite":
-        raise ConfigError(
-            [ConfigIssue(("queue", "kind"), "only the 'sqlite' queue is available in this build")]
-        )
-    return SQLiteQueue(config.queue.path, ack_wait_seconds=ack_wait_seconds)
 
 
 class InboundEngine:

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from crmsync.connectors.base import ChangePage, Connector, Deletion, Record
 from crmsync.queue.base import Change, ChangeMessage, ChangeQueue
-from crmsync.sync.connections import calls_made
+from crmsync.runtime.connectors import calls_made
 from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.state import SyncState
 from crmsync.sync.transform import CompiledMapping

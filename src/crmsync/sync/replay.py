@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crmsync.config.models import Config
+from crmsync.connectors.base import Connector
+from crmsync.runtime.connectors import open_connector
+from crmsync.runtime.queues import open_queue
 from crmsync.store import create_engine_for
-from crmsync.sync.connections import count_rows, open_connector
-from crmsync.sync.engine import open_queue
 from crmsync.sync.state import SyncState
 from crmsync.sync.state_models import ReplayRefused, ReplayRequest
 
@@ -56,3 +57,16 @@ async def request_replay(
         await connector.aclose()
         await queue.aclose()
         engine.dispose()
+
+
+async def count_rows(connector: Connector, table: str, primary_key: str, *, limit: int) -> int:
+    """Rows of ``table``, counted up to ``limit`` (enough to decide a replay request).
+
+    Counting by reading keys only works with every CRM; Dataverse's ``$count`` stops at 5,000.
+    """
+    total = 0
+    async for page in connector.read_all(table, [primary_key]):
+        total += len(page)
+        if total >= limit:
+            break
+    return total

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from crmsync.config.models import Config
 from crmsync.events.runner import open_outbound
 from crmsync.optout.runner import open_optinout
+from crmsync.runtime.queues import open_queue
 from crmsync.store import create_engine_for
-from crmsync.sync.engine import EngineOptions, InboundEngine, open_queue
+from crmsync.sync.engine import EngineOptions, InboundEngine
 from crmsync.sync.state import SyncState
 from crmsync.workflows.backlog import store_backlogs
 from crmsync.workflows.supervisor import WorkflowSpec

@@ -20,7 +20,7 @@ from crmsync.config.models import DataverseConnection, SalesforceConnection
 from crmsync.config.names import crm_name_problem
 from crmsync.connectors.base import Connector, CrmType, FieldInfo, TableInfo
 from crmsync.errors import CrmsyncError
-from crmsync.sync.connections import open_connector
+from crmsync.runtime.connectors import open_connector
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = [

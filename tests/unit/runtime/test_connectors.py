@@ -9,7 +9,7 @@ import pytest
 from crmsync.config.errors import ConfigError
 from crmsync.config.models import SalesforceConnection
 from crmsync.connectors.salesforce import ClientCredentials, SalesforceConnector
-from crmsync.sync.connections import open_connector, salesforce_settings
+from crmsync.runtime.connectors import open_connector, salesforce_settings
 
 
 def _connection(**overrides: object) -> SalesforceConnection:

@@ -29,7 +29,6 @@ from crmsync.store import create_engine_for, publish
 __all__ = [
     "calls_made",
     "connection_and_store",
-    "count_rows",
     "dataverse_settings",
     "open_connector",
     "salesforce_settings",
@@ -94,19 +93,6 @@ def open_connector(
     if isinstance(connection, DataverseConnection):
         return DataverseConnector(dataverse_settings(name, connection, environ))
     return SalesforceConnector(salesforce_settings(name, connection, environ))
-
-
-async def count_rows(connector: Connector, table: str, primary_key: str, *, limit: int) -> int:
-    """Rows of ``table``, counted up to ``limit`` (enough to decide a replay request).
-
-    Counting by reading keys only works with every CRM; Dataverse's ``$count`` stops at 5,000.
-    """
-    total = 0
-    async for page in connector.read_all(table, [primary_key]):
-        total += len(page)
-        if total >= limit:
-            break
-    return total
 
 
 def calls_made(connector: Connector) -> int:
