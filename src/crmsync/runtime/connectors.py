@@ -1,7 +1,9 @@
-"""CRM connectors built from the configuration's connections: the one place that knows how.
+"""CRM connectors opened from the configuration's connections, for every workflow.
 
-Secrets are resolved here (environment variable or file, never the YAML), and every problem is a
-:class:`~crmsync.config.errors.ConfigError` that names the connection's place in the file.
+A connection's settings are the connector's own (:mod:`crmsync.connectors.dataverse.config`,
+:mod:`crmsync.connectors.salesforce.config`); secrets are read when a connector opens (environment
+variable or file, never the YAML), and a missing one is a
+:class:`~crmsync.config.errors.ConfigError` that names its place in the file.
 """
 
 from __future__ import annotations
@@ -11,88 +13,40 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
-from pydantic import ValidationError
 
 from crmsync.config.errors import ConfigError, ConfigIssue
-from crmsync.config.models import Config, DataverseConnection, SalesforceConnection
-from crmsync.config.secrets import resolve_secret
+from crmsync.config.models import Config
 from crmsync.connectors.base import Connector
 from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
-from crmsync.connectors.salesforce import (
-    ClientCredentials,
-    SalesforceConnectionConfig,
-    SalesforceConnector,
-)
+from crmsync.connectors.salesforce import SalesforceConnectionConfig, SalesforceConnector
+from crmsync.connectors.secrets import MissingSecret
 from crmsync.errors import ConfigurationError
 from crmsync.store import create_engine_for, publish
 
 __all__ = [
     "calls_made",
     "connection_and_store",
-    "dataverse_settings",
     "open_connector",
-    "salesforce_settings",
 ]
-
-
-def dataverse_settings(
-    name: str, connection: DataverseConnection, environ: Mapping[str, str] | None = None
-) -> DataverseConnectionConfig:
-    """The connector settings of Dataverse connection ``name`` (secret resolved)."""
-    secret = resolve_secret(name, connection, environ)
-    try:
-        return DataverseConnectionConfig(
-            url=connection.url,
-            tenant_id=connection.tenant_id or "organizations",
-            authority=connection.authority,
-            client_id=connection.client_id,
-            client_secret=secret,
-            ca_bundle=connection.ca_bundle,
-            timeout_seconds=connection.timeout_seconds,
-        )
-    except ValidationError as exc:
-        raise _config_error(name, exc) from None
-
-
-def salesforce_settings(
-    name: str, connection: SalesforceConnection, environ: Mapping[str, str] | None = None
-) -> SalesforceConnectionConfig:
-    """The connector settings of Salesforce connection ``name`` (secret resolved).
-
-    The OAuth client-credentials flow signs in as the connected app's run-as user; the change
-    cursor follows ``SystemModstamp`` (it also moves on system changes).
-    """
-    secret = resolve_secret(name, connection, environ)
-    try:
-        return SalesforceConnectionConfig(
-            url=connection.url,
-            credentials=ClientCredentials(client_id=connection.client_id, client_secret=secret),
-            api_version=f"v{connection.api_version}",
-            ca_bundle=connection.ca_bundle,
-            timeout_seconds=connection.timeout_seconds,
-        )
-    except ValidationError as exc:
-        raise _config_error(name, exc) from None
-
-
-def _config_error(name: str, exc: ValidationError) -> ConfigError:
-    return ConfigError(
-        [
-            ConfigIssue(("connections", name, *map(str, error["loc"])), error["msg"])
-            for error in exc.errors()
-        ]
-    )
 
 
 def open_connector(
     name: str,
-    connection: DataverseConnection | SalesforceConnection,
+    connection: DataverseConnectionConfig | SalesforceConnectionConfig,
     environ: Mapping[str, str] | None = None,
 ) -> Connector:
-    """A connector for connection ``name``; close it with ``aclose()``."""
-    if isinstance(connection, DataverseConnection):
-        return DataverseConnector(dataverse_settings(name, connection, environ))
-    return SalesforceConnector(salesforce_settings(name, connection, environ))
+    """A connector for connection ``name``, its secrets read from ``environ`` (default: the
+    process environment) and files; close it with ``aclose()``.
+
+    A secret that cannot be read is a :class:`ConfigError` naming its place in the file
+    (``connections.<name>.<setting>``).
+    """
+    try:
+        if isinstance(connection, DataverseConnectionConfig):
+            return DataverseConnector(connection, environ=environ)
+        return SalesforceConnector(connection, environ=environ)
+    except MissingSecret as exc:
+        raise ConfigError([ConfigIssue(("connections", name, exc.setting), exc.message)]) from None
 
 
 def calls_made(connector: Connector) -> int:

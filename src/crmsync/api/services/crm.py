@@ -16,9 +16,10 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from crmsync.api.errors import CrmFailed, NotFound
-from crmsync.config.models import DataverseConnection, SalesforceConnection
 from crmsync.config.names import crm_name_problem
 from crmsync.connectors.base import Connector, CrmType, FieldInfo, TableInfo
+from crmsync.connectors.dataverse import DataverseConnectionConfig
+from crmsync.connectors.salesforce import SalesforceConnectionConfig
 from crmsync.errors import CrmsyncError
 from crmsync.runtime.connectors import open_connector
 from crmsync.workflows.supervisor import Supervisor
@@ -34,7 +35,8 @@ __all__ = [
 
 #: ``open_connector``'s signature: (connection name, connection, environment) → connector.
 ConnectorOpener = Callable[
-    [str, DataverseConnection | SalesforceConnection, Mapping[str, str] | None], Connector
+    [str, DataverseConnectionConfig | SalesforceConnectionConfig, Mapping[str, str] | None],
+    Connector,
 ]
 #: Tables described at the same time when the table list is built.
 _PARALLEL_DESCRIBES = 8
