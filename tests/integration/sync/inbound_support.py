@@ -92,10 +92,11 @@ class Crm:
                 tenant_id="inbound",
                 authority=f"{self.url}/inbound",
                 client_id=CLIENT_ID,
-                client_secret=SecretStr(SECRET),
+                client_secret_env="CRMSYNC_TEST_SECRET",
                 ca_bundle=self.tls.ca,
                 page_size=page_size,
-            )
+            ),
+            environ=ENV,
         )
 
     async def write(self, *ops: WriteOp) -> list[str]:
