@@ -152,36 +152,46 @@ async def test_password_flow_from_the_file_runs_inbound(
             await connector.aclose()
 
 
-async def test_dataverse_page_and_batch_sizes_from_the_file(tls: TlsFiles, tmp_path: Path) -> None:
-    with running_crm(tls, contacts=10, accounts=0) as crm:
-        text = dv_config_text(crm.url, tls.ca, tmp_path, NAMES_MAPPING)
-        config = _load(tmp_path, _with(text, "    page_size: 4", "    batch_size: 2"))
-        connector = open_connector("dynamics", config.connections["dynamics"], ENV)
+#: Per CRM: how its emulator runs with 10 or 450 contacts, its configuration, its connection's
+#: name, its contact table and key, the page sizes set, the pages read, its page and batch paths.
+SIZES: dict[str, tuple[Any, ...]] = {
+    "dataverse": (
+        lambda tls: running_crm(tls, contacts=10, accounts=0),
+        lambda crm, folder: dv_config_text(crm.url, crm.tls.ca, folder, NAMES_MAPPING),
+        "dynamics",
+        ("contact", "contactid", "account", "name"),
+        4,
+        [4, 4, 2],
+        (DV_PAGES, r"/\$batch$"),
+    ),
+    "salesforce": (
+        lambda tls: running_salesforce(tls, contacts=450),
+        lambda crm, folder: sf_config_text(crm.url, crm.tls.ca, folder, contacts_mapping()),
+        "org",
+        ("Contact", "Id", "Account", "Name"),
+        200,
+        [200, 200, 50],
+        (SF_PAGES, r"/composite/sobjects$"),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SIZES))
+async def test_page_and_batch_sizes_from_the_file(tls: TlsFiles, tmp_path: Path, kind: str) -> None:
+    running, config_text, name, tables, page_size, pages_read, paths = SIZES[kind]
+    contacts, key, accounts, account_name = tables
+    with running(tls) as crm:
+        text = _with(config_text(crm, tmp_path), f"    page_size: {page_size}", "    batch_size: 2")
+        connector = open_connector(name, _load(tmp_path, text).connections[name], ENV)
         try:
-            pages = [page async for page in connector.read_all("contact", ["contactid"])]
-            assert [len(page) for page in pages] == [4, 4, 2]
-            assert len(_requests(crm, DV_PAGES)) == 3
-            ops = [WriteOp("create", "account", {"name": f"Account {n}"}) for n in range(5)]
+            pages = [page async for page in connector.read_all(contacts, [key])]
+            assert [len(page) for page in pages] == pages_read
+            assert len(_requests(crm, paths[0])) == len(pages_read)
+            ops = [WriteOp("create", accounts, {account_name: f"Account {n}"}) for n in range(5)]
             assert all(result.ok for result in await connector.write(ops))
         finally:
             await connector.aclose()
-        assert len(_requests(crm, r"/\$batch$", "POST")) == 3
-
-
-async def test_salesforce_page_and_batch_sizes_from_the_file(tls: TlsFiles, tmp_path: Path) -> None:
-    with running_salesforce(tls, contacts=450) as crm:
-        text = sf_config_text(crm.url, tls.ca, tmp_path, contacts_mapping())
-        config = _load(tmp_path, _with(text, "    page_size: 200", "    batch_size: 2"))
-        connector = open_connector("org", config.connections["org"], ENV)
-        try:
-            pages = [page async for page in connector.read_all("Contact", ["Id"])]
-            assert [len(page) for page in pages] == [200, 200, 50]
-            assert len(_requests(crm, SF_PAGES)) == 3
-            ops = [WriteOp("create", "Account", {"Name": f"Account {n}"}) for n in range(5)]
-            assert all(result.ok for result in await connector.write(ops))
-        finally:
-            await connector.aclose()
-        assert len(_requests(crm, r"/composite/sobjects$", "POST")) == 3
+        assert len(_requests(crm, paths[1], "POST")) == 3  # 2 + 2 + 1
 
 
 async def test_the_timeout_from_the_file_bounds_each_answer(tls: TlsFiles, tmp_path: Path) -> None:

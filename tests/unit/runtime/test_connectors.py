@@ -4,33 +4,34 @@ from __future__ import annotations
 
 import pytest
 
-from crmsync.config import load_config_text
+from crmsync.config import Config
 from crmsync.config.errors import ConfigError
-from crmsync.connectors.dataverse import DataverseConnector
-from crmsync.connectors.salesforce import SalesforceConnector
+from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
+from crmsync.connectors.salesforce import SalesforceConnectionConfig, SalesforceConnector
 from crmsync.runtime.connectors import open_connector
 
-CONFIG = """
-connections:
-  org:
-    kind: salesforce
-    url: https://acme.my.salesforce.com
-    client_id: 3MVG9-key
-    client_secret_env: SF_SECRET
-    flow: password
-    username: me@example.com
-    password_env: SF_PASSWORD
-  dyn:
-    kind: dataverse
-    url: https://contoso.crm.dynamics.com
-    tenant_id: contoso
-    client_id: app
-    client_secret_env: DV_SECRET
-"""
+
+def _config() -> Config:
+    """Both kinds of connection, as the configuration holds them."""
+    salesforce = SalesforceConnectionConfig(
+        url="https://acme.my.salesforce.com",
+        client_id="3MVG9-key",
+        client_secret_env="SF_SECRET",
+        flow="password",
+        username="me@example.com",
+        password_env="SF_PASSWORD",
+    )
+    dataverse = DataverseConnectionConfig(
+        url="https://contoso.crm.dynamics.com",
+        tenant_id="contoso",
+        client_id="app",
+        client_secret_env="DV_SECRET",
+    )
+    return Config(connections={"org": salesforce, "dyn": dataverse})
 
 
 async def test_each_kind_opens_its_connector() -> None:
-    config = load_config_text(CONFIG)
+    config = _config()
     env = {"SF_SECRET": "s3cret", "SF_PASSWORD": "pw", "DV_SECRET": "d3cret"}
     salesforce = open_connector("org", config.connections["org"], env)
     dataverse = open_connector("dyn", config.connections["dyn"], env)
@@ -54,7 +55,7 @@ async def test_each_kind_opens_its_connector() -> None:
 def test_a_missing_secret_names_its_place_in_the_file(
     name: str, env: dict[str, str], setting: str
 ) -> None:
-    config = load_config_text(CONFIG)
+    config = _config()
     with pytest.raises(ConfigError) as caught:
         open_connector(name, config.connections[name], env)
     (issue,) = caught.value.issues
