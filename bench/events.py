@@ -30,9 +30,9 @@ from crmsync.events.runner import open_outbound
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.runner import open_optinout
 from crmsync.optout.tables import OUTBOX
+from crmsync.runtime.connectors import open_connector
 from crmsync.state import ensure_store_schema
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
-from crmsync.sync.connections import open_connector
 
 ENV = {"BENCH_SECRET": "bench"}
 CONTACTS = {"dataverse": ("contact", "lastname"), "salesforce": ("Contact", "LastName")}

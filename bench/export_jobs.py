@@ -26,7 +26,6 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from pydantic import SecretStr
 
 from bench._emulator_process import free_port
 from crmsync.config import Config
@@ -93,6 +92,11 @@ def emulator(kind: str, folder: Path) -> Iterator[tuple[str, Path]]:
             process.kill()
 
 
+#: The emulators accept any secret; the connectors read it from this environment.
+_SECRET_ENV = "BENCH_SECRET"  # noqa: S105 - the name of a variable, not a secret
+_BENCH_ENV = {_SECRET_ENV: "bench"}
+
+
 def connector(kind: str, url: str, ca_file: Path) -> Any:
     if kind == "dataverse":
         return DataverseConnector(
@@ -101,20 +105,19 @@ def connector(kind: str, url: str, ca_file: Path) -> Any:
                 tenant_id="bench",
                 authority=f"{url}/bench",
                 client_id="bench",
-                client_secret=SecretStr("bench"),
+                client_secret_env=_SECRET_ENV,
                 ca_bundle=ca_file,
-            )
+            ),
+            environ=_BENCH_ENV,
         )
     return SalesforceConnector(
         SalesforceConnectionConfig(
             url=url,
-            credentials={
-                "flow": "client_credentials",
-                "client_id": "bench",
-                "client_secret": "bench",
-            },
+            client_id="bench",
+            client_secret_env=_SECRET_ENV,
             ca_bundle=ca_file,
-        )
+        ),
+        environ=_BENCH_ENV,
     )
 
 

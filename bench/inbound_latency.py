@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from pydantic import SecretStr
 
 from bench._emulator_process import dataverse_emulator
 from bench._inbound_setup import (
@@ -48,9 +47,10 @@ def _connector(url: str, ca: Path) -> DataverseConnector:
             tenant_id=TENANT,
             authority=f"{url}/{TENANT}",
             client_id=CLIENT_ID,
-            client_secret=SecretStr(SECRET),
+            client_secret_env=SECRET_ENV,
             ca_bundle=ca,
-        )
+        ),
+        environ={SECRET_ENV: SECRET},
     )
 
 

@@ -47,7 +47,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     # connectors
     "Connector": ("crmsync.connectors.base", "Connector"),
     "WriteOp": ("crmsync.connectors.base", "WriteOp"),
-    "open_connector": ("crmsync.sync.connections", "open_connector"),
+    "open_connector": ("crmsync.runtime.connectors", "open_connector"),
     "DataverseConnectionConfig": ("crmsync.connectors.dataverse", "DataverseConnectionConfig"),
     "DataverseConnector": ("crmsync.connectors.dataverse", "DataverseConnector"),
     "SalesforceConnectionConfig": ("crmsync.connectors.salesforce", "SalesforceConnectionConfig"),
@@ -166,8 +166,8 @@ if TYPE_CHECKING:
     )
     from crmsync.events import Event, Unsubscribe, read_event_file, record_events
     from crmsync.jobs import ConnectorPool, JobRunner, JobStore, load_job, load_job_text
+    from crmsync.runtime.connectors import open_connector
     from crmsync.store import create_engine_for
-    from crmsync.sync.connections import open_connector
     from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
     from crmsync.workflows import (
         ActiveConfig,

@@ -40,9 +40,9 @@ from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 from crmsync.emulators.salesforce.app import SalesforceEmulator
 from crmsync.emulators.salesforce.app import create_emulator as create_salesforce_emulator
 from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
+from crmsync.runtime.connectors import open_connector
 from crmsync.serving import StoppableServer
 from crmsync.store import create_engine_for
-from crmsync.sync.connections import open_connector
 from crmsync.sync.engine import InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress
 from crmsync.workflows import Supervisor, standard_specs

@@ -28,7 +28,7 @@ from crmsync.api.routers import (
     workflows,
 )
 from crmsync.api.routers import users as user_routes
-from crmsync.api.services.crm import ConnectorOpener, CrmService
+from crmsync.api.services.crm import CrmService
 from crmsync.api.services.events import EventService
 from crmsync.api.services.jobs import JobService
 from crmsync.api.services.mappings import MappingService
@@ -39,8 +39,8 @@ from crmsync.api.services.workflows import WorkflowService
 from crmsync.api.users import UserStore
 from crmsync.config.models import Config
 from crmsync.jobs import ConnectorPool
+from crmsync.runtime.connectors import ConnectorOpener, open_connector
 from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
-from crmsync.sync.connections import open_connector
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = ["create_app"]

@@ -158,6 +158,13 @@ def dataverse(
     client_secret: SecretOption = None,
     client_secret_env: SecretEnvOption = None,
     client_secret_file: SecretFileOption = None,
+    client_certificate: Annotated[
+        Path | None,
+        typer.Option(
+            help="PEM certificate registered for the client: certificate sign-in must be signed "
+            "by its key (without it, certificate sign-in is refused)."
+        ),
+    ] = None,
     rate_limit: Annotated[
         str | None, typer.Option(help="Requests per user per window: N/SECONDS (6000/300).")
     ] = None,
@@ -180,6 +187,9 @@ def dataverse(
         )
     if retention_days is not None:
         fields["change_tracking_retention_days"] = retention_days
+    if client_certificate is not None:
+        _check_certificate(client_certificate)
+        fields["client_certificate"] = client_certificate
     settings = _settings(DataverseEmulatorSettings, fields, tls, ca_file)
 
     def endpoints(base: str) -> list[str]:
@@ -238,6 +248,22 @@ def salesforce(
         ]
 
     _run("Salesforce", lambda: create_emulator(settings), endpoints, host, port, tls, ca_file)
+
+
+def _check_certificate(path: Path) -> None:
+    """A bad parameter unless ``path`` holds a PEM certificate."""
+    from crmsync.emulators.dataverse.oauth import RegisteredCertificate
+
+    try:
+        RegisteredCertificate.from_pem(path.read_bytes())
+    except OSError as error:
+        raise typer.BadParameter(
+            f"cannot read {path}: {error.strerror}", param_hint="--client-certificate"
+        ) from None
+    except ValueError:
+        raise typer.BadParameter(
+            f"{path} holds no PEM certificate", param_hint="--client-certificate"
+        ) from None
 
 
 def _common_fields(

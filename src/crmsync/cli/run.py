@@ -29,10 +29,11 @@ from rich.text import Text
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
 from crmsync.config import load_config
+from crmsync.config.errors import ConfigError, ConfigIssue
 from crmsync.config.models import Config
-from crmsync.config.secrets import resolve_secrets
+from crmsync.connectors.secrets import missing_secrets
 from crmsync.errors import CrmsyncError
-from crmsync.runtime import freeze_startup_heap
+from crmsync.runtime.process import freeze_startup_heap
 from crmsync.state.tables import COUNTER_NAMES as COUNTER_COLUMNS
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
@@ -75,8 +76,14 @@ def _check_secrets(file: Config) -> None:
     for name, section in (("outbound", file.outbound), ("optinout", file.optinout)):
         if name in names and section.connection is not None:
             used.add(section.connection)
-    connections = {name: c for name, c in file.connections.items() if name in used}
-    resolve_secrets(file.model_copy(update={"connections": connections}))
+    issues = [
+        ConfigIssue(("connections", name, missing.setting), missing.message)
+        for name, connection in file.connections.items()
+        if name in used
+        for missing in missing_secrets(connection, connection.secrets)
+    ]
+    if issues:
+        raise ConfigError(issues)
 
 
 def _active_configs(active: ActiveConfig, console: Console) -> dict[str, Config]:

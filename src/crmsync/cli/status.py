@@ -19,10 +19,10 @@ from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
 from crmsync.config.models import Config
 from crmsync.errors import CrmsyncError
+from crmsync.runtime.queues import open_queue
 from crmsync.state.store import StateStore
 from crmsync.state.tables import COUNTER_NAMES
 from crmsync.store import create_engine_for
-from crmsync.sync.engine import open_queue
 from crmsync.workflows import WORKFLOW_NAMES, store_backlogs
 
 __all__ = ["collect_status", "status"]

@@ -12,7 +12,7 @@ from crmsync.config.loader import (
 from crmsync.config.metadata_checks import validate_against_metadata
 from crmsync.config.models import (
     Config,
-    DataverseConnection,
+    Connection,
     FieldMapping,
     FilterCondition,
     FilterOp,
@@ -26,10 +26,8 @@ from crmsync.config.models import (
     PrimaryKey,
     QueueConfig,
     Replacement,
-    SalesforceConnection,
     StoreConfig,
 )
-from crmsync.config.secrets import resolve_secret, resolve_secrets
 from crmsync.config.starter import STARTER_CONFIG, starter_config
 
 __all__ = [
@@ -38,7 +36,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConfigReport",
-    "DataverseConnection",
+    "Connection",
     "FieldMapping",
     "FilterCondition",
     "FilterOp",
@@ -52,7 +50,6 @@ __all__ = [
     "PrimaryKey",
     "QueueConfig",
     "Replacement",
-    "SalesforceConnection",
     "StoreConfig",
     "check_config_file",
     "check_config_text",
@@ -60,8 +57,6 @@ __all__ = [
     "format_loc",
     "load_config",
     "load_config_text",
-    "resolve_secret",
-    "resolve_secrets",
     "starter_config",
     "static_issues",
     "validate_against_metadata",

@@ -7,13 +7,13 @@ the file; the loader adds line numbers. Checks never stop at the first problem.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from crmsync.config.errors import ConfigIssue, Loc
 from crmsync.config.models import Config, InboundMapping
 from crmsync.config.suggest import did_you_mean
+from crmsync.connectors.secrets import missing_secrets
 from crmsync.store.resources import PROFILE, OptOutAttribute, ResourceDefinition
 
 __all__ = ["check_secrets", "resources_by_name", "static_issues"]
@@ -335,28 +335,21 @@ def _outbound_issues(config: Config) -> list[ConfigIssue]:
 
 
 def check_secrets(config: Config, environ: Mapping[str, str] | None = None) -> list[ConfigIssue]:
-    """Warnings for secrets that cannot be found (unset variable, missing file).
+    """Warnings for secrets that cannot be read (unset variable, missing or empty file) and for
+    the connections' other files (certificates, CA bundles) that do not exist.
 
     Warnings, not errors: a configuration is often validated where its secrets are not present.
     """
-    env = os.environ if environ is None else environ
     issues: list[ConfigIssue] = []
     for name, connection in config.connections.items():
-        if connection.client_secret_env is not None and connection.client_secret_env not in env:
-            issues.append(
-                ConfigIssue(
-                    ("connections", name, "client_secret_env"),
-                    f"environment variable '{connection.client_secret_env}' is not set",
-                    "warning",
-                )
-            )
-        secret_file = connection.client_secret_file
-        if secret_file is not None and not Path(secret_file).is_file():
-            issues.append(
-                ConfigIssue(
-                    ("connections", name, "client_secret_file"),
-                    f"secret file '{secret_file}' does not exist",
-                    "warning",
-                )
-            )
+        missing = missing_secrets(connection, connection.secrets, environ)
+        issues += [
+            ConfigIssue(("connections", name, m.setting), m.message, "warning") for m in missing
+        ]
+        secret_files = {f"{secret}_file" for secret in connection.secrets}
+        issues += [
+            ConfigIssue(("connections", name, key), f"file '{value}' does not exist", "warning")
+            for key, value in connection
+            if isinstance(value, Path) and key not in secret_files and not value.is_file()
+        ]
     return issues

@@ -1,8 +1,11 @@
 """The configuration file, as pydantic models (``extra="forbid"``: unknown keys are errors).
 
 One YAML file holds the CRM connections, the store, the queue, the custom resources and the three
-workflows. Secrets are never in the file: a connection names an environment variable
-(``client_secret_env``) or a file (``client_secret_file``) that holds its client secret.
+workflows. A connection is its connector's own settings model
+(:class:`~crmsync.connectors.dataverse.DataverseConnectionConfig`,
+:class:`~crmsync.connectors.salesforce.SalesforceConnectionConfig`). Secrets are never in the
+file: a connection names an environment variable (``client_secret_env``) or a file
+(``client_secret_file``) that holds each one.
 Cross-field rules (unknown names, duplicates, guardrails) are checked by
 :mod:`crmsync.config.checks`, so that every problem is reported at once with its path.
 """
@@ -21,12 +24,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    SecretStr,
     field_validator,
     model_validator,
 )
 
 from crmsync.config.names import CrmName
+from crmsync.connectors.dataverse.config import DataverseConnectionConfig
+from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
 from crmsync.errors import ConfigurationError
 from crmsync.store.engine import DEFAULT_STORE_URL, parse_store_url
 from crmsync.store.resources import Identifier, OptOutAttribute, ResourceDefinition
@@ -34,7 +38,6 @@ from crmsync.store.resources import Identifier, OptOutAttribute, ResourceDefinit
 __all__ = [
     "Config",
     "Connection",
-    "DataverseConnection",
     "EventAttribute",
     "EventType",
     "FieldMapping",
@@ -53,71 +56,17 @@ __all__ = [
     "PrimaryKey",
     "QueueConfig",
     "Replacement",
-    "SalesforceConnection",
     "StoreConfig",
 ]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 Scalar = str | bool | int | float
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=255)]
-Name = Annotated[str, Field(min_length=1, max_length=255)]
 
 
-class _ConnectionBase(BaseModel):
-    model_config = _STRICT
-
-    url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+", max_length=2048)]
-    client_id: Name
-    client_secret_env: EnvName | None = None
-    client_secret_file: Path | None = None
-    #: PEM bundle of extra trusted CAs (e.g. an emulator's local CA); TLS is always verified.
-    ca_bundle: Path | None = None
-    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
-
-    #: Never accepted: declared only to refuse a clear-text secret with a helpful message.
-    client_secret: Annotated[SecretStr | None, Field(exclude=True, repr=False)] = None
-    password: Annotated[SecretStr | None, Field(exclude=True, repr=False)] = None
-
-    @field_validator("client_secret", "password")
-    @classmethod
-    def _no_clear_text_secret(cls, value: SecretStr | None) -> None:
-        if value is not None:
-            raise ValueError(
-                "secrets must not be written in the file: put the secret in an environment "
-                "variable named by 'client_secret_env', or in a file named by "
-                "'client_secret_file'"
-            )
-
-    @model_validator(mode="after")
-    def _one_secret_source(self) -> Self:
-        if (self.client_secret_env is None) == (self.client_secret_file is None):
-            raise ValueError("give exactly one of 'client_secret_env' and 'client_secret_file'")
-        return self
-
-
-class DataverseConnection(_ConnectionBase):
-    """Dynamics 365 / Dataverse Web API, OAuth client credentials through Microsoft Entra ID."""
-
-    kind: Literal["dataverse"]
-    tenant_id: Name | None = None
-    #: Token authority; default ``https://login.microsoftonline.com/<tenant_id>``.
-    authority: Annotated[str, Field(pattern=r"^https?://")] | None = None
-
-    @model_validator(mode="after")
-    def _tenant_or_authority(self) -> Self:
-        if self.tenant_id is None and self.authority is None:
-            raise ValueError("give 'tenant_id' or 'authority'")
-        return self
-
-
-class SalesforceConnection(_ConnectionBase):
-    """Salesforce REST API, OAuth client credentials flow."""
-
-    kind: Literal["salesforce"]
-    api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.\d$")] = "62.0"
-
-
-Connection = Annotated[DataverseConnection | SalesforceConnection, Field(discriminator="kind")]
+#: A CRM connection: the connector's own settings, chosen by ``kind``.
+Connection = Annotated[
+    DataverseConnectionConfig | SalesforceConnectionConfig, Field(discriminator="kind")
+]
 
 
 class StoreConfig(BaseModel):

@@ -1,10 +1,10 @@
 """Relative paths of a configuration file resolve against the file's folder.
 
 A configuration file holds paths: the SQLite store (``store.url``), the SQLite queue
-(``queue.path``), the connections' ``client_secret_file`` and ``ca_bundle``, and the opt-out file
-drop (``optinout.file_exchange.folder`` and ``inbox``). Each relative one is made absolute against
-the folder of the file once, when the file is loaded, so that every command reads the same store
-and queue whatever its working directory. Absolute paths, in-memory SQLite databases and
+(``queue.path``), the connections' files (secrets, certificates, ``ca_bundle``), and the opt-out
+file drop (``optinout.file_exchange.folder`` and ``inbox``). Each relative one is made absolute
+against the folder of the file once, when the file is loaded, so that every command reads the
+same store and queue whatever its working directory. Absolute paths, in-memory SQLite databases and
 PostgreSQL URLs are kept as written.
 """
 
@@ -72,8 +72,7 @@ def resolve_paths(config: Config, base: Path) -> Config:
     connections = {
         name: connection.model_copy(
             update={
-                "client_secret_file": _optional(base, connection.client_secret_file),
-                "ca_bundle": _optional(base, connection.ca_bundle),
+                key: _against(base, value) for key, value in connection if isinstance(value, Path)
             }
         )
         for name, connection in config.connections.items()

@@ -16,7 +16,7 @@ STARTER_CONFIG = """\
 version: 1
 
 # CRM connections, by name. Secrets are never written here: name an environment variable
-# (client_secret_env) or a file (client_secret_file) that holds the client secret.
+# (client_secret_env) or a file (client_secret_file) that holds each secret.
 connections:
   dynamics:
     kind: dataverse                      # dataverse | salesforce
@@ -25,12 +25,21 @@ connections:
     # authority: https://login.microsoftonline.com/<tenant_id>   # the default
     client_id: 00000000-0000-0000-0000-000000000000
     client_secret_env: CRMSYNC_DYNAMICS_SECRET
+    # Or a certificate registered on the application, instead of the secret:
+    # certificate_file: certs/crmsync.pem   # may also hold the private key
+    # private_key_file: certs/crmsync-key.pem
+    # private_key_password_env: CRMSYNC_KEY_PASSWORD
     # ca_bundle: /path/to/ca.pem         # extra trusted CAs (e.g. the emulator's); TLS is verified
+    # timeout_seconds: 120               # also max_retries, page_size, batch_size: see the docs
   # salesforce:
   #   kind: salesforce
   #   url: https://yourorg.my.salesforce.com
   #   client_id: your-connected-app-consumer-key
   #   client_secret_file: /run/secrets/salesforce
+  #   # flow: password                   # sign in as a user rather than the app's run-as user
+  #   # username: integration@yourorg.com
+  #   # password_env: CRMSYNC_SF_PASSWORD
+  #   # security_token_env: CRMSYNC_SF_TOKEN
 
 # The Campaign store: SQLite (embedded) or PostgreSQL (postgresql+psycopg://user@host/db).
 store:

@@ -39,10 +39,10 @@ from crmsync.events.tables import (
     SKIPPED_NO_CRM_ID,
     WRITTEN,
 )
+from crmsync.runtime.connectors import calls_made
 from crmsync.state.rejects import Rejects
 from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store import build_metadata, definitions_with_profile
-from crmsync.sync.connections import calls_made
 
 __all__ = ["WORKFLOW", "OutboundCounts", "OutboundWorkflow", "backlog", "lifetime_counts"]
 

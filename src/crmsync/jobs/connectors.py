@@ -1,6 +1,6 @@
 """Connectors for the connections of the configuration file, opened once per job run.
 
-Each is opened by :func:`crmsync.sync.connections.open_connector`, the one place that turns a
+Each is opened by :func:`crmsync.runtime.connectors.open_connector`, the one place that turns a
 configured connection into a connector (secrets resolved, TLS verification on).
 """
 
@@ -12,7 +12,7 @@ from typing import Literal
 from crmsync.config.errors import ConfigError, ConfigIssue
 from crmsync.config.models import Config
 from crmsync.connectors.base import Connector
-from crmsync.sync.connections import open_connector
+from crmsync.runtime.connectors import open_connector
 
 __all__ = ["ConnectorPool", "Dialect"]
 

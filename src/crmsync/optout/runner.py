@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from crmsync.config.models import Config
 from crmsync.optout.workflow import OptInOutWorkflow
-from crmsync.sync.connections import connection_and_store
+from crmsync.runtime.connectors import connection_and_store
 
 __all__ = ["open_optinout"]
 

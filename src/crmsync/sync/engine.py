@@ -35,11 +35,11 @@ from crmsync.config.models import Config
 from crmsync.connectors.base import Connector, TableInfo
 from crmsync.errors import ConfigurationError, FatalError, RateLimitedError, TransientError
 from crmsync.queue.base import ChangeQueue
-from crmsync.queue.sqlite import SQLiteQueue
+from crmsync.runtime.connectors import open_connector
+from crmsync.runtime.queues import open_queue
 from crmsync.state.models import Counts, WorkflowStatus
 from crmsync.state.store import StateStore
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
-from crmsync.sync.connections import open_connector
 from crmsync.sync.progress import InboundProgress, NoProgress
 from crmsync.sync.reader import MappingReader
 from crmsync.sync.transform import CompiledMapping, compile_mapping
@@ -47,7 +47,7 @@ from crmsync.sync.write_loop import WriteLoop
 from crmsync.sync.writer import WORKFLOW, MappingWriter
 from crmsync.sync.writer_process import WriterProcesses, WriterSpec
 
-__all__ = ["EngineOptions", "InboundEngine", "RunSummary", "open_queue"]
+__all__ = ["EngineOptions", "InboundEngine", "RunSummary"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,15 +85,6 @@ class RunSummary:
     counters: dict[str, Counts] = field(default_factory=dict)
     rejects: int = 0
     replays: list[str] = field(default_factory=list)
-
-
-def open_queue(config: Config, *, ack_wait_seconds: float = 30.0) -> ChangeQueue:
-    """The configured change queue (the embedded SQLite queue)."""
-    if config.queue.kind != "sqlite":
-        raise ConfigError(
-            [ConfigIssue(("queue", "kind"), "only the 'sqlite' queue is available in this build")]
-        )
-    return SQLiteQueue(config.queue.path, ack_wait_seconds=ack_wait_seconds)
 
 
 class InboundEngine:

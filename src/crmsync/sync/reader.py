@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 
 from crmsync.connectors.base import ChangePage, Connector, Deletion, Record
 from crmsync.queue.base import Change, ChangeMessage, ChangeQueue
+from crmsync.runtime.connectors import calls_made
 from crmsync.state.store import StateStore
-from crmsync.sync.connections import calls_made
 from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.transform import CompiledMapping
 from crmsync.sync.write_loop import with_retries

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crmsync.config.models import Config
+from crmsync.connectors.base import Connector
 from crmsync.errors import AuthenticationError, ConfigurationError, CrmsyncError, TransientError
+from crmsync.runtime.connectors import ConnectorOpener, open_connector
+from crmsync.runtime.queues import open_queue
 from crmsync.state.models import ReplayRefused, ReplayRequest
 from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
-from crmsync.sync.connections import ConnectorOpener, count_rows, open_connector
-from crmsync.sync.engine import open_queue
 
 __all__ = ["request_replay"]
 
@@ -77,3 +78,16 @@ async def request_replay(
         await connector.aclose()
         await queue.aclose()
         engine.dispose()
+
+
+async def count_rows(connector: Connector, table: str, primary_key: str, *, limit: int) -> int:
+    """Rows of ``table``, counted up to ``limit`` (enough to decide a replay request).
+
+    Counting by reading keys only works with every CRM; Dataverse's ``$count`` stops at 5,000.
+    """
+    total = 0
+    async for page in connector.read_all(table, [primary_key]):
+        total += len(page)
+        if total >= limit:
+            break
+    return total

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from crmsync.config.models import Config
 from crmsync.connectors.base import TableInfo
-from crmsync.runtime import freeze_startup_heap
+from crmsync.runtime.process import freeze_startup_heap
 from crmsync.state.store import StateStore
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 from crmsync.sync.progress import NoProgress
@@ -149,7 +149,7 @@ class WriterProcesses:
 async def serve(spec: WriterSpec) -> None:
     """A writer process's work: apply the queue's messages until SIGTERM or the parent is gone."""
     # Imported here: the engine module imports this one.
-    from crmsync.sync.engine import open_queue
+    from crmsync.runtime.queues import open_queue
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from crmsync.config.models import Config
 from crmsync.events.runner import open_outbound
 from crmsync.optout.runner import open_optinout
+from crmsync.runtime.queues import open_queue
 from crmsync.state.counters import Counters
 from crmsync.state.parked import ParkedChanges
 from crmsync.store import create_engine_for
-from crmsync.sync.engine import EngineOptions, InboundEngine, open_queue
+from crmsync.sync.engine import EngineOptions, InboundEngine
 from crmsync.workflows.backlog import store_backlogs
 from crmsync.workflows.supervisor import WorkflowSpec
 

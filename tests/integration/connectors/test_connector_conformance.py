@@ -26,6 +26,8 @@ from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-00000000c0f0"
 SECRET = "conformance-secret-value"
+SECRET_ENV = "CRMSYNC_TEST_SECRET"
+ENV = {SECRET_ENV: SECRET}
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +93,7 @@ class TestDataverseConformance(ConnectorConformance):
             tenant_id="conformance",
             authority=f"{server.url}/conformance",
             client_id=CLIENT_ID,
-            client_secret=SecretStr(SECRET),
+            client_secret_env=SECRET_ENV,
             ca_bundle=tls.ca,
             page_size=50,
             backoff_initial_seconds=0.05,
@@ -99,7 +101,7 @@ class TestDataverseConformance(ConnectorConformance):
         )
         yield CrmUnderTest(
             name="dataverse",
-            connect=lambda **kw: DataverseConnector(config, **kw),
+            connect=lambda **kw: DataverseConnector(config, environ=ENV, **kw),
             table="contact",
             text_field="lastname",
             valid=lambda text: {"lastname": text, "firstname": "Conformance"},
@@ -122,19 +124,16 @@ class TestSalesforceConformance(ConnectorConformance):
         server = salesforce_server
         config = SalesforceConnectionConfig(
             url=server.url,
-            credentials={
-                "flow": "client_credentials",
-                "client_id": CLIENT_ID,
-                "client_secret": SECRET,
-            },
+            client_id=CLIENT_ID,
+            client_secret_env=SECRET_ENV,
             ca_bundle=tls.ca,
-            batch_size=200,
+            page_size=200,
             backoff_initial_seconds=0.05,
             backoff_max_seconds=0.2,
         )
         yield CrmUnderTest(
             name="salesforce",
-            connect=lambda **kw: SalesforceConnector(config, **kw),
+            connect=lambda **kw: SalesforceConnector(config, environ=ENV, **kw),
             table="Contact",
             text_field="LastName",
             valid=lambda text: {"LastName": text, "FirstName": "Conformance"},

@@ -31,6 +31,7 @@ from crmsync.errors import AuthenticationError, ConfigurationError
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-000000000001"
 SECRET = "emulator-secret-value"
+SECRET_ENV = "CRMSYNC_TEST_SECRET"
 CONTACTS = 120
 
 
@@ -59,13 +60,19 @@ def server(tls: TlsFiles) -> Iterator[BackgroundServer]:
     emulator.close()
 
 
+@pytest.fixture(autouse=True)
+def _secret_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client secret, where the connection settings name it."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+
+
 def _config(server: BackgroundServer, tls: TlsFiles, **overrides: Any) -> DataverseConnectionConfig:
     values: dict[str, Any] = {
         "url": server.url,
         "tenant_id": "mytenant",
         "authority": f"{server.url}/mytenant",
         "client_id": CLIENT_ID,
-        "client_secret": SECRET,
+        "client_secret_env": SECRET_ENV,
         "ca_bundle": tls.ca,
         "page_size": 50,
         "backoff_initial_seconds": 0.05,
@@ -299,7 +306,8 @@ async def test_wrong_secret_is_an_authentication_error(
     server: BackgroundServer, tls: TlsFiles
 ) -> None:
     wrong = "not-the-right-secret"
-    async with DataverseConnector(_config(server, tls, client_secret=wrong)) as crm:
+    config = _config(server, tls, client_secret_env="WRONG_SECRET")
+    async with DataverseConnector(config, environ={"WRONG_SECRET": wrong}) as crm:
         with pytest.raises(AuthenticationError, match="client secret is wrong") as caught:
             await crm.list_tables()
     assert wrong not in str(caught.value)

@@ -34,6 +34,7 @@ from crmsync.errors import AuthenticationError, ConfigurationError
 
 CLIENT_ID = "3MVG9-emulated-consumer-key"
 SECRET = "emulator-secret-value"
+SECRET_ENV = "CRMSYNC_TEST_SECRET"
 CONTACTS = 450
 
 
@@ -56,18 +57,21 @@ def server(tls: TlsFiles) -> Iterator[BackgroundServer]:
     emulator.close()
 
 
+@pytest.fixture(autouse=True)
+def _secret_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client secret, where the connection settings name it."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+
+
 def _config(
     server: BackgroundServer, tls: TlsFiles, **overrides: Any
 ) -> SalesforceConnectionConfig:
     values: dict[str, Any] = {
         "url": server.url,
-        "credentials": {
-            "flow": "client_credentials",
-            "client_id": CLIENT_ID,
-            "client_secret": SECRET,
-        },
+        "client_id": CLIENT_ID,
+        "client_secret_env": SECRET_ENV,
         "ca_bundle": tls.ca,
-        "batch_size": 200,
+        "page_size": 200,
         "backoff_initial_seconds": 0.05,
         "backoff_max_seconds": 0.2,
         **overrides,
@@ -284,12 +288,8 @@ async def test_wrong_secret_is_an_authentication_error(
     server: BackgroundServer, tls: TlsFiles
 ) -> None:
     wrong = "not-the-right-secret"
-    config = _config(
-        server,
-        tls,
-        credentials={"flow": "client_credentials", "client_id": CLIENT_ID, "client_secret": wrong},
-    )
-    async with SalesforceConnector(config) as crm:
+    config = _config(server, tls, client_secret_env="WRONG_SECRET")
+    async with SalesforceConnector(config, environ={"WRONG_SECRET": wrong}) as crm:
         with pytest.raises(AuthenticationError) as caught:
             await crm.list_tables()
     assert wrong not in str(caught.value)

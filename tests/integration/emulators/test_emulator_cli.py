@@ -70,6 +70,8 @@ def test_emulate_dataverse_over_tls_then_sigint(tmp_path: Path) -> None:
         (["--tls"], "--tls needs --ca-file"),
         (["--rate-limit", "fast"], "expected REQUESTS/SECONDS"),
         (["--client-id", "a", "--client-secret-env", "CRMSYNC_UNSET_VAR_X"], "is not set"),
+        (["--client-certificate", "/nonexistent/app.pem"], "cannot read /nonexistent/app.pem"),
+        (["--client-certificate", __file__], "holds no PEM certificate"),
     ],
 )
 def test_bad_options_fail_with_a_clear_message(args: list[str], message: str) -> None:

@@ -1,31 +1,29 @@
 """Microsoft's MSAL library gets tokens from the emulated identity platform over HTTPS, trusting
-the emulator's generated CA: with a client secret, with a certificate, and is refused a wrong
-secret with the AADSTS code."""
+the emulator's generated CA: with a client secret, with the registered certificate (by its
+thumbprint, or by the certificate itself), and is refused a wrong secret or an unregistered
+certificate with the AADSTS code."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import msal
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from starlette.applications import Starlette
 
 from crmsync.emulators.common.clock import Clock
 from crmsync.emulators.common.server import BackgroundServer
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import ApplicationCertificate, TlsFiles, generate
 from crmsync.emulators.common.tokens import TokenIssuer
-from crmsync.emulators.dataverse.oauth import oauth_routes
+from crmsync.emulators.dataverse.oauth import RegisteredCertificate, oauth_routes
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 SECRET = "correct horse battery staple"
+REGISTERED = ApplicationCertificate.create("crmsync test client")
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +42,8 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 @pytest.fixture(scope="module")
 def emulator(tls: TlsFiles) -> Iterator[tuple[BackgroundServer, TokenIssuer]]:
     tokens = TokenIssuer(Clock(), client_id=CLIENT_ID, client_secret=SECRET)
-    with BackgroundServer(Starlette(routes=oauth_routes(tokens)), tls=tls) as server:
+    routes = oauth_routes(tokens, RegisteredCertificate.from_pem(REGISTERED.cert_pem))
+    with BackgroundServer(Starlette(routes=routes), tls=tls) as server:
         yield server, tokens
 
 
@@ -72,33 +71,38 @@ def test_client_secret(emulator: tuple[BackgroundServer, TokenIssuer], tls: TlsF
     assert tokens.verify(result["access_token"]) == CLIENT_ID
 
 
+def _sha1_thumbprint(made: ApplicationCertificate) -> str:
+    cert = x509.load_pem_x509_certificate(made.cert_pem)
+    return hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()  # noqa: S324
+
+
+@pytest.mark.parametrize("by", ["thumbprint", "certificate"])
 def test_certificate_credential(
-    emulator: tuple[BackgroundServer, TokenIssuer], tls: TlsFiles, tmp_path: Path
+    emulator: tuple[BackgroundServer, TokenIssuer], tls: TlsFiles, by: str
 ) -> None:
     server, tokens = emulator
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crmsync test client")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()  # noqa: S324
-    credential = {"private_key": pem, "thumbprint": thumbprint}
+    credential = {"private_key": REGISTERED.key_pem.decode()}
+    if by == "thumbprint":  # SHA-1 x5t, RS256
+        credential["thumbprint"] = _sha1_thumbprint(REGISTERED)
+    else:  # SHA-256 x5t#S256, PS256
+        credential["public_certificate"] = REGISTERED.cert_pem.decode()
     result = acquire(server, tls, credential)
     assert "access_token" in result, result
     assert tokens.verify(result["access_token"]) == CLIENT_ID
+
+
+def test_an_unregistered_certificate_is_refused(
+    emulator: tuple[BackgroundServer, TokenIssuer], tls: TlsFiles
+) -> None:
+    server, _ = emulator
+    other = ApplicationCertificate.create("someone else")
+    credential = {
+        "private_key": other.key_pem.decode(),
+        "public_certificate": other.cert_pem.decode(),
+    }
+    result = acquire(server, tls, credential)
+    assert "access_token" not in result
+    assert result["error_codes"] == [700027]
 
 
 def test_wrong_secret_is_refused_with_the_aadsts_code(

@@ -53,7 +53,7 @@ class Crm:
         return common | {"kind": "salesforce", "client_id": SF_CLIENT}
 
     def connector(self) -> Connector:
-        from crmsync.sync.connections import open_connector
+        from crmsync.runtime.connectors import open_connector
 
         config = Config.model_validate({"connections": {"crm": self.connection()}})
         return open_connector("crm", config.connections["crm"], ENV)

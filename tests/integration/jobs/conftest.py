@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import CLIENT_ID, SECRET, Crm, Harness
+from jobs_support import CLIENT_ID, SECRET, SECRET_ENV, Crm, Harness
 from pydantic import SecretStr
 
 from crmsync.connectors.dataverse import DataverseConnectionConfig
@@ -47,7 +47,7 @@ def dataverse(tls: TlsFiles) -> Iterator[Crm]:
             tenant_id="jobs",
             authority=f"{server.url}/jobs",
             client_id=CLIENT_ID,
-            client_secret=SecretStr(SECRET),
+            client_secret_env=SECRET_ENV,
             ca_bundle=tls.ca,
             backoff_initial_seconds=0.05,
             backoff_max_seconds=0.2,
@@ -66,13 +66,10 @@ def salesforce(tls: TlsFiles) -> Iterator[Crm]:
     with BackgroundServer(emulator.app, tls=tls) as server:
         config = SalesforceConnectionConfig(
             url=server.url,
-            credentials={
-                "flow": "client_credentials",
-                "client_id": CLIENT_ID,
-                "client_secret": SECRET,
-            },
+            client_id=CLIENT_ID,
+            client_secret_env=SECRET_ENV,
             ca_bundle=tls.ca,
-            batch_size=200,
+            page_size=200,
             backoff_initial_seconds=0.05,
             backoff_max_seconds=0.2,
         )

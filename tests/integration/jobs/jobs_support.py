@@ -23,6 +23,9 @@ from crmsync.jobs import ConnectorPool, JobRunner, JobStore, load_job_text
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-00000000j0b5"
 SECRET = "jobs-emulator-secret"
+#: The variable the connection settings name for the secret, and the environment holding it.
+SECRET_ENV = "CRMSYNC_TEST_SECRET"
+ENV = {SECRET_ENV: SECRET}
 CRMSYNC = [sys.executable, "-m", "crmsync"]
 
 
@@ -36,8 +39,8 @@ class Crm:
 
     def connect(self) -> Connector:
         if self.dialect == "dataverse":
-            return DataverseConnector(self.config)
-        return SalesforceConnector(self.config)
+            return DataverseConnector(self.config, environ=ENV)
+        return SalesforceConnector(self.config, environ=ENV)
 
 
 @dataclass

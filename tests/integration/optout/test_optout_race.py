@@ -22,8 +22,8 @@ from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.tables import LOG
 from crmsync.optout.workflow import OptInOutWorkflow
+from crmsync.runtime.connectors import open_connector
 from crmsync.store import create_engine_for, publish
-from crmsync.sync.connections import open_connector
 
 
 @pytest.fixture(scope="module")

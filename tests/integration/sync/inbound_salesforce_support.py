@@ -84,13 +84,11 @@ class SfCrm:
         return SalesforceConnector(
             SalesforceConnectionConfig(
                 url=self.url,
-                credentials={
-                    "flow": "client_credentials",
-                    "client_id": CLIENT_ID,
-                    "client_secret": SECRET,
-                },
+                client_id=CLIENT_ID,
+                client_secret_env="CRMSYNC_TEST_SECRET",
                 ca_bundle=self.tls.ca,
-            )
+            ),
+            environ=ENV,
         )
 
     async def write(self, *ops: WriteOp) -> list[str]:

@@ -92,10 +92,11 @@ class Crm:
                 tenant_id="inbound",
                 authority=f"{self.url}/inbound",
                 client_id=CLIENT_ID,
-                client_secret=SecretStr(SECRET),
+                client_secret_env="CRMSYNC_TEST_SECRET",
                 ca_bundle=self.tls.ca,
                 page_size=page_size,
-            )
+            ),
+            environ=ENV,
         )
 
     async def write(self, *ops: WriteOp) -> list[str]:
@@ -123,6 +124,7 @@ def running_crm(
     port: int = 0,
     data: Path | None = None,
     page_size: int = 5000,
+    **settings: Any,
 ) -> Iterator[Crm]:
     emulator = create_emulator(
         DataverseEmulatorSettings(
@@ -132,6 +134,7 @@ def running_crm(
             seed_accounts=accounts,
             data_file=data,
             max_page_size=page_size,
+            **settings,
         )
     )
     try:
@@ -149,13 +152,14 @@ def config_text(
     resources: str = "",
     *,
     connection: Sequence[str] = (),
+    credential: Sequence[str] = ("    client_secret_env: CRMSYNC_TEST_SECRET",),
     store_url: str | None = None,
     pg_schema: str | None = None,
 ) -> str:
     """A configuration with one connection (its ``connection`` lines, by default those of the
-    Dataverse emulator at ``crm_url``; then its secret from ``CRMSYNC_TEST_SECRET`` and ``ca`` as
-    its CA bundle), the store at ``store_url`` (default: ``store.db`` in ``folder``), a SQLite
-    queue in ``folder``, and the inbound ``mappings``."""
+    Dataverse emulator at ``crm_url``; then its ``credential`` lines, by default its secret from
+    ``CRMSYNC_TEST_SECRET``, and ``ca`` as its CA bundle), the store at ``store_url`` (default:
+    ``store.db`` in ``folder``), a SQLite queue in ``folder``, and the inbound ``mappings``."""
     connection = connection or [
         "  dynamics:",
         "    kind: dataverse",
@@ -168,7 +172,7 @@ def config_text(
         "version: 1",
         "connections:",
         *connection,
-        "    client_secret_env: CRMSYNC_TEST_SECRET",
+        *credential,
         f"    ca_bundle: {ca}",
         "store:",
         f"  url: {store}",

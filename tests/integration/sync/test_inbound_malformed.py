@@ -35,9 +35,9 @@ from crmsync.emulators.common.faults import Fault
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.errors import MalformedAnswerError
 from crmsync.state.models import WorkflowStatus
-from crmsync.sync import connections
 
-#: The client's retries of a malformed answer, and its first back-off (halved at most by jitter).
+#: The client's retries of a malformed answer, and its first back-off (halved at most by jitter),
+#: as the configuration file sets them.
 RETRIES = 2
 BACKOFF = 0.2
 #: Rounds the engine's read loop tries before a transient failure fails the workflow.
@@ -67,7 +67,11 @@ class Side:
 
     def config(self, folder: Path, store: dict[str, str]) -> Config:
         text = self.config_text(self.crm.url, self.crm.tls.ca, folder, self.mapping, **store)
-        return load_config_text(text, environ=ENV)
+        # Retries as the file sets them (the defaults would make a persisting failure take a
+        # minute); the request log then counts them.
+        secret = "    client_secret_env: CRMSYNC_TEST_SECRET"
+        retries = f"\n    max_retries: {RETRIES}\n    backoff_initial_seconds: {BACKOFF}"
+        return load_config_text(text.replace(secret, secret + retries), environ=ENV)
 
     def fault(self, fault: Fault) -> None:
         self.crm.emulator.faults.add(fault)
@@ -82,20 +86,6 @@ class Side:
     def clear_requests(self) -> None:
         with httpx.Client(verify=ssl.create_default_context(cafile=self.crm.tls.ca)) as client:
             client.delete(f"{self.crm.url}/_emulator/requests").raise_for_status()
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Connectors that retry :data:`RETRIES` times from :data:`BACKOFF` seconds (the defaults
-    would make a persisting failure take a minute)."""
-    for name in ("dataverse_settings", "salesforce_settings"):
-        made = getattr(connections, name)
-
-        def tuned(*args: Any, made: Any = made) -> Any:
-            update = {"max_retries": RETRIES, "backoff_initial_seconds": BACKOFF}
-            return made(*args).model_copy(update=update)
-
-        monkeypatch.setattr(connections, name, tuned)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ from crmsync.sync.transform import CompiledMapping, compile_mapping
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-000000000002"
 SECRET = "emulator-secret-value"
+SECRET_ENV = "CRMSYNC_TEST_SECRET"
 CONTACTS = 150
 
 
@@ -68,7 +69,7 @@ def _config(server: BackgroundServer, tls: TlsFiles) -> DataverseConnectionConfi
         tenant_id="mytenant",
         authority=f"{server.url}/mytenant",
         client_id=CLIENT_ID,
-        client_secret=SECRET,
+        client_secret_env=SECRET_ENV,
         ca_bundle=tls.ca,
         page_size=100,
     )
@@ -92,7 +93,7 @@ def _mapping(table: TableInfo, **overrides: Any) -> InboundMapping:
 async def _read(
     server: BackgroundServer, tls: TlsFiles, *, display: bool
 ) -> tuple[CompiledMapping, list[Record], Any]:
-    async with DataverseConnector(_config(server, tls)) as crm:
+    async with DataverseConnector(_config(server, tls), environ={SECRET_ENV: SECRET}) as crm:
         table = await crm.describe("contact")
         resource = definition_from_table(table, "crm_contact")
         mode = "display" if display else "technical"

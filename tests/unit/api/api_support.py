@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from crmsync.api import create_app
 from crmsync.api.auth import LoginLimiter
 from crmsync.api.users import Role, UserStore
-from crmsync.config.models import Config, DataverseConnection, SalesforceConnection
+from crmsync.config.models import Config
 from crmsync.connectors.base import (
     ChangePage,
     Connector,
@@ -27,6 +27,8 @@ from crmsync.connectors.base import (
     WriteOp,
     WriteResult,
 )
+from crmsync.connectors.dataverse import DataverseConnectionConfig
+from crmsync.connectors.salesforce import SalesforceConnectionConfig
 from crmsync.errors import ConfigurationError, TransientError
 from crmsync.jobs import ConnectorPool
 from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
@@ -164,7 +166,7 @@ class FakeCrm:
     def open(
         self,
         _name: str,
-        _connection: DataverseConnection | SalesforceConnection,
+        _connection: DataverseConnectionConfig | SalesforceConnectionConfig,
         _environ: Mapping[str, str] | None,
     ) -> Connector:
         return self.connector()

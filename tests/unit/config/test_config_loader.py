@@ -108,9 +108,9 @@ def test_clear_text_secret_is_refused_without_echoing_it() -> None:
     assert "hunter2" not in repr(caught.value.issues)
 
 
-def test_password_key_is_refused_too() -> None:
-    text = BASE.replace("client_secret_env: DV_SECRET", "password: pw")
-    assert errors(text)[0].startswith("c.yaml:7: connections.dv.password: secrets must not")
+def test_private_key_is_refused_too() -> None:
+    text = BASE.replace("client_secret_env: DV_SECRET", "private_key: MIIkey")
+    assert errors(text)[0].startswith("c.yaml:7: connections.dv.private_key: secrets must not")
 
 
 def test_exactly_one_secret_source() -> None:
@@ -118,7 +118,8 @@ def test_exactly_one_secret_source() -> None:
         "client_secret_env: DV_SECRET", "client_secret_env: A\n    client_secret_file: /s"
     )
     assert errors(text) == [
-        "c.yaml:2: connections.dv: give exactly one of 'client_secret_env' and 'client_secret_file'"
+        "c.yaml:2: connections.dv: give one of 'client_secret_env' and 'client_secret_file', "
+        "not both"
     ]
 
 
@@ -191,7 +192,7 @@ def test_load_config_from_file(tmp_path: Path) -> None:
     report = check_config_file(path, environ={})
     assert [str(w) for w in report.warnings] == [
         f"{path}:7: warning: connections.dv.client_secret_env: environment variable "
-        "'DV_SECRET' is not set"
+        "'DV_SECRET' is not set or empty"
     ]
 
 

@@ -97,8 +97,10 @@ def test_the_secret_file_is_looked_for_next_to_the_file(tmp_path: Path) -> None:
     (tmp_path / "secrets" / "dv.txt").write_text("s\n", encoding="utf-8")
     checked = check_config_text(PATHS, base=tmp_path)
     assert [str(issue) for issue in checked.warnings] == [
-        "<config>:13: warning: connections.sf.client_secret_file: secret file '/run/secrets/sf' "
-        "does not exist"
+        f"<config>:8: warning: connections.dv.ca_bundle: file '{tmp_path}/certs/ca.pem' "
+        "does not exist",
+        "<config>:13: warning: connections.sf.client_secret_file: cannot read secret file "
+        "'/run/secrets/sf': No such file or directory",
     ]
 
 

@@ -19,11 +19,10 @@ from crmsync.api.errors import CrmFailed, NotFound
 from crmsync.config.names import crm_name_problem
 from crmsync.connectors.base import Connector, CrmType, FieldInfo, TableInfo
 from crmsync.errors import CrmsyncError
-from crmsync.sync.connections import ConnectorOpener, open_connector
+from crmsync.runtime.connectors import ConnectorOpener, open_connector
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = [
-    "ConnectorOpener",
     "CrmField",
     "CrmOption",
     "CrmService",

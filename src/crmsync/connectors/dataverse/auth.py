@@ -1,8 +1,9 @@
 """Access tokens for the Dataverse Web API, from Microsoft Entra ID (or an emulator) via MSAL.
 
-The client-credentials flow signs in as an application user with a secret or a certificate. MSAL
-is synchronous, so it runs in a worker thread; concurrent refreshes are serialized by a lock, and a
-token is reused until shortly before it expires so that most requests never leave the event loop.
+The client-credentials flow signs in as an application user with a secret or a certificate (MSAL
+signs the client assertion and derives the certificate's thumbprint itself). MSAL is synchronous,
+so it runs in a worker thread; concurrent refreshes are serialized by a lock, and a token is
+reused until shortly before it expires so that most requests never leave the event loop.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import asyncio
 import re
 import threading
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -19,7 +22,8 @@ import msal
 
 from crmsync.connectors.config import ssl_context
 from crmsync.connectors.dataverse.config import DataverseConnectionConfig
-from crmsync.errors import AuthenticationError, ConfigurationError
+from crmsync.connectors.secrets import MissingSecret, read_secret
+from crmsync.errors import AuthenticationError
 
 __all__ = ["AccessToken", "MsalTokenProvider", "StaticTokenProvider", "TokenProvider"]
 
@@ -93,17 +97,21 @@ class MsalTokenProvider:
     """Client-credentials tokens through MSAL's ``ConfidentialClientApplication``.
 
     Also offers ``get_token(*scopes)`` like azure-core's ``TokenCredential``, so that Microsoft's
-    own SDKs can share the same credentials.
+    own SDKs can share the same credentials. The credential (secret, or certificate and key) is
+    read when the provider is made, from ``environ`` (default: the process environment) and files.
     """
 
-    def __init__(self, config: DataverseConnectionConfig) -> None:
+    def __init__(
+        self, config: DataverseConnectionConfig, environ: Mapping[str, str] | None = None
+    ) -> None:
         self._config = config
         self._app: msal.ConfidentialClientApplication | None = None
         self._session: httpx.Client | None = None
         self._app_lock = threading.Lock()
         self._refresh_lock = asyncio.Lock()
         self._cached: AccessToken | None = None
-        self._secret_values = _secret_values(config)
+        self._credential = _credential(config, environ)
+        self._secret_values = _secret_values(self._credential)
 
     def __repr__(self) -> str:
         return f"MsalTokenProvider(authority={self._config.authority_url!r}, client_id=***)"
@@ -149,7 +157,7 @@ class MsalTokenProvider:
                 try:
                     self._app = msal.ConfidentialClientApplication(
                         config.client_id,
-                        client_credential=_credential(config),
+                        client_credential=self._credential,
                         authority=config.authority_url,
                         instance_discovery=host in _MICROSOFT_AUTHORITY_HOSTS,
                         http_client=self._new_session(),
@@ -211,47 +219,50 @@ def _fresh(token: AccessToken) -> bool:
     return token.expires_on - time.time() > _REFRESH_MARGIN_SECONDS
 
 
-def _secret_values(config: DataverseConnectionConfig) -> list[str]:
-    values = []
-    if config.client_secret is not None:
-        values.append(config.client_secret.get_secret_value())
-    if config.private_key is not None:
-        values.append(config.private_key.get_secret_value())
+def _secret_values(credential: str | dict[str, str]) -> list[str]:
+    """The credential's secret parts, to scrub from any message."""
+    if isinstance(credential, str):
+        values = [credential]
+    else:
+        values = [credential["private_key"], credential.get("passphrase", "")]
     return [v for v in values if len(v) >= 4]
 
 
-def _credential(config: DataverseConnectionConfig) -> str | dict[str, str]:
+def _credential(
+    config: DataverseConnectionConfig, environ: Mapping[str, str] | None
+) -> str | dict[str, str]:
     """MSAL's ``client_credential``: the secret, or the private key and its certificate."""
-    if config.client_secret is not None:
-        return config.client_secret.get_secret_value()
-    if config.certificate_file is not None:
-        try:
-            pem = config.certificate_file.read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(
-                f"cannot read certificate_file {config.certificate_file}: {exc}"
-            ) from None
-        key, cert = _PEM_KEY.search(pem), _PEM_CERT.search(pem)
-        if key is None:
-            raise ConfigurationError(
-                f"certificate_file {config.certificate_file} holds no PEM private key"
-            )
-        if cert is None and not config.certificate_thumbprint:
-            raise ConfigurationError(
-                f"certificate_file {config.certificate_file} holds no certificate: add it or "
-                "set certificate_thumbprint"
-            )
-        return _cert_credential(key.group(0), cert.group(0) if cert else None, config)
-    assert config.private_key is not None  # guaranteed by the configuration's validation
-    return _cert_credential(config.private_key.get_secret_value(), config.certificate, config)
-
-
-def _cert_credential(
-    key: str, cert: str | None, config: DataverseConnectionConfig
-) -> dict[str, str]:
-    credential = {"private_key": key}
-    if config.certificate_thumbprint:
-        credential["thumbprint"] = config.certificate_thumbprint.replace(":", "").strip()
-    if cert:
-        credential["public_certificate"] = cert
+    secret = read_secret(config, "client_secret", environ)
+    if secret is not None:
+        return secret.get_secret_value()
+    assert config.certificate_file is not None  # guaranteed by the settings' validation
+    certificate = _pem(config.certificate_file, "certificate_file")
+    cert = _PEM_CERT.search(certificate)
+    if cert is None:
+        raise MissingSecret(
+            "certificate_file", f"'{config.certificate_file}' holds no PEM certificate"
+        )
+    key_file = config.private_key_file or config.certificate_file
+    key_name = "private_key_file" if config.private_key_file else "certificate_file"
+    key = _PEM_KEY.search(_pem(key_file, key_name) if config.private_key_file else certificate)
+    if key is None:
+        hint = "" if config.private_key_file else " (give it in private_key_file)"
+        raise MissingSecret(key_name, f"'{key_file}' holds no PEM private key{hint}")
+    credential = {"private_key": key.group(0), "public_certificate": cert.group(0)}
+    password = read_secret(config, "private_key_password", environ)
+    if password is not None:
+        credential["passphrase"] = password.get_secret_value()
+    elif "ENCRYPTED" in key.group(0).splitlines()[0]:
+        raise MissingSecret(
+            key_name,
+            f"the private key in '{key_file}' is encrypted: name its password with "
+            "private_key_password_env or private_key_password_file",
+        )
     return credential
+
+
+def _pem(path: Path, setting: str) -> str:
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MissingSecret(setting, f"cannot read '{path}': {exc}") from None

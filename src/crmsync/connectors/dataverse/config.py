@@ -1,71 +1,61 @@
 """Settings of one Dataverse connection: where the organisation is, how to sign in, how hard to try.
 
-Validated once when the configuration is loaded; every secret is a :class:`~pydantic.SecretStr`
-so that neither ``repr()`` nor logs ever show it.
+The one model of a Dataverse connection: the configuration file's ``connections`` entries of
+``kind: dataverse`` are these settings, and Python code builds the same class. Secrets are named
+by where they are (environment variable or file) and read when the connector opens.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from crmsync.connectors.config import check_base_url, check_https
+from crmsync.connectors.config import ConnectionSettings
+from crmsync.connectors.secrets import EnvName, RefusedSecret, RefusedSetting
 
 __all__ = ["DataverseConnectionConfig"]
 
 _MICROSOFT_AUTHORITY = "https://login.microsoftonline.com/{tenant_id}"
 
 
-class DataverseConnectionConfig(BaseModel):
+class DataverseConnectionConfig(ConnectionSettings):
     """Connection to one Dataverse organisation (Dynamics 365), signed in as an application user.
 
-    Credentials: exactly one of ``client_secret``, ``certificate_file`` (a PEM file holding the
-    private key and its certificate), or ``private_key`` with ``certificate`` (both PEM text).
+    Credentials: a client secret (``client_secret_env`` or ``client_secret_file``) or a
+    certificate (``certificate_file``, a PEM certificate registered on the application, with its
+    private key in the same file or in ``private_key_file``; an encrypted key's password in
+    ``private_key_password_env`` or ``private_key_password_file``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    secrets: ClassVar[tuple[str, ...]] = ("client_secret", "private_key_password")
+    url_kind: ClassVar[str] = "organisation base URL"
+    url_example: ClassVar[str] = "https://contoso.crm.dynamics.com"
 
-    #: Organisation base URL, e.g. ``https://contoso.crm4.dynamics.com`` (no path).
-    url: str
-    tenant_id: str = Field(min_length=1)
-    client_id: str = Field(min_length=1)
-    #: Token authority; defaults to Microsoft Entra ID for ``tenant_id``. Set it to an emulator's.
+    kind: Literal["dataverse"] = "dataverse"
+    #: The Microsoft Entra tenant (id or domain) of the organisation.
+    tenant_id: str | None = Field(default=None, min_length=1, max_length=255)
+    #: Token authority; default ``https://login.microsoftonline.com/<tenant_id>``.
     authority: str | None = None
 
-    client_secret: SecretStr | None = None
     certificate_file: Path | None = None
-    certificate_thumbprint: str | None = None
-    private_key: SecretStr | None = None
-    certificate: str | None = None
-
-    #: Extra certificate authorities to trust (TLS verification itself is always on).
-    ca_bundle: Path | None = None
-    #: Only for tests against a local emulator: accept ``http://`` URLs.
-    allow_insecure_http: bool = False
+    private_key_file: Path | None = None
+    private_key_password_env: EnvName | None = None
+    private_key_password_file: Path | None = None
+    private_key: RefusedSecret = None
+    private_key_password: RefusedSecret = None
 
     api_version: str = Field(default="v9.2", pattern=r"^v\d+\.\d+$")
+    #: Rows per page read (``Prefer: odata.maxpagesize``); Dataverse serves at most 5,000.
     page_size: int = Field(default=5000, ge=1, le=5000)
-    timeout_seconds: float = Field(default=120.0, gt=0)
-    #: Attempts after the first one for transient failures (throttling, 5xx, dropped connections).
-    max_retries: int = Field(default=5, ge=0, le=20)
-    backoff_initial_seconds: float = Field(default=0.5, ge=0)
-    backoff_max_seconds: float = Field(default=60.0, ge=0)
+    #: Operations per ``$batch`` request when writing (Dataverse allows 1,000).
     batch_size: int = Field(default=1000, ge=1, le=1000)
     #: Concurrent ``$batch`` requests while writing (Dataverse allows 52 per user).
     max_concurrency: int = Field(default=4, ge=1, le=52)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return check_base_url(
-            value,
-            name="url",
-            kind="organisation base URL",
-            example="https://contoso.crm.dynamics.com",
-        )
+    #: Dataverse has no daily API budget to share (only per-user service protection limits).
+    api_budget_share: RefusedSetting = None
 
     @field_validator("authority")
     @classmethod
@@ -73,34 +63,40 @@ class DataverseConnectionConfig(BaseModel):
         if value is None:
             return None
         parts = urlsplit(value.strip())
-        if parts.scheme != "https" or not parts.hostname or parts.path.strip("/") == "":
+        if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(
                 "authority must be an https URL with a tenant path, "
+                "e.g. https://login.microsoftonline.com/<tenant>"
+            )
+        if parts.path.strip("/") == "":
+            raise ValueError(
+                "authority must end with a tenant path, "
                 "e.g. https://login.microsoftonline.com/<tenant>"
             )
         return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _check_credentials(self) -> Self:
-        given = [
-            name
-            for name, present in (
-                ("client_secret", self.client_secret is not None),
-                ("certificate_file", self.certificate_file is not None),
-                ("private_key", self.private_key is not None),
-            )
-            if present
-        ]
-        if len(given) != 1:
+        if self.tenant_id is None and self.authority is None:
+            raise ValueError("give 'tenant_id' or 'authority'")
+        if self.authority is not None:
+            scheme = urlsplit(self.authority).scheme
+            if scheme == "http" and not self.allow_insecure_http:
+                raise ValueError("authority must use https (allow_insecure_http is for tests)")
+        secret, certificate = self.has_secret("client_secret"), self.certificate_file is not None
+        if secret == certificate:
             raise ValueError(
-                "give exactly one credential: client_secret, certificate_file, or "
-                f"private_key with certificate (got {', '.join(given) or 'none'})"
+                "give one credential: a client secret ('client_secret_env' or "
+                "'client_secret_file') or a certificate ('certificate_file')"
             )
-        if self.private_key is not None and not (self.certificate or self.certificate_thumbprint):
-            raise ValueError("private_key needs its certificate (PEM) or certificate_thumbprint")
-        if self.certificate is not None and self.private_key is None:
-            raise ValueError("certificate is only used with private_key")
-        check_https(self.url, allow_insecure_http=self.allow_insecure_http)
+        if not certificate:
+            for name in (
+                "private_key_file",
+                "private_key_password_env",
+                "private_key_password_file",
+            ):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"'{name}' goes with 'certificate_file'")
         return self
 
     @property

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import httpx
 
@@ -31,6 +31,7 @@ __all__ = ["DataverseConnector"]
 class DataverseConnector(ComposedConnector[CallCounters]):
     """A connection to one Dataverse organisation: a :class:`~crmsync.connectors.base.Connector`.
 
+    Its secrets are read from ``environ`` (default: the process environment) and files.
     ``transport``, ``tokens``, ``sleep`` and ``clock`` replace the network, MSAL and time in
     tests.
     """
@@ -43,6 +44,7 @@ class DataverseConnector(ComposedConnector[CallCounters]):
         self,
         config: DataverseConnectionConfig,
         *,
+        environ: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         tokens: TokenProvider | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -51,7 +53,7 @@ class DataverseConnector(ComposedConnector[CallCounters]):
         self.config = config
         self._own_tokens: MsalTokenProvider | None = None
         if tokens is None:
-            tokens = self._own_tokens = MsalTokenProvider(config)
+            tokens = self._own_tokens = MsalTokenProvider(config, environ)
         self.client = DataverseClient(
             config,
             tokens,

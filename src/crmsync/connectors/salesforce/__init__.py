@@ -7,11 +7,7 @@ from crmsync.connectors.salesforce.auth import (
     StaticSessionProvider,
 )
 from crmsync.connectors.salesforce.client import CallCounters, SalesforceClient
-from crmsync.connectors.salesforce.config import (
-    ClientCredentials,
-    PasswordCredentials,
-    SalesforceConnectionConfig,
-)
+from crmsync.connectors.salesforce.config import SalesforceConnectionConfig, SalesforceFlow
 from crmsync.connectors.salesforce.connector import SalesforceConnector
 from crmsync.connectors.salesforce.cursor import ChangeCursor
 from crmsync.connectors.salesforce.errors import ApiBudgetExceeded, ApiLimitExceeded
@@ -21,12 +17,11 @@ __all__ = [
     "ApiLimitExceeded",
     "CallCounters",
     "ChangeCursor",
-    "ClientCredentials",
     "OAuthSessionProvider",
-    "PasswordCredentials",
     "SalesforceClient",
     "SalesforceConnectionConfig",
     "SalesforceConnector",
+    "SalesforceFlow",
     "Session",
     "SessionProvider",
     "StaticSessionProvider",

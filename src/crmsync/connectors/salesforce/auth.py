@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -18,11 +19,8 @@ import httpx
 import orjson
 
 from crmsync.connectors.http import error_from_transport
-from crmsync.connectors.salesforce.config import (
-    ClientCredentials,
-    PasswordCredentials,
-    SalesforceConnectionConfig,
-)
+from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
+from crmsync.connectors.secrets import read_secret
 from crmsync.errors import AuthenticationError, ConfigurationError, TransientError
 
 __all__ = ["OAuthSessionProvider", "Session", "SessionProvider", "StaticSessionProvider"]
@@ -96,11 +94,21 @@ class StaticSessionProvider:
 
 
 class OAuthSessionProvider:
-    """Sessions from ``{url}/services/oauth2/token`` through the configured flow."""
+    """Sessions from ``{url}/services/oauth2/token`` through the configured flow.
 
-    def __init__(self, config: SalesforceConnectionConfig, http: httpx.AsyncClient) -> None:
+    The flow's secrets are read when the provider is made, from ``environ`` (default: the process
+    environment) and files.
+    """
+
+    def __init__(
+        self,
+        config: SalesforceConnectionConfig,
+        http: httpx.AsyncClient,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self._config = config
         self._http = http
+        self._form = _form(config, environ)
         self._lock = asyncio.Lock()
         self._session: Session | None = None
 
@@ -125,7 +133,7 @@ class OAuthSessionProvider:
         url = config.token_url
         try:
             response = await self._http.post(
-                url, data=_form(config), headers={"Accept": "application/json"}
+                url, data=self._form, headers={"Accept": "application/json"}
             )
         except httpx.TransportError as exc:
             error = error_from_transport(exc, method="POST", url=url)
@@ -179,38 +187,31 @@ class OAuthSessionProvider:
         return AuthenticationError(message, code=error, status=status)
 
     def _scrub(self, text: str) -> str:
-        for secret in _secret_values(self._config):
-            text = text.replace(secret, "***")
+        for key in ("client_secret", "password"):
+            secret = self._form.get(key, "")
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
         return text
 
 
-def _form(config: SalesforceConnectionConfig) -> dict[str, str]:
-    credentials = config.credentials
-    form = {
-        "client_id": credentials.client_id,
-        "client_secret": credentials.client_secret.get_secret_value(),
-    }
-    if isinstance(credentials, ClientCredentials):
+def _form(config: SalesforceConnectionConfig, environ: Mapping[str, str] | None) -> dict[str, str]:
+    """The token request of the configured flow, its secrets read."""
+    secret = read_secret(config, "client_secret", environ)
+    assert secret is not None  # guaranteed by the settings' validation
+    form = {"client_id": config.client_id, "client_secret": secret.get_secret_value()}
+    if config.flow == "client_credentials":
         form["grant_type"] = "client_credentials"
-    else:
-        token = credentials.security_token
-        form.update(
-            grant_type="password",
-            username=credentials.username,
-            password=credentials.password.get_secret_value()
-            + (token.get_secret_value() if token is not None else ""),
-        )
+        return form
+    password = read_secret(config, "password", environ)
+    token = read_secret(config, "security_token", environ)
+    assert password is not None  # guaranteed by the settings' validation
+    assert config.username is not None
+    form.update(
+        grant_type="password",
+        username=config.username,
+        password=password.get_secret_value() + (token.get_secret_value() if token else ""),
+    )
     return form
-
-
-def _secret_values(config: SalesforceConnectionConfig) -> list[str]:
-    credentials = config.credentials
-    values = [credentials.client_secret.get_secret_value()]
-    if isinstance(credentials, PasswordCredentials):
-        values.append(credentials.password.get_secret_value())
-        if credentials.security_token is not None:
-            values.append(credentials.security_token.get_secret_value())
-    return [v for v in values if len(v) >= 4]
 
 
 def _user_id(identity: Any) -> str | None:

@@ -73,7 +73,8 @@ class SalesforceClient(RetryingClient):
     """Async client for one org's REST API.
 
     ``sessions`` defaults to signing in through the org's token endpoint with this client's own
-    HTTP connection pool (and TLS settings).
+    HTTP connection pool (and TLS settings), with the secrets read from ``environ`` (default: the
+    process environment) and files.
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class SalesforceClient(RetryingClient):
         config: SalesforceConnectionConfig,
         sessions: SessionProvider | None = None,
         *,
+        environ: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         counters: CallCounters | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -100,7 +102,7 @@ class SalesforceClient(RetryingClient):
             logger=logger,
         )
         self.sessions: SessionProvider = (
-            sessions if sessions is not None else OAuthSessionProvider(config, self.http)
+            sessions if sessions is not None else OAuthSessionProvider(config, self.http, environ)
         )
         self._server_time = ServerTime(clock)
 

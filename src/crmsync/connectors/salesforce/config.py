@@ -1,75 +1,73 @@
 """Settings of one Salesforce connection: where the org is, how to sign in, how hard to try.
 
-One class per OAuth flow (client credentials, username-password) in a union discriminated by
-``flow``, so that a configuration can never mix the two. Every secret is a
-:class:`~pydantic.SecretStr`, so neither ``repr()`` nor logs ever show it.
+The one model of a Salesforce connection: the configuration file's ``connections`` entries of
+``kind: salesforce`` are these settings, and Python code builds the same class. ``flow`` picks
+the OAuth flow; the username-password flow's keys are refused with the client-credentials flow,
+so that a configuration never mixes the two. Secrets are named by where they are (environment
+variable or file) and read when the connector opens.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from crmsync.connectors.config import check_base_url, check_https
+from crmsync.connectors.config import ConnectionSettings
+from crmsync.connectors.secrets import EnvName, RefusedSecret
 
-__all__ = [
-    "ClientCredentials",
-    "CursorField",
-    "PasswordCredentials",
-    "SalesforceConnectionConfig",
-]
+__all__ = ["CursorField", "SalesforceConnectionConfig", "SalesforceFlow"]
 
 CursorField = Literal["SystemModstamp", "LastModifiedDate"]
+#: The OAuth 2.0 flows: the connected app's run-as user, or a named user's password.
+SalesforceFlow = Literal["client_credentials", "password"]
+
+_PASSWORD_KEYS = (
+    "username",
+    "password_env",
+    "password_file",
+    "security_token_env",
+    "security_token_file",
+)
 
 
-class ClientCredentials(BaseModel):
-    """OAuth 2.0 client-credentials flow: the connected app runs as its configured user."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    flow: Literal["client_credentials"] = "client_credentials"
-    client_id: str = Field(min_length=1)
-    client_secret: SecretStr
-
-
-class PasswordCredentials(BaseModel):
-    """OAuth 2.0 username-password flow (the password is sent with the security token appended)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    flow: Literal["password"] = "password"
-    client_id: str = Field(min_length=1)
-    client_secret: SecretStr
-    username: str = Field(min_length=1)
-    password: SecretStr
-    security_token: SecretStr | None = None
+def _api_version(value: object) -> object:
+    """``62.0`` (as Salesforce writes it in URLs after a ``v``) or ``v62.0``."""
+    if isinstance(value, int | float):
+        value = f"{float(value):.1f}"
+    if isinstance(value, str) and not value.startswith("v"):
+        return f"v{value}"
+    return value
 
 
-Credentials = Annotated[ClientCredentials | PasswordCredentials, Field(discriminator="flow")]
-
-
-class SalesforceConnectionConfig(BaseModel):
+class SalesforceConnectionConfig(ConnectionSettings):
     """Connection to one Salesforce org through the REST API."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    secrets: ClassVar[tuple[str, ...]] = ("client_secret", "password", "security_token")
+    url_kind: ClassVar[str] = "My Domain or login URL"
+    url_example: ClassVar[str] = "https://acme.my.salesforce.com"
 
-    #: My Domain or login URL, e.g. ``https://acme.my.salesforce.com`` (no path). API calls go to
-    #: the ``instance_url`` the token endpoint returns.
-    url: str
-    credentials: Credentials
-    api_version: str = Field(default="v62.0", pattern=r"^v\d{2,3}\.\d$")
+    kind: Literal["salesforce"] = "salesforce"
+    #: ``client_credentials``: the connected app's run-as user; ``password``: ``username``
+    #: signs in with the password (and security token) named below.
+    flow: SalesforceFlow = "client_credentials"
+    username: str | None = Field(default=None, min_length=1, max_length=255)
+    password_env: EnvName | None = None
+    password_file: Path | None = None
+    #: Appended to the password, as Salesforce requires outside trusted IP ranges.
+    security_token_env: EnvName | None = None
+    security_token_file: Path | None = None
+    password: RefusedSecret = None
+    security_token: RefusedSecret = None
 
-    #: Extra certificate authorities to trust (TLS verification itself is always on).
-    ca_bundle: Path | None = None
-    #: Only for tests against a local emulator: accept ``http://`` URLs.
-    allow_insecure_http: bool = False
-
+    api_version: Annotated[str, BeforeValidator(_api_version)] = Field(
+        default="v62.0", pattern=r"^v\d{2,3}\.\d$"
+    )
     #: Records per query batch (``Sforce-Query-Options: batchSize``); Salesforce allows 200–2,000.
-    batch_size: int = Field(default=2000, ge=200, le=2000)
+    page_size: int = Field(default=2000, ge=200, le=2000)
     #: Records per sObject Collections call (at most 200).
-    collection_size: int = Field(default=200, ge=1, le=200)
+    batch_size: int = Field(default=200, ge=1, le=200)
     #: The incremental cursor: ``SystemModstamp`` also moves on system changes, so it is safer.
     cursor_field: CursorField = "SystemModstamp"
     #: How far behind the cursor each round re-reads, for transactions committed late.
@@ -77,25 +75,21 @@ class SalesforceConnectionConfig(BaseModel):
     #: Stop before this share of the org's daily API requests is used.
     api_budget_share: float = Field(default=0.8, gt=0, le=1)
 
-    timeout_seconds: float = Field(default=120.0, gt=0)
-    #: Attempts after the first one for transient failures (5xx, dropped connections).
-    max_retries: int = Field(default=5, ge=0, le=20)
-    backoff_initial_seconds: float = Field(default=0.5, ge=0)
-    backoff_max_seconds: float = Field(default=60.0, ge=0)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return check_base_url(
-            value,
-            name="url",
-            kind="My Domain or login URL",
-            example="https://acme.my.salesforce.com",
-        )
-
     @model_validator(mode="after")
-    def _check_scheme(self) -> Self:
-        check_https(self.url, allow_insecure_http=self.allow_insecure_http)
+    def _check_flow(self) -> Self:
+        if not self.has_secret("client_secret"):
+            raise ValueError(
+                "give the connected app's secret: 'client_secret_env' or 'client_secret_file'"
+            )
+        if self.flow == "password":
+            if self.username is None:
+                raise ValueError("the password flow needs 'username'")
+            if not self.has_secret("password"):
+                raise ValueError("the password flow needs 'password_env' or 'password_file'")
+            return self
+        for name in _PASSWORD_KEYS:
+            if getattr(self, name) is not None:
+                raise ValueError(f"'{name}' goes with 'flow: password'")
         return self
 
     @property

@@ -39,6 +39,7 @@ __all__ = ["SalesforceConnector"]
 class SalesforceConnector(ComposedConnector[CallCounters]):
     """A connection to one Salesforce org: a :class:`~crmsync.connectors.base.Connector`.
 
+    Its secrets are read from ``environ`` (default: the process environment) and files.
     ``transport``, ``sessions``, ``sleep`` and ``clock`` replace the network, the sign-in and
     time in tests.
     """
@@ -51,6 +52,7 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
         self,
         config: SalesforceConnectionConfig,
         *,
+        environ: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sessions: SessionProvider | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -58,13 +60,13 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
     ) -> None:
         self.config = config
         self.client = SalesforceClient(
-            config, sessions, transport=transport, sleep=sleep, clock=clock
+            config, sessions, environ=environ, transport=transport, sleep=sleep, clock=clock
         )
         self.metadata = SalesforceMetadata(self.client, cursor_field=config.cursor_field)
         self._reader = SalesforceReader(
             self.client,
             self.metadata,
-            batch_size=config.batch_size,
+            batch_size=config.page_size,
             cursor_field=config.cursor_field,
             overlap_seconds=config.overlap_seconds,
         )
@@ -73,7 +75,7 @@ class SalesforceConnector(ComposedConnector[CallCounters]):
             self.client,
             self.metadata,
             self._created,
-            collection_size=config.collection_size,
+            collection_size=config.batch_size,
             max_retries=config.max_retries,
         )
 

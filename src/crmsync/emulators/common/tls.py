@@ -1,4 +1,5 @@
-"""Local TLS material for the emulators: a CA and a server certificate it signs.
+"""Local TLS material for the emulators: a CA and a server certificate it signs, and the
+application certificates clients sign in with.
 
 Real clients (httpx, requests, MSAL, the Dataverse SDK, simple-salesforce) insist on HTTPS with a
 trusted certificate; pointing them at this CA file lets them talk to an emulator unchanged. The
@@ -18,10 +19,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "ApplicationCertificate",
     "CertificateAuthority",
     "TlsFiles",
     "TlsMaterial",
@@ -193,6 +195,52 @@ def _key_usage(*, signs_certificates: bool) -> x509.KeyUsage:
         encipher_only=False,
         decipher_only=False,
     )
+
+
+@dataclass(slots=True, frozen=True)
+class ApplicationCertificate:
+    """A self-signed RSA certificate and its private key, as registered on an Entra ID
+    application for certificate sign-in (register ``cert_pem`` with the Dataverse emulator)."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+    @classmethod
+    def create(cls, name: str, password: bytes | None = None) -> ApplicationCertificate:
+        """A new 2048-bit RSA certificate for ``name``, valid a day; the key encrypted with
+        ``password`` when one is given."""
+        now = datetime.now(UTC)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(password)
+            if password
+            else serialization.NoEncryption()
+        )
+        return cls(
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+            key_pem=key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            ),
+        )
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """Write ``app.pem`` and ``app-key.pem`` (0600) into ``directory``: their paths."""
+        directory.mkdir(parents=True, exist_ok=True)
+        cert, key = directory / "app.pem", directory / "app-key.pem"
+        cert.write_bytes(self.cert_pem)
+        _write(key, self.key_pem, 0o600)
+        return cert, key
 
 
 def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

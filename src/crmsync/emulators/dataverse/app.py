@@ -26,7 +26,7 @@ from crmsync.emulators.common.tokens import TokenIssuer
 from crmsync.emulators.dataverse import webapi
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
 from crmsync.emulators.dataverse.errors import error_body
-from crmsync.emulators.dataverse.oauth import oauth_routes
+from crmsync.emulators.dataverse.oauth import oauth_routes, registered_certificate
 from crmsync.emulators.dataverse.protection import ProtectionMiddleware
 from crmsync.emulators.dataverse.seed import seed
 from crmsync.emulators.dataverse.store import DataverseStore
@@ -82,7 +82,7 @@ def create_emulator(
         store.close()
         raise
     app = emulator_app(
-        oauth_routes(tokens),
+        oauth_routes(tokens, registered_certificate(settings.client_certificate)),
         Mount(API_PREFIX, app=ProtectionMiddleware(api, tokens, limiter)),
         faults=faults,
         clock=clock,

@@ -20,6 +20,9 @@ class DataverseEmulatorSettings(BaseModel):
     #: When set, only these client credentials get a token; by default any do.
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    #: A PEM certificate registered for the client: client assertions must be signed by its key.
+    #: Without one, certificate sign-in is refused (the application has no certificate).
+    client_certificate: Path | None = None
     token_lifetime_seconds: int = Field(default=3599, gt=0)
     #: Service protection, per user, over a sliding window (the real defaults).
     rate_limit_requests: int = Field(default=6000, gt=0)

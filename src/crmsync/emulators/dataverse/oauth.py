@@ -2,7 +2,10 @@
 
 ``GET /{tenant}/v2.0/.well-known/openid-configuration`` (what MSAL reads to find the token
 endpoint) and ``POST /{tenant}/oauth2/v2.0/token`` for the client-credentials grant, with a client
-secret or a certificate-signed client assertion. Answers and errors have the shapes of
+secret or a certificate-signed client assertion. As Entra ID does, an assertion is accepted only
+when it is signed by the key of the certificate registered for the client (its ``x5t#S256`` or
+``x5t`` thumbprint names it), is addressed to this token endpoint, names the client as issuer and
+subject, and is within its validity. Answers and errors have the shapes of
 ``login.microsoftonline.com``: errors carry the ``AADSTS`` code in ``error_description`` and
 ``error_codes``. Any tenant name is accepted; URLs are built from the request's own
 ``scheme://host:port`` so the emulator works on any port.
@@ -12,12 +15,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,7 +32,13 @@ from starlette.routing import BaseRoute, Route
 
 from crmsync.emulators.common.tokens import TokenIssuer
 
-__all__ = ["CLIENT_ASSERTION_TYPE", "oauth_routes", "openid_configuration"]
+__all__ = [
+    "CLIENT_ASSERTION_TYPE",
+    "RegisteredCertificate",
+    "oauth_routes",
+    "openid_configuration",
+    "registered_certificate",
+]
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
@@ -103,31 +116,79 @@ def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _b64url_json(segment: str) -> Any:
-    padded = segment + "=" * (-len(segment) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+@dataclass(frozen=True, slots=True)
+class RegisteredCertificate:
+    """A certificate registered on the application: its public key and thumbprints."""
+
+    certificate: x509.Certificate
+    thumbprints: frozenset[str]
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> RegisteredCertificate:
+        certificate = x509.load_pem_x509_certificate(pem)
+        thumbprints = frozenset(
+            base64.urlsafe_b64encode(certificate.fingerprint(algorithm)).decode().rstrip("=")
+            for algorithm in (hashes.SHA256(), hashes.SHA1())  # noqa: S303 - x5t is SHA-1
+        )
+        return cls(certificate, thumbprints)
 
 
-def _assertion_client(assertion: str) -> tuple[str | None, str | None]:
-    """``(iss, sub)`` of a client-assertion JWT; raises ``_AadError`` when it is malformed.
+def registered_certificate(path: Path | None) -> RegisteredCertificate | None:
+    """The certificate of the emulator's settings, read once at start-up."""
+    return None if path is None else RegisteredCertificate.from_pem(path.read_bytes())
 
-    The signature is not checked: the emulator has no registered certificate to check it with.
-    """
-    parts = assertion.split(".")
+
+_SIGNATURE_REFUSED = _AadError(
+    401,
+    "invalid_client",
+    700027,
+    "Client assertion failed signature validation, or the certificate used to sign it is not "
+    "registered on the application.",
+)
+
+
+def _check_assertion(
+    assertion: str, client_id: str, audience: str, registered: RegisteredCertificate | None
+) -> None:
+    """Raise ``_AadError`` unless ``assertion`` is a valid client assertion of ``client_id``."""
     try:
-        if len(parts) != 3 or not all(parts):
-            raise ValueError("not three segments")
-        header, claims = _b64url_json(parts[0]), _b64url_json(parts[1])
-        if not isinstance(header, dict) or not isinstance(claims, dict):
-            raise ValueError("segments are not JSON objects")
-        if not str(header.get("alg", "")).upper().startswith(("RS", "PS", "ES")):
-            raise ValueError("unsupported alg")
-    except (ValueError, UnicodeError, binascii.Error):
+        header = jwt.get_unverified_header(assertion)
+    except jwt.PyJWTError:
         raise _AadError(
             400, "invalid_request", 50027, "JWT token is invalid or malformed."
         ) from None
-    iss, sub = claims.get("iss"), claims.get("sub")
-    return (iss if isinstance(iss, str) else None, sub if isinstance(sub, str) else None)
+    thumbprint = str(header.get("x5t#S256") or header.get("x5t") or "").rstrip("=")
+    if registered is None or thumbprint not in registered.thumbprints:
+        raise _SIGNATURE_REFUSED
+    try:
+        claims = jwt.decode(
+            assertion,
+            registered.certificate.public_key(),  # type: ignore[arg-type]
+            algorithms=["RS256", "PS256"],
+            audience=audience,
+            options={"require": ["exp", "aud", "iss", "sub"]},
+        )
+    except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError):
+        raise _AadError(
+            401, "invalid_client", 700024, "Client assertion is not within its valid time range."
+        ) from None
+    except jwt.InvalidAudienceError:
+        raise _AadError(
+            401, "invalid_client", 700016, f"The audience of the assertion must be {audience}."
+        ) from None
+    except jwt.InvalidSignatureError:
+        raise _SIGNATURE_REFUSED from None
+    except jwt.PyJWTError:
+        raise _AadError(
+            400, "invalid_request", 50027, "JWT token is invalid or malformed."
+        ) from None
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        raise _AadError(
+            401,
+            "invalid_client",
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        )
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -167,7 +228,12 @@ def _check_scope(scope: str | None) -> None:
         )
 
 
-def _authenticate(tokens: TokenIssuer, form: Mapping[str, Any], request: Request) -> str:
+def _authenticate(
+    tokens: TokenIssuer,
+    form: Mapping[str, Any],
+    request: Request,
+    registered: RegisteredCertificate | None,
+) -> str:
     """Check a client-credentials token request; the client id, or raise ``_AadError``."""
     grant_type = form.get("grant_type")
     if not grant_type:
@@ -215,14 +281,8 @@ def _authenticate(tokens: TokenIssuer, form: Mapping[str, Any], request: Request
                 50027,
                 f"Invalid client_assertion_type: expected '{CLIENT_ASSERTION_TYPE}'.",
             )
-        iss, sub = _assertion_client(str(assertion))
-        if iss != client_id or sub != client_id:
-            raise _AadError(
-                401,
-                "invalid_client",
-                700021,
-                "Client assertion application identifier doesn't match 'client_id' parameter.",
-            )
+        audience = f"{_base_url(request)}{request.url.path}"
+        _check_assertion(str(assertion), client_id, audience, registered)
         return client_id
     raise _AadError(
         401,
@@ -233,8 +293,11 @@ def _authenticate(tokens: TokenIssuer, form: Mapping[str, Any], request: Request
     )
 
 
-def oauth_routes(tokens: TokenIssuer) -> list[BaseRoute]:
-    """The identity-platform routes, to mount at the root of the emulator."""
+def oauth_routes(
+    tokens: TokenIssuer, certificate: RegisteredCertificate | None = None
+) -> list[BaseRoute]:
+    """The identity-platform routes, to mount at the root of the emulator; ``certificate`` is the
+    one registered for the client (certificate sign-in is refused without one)."""
 
     async def discovery(request: Request) -> Response:
         tenant = request.path_params["tenant"]
@@ -260,7 +323,7 @@ def oauth_routes(tokens: TokenIssuer) -> list[BaseRoute]:
         except Exception:  # the parser raises several types for hostile bodies
             return _error_response(_missing("grant_type"), base)
         try:
-            client_id = _authenticate(tokens, form, request)
+            client_id = _authenticate(tokens, form, request, certificate)
         except _AadError as error:
             return _error_response(error, base)
         access_token, expires_in = tokens.issue(client_id)

@@ -34,7 +34,7 @@ from crmsync.emulators.salesforce.control import control_routes as salesforce_co
 from crmsync.emulators.salesforce.describe import describe_routes
 from crmsync.emulators.salesforce.errors import error_body
 from crmsync.emulators.salesforce.limits import ApiUsage, limits_routes
-from crmsync.emulators.salesforce.oauth import SessionGate, oauth_routes
+from crmsync.emulators.salesforce.oauth import PasswordUser, SessionGate, oauth_routes
 from crmsync.emulators.salesforce.query import QueryService
 from crmsync.emulators.salesforce.query_routes import query_routes
 from crmsync.emulators.salesforce.replication import replication_routes
@@ -116,7 +116,7 @@ def create_emulator(
     )
     extra = salesforce_control_routes(store, usage)
     app = emulator_app(
-        oauth_routes(tokens, clock),
+        oauth_routes(tokens, clock, PasswordUser.from_settings(settings)),
         Mount("/services/data", app=data_api),
         faults=faults,
         clock=clock,

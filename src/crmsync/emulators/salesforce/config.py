@@ -24,6 +24,11 @@ class SalesforceEmulatorSettings(BaseModel):
     #: When set, only these client credentials get a token; by default any do.
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    #: When set, the username-password flow signs in only this user, with this password and
+    #: security token appended to it (as Salesforce expects); by default any user does.
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
     #: Session lifetime (Salesforce's default session timeout is two hours).
     token_lifetime_seconds: int = Field(default=7200, gt=0)
     #: Newest API version served; every version from 31.0 up to it is accepted.

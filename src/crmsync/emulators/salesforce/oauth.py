@@ -2,7 +2,8 @@
 
 Grants: ``client_credentials`` (client id and secret) and ``password`` (username, password with
 the security token appended, plus the connected app's client id and secret). Any credentials are
-accepted unless the emulator is restricted to one client id/secret. Answers carry the emulator's
+accepted unless the emulator is restricted to one client id/secret, and to one user (whose
+password must then come with the security token appended). Answers carry the emulator's
 own base URL as ``instance_url`` and a ``signature``: base64 HMAC-SHA256 of ``id`` + ``issued_at``
 keyed with the client secret, as Salesforce signs them.
 """
@@ -14,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,11 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crmsync.emulators.common.clock import Clock
 from crmsync.emulators.common.tokens import TokenIssuer
+from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
 from crmsync.emulators.salesforce.errors import error_body
 from crmsync.emulators.salesforce.limits import ApiUsage
 from crmsync.emulators.salesforce.store import ORG_ID, USER_ID
 
-__all__ = ["SessionGate", "oauth_routes", "supported_version"]
+__all__ = ["PasswordUser", "SessionGate", "oauth_routes", "supported_version"]
 
 _TOKEN_PREFIX = ORG_ID[:15] + "!"
 _VERSION_RE = re.compile(r"^/v(\d{2}\.0)(?:/|$)")
@@ -36,8 +39,31 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JSONRespons
     return JSONResponse({"error": error, "error_description": description}, status_code=status)
 
 
-def oauth_routes(tokens: TokenIssuer, clock: Clock) -> list[BaseRoute]:
-    """The token endpoint (form-encoded POST, JSON answers)."""
+@dataclass(frozen=True, slots=True)
+class PasswordUser:
+    """The one user the username-password flow signs in, when the emulator is restricted."""
+
+    username: str
+    password: str  # the password with the security token appended
+
+    @classmethod
+    def from_settings(cls, settings: SalesforceEmulatorSettings) -> PasswordUser | None:
+        if settings.username is None:
+            return None
+        password = settings.password.get_secret_value() if settings.password else ""
+        token = settings.security_token.get_secret_value() if settings.security_token else ""
+        return cls(settings.username, password + token)
+
+    def accepts(self, username: str, password: str) -> bool:
+        same_user = hmac.compare_digest(username.encode(), self.username.encode())
+        return hmac.compare_digest(password.encode(), self.password.encode()) and same_user
+
+
+def oauth_routes(
+    tokens: TokenIssuer, clock: Clock, user: PasswordUser | None = None
+) -> list[BaseRoute]:
+    """The token endpoint (form-encoded POST, JSON answers); ``user`` restricts the
+    username-password flow to one user."""
     signing_fallback = secrets.token_bytes(32)
 
     async def token(request: Request) -> Response:
@@ -57,8 +83,12 @@ def oauth_routes(tokens: TokenIssuer, clock: Clock) -> list[BaseRoute]:
             tokens.restricted and client_secret is None
         ):
             return _oauth_error("invalid_client", "invalid client credentials")
-        if grant == "password" and not (fields.get("username") and fields.get("password")):
-            return _oauth_error("invalid_grant", "authentication failure")
+        if grant == "password":
+            username, password = fields.get("username", ""), fields.get("password", "")
+            if not (username and password) or (
+                user is not None and not user.accepts(username, password)
+            ):
+                return _oauth_error("invalid_grant", "authentication failure")
         if grant == "client_credentials" and not client_secret:
             return _oauth_error("invalid_client", "invalid client credentials")
         access, _ = tokens.issue(fields.get("username") or client_id)

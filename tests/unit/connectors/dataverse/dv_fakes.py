@@ -13,6 +13,8 @@ from crmsync.connectors.dataverse import DataverseClient, DataverseConnectionCon
 ORG = "https://org.example.com"
 ROOT = f"{ORG}/api/data/v9.2/"
 SECRET = "s3cret-Value-123"
+#: The variable the settings name for the secret (set by the ``client_secret`` fixture).
+SECRET_ENV = "CRMSYNC_TEST_SECRET"
 
 
 def _label(text: str) -> dict[str, Any]:
@@ -185,7 +187,7 @@ def make_config(**overrides: Any) -> DataverseConnectionConfig:
         "url": ORG,
         "tenant_id": "tenant",
         "client_id": "client",
-        "client_secret": SECRET,
+        "client_secret_env": SECRET_ENV,
         "max_retries": 3,
         "backoff_initial_seconds": 1.0,
         "backoff_max_seconds": 8.0,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from pathlib import Path
@@ -13,11 +14,13 @@ from dv_fakes import SECRET, make_config
 from crmsync.connectors.config import ssl_context
 from crmsync.connectors.dataverse import auth
 from crmsync.connectors.dataverse.auth import AccessToken, MsalTokenProvider
+from crmsync.connectors.secrets import MissingSecret
 from crmsync.emulators.common.tls import generate
 from crmsync.errors import AuthenticationError, ConfigurationError
 
 KEY = "-----BEGIN PRIVATE KEY-----\nMIIkey\n-----END PRIVATE KEY-----"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIcert\n-----END CERTIFICATE-----"
+ENCRYPTED_KEY = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIenc\n-----END ENCRYPTED PRIVATE KEY-----"
 
 
 class FakeMsal:
@@ -201,36 +204,57 @@ async def test_connection_error_while_acquiring(error: Exception) -> None:
         await MsalTokenProvider(make_config()).token()
 
 
-async def test_certificate_file_credential(tmp_path: Path) -> None:
+def _certificate(tmp_path: Path, *contents: str, **settings: Any) -> MsalTokenProvider:
     pem = tmp_path / "app.pem"
-    pem.write_text(f"{CERT}\n{KEY}\n")
-    config = make_config(client_secret=None, certificate_file=pem, certificate_thumbprint="AB:CD")
-    await MsalTokenProvider(config).token()
-    assert FakeMsal.instances[0].kwargs["client_credential"] == {
-        "private_key": KEY,
-        "thumbprint": "ABCD",
-        "public_certificate": CERT,
-    }
+    pem.write_text("\n".join(contents) + "\n")
+    config = make_config(client_secret_env=None, certificate_file=pem, **settings)
+    return MsalTokenProvider(config, {"KEY_PASSWORD": "key-pass-123"})
 
 
-async def test_private_key_and_certificate_pair() -> None:
-    config = make_config(client_secret=None, private_key=KEY, certificate=CERT)
-    await MsalTokenProvider(config).token()
+async def test_certificate_and_key_in_one_file(tmp_path: Path) -> None:
+    await _certificate(tmp_path, CERT, KEY).token()
     assert FakeMsal.instances[0].kwargs["client_credential"] == {
         "private_key": KEY,
         "public_certificate": CERT,
     }
+
+
+async def test_key_in_its_own_file_with_its_password(tmp_path: Path) -> None:
+    key = tmp_path / "app.key"
+    key.write_text(ENCRYPTED_KEY)
+    provider = _certificate(
+        tmp_path, CERT, private_key_file=key, private_key_password_env="KEY_PASSWORD"
+    )
+    await provider.token()
+    assert FakeMsal.instances[0].kwargs["client_credential"] == {
+        "private_key": ENCRYPTED_KEY,
+        "public_certificate": CERT,
+        "passphrase": "key-pass-123",
+    }
+    assert "key-pass-123" not in repr(provider)
+    assert "MIIenc" not in repr(provider)
 
 
 @pytest.mark.parametrize(
-    ("content", "fragment"), [(CERT, "no PEM private key"), (KEY, "no certificate")]
+    ("contents", "settings", "fragment"),
+    [
+        ((CERT,), {}, "holds no PEM private key (give it in private_key_file)"),
+        ((KEY,), {}, "holds no PEM certificate"),
+        ((CERT, ENCRYPTED_KEY), {}, "is encrypted: name its password"),
+        ((CERT, KEY), {"private_key_file": Path("/nonexistent/app.key")}, "cannot read"),
+        ((CERT, KEY), {"private_key_password_env": "UNSET"}, "'UNSET' is not set"),
+    ],
 )
-async def test_incomplete_certificate_file(tmp_path: Path, content: str, fragment: str) -> None:
-    pem = tmp_path / "app.pem"
-    pem.write_text(content)
-    config = make_config(client_secret=None, certificate_file=pem)
-    with pytest.raises(ConfigurationError, match=fragment):
-        await MsalTokenProvider(config).token()
+def test_unusable_certificate_says_which_setting(
+    tmp_path: Path, contents: tuple[str, ...], settings: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(MissingSecret, match=re.escape(fragment)) as caught:
+        _certificate(tmp_path, *contents, **settings)
+    assert caught.value.setting in (
+        "certificate_file",
+        "private_key_file",
+        "private_key_password_env",
+    )
 
 
 def test_get_token_is_token_credential_shaped() -> None:

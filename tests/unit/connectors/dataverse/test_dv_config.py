@@ -32,10 +32,15 @@ def test_secrets_never_in_repr_or_str() -> None:
         ({"url": "https://org.example.com/api/data"}, "base URL only"),
         ({"url": "https://user:pw@org.example.com"}, "credentials"),
         ({"url": "ftp://org.example.com"}, "absolute https"),
-        ({"client_secret": None}, "exactly one credential"),
-        ({"private_key": "KEY", "certificate": "CERT"}, "exactly one credential"),
-        ({"client_secret": None, "private_key": "KEY"}, "needs its certificate"),
-        ({"client_secret": None, "certificate_file": Path("c.pem"), "certificate": "x"}, "only"),
+        ({"client_secret_env": None}, "give one credential"),
+        ({"certificate_file": Path("c.pem")}, "give one credential"),
+        ({"client_secret_file": Path("s.txt")}, "not both"),
+        ({"private_key_file": Path("k.pem")}, "'private_key_file' goes with 'certificate_file'"),
+        ({"client_secret": SECRET}, "secrets must not be written"),
+        ({"private_key": "KEY"}, "'private_key_file'"),
+        ({"tenant_id": None}, "give 'tenant_id' or 'authority'"),
+        ({"api_budget_share": 0.5}, "not available yet"),
+        ({"timeout_seconds": 0}, "timeout_seconds"),
         ({"authority": "http://login.example.com/t"}, "authority"),
         ({"authority": "https://login.example.com"}, "tenant path"),
         ({"page_size": 5001}, "page_size"),
@@ -59,10 +64,17 @@ def test_http_allowed_only_when_asked() -> None:
 
 def test_certificate_credentials_accepted() -> None:
     config = make_config(
-        client_secret=None, private_key="-----BEGIN PRIVATE KEY-----", certificate_thumbprint="AB"
+        client_secret_env=None,
+        certificate_file=Path("app.pem"),
+        private_key_file=Path("app.key"),
+        private_key_password_env="KEY_PASSWORD",
     )
-    assert "BEGIN" not in repr(config)
-    assert make_config(client_secret=None, certificate_file=Path("x.pem")).certificate_file
+    assert config.private_key_file == Path("app.key")
+
+
+def test_an_authority_alone_names_the_tenant() -> None:
+    config = make_config(tenant_id=None, authority="https://login.example.com/contoso")
+    assert config.authority_url == "https://login.example.com/contoso"
 
 
 def test_custom_authority_is_kept() -> None:

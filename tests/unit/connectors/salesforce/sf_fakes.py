@@ -23,6 +23,8 @@ LOGIN = "https://acme.my.salesforce.com"
 INSTANCE = "https://acme-instance.my.salesforce.com"
 ROOT = "/services/data/v62.0/"
 SECRET = "s3cret-Value-123"
+#: The variable the settings name for the secret (set by the ``client_secret`` fixture).
+SECRET_ENV = "CRMSYNC_TEST_SECRET"
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 Handler = Callable[[httpx.Request], httpx.Response | None]
@@ -31,14 +33,11 @@ Handler = Callable[[httpx.Request], httpx.Response | None]
 def make_config(**overrides: Any) -> SalesforceConnectionConfig:
     values: dict[str, Any] = {
         "url": LOGIN,
-        "credentials": {
-            "flow": "client_credentials",
-            "client_id": "consumer-key",
-            "client_secret": SECRET,
-        },
+        "client_id": "consumer-key",
+        "client_secret_env": SECRET_ENV,
         "backoff_initial_seconds": 1.0,
         "backoff_max_seconds": 8.0,
-        "batch_size": 200,
+        "page_size": 200,
         **overrides,
     }
     return SalesforceConnectionConfig(**values)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -37,24 +38,27 @@ async def test_client_credentials_sign_in(org: FakeOrg) -> None:
     assert "token-1" not in repr(session)
 
 
-async def test_password_flow_appends_the_security_token(org: FakeOrg) -> None:
+async def test_password_flow_appends_the_security_token(
+    org: FakeOrg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SF_PASSWORD", "pass-word")
+    token_file = tmp_path / "token"
+    token_file.write_text("TOKEN\n")
     provider, http = await _provider(
         org,
-        credentials={
-            "flow": "password",
-            "client_id": "key",
-            "client_secret": SECRET,
-            "username": "me@example.com",
-            "password": "pass",
-            "security_token": "TOKEN",
-        },
+        flow="password",
+        username="me@example.com",
+        password_env="SF_PASSWORD",
+        security_token_file=token_file,
     )
+    assert "pass-word" not in repr(provider)
     async with http:
         await provider.session()
     form = parse_qs(org.requests[0].content.decode())
     assert form["grant_type"] == ["password"]
     assert form["username"] == ["me@example.com"]
-    assert form["password"] == ["passTOKEN"]
+    assert form["password"] == ["pass-wordTOKEN"]
+    assert form["client_secret"] == [SECRET]
 
 
 async def test_force_refresh_signs_in_again(org: FakeOrg) -> None:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
+import jwt as pyjwt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 
 from crmsync.emulators.common.clock import Clock
+from crmsync.emulators.common.tls import ApplicationCertificate
 from crmsync.emulators.common.tokens import TokenIssuer
-from crmsync.emulators.dataverse.oauth import CLIENT_ASSERTION_TYPE, oauth_routes
+from crmsync.emulators.dataverse.oauth import (
+    CLIENT_ASSERTION_TYPE,
+    RegisteredCertificate,
+    oauth_routes,
+)
 
 SCOPE = "https://org.example/.default"
 
@@ -34,13 +44,6 @@ async def restricted() -> AsyncIterator[tuple[TokenIssuer, httpx.AsyncClient]]:
     tokens = TokenIssuer(Clock(), client_id="app-1", client_secret="s3cret")
     async with client_for(tokens) as client:
         yield tokens, client
-
-
-def jwt(header: object, claims: object) -> str:
-    def part(value: object) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    return f"{part(header)}.{part(claims)}.c2lnbmF0dXJl"
 
 
 async def test_discovery_document_uses_the_request_host(
@@ -97,26 +100,96 @@ async def test_basic_authentication_is_accepted(
     assert response.status_code == 200
 
 
-async def test_client_assertion_grant(restricted: tuple[TokenIssuer, httpx.AsyncClient]) -> None:
-    tokens, client = restricted
-    form = {
+def _application(name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    made = ApplicationCertificate.create(name)
+    key = serialization.load_pem_private_key(made.key_pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key, x509.load_pem_x509_certificate(made.cert_pem)
+
+
+APP_KEY, APP_CERTIFICATE = _application("app-1")
+OTHER_KEY, OTHER_CERTIFICATE = _application("other")
+TOKEN_URL = "https://emu:8443/t/oauth2/v2.0/token"
+
+
+def _assertion(
+    key: rsa.RSAPrivateKey = APP_KEY,
+    certificate: x509.Certificate = APP_CERTIFICATE,
+    algorithm: str = "PS256",
+    **claims: Any,
+) -> str:
+    thumbprint = certificate.fingerprint(hashes.SHA256())
+    now = int(time.time())
+    body = {"iss": "app-1", "sub": "app-1", "aud": TOKEN_URL, "exp": now + 600, "nbf": now - 5}
+    return pyjwt.encode(
+        body | claims,
+        key,
+        algorithm=algorithm,
+        headers={"x5t#S256": base64.urlsafe_b64encode(thumbprint).decode().rstrip("=")},
+    )
+
+
+@pytest.fixture
+async def with_certificate() -> AsyncIterator[tuple[TokenIssuer, httpx.AsyncClient]]:
+    tokens = TokenIssuer(Clock(), client_id="app-1", client_secret="s3cret")
+    pem = APP_CERTIFICATE.public_bytes(serialization.Encoding.PEM)
+    app = Starlette(routes=oauth_routes(tokens, RegisteredCertificate.from_pem(pem)))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://emu:8443") as client:
+        yield tokens, client
+
+
+def _assertion_form(assertion: str) -> dict[str, str]:
+    return {
         "grant_type": "client_credentials",
         "client_id": "app-1",
         "client_assertion_type": CLIENT_ASSERTION_TYPE,
-        "client_assertion": jwt({"alg": "RS256", "x5t": "abc"}, {"iss": "app-1", "sub": "app-1"}),
+        "client_assertion": assertion,
         "scope": SCOPE,
     }
+
+
+@pytest.mark.parametrize("algorithm", ["PS256", "RS256"])
+async def test_an_assertion_signed_by_the_registered_certificate_gets_a_token(
+    with_certificate: tuple[TokenIssuer, httpx.AsyncClient], algorithm: str
+) -> None:
+    tokens, client = with_certificate
+    form = _assertion_form(_assertion(algorithm=algorithm))
     response = await client.post("/t/oauth2/v2.0/token", data=form)
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
     assert tokens.verify(response.json()["access_token"]) == "app-1"
 
-    form["client_assertion"] = jwt({"alg": "RS256"}, {"iss": "other", "sub": "other"})
-    mismatch = await client.post("/t/oauth2/v2.0/token", data=form)
-    assert (mismatch.status_code, mismatch.json()["error_codes"]) == (401, [700021])
 
-    form["client_assertion"] = "not-a-jwt"
-    malformed = await client.post("/t/oauth2/v2.0/token", data=form)
-    assert (malformed.status_code, malformed.json()["error_codes"]) == (400, [50027])
+@pytest.mark.parametrize(
+    ("assertion", "status", "code"),
+    [
+        # Signed by another key, though naming the registered certificate.
+        (lambda: _assertion(key=OTHER_KEY), 401, 700027),
+        # Another certificate, not registered on the application.
+        (lambda: _assertion(OTHER_KEY, OTHER_CERTIFICATE), 401, 700027),
+        (lambda: _assertion(iss="other", sub="other"), 401, 700021),
+        (lambda: _assertion(aud="https://elsewhere/t/oauth2/v2.0/token"), 401, 700016),
+        (lambda: _assertion(exp=int(time.time()) - 600), 401, 700024),
+        (lambda: "not-a-jwt", 400, 50027),
+    ],
+)
+async def test_assertions_are_checked_like_entra_id(
+    with_certificate: tuple[TokenIssuer, httpx.AsyncClient],
+    assertion: Callable[[], str],
+    status: int,
+    code: int,
+) -> None:
+    _, client = with_certificate
+    response = await client.post("/t/oauth2/v2.0/token", data=_assertion_form(assertion()))
+    assert (response.status_code, response.json()["error_codes"]) == (status, [code])
+
+
+async def test_without_a_registered_certificate_assertions_are_refused(
+    restricted: tuple[TokenIssuer, httpx.AsyncClient],
+) -> None:
+    _, client = restricted
+    response = await client.post("/t/oauth2/v2.0/token", data=_assertion_form(_assertion()))
+    assert (response.status_code, response.json()["error_codes"]) == (401, [700027])
 
 
 @pytest.mark.parametrize(

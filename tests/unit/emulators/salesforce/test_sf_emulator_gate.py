@@ -87,6 +87,43 @@ async def test_restricted_credentials(clock: Clock) -> None:
         emulator.close()
 
 
+@pytest.mark.parametrize(
+    ("username", "password", "status"),
+    [
+        ("me@example.com", "pw-1TOKEN", 200),
+        ("me@example.com", "pw-1", 400),  # the security token is missing
+        ("me@example.com", "wrongTOKEN", 400),
+        ("other@example.com", "pw-1TOKEN", 400),
+    ],
+)
+async def test_restricted_user_of_the_password_flow(
+    clock: Clock, username: str, password: str, status: int
+) -> None:
+    settings = SalesforceEmulatorSettings(
+        username="me@example.com", password=SecretStr("pw-1"), security_token=SecretStr("TOKEN")
+    )
+    emulator = create_emulator(settings, clock=clock)
+    try:
+        transport = httpx.ASGITransport(app=emulator.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sf.test") as client:
+            form = {
+                "grant_type": "password",
+                "client_id": "app",
+                "client_secret": "k",
+                "username": username,
+                "password": password,
+            }
+            answer = await client.post(TOKEN, data=form)
+        assert answer.status_code == status
+        if status != 200:
+            assert answer.json() == {
+                "error": "invalid_grant",
+                "error_description": "authentication failure",
+            }
+    finally:
+        emulator.close()
+
+
 async def test_session_gate(anonymous: httpx.AsyncClient, emulator: object, clock: Clock) -> None:
     assert (await anonymous.get("/services/data/")).status_code == 200
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):

@@ -12,7 +12,7 @@ def test_the_startup_heap_is_frozen_and_later_cycles_are_still_collected() -> No
         """
         import gc, weakref
         import crmsync.sync.engine  # a started process's heap: modules, classes
-        from crmsync.runtime import freeze_startup_heap
+        from crmsync.runtime.process import freeze_startup_heap
 
         assert gc.get_freeze_count() == 0
         freeze_startup_heap()

@@ -1,0 +1,1 @@
+"""What every workflow runs on: the CRM connector and change-queue factories, process settings."""
