@@ -37,7 +37,12 @@ def _strip(value: Any, annotation: Any) -> Any:
         return _strip_model(value, annotation) if isinstance(value, dict) else value
     if origin in (Union, types.UnionType):
         member = _member(value, get_args(annotation))
-        return value if member is None else _strip(value, member)
+        if member is None:
+            return value
+        if isinstance(value, dict) and isinstance(member, type) and issubclass(member, BaseModel):
+            # The member's tag (a connection's kind) says which model reads the rest: kept.
+            return _strip_model(value, member, keep_tags=True)
+        return _strip(value, member)
     if origin in (tuple, list) and isinstance(value, list):
         items = [arg for arg in get_args(annotation) if arg is not Ellipsis]
         if len(items) == 1:
@@ -49,14 +54,16 @@ def _strip(value: Any, annotation: Any) -> Any:
     return value
 
 
-def _strip_model(data: dict[Any, Any], model: type[BaseModel]) -> dict[Any, Any]:
+def _strip_model(
+    data: dict[Any, Any], model: type[BaseModel], *, keep_tags: bool = False
+) -> dict[Any, Any]:
     fields = {(field.alias or name): field for name, field in model.model_fields.items()}
     out: dict[Any, Any] = {}
     for key, value in data.items():
         field = fields.get(key)
         if field is None:
             out[key] = value  # not the models' key: kept, and shown when it changes
-        elif not _is_default(value, field):
+        elif (keep_tags and _is_tag(field.annotation)) or not _is_default(value, field):
             out[key] = _strip(value, field.annotation)
     return out
 
@@ -65,10 +72,20 @@ def _is_default(value: Any, field: FieldInfo) -> bool:
     if field.is_required() or field.annotation is None:
         return False
     try:
-        read = TypeAdapter(field.annotation).validate_python(value)
+        # Read with the field's validators and constraints, as the model reads it.
+        annotation: Any = field.annotation
+        if field.metadata:
+            annotation = Annotated[(annotation, *field.metadata)]
+        read: Any = TypeAdapter(annotation).validate_python(value)
     except ValidationError:
         return False
     return bool(read == field.get_default(call_default_factory=True))
+
+
+def _is_tag(annotation: Any) -> bool:
+    """A one-value ``Literal`` (a connection's ``kind``)."""
+    annotation = _unwrap(annotation)
+    return get_origin(annotation) is Literal and len(get_args(annotation)) == 1
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -86,10 +103,12 @@ def _member(value: Any, members: tuple[Any, ...]) -> Any:
         if not (isinstance(member, type) and issubclass(member, BaseModel)):
             continue
         literals = {
-            name: get_args(field.annotation)
+            name: (get_args(field.annotation), field.get_default(call_default_factory=True))
             for name, field in member.model_fields.items()
             if get_origin(field.annotation) is Literal
         }
-        if literals and all(value.get(name) in allowed for name, allowed in literals.items()):
+        if literals and all(
+            value.get(name, default) in allowed for name, (allowed, default) in literals.items()
+        ):
             return member
     return None

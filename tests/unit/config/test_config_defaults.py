@@ -35,7 +35,7 @@ def document() -> dict[str, Any]:
 def test_keys_repeating_their_default_are_dropped_at_every_depth() -> None:
     written_out = copy.deepcopy(document())
     written_out |= {"version": 1, "queue": {"kind": "sqlite", "path": "crmsync-queue.db"}}
-    written_out["connections"]["dynamics"]["timeout_seconds"] = 30  # an int for a float
+    written_out["connections"]["dynamics"]["timeout_seconds"] = 120  # an int for a float
     written_out["connections"]["org"]["api_version"] = "62.0"
     written_out["inbound"]["poll_interval_seconds"] = 1
     mapping = written_out["inbound"]["mappings"][0]
