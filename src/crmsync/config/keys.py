@@ -1,5 +1,5 @@
-"""The keys allowed at a place of the file, for "unknown key" hints and for setting keys in
-error aside.
+"""The keys allowed at a place of the file, for "unknown key" hints, for setting keys in error
+aside and for leaving list entries in error out.
 
 Walks the configuration models along an error's path (through optional values, lists, maps and
 unions) to find the model whose keys apply there.
@@ -14,9 +14,21 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from crmsync.config.errors import Loc
-from crmsync.config.models import Config
+from crmsync.config.models import Config, Filters, InboundConfig, InboundMapping, OptInOutConfig
 
-__all__ = ["allowed_keys", "can_set_aside", "child"]
+__all__ = ["allowed_keys", "can_set_aside", "child", "entry_to_leave_out", "value_at"]
+
+#: The lists whose entries nobody else refers to, by name or by position: an entry in error can
+#: be left out and the rest still means the same. Not the connections or resources (mappings
+#: name them), nor a mapping's fields (its replacements name them by CRM field).
+_FREE_LISTS: frozenset[tuple[type[BaseModel], str]] = frozenset(
+    {
+        (InboundConfig, "mappings"),
+        (InboundMapping, "replacements"),
+        (Filters, "conditions"),
+        (OptInOutConfig, "mappings"),
+    }
+)
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:
@@ -60,6 +72,26 @@ def can_set_aside(loc: Loc, data: Any) -> bool:
         return False
     field = _field(model, loc[-1])
     return field is None or _items(field.annotation) is None
+
+
+def entry_to_leave_out(loc: Loc, data: Any) -> Loc | None:
+    """The innermost entry holding ``loc`` of a list whose entries nobody refers to (an inbound
+    or opt-in/out mapping, a replacement, a filter condition), or ``None``."""
+    for end in range(len(loc), 1, -1):
+        entry, items = loc[:end], loc[: end - 1]
+        if not isinstance(entry[-1], int) or not isinstance(value_at(items, data), list):
+            continue
+        model = _model_at(items[:-1], data)
+        if model is not None and (model, items[-1]) in _FREE_LISTS:
+            return entry
+    return None
+
+
+def value_at(loc: Loc, data: Any) -> Any:
+    """The value at ``loc`` of ``data`` (mappings and lists), or ``None``."""
+    for part in loc:
+        data = child(data, part)
+    return data
 
 
 def _field(model: type[BaseModel], part: str | int) -> FieldInfo | None:

@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from crmsync.config.checks import check_secrets, static_issues
 from crmsync.config.errors import ConfigError, ConfigIssue, Loc
-from crmsync.config.keys import allowed_keys, can_set_aside, child
+from crmsync.config.keys import allowed_keys, can_set_aside, entry_to_leave_out, value_at
+from crmsync.config.left_out import LeftOut, leave_out, placed_back
 from crmsync.config.models import Config
 from crmsync.config.paths import resolve_paths
 from crmsync.config.positions import (
@@ -172,9 +173,7 @@ def _without(data: dict[str, Any], locs: Sequence[Loc]) -> dict[str, Any]:
     """A copy of ``data`` without the keys at ``locs`` (list items are kept in place)."""
     pruned = copy.deepcopy(data)
     for loc in locs:
-        parent: Any = pruned
-        for part in loc[:-1]:
-            parent = child(parent, part)
+        parent = value_at(loc[:-1], pruned)
         if loc and isinstance(parent, dict):
             parent.pop(loc[-1], None)
     return pruned
@@ -187,17 +186,35 @@ def _issues_beside(
 
     The keys in error are left out when that changes nothing else (an unknown key, or a
     section's own value, which takes its default), never a list or map of entries others may
-    name (connections, resources). When the rest then validates, its own problems are reported
-    too, except any under a key left out; when it does not (a required value is wrong), only the
-    schema errors can be reported.
+    name (connections, resources). When a required value is still wrong or missing, the list
+    entry holding it is left out too (an inbound or opt-in/out mapping, a replacement, a filter
+    condition: entries nobody else refers to). When the rest then validates, its own problems
+    are reported too, at their places in the file, except any under a key or entry left out;
+    when it does not (a required value of a connection or a resource is wrong), only the schema
+    errors can be reported.
     """
     locs = [issue.loc for issue in schema if can_set_aside(issue.loc, data)]
+    rest_data = _without(data, locs)
+    left_out: LeftOut = {}
     try:
-        rest = Config.model_validate(_without(data, locs))
-    except ValidationError:
-        return []
-    found = static_issues(rest) + check_secrets(rest, environ)
-    return [i for i in found if not any(i.loc[: len(loc)] == loc for loc in locs)]
+        rest = Config.model_validate(rest_data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        entries = [entry_to_leave_out(_clean_loc(e["loc"], rest_data), rest_data) for e in errors]
+        if None in entries:
+            return []
+        left_out = leave_out(rest_data, [entry for entry in entries if entry is not None])
+        try:
+            rest = Config.model_validate(rest_data)
+        except ValidationError:
+            return []
+    found = [placed_back(i, left_out) for i in static_issues(rest) + check_secrets(rest, environ)]
+    # A list that lost entries is not judged as a whole (an opt-in/out direction without mappings).
+    return [
+        i
+        for i in found
+        if not any(i.loc[: len(loc)] == loc for loc in locs) and i.loc not in left_out
+    ]
 
 
 def check_config_file(

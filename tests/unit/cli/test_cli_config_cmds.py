@@ -11,6 +11,16 @@ from crmsync.config import STARTER_CONFIG, check_config_text
 
 runner = CliRunner()
 
+DV_CONNECTION = (
+    "connections:\n"
+    "  dv:\n"
+    "    kind: dataverse\n"
+    "    url: https://org.crm.dynamics.com\n"
+    "    tenant_id: tenant\n"
+    "    client_id: app\n"
+    "    client_secret_env: DV_SECRET\n"
+)
+
 
 def test_init_writes_the_starter_and_refuses_to_overwrite(tmp_path: Path) -> None:
     path = tmp_path / "crmsync.yaml"
@@ -132,14 +142,7 @@ def test_validate_reports_schema_and_rule_problems_in_one_run(
     monkeypatch.delenv("DV_SECRET", raising=False)
     path = tmp_path / "bad.yaml"
     path.write_text(
-        "connections:\n"
-        "  dv:\n"
-        "    kind: dataverse\n"
-        "    url: https://org.crm.dynamics.com\n"
-        "    tenant_id: tenant\n"
-        "    client_id: app\n"
-        "    client_secret_env: DV_SECRET\n"
-        "colour: red\n"
+        DV_CONNECTION + "colour: red\n"
         "store:\n"
         "  url: ftp://somewhere\n"
         "inbound:\n"
@@ -168,3 +171,33 @@ def test_validate_reports_schema_and_rule_problems_in_one_run(
     assert "did you mean 'email'?" in str(
         found[19, "error", "inbound.mappings[0].fields[0].campaign"]
     )
+
+
+def test_validate_checks_the_other_mappings_beside_one_in_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        DV_CONNECTION + "inbound:\n"
+        "  mappings:\n"
+        "    - name: contacts\n"
+        "      connection: dv\n"
+        "      crm_table: contact\n"
+        "      primary_key: {campaign: external_id}\n"
+        "    - name: leads\n"
+        "      connection: dvv\n"
+        "      crm_table: lead\n"
+        "      resource: profile\n"
+        "      primary_key: {campaign: external_id}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app, ["validate", "--config", str(path), "--json"], env={"DV_SECRET": "s"}
+    )
+    assert result.exit_code == 1, result.output
+    found = [
+        (issue["line"], issue["path"], issue["message"])
+        for issue in json.loads(result.output)["issues"]
+    ]
+    assert found == [
+        (10, "inbound.mappings[0].resource", "required, but missing"),
+        (15, "inbound.mappings[1].connection", "unknown connection 'dvv' (did you mean 'dv'?)"),
+    ]

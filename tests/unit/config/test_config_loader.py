@@ -294,3 +294,79 @@ def test_two_way_is_refused_until_the_merge_exists() -> None:
     assert "c.yaml:18: inbound.mappings[0].two_way" in found[0]
     assert "not available" in found[0]
     assert errors(BASE + "      two_way: false\n") == []
+
+
+SECOND = """\
+    - name: leads
+      connection: dvv
+      crm_table: lead
+      resource: profile
+      primary_key: {campaign: external_id}
+"""
+
+
+def test_a_mapping_in_error_is_left_out_and_the_others_still_checked() -> None:
+    text = BASE.replace("      resource: profile\n", "", 1).replace(
+        "primary_key: {campaign: external_id}", "primary_key: 5", 1
+    )
+    assert errors(text + SECOND) == [
+        "c.yaml:10: inbound.mappings[0].resource: required, but missing",
+        "c.yaml:13: inbound.mappings[0].primary_key: Input should be a valid dictionary or "
+        "instance of PrimaryKey",
+        "c.yaml:18: inbound.mappings[1].connection: unknown connection 'dvv' (did you mean 'dv'?)",
+    ]
+    report = check_config_text(text + SECOND, source="c.yaml", environ={})
+    assert [(w.path, w.line) for w in report.warnings] == [("connections.dv.client_secret_env", 7)]
+
+
+def test_paths_named_in_messages_are_the_file_s_own() -> None:
+    text = BASE.replace("      crm_table: contact\n", "", 1)
+    third = SECOND.replace("dvv", "dv").replace("lead", "account").replace("leads", "accounts")
+    found = errors(text + SECOND.replace("dvv", "dv").replace("leads", "accounts") + third)
+    assert found == [
+        "c.yaml:10: inbound.mappings[0].crm_table: required, but missing",
+        "c.yaml:22: inbound.mappings[2].name: mapping name 'accounts' is already used by "
+        "inbound.mappings[1]",
+        "c.yaml:25: inbound.mappings[2].resource: resource 'profile' is already mapped by "
+        "inbound.mappings[1]",
+    ]
+
+
+def test_a_mapping_whose_field_is_in_error_is_left_out_whole() -> None:
+    """Its replacements name its fields: leaving out only the field would report them."""
+    text = BASE.replace("{crm: firstname, campaign: first_name}", "{crm: firstname}") + (
+        "      replacements:\n        - {field: firstname, from: x, to: y}\n"
+    )
+    assert errors(text + SECOND) == [
+        "c.yaml:17: inbound.mappings[0].fields[1].campaign: required, but missing",
+        "c.yaml:21: inbound.mappings[1].connection: unknown connection 'dvv' (did you mean 'dv'?)",
+    ]
+
+
+def test_a_replacement_in_error_leaves_its_mapping_checked() -> None:
+    text = BASE + (
+        "      replacements:\n"
+        "        - {field: firstname, from: x}\n"
+        "        - {field: lastname, from: x, to: y}\n"
+    )
+    assert errors(text.replace("campaign: first_name", "campaign: frist_name")) == [
+        "c.yaml:19: inbound.mappings[0].replacements[0].to: required, but missing",
+        "c.yaml:17: inbound.mappings[0].fields[1].campaign: unknown field 'frist_name' of "
+        "resource 'profile' (did you mean 'first_name'?)",
+        "c.yaml:20: inbound.mappings[0].replacements[1].field: CRM field 'lastname' is not "
+        "mapped in this mapping's fields (did you mean 'firstname'?)",
+    ]
+
+
+def test_an_opt_in_out_pair_in_error_is_left_out() -> None:
+    text = BASE.replace("campaign: first_name", "campaign: optout_email") + (
+        "optinout:\n"
+        "  direction: crm_to_campaign\n"
+        "  connection: dv\n"
+        "  mappings:\n"
+        "    - {campaign: optout_email}\n"
+    )
+    schema, overlap = errors(text)  # not "needs at least one mapping": the pair is in error
+    assert schema == "c.yaml:22: optinout.mappings[0].crm: required, but missing"
+    assert overlap.startswith("c.yaml:17: inbound.mappings[0].fields[1].campaign: ")
+    assert "synced by the optinout workflow" in overlap
