@@ -16,11 +16,11 @@ from crmsync.workflows.active import ActiveConfig, open_active_config
 __all__ = ["active_config", "active_configs", "open_active"]
 
 
-def open_active(path: Path, workflows: Sequence[str]) -> ActiveConfig:
+def open_active(path: Path, workflows: Sequence[str], *, create: bool = True) -> ActiveConfig:
     """The file's active configuration; a notice on stderr when the file differs from the active
     revision of one of ``workflows`` (the ones the command uses), and one naming their pending
-    revisions."""
-    active = open_active_config(path)
+    revisions. Without ``create``, nothing is created (see :func:`open_active_config`)."""
+    active = open_active_config(path, create=create)
     try:
         notices = (active.notice(workflows), active.pending_notice(workflows))
     except BaseException:

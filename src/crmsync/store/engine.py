@@ -60,7 +60,11 @@ def missing_sqlite_file(url: str | URL) -> Path | None:
     for the commands that must create nothing; ``None`` for a store that exists, an in-memory
     one, or PostgreSQL."""
     parsed = parse_store_url(url)
-    if _DRIVERS[parsed.drivername] != "sqlite" or parsed.database in (None, "", ":memory:"):
+    if (
+        _DRIVERS[parsed.drivername] != "sqlite"
+        or parsed.database in (None, "", ":memory:")
+        or "uri" in parsed.query
+    ):
         return None
     path = Path(parsed.database)
     return None if path.exists() else path

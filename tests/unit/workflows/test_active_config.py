@@ -171,3 +171,33 @@ def test_an_unknown_workflow_is_named(tmp_path: Path) -> None:
         pytest.raises(ConfigurationError, match="no workflow 'inbond'"),
     ):
         active.config("inbond")
+
+
+def test_opened_without_creating_a_store_not_made_yet_answers_from_the_file(
+    tmp_path: Path,
+) -> None:
+    path = _file(tmp_path, POLL)
+    with open_active_config(path, create=False) as active:
+        assert active.revisions is None
+        assert active.config("optinout").optinout.poll_interval_seconds == 7
+        assert active.differences() == []
+        assert (active.notice(WORKFLOW_NAMES), active.pending_notice(WORKFLOW_NAMES)) == (
+            None,
+            None,
+        )
+        with pytest.raises(ConfigurationError) as refused:
+            active.apply()
+        assert refused.value.code == "NO_HISTORY"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crmsync.yaml"]
+
+
+def test_opened_without_creating_an_existing_store_reads_its_history_unchanged(
+    tmp_path: Path,
+) -> None:
+    path = _file(tmp_path, BASE)
+    open_active_config(path).close()
+    path.write_text(POLL, encoding="utf-8")
+    with open_active_config(path, create=False) as active:
+        assert active.config("optinout").optinout.poll_interval_seconds != 7
+        assert [d.workflow for d in active.differences()] == list(WORKFLOW_NAMES)
+        assert len(active.history.history()) == 3
