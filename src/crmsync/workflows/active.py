@@ -255,11 +255,13 @@ class ActiveConfig:
 
     # -- changing ---------------------------------------------------------------------------
 
-    def apply(self, *, note: str | None = None) -> list[Applied]:
-        """Save the file as the next pending revision of each workflow whose latest revision
-        (pending, else active) differs from it; nothing is saved when one of them would move
-        the store (:class:`ConfigError`)."""
-        found = self.differences(latest=True)
+    def apply(
+        self, workflows: Iterable[str] = WORKFLOW_NAMES, *, note: str | None = None
+    ) -> list[Applied]:
+        """Save the file as the next pending revision of each of ``workflows`` whose latest
+        revision (pending, else active) differs from it; nothing is saved when one of them would
+        move the store (:class:`ConfigError`)."""
+        found = self.differences(workflows, latest=True)
         for item in found:
             moved = store_moved(self._check(item.revision).store, self.file)
             if moved is not None:
@@ -276,8 +278,11 @@ class ActiveConfig:
         activated = (self.history.activate(name) for name in workflows)
         return [revision for revision in activated if revision is not None]
 
-    def fast_forward(self) -> tuple[list[Applied], list[Revision]]:
-        """Make the file every workflow's active configuration, as ``crmsync run`` starts.
+    def fast_forward(
+        self, workflows: Iterable[str] = WORKFLOW_NAMES
+    ) -> tuple[list[Applied], list[Revision]]:
+        """Make the file the active configuration of ``workflows`` (every one by default), as
+        ``crmsync run`` starts them (and ``events run`` and ``optout run`` their own).
 
         Allowed only when each revision the file differs from was made by a file (seeded or
         applied): a revision edited through the API or the console is never overwritten
@@ -285,8 +290,11 @@ class ActiveConfig:
         out). Then every pending revision is activated. Returns what the file changed, and the
         revisions activated.
         """
+        workflows = tuple(workflows)
         edited = [
-            item for item in self.differences(latest=True) if item.revision.author != FILE_AUTHOR
+            item
+            for item in self.differences(workflows, latest=True)
+            if item.revision.author != FILE_AUTHOR
         ]
         if edited:
             revisions = _describe(edited)
@@ -297,8 +305,8 @@ class ActiveConfig:
                 f"export --workflow {edited[0].workflow} --output {self.path}",
                 code="CONFIG_EDITED",
             )
-        applied = self.apply(note=f"configuration file {self.path} run")
-        return applied, self.activate()
+        applied = self.apply(workflows, note=f"configuration file {self.path} run")
+        return applied, self.activate(workflows)
 
 
 def _describe(differences: Sequence[Difference]) -> str:
