@@ -56,6 +56,8 @@ class Difference:
     revision: Revision
     #: A unified diff from the revision to the file.
     diff: str
+    #: Where they differ: top-level sections, or their keys (e.g. ``inbound.mappings``).
+    sections: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """E.g. ``inbound (active revision 4 by olga, 2025-03-01 09:12 UTC)``."""
@@ -206,7 +208,8 @@ class ActiveConfig:
         if _same(self._check(revision), self.file):
             return None
         labels = (f"{workflow}: revision {revision.id}", str(self.path))
-        return Difference(workflow, revision, changes(revision.yaml, self.text, labels=labels))
+        diff = changes(revision.yaml, self.text, labels=labels)
+        return Difference(workflow, revision, diff, _sections(self._check(revision), self.file))
 
     def differences(
         self, workflows: Iterable[str] = WORKFLOW_NAMES, *, latest: bool = False
@@ -222,7 +225,9 @@ class ActiveConfig:
             return None
         waiting = [item for item in found if self._is_pending(item.workflow)]
         parts = [
-            item.describe() + (", the file being its pending revision" if item in waiting else "")
+            item.describe()
+            + f" in {', '.join(item.sections)}"
+            + (", the file being its pending revision" if item in waiting else "")
             for item in found
         ]
         said = f"{self.path} differs from the active configuration of {'; '.join(parts)}: "
@@ -315,6 +320,23 @@ def _describe(differences: Sequence[Difference]) -> str:
 
 def _same(first: Config, second: Config) -> bool:
     return first.model_dump(mode="json") == second.model_dump(mode="json")
+
+
+def _sections(first: Config, second: Config) -> tuple[str, ...]:
+    """Where two configurations differ: each top-level section, or each key of a section that
+    is a mapping (``inbound.mappings``), in the order of the configuration."""
+    before, after = first.model_dump(mode="json"), second.model_dump(mode="json")
+    found: list[str] = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys = [*old, *(k for k in new if k not in old)]
+            found += [f"{key}.{sub}" for sub in keys if old.get(sub) != new.get(sub)]
+        else:
+            found.append(key)
+    return tuple(found)
 
 
 def open_active_config(

@@ -181,3 +181,9 @@ def test_every_command_finds_what_the_api_made(
     again = runner.invoke(app, ["mapping", "replay", "subscriptions", "--config", str(path)])
     assert again.exit_code == 3  # a replay is pending already: refused, but the name is known
     assert "inbound" not in again.stderr.split("refused")[0]  # no notice about inbound
+    # The other workflows' revisions still differ from the file: the notice says exactly where.
+    status = runner.invoke(app, ["status", "--config", str(path), "--json"])
+    notice = " ".join(status.stderr.split())
+    assert "optinout (active revision 3 by file, " in notice
+    optinout = notice.split("optinout (active revision 3 by file, ")[1]
+    assert optinout.split(")", 1)[1].startswith(" in inbound.mappings")

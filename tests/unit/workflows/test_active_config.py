@@ -63,11 +63,13 @@ def test_a_changed_file_is_noticed_with_the_revision_and_both_ways_out(tmp_path:
         difference = active.difference("optinout")
         assert difference is not None
         assert "+  poll_interval_seconds: 7" in difference.diff
+        assert difference.sections == ("optinout.poll_interval_seconds",)
         notice = active.notice(["outbound"])
         assert notice is not None
         assert "\n" not in notice
         revision = active.revision("outbound")
         assert f"outbound (active revision {revision.id} by olga" in notice
+        assert ") in optinout.poll_interval_seconds: " in notice
         assert f"crmsync config apply {path}" in notice
         assert f"crmsync config export --workflow outbound --output {path}" in notice
         # The active revision is what commands use, not the file.
