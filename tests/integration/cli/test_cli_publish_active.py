@@ -8,21 +8,12 @@ import json
 from pathlib import Path
 
 import sqlalchemy as sa
+from publish_support import write_config
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
-from crmsync.workflows import open_active_config
+from crmsync.workflows import Revision, open_active_config
 
-CONFIG = """\
-store:
-  url: {url}
-{schema}
-resources:
-  - name: subscription
-    identifier: crm_id
-    fields:
-      - {{name: crm_id, type: string, length: 36}}
-"""
 #: The resource an admin adds through the console.
 ADDED = """\
   - name: membership
@@ -30,6 +21,16 @@ ADDED = """\
     fields:
       - {name: crm_id, type: string, length: 36}
 """
+
+
+def _add_in_the_console(config: Path, *, activate: bool) -> Revision:
+    """An admin adds the resource in the console (and inbound starts, when ``activate``)."""
+    text = config.read_text(encoding="utf-8")
+    with open_active_config(config) as active:
+        edit = active.history.propose("inbound", text + ADDED, author="olga", note="console")
+        if activate:
+            active.activate(["inbound"])
+    return edit
 
 
 def _publish(config: Path, *options: str) -> tuple[int, str, str]:
@@ -42,13 +43,8 @@ def _publish(config: Path, *options: str) -> tuple[int, str, str]:
 def test_publish_uses_the_active_revision_and_a_dry_run_adds_no_revision(
     tmp_path: Path, store_location: tuple[str, str | None], store_engine: sa.Engine
 ) -> None:
-    url, schema = store_location
-    config = tmp_path / "crmsync.yaml"
-    text = CONFIG.format(url=url, schema=f"  pg_schema: {schema}" if schema else "")
-    config.write_text(text, encoding="utf-8")
-    with open_active_config(config) as active:
-        edit = active.history.propose("inbound", text + ADDED, author="olga", note="console")
-        active.activate(["inbound"])
+    config = write_config(tmp_path, store_location)
+    edit = _add_in_the_console(config, activate=True)
 
     code, stdout, stderr = _publish(config, "--dry-run")
     assert code == 0, stderr
@@ -71,12 +67,8 @@ def test_publish_uses_the_active_revision_and_a_dry_run_adds_no_revision(
 def test_publish_pending_publishes_an_edit_before_the_start_that_activates_it(
     tmp_path: Path, store_location: tuple[str, str | None], store_engine: sa.Engine
 ) -> None:
-    url, schema = store_location
-    config = tmp_path / "crmsync.yaml"
-    text = CONFIG.format(url=url, schema=f"  pg_schema: {schema}" if schema else "")
-    config.write_text(text, encoding="utf-8")
-    with open_active_config(config) as active:
-        active.history.propose("inbound", text + ADDED, author="olga", note="console")
+    config = write_config(tmp_path, store_location)
+    _add_in_the_console(config, activate=False)
     code, stdout, stderr = _publish(config)
     assert code == 0, stderr
     assert "membership" not in sa.inspect(store_engine).get_table_names()

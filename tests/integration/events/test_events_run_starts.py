@@ -5,31 +5,17 @@ Each starts its own workflow only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from events_support import ENV, Crm, config_data, running
+from events_support import ENV, Crm, config_data
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
-from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.workflows import open_active_config
 
 EMAIL_OPT_OUT = {"dataverse": "donotbulkemail", "salesforce": "HasOptedOutOfEmail"}
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(params=["dataverse", "salesforce"])
-def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
-    with running(request.param, tls) as running_crm:
-        yield running_crm
 
 
 def _text(crm: Crm, folder: Path, store: tuple[str, str | None], poll: float) -> str:
