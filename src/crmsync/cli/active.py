@@ -1,6 +1,6 @@
 """The active configuration of ``--config``'s file, as every command that reads the configuration
 opens it: the workflows' active revisions, with one notice line on stderr when the file differs
-(see :mod:`crmsync.workflows.active`)."""
+(see :mod:`crmsync.workflows.active`); and as the commands that run workflows start them."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from rich.text import Text
 from crmsync.config.models import Config
 from crmsync.workflows.active import ActiveConfig, open_active_config
 
-__all__ = ["active_config", "active_configs", "open_active"]
+__all__ = ["active_config", "active_configs", "open_active", "started_configs"]
 
 
-def open_active(path: Path, workflows: Sequence[str]) -> ActiveConfig:
+def open_active(path: Path, workflows: Sequence[str], *, create: bool = True) -> ActiveConfig:
     """The file's active configuration; a notice on stderr when the file differs from the active
     revision of one of ``workflows`` (the ones the command uses), and one naming their pending
-    revisions."""
-    active = open_active_config(path)
+    revisions. Without ``create``, nothing is created (see :func:`open_active_config`)."""
+    active = open_active_config(path, create=create)
     try:
         notices = (active.notice(workflows), active.pending_notice(workflows))
     except BaseException:
@@ -42,3 +42,25 @@ def active_configs(path: Path, workflows: Sequence[str]) -> dict[str, Config]:
 def active_config(path: Path, workflow: str) -> Config:
     """The active configuration of ``workflow`` (with the notice)."""
     return active_configs(path, (workflow,))[workflow]
+
+
+def started_configs(path: Path, workflows: Sequence[str]) -> dict[str, Config]:
+    """The configuration of each of ``workflows`` as their start makes it (``crmsync run``, and
+    ``events run`` and ``optout run`` for their own): the file fast-forwarded (refused when it
+    differs from an edit made through the API or the console), then the pending revisions
+    activated, each change said on stderr."""
+    console = Console(stderr=True, soft_wrap=True)
+    with open_active_config(path) as active:
+        applied, activated = active.fast_forward(workflows)
+        for item in applied:
+            console.print(
+                Text(
+                    f"{active.path} applied as revision {item.revision.id} of "
+                    f"{item.difference.workflow} ({item.difference.summary()})"
+                )
+            )
+        for revision in activated:
+            console.print(
+                Text(f"{revision.workflow}: revision {revision.id} ({revision.note}) is now active")
+            )
+        return active.configs(workflows)

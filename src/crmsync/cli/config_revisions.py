@@ -170,7 +170,7 @@ def history(
     try:
         workflows = _workflows(workflow)
         with open_active_config(config) as active:
-            found = active.revisions.history(workflow, limit=limit)
+            found = active.history.history(workflow, limit=limit)
     except CrmsyncError as exc:
         raise _fail(exc, "config history") from None
     found = [r for r in found if r.workflow in workflows]

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from crmsync.cli.active import active_config
+from crmsync.cli.active import active_config, started_configs
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
 from crmsync.errors import CrmsyncError
@@ -90,9 +90,14 @@ def run(
     config: ConfigOption = DEFAULT,
     once: Annotated[bool, typer.Option("--once", help="Stop when nothing is pending.")] = False,
 ) -> None:
-    """Run the outbound workflow alone (until interrupted, or once)."""
+    """Run the outbound workflow alone (until interrupted, or once).
+
+    It starts as `crmsync run` starts it: the file is applied when outbound's revisions it differs
+    from came from a file (refused when edited through the API or the console), then outbound's
+    pending revision is activated.
+    """
     try:
-        cfg = active_config(config, WORKFLOW)
+        cfg = started_configs(config, (WORKFLOW,))[WORKFLOW]
 
         async def go() -> dict[str, int]:
             async with open_outbound(cfg) as workflow:

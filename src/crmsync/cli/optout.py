@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 import typer
 
-from crmsync.cli.active import active_config
+from crmsync.cli.active import active_config, started_configs
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
 from crmsync.config.models import Config
@@ -48,9 +48,14 @@ def run(
     config: ConfigOption = DEFAULT,
     once: Annotated[bool, typer.Option("--once", help="Stop when nothing is left.")] = False,
 ) -> None:
-    """Run the optinout workflow (until interrupted, or once)."""
+    """Run the optinout workflow (until interrupted, or once).
+
+    It starts as `crmsync run` starts it: the file is applied when optinout's revisions it differs
+    from came from a file (refused when edited through the API or the console), then optinout's
+    pending revision is activated.
+    """
     try:
-        cfg = active_config(config, WORKFLOW)
+        cfg = started_configs(config, (WORKFLOW,))[WORKFLOW]
 
         async def go() -> dict[str, int]:
             async with open_optinout(cfg) as workflow:

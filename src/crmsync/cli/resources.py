@@ -1,4 +1,5 @@
-"""``crmsync resources publish``: create or alter the Campaign tables of the configuration.
+"""``crmsync resources publish``: create or alter the Campaign tables of the configuration: the
+resources of inbound's active revision (with the notice when the file differs from it).
 
 Exit codes: 0 published (or nothing to do), 1 invalid configuration or database error,
 3 destructive changes refused (run again with ``--force``).
@@ -15,11 +16,10 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from crmsync.cli.config_cmds import ConfigOption, print_report
+from crmsync.cli.active import open_active
+from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import cli_console
-from crmsync.config import check_config_file
 from crmsync.errors import CrmsyncError
-from crmsync.state import ensure_store_schema
 from crmsync.store import DestructiveChangeError, PublishPlan, create_engine_for, publish
 
 __all__ = ["app"]
@@ -27,6 +27,8 @@ __all__ = ["app"]
 app = typer.Typer(help="Campaign resources (custom tables).", no_args_is_help=True)
 
 EXIT_DESTRUCTIVE = 3
+#: The workflow whose active revision's resources are published (the one that writes them).
+WORKFLOW = "inbound"
 
 
 def _plan_json(plan: PublishPlan, *, applied: bool) -> str:
@@ -63,19 +65,27 @@ def publish_cmd(
         bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending",
+            help="The resources of inbound's pending revision (when there is one), to publish "
+            "before the start that activates it.",
+        ),
+    ] = False,
 ) -> None:
-    """Create new tables, columns and indexes; refuse destructive changes unless --force."""
+    """Create new tables, columns and indexes; refuse destructive changes unless --force.
+
+    The resources are those of inbound's active revision (--pending: its pending one; the
+    file's when the store has no revision yet); --dry-run creates nothing, not even the store.
+    """
     console, errors = cli_console(), cli_console(stderr=True)
-    report = check_config_file(config)
-    if report.config is None or report.errors:
-        print_report(report, errors)
-        raise typer.Exit(1)
-    settings = report.config
     try:
+        # Opened (and upgraded) first: a store too new is refused unchanged.
+        with open_active(config, (WORKFLOW,), create=not dry_run) as active:
+            settings = active.config(WORKFLOW, latest=pending)
         engine = create_engine_for(settings.store.url, schema=settings.store.pg_schema)
         try:
-            if not dry_run:  # crmsync's own tables first: a store too new is refused unchanged
-                ensure_store_schema(engine)
             plan = publish(engine, settings.resources, force=force, dry_run=dry_run)
         finally:
             engine.dispose()

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
+from crmsync.cli.active import started_configs
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
 from crmsync.config import load_config
@@ -37,13 +36,7 @@ from crmsync.runtime.process import freeze_startup_heap
 from crmsync.state.tables import COUNTER_NAMES as COUNTER_COLUMNS
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
-from crmsync.workflows import (
-    ActiveConfig,
-    configured,
-    open_active_config,
-    run_side_by_side,
-    standard_runs,
-)
+from crmsync.workflows import WORKFLOW_NAMES, configured, run_side_by_side, standard_runs
 
 __all__ = ["counts_table", "run", "summary_table"]
 
@@ -84,26 +77,6 @@ def _check_secrets(file: Config) -> None:
     ]
     if issues:
         raise ConfigError(issues)
-
-
-def _active_configs(active: ActiveConfig, console: Console) -> dict[str, Config]:
-    """Each workflow's configuration once the file is fast-forwarded and the pending revisions
-    activated (refused when the file differs from edits made through the API or console)."""
-    applied, activated = active.fast_forward()
-    for item in applied:
-        console.print(
-            Text(
-                f"{active.path} applied as revision {item.revision.id} of "
-                f"{item.difference.workflow} ({item.difference.summary()})"
-            ),
-            soft_wrap=True,
-        )
-    for revision in activated:
-        console.print(
-            Text(f"{revision.workflow}: revision {revision.id} ({revision.note}) is now active"),
-            soft_wrap=True,
-        )
-    return active.configs()
 
 
 def counts_table(results: Mapping[str, Mapping[str, int]]) -> Table:
@@ -181,8 +154,7 @@ def run(
     )
     try:
         _check_secrets(load_config(config))
-        with open_active_config(config) as active:
-            configs = _active_configs(active, console)
+        configs = started_configs(config, WORKFLOW_NAMES)
         loaded = configs["inbound"]
         names = [m.name for m in loaded.inbound.mappings]
         bars: InboundProgress = RichProgress(names, errors) if progress else NoProgress()

@@ -32,7 +32,7 @@ async def _serve(active: ActiveConfig, host: str, port: int, start: list[str], j
     from crmsync.serving import StoppableServer
     from crmsync.workflows import Supervisor, standard_specs
 
-    engine = active.engine
+    engine = active.history.engine
     supervisor = Supervisor(engine, active.text, standard_specs(), base=active.base)
     try:
         for name in start:

@@ -20,8 +20,14 @@ from crmsync import __version__
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.config import load_config
 from crmsync.errors import CrmsyncError
-from crmsync.state import SchemaVersion, StoreTooNewError, store_schema, upgrade_store
-from crmsync.store import create_engine_for
+from crmsync.state import (
+    SchemaVersion,
+    StoreTooNewError,
+    new_store_schema,
+    store_schema,
+    upgrade_store,
+)
+from crmsync.store import create_engine_for, missing_sqlite_file
 
 __all__ = ["EXIT_TOO_NEW", "app"]
 
@@ -35,12 +41,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 @app.command("version")
 def version(config: ConfigOption = DEFAULT, as_json: JsonOption = False) -> None:
     """Show the store's schema version, this crmsync's, and the upgrades recorded."""
-    found = _run(config, lambda engine: store_schema(engine))
+    found, missing = _run(config, store_schema, create=False)
     if as_json:
-        typer.echo(json.dumps(_document(found)))
+        typer.echo(json.dumps(_document(found, missing)))
         return
     console = Console()
-    console.print(Text(f"store schema version: {found.current or 'none'} ({_state(found)})"))
+    _say_missing(console, missing)
+    console.print(
+        Text(f"store schema version: {found.current or 'none'} ({_state(found, missing)})"),
+        soft_wrap=True,
+    )
     console.print(Text(f"crmsync {__version__} knows versions up to {found.head}"))
     for migration in found.pending:
         console.print(Text(f"  pending {migration.version}: {migration.title}"))
@@ -62,13 +72,14 @@ def upgrade(
     as_json: JsonOption = False,
 ) -> None:
     """Bring crmsync's own tables to this crmsync's version (back the store up first)."""
-    found = _run(config, store_schema if dry_run else upgrade_store)
+    found, missing = _run(config, store_schema if dry_run else upgrade_store, create=not dry_run)
     if found.too_new:
         _refuse(found.refusal())
     if as_json:
-        typer.echo(json.dumps(_document(found) | {"dry_run": dry_run}))
+        typer.echo(json.dumps(_document(found, missing) | {"dry_run": dry_run}))
         return
     console = Console()
+    _say_missing(console, missing)
     if not found.pending:
         console.print(Text(f"the store is at {found.head}: nothing to do"))
         return
@@ -81,9 +92,19 @@ def upgrade(
         console.print(Text(f"upgraded from {found.current or 'none'} to {found.head}"))
 
 
-def _run(config: Path, action: Any) -> SchemaVersion:
+def _say_missing(console: Console, missing: Path | None) -> None:
+    if missing is not None:
+        console.print(Text(f"no store yet at {missing}"), soft_wrap=True)
+
+
+def _run(config: Path, action: Any, *, create: bool) -> tuple[SchemaVersion, Path | None]:
+    """``action`` on the store of ``config``, and ``None``; without ``create``, a SQLite file
+    that does not exist is left so: where a new store stands, and the file's path."""
     try:
         loaded = load_config(config)
+        missing = None if create else missing_sqlite_file(loaded.store.url)
+        if missing is not None:
+            return new_store_schema(), missing
         engine = create_engine_for(loaded.store.url, schema=loaded.store.pg_schema)
         try:
             found: SchemaVersion = action(engine)
@@ -97,7 +118,7 @@ def _run(config: Path, action: Any) -> SchemaVersion:
     except SQLAlchemyError as exc:
         Console(stderr=True).print("[red]database error[/red]:", Text(str(exc)))
         raise typer.Exit(1) from None
-    return found
+    return found, None
 
 
 def _refuse(exc: StoreTooNewError) -> NoReturn:
@@ -105,7 +126,9 @@ def _refuse(exc: StoreTooNewError) -> NoReturn:
     raise typer.Exit(EXIT_TOO_NEW)
 
 
-def _state(found: SchemaVersion) -> str:
+def _state(found: SchemaVersion, missing: Path | None) -> str:
+    if missing is not None:
+        return "no store yet: made at the newest version by the first command that opens it"
     if found.too_new:
         return "newer than this crmsync"
     if not found.pending:
@@ -115,12 +138,13 @@ def _state(found: SchemaVersion) -> str:
     return f"{len(found.pending)} migration(s) pending: upgraded when opened"
 
 
-def _document(found: SchemaVersion) -> dict[str, Any]:
+def _document(found: SchemaVersion, missing: Path | None) -> dict[str, Any]:
     return {
+        "exists": missing is None,
         "version": found.current,
         "head": found.head,
         "release": __version__,
-        "state": _state(found),
+        "state": _state(found, missing),
         "too_new": found.too_new,
         "unversioned": found.unversioned,
         "pending": [{"version": m.version, "title": m.title} for m in found.pending],

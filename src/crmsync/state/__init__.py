@@ -19,6 +19,7 @@ from crmsync.state.upgrade import (
     Migration,
     SchemaVersion,
     ensure_store_schema,
+    new_store_schema,
     store_schema,
     upgrade_store,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "Tombstones",
     "WorkflowStatuses",
     "ensure_store_schema",
+    "new_store_schema",
     "store_schema",
     "upgrade_store",
 ]

@@ -5,6 +5,7 @@ A request moves pending → taken (at most one pending per mapping).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,16 +77,19 @@ class Replays(StatePart):
             ).first()
             if row is None:
                 pending = conn.scalar(sa.select(t.c.requested_at).where(t.c.mapping == mapping))
-                when = pending.isoformat() if pending is not None else "earlier"
-                raise ReplayRefused(
-                    f"a replay of '{mapping}' is already pending (requested {when});"
-                    " it runs at the next start of inbound",
-                    code="REPLAY_PENDING",
-                    mapping=mapping,
-                    value=None,
-                    limit=None,
-                )
+                raise _already_pending(mapping, pending)
         return _replay(row)
+
+    def refuse_if_pending(self, mapping: str) -> None:
+        """Refuse (:class:`ReplayRefused`, ``REPLAY_PENDING``) when a replay of ``mapping`` is
+        pending already: checked before the limits are measured (counting the CRM table needs
+        the CRM), and again by :meth:`request`, which alone is safe from a concurrent one."""
+        t = self.tables.replays
+        query = sa.select(t.c.requested_at).where(t.c.mapping == mapping, t.c.status == "pending")
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is not None:
+            raise _already_pending(mapping, row.requested_at)
 
     def pending(self) -> list[ReplayRequest]:
         t = self.tables.replays
@@ -105,6 +109,18 @@ class Replays(StatePart):
                 .returning(*t.c)
             ).first()
         return None if row is None else _replay(row)
+
+
+def _already_pending(mapping: str, requested_at: datetime | None) -> ReplayRefused:
+    when = requested_at.isoformat() if requested_at is not None else "earlier"
+    return ReplayRefused(
+        f"a replay of '{mapping}' is already pending (requested {when});"
+        " it runs at the next start of inbound",
+        code="REPLAY_PENDING",
+        mapping=mapping,
+        value=None,
+        limit=None,
+    )
 
 
 def _replay(row: sa.Row[Any]) -> ReplayRequest:

@@ -40,6 +40,7 @@ __all__ = [
     "Migration",
     "SchemaVersion",
     "ensure_store_schema",
+    "new_store_schema",
     "store_schema",
     "upgrade_store",
 ]
@@ -119,6 +120,14 @@ def store_schema(engine: sa.Engine) -> SchemaVersion:
         return _schema_version(conn)
 
 
+def new_store_schema() -> SchemaVersion:
+    """Where a store not made yet would stand: no version, every migration pending (what a
+    read-only command says instead of opening, and so creating, a SQLite file)."""
+    return SchemaVersion(
+        current=None, head=_head(), pending=_pending(None), unversioned=False, upgrades=()
+    )
+
+
 def upgrade_store(engine: sa.Engine) -> SchemaVersion:
     """Run the pending migrations in one schema transaction; the version found before them.
     Raises :class:`StoreTooNewError`, changing nothing, for a store a newer crmsync upgraded."""
@@ -139,15 +148,8 @@ def upgrade_store(engine: sa.Engine) -> SchemaVersion:
 def _schema_version(conn: sa.Connection) -> SchemaVersion:
     context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
     current = context.get_current_revision()
-    script = _script()
-    head = script.get_current_head()
-    assert head is not None
-    pending: tuple[Migration, ...] = ()
-    if current is None or current in _known_versions():
-        revisions = script.iterate_revisions(head, current or "base")
-        pending = tuple(
-            Migration(r.revision, r.doc or "") for r in reversed(list(revisions)) if r is not None
-        )
+    head = _head()
+    pending = _pending(current) if current is None or current in _known_versions() else ()
     tables = set(sa.inspect(conn).get_table_names())
     return SchemaVersion(
         current=current,
@@ -155,6 +157,20 @@ def _schema_version(conn: sa.Connection) -> SchemaVersion:
         pending=pending,
         unversioned=current is None and bool(tables & OWN_TABLES),
         upgrades=tuple(last_upgrades(conn)),
+    )
+
+
+def _head() -> str:
+    head = _script().get_current_head()
+    assert head is not None
+    return head
+
+
+def _pending(current: str | None) -> tuple[Migration, ...]:
+    """The migrations from ``current`` (``None``: a new store) to the head, oldest first."""
+    revisions = _script().iterate_revisions(_head(), current or "base")
+    return tuple(
+        Migration(r.revision, r.doc or "") for r in reversed(list(revisions)) if r is not None
     )
 
 

@@ -9,7 +9,12 @@ changes), ``schema`` (schema work one at a time: crmsync's own tables, publishin
 here, and definitions generated from CRM metadata, are :mod:`crmsync.mapping`'s.
 """
 
-from crmsync.store.engine import DEFAULT_STORE_URL, create_engine_for, parse_store_url
+from crmsync.store.engine import (
+    DEFAULT_STORE_URL,
+    create_engine_for,
+    missing_sqlite_file,
+    parse_store_url,
+)
 from crmsync.store.errors import (
     DestructiveChangeError,
     InvalidIdentifierError,
@@ -54,6 +59,7 @@ __all__ = [
     "delete_by_keys",
     "delete_versioned",
     "identifier_problem",
+    "missing_sqlite_file",
     "parse_store_url",
     "plan_publish",
     "publish",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "begin_writing",
     "create_engine_for",
+    "missing_sqlite_file",
     "parse_store_url",
     "write_transaction",
 ]
@@ -51,6 +53,21 @@ def parse_store_url(url: str | URL) -> URL:
             "or postgresql+psycopg://USER@HOST/DB"
         )
     return parsed
+
+
+def missing_sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite store that does not exist yet (opening the store would create it),
+    for the commands that must create nothing; ``None`` for a store that exists, an in-memory
+    one, or PostgreSQL."""
+    parsed = parse_store_url(url)
+    if (
+        _DRIVERS[parsed.drivername] != "sqlite"
+        or parsed.database in (None, "", ":memory:")
+        or "uri" in parsed.query
+    ):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
 
 
 def create_engine_for(url: str | URL, *, schema: str | None = None, **kwargs: Any) -> sa.Engine:

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 import sqlalchemy as sa
 
+from crmsync.store.engine import missing_sqlite_file
 from crmsync.store.errors import DestructiveChangeError
 from crmsync.store.registry import published_definitions
 from crmsync.store.resources import FieldDefinition, ResourceDefinition
@@ -223,15 +223,7 @@ def _index_changes(inspector: sa.Inspector, table: sa.Table) -> list[SchemaChang
 def _read_only(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection that only reads (its transaction is rolled back): the store's, or an empty
     database in memory for a SQLite file not made yet, which connecting would create."""
-    url = engine.url
-    path = url.database
-    unmade = (
-        engine.dialect.name == "sqlite"
-        and path not in (None, "", ":memory:")
-        and "uri" not in url.query
-        and not Path(str(path)).exists()
-    )
-    if not unmade:
+    if missing_sqlite_file(engine.url) is None:
         with engine.connect() as conn:
             yield conn
         return

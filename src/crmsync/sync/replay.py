@@ -1,7 +1,8 @@
 """A replay request of one inbound mapping (SPEC §3.6), checked against its limits: the inbound
 backlog and the CRM table's row count, each measured only as far as the limit.
 
-A limit exceeded or a replay already pending is a refusal (:class:`ReplayRefused`). A CRM that
+A limit exceeded or a replay already pending is a refusal (:class:`ReplayRefused`); a pending
+one is found before anything is measured. A CRM that
 cannot be reached (nor its token endpoint), refuses the credentials or fails the count is not:
 the request is not recorded and can be made again once the CRM answers
 (:class:`~crmsync.errors.TransientError`, the connector's error as its cause)."""
@@ -47,8 +48,9 @@ async def request_replay(
     queue = open_queue(config)
     connector = opener(mapping.connection, config.connections[mapping.connection], environ)
     try:
-        backlog = await queue.backlog()
         state = StateStore(engine)
+        state.replays.refuse_if_pending(name)  # whether or not the CRM answers
+        backlog = await queue.backlog()
         backlog += state.parked.count()
         rows = 0
         if backlog < limit_backlog:

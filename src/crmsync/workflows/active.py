@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from crmsync.config import ConfigError, check_config_text, load_config
 from crmsync.config.models import Config
 from crmsync.errors import ConfigurationError
-from crmsync.store import create_engine_for
+from crmsync.store import create_engine_for, missing_sqlite_file
 from crmsync.workflows.revisions import (
     WORKFLOW_NAMES,
     Revision,
@@ -56,6 +56,8 @@ class Difference:
     revision: Revision
     #: A unified diff from the revision to the file.
     diff: str
+    #: Where they differ: top-level sections, or their keys (e.g. ``inbound.mappings``).
+    sections: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """E.g. ``inbound (active revision 4 by olga, 2025-03-01 09:12 UTC)``."""
@@ -93,20 +95,30 @@ class ActiveConfig:
         path: Path,
         text: str,
         file: Config,
-        engine: sa.Engine,
+        engine: sa.Engine | None,
         *,
         environ: Mapping[str, str] | None = None,
+        create: bool = True,
     ) -> None:
         self.path = path
         #: The file's text, as written: the first revision of a workflow that has none.
         self.text = text
         #: The file's configuration, its relative paths resolved against its folder.
         self.file = file
+        #: ``None``: opened without creating, on a SQLite file that does not exist yet.
         self.engine = engine
         self.environ = environ
         self.base = path.absolute().parent
-        self.revisions = RevisionStore(engine)
         self._checked: dict[int, Config] = {}
+        #: The store's revisions; ``None`` when opened without creating a store that has no
+        #: history yet (the file is then every workflow's configuration).
+        self.revisions: RevisionStore | None = None
+        if engine is None:
+            return
+        if not create:
+            self.revisions = RevisionStore.existing(engine)
+            return
+        self.revisions = RevisionStore(engine)
         for name in WORKFLOW_NAMES:
             self.revisions.seed(name, text)
 
@@ -122,26 +134,51 @@ class ActiveConfig:
         self.close()
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    @property
+    def history(self) -> RevisionStore:
+        """The store's revisions, to change or list (:class:`ConfigurationError` when opened
+        without creating a store that has none)."""
+        if self.revisions is None:
+            raise ConfigurationError(
+                f"the store of {self.path} has no configuration history yet",
+                code="NO_HISTORY",
+            )
+        return self.revisions
 
     # -- reading ----------------------------------------------------------------------------
 
     def revision(self, workflow: str, *, latest: bool = False) -> Revision:
         """The workflow's active revision (``latest``: its pending one when it has one)."""
+        found = self._found(workflow, latest=latest)
+        if found is None:
+            raise ConfigurationError(
+                f"the store of {self.path} has no revision of {workflow} yet",
+                code="NO_HISTORY",
+            )
+        return found
+
+    def _found(self, workflow: str, *, latest: bool) -> Revision | None:
+        """:meth:`revision`, or ``None`` when the store has none (opened without creating)."""
         if workflow not in WORKFLOW_NAMES:
             known = ", ".join(WORKFLOW_NAMES)
             raise ConfigurationError(
                 f"there is no workflow '{workflow}' (workflows: {known})", code="UNKNOWN_WORKFLOW"
             )
-        found = self.revisions.latest(workflow) if latest else self.revisions.active(workflow)
-        assert found is not None  # seeded on open
-        return found
+        if self.revisions is None:
+            return None
+        return self.revisions.latest(workflow) if latest else self.revisions.active(workflow)
 
     def config(self, workflow: str, *, latest: bool = False) -> Config:
         """The configuration the workflow runs on: its active revision (``latest``: with its
-        pending edits), on the file's store."""
-        checked = self._check(self.revision(workflow, latest=latest))
-        return checked.model_copy(update={"store": self.file.store})
+        pending edits), on the file's store; the file when the store has no revision yet
+        (opened without creating)."""
+        revision = self._found(workflow, latest=latest)
+        if revision is None:
+            return self.file
+        return self._check(revision).model_copy(update={"store": self.file.store})
 
     def configs(self, workflows: Iterable[str] = WORKFLOW_NAMES) -> dict[str, Config]:
         """:meth:`config` of each workflow, by name."""
@@ -163,12 +200,16 @@ class ActiveConfig:
 
     def difference(self, workflow: str, *, latest: bool = False) -> Difference | None:
         """How the file differs from the workflow's active (``latest``: pending, else active)
-        revision; ``None`` when it does not."""
-        revision = self.revision(workflow, latest=latest)
+        revision; ``None`` when it does not, or the store has no revision yet (opened without
+        creating)."""
+        revision = self._found(workflow, latest=latest)
+        if revision is None:
+            return None
         if _same(self._check(revision), self.file):
             return None
         labels = (f"{workflow}: revision {revision.id}", str(self.path))
-        return Difference(workflow, revision, changes(revision.yaml, self.text, labels=labels))
+        diff = changes(revision.yaml, self.text, labels=labels)
+        return Difference(workflow, revision, diff, _sections(self._check(revision), self.file))
 
     def differences(
         self, workflows: Iterable[str] = WORKFLOW_NAMES, *, latest: bool = False
@@ -184,7 +225,9 @@ class ActiveConfig:
             return None
         waiting = [item for item in found if self._is_pending(item.workflow)]
         parts = [
-            item.describe() + (", the file being its pending revision" if item in waiting else "")
+            item.describe()
+            + f" in {', '.join(item.sections)}"
+            + (", the file being its pending revision" if item in waiting else "")
             for item in found
         ]
         said = f"{self.path} differs from the active configuration of {'; '.join(parts)}: "
@@ -201,7 +244,10 @@ class ActiveConfig:
 
     def pending_notice(self, workflows: Iterable[str]) -> str | None:
         """One line naming the pending revisions of ``workflows`` (edits not in effect yet)."""
-        found = [r for r in map(self.revisions.pending, workflows) if r is not None]
+        revisions = self.revisions
+        if revisions is None:
+            return None
+        found = [r for r in map(revisions.pending, workflows) if r is not None]
         if not found:
             return None
         listed = "; ".join(f"{r.workflow}: revision {r.id} by {r.author} ({r.note})" for r in found)
@@ -209,22 +255,24 @@ class ActiveConfig:
 
     def _is_pending(self, workflow: str) -> bool:
         """Whether the file is the workflow's pending revision."""
-        pending = self.revisions.pending(workflow)
+        pending = self.history.pending(workflow)
         return pending is not None and _same(self._check(pending), self.file)
 
     # -- changing ---------------------------------------------------------------------------
 
-    def apply(self, *, note: str | None = None) -> list[Applied]:
-        """Save the file as the next pending revision of each workflow whose latest revision
-        (pending, else active) differs from it; nothing is saved when one of them would move
-        the store (:class:`ConfigError`)."""
-        found = self.differences(latest=True)
+    def apply(
+        self, workflows: Iterable[str] = WORKFLOW_NAMES, *, note: str | None = None
+    ) -> list[Applied]:
+        """Save the file as the next pending revision of each of ``workflows`` whose latest
+        revision (pending, else active) differs from it; nothing is saved when one of them would
+        move the store (:class:`ConfigError`)."""
+        found = self.differences(workflows, latest=True)
         for item in found:
             moved = store_moved(self._check(item.revision).store, self.file)
             if moved is not None:
                 raise ConfigError([replace(moved, source=str(self.path))])
         text = note or f"configuration file {self.path} applied"
-        propose = self.revisions.propose
+        propose = self.history.propose
         return [
             Applied(item, propose(item.workflow, self.text, author=FILE_AUTHOR, note=text))
             for item in found
@@ -232,11 +280,14 @@ class ActiveConfig:
 
     def activate(self, workflows: Iterable[str] = WORKFLOW_NAMES) -> list[Revision]:
         """Make each workflow's pending revision its active one (what starting it does)."""
-        activated = (self.revisions.activate(name) for name in workflows)
+        activated = (self.history.activate(name) for name in workflows)
         return [revision for revision in activated if revision is not None]
 
-    def fast_forward(self) -> tuple[list[Applied], list[Revision]]:
-        """Make the file every workflow's active configuration, as ``crmsync run`` starts.
+    def fast_forward(
+        self, workflows: Iterable[str] = WORKFLOW_NAMES
+    ) -> tuple[list[Applied], list[Revision]]:
+        """Make the file the active configuration of ``workflows`` (every one by default), as
+        ``crmsync run`` starts them (and ``events run`` and ``optout run`` their own).
 
         Allowed only when each revision the file differs from was made by a file (seeded or
         applied): a revision edited through the API or the console is never overwritten
@@ -244,8 +295,11 @@ class ActiveConfig:
         out). Then every pending revision is activated. Returns what the file changed, and the
         revisions activated.
         """
+        workflows = tuple(workflows)
         edited = [
-            item for item in self.differences(latest=True) if item.revision.author != FILE_AUTHOR
+            item
+            for item in self.differences(workflows, latest=True)
+            if item.revision.author != FILE_AUTHOR
         ]
         if edited:
             revisions = _describe(edited)
@@ -256,8 +310,8 @@ class ActiveConfig:
                 f"export --workflow {edited[0].workflow} --output {self.path}",
                 code="CONFIG_EDITED",
             )
-        applied = self.apply(note=f"configuration file {self.path} run")
-        return applied, self.activate()
+        applied = self.apply(workflows, note=f"configuration file {self.path} run")
+        return applied, self.activate(workflows)
 
 
 def _describe(differences: Sequence[Difference]) -> str:
@@ -268,17 +322,42 @@ def _same(first: Config, second: Config) -> bool:
     return first.model_dump(mode="json") == second.model_dump(mode="json")
 
 
+def _sections(first: Config, second: Config) -> tuple[str, ...]:
+    """Where two configurations differ: each top-level section, or each key of a section that
+    is a mapping (``inbound.mappings``), in the order of the configuration."""
+    before, after = first.model_dump(mode="json"), second.model_dump(mode="json")
+    found: list[str] = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys = [*old, *(k for k in new if k not in old)]
+            found += [f"{key}.{sub}" for sub in keys if old.get(sub) != new.get(sub)]
+        else:
+            found.append(key)
+    return tuple(found)
+
+
 def open_active_config(
-    path: str | Path, *, environ: Mapping[str, str] | None = None
+    path: str | Path, *, environ: Mapping[str, str] | None = None, create: bool = True
 ) -> ActiveConfig:
     """Load the configuration file at ``path``, open its store and seed the revision history of
-    each workflow that has none with the file (:class:`ConfigError` lists a bad file's errors)."""
+    each workflow that has none with the file (:class:`ConfigError` lists a bad file's errors).
+
+    Without ``create`` nothing is created, seeded nor upgraded (for the commands that only
+    read, or plan): a SQLite file that does not exist yet is not opened, a store without a
+    revision history is not given one; either way the file is every workflow's configuration.
+    """
     path = Path(path)
     file = load_config(path, environ=environ)
     text = path.read_text(encoding="utf-8")
-    engine = create_engine_for(file.store.url, schema=file.store.pg_schema)
+    url, schema = file.store.url, file.store.pg_schema
+    unmade = not create and missing_sqlite_file(url) is not None
+    engine = None if unmade else create_engine_for(url, schema=schema)
     try:
-        return ActiveConfig(path, text, file, engine, environ=environ)
+        return ActiveConfig(path, text, file, engine, environ=environ, create=create)
     except BaseException:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
         raise

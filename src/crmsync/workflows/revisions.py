@@ -25,7 +25,7 @@ import yaml
 from crmsync.config.defaults import without_defaults
 from crmsync.config.errors import ConfigIssue
 from crmsync.config.models import Config, StoreConfig
-from crmsync.state.upgrade import ensure_store_schema
+from crmsync.state.upgrade import ensure_store_schema, store_schema
 from crmsync.store.engine import write_transaction
 from crmsync.store.types import UtcDateTime
 
@@ -40,6 +40,8 @@ __all__ = [
     "store_moved",
 ]
 
+#: The table of the revisions, one of crmsync's own.
+REVISIONS_TABLE = "crmsync_config_revisions"
 #: The workflows, each with its own chain of revisions.
 WORKFLOW_NAMES = ("inbound", "outbound", "optinout")
 #: The workflow whose active configuration gives job runs their connections.
@@ -100,7 +102,7 @@ class Revision:
 
 def _table(metadata: sa.MetaData) -> sa.Table:
     return sa.Table(
-        "crmsync_config_revisions",
+        REVISIONS_TABLE,
         metadata,
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
         sa.Column("workflow", sa.String(64), nullable=False, index=True),
@@ -115,12 +117,31 @@ def _table(metadata: sa.MetaData) -> sa.Table:
 class RevisionStore:
     """The ``crmsync_config_revisions`` table in ``engine``'s database, upgraded on open."""
 
-    def __init__(self, engine: sa.Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        upgrade: bool = True,
+    ) -> None:
         self.engine = engine
         self._clock = clock
         metadata = sa.MetaData()
         self.table = _table(metadata)
-        ensure_store_schema(engine)
+        if upgrade:
+            ensure_store_schema(engine)
+
+    @classmethod
+    def existing(cls, engine: sa.Engine) -> RevisionStore | None:
+        """The history in ``engine``'s store, to read only (nothing created nor upgraded);
+        ``None`` when the store has none yet. Raises
+        :class:`~crmsync.state.errors.StoreTooNewError` for a store a newer crmsync upgraded."""
+        found = store_schema(engine)
+        if found.too_new:
+            raise found.refusal()
+        if not sa.inspect(engine).has_table(REVISIONS_TABLE):
+            return None
+        return cls(engine, upgrade=False)
 
     def seed(self, workflow: str, yaml_text: str) -> Revision:
         """The active revision of ``workflow``; the configuration file's text when it has none."""

@@ -1,5 +1,5 @@
 """What the REST API (and so the console) changes is what every command sees: a mapping and the
-outbound switches saved through the API over a Dataverse emulator, on both stores, then the
+outbound switches saved through the API over each CRM's emulator, on both stores, then the
 command line run against the same configuration file and store."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,48 +22,71 @@ from crmsync.cli.main import app
 from crmsync.config.models import Config
 from crmsync.emulators.common.server import BackgroundServer
 from crmsync.emulators.common.tls import TlsFiles, generate
-from crmsync.emulators.dataverse.app import create_emulator
+from crmsync.emulators.dataverse.app import create_emulator as create_dataverse
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
+from crmsync.emulators.salesforce.app import create_emulator as create_salesforce
+from crmsync.emulators.salesforce.config import SalesforceEmulatorSettings
 from crmsync.workflows import WORKFLOW_NAMES, open_active_config
 from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
 
 CLIENT_ID = "6f1c2d4e-0000-4000-8000-0000000c0f19"
 SECRET = "config-cli-secret"
-SUBSCRIPTIONS = {
-    "name": "subscriptions",
-    "connection": "dyn",
-    "crm_table": "contact",
-    "resource": "profile",
-    "primary_key": {"campaign": "external_id"},
-    "fields": [{"crm": "firstname", "campaign": "first_name"}],
-}
+#: The contact table and a name field of each CRM.
+CONTACTS = {"dataverse": ("contact", "firstname"), "salesforce": ("Contact", "FirstName")}
 SWITCHES = {"send": True, "open": False, "click": False, "bounce": False}
 
 
-@pytest.fixture(scope="module")
-def dataverse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TlsFiles]]:
+@dataclass(frozen=True)
+class Crm:
+    kind: str
+    url: str
+    tls: TlsFiles
+
+    def connection(self) -> str:
+        """The connection ``dyn`` of the configuration file, on this CRM."""
+        authority = f"\n    authority: {self.url}/tenant" if self.kind == "dataverse" else ""
+        return f"""    kind: {self.kind}
+    url: {self.url}{authority}
+    client_id: {CLIENT_ID}
+    client_secret_env: CONFIG_CLI_SECRET
+    ca_bundle: {self.tls.ca}"""
+
+    def mapping(self) -> dict[str, object]:
+        table, field = CONTACTS[self.kind]
+        return {
+            "name": "subscriptions",
+            "connection": "dyn",
+            "crm_table": table,
+            "resource": "profile",
+            "primary_key": {"campaign": "external_id"},
+            "fields": [{"crm": field, "campaign": "first_name"}],
+        }
+
+
+@pytest.fixture(scope="module", params=["dataverse", "salesforce"])
+def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
     tls = generate([]).write(tmp_path_factory.mktemp("config-cli-tls"))
-    emulator = create_emulator(
-        DataverseEmulatorSettings(
-            client_id=CLIENT_ID, client_secret=SecretStr(SECRET), seed_contacts=3
+    secret = SecretStr(SECRET)
+    emulator = (
+        create_dataverse(
+            DataverseEmulatorSettings(client_id=CLIENT_ID, client_secret=secret, seed_contacts=3)
+        )
+        if request.param == "dataverse"
+        else create_salesforce(
+            SalesforceEmulatorSettings(client_id=CLIENT_ID, client_secret=secret, seed_contacts=3)
         )
     )
     with BackgroundServer(emulator.app, tls=tls) as server:
-        yield server.url, tls
+        yield Crm(request.param, server.url, tls)
     emulator.close()
 
 
-def _config_text(url: str, ca: Path, store: tuple[str, str | None]) -> str:
+def _config_text(crm: Crm, store: tuple[str, str | None]) -> str:
     schema = f"\n  pg_schema: {store[1]}" if store[1] else ""
     return f"""version: 1
 connections:
   dyn:
-    kind: dataverse
-    url: {url}
-    authority: {url}/tenant
-    client_id: {CLIENT_ID}
-    client_secret_env: CONFIG_CLI_SECRET
-    ca_bundle: {ca}
+{crm.connection()}
 store:
   url: {store[0]}{schema}
 outbound:
@@ -79,7 +103,7 @@ async def _no_backlog(_config: Config) -> int:
     return 0
 
 
-async def _edit_through_the_api(path: Path) -> None:
+async def _edit_through_the_api(path: Path, crm: Crm) -> None:
     """What ``crmsync serve`` does with the file, then an admin's edits and the starts that make
     them active (the workflows themselves are stand-ins: only the configuration matters)."""
     spec = WorkflowSpec(run=_until_stopped, backlog=_no_backlog)  # type: ignore[arg-type]
@@ -99,7 +123,7 @@ async def _edit_through_the_api(path: Path) -> None:
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", headers=headers
         ) as api:
-            created = await api.post("/api/mappings", json=SUBSCRIPTIONS)
+            created = await api.post("/api/mappings", json=crm.mapping())
             assert created.status_code == 201, created.text
             switched = await api.put("/api/events/settings", json=SWITCHES)
             assert switched.status_code == 200, switched.text
@@ -114,21 +138,20 @@ async def _edit_through_the_api(path: Path) -> None:
 
 def test_every_command_finds_what_the_api_made(
     tmp_path: Path,
-    dataverse: tuple[str, TlsFiles],
+    crm: Crm,
     store_location: tuple[str, str | None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CONFIG_CLI_SECRET", SECRET)
-    url, tls = dataverse
     path = tmp_path / "crmsync.yaml"
-    path.write_text(_config_text(url, tls.ca, store_location), encoding="utf-8")
+    path.write_text(_config_text(crm, store_location), encoding="utf-8")
     runner = CliRunner()
     # Before: the file's configuration, no mapping, sends off.
     before = runner.invoke(app, ["status", "--config", str(path), "--json"])
     assert before.exit_code == 0, before.output
     assert json.loads(before.stdout)["mappings"] == {}
 
-    asyncio.run(_edit_through_the_api(path))
+    asyncio.run(_edit_through_the_api(path, crm))
 
     status = runner.invoke(app, ["status", "--config", str(path), "--json"])
     assert status.exit_code == 0, status.output
@@ -158,3 +181,9 @@ def test_every_command_finds_what_the_api_made(
     again = runner.invoke(app, ["mapping", "replay", "subscriptions", "--config", str(path)])
     assert again.exit_code == 3  # a replay is pending already: refused, but the name is known
     assert "inbound" not in again.stderr.split("refused")[0]  # no notice about inbound
+    # The other workflows' revisions still differ from the file: the notice says exactly where.
+    status = runner.invoke(app, ["status", "--config", str(path), "--json"])
+    notice = " ".join(status.stderr.split())
+    assert "optinout (active revision 3 by file, " in notice
+    optinout = notice.split("optinout (active revision 3 by file, ")[1]
+    assert optinout.split(")", 1)[1].startswith(" in inbound.mappings")

@@ -236,6 +236,11 @@ async def test_a_replay_asked_while_the_crm_is_down_is_502_and_records_nothing(
             assert crm.url.removeprefix("https://") in detail  # where it could not reach
             assert detail.endswith("no replay was recorded: ask again once the CRM answers")
             assert state.replays.pending() == []
+            # A replay pending already is said so, the CRM down or not (never counted).
+            state.replays.request("people", backlog=0, table_rows=0)
+            pending = await operator.post("/api/mappings/people/replay")
+            assert (pending.status_code, pending.json()["code"]) == (409, "REPLAY_PENDING")
+            assert len(state.replays.pending()) == 1
             engine.dispose()
     finally:
         crm.stop()

@@ -6,31 +6,18 @@ import json
 from pathlib import Path
 
 import sqlalchemy as sa
+from publish_support import write_config
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
 from crmsync.store import create_engine_for
-
-CONFIG = """\
-store:
-  url: {url}
-{schema}
-resources:
-  - name: subscription
-    identifier: crm_id
-    fields:
-      - {{name: crm_id, type: string, length: 36}}
-"""
 
 
 def test_a_dry_run_makes_no_file_and_no_table(
     tmp_path: Path, store_location: tuple[str, str | None]
 ) -> None:
     url, schema = store_location
-    config = tmp_path / "crmsync.yaml"
-    config.write_text(
-        CONFIG.format(url=url, schema=f"  pg_schema: {schema}" if schema else ""), encoding="utf-8"
-    )
+    config = write_config(tmp_path, store_location)
     result = CliRunner().invoke(
         app, ["resources", "publish", "--config", str(config), "--dry-run", "--json"]
     )

@@ -12,31 +12,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
-from events_support import ENV, Crm, add_profiles, config_data, make_event, running
+from events_support import ENV, Crm, add_profiles, config_data, make_event
 
-from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.events import record_events
 from crmsync.events.tables import EVENT_TABLES
 from crmsync.store import create_engine_for
 
 COUNT = 400
 CRMSYNC = [sys.executable, "-m", "crmsync"]
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(params=["dataverse", "salesforce"])
-def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
-    with running(request.param, tls) as running_crm:
-        yield running_crm
 
 
 def settled(engine: sa.Engine) -> int:

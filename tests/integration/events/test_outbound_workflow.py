@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from events_support import ENV, Crm, add_profiles, make_config, make_event, running
+from events_support import ENV, Crm, add_profiles, make_config, make_event
 
 from crmsync.config.models import Config
-from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.events import record_events
 from crmsync.events.outbound import OutboundWorkflow, lifetime_counts
 from crmsync.events.runner import open_outbound
@@ -19,17 +18,6 @@ from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
 
 TYPES = ("send", "open", "click", "bounce")
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(params=["dataverse", "salesforce"])
-def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
-    with running(request.param, tls) as running_crm:
-        yield running_crm
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
-from events_support import ENV, Crm, add_profiles, config_data, make_event, running
+from events_support import ENV, Crm, add_profiles, config_data, make_event
 
-from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.events import record_events
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.tables import OUTBOX
@@ -24,17 +21,6 @@ from crmsync.store import build_metadata, create_engine_for, definitions_with_pr
 
 CRMSYNC = [sys.executable, "-m", "crmsync"]
 EMAIL_OPT_OUT = {"dataverse": "donotbulkemail", "salesforce": "HasOptedOutOfEmail"}
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(params=["dataverse", "salesforce"])
-def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
-    with running(request.param, tls) as running_crm:
-        yield running_crm
 
 
 def crmsync(*args: str) -> subprocess.CompletedProcess[str]:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
+from crmsync.workflows import open_active_config
 
 runner = CliRunner()
 
@@ -52,6 +53,13 @@ def test_destructive_change_is_refused_then_forced(tmp_path: Path) -> None:
     path = write(tmp_path, "      - {name: level, type: string}")
     assert publish(path)[0] == 0
     path = write(tmp_path)
+    # The active revision is published, not the file: it still has the column.
+    code, output = publish(path, "--json")
+    assert code == 0
+    assert json.loads(output.split("\n", 1)[1]) == {"applied": True, "changes": []}
+    assert "notice:" in output
+    with open_active_config(path) as active:
+        active.fast_forward()  # what the next start of the workflows does
     code, output = publish(path)
     assert code == 3
     assert "drop column subscription.level" in output

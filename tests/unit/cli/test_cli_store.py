@@ -40,9 +40,30 @@ def _version(config: Path) -> str | None:
 def test_dry_run_lists_the_migrations_and_changes_nothing(config: Path) -> None:
     done = CliRunner().invoke(app, ["store", "upgrade", "--config", str(config), "--dry-run"])
     assert done.exit_code == 0, done.output
+    assert f"no store yet at {config.parent / 'store.db'}" in done.output
     assert "would run 0001_baseline" in done.output
     assert "nothing was changed" in done.output
+    assert sorted(p.name for p in config.parent.iterdir()) == ["crmsync.yaml"]
     assert _version(config) is None
+
+
+def test_version_and_a_dry_run_create_no_sqlite_file(config: Path) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(app, ["store", "version", "--config", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert f"no store yet at {config.parent / 'store.db'}" in shown.output
+    assert "store schema version: none (no store yet" in shown.output
+    for command in (["version"], ["upgrade", "--dry-run"]):
+        done = runner.invoke(app, ["store", *command, "--config", str(config), "--json"])
+        assert done.exit_code == 0, done.output
+        document = json.loads(done.stdout)
+        assert (document["exists"], document["version"]) == (False, None)
+        assert document["pending"][-1]["version"] == document["head"]
+    assert sorted(p.name for p in config.parent.iterdir()) == ["crmsync.yaml"]
+    # Once made, the store is said to exist.
+    assert runner.invoke(app, ["store", "upgrade", "--config", str(config)]).exit_code == 0
+    done = runner.invoke(app, ["store", "version", "--config", str(config), "--json"])
+    assert json.loads(done.stdout)["exists"] is True
 
 
 def test_upgrade_then_version(config: Path) -> None:

@@ -63,11 +63,13 @@ def test_a_changed_file_is_noticed_with_the_revision_and_both_ways_out(tmp_path:
         difference = active.difference("optinout")
         assert difference is not None
         assert "+  poll_interval_seconds: 7" in difference.diff
+        assert difference.sections == ("optinout.poll_interval_seconds",)
         notice = active.notice(["outbound"])
         assert notice is not None
         assert "\n" not in notice
         revision = active.revision("outbound")
         assert f"outbound (active revision {revision.id} by olga" in notice
+        assert ") in optinout.poll_interval_seconds: " in notice
         assert f"crmsync config apply {path}" in notice
         assert f"crmsync config export --workflow outbound --output {path}" in notice
         # The active revision is what commands use, not the file.
@@ -171,3 +173,33 @@ def test_an_unknown_workflow_is_named(tmp_path: Path) -> None:
         pytest.raises(ConfigurationError, match="no workflow 'inbond'"),
     ):
         active.config("inbond")
+
+
+def test_opened_without_creating_a_store_not_made_yet_answers_from_the_file(
+    tmp_path: Path,
+) -> None:
+    path = _file(tmp_path, POLL)
+    with open_active_config(path, create=False) as active:
+        assert active.revisions is None
+        assert active.config("optinout").optinout.poll_interval_seconds == 7
+        assert active.differences() == []
+        assert (active.notice(WORKFLOW_NAMES), active.pending_notice(WORKFLOW_NAMES)) == (
+            None,
+            None,
+        )
+        with pytest.raises(ConfigurationError) as refused:
+            active.apply()
+        assert refused.value.code == "NO_HISTORY"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crmsync.yaml"]
+
+
+def test_opened_without_creating_an_existing_store_reads_its_history_unchanged(
+    tmp_path: Path,
+) -> None:
+    path = _file(tmp_path, BASE)
+    open_active_config(path).close()
+    path.write_text(POLL, encoding="utf-8")
+    with open_active_config(path, create=False) as active:
+        assert active.config("optinout").optinout.poll_interval_seconds != 7
+        assert [d.workflow for d in active.differences()] == list(WORKFLOW_NAMES)
+        assert len(active.history.history()) == 3
