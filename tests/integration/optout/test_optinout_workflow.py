@@ -16,29 +16,16 @@ from optout_support import (
     make_config,
     profile_table,
     profile_values,
-    running,
 )
 
 from crmsync.config import ConfigError
 from crmsync.config.models import Config
-from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.errors import TransientError
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.runner import open_optinout
 from crmsync.optout.tables import LOG, OUTBOX
 from crmsync.optout.workflow import OptInOutWorkflow
 from crmsync.store import create_engine_for
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(params=["dataverse", "salesforce"])
-def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
-    with running(request.param, tls) as running_crm:
-        yield running_crm
 
 
 @pytest.fixture

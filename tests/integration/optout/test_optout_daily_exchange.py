@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-from optout_support import Crm, add_profiles, make_config, profile_values, running
+from optout_support import Crm, add_profiles, make_config, profile_values
 
-from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.optout.workflow import OptInOutWorkflow
 from crmsync.store import create_engine_for
 
 DAY = datetime(2026, 5, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(params=["dataverse", "salesforce"])
-def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
-    with running(request.param, tls) as running_crm:
-        yield running_crm
 
 
 async def test_dropped_file_reaches_the_crm_at_the_daily_time_and_only_once(

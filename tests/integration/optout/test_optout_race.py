@@ -8,34 +8,20 @@ then stale, the CRM refuses it (412), and the sender reads and decides again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from optout_support import ENV, Crm, add_profiles, make_config, profile_table, running
+from optout_support import ENV, Crm, add_profiles, make_config, profile_table
 
 from crmsync.connectors.base import Connector, Record
-from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.tables import LOG
 from crmsync.optout.workflow import OptInOutWorkflow
 from crmsync.runtime.connectors import open_connector
 from crmsync.store import create_engine_for, publish
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(params=["dataverse", "salesforce"])
-def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
-    with running(request.param, tls) as running_crm:
-        yield running_crm
-
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 

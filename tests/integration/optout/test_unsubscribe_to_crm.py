@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 import yaml
 from optout_support import (
@@ -17,28 +15,15 @@ from optout_support import (
     make_config,
     profile_table,
     profile_values,
-    running,
 )
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
-from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.optout.runner import open_optinout
 from crmsync.optout.tables import OUTBOX
 from crmsync.store import create_engine_for
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(params=["dataverse", "salesforce"])
-def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
-    with running(request.param, tls) as running_crm:
-        yield running_crm
 
 
 async def test_imported_unsubscribe_opts_out_in_the_store_and_the_crm(
