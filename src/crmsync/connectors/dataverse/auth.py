@@ -166,12 +166,9 @@ class MsalTokenProvider:
                     raise self._unreachable(exc) from None
             return self._app
 
-    def _new_session(self) -> httpx.Client:
+    def _new_session(self) -> _MsalHttpClient:
         """The HTTP client MSAL uses: the Web API's trust (public CAs plus ``ca_bundle``, which
-        no environment variable replaces) and its timeout, one retry of a failed connection.
-
-        MSAL takes any client with ``get``/``post`` whose answers have ``status_code``,
-        ``text`` and ``headers`` (its ``http_client`` parameter): an httpx client is one."""
+        no environment variable replaces) and its timeout, one retry of a failed connection."""
         context = ssl_context(self._config.ca_bundle)
         self._session = httpx.Client(
             verify=context,
@@ -179,7 +176,7 @@ class MsalTokenProvider:
             follow_redirects=True,
             transport=httpx.HTTPTransport(verify=context, retries=1),
         )
-        return self._session
+        return _MsalHttpClient(self._session)
 
     def close(self) -> None:
         """Close the connections to the token endpoint."""
@@ -213,6 +210,29 @@ class MsalTokenProvider:
         for secret in self._secret_values:
             text = text.replace(secret, "***")
         return text
+
+
+class _MsalHttpClient:
+    """An httpx client as MSAL's ``http_client``: MSAL calls ``get`` and ``post`` and reads
+    ``status_code``, ``text`` and ``headers`` of the answers, which httpx's are.
+
+    MSAL hands some form values as bytes (a certificate's signed client assertion); httpx would
+    write those as ``b'…'``, so they are decoded first, as ``requests`` (MSAL's default) does.
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(url, **kwargs)
+
+    def post(self, url: str, *, data: Any = None, **kwargs: Any) -> httpx.Response:
+        if isinstance(data, dict):
+            data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+        return self.client.post(url, data=data, **kwargs)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def _fresh(token: AccessToken) -> bool:

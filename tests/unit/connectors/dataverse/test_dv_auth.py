@@ -72,7 +72,7 @@ async def test_secret_flow_with_microsoft_authority() -> None:
     assert app.kwargs["client_credential"] == SECRET
     assert app.kwargs["authority"] == "https://login.microsoftonline.com/tenant"
     assert app.kwargs["instance_discovery"] is True
-    client = app.kwargs["http_client"]
+    client = app.kwargs["http_client"].client
     assert isinstance(client, httpx.Client)
     assert client.timeout == httpx.Timeout(make_config().timeout_seconds)
     assert app.acquired == [["https://org.example.com/.default"]]
@@ -93,7 +93,7 @@ async def test_emulator_authority_skips_instance_discovery(
     await MsalTokenProvider(config).token()
     (app,) = FakeMsal.instances
     assert app.kwargs["instance_discovery"] is False
-    assert isinstance(app.kwargs["http_client"], httpx.Client)
+    assert isinstance(app.kwargs["http_client"].client, httpx.Client)
     (context,) = contexts  # the token client's trust
     subjects = [dict(x[0] for x in c["subject"]).get("commonName") for c in context.get_ca_certs()]
     assert len(subjects) > 10  # the public CAs stay trusted...
@@ -268,3 +268,17 @@ def test_get_token_is_token_credential_shaped() -> None:
 
 def test_repr_hides_credentials() -> None:
     assert SECRET not in repr(MsalTokenProvider(make_config()))
+
+
+def test_form_values_msal_hands_as_bytes_are_sent_as_text() -> None:
+    """A certificate's client assertion comes from MSAL as bytes: sent as its text, never as
+    ``b'…'``."""
+    seen: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        return httpx.Response(200, json={})
+
+    client = auth._MsalHttpClient(httpx.Client(transport=httpx.MockTransport(answer)))
+    client.post("https://login.example/token", data={"client_assertion": b"a.b.c", "n": "1"})
+    assert seen == [b"client_assertion=a.b.c&n=1"]
