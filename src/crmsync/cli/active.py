@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
 from rich.text import Text
 
+from crmsync.cli.output import cli_console
 from crmsync.config.models import Config
 from crmsync.workflows.active import ActiveConfig, open_active_config
 
@@ -26,7 +26,7 @@ def open_active(path: Path, workflows: Sequence[str], *, create: bool = True) ->
     except BaseException:
         active.close()
         raise
-    console = Console(stderr=True, soft_wrap=True)
+    console = cli_console(stderr=True)
     for notice in notices:
         if notice is not None:
             console.print(Text(f"notice: {notice}", style="yellow"))
@@ -49,7 +49,7 @@ def started_configs(path: Path, workflows: Sequence[str]) -> dict[str, Config]:
     ``events run`` and ``optout run`` for their own): the file fast-forwarded (refused when it
     differs from an edit made through the API or the console), then the pending revisions
     activated, each change said on stderr."""
-    console = Console(stderr=True, soft_wrap=True)
+    console = cli_console(stderr=True)
     with open_active_config(path) as active:
         applied, activated = active.fast_forward(workflows)
         for item in applied:

@@ -17,10 +17,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import Table, cli_console
 from crmsync.errors import ConfigurationError, CrmsyncError
 from crmsync.workflows import WORKFLOW_NAMES, open_active_config
 from crmsync.workflows.active import ActiveConfig, Difference
@@ -40,7 +40,7 @@ WorkflowOption = Annotated[
 
 
 def _fail(exc: CrmsyncError, what: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(Text(f"{what} failed: {exc}", style="red"))
+    cli_console(stderr=True).print(Text(f"{what} failed: {exc}", style="red"))
     return typer.Exit(1)
 
 
@@ -74,7 +74,7 @@ def apply(
     Like an edit made in the console, a pending revision becomes active when its workflow next
     starts: under `crmsync serve` at its start, otherwise when `crmsync run` starts.
     """
-    console = Console(stderr=True, soft_wrap=True)
+    console = cli_console(stderr=True)
     try:
         with open_active_config(file) as active:
             found = active.differences(latest=True)
@@ -140,13 +140,13 @@ def export(
         typer.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8")
-    Console(stderr=True, soft_wrap=True).print(Text(f"wrote {output}"))
+    cli_console(stderr=True).print(Text(f"wrote {output}"))
 
 
 @app.command("diff")
 def diff(file: FileArgument, workflow: WorkflowOption = None) -> None:
     """Show how FILE differs from each workflow's active revision (exit 1 when it does)."""
-    console = Console(soft_wrap=True)
+    console = cli_console()
     try:
         with open_active_config(file) as active:
             found = active.differences(_workflows(workflow))
@@ -198,4 +198,4 @@ def history(
             r.created_at.strftime("%Y-%m-%d %H:%M"),
             Text(r.note),
         )
-    Console().print(table)
+    cli_console().print(table)

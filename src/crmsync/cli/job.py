@@ -68,7 +68,7 @@ def open_store(config: Config) -> JobStore:
         return JobStore(engine)
     except CrmsyncError as exc:
         engine.dispose()
-        Console(stderr=True).print("[red]error[/red]:", Text(exc.message))
+        cli_console(stderr=True).print("[red]error[/red]:", Text(exc.message))
         raise typer.Exit(1) from None
 
 

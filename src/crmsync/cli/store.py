@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crmsync import __version__
 from crmsync.cli.config_cmds import ConfigOption
+from crmsync.cli.output import cli_console
 from crmsync.config import load_config
 from crmsync.errors import CrmsyncError
 from crmsync.state import (
@@ -45,7 +46,7 @@ def version(config: ConfigOption = DEFAULT, as_json: JsonOption = False) -> None
     if as_json:
         typer.echo(json.dumps(_document(found, missing)))
         return
-    console = Console()
+    console = cli_console()
     _say_missing(console, missing)
     console.print(
         Text(f"store schema version: {found.current or 'none'} ({_state(found, missing)})"),
@@ -78,7 +79,7 @@ def upgrade(
     if as_json:
         typer.echo(json.dumps(_document(found, missing) | {"dry_run": dry_run}))
         return
-    console = Console()
+    console = cli_console()
     _say_missing(console, missing)
     if not found.pending:
         console.print(Text(f"the store is at {found.head}: nothing to do"))
@@ -113,16 +114,16 @@ def _run(config: Path, action: Any, *, create: bool) -> tuple[SchemaVersion, Pat
     except StoreTooNewError as exc:
         _refuse(exc)
     except CrmsyncError as exc:
-        Console(stderr=True).print("[red]error[/red]:", Text(exc.message))
+        cli_console(stderr=True).print("[red]error[/red]:", Text(exc.message))
         raise typer.Exit(1) from None
     except SQLAlchemyError as exc:
-        Console(stderr=True).print("[red]database error[/red]:", Text(str(exc)))
+        cli_console(stderr=True).print("[red]database error[/red]:", Text(str(exc)))
         raise typer.Exit(1) from None
     return found, None
 
 
 def _refuse(exc: StoreTooNewError) -> NoReturn:
-    Console(stderr=True).print("[red]refused[/red]:", Text(exc.message))
+    cli_console(stderr=True).print("[red]refused[/red]:", Text(exc.message))
     raise typer.Exit(EXIT_TOO_NEW)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,14 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
+import crmsync.cli
 from crmsync.cli.main import app
 from crmsync.cli.output import Table, cli_console
 from crmsync.sync.progress import RichProgress
 
 runner = CliRunner()
+#: An import of Rich's own table, which cuts its cells.
+RICH_TABLE = re.compile(r"from rich\.table import .*\bTable\b")
 
 #: Longer than any column an 80-column table could give it.
 LONG = "contacts_of_every_country_and_every_region_with_their_emails"
@@ -125,3 +129,16 @@ def test_progress_bars_fold_a_long_mapping_name_in_narrow_columns() -> None:
     assert "…" not in out.getvalue()
     assert "123,456" in out.getvalue()
     assert "".join(line[2:].split(" ")[0] for line in lines) == LONG
+
+
+def test_every_command_prints_through_the_uncut_console() -> None:
+    """A Rich console or table made directly would cut at 80 columns again off a terminal."""
+    cli = Path(crmsync.cli.__file__).parent
+    direct = [
+        f"{path.name}:{number}"
+        for path in sorted(cli.glob("*.py"))
+        if path.name != "output.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "Console(" in line or RICH_TABLE.match(line)
+    ]
+    assert direct == []
