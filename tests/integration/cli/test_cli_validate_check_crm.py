@@ -64,7 +64,11 @@ class Crm:
     url: str
     ca: Path
 
-    def connection(self, url: str | None = None, variable: str = SECRET_VARIABLE) -> str:
+    def connection(
+        self, url: str | None = None, variable: str = SECRET_VARIABLE, *, trusted: bool = True
+    ) -> str:
+        """The ``connections:`` section: connection ``crm`` to the emulator (or to ``url``),
+        its secret in ``variable``, the emulator's CA trusted unless not ``trusted``."""
         url = url or self.url
         lines = [f"    kind: {self.names.kind}", f"    url: {url}"]
         if self.names.kind == "dataverse":
@@ -72,7 +76,7 @@ class Crm:
         lines += [
             f"    client_id: {CLIENT_ID}",
             f"    client_secret_env: {variable}",
-            f"    ca_bundle: {self.ca}",
+            *([f"    ca_bundle: {self.ca}"] if trusted else []),
         ]
         return "connections:\n  crm:\n" + "\n".join(lines) + "\n"
 
@@ -219,7 +223,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.mark.parametrize("problem", ["unreachable", "refused", "no secret"])
+@pytest.mark.parametrize("problem", ["unreachable", "untrusted", "refused", "no secret"])
 def test_a_connection_that_cannot_be_used_is_one_error(
     tmp_path: Path, crm: Crm, problem: str
 ) -> None:
@@ -228,7 +232,8 @@ def test_a_connection_that_cannot_be_used_is_one_error(
     env = {SECRET_VARIABLE: "not-the-secret"} if problem == "refused" else ENV
     variable = "CHECK_CRM_UNSET" if problem == "no secret" else SECRET_VARIABLE
     mappings = _contacts(names, (names.first, "first_name"), ("nosuchfield", "email"))
-    text = crm.connection(url, variable) + "inbound:\n  mappings:\n" + mappings
+    connection = crm.connection(url, variable, trusted=problem != "untrusted")
+    text = connection + "inbound:\n  mappings:\n" + mappings
     code, document, stderr = _validate(_write(tmp_path, text), "--json", env=env)
 
     assert code == 1, stderr
@@ -241,7 +246,8 @@ def test_a_connection_that_cannot_be_used_is_one_error(
     assert error["message"].startswith("cannot use the connection: ")
     assert error["message"].endswith("; not checked against the CRM: inbound.mappings[0]")
     reason = {
-        "unreachable": "cannot",  # the token endpoint cannot be reached
+        "unreachable": "ConnectError",  # the token endpoint cannot be reached
+        "untrusted": "ca_bundle",  # what to set
         "refused": "refused",
         "no secret": "CHECK_CRM_UNSET",
     }[problem]
