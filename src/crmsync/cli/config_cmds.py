@@ -1,10 +1,12 @@
-"""``crmsync init`` (write a starter configuration) and ``crmsync validate`` (check one).
+"""``crmsync init`` (write a starter configuration) and ``crmsync validate`` (check one, also
+against its CRMs with ``--check-crm``).
 
 Exit codes of ``validate``: 0 valid (warnings allowed), 1 invalid.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +17,7 @@ from rich.text import Text
 
 from crmsync.cli.output import Table, cli_console
 from crmsync.config import ConfigReport, check_config_file, starter_config
+from crmsync.runtime.crm_checks import check_against_crm
 
 __all__ = ["init", "print_report", "validate"]
 
@@ -72,23 +75,53 @@ def print_report(report: ConfigReport, console: Console) -> None:
     console.print(f"{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
 
 
+def _with_crm_checks(report: ConfigReport, console: Console) -> tuple[ConfigReport, dict[str, str]]:
+    """``report`` with the issues found against the CRMs, and what became of each connection
+    (``checked``, or ``unusable`` when it could not be reached or signed in to)."""
+    if report.config is None:
+        console.print("not checked against the CRM: the file cannot be read as a configuration")
+        return report, {}
+    checked = asyncio.run(check_against_crm(report.config))
+    outcome = {
+        name: "checked" if used else "unusable" for name, used in checked.connections.items()
+    }
+    if not outcome:
+        console.print(
+            "nothing to check against the CRM: no mapping or switched-on workflow uses a connection"
+        )
+    for state in ("checked", "unusable"):
+        names = [name for name, said in outcome.items() if said == state]
+        if names:
+            console.print(f"connections {state}: {', '.join(names)}")
+    return report.with_issues(checked.issues), outcome
+
+
 def validate(
     config: ConfigOption = Path("crmsync.yaml"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the issues as JSON.")] = False,
+    check_crm: Annotated[
+        bool,
+        typer.Option(
+            "--check-crm",
+            help="Also connect to the CRMs the file uses and check its mappings against "
+            "their tables and fields.",
+        ),
+    ] = False,
 ) -> None:
     """Check a configuration file; list every problem with its path and line."""
     report = check_config_file(config)
+    checked: dict[str, str] | None = None
+    if check_crm:
+        report, checked = _with_crm_checks(report, cli_console(stderr=True))
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "source": report.source,
-                    "valid": report.ok,
-                    "issues": [issue.to_dict() for issue in report.issues],
-                },
-                indent=2,
-            )
-        )
+        document: dict[str, object] = {
+            "source": report.source,
+            "valid": report.ok,
+            "issues": [issue.to_dict() for issue in report.issues],
+        }
+        if checked is not None:
+            document["crm_connections"] = checked
+        typer.echo(json.dumps(document, indent=2))
     else:
         print_report(report, cli_console())
     if not report.ok:

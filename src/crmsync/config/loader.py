@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,14 @@ class ConfigReport:
     source: str
     config: Config | None
     issues: tuple[ConfigIssue, ...]
+    #: Where each path of the file is, to place the issues of later checks (:meth:`with_issues`).
+    positions: Positions | None = field(default=None, repr=False, compare=False)
+
+    def with_issues(self, issues: Sequence[ConfigIssue]) -> ConfigReport:
+        """This report with ``issues`` (of a later check, e.g. against the CRM) added, each
+        placed at its line in the file."""
+        located = _locate(issues, self.positions or Positions({}), self.source)
+        return replace(self, issues=(*self.issues, *located))
 
     @property
     def errors(self) -> tuple[ConfigIssue, ...]:
@@ -166,7 +174,7 @@ def check_config_text(
         config = resolve_paths(config, base)
     issues += static_issues(config)
     issues += check_secrets(config, environ)
-    return ConfigReport(source, config, tuple(_locate(issues, positions, source)))
+    return ConfigReport(source, config, tuple(_locate(issues, positions, source)), positions)
 
 
 def _without(data: dict[str, Any], locs: Sequence[Loc]) -> dict[str, Any]:

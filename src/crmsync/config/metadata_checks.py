@@ -6,7 +6,7 @@ to a CRM, so the same checks run in tests, in ``crmsync validate`` and at start-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Literal
 
 from crmsync.config.checks import resources_by_name
@@ -26,6 +26,7 @@ def validate_against_metadata(
     *,
     connection: str | None = None,
     untracked: Literal["error", "warning"] = "error",
+    table_names: Collection[str] = (),
 ) -> list[ConfigIssue]:
     """Problems of the inbound and opt-in/out mappings that only the CRM metadata reveals.
 
@@ -33,7 +34,8 @@ def validate_against_metadata(
     mappings of that connection are checked (tables of different CRMs may share names).
     ``untracked`` is the severity of a mapped table without change tracking: an error where it
     is to be synced, a warning where a mapping is only saved (the CRM's setting may change
-    before it starts).
+    before it starts). ``table_names``, every table the CRM has, are the names a missing
+    table's hint is chosen from (the keys of ``tables`` without them).
     """
     issues: list[ConfigIssue] = []
     resources = resources_by_name(config)
@@ -47,7 +49,7 @@ def validate_against_metadata(
                 ConfigIssue(
                     (*loc, "crm_table"),
                     f"the CRM has no table '{mapping.crm_table}'"
-                    + did_you_mean(mapping.crm_table, tables),
+                    + did_you_mean(mapping.crm_table, table_names or tables),
                 )
             )
             continue

@@ -88,6 +88,15 @@ def test_missing_table() -> None:
     ]
 
 
+def test_a_missing_table_is_matched_to_the_names_the_crm_lists() -> None:
+    issues = validate_against_metadata(
+        config(crm_table="contacts"), {}, table_names=["account", "contact"]
+    )
+    assert [issue.message for issue in issues] == [
+        "the CRM has no table 'contacts' (did you mean 'contact'?)"
+    ]
+
+
 def test_table_without_change_tracking() -> None:
     (issue, *_) = found(config(), contact(change_tracking=False))
     assert issue[1] == "inbound.mappings[0].crm_table"
