@@ -101,16 +101,10 @@ def apply(
         raise _fail(exc, "config apply") from None
 
 
-def _exported(active: ActiveConfig, workflows: tuple[str, ...], pending: bool) -> str:
-    revisions = [active.revision(name, latest=pending) for name in workflows]
-    texts = {revision.yaml for revision in revisions}
-    if len(texts) > 1:
-        which = ", ".join(f"{r.workflow}: revision {r.id}" for r in revisions)
-        raise ConfigurationError(
-            f"the workflows' revisions differ ({which}): choose one with --workflow",
-            code="WORKFLOW_NEEDED",
-        )
-    return texts.pop()
+def _exported(active: ActiveConfig, workflow: str | None, pending: bool) -> str:
+    if workflow is None:
+        return active.document(latest=pending)
+    return active.revision(workflow, latest=pending).yaml
 
 
 @app.command("export")
@@ -125,15 +119,16 @@ def export(
         bool, typer.Option("--pending", help="The pending revision (when there is one).")
     ] = False,
 ) -> None:
-    """Write a workflow's active (or --pending) revision as a configuration file.
+    """Write the active (or --pending) configuration as a file: each workflow's own sections from
+    its revision, the shared ones from the newest (--workflow: that workflow's revision as saved).
 
-    Without --workflow, the workflows must share one revision text. Revisions hold no secrets:
-    a configuration names where they are (an environment variable or a file), never their value.
+    Revisions hold no secrets: a configuration names where they are (an environment variable or
+    a file), never their value.
     """
     try:
-        workflows = _workflows(workflow)
+        _workflows(workflow)  # a known name, or every workflow
         with open_active_config(config) as active:
-            text = _exported(active, workflows, pending)
+            text = _exported(active, workflow, pending)
     except CrmsyncError as exc:
         raise _fail(exc, "config export") from None
     if output is None:

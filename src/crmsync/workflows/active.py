@@ -27,18 +27,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
+import yaml
 
 from crmsync.config import ConfigError, check_config_text, load_config
 from crmsync.config.models import Config
 from crmsync.errors import ConfigurationError
 from crmsync.store import create_engine_for, missing_sqlite_file
 from crmsync.workflows.revisions import (
+    OWNED_SECTIONS,
     WORKFLOW_NAMES,
     Revision,
     RevisionStore,
     changes,
+    dump_yaml,
     store_moved,
 )
 
@@ -196,6 +200,25 @@ class ActiveConfig:
             found = self._checked[revision.id] = report.config
         return found
 
+    def document(self, *, latest: bool = False) -> str:
+        """The whole configuration as one YAML document (``crmsync config export``): each
+        workflow's own sections (:data:`OWNED_SECTIONS`) from its active revision (``latest``:
+        pending, else active), the shared sections from the newest of those revisions. When
+        every workflow holds the same text, that text as written, comments included."""
+        revisions = [self.revision(name, latest=latest) for name in WORKFLOW_NAMES]
+        if len({revision.yaml for revision in revisions}) == 1:
+            return revisions[0].yaml
+        newest = max(revisions, key=lambda revision: revision.id)
+        document = _loaded(newest.yaml)
+        for revision in revisions:
+            own = _loaded(revision.yaml)
+            for section in OWNED_SECTIONS[revision.workflow]:
+                if section in own:
+                    document[section] = own[section]
+                else:
+                    document.pop(section, None)
+        return dump_yaml(document)
+
     # -- comparing --------------------------------------------------------------------------
 
     def difference(self, workflow: str, *, latest: bool = False) -> Difference | None:
@@ -205,11 +228,13 @@ class ActiveConfig:
         revision = self._found(workflow, latest=latest)
         if revision is None:
             return None
-        if _same(self._check(revision), self.file):
+        before, after = _seen_by(workflow, self._check(revision)), _seen_by(workflow, self.file)
+        if before == after:
             return None
         labels = (f"{workflow}: revision {revision.id}", str(self.path))
-        diff = changes(revision.yaml, self.text, labels=labels)
-        return Difference(workflow, revision, diff, _sections(self._check(revision), self.file))
+        texts = (_text_seen_by(workflow, revision.yaml), _text_seen_by(workflow, self.text))
+        diff = changes(*texts, labels=labels)
+        return Difference(workflow, revision, diff, _sections(before, after))
 
     def differences(
         self, workflows: Iterable[str] = WORKFLOW_NAMES, *, latest: bool = False
@@ -238,8 +263,8 @@ class ActiveConfig:
             )
         return said + (
             f"the revision is used. To use the file: crmsync config apply {self.path} (active at "
-            f"the workflow's next start); to write the revision into the file: crmsync config "
-            f"export --workflow {found[0].workflow} --output {self.path}"
+            f"the workflow's next start); to write the active configuration into the file: "
+            f"crmsync config export --config {self.path} --output {self.path}"
         )
 
     def pending_notice(self, workflows: Iterable[str]) -> str | None:
@@ -256,7 +281,9 @@ class ActiveConfig:
     def _is_pending(self, workflow: str) -> bool:
         """Whether the file is the workflow's pending revision."""
         pending = self.history.pending(workflow)
-        return pending is not None and _same(self._check(pending), self.file)
+        return pending is not None and _seen_by(workflow, self._check(pending)) == _seen_by(
+            workflow, self.file
+        )
 
     # -- changing ---------------------------------------------------------------------------
 
@@ -306,8 +333,8 @@ class ActiveConfig:
             raise ConfigurationError(
                 f"{self.path} differs from the configuration edited through the API or the "
                 f"console: {revisions}. Apply the file (replacing those edits): crmsync config "
-                f"apply {self.path}; or write the revision into the file first: crmsync config "
-                f"export --workflow {edited[0].workflow} --output {self.path}",
+                f"apply {self.path}; or write the active configuration into the file first: "
+                f"crmsync config export --config {self.path} --output {self.path}",
                 code="CONFIG_EDITED",
             )
         applied = self.apply(workflows, note=f"configuration file {self.path} run")
@@ -318,14 +345,30 @@ def _describe(differences: Sequence[Difference]) -> str:
     return "; ".join(item.describe() for item in differences)
 
 
-def _same(first: Config, second: Config) -> bool:
-    return first.model_dump(mode="json") == second.model_dump(mode="json")
+def _seen_by(workflow: str, config: Config) -> dict[str, Any]:
+    """``config`` as ``workflow`` reads it: without the sections other workflows own (their
+    revisions hold them; see :data:`OWNED_SECTIONS`)."""
+    return _without_others(workflow, config.model_dump(mode="json"))
 
 
-def _sections(first: Config, second: Config) -> tuple[str, ...]:
-    """Where two configurations differ: each top-level section, or each key of a section that
-    is a mapping (``inbound.mappings``), in the order of the configuration."""
-    before, after = first.model_dump(mode="json"), second.model_dump(mode="json")
+def _text_seen_by(workflow: str, text: str) -> str:
+    """The YAML ``text`` of a configuration without the sections other workflows own."""
+    return dump_yaml(_without_others(workflow, _loaded(text)))
+
+
+def _loaded(text: str) -> dict[str, Any]:
+    data = yaml.safe_load(text)
+    return data if isinstance(data, dict) else {}
+
+
+def _without_others(workflow: str, data: dict[str, Any]) -> dict[str, Any]:
+    others = {s for name, owned in OWNED_SECTIONS.items() if name != workflow for s in owned}
+    return {key: value for key, value in data.items() if key not in others}
+
+
+def _sections(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
+    """Where two configuration documents differ: each top-level section, or each key of a
+    section that is a mapping (``inbound.mappings``), in the order of the configuration."""
     found: list[str] = []
     for key in [*before, *(k for k in after if k not in before)]:
         old, new = before.get(key), after.get(key)

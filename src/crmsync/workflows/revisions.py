@@ -31,6 +31,7 @@ from crmsync.store.types import UtcDateTime
 
 __all__ = [
     "JOBS_WORKFLOW",
+    "OWNED_SECTIONS",
     "WORKFLOW_NAMES",
     "Revision",
     "RevisionState",
@@ -46,6 +47,15 @@ REVISIONS_TABLE = "crmsync_config_revisions"
 WORKFLOW_NAMES = ("inbound", "outbound", "optinout")
 #: The workflow whose active configuration gives job runs their connections.
 JOBS_WORKFLOW = "inbound"
+#: The sections of the configuration each workflow's revisions own: an edit through the API or
+#: the console changes only these (mappings and resources: inbound; the events: outbound; the
+#: pairs: optinout). The other sections (connections, store, queue, guardrails) are shared by
+#: every workflow and change only when a file is applied.
+OWNED_SECTIONS: dict[str, tuple[str, ...]] = {
+    "inbound": ("inbound", "resources"),
+    "outbound": ("outbound",),
+    "optinout": ("optinout",),
+}
 
 RevisionState = Literal["pending", "active", "superseded"]
 
