@@ -3,8 +3,8 @@ history, the one truth every command and the server use (docs/configuration.md, 
 configuration lives").
 
 Exit codes: 0 done (``diff``: the file is the active configuration), 1 the file differs (``diff``)
-or an error: an invalid file, a file that would move the store, an unknown workflow, workflows
-whose revisions differ exported without ``--workflow``, a question left unanswered.
+or an error: an invalid file, a file that would move the store, an unknown workflow, a question
+left unanswered.
 """
 
 from __future__ import annotations

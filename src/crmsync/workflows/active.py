@@ -12,13 +12,17 @@ with how the file compares with it:
   document differs (``crmsync config apply``); like an edit made in the console, it becomes
   active at the workflow's next start;
 - :meth:`ActiveConfig.fast_forward` is how ``crmsync run`` starts: the file is applied when every
-  revision it differs from came from a file too (nobody edited through the API or the console
-  since), refused otherwise; then the pending revisions are activated, as ``crmsync serve``'s
-  start does.
+  revision it differs from in that workflow's own sections came from a file too (nobody edited
+  them through the API or the console since), refused otherwise; then the pending revisions are
+  activated, as ``crmsync serve``'s start does;
+- :meth:`ActiveConfig.document` is the whole active configuration as one file (``crmsync config
+  export``).
 
-Two documents are compared as configurations (validated, defaults filled in, relative paths
-resolved against the file's folder), so a file's layout, comments or spelled-out defaults are no
-difference.
+Each workflow's revisions own some sections (:data:`OWNED_SECTIONS`); an edit through the API or
+the console changes only those. The file is compared with a workflow's revision only in the
+sections that workflow reads: its own and the shared ones. Two documents are compared as
+configurations (validated, defaults filled in, relative paths resolved against the file's folder),
+so a file's layout, comments or spelled-out defaults are no difference.
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ class Difference:
             f"{self.workflow} ({self.revision.state} revision {self.revision.id} by "
             f"{self.revision.author}, {when})"
         )
+
+    def in_own_sections(self) -> bool:
+        """Whether the file differs in a section the workflow's revisions own."""
+        owned = OWNED_SECTIONS[self.workflow]
+        return any(section.split(".", 1)[0] in owned for section in self.sections)
 
     def summary(self) -> str:
         """How many lines the file adds and removes, e.g. ``2 line(s) added, 1 removed``."""
@@ -203,12 +212,15 @@ class ActiveConfig:
     def document(self, *, latest: bool = False) -> str:
         """The whole configuration as one YAML document (``crmsync config export``): each
         workflow's own sections (:data:`OWNED_SECTIONS`) from its active revision (``latest``:
-        pending, else active), the shared sections from the newest of those revisions. When
-        every workflow holds the same text, that text as written, comments included."""
+        pending, else active), the shared sections from the newest of those revisions a file
+        made (an edit through the API or the console changes only its workflow's own sections:
+        its shared ones are a copy of an earlier file's). When every workflow holds the same
+        text, that text as written, comments included."""
         revisions = [self.revision(name, latest=latest) for name in WORKFLOW_NAMES]
         if len({revision.yaml for revision in revisions}) == 1:
             return revisions[0].yaml
-        newest = max(revisions, key=lambda revision: revision.id)
+        made = [revision for revision in revisions if revision.author == FILE_AUTHOR]
+        newest = max(made or revisions, key=lambda revision: revision.id)
         document = _loaded(newest.yaml)
         for revision in revisions:
             own = _loaded(revision.yaml)
@@ -316,17 +328,18 @@ class ActiveConfig:
         """Make the file the active configuration of ``workflows`` (every one by default), as
         ``crmsync run`` starts them (and ``events run`` and ``optout run`` their own).
 
-        Allowed only when each revision the file differs from was made by a file (seeded or
-        applied): a revision edited through the API or the console is never overwritten
-        silently (:class:`ConfigurationError`, code ``CONFIG_EDITED``, naming the two ways
-        out). Then every pending revision is activated. Returns what the file changed, and the
-        revisions activated.
+        Allowed only when each revision the file differs from in its workflow's own sections
+        (:data:`OWNED_SECTIONS`) was made by a file (seeded or applied): an edit made through the
+        API or the console is never overwritten silently (:class:`ConfigurationError`, code
+        ``CONFIG_EDITED``, naming the two ways out). Such an edit changes only those sections,
+        so a file that differs from it in the shared ones alone keeps it. Then every pending
+        revision is activated. Returns what the file changed, and the revisions activated.
         """
         workflows = tuple(workflows)
         edited = [
             item
             for item in self.differences(workflows, latest=True)
-            if item.revision.author != FILE_AUTHOR
+            if item.revision.author != FILE_AUTHOR and item.in_own_sections()
         ]
         if edited:
             revisions = _describe(edited)

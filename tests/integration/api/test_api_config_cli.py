@@ -1,6 +1,6 @@
 """What the REST API (and so the console) changes is what every command sees: a mapping and the
 outbound switches saved through the API over each CRM's emulator, on both stores, then the
-command line run against the same configuration file and store."""
+command line run against the same configuration file and store, then exported into it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from argon2 import PasswordHasher
 from pydantic import SecretStr
 from typer.testing import CliRunner
@@ -156,10 +157,15 @@ def test_every_command_finds_what_the_api_made(
     status = runner.invoke(app, ["status", "--config", str(path), "--json"])
     assert status.exit_code == 0, status.output
     assert list(json.loads(status.stdout)["mappings"]) == ["subscriptions"]
-    # The file no longer says what runs: the commands say so, naming the way out.
-    assert "differs from the active configuration of inbound" in status.stderr
-    assert "by ada" in status.stderr
-    assert f"crmsync config export --workflow inbound --output {path}" in status.stderr
+    # The file no longer says what runs: the commands say so, naming the way out. Each edit
+    # changed its own workflow's sections: optinout's revision is still the file.
+    notice = " ".join(status.stderr.split())
+    assert "differs from the active configuration of inbound (" in notice
+    assert ") in inbound.mappings; outbound (" in notice
+    assert ") in outbound.events" in notice
+    assert "by ada" in notice
+    assert "optinout (" not in notice
+    assert f"crmsync config export --config {path} --output {path}" in notice
 
     replay = runner.invoke(app, ["mapping", "replay", "subscriptions", "--config", str(path)])
     assert replay.exit_code == 0, replay.output
@@ -172,18 +178,28 @@ def test_every_command_finds_what_the_api_made(
     optout_log = runner.invoke(app, ["optout", "log", "--config", str(path), "--json"])
     assert optout_log.exit_code == 0, optout_log.output
 
-    # Exported into the file, the console's configuration is the file's: no more notice.
-    exported = runner.invoke(
-        app, ["config", "export", "-c", str(path), "-w", "inbound", "-o", str(path)]
-    )
+    # Exported into the file, the console's configuration is the file's: one document holding
+    # both edits and the shared sections, no more notice.
+    exported = runner.invoke(app, ["config", "export", "-c", str(path), "-o", str(path)])
     assert exported.exit_code == 0, exported.output
-    assert "subscriptions" in path.read_text(encoding="utf-8")
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert [m["name"] for m in document["inbound"]["mappings"]] == ["subscriptions"]
+    assert document["outbound"]["events"] == SWITCHES
+    assert document["outbound"]["connection"] == "dyn"
+    assert document["connections"]["dyn"]["client_secret_env"] == "CONFIG_CLI_SECRET"
+    assert SECRET not in path.read_text(encoding="utf-8")
+    assert document["store"] == yaml.safe_load(_config_text(crm, store_location))["store"]
+    diff = runner.invoke(app, ["config", "diff", str(path)])
+    assert diff.exit_code == 0, diff.output
     again = runner.invoke(app, ["mapping", "replay", "subscriptions", "--config", str(path)])
     assert again.exit_code == 3  # a replay is pending already: refused, but the name is known
-    assert "inbound" not in again.stderr.split("refused")[0]  # no notice about inbound
-    # The other workflows' revisions still differ from the file: the notice says exactly where.
+    assert "notice" not in again.stderr
     status = runner.invoke(app, ["status", "--config", str(path), "--json"])
-    notice = " ".join(status.stderr.split())
-    assert "optinout (active revision 3 by file, " in notice
-    optinout = notice.split("optinout (active revision 3 by file, ")[1]
-    assert optinout.split(")", 1)[1].startswith(" in inbound.mappings")
+    assert status.exit_code == 0, status.output
+    assert status.stderr == ""
+    # run takes the exported file as it is: nothing applied, nothing refused.
+    done = runner.invoke(app, ["run", "--config", str(path), "--once", "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert "applied as revision" not in done.stderr
+    with open_active_config(path) as active:
+        assert active.revision("inbound").author == "ada"

@@ -18,9 +18,13 @@ from crmsync.workflows import open_active_config
 EMAIL_OPT_OUT = {"dataverse": "donotbulkemail", "salesforce": "HasOptedOutOfEmail"}
 
 
-def _text(crm: Crm, folder: Path, store: tuple[str, str | None], poll: float) -> str:
+def _text(
+    crm: Crm, folder: Path, store: tuple[str, str | None], max_columns: int, poll: float = 0.1
+) -> str:
     data: dict[str, Any] = config_data(crm, folder)
     data["store"] = {"url": store[0]} | ({"pg_schema": store[1]} if store[1] else {})
+    # The guardrails are shared: a change there differs from every workflow's revision.
+    data["guardrails"] = {"max_columns": max_columns}
     data["optinout"] = {
         "direction": "campaign_to_crm",
         "connection": "crm",
@@ -39,13 +43,13 @@ def test_events_run_and_optout_run_start_their_workflow_as_crmsync_run_does(
     crm: Crm, tmp_path: Path, store_location: tuple[str, str | None]
 ) -> None:
     config = tmp_path / "crmsync.yaml"
-    first = _text(crm, tmp_path, store_location, 0.1)
+    first = _text(crm, tmp_path, store_location, 50)
     config.write_text(first, encoding="utf-8")
     published = CliRunner(env=ENV).invoke(app, ["resources", "publish", "--config", str(config)])
     assert published.exit_code == 0, published.output
     open_active_config(config).close()  # seeded with the first file
 
-    second = _text(crm, tmp_path, store_location, 0.2)
+    second = _text(crm, tmp_path, store_location, 40)
     config.write_text(second, encoding="utf-8")
     code, said = _run("events", config)
     assert code == 0, said
@@ -64,14 +68,17 @@ def test_events_run_and_optout_run_start_their_workflow_as_crmsync_run_does(
     assert "of optinout" in said
     with open_active_config(config) as active:
         assert [d.workflow for d in active.differences()] == ["inbound"]
-        waiting = active.history.propose("optinout", second, author="olga", note="console edit")
+        # A console edit of optinout's own section, the file holding it too.
+        edited = _text(crm, tmp_path, store_location, 40, poll=0.2)
+        waiting = active.history.propose("optinout", edited, author="olga", note="console edit")
+    config.write_text(edited, encoding="utf-8")
     # A pending console edit is activated by the start, as crmsync run does.
     code, said = _run("optout", config)
     assert code == 0, said
     assert f"optinout: revision {waiting.id} (console edit) is now active" in said
 
-    # An edit made in the console is never overwritten by a run.
-    config.write_text(first, encoding="utf-8")
+    # An edit made in the console is never overwritten by a run: the file lacks it.
+    config.write_text(second, encoding="utf-8")
     code, said = _run("optout", config)
     assert code == 2
     assert "edited through the API or the console" in said
