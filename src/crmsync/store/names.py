@@ -46,11 +46,12 @@ BOOKKEEPING_COLUMNS = (
 RESERVED_TABLE_PREFIXES = ("crmsync_", "sqlite_", "pg_")
 
 #: The tables crmsync keeps beside the Campaign tables in the store (state, revisions, users,
-#: jobs, events, opt-in/out): no configured name may be one of them.
+#: jobs, events, opt-in/out, two-way): no configured name may be one of them.
 OWN_TABLES = frozenset(
     f"crmsync_{name}"
     for name in (
         "api_tokens",
+        "campaign_changes",
         "config_revisions",
         "counters",
         "cursors",
@@ -88,6 +89,7 @@ OWN_TABLES = frozenset(
         "users",
         "watermarks",
         "workflows",
+        "write_origin",
     )
 )
 

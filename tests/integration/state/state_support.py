@@ -18,6 +18,7 @@ from crmsync.state import history
 from crmsync.state.store import StateStore
 from crmsync.state.upgrade import VERSION_TABLE
 from crmsync.store import create_engine_for
+from crmsync.twoway import tables as twoway_tables
 from crmsync.workflows.revisions import RevisionStore
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
@@ -39,6 +40,7 @@ def own_models(engine: sa.Engine) -> sa.MetaData:
         event_tables.METADATA,
         optout_tables.METADATA,
         history.METADATA,
+        twoway_tables.METADATA,
     ):
         for table in metadata.tables.values():
             table.to_metadata(merged)

@@ -1,0 +1,46 @@
+"""Two-way sync's own tables in the Campaign store.
+
+- ``crmsync_campaign_changes``: the Campaign change log. Database triggers on a resource table
+  (:func:`crmsync.twoway.capture.install_capture`) write one row per edit of a row owned by a CRM
+  record: the changed columns with their old and new values (JSON objects), and the database's
+  time of the edit. ``entry`` is the order rows were written in; ``id`` is the change's place in
+  the log, given once the edit's transaction has committed (see
+  :func:`crmsync.twoway.capture.read_changes`), so that a consumer that remembers the last ``id``
+  it applied never skips a change.
+- ``crmsync_write_origin``: on SQLite, the marker row a crmsync write transaction holds while it
+  writes, so that the triggers leave its writes out of the log; it never holds a committed row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crmsync.store.types import UtcDateTime
+
+__all__ = ["CHANGES", "METADATA", "WRITE_ORIGIN"]
+
+METADATA = sa.MetaData()
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+CHANGES = sa.Table(
+    "crmsync_campaign_changes",
+    METADATA,
+    sa.Column("entry", _ID, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.BigInteger(), nullable=True),
+    sa.Column("resource", sa.String(255), nullable=False),
+    sa.Column("record_key", sa.String(255), nullable=False),
+    #: ``insert`` or ``update``.
+    sa.Column("operation", sa.String(8), nullable=False),
+    sa.Column("old_values", sa.Text(), nullable=False),
+    sa.Column("new_values", sa.Text(), nullable=False),
+    sa.Column("edited_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_crmsync_campaign_changes_id", "id", unique=True),
+    # Entries are never reused, even once the newest rows are deleted.
+    sqlite_autoincrement=True,
+)
+
+WRITE_ORIGIN = sa.Table(
+    "crmsync_write_origin",
+    METADATA,
+    sa.Column("token", sa.String(32), primary_key=True),
+)
