@@ -86,6 +86,7 @@ OWN_TABLES = frozenset(
         "snapshot_messages",
         "snapshots",
         "tombstones",
+        "twoway_base",
         "users",
         "watermarks",
         "workflows",

@@ -7,6 +7,10 @@
   the log, given once the edit's transaction has committed (see
   :func:`crmsync.twoway.capture.read_changes`), so that a consumer that remembers the last ``id``
   it applied never skips a change.
+- ``crmsync_twoway_base``: the base of the two-way merge, one row per record of a mapping: the
+  values of its mapped fields both sides last agreed on (JSON, encoded by
+  :mod:`crmsync.twoway.base`), the CRM version and last-modified time they were synced at, and
+  when the row was written.
 - ``crmsync_write_origin``: on SQLite, the marker row a crmsync write transaction holds while it
   writes, so that the triggers leave its writes out of the log; it never holds a committed row.
 """
@@ -17,7 +21,7 @@ import sqlalchemy as sa
 
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["CHANGES", "METADATA", "WRITE_ORIGIN"]
+__all__ = ["BASES", "CHANGES", "METADATA", "WRITE_ORIGIN"]
 
 METADATA = sa.MetaData()
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
@@ -43,4 +47,16 @@ WRITE_ORIGIN = sa.Table(
     "crmsync_write_origin",
     METADATA,
     sa.Column("token", sa.String(32), primary_key=True),
+)
+
+BASES = sa.Table(
+    "crmsync_twoway_base",
+    METADATA,
+    sa.Column("mapping", sa.String(255), primary_key=True),
+    #: The CRM record's id.
+    sa.Column("record_key", sa.String(255), primary_key=True),
+    sa.Column("field_values", sa.Text(), nullable=False),
+    sa.Column("crm_version", sa.String(255), nullable=True),
+    sa.Column("crm_modified_at", UtcDateTime(), nullable=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -42,6 +42,7 @@ def test_a_store_without_crmsyncs_tables_is_new_not_unversioned(engine: sa.Engin
         "0002_upgrade_history",
         "0003_drop_fingerprints",
         "0004_campaign_changes",
+        "0005_twoway_base",
     ]
     assert all(m.title for m in found.pending)
 

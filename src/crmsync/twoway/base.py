@@ -1,0 +1,214 @@
+"""The base of the two-way merge: per record of a mapping, the values both sides last agreed on.
+
+:func:`crmsync.twoway.rule.merge` decides each field against the values of the record's last
+sync; they are kept in ``crmsync_twoway_base`` (:mod:`crmsync.twoway.tables`), one row per
+mapping and record key (the CRM record's id), with the CRM version and last-modified time the
+record was synced at. Every function takes the caller's :class:`sqlalchemy.Connection`, so that
+the base is written in the same transaction as the synced values: both commit, or neither does.
+
+The values are kept in Campaign terms, as JSON, each field with its Campaign type
+(``{"field": ["type", value], …}``), encoded as follows:
+
+- no value: ``null``, whatever the type;
+- ``string``, ``text``: a JSON string;
+- ``integer``: a JSON integer; ``boolean``: ``true`` or ``false``;
+- ``double``, ``float``: the number's decimal text (``"0.1"``, ``"1e+100"``; a
+  :class:`~decimal.Decimal` as its own text, a float as its shortest round-trip text, ``"nan"``
+  and ``"inf"`` included), read back as a :class:`float`, the value the store's column holds;
+- ``date``: ISO 8601 text (``"2025-01-02"``);
+- ``datetime``: ISO 8601 text in UTC (``"2025-01-02T03:04:05.000006+00:00"``), read back as an
+  aware UTC :class:`~datetime.datetime`; a naive date-time is refused, as the store refuses it.
+
+A value of another Python type than its field's is refused with :class:`ValueError` naming the
+mapping, the record and the field. Keeping each field's type lets :meth:`Base.values_for` drop a
+field whose type has changed since the last sync (and a field added since has none): the merge
+then treats it as a field with no base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from crmsync.store.key_lists import one_of
+from crmsync.store.types import CampaignType
+from crmsync.store.writes import dialect_insert
+from crmsync.twoway.tables import BASES
+
+__all__ = ["Base", "forget_bases", "forget_mapping", "load_bases", "save_bases"]
+
+#: Rows written by one statement of :func:`save_bases`.
+BATCH = 500
+_NUMBERS = (CampaignType.DOUBLE, CampaignType.FLOAT)
+#: The types whose values JSON holds as they are (booleans aside: see :func:`_encode_value`).
+_AS_IS: dict[CampaignType, type] = {
+    CampaignType.STRING: str,
+    CampaignType.TEXT: str,
+    CampaignType.INTEGER: int,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """One record's last synced values (Campaign field → value) and each field's type."""
+
+    values: Mapping[str, Any]
+    types: Mapping[str, CampaignType]
+    #: The CRM record's version (Dataverse) or none, and its last-modified time, at that sync.
+    crm_version: str | None = None
+    crm_modified_at: datetime | None = None
+    #: When the base was written (set when it is loaded).
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if set(self.values) != set(self.types):
+            raise ValueError(
+                f"a base needs a type for each value: values {sorted(self.values)}, "
+                f"types {sorted(self.types)}"
+            )
+        if self.crm_modified_at is not None and self.crm_modified_at.utcoffset() is None:
+            raise ValueError(f"naive time {self.crm_modified_at.isoformat()} has no time zone")
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+        object.__setattr__(self, "types", MappingProxyType(dict(self.types)))
+
+    def values_for(self, fields: Mapping[str, CampaignType]) -> dict[str, Any]:
+        """The base of :func:`~crmsync.twoway.rule.merge` for today's ``fields``: the values of
+        the fields that have the same type as at the last sync."""
+        return {
+            name: self.values[name]
+            for name, kind in fields.items()
+            if name in self.types and self.types[name] is kind
+        }
+
+
+def load_bases(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> dict[str, Base]:
+    """The bases of the records of ``mapping`` with these ``keys`` (a key without one is left
+    out)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    found = conn.execute(
+        sa.select(BASES).where(
+            BASES.c.mapping == mapping, one_of(BASES.c.record_key, wanted, conn.dialect)
+        )
+    )
+    return {
+        row.record_key: Base(
+            *_decode(row.field_values, f"{mapping} record {row.record_key!r}"),
+            crm_version=row.crm_version,
+            crm_modified_at=row.crm_modified_at,
+            updated_at=row.updated_at,
+        )
+        for row in found
+    }
+
+
+def save_bases(conn: sa.Connection, mapping: str, bases: Mapping[str, Base]) -> None:
+    """Write the bases of the records of ``mapping`` (record key → base), replacing those kept.
+
+    Saving the same bases again changes nothing but their ``updated_at``."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "mapping": mapping,
+            "record_key": _check_key(key, mapping),
+            "field_values": _encode(base, f"{mapping} record {key!r}"),
+            "crm_version": base.crm_version,
+            "crm_modified_at": base.crm_modified_at,
+            "updated_at": now,
+        }
+        for key, base in bases.items()
+    ]
+    stmt = dialect_insert(conn.dialect.name, BASES)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[BASES.c.mapping, BASES.c.record_key],
+        set_={
+            name: stmt.excluded[name]
+            for name in ("field_values", "crm_version", "crm_modified_at", "updated_at")
+        },
+    )
+    for start in range(0, len(rows), BATCH):
+        conn.execute(upsert, rows[start : start + BATCH])
+
+
+def forget_bases(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> int:
+    """Drop the bases of these records of ``mapping`` (deleted, or no longer synced); returns how
+    many there were."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return 0
+    done = conn.execute(
+        sa.delete(BASES).where(
+            BASES.c.mapping == mapping, one_of(BASES.c.record_key, wanted, conn.dialect)
+        )
+    )
+    return done.rowcount
+
+
+def forget_mapping(conn: sa.Connection, mapping: str) -> int:
+    """Drop every base of ``mapping``; returns how many there were."""
+    return conn.execute(sa.delete(BASES).where(BASES.c.mapping == mapping)).rowcount
+
+
+def _check_key(key: object, mapping: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"base of {mapping}: a record key must be a non-empty text, not {key!r}")
+    return key
+
+
+def _encode(base: Base, where: str) -> str:
+    document = {
+        name: [kind.value, _encode_value(kind, base.values[name], f"{where}, field {name!r}")]
+        for name, kind in base.types.items()
+    }
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _encode_value(kind: CampaignType, value: Any, where: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):  # a bool is an int to Python: a boolean only here
+        if kind is CampaignType.BOOLEAN:
+            return value
+    elif isinstance(value, _AS_IS.get(kind, ())):
+        return value
+    elif kind in _NUMBERS and isinstance(value, float | int | Decimal):
+        return repr(value) if isinstance(value, float) else str(value)
+    elif kind is CampaignType.DATETIME and isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError(f"base of {where}: naive date and time {value.isoformat()}")
+        return value.astimezone(UTC).isoformat()
+    elif kind is CampaignType.DATE and isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    raise ValueError(f"base of {where}: a {kind} value cannot be {type(value).__name__} {value!r}")
+
+
+def _decode(text: str, where: str) -> tuple[dict[str, Any], dict[str, CampaignType]]:
+    values: dict[str, Any] = {}
+    types: dict[str, CampaignType] = {}
+    try:
+        for name, (kind_name, encoded) in orjson.loads(text).items():
+            kind = CampaignType(kind_name)
+            values[name], types[name] = _decode_value(kind, encoded), kind
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"base of {where} is not a valid base: {exc}") from exc
+    return values, types
+
+
+def _decode_value(kind: CampaignType, encoded: Any) -> Any:
+    if encoded is None:
+        return None
+    if kind in _NUMBERS:
+        return float(encoded)
+    if kind is CampaignType.DATETIME:
+        return datetime.fromisoformat(encoded).astimezone(UTC)
+    if kind is CampaignType.DATE:
+        return date.fromisoformat(encoded)
+    return encoded
