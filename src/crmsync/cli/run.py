@@ -32,11 +32,12 @@ from crmsync.config.errors import ConfigError, ConfigIssue
 from crmsync.config.models import Config
 from crmsync.connectors.secrets import missing_secrets
 from crmsync.errors import CrmsyncError
+from crmsync.runtime.crm_checks import connections_used
 from crmsync.runtime.process import freeze_startup_heap
 from crmsync.state.tables import COUNTER_NAMES as COUNTER_COLUMNS
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
-from crmsync.workflows import WORKFLOW_NAMES, configured, run_side_by_side, standard_runs
+from crmsync.workflows import WORKFLOW_NAMES, run_side_by_side, standard_runs
 
 __all__ = ["counts_table", "run", "summary_table"]
 
@@ -64,16 +65,10 @@ def summary_table(summary: RunSummary) -> Table:
 def _check_secrets(file: Config) -> None:
     """Every secret the file's switched-on workflows need, found before anything is created (the
     store included): a run with a missing secret stops before it starts."""
-    names = configured(file)
-    used = {m.connection for m in file.inbound.mappings} if "inbound" in names else set()
-    for name, section in (("outbound", file.outbound), ("optinout", file.optinout)):
-        if name in names and section.connection is not None:
-            used.add(section.connection)
     issues = [
         ConfigIssue(("connections", name, missing.setting), missing.message)
-        for name, connection in file.connections.items()
-        if name in used
-        for missing in missing_secrets(connection, connection.secrets)
+        for name in connections_used(file)
+        for missing in missing_secrets(file.connections[name], file.connections[name].secrets)
     ]
     if issues:
         raise ConfigError(issues)
