@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from crmsync.errors import ConfigurationError
 from crmsync.store.engine import begin_writing, write_transaction
 
 __all__ = ["schema_transaction"]
@@ -35,6 +36,7 @@ def schema_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """
     if engine.dialect.name != "sqlite":
         with write_transaction(engine) as conn:
+            _require_schema(conn)
             conn.execute(
                 sa.select(
                     sa.func.pg_advisory_xact_lock(
@@ -53,3 +55,15 @@ def schema_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
                 yield conn
         finally:
             raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _require_schema(conn: sa.Connection) -> None:
+    """A :class:`ConfigurationError` when no schema of the search path exists: PostgreSQL
+    would refuse every table (and lock on no schema), so say which one to create instead."""
+    if conn.execute(sa.select(sa.func.current_schema())).scalar() is None:
+        path = conn.execute(sa.text("SHOW search_path")).scalar()
+        raise ConfigurationError(
+            f"the PostgreSQL store's schema does not exist (search path: {path}): create it "
+            "(CREATE SCHEMA …) or correct store.pg_schema",
+            code="STORE_SCHEMA_MISSING",
+        )

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from crmsync.errors import ConfigurationError
+from crmsync.state import ensure_store_schema
 from crmsync.store import (
     DestructiveChangeError,
     ResourceDefinition,
     SchemaChangeKind,
     UpsertResult,
     build_metadata,
+    create_engine_for,
     definitions_with_profile,
     delete_by_keys,
     delete_versioned,
@@ -255,3 +259,19 @@ def test_key_lists_match_text_numbers_and_dates(pg_engine: sa.Engine) -> None:
     assert ids("id", [1, 3, 99]) == {1, 3}
     assert ids("born", [date(2000, 1, 2), date(1999, 1, 1)]) == {1}
     assert ids("name", []) == set()
+
+
+def test_a_schema_that_does_not_exist_is_named_and_nothing_is_made(postgres_url: str) -> None:
+    missing = f"crmsync_missing_{uuid.uuid4().hex[:8]}"
+    engine = create_engine_for(postgres_url, schema=missing)
+    try:
+        with pytest.raises(ConfigurationError, match=rf"search path: {missing}\): create it"):
+            ensure_store_schema(engine)
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :name"),
+                {"name": missing},
+            )
+            assert found.scalar_one() == 0
+    finally:
+        engine.dispose()
