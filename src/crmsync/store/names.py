@@ -87,6 +87,7 @@ OWN_TABLES = frozenset(
         "snapshots",
         "tombstones",
         "twoway_base",
+        "twoway_conflicts",
         "users",
         "watermarks",
         "workflows",

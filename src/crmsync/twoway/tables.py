@@ -11,6 +11,11 @@
   values of its mapped fields both sides last agreed on (JSON, encoded by
   :mod:`crmsync.twoway.base`), the CRM version and last-modified time they were synced at, and
   when the row was written.
+- ``crmsync_twoway_conflicts``: the conflict log of the two-way merge, one row per field changed
+  on both sides to different values (or differing with no base): both values (JSON, encoded by
+  :mod:`crmsync.twoway.conflicts`), both times, the winner and why, which merge found it
+  (``found_by``: ``crm`` when a CRM change was merged, ``campaign`` when a Campaign edit was) and
+  when it was decided.
 - ``crmsync_write_origin``: on SQLite, the marker row a crmsync write transaction holds while it
   writes, so that the triggers leave its writes out of the log; it never holds a committed row.
 """
@@ -21,7 +26,7 @@ import sqlalchemy as sa
 
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["BASES", "CHANGES", "METADATA", "WRITE_ORIGIN"]
+__all__ = ["BASES", "CHANGES", "CONFLICTS", "METADATA", "WRITE_ORIGIN"]
 
 METADATA = sa.MetaData()
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
@@ -39,6 +44,8 @@ CHANGES = sa.Table(
     sa.Column("new_values", sa.Text(), nullable=False),
     sa.Column("edited_at", UtcDateTime(), nullable=False),
     sa.Index("ix_crmsync_campaign_changes_id", "id", unique=True),
+    # The edits of one record (and the count of a resource's) are found without a scan.
+    sa.Index("ix_crmsync_campaign_changes_record", "resource", "record_key"),
     # Entries are never reused, even once the newest rows are deleted.
     sqlite_autoincrement=True,
 )
@@ -59,4 +66,25 @@ BASES = sa.Table(
     sa.Column("crm_version", sa.String(255), nullable=True),
     sa.Column("crm_modified_at", UtcDateTime(), nullable=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+CONFLICTS = sa.Table(
+    "crmsync_twoway_conflicts",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("mapping", sa.String(255), nullable=False),
+    #: The CRM record's id.
+    sa.Column("record_key", sa.String(255), nullable=False),
+    #: The Campaign field.
+    sa.Column("field", sa.String(255), nullable=False),
+    sa.Column("campaign_value", sa.Text(), nullable=False),
+    sa.Column("crm_value", sa.Text(), nullable=False),
+    sa.Column("campaign_changed_at", UtcDateTime(), nullable=True),
+    sa.Column("crm_changed_at", UtcDateTime(), nullable=True),
+    #: :class:`crmsync.twoway.rule.Winner` and :class:`crmsync.twoway.rule.Reason` values.
+    sa.Column("winner", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("found_by", sa.String(16), nullable=False),
+    sa.Column("decided_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_crmsync_twoway_conflicts_mapping", "mapping", "id"),
 )
