@@ -50,12 +50,15 @@ async def read_by_ids(
     primary_key: str,
     fields: Sequence[str],
     ids: Sequence[str],
+    *,
+    per_read: int = _IDS_PER_READ,
 ) -> dict[str, Record]:
-    """The records of ``table`` with these ids (checked by :func:`valid_id`), by id."""
+    """The records of ``table`` with these ids (checked by :func:`valid_id`), by id, at most
+    ``per_read`` ids a request."""
     wanted = [record_id for record_id in dict.fromkeys(ids) if valid_id(kind, record_id)]
     found: dict[str, Record] = {}
-    for start in range(0, len(wanted), _IDS_PER_READ):
-        chunk = wanted[start : start + _IDS_PER_READ]
+    for start in range(0, len(wanted), per_read):
+        chunk = wanted[start : start + per_read]
         try:
             await _read_into(found, connector, kind, table, primary_key, fields, chunk)
         except (TransientError, AuthenticationError):

@@ -44,8 +44,11 @@ from crmsync.sync.progress import InboundProgress, NoProgress
 from crmsync.sync.reader import MappingReader
 from crmsync.sync.transform import CompiledMapping, compile_mapping
 from crmsync.sync.write_loop import WriteLoop
-from crmsync.sync.writer import WORKFLOW, MappingWriter
-from crmsync.sync.writer_process import WriterProcesses, WriterSpec
+from crmsync.sync.writer import WORKFLOW, MappingWriter, version_number
+from crmsync.sync.writer_process import WriterProcesses, WriterSpec, two_way_merge
+from crmsync.twoway.mapping import TwoWayMapping, two_way_mapping
+from crmsync.twoway.push import CampaignPush
+from crmsync.twoway.setup import prepare_two_way
 
 __all__ = ["EngineOptions", "InboundEngine", "RunSummary"]
 
@@ -54,6 +57,8 @@ logger = logging.getLogger(__name__)
 _READ_FAILURES = 5
 #: How often the engine looks at its writer processes (failures, progress, drained queue).
 _SUPERVISE_SECONDS = 0.2
+#: How often the Campaign → CRM side of the two-way mappings looks for Campaign edits.
+_PUSH_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,9 @@ class InboundEngine:
         self.connectors: dict[str, Connector] = {}
         self.readers: dict[str, MappingReader] = {}
         self.writers: dict[str, MappingWriter] = {}
+        #: The two-way mappings, by name, and the Campaign → CRM side of their merge.
+        self.two_way: dict[str, TwoWayMapping] = {}
+        self.push: CampaignPush | None = None
         #: The CRM table metadata each mapping was compiled against (for writer processes).
         self.tables: dict[str, TableInfo] = {}
         self._caught_up = asyncio.Event()
@@ -167,6 +175,16 @@ class InboundEngine:
                 issues.append(ConfigIssue((*loc, "crm_table"), exc.message))
                 continue
             self.tables[mapping.name] = info
+            merge = None
+            if mapping.two_way:
+                kind = self.config.connections[mapping.connection].kind
+                try:
+                    two_way = two_way_mapping(mapping, compiled, info, resource, kind, loc=loc)
+                except ConfigError as exc:
+                    issues += exc.issues
+                    continue
+                self.two_way[mapping.name] = two_way
+                merge = two_way_merge(two_way, tables)
             writer = MappingWriter(
                 compiled,
                 tables[compiled.resource],
@@ -174,6 +192,7 @@ class InboundEngine:
                 self.state,
                 origin=f"crm:{mapping.connection}",
                 on_written=self.progress.written,
+                two_way=merge,
             )
             self.writers[mapping.name] = writer
             self.readers[mapping.name] = MappingReader(
@@ -190,6 +209,16 @@ class InboundEngine:
             )
         if issues:
             raise ConfigError(issues)
+        await asyncio.to_thread(prepare_two_way, self.state.engine, self.two_way, definitions)
+        if self.two_way:
+            self.push = CampaignPush(
+                self.two_way,
+                {name: self.readers[name].connector for name in self.two_way},
+                self.state,
+                tables,
+                version_number,
+                lock=self.lock,
+            )
 
     def compiled(self, name: str) -> CompiledMapping:
         return self.readers[name].compiled
@@ -230,19 +259,23 @@ class InboundEngine:
         relay = asyncio.create_task(_relay(stop, halt), name="inbound-stop")
         reader = asyncio.create_task(self._read_loop(halt, once), name="inbound-reader")
         writer = asyncio.create_task(self._write(halt, once), name="inbound-writer")
+        tasks = {reader, writer}
+        if self.push is not None and not once:
+            tasks.add(asyncio.create_task(self._push_loop(halt), name="inbound-push"))
         try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_EXCEPTION)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
             if once:
                 await writer
+                await self.push_all()
         except BaseException as exc:
             halt.set()
-            for task in (reader, writer):
+            for task in tasks:
                 task.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.gather(reader, writer, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
                 state.statuses.set(WORKFLOW, WorkflowStatus.STOPPED)
             else:
@@ -250,9 +283,10 @@ class InboundEngine:
             raise
         finally:
             relay.cancel()
-        reader.cancel()
+        for task in tasks:
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await reader
+            await asyncio.gather(*tasks, return_exceptions=True)
         state.statuses.set(WORKFLOW, WorkflowStatus.STOPPED)
         after = state.counters.by_mapping()
         summary.counters = {
@@ -302,6 +336,38 @@ class InboundEngine:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
+
+    async def push_all(self) -> int:
+        """Merge Campaign edits into the CRM until a round finds none left to merge (records
+        whose writes keep racing with CRM changes wait for the next run); returns the records
+        merged."""
+        total = 0
+        while self.push is not None:
+            merged = await self.push.round()
+            if not merged:
+                break
+            total += merged
+        return total
+
+    async def _push_loop(self, stop: asyncio.Event) -> None:
+        """The Campaign → CRM side of the two-way mappings, a round every few tenths of a
+        second; the CRM being unreachable is retried as reading is."""
+        assert self.push is not None
+        failures = 0
+        while not stop.is_set():
+            try:
+                merged = await self.push.round()
+            except (TransientError, RateLimitedError) as exc:
+                failures += 1
+                if failures >= _READ_FAILURES:
+                    raise
+                logger.warning("sending Campaign edits failed (%s); trying again", exc)
+                merged = 0
+            else:
+                failures = 0
+            if not merged:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _PUSH_SECONDS * (1 + 4 * failures))
 
     async def backlog(self) -> int:
         """Changes waiting in the queue plus parked children, over the configured mappings."""

@@ -552,4 +552,7 @@ class _Compiler:
         version = self.table.version_field
         if version is not None and version in self.table.fields:
             names.append(version)
+        modified = self.table.modified_field
+        if self.mapping.two_way and modified is not None and modified in self.table.fields:
+            names.append(modified)  # the CRM side's time in the two-way merge
         return tuple(dict.fromkeys(names))

@@ -36,6 +36,8 @@ from crmsync.store.optouts import OPT_OUT_NAMES, stamp_opt_outs
 from crmsync.store.writes import delete_by_keys, delete_versioned, upsert_batch
 from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.transform import CompiledMapping, ParentLink
+from crmsync.twoway.capture import crmsync_writes
+from crmsync.twoway.inbound import CrmMerge
 
 __all__ = ["MISSING_VERSION", "WORKFLOW", "MappingWriter", "version_number"]
 
@@ -78,6 +80,7 @@ class MappingWriter:
         *,
         origin: str,
         on_written: Callable[[str, int], None] | None = None,
+        two_way: CrmMerge | None = None,
     ) -> None:
         self.compiled = compiled
         self.table = table
@@ -90,9 +93,16 @@ class MappingWriter:
         )
         #: Whether the mapping writes opt-out attributes (whose change times are kept).
         self._opt_outs = any(column in OPT_OUT_NAMES for column in compiled.columns)
-        #: Rows in the form the store's driver takes, as the writes below take them.
-        processors = column_processors(state.engine.dialect, table, compiled.columns)
-        self._to_row = compiled.row_maker(processors)
+        #: The merge of a two-way mapping's CRM changes into its rows (``None``: one-way).
+        self.two_way = two_way
+        #: Rows in the form the store's driver takes, as the writes below take them; a two-way
+        #: mapping merges them with the stored values first, in Python's types.
+        self._driver_form = two_way is None
+        if two_way is None:
+            processors = column_processors(state.engine.dialect, table, compiled.columns)
+            self._to_row = compiled.row_maker(processors)
+        else:
+            self._to_row = compiled.to_row
 
     @property
     def name(self) -> str:
@@ -132,6 +142,20 @@ class MappingWriter:
             # changes against rows that writer is about to change; SQLite would even fail at
             # once if it committed in between).
             self.state.counters.hold_mapping(conn, self.name)
+            counts = self._commit_all(conn, batches, messages, read)
+        if self._on_written is not None:
+            self._on_written(self.name, read)
+        return counts
+
+    def _commit_all(
+        self,
+        conn: sa.Connection,
+        batches: Sequence[_Batch],
+        messages: Sequence[ChangeMessage],
+        read: int,
+    ) -> dict[str, int]:
+        # crmsync's own writes: the capture of Campaign edits leaves them out of its log.
+        with crmsync_writes(conn):
             counts: dict[str, int] = {}
             for batch in batches:
                 for name, count in self._commit(conn, batch).items():
@@ -146,8 +170,6 @@ class MappingWriter:
                     self.state.snapshots.note_seen(conn, self.name, keys)
             counts["read"] = read
             self.state.counters.add(conn, self.name, **counts)
-        if self._on_written is not None:
-            self._on_written(self.name, read)
         return counts
 
     def _apply(
@@ -212,11 +234,19 @@ class MappingWriter:
             counts["unchanged"] += buried
         rows, parked = self._park_orphans(conn, rows, changes)
         counts["parked"] = parked
+        if rows and self.two_way is not None:
+            upserts = {c.id: (c.values, c.version) for c in changes if c.kind == "upsert"}
+            merged = self.two_way.merge_rows(conn, rows, upserts)
+            counts["unchanged"] += len(rows) - len(merged)
+            rows = merged
         if rows:
+            driver_form = self._driver_form
             if self._opt_outs:
                 # Opt-out attributes keep their own change times (the opt-out conflict rule
                 # needs them).
-                rows = stamp_opt_outs(conn, self.table, compiled.key_field, rows, driver_form=True)
+                rows = stamp_opt_outs(
+                    conn, self.table, compiled.key_field, rows, driver_form=driver_form
+                )
             result = upsert_batch(
                 conn,
                 self.table,
@@ -224,7 +254,7 @@ class MappingWriter:
                 rows,
                 insert_only=() if full else compiled.insert_only,
                 origin=self.origin,
-                driver_form=True,
+                driver_form=driver_form,
             )
             counts["inserted"] = result.inserted
             counts["updated"] = result.updated
@@ -291,6 +321,8 @@ class MappingWriter:
         if unversioned:
             count += delete_by_keys(conn, self.table, key_field, unversioned)
         self._drop_parked(conn, versions)
+        if self.two_way is not None:
+            self.two_way.forget_deleted(conn, versions)
         return count
 
     # -- parent before child --------------------------------------------------------------------
@@ -389,7 +421,8 @@ class MappingWriter:
                 return 0
             self.state.parked.unpark(conn, [row.id for row in ready])
             changes = [_parked_change(orjson.loads(row.payload)) for row in ready]
-            counts = self._apply(conn, changes, full=False)
+            with crmsync_writes(conn):
+                counts = self._apply(conn, changes, full=False)
             self.state.counters.add(conn, self.name, **counts)
         return len(ready)
 
@@ -427,6 +460,8 @@ class MappingWriter:
                     if gone:
                         count = delete_by_keys(conn, self.table, self.compiled.key_field, gone)
                         self._drop_parked(conn, dict.fromkeys(gone))
+                        if self.two_way is not None:
+                            self.two_way.forget_deleted(conn, gone)
                         self.state.counters.add(
                             conn, self.name, deleted=count, campaign_writes=count
                         )

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from crmsync.config.models import Config
 from crmsync.connectors.base import TableInfo
 from crmsync.runtime.process import freeze_startup_heap
@@ -37,12 +39,14 @@ from crmsync.store import build_metadata, create_engine_for, definitions_with_pr
 from crmsync.sync.progress import NoProgress
 from crmsync.sync.transform import compile_mapping
 from crmsync.sync.write_loop import WriteLoop
-from crmsync.sync.writer import MappingWriter
+from crmsync.sync.writer import MappingWriter, version_number
+from crmsync.twoway.inbound import CrmMerge
+from crmsync.twoway.mapping import TwoWayMapping, two_way_mapping
 
 if TYPE_CHECKING:
     from crmsync.sync.engine import EngineOptions
 
-__all__ = ["WriterProcesses", "WriterSpec", "compile_writers", "main"]
+__all__ = ["WriterProcesses", "WriterSpec", "compile_writers", "main", "two_way_merge"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,17 +81,28 @@ def compile_writers(
         info = tables.get(mapping.name)
         if info is None:
             continue
-        compiled = compile_mapping(
-            mapping, info, definitions[mapping.resource], resources=definitions
-        )
+        resource = definitions[mapping.resource]
+        compiled = compile_mapping(mapping, info, resource, resources=definitions)
+        merge = None
+        if mapping.two_way:
+            kind = config.connections[mapping.connection].kind
+            merge = two_way_merge(
+                two_way_mapping(mapping, compiled, info, resource, kind), store_tables
+            )
         writers[mapping.name] = MappingWriter(
             compiled,
             store_tables[compiled.resource],
             store_tables,
             state,
             origin=f"crm:{mapping.connection}",
+            two_way=merge,
         )
     return writers
+
+
+def two_way_merge(two_way: TwoWayMapping, tables: Mapping[str, sa.Table]) -> CrmMerge:
+    """The CRM → Campaign side of a two-way mapping's merge, for its writer."""
+    return CrmMerge(two_way, tables[two_way.resource], version_number)
 
 
 class WriterProcesses:

@@ -1,0 +1,133 @@
+"""The CRM → Campaign side of the merge: CRM changes of a two-way mapping merged into Campaign rows.
+
+The inbound writer (:class:`~crmsync.sync.writer.MappingWriter`) hands the rows it is about to
+upsert to :meth:`CrmMerge.merge_rows`, in its transaction, before it writes them. For each record
+whose Campaign row exists, :func:`~crmsync.twoway.rule.merge` weighs the merged fields against the
+record's base: the Campaign side's values are the row's, its time the latest pending edit's; the
+CRM side's are the change's values and its last-modified time. The row then carries, per field,
+the merged value: the CRM's where the CRM wins or only the CRM changed, the Campaign's where the
+Campaign wins or only the Campaign changed (so the upsert leaves that field as it is).
+
+The new base is the CRM's values at the change's version: what the Campaign holds beyond it is a
+Campaign change the Campaign → CRM side sends (:mod:`crmsync.twoway.push`). Where no edit is
+pending to make it do so, a ``merge`` row is queued (:mod:`crmsync.twoway.pending`). Conflicts are
+logged in the same transaction.
+
+A change not newer than the version the base was synced at is left out entirely: the base and
+the row already hold it (or a later merge that includes it), and writing it would undo a Campaign
+edit made since. The rows of a record new to Campaign are written as they come, and their base is
+the CRM's values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmsync.twoway.base import Base, forget_bases, load_bases, save_bases
+from crmsync.twoway.conflicts import record_conflicts
+from crmsync.twoway.mapping import TwoWayMapping
+from crmsync.twoway.pending import edit_times, request_merge
+from crmsync.twoway.rule import Side, merge
+
+__all__ = ["CrmMerge", "base_version"]
+
+logger = logging.getLogger(__name__)
+
+VERSION = "source_version"
+
+
+def base_version(base: Base | None, as_number: Callable[[Any], int | None]) -> int | None:
+    """The version a base was synced at, as the store's growing number (``None``: unknown)."""
+    if base is None or base.crm_version is None:
+        return None
+    return as_number(base.crm_version)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CrmMerge:
+    """Merges one two-way mapping's CRM changes into its Campaign rows."""
+
+    def __init__(
+        self,
+        two_way: TwoWayMapping,
+        table: sa.Table,
+        as_number: Callable[[Any], int | None],
+    ) -> None:
+        self.two_way = two_way
+        self.table = table
+        self._as_number = as_number
+
+    def merge_rows(
+        self,
+        conn: sa.Connection,
+        rows: Sequence[dict[str, Any]],
+        crm_values: Mapping[str, tuple[Mapping[str, Any], int | str | None]],
+    ) -> list[dict[str, Any]]:
+        """The ``rows`` to upsert, merged, in the writer's transaction; the rows of changes not
+        newer than their base are left out. ``crm_values``: record key → the change's values as
+        read and its version (for the record's time and the base)."""
+        two_way, key_field = self.two_way, self.two_way.key_field
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            held = latest.get(row[key_field])
+            if held is None or row[VERSION] >= held[VERSION]:
+                latest[row[key_field]] = row
+        keys = list(latest)
+        held_rows = self.two_way.held(conn, self.table, keys, lock=True)
+        bases = load_bases(conn, two_way.name, keys)
+        times = edit_times(conn, two_way.resource, held_rows)
+        kept: list[dict[str, Any]] = []
+        new_bases: dict[str, Base] = {}
+        to_send: dict[str, datetime] = {}
+        for key, row in latest.items():
+            base = bases.get(key)
+            synced = base_version(base, self._as_number)
+            if synced is not None and row[VERSION] <= synced:
+                continue
+            values, version = crm_values[key]
+            crm_at = two_way.modified_at(values)
+            crm = {name: row[name] for name in two_way.fields}
+            held = held_rows.get(key)
+            if held is not None:
+                edited_at = times.get(key)
+                decided = merge(
+                    two_way.fields,
+                    None if base is None else base.values_for(two_way.fields),
+                    Side(held, edited_at),
+                    Side(crm, crm_at),
+                )
+                for decision in decided.fields:
+                    row[decision.field] = decision.value
+                if decided.conflicts:
+                    record_conflicts(conn, two_way.name, key, decided.conflicts, found_by="crm")
+                if decided.to_crm and edited_at is None:
+                    # A Campaign value the CRM lacks with no edit pending (the CRM refused it):
+                    # sent again, as old as the base it was set after (a change needs a base).
+                    to_send[key] = base.updated_at if base and base.updated_at else _now()
+            new_bases[key] = Base(
+                crm,
+                two_way.fields,
+                crm_version=None if version is None else str(version),
+                crm_modified_at=crm_at,
+            )
+            kept.append(row)
+        save_bases(conn, two_way.name, new_bases)
+        request_merge(conn, two_way.resource, to_send)
+        return kept
+
+    def forget_deleted(self, conn: sa.Connection, keys: Iterable[str]) -> None:
+        """Drop the bases of these records whose Campaign rows are gone (deleted with the CRM
+        record, or filtered out): a record created again later starts afresh."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return
+        still = set(self.two_way.held(conn, self.table, wanted))
+        forget_bases(conn, self.two_way.name, [key for key in wanted if key not in still])
