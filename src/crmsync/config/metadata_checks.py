@@ -55,7 +55,32 @@ def validate_against_metadata(
             continue
         resource = resources.get(mapping.resource)
         issues += _mapping_issues(loc, mapping, table, resource, untracked)
+        if mapping.two_way and resource is not None:
+            issues += _two_way_issues(loc, mapping, table, resource)
     issues += _optinout_issues(config, tables, connection)
+    return issues
+
+
+def _two_way_issues(
+    loc: Loc, mapping: InboundMapping, table: TableInfo, resource: ResourceDefinition
+) -> list[ConfigIssue]:
+    """The settings of a two-way mapping that cannot be written back to the CRM, and a mapping
+    with no field to write back."""
+    # The reverse direction stands on the inbound conversions, which stand on this package:
+    # imported when a mapping is two-way.
+    from crmsync.twoway.reverse import reverse_mapping
+
+    reverse = reverse_mapping(mapping, table, resource, loc=loc)
+    issues = list(reverse.issues)
+    if not reverse.fields and not issues:
+        not_sent = ", ".join(f"'{n.campaign}' ({n.reason.value})" for n in reverse.not_sent)
+        issues.append(
+            ConfigIssue(
+                (*loc, "two_way"),
+                "no mapped field can be written back to the CRM (not sent: "
+                f"{not_sent}); set two_way to false",
+            )
+        )
     return issues
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from crmsync.state.models import Reject
 from crmsync.state.part import StatePart, to_json
+from crmsync.store.key_lists import one_of
 
 __all__ = ["Rejects"]
 
@@ -68,6 +70,22 @@ class Rejects(StatePart):
                 )
                 for row in conn.execute(query)
             ]
+
+    def take(
+        self, conn: sa.Connection, workflow: str, mapping: str, record_ids: Sequence[str] | None
+    ) -> list[tuple[str, datetime]]:
+        """In the caller's transaction: remove the rejects of ``workflow`` and ``mapping`` (of
+        these records only, when given); returns each record's id and its latest reject's
+        time."""
+        t = self.tables.rejects
+        where = [t.c.workflow == workflow, t.c.mapping == mapping, t.c.record_id.is_not(None)]
+        if record_ids is not None:
+            where.append(one_of(t.c.record_id, list(record_ids), conn.dialect))
+        found = conn.execute(
+            sa.select(t.c.record_id, sa.func.max(t.c.at)).where(*where).group_by(t.c.record_id)
+        ).all()
+        conn.execute(sa.delete(t).where(*where))
+        return [(record_id, at) for record_id, at in found]
 
     def count(self, mapping: str | None = None) -> int:
         return self._count(self.tables.rejects, mapping)

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync.config.errors import ConfigError
+from crmsync.config.errors import ConfigError, ConfigIssue
 from crmsync.config.models import InboundMapping
 from crmsync.connectors.base import Record, TableInfo
 from crmsync.optout.lookup import as_time
@@ -107,6 +107,9 @@ def two_way_mapping(
     reverse = reverse_mapping(mapping, table, resource, loc=loc)
     if reverse.issues:
         raise ConfigError(list(reverse.issues))
+    if not reverse.fields:
+        where = (*(loc or ("inbound", "mappings", mapping.name)), "two_way")
+        raise ConfigError([ConfigIssue(where, "no mapped field can be written back to the CRM")])
     fields = {}
     for sent in reverse.fields:
         target = resource.field(sent.campaign)

@@ -262,3 +262,30 @@ def test_without_a_connection_in_use_there_is_nothing_to_check(tmp_path: Path, c
     assert code == 0
     assert document["crm_connections"] == {}
     assert "nothing to check against the CRM" in stderr
+
+
+def test_a_two_way_setting_that_cannot_be_written_back_is_refused_at_its_path(
+    tmp_path: Path, crm: Crm
+) -> None:
+    names = crm.names
+    mappings = (
+        _contacts(names, (names.first, "first_name"), (names.last, "last_name"))
+        + "    two_way: true\n"
+        + "    replacements:\n"
+        + f"      - {{field: {names.last}, from: Smith, to: Unknown}}\n"
+        + f"      - {{field: {names.last}, from: Jones, to: Unknown}}\n"
+    )
+    text = crm.connection() + "inbound:\n  mappings:\n" + mappings
+    code, document, stderr = _validate(_write(tmp_path, text), "--json")
+
+    assert code == 1, stderr
+    errors = [issue for issue in document["issues"] if issue["severity"] == "error"]
+    assert [issue["path"] for issue in errors] == ["inbound.mappings[0].replacements[1].to"]
+    assert "'Smith' and 'Jones'" in errors[0]["message"]
+    assert "cannot be written back to one CRM value" in errors[0]["message"]
+    assert errors[0]["line"] == _line(text, "from: Jones")
+
+    # Without the ambiguous replacement the same two-way mapping passes.
+    fixed = text[: text.index("      - {field: " + names.last + ", from: Jones")]
+    code, document, stderr = _validate(_write(tmp_path, fixed), "--json")
+    assert code == 0, document
