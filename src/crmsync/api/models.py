@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,6 +96,22 @@ class RejectOut(_Out):
     code: str
     message: str
     record: dict[str, Any]
+
+
+class RetryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Only this mapping's rejects (every two-way mapping's when absent).
+    mapping: str | None = Field(default=None, max_length=255)
+    #: Only these records' rejects.
+    record_ids: list[Annotated[str, Field(max_length=255)]] | None = Field(
+        default=None, max_length=10_000
+    )
+
+
+class RetryOut(_Out):
+    #: Records queued for sending again, per mapping.
+    queued: dict[str, int]
 
 
 class ReplayOut(_Out):

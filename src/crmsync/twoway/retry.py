@@ -40,7 +40,7 @@ def retry_rejects(
     if mapping is not None:
         chosen = mappings.get(mapping)
         if chosen is None:
-            raise ConfigurationError(f"no inbound mapping '{mapping}'")
+            raise ConfigurationError(f"no inbound mapping '{mapping}'", code="UNKNOWN_MAPPING")
         if not chosen.two_way:
             raise ConfigurationError(
                 f"mapping '{mapping}' is not two-way: its rejects are CRM values Campaign could "

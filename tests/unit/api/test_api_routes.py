@@ -24,6 +24,7 @@ async def test_health_needs_no_login(api: Api) -> None:
         ("GET", "/api/mappings"),
         ("GET", "/api/revisions"),
         ("GET", "/api/rejects"),
+        ("POST", "/api/rejects/retry"),
         ("GET", "/metrics"),
         ("GET", "/api/me"),
         ("GET", "/openapi.json"),
@@ -271,6 +272,23 @@ async def test_rejects_are_filtered(api: Api) -> None:
         await api.client.get("/api/rejects?workflow=inbound&code=BAD_EMAIL", headers=viewer)
     ).json()
     assert [(r["mapping"], r["record"]) for r in only] == [("contacts", {"a": 1})]
+
+
+async def test_rejects_retry_is_for_operators_and_two_way_mappings(api: Api) -> None:
+    viewer, operator = api.auth(Role.VIEWER), api.auth(Role.OPERATOR)
+    refused = await api.client.post("/api/rejects/retry", json={}, headers=viewer)
+    assert refused.status_code == 403
+    one_way = await api.client.post(
+        "/api/rejects/retry", json={"mapping": "contacts"}, headers=operator
+    )
+    assert one_way.status_code == 409
+    assert "not two-way" in one_way.json()["detail"]
+    unknown = await api.client.post("/api/rejects/retry", json={"mapping": "x"}, headers=operator)
+    assert unknown.status_code == 404
+    # No two-way mapping at all: nothing to queue.
+    none = await api.client.post("/api/rejects/retry", json={}, headers=operator)
+    assert none.status_code == 200
+    assert none.json() == {"queued": {}}
 
 
 async def test_metrics_in_prometheus_text(api: Api) -> None:

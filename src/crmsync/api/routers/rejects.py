@@ -1,4 +1,5 @@
-"""``/api/rejects``: rejected records, filtered by workflow, mapping and code."""
+"""``/api/rejects``: rejected records, filtered by workflow, mapping and code; two-way values
+the CRM refused, sent again (``POST /api/rejects/retry``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from crmsync.api.auth import Viewer
+from crmsync.api.auth import Operator, Viewer
 from crmsync.api.deps import SupervisorDep
-from crmsync.api.models import RejectOut
+from crmsync.api.models import RejectOut, RetryIn, RetryOut
+from crmsync.twoway.retry import retry_rejects
 
 router = APIRouter(prefix="/api/rejects", tags=["rejects"])
 
@@ -42,3 +44,15 @@ async def list_rejects(
         )
         for r in found
     ]
+
+
+@router.post("/retry", operation_id="retry_rejects", response_model=RetryOut)
+async def retry(body: RetryIn, _user: Operator, supervisor: SupervisorDep) -> RetryOut:
+    """Queue the Campaign values of two-way mappings that the CRM refused for sending again
+    (of one mapping, and of some records only, when given); the running inbound sends them.
+    409 for a mapping that is not two-way, 404 for an unknown one."""
+    config = await asyncio.to_thread(supervisor.config, "inbound")
+    queued = await asyncio.to_thread(
+        retry_rejects, config, supervisor.state, body.mapping, body.record_ids
+    )
+    return RetryOut(queued=queued)
