@@ -10,8 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from twoway_support import Crm, edit, make_config, profiles, run_once, running_crm
+from twoway_support import (
+    ENV,
+    Crm,
+    config_text,
+    edit,
+    make_config,
+    profiles,
+    run_once,
+    running_crm,
+)
+from typer.testing import CliRunner
 
+from crmsync.cli.main import app
 from crmsync.emulators.common.tls import TlsFiles, generate
 
 
@@ -86,3 +97,40 @@ async def test_the_same_field_edited_on_both_sides_goes_to_the_newer_edit(
     records, rows = await crm.records(), profiles(config)
     assert records[campaign_newer][city] == rows[campaign_newer]["city"] == "From Campaign"
     assert records[crm_newer][city] == rows[crm_newer]["city"] == "Theirs"
+
+
+async def test_a_job_update_step_is_a_campaign_edit_that_reaches_the_crm(
+    crm: Crm, tmp_path: Path, store_location: tuple[str, str | None]
+) -> None:
+    path = tmp_path / "crmsync.yaml"
+    path.write_text(config_text(crm, tmp_path, store_location), encoding="utf-8")
+    config = make_config(crm, tmp_path, store_location)
+    await run_once(config)
+    _, last, city = crm.fields
+    record_id = sorted(await crm.records())[4]
+    job = tmp_path / "copy-names.yaml"
+    job.write_text(
+        "version: 1\n"
+        "name: copy-names\n"
+        "steps:\n"
+        "  select:\n"
+        "    kind: campaign_query\n"
+        "    resource: profile\n"
+        "    fields: [external_id, last_name]\n"
+        f"    filter: [{{field: external_id, op: eq, value: '{record_id}'}}]\n"
+        "    next: update\n"
+        "  update:\n"
+        "    kind: update_campaign\n"
+        "    resource: profile\n"
+        "    key: external_id\n"
+        "    fields: {external_id: external_id, city: last_name}\n",
+        encoding="utf-8",
+    )
+    # (The command runs its own event loop: in a thread of its own.)
+    done = await asyncio.to_thread(
+        CliRunner().invoke, app, ["job", "run", str(job), "-c", str(path)], env=ENV
+    )
+    assert done.exit_code == 0, done.stdout + done.stderr
+    await run_once(config)
+    record = (await crm.records())[record_id]
+    assert record[city] == record[last]

@@ -158,7 +158,11 @@ def contacts_mapping(crm: Crm, *, two_way: bool = True, extra: str = "") -> str:
 
 
 def config_text(
-    crm: Crm, folder: Path, store: tuple[str, str | None], mappings: str | None = None
+    crm: Crm,
+    folder: Path,
+    store: tuple[str, str | None],
+    mappings: str | None = None,
+    resources: str = " []",
 ) -> str:
     url, schema = store
     lines = [
@@ -171,7 +175,7 @@ def config_text(
         "queue:",
         "  kind: sqlite",
         f"  path: {folder / 'queue.db'}",
-        "resources: []",
+        f"resources:{resources}",
         "inbound:",
         "  poll_interval_seconds: 0.2",
         f"  mappings:{mappings if mappings is not None else contacts_mapping(crm)}",
@@ -180,9 +184,13 @@ def config_text(
 
 
 def make_config(
-    crm: Crm, folder: Path, store: tuple[str, str | None], mappings: str | None = None
+    crm: Crm,
+    folder: Path,
+    store: tuple[str, str | None],
+    mappings: str | None = None,
+    resources: str = " []",
 ) -> Config:
-    return load_config_text(config_text(crm, folder, store, mappings), environ=ENV)
+    return load_config_text(config_text(crm, folder, store, mappings, resources), environ=ENV)
 
 
 async def run_once(config: Config, **options: Any) -> RunSummary:
