@@ -13,10 +13,11 @@ Campaign change the Campaign → CRM side sends (:mod:`crmsync.twoway.push`). Wh
 pending to make it do so, a ``merge`` row is queued (:mod:`crmsync.twoway.pending`). Conflicts are
 logged in the same transaction.
 
-A change not newer than the version the base was synced at is left out entirely: the base and
-the row already hold it (or a later merge that includes it), and writing it would undo a Campaign
-edit made since. The rows of a record new to Campaign are written as they come, and their base is
-the CRM's values.
+A change not newer than the version the base was synced at is held by the base already (the
+Campaign → CRM side read and merged it, or a later merge includes it): its merged fields keep the
+Campaign values, since writing the CRM's would undo a Campaign edit made since; its other fields
+are written as for any mapping. The row of a record new to Campaign is written as it comes, and
+its base is the CRM's values.
 """
 
 from __future__ import annotations
@@ -89,13 +90,17 @@ class CrmMerge:
         to_send: dict[str, datetime] = {}
         for key, row in latest.items():
             base = bases.get(key)
+            held = held_rows.get(key)
             synced = base_version(base, self._as_number)
-            if synced is not None and row[VERSION] <= synced:
+            if held is not None and synced is not None and row[VERSION] <= synced:
+                # The base holds this change already (merged by the Campaign → CRM side): the
+                # merged fields keep what Campaign holds, the others are written as usual.
+                row.update(held)
+                kept.append(row)
                 continue
             values, version = crm_values[key]
             crm_at = two_way.modified_at(values)
             crm = {name: row[name] for name in two_way.fields}
-            held = held_rows.get(key)
             if held is not None:
                 edited_at = times.get(key)
                 decided = merge(
