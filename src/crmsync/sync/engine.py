@@ -209,7 +209,9 @@ class InboundEngine:
             )
         if issues:
             raise ConfigError(issues)
-        await asyncio.to_thread(prepare_two_way, self.state.engine, self.two_way, definitions)
+        await asyncio.to_thread(
+            prepare_two_way, self.state.engine, self.two_way, definitions, tables
+        )
         if self.two_way:
             self.push = CampaignPush(
                 self.two_way,

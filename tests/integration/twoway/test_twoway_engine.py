@@ -14,6 +14,7 @@ from twoway_support import (
     ENV,
     Crm,
     config_text,
+    contacts_mapping,
     edit,
     make_config,
     profiles,
@@ -134,3 +135,18 @@ async def test_a_job_update_step_is_a_campaign_edit_that_reaches_the_crm(
     await run_once(config)
     record = (await crm.records())[record_id]
     assert record[city] == record[last]
+
+
+async def test_a_mapping_turned_two_way_sends_the_next_campaign_edit(
+    crm: Crm, tmp_path: Path, store_location: tuple[str, str | None]
+) -> None:
+    one_way = make_config(crm, tmp_path, store_location, contacts_mapping(crm, two_way=False))
+    await run_once(one_way)
+    config = make_config(crm, tmp_path, store_location)
+    await run_once(config)  # the rows Campaign holds get their values as their base
+    _, _, city = crm.fields
+    record_id = sorted(await crm.records())[5]
+    edit(config, record_id, city="Aalst")
+    await run_once(config)
+    assert (await crm.records())[record_id][city] == "Aalst"
+    assert profiles(config)[record_id]["city"] == "Aalst"
