@@ -204,19 +204,8 @@ class InboundMapping(BaseModel):
     delete_filtered_out: bool = False
     apply_deletes: bool = True
     picklist_values: Literal["technical", "display"] = "technical"
-    #: Refused when true until the two-way merge is built: a switch the engine would ignore
-    #: lets users believe their Campaign edits reach the CRM.
+    #: The two-way merge of docs/two-way.md.
     two_way: bool = False
-
-    @field_validator("two_way")
-    @classmethod
-    def _two_way_not_available(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(
-                "two-way sync is not available in this version: Campaign edits are not sent "
-                "to the CRM; remove two_way or set it to false"
-            )
-        return value
 
 
 class InboundConfig(BaseModel):
