@@ -9,9 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.api.users import Role
 from crmsync.state.models import WorkflowStatus
+from crmsync.twoway.conflicts import FoundBy
+from crmsync.twoway.rule import Reason, Winner
 from crmsync.workflows.revisions import RevisionState
 
 __all__ = [
+    "ConflictOut",
     "Issue",
     "LoginIn",
     "LoginOut",
@@ -120,6 +123,27 @@ class ReplayOut(_Out):
     requested_at: datetime
     backlog: int
     table_rows: int
+
+
+class ConflictOut(_Out):
+    """A field of a two-way mapping's record changed on both sides: who won and why."""
+
+    id: int
+    mapping: str
+    record_key: str = Field(description="The CRM record's id.")
+    field: str = Field(description="The Campaign field.")
+    campaign_value: Any = Field(
+        description="Dates and times as ISO 8601 text (UTC), decimals and nan/inf as text."
+    )
+    crm_value: Any = Field(description="In Campaign terms, encoded as campaign_value.")
+    campaign_changed_at: datetime | None
+    crm_changed_at: datetime | None
+    winner: Winner
+    reason: Reason
+    found_by: FoundBy = Field(
+        description="crm: found when a CRM change was merged; campaign: when a Campaign edit was."
+    )
+    decided_at: datetime
 
 
 class LoginIn(BaseModel):

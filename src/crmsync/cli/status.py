@@ -1,4 +1,5 @@
-"""``crmsync status``: each workflow's status and backlog, each inbound mapping's counters.
+"""``crmsync status``: each workflow's status and backlog, each inbound mapping's counters; a
+two-way mapping's conflicts logged and Campaign edits waiting for the merge too.
 
 Reads the sync state and the queue only; it does not contact the CRM.
 """
@@ -23,6 +24,7 @@ from crmsync.runtime.queues import open_queue
 from crmsync.state.store import StateStore
 from crmsync.state.tables import COUNTER_NAMES
 from crmsync.store import create_engine_for
+from crmsync.twoway import two_way_figures
 from crmsync.workflows import WORKFLOW_NAMES, store_backlogs
 
 __all__ = ["collect_status", "status"]
@@ -37,6 +39,8 @@ async def collect_status(configs: Mapping[str, Config]) -> dict[str, Any]:
         state = StateStore(engine)
         statuses = state.statuses.all()
         counters = state.counters.by_mapping()
+        with engine.connect() as conn:
+            figures = two_way_figures(conn, config.inbound.mappings)
         mappings: dict[str, Any] = {}
         inbound_backlog = 0
         for mapping in config.inbound.mappings:
@@ -53,6 +57,12 @@ async def collect_status(configs: Mapping[str, Config]) -> dict[str, Any]:
                 "cursor_saved_at": _iso(state.cursors.updated_at(mapping.name)),
                 "counters": counts.as_dict() if counts else dict.fromkeys(COUNTER_NAMES, 0),
             }
+            two_way = figures.get(mapping.name)
+            if two_way is not None:
+                mappings[mapping.name]["two_way"] = {
+                    "conflicts": two_way.conflicts,
+                    "waiting_edits": two_way.waiting_edits,
+                }
         backlogs = {
             "inbound": inbound_backlog,
             "outbound": store_backlogs(engine, configs["outbound"])["outbound"],
@@ -112,4 +122,10 @@ def status(
             counter.replace("_", " "),
             *(f"{item['counters'][counter]:,}" for item in items.values()),
         )
+    if any("two_way" in item for item in items.values()):
+        # Two-way mappings only: a one-way mapping's cells stay empty.
+        two_way = [item.get("two_way") for item in items.values()]
+        mappings.add_row("two-way", *("yes" if t else "" for t in two_way))
+        for key, label in (("conflicts", "conflicts"), ("waiting_edits", "Campaign edits waiting")):
+            mappings.add_row(label, *(f"{t[key]:,}" if t else "" for t in two_way))
     console.print(mappings)

@@ -40,7 +40,7 @@ ROWS: dict[str, tuple[str, ...]] = {
     "filters": ("field", "op", "value"),
 }
 _ROW_INPUT = re.compile(r"(fields|replacements|filters)-(\d{1,4})-(\w+)")
-_SWITCHES = ("delete_filtered_out", "apply_deletes")
+_SWITCHES = ("delete_filtered_out", "apply_deletes", "two_way")
 _NO_VALUE_OPS = ("is_empty", "is_not_empty")
 _INTEGERS = (CrmType.INTEGER, CrmType.BIGINT)
 _NUMBERS = (CrmType.DECIMAL, CrmType.DOUBLE, CrmType.MONEY)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from crmsync.console.pages import (
+    conflicts,
     editor,
     jobs,
     login,
@@ -33,5 +34,6 @@ def console_home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/workflows", status_code=303)
 
 
-for page in (login, workflows, editor, mappings, settings, jobs, rejects, revisions, users):
+_PAGES = (login, workflows, editor, mappings, conflicts, settings, jobs, rejects, revisions, users)
+for page in _PAGES:
     router.include_router(page.router, prefix=PREFIX)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -81,8 +82,11 @@ class PushCounts:
     conflicts: int = 0
     races: int = 0
     rejects: int = 0
+    #: The longest time between a read and the end of the unconditional write based on it
+    #: (Salesforce collections): the window in which a CRM change of a written field is lost.
+    window_seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
 
 
@@ -199,6 +203,7 @@ class CampaignPush:
             if not todo:
                 break
             wanted = [key for key in todo if key in reads]
+            read_at = time.monotonic()
             found = await self._read_crm(two_way, connector, wanted)
             outcome.crm_calls += -(-len(wanted) // PER_READ.get(two_way.kind, 40))
             decisions: list[_Decision] = []
@@ -210,7 +215,7 @@ class CampaignPush:
                     del todo[key]
                 else:
                     decisions.append(decision)
-            raced = await self._write(two_way, connector, decisions, todo, outcome)
+            raced = await self._write(two_way, connector, decisions, todo, outcome, read_at)
             self.counts.races += len(raced)
             todo = {key: todo[key] for key in raced}
             reads = set(raced)
@@ -320,6 +325,7 @@ class CampaignPush:
         decisions: list[_Decision],
         todo: Mapping[str, _Pending],
         outcome: _Outcome,
+        read_at: float,
     ) -> list[str]:
         """Write the decisions' updates; returns the keys the CRM found changed since read."""
         writes = [d for d in decisions if d.op is not None]
@@ -330,6 +336,9 @@ class CampaignPush:
             # Collections take no precondition (see the module): many records go unconditional.
             ops = [WriteOp(op.kind, op.table, op.values, id=op.id, ref=op.ref) for op in ops]
         results = await connector.write(ops)
+        if any(op.if_version is None for op in ops):
+            window = time.monotonic() - read_at
+            self.counts.window_seconds = max(self.counts.window_seconds, window)
         outcome.crm_calls += _calls(two_way.kind, ops)
         raced: list[str] = []
         for decision, op, result in zip(writes, ops, results, strict=True):

@@ -25,6 +25,7 @@ LEAST_ROLE: dict[str, Role | None] = {
     "start_workflow": OPER,
     "stop_workflow": OPER,
     "list_mappings": VIEW,
+    "list_mapping_conflicts": VIEW,
     "create_mapping": ADMIN,
     "get_mapping": VIEW,
     "update_mapping": ADMIN,

@@ -288,12 +288,14 @@ def test_a_wrong_list_of_named_entries_is_not_set_aside() -> None:
     ]
 
 
-def test_two_way_is_refused_until_the_merge_exists() -> None:
-    found = errors(BASE + "      two_way: true\n")
-    assert len(found) == 1
-    assert "c.yaml:18: inbound.mappings[0].two_way" in found[0]
-    assert "not available" in found[0]
-    assert errors(BASE + "      two_way: false\n") == []
+def test_two_way_is_a_switch_of_each_mapping() -> None:
+    assert errors(BASE + "      two_way: true\n") == []
+    config = load_config_text(BASE + "      two_way: true\n", environ={"DV_SECRET": "s"})
+    assert config.inbound.mappings[0].two_way is True
+    assert load_config_text(BASE, environ={"DV_SECRET": "s"}).inbound.mappings[0].two_way is False
+    (found,) = errors(BASE + "      two_way: sometimes\n")
+    assert found.startswith("c.yaml:18: inbound.mappings[0].two_way: ")
+    assert "boolean" in found
 
 
 SECOND = """\

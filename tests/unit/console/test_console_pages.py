@@ -17,6 +17,7 @@ PAGES = [
     "revisions",
     "revisions/1",
     "mappings/contacts/edit",
+    "mappings/contacts/conflicts",
 ]
 
 

@@ -1,14 +1,16 @@
-"""``/api/mappings``: inbound table mappings; edits become pending revisions of ``inbound``."""
+"""``/api/mappings``: inbound table mappings; edits become pending revisions of ``inbound``; the
+conflicts the two-way merge logged for a mapping."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from crmsync.api.auth import Admin, Operator, Viewer
 from crmsync.api.deps import Mappings
-from crmsync.api.models import ReplayOut, RevisionSaved, problem
+from crmsync.api.models import ConflictOut, ReplayOut, RevisionSaved, problem
 from crmsync.config.models import InboundMapping
 
 router = APIRouter(
@@ -74,3 +76,17 @@ async def replay_mapping(name: MappingName, _user: Operator, service: Mappings) 
     """Replay every record at the next start of inbound (409 when refused: limits, pending;
     502 when the CRM cannot be reached or fails the count, and then nothing is recorded)."""
     return await service.replay(name)
+
+
+@router.get(
+    "/{name}/conflicts", operation_id="list_mapping_conflicts", response_model=list[ConflictOut]
+)
+async def list_mapping_conflicts(
+    name: MappingName,
+    _user: Viewer,
+    service: Mappings,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    record: Annotated[str | None, Query(max_length=255, description="A CRM record's id.")] = None,
+) -> list[ConflictOut]:
+    """The conflicts of the two-way merge, newest first (none for a one-way mapping)."""
+    return await asyncio.to_thread(service.conflicts, name, limit=limit, record_key=record)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from typing import Any
 
-from crmsync.api.models import ReplayOut, RevisionSaved
+from crmsync.api.models import ConflictOut, ReplayOut, RevisionSaved
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.edits import ConfigEdit, CrmPart, replace_named, save_crm_edit, save_edit
 from crmsync.config.models import Config, InboundMapping
 from crmsync.errors import ConfigurationError
+from crmsync.state import ensure_store_schema
 from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
 from crmsync.sync.replay import request_replay
+from crmsync.twoway import FoundBy, TwoWayFigures, list_conflicts, two_way_figures
+from crmsync.twoway.rule import Reason, Winner
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = ["MappingNotFound", "MappingService"]
@@ -136,3 +141,38 @@ class MappingService:
             backlog=request.backlog,
             table_rows=request.table_rows,
         )
+
+    def conflicts(
+        self, name: str, *, limit: int = 100, record_key: str | None = None
+    ) -> builtins.list[ConflictOut]:  # ``list`` is a method here
+        """The conflicts logged for mapping ``name``, newest first (none for a one-way one)."""
+        self.get(name)
+        engine = self.supervisor.engine
+        ensure_store_schema(engine)
+        with engine.connect() as conn:
+            found = list_conflicts(conn, name, limit=limit, record_key=record_key)
+        return [
+            ConflictOut(
+                id=entry.id,
+                mapping=entry.mapping,
+                record_key=entry.record_key,
+                field=entry.field,
+                campaign_value=entry.campaign_value,
+                crm_value=entry.crm_value,
+                campaign_changed_at=entry.campaign_changed_at,
+                crm_changed_at=entry.crm_changed_at,
+                winner=Winner(entry.winner),
+                reason=Reason(entry.reason),
+                found_by=FoundBy(entry.found_by),
+                decided_at=entry.decided_at,
+            )
+            for entry in found
+        ]
+
+    def figures(self, mappings: Sequence[InboundMapping] | None = None) -> dict[str, TwoWayFigures]:
+        """The two-way figures of each two-way mapping among ``mappings`` (default: the latest
+        revision's), by name."""
+        engine = self.supervisor.engine
+        ensure_store_schema(engine)
+        with engine.connect() as conn:
+            return two_way_figures(conn, self.list() if mappings is None else mappings)

@@ -8,6 +8,7 @@ are shown next to the input they name.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any
 
@@ -33,6 +34,7 @@ from crmsync.console.mapping_form import (
 from crmsync.console.session import Admin, Caller, Viewer
 from crmsync.console.templating import PREFIX, render
 from crmsync.errors import CrmsyncError
+from crmsync.twoway import TwoWayFigures
 from crmsync.workflows.supervisor import Supervisor
 
 router = APIRouter()
@@ -53,8 +55,10 @@ async def _editor(
     issues: dict[str, str] | None = None,
     status_code: int = 200,
     template: str = "_editor.html",
+    figures: TwoWayFigures | None = None,
 ) -> HTMLResponse:
-    """The editor for ``draft``, with the CRM table's and the resource's fields."""
+    """The editor for ``draft``, with the CRM table's and the resource's fields (and a two-way
+    mapping's ``figures`` on its page)."""
     fields: list[CrmField] = []
     primary_key = ""
     problem = None
@@ -81,6 +85,7 @@ async def _editor(
         issues=issues or {},
         metadata_problem=problem,
         warning=supervisor.pending_warning("inbound"),
+        figures=figures,
     )
 
 
@@ -149,6 +154,7 @@ async def edit_mapping(
         return render(
             request, "not_found.html", caller, status_code=404, page="mappings", text=exc.message
         )
+    figures = await asyncio.to_thread(service.figures, [mapping])
     return await _editor(
         request,
         caller,
@@ -158,6 +164,7 @@ async def edit_mapping(
         resources=resources,
         supervisor=supervisor,
         template="editor.html",
+        figures=figures.get(name),
     )
 
 

@@ -1,4 +1,5 @@
-"""The Inbound mappings page: the list with edit, delete and replay, and "Add new mapping"."""
+"""The Inbound mappings page: the list with edit, delete and replay (and a two-way mapping's
+conflicts and Campaign edits waiting), and "Add new mapping"."""
 
 from __future__ import annotations
 
@@ -30,12 +31,14 @@ async def _list(
     **context: Any,
 ) -> HTMLResponse:
     replays = await asyncio.to_thread(supervisor.state.replays.pending)
+    mappings = service.list()
     return render(
         request,
         template,
         caller,
         page="mappings",
-        mappings=service.list(),
+        mappings=mappings,
+        figures=await asyncio.to_thread(service.figures, mappings),
         replaying={r.mapping for r in replays},
         warning=supervisor.pending_warning("inbound"),
         connections=sorted(supervisor.config("inbound", latest=True).connections),
