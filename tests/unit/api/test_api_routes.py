@@ -405,6 +405,18 @@ async def test_hostile_names_of_a_mapping_are_422_at_their_path(
             "inbound.mappings[1].crm_table",
             "connection 'dynamics' has no CRM table 'leads'",
         ),
+        (
+            {
+                "two_way": True,
+                "replacements": [
+                    {"field": "firstname", "from": "Bob", "to": "?"},
+                    {"field": "firstname", "from": "Rob", "to": "?"},
+                ],
+            },
+            "inbound.mappings[1].replacements[1].to",
+            "CRM 'Bob' and 'Rob' of 'firstname' both become '?' in Campaign field 'first_name':"
+            " that Campaign value cannot be written back to one CRM value",
+        ),
     ],
 )
 async def test_a_mapping_is_checked_against_the_crm_before_it_is_saved(
