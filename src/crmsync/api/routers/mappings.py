@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from crmsync.api.auth import Admin, Operator, Viewer
 from crmsync.api.deps import Mappings
-from crmsync.api.models import ReplayOut, RevisionSaved, problem
+from crmsync.api.models import MergePlanOut, ReplayOut, RevisionSaved, problem
 from crmsync.config.models import InboundMapping
 
 router = APIRouter(
@@ -74,3 +74,24 @@ async def replay_mapping(name: MappingName, _user: Operator, service: Mappings) 
     """Replay every record at the next start of inbound (409 when refused: limits, pending;
     502 when the CRM cannot be reached or fails the count, and then nothing is recorded)."""
     return await service.replay(name)
+
+
+@router.get(
+    "/{name}/plan",
+    operation_id="plan_mapping",
+    response_model=MergePlanOut,
+    responses={
+        409: problem("the mapping is not two-way, or the store is not ready for it"),
+        502: problem("the CRM could not be read: nothing was planned"),
+    },
+)
+async def plan_mapping(
+    name: MappingName,
+    _user: Viewer,
+    service: Mappings,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> MergePlanOut:
+    """What the next merge of a two-way mapping would write to each side, field by field, with
+    each conflict and its winner; nothing is written to the store or the CRM (404 unknown, 409
+    not two-way, 502 when the CRM cannot be read)."""
+    return await service.plan(name, limit=limit)

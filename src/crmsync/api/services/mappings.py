@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmsync.api.models import ReplayOut, RevisionSaved
+from crmsync.api.models import MergePlanOut, ReplayOut, RevisionSaved
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.edits import ConfigEdit, CrmPart, replace_named, save_crm_edit, save_edit
 from crmsync.config.models import Config, InboundMapping
 from crmsync.errors import ConfigurationError
 from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
 from crmsync.sync.replay import request_replay
+from crmsync.twoway.plan import DEFAULT_LIMIT, plan_mapping
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = ["MappingNotFound", "MappingService"]
@@ -136,3 +137,14 @@ class MappingService:
             backlog=request.backlog,
             table_rows=request.table_rows,
         )
+
+    async def plan(self, name: str, *, limit: int = DEFAULT_LIMIT) -> MergePlanOut:
+        """What the next merge of two-way mapping ``name`` would write (nothing is written)."""
+        plan = await plan_mapping(
+            self.supervisor.config(WORKFLOW),
+            name,
+            environ=self.supervisor.environ,
+            limit=limit,
+            opener=self.crm.opener,
+        )
+        return MergePlanOut.model_validate(plan.as_dict())
