@@ -25,8 +25,8 @@ def print_plan(console: Console, plan: dict[str, Any]) -> None:
     read = "its changes since the saved cursor" if plan["crm_read"] == "changes" else "in full"
     console.print(
         Text(
-            f"plan of mapping '{plan['mapping']}' ({plan['crm_table']} ↔ {plan['resource']}): "
-            f"the CRM table is read {read}; nothing was written"
+            f"plan of mapping '{plan['mapping']}' ({plan['crm_table']} ↔ {plan['resource']}), "
+            f"the CRM table read {read}; nothing was written"
         )
     )
     if plan["note"]:

@@ -10,6 +10,7 @@ from crmsync.console.pages import (
     jobs,
     login,
     mappings,
+    plan,
     rejects,
     revisions,
     settings,
@@ -33,5 +34,5 @@ def console_home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/workflows", status_code=303)
 
 
-for page in (login, workflows, editor, mappings, settings, jobs, rejects, revisions, users):
+for page in (login, workflows, editor, mappings, plan, settings, jobs, rejects, revisions, users):
     router.include_router(page.router, prefix=PREFIX)

@@ -53,6 +53,7 @@ async def _editor(
     issues: dict[str, str] | None = None,
     status_code: int = 200,
     template: str = "_editor.html",
+    two_way: bool = False,
 ) -> HTMLResponse:
     """The editor for ``draft``, with the CRM table's and the resource's fields."""
     fields: list[CrmField] = []
@@ -81,6 +82,7 @@ async def _editor(
         issues=issues or {},
         metadata_problem=problem,
         warning=supervisor.pending_warning("inbound"),
+        two_way=two_way,
     )
 
 
@@ -158,6 +160,7 @@ async def edit_mapping(
         resources=resources,
         supervisor=supervisor,
         template="editor.html",
+        two_way=mapping.two_way,
     )
 
 
