@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from crmsync.cli.active import active_config
+from crmsync.cli.active import active_config, open_active
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import cli_console
 from crmsync.cli.plan_output import print_plan
@@ -79,7 +79,9 @@ def plan(
     written. Exit 1 for an unknown or one-way mapping, a store not ready, or a CRM that cannot
     be read."""
     try:
-        inbound = active_config(config, "inbound")
+        # Opened without creating, seeding or upgrading anything: a plan writes nothing.
+        with open_active(config, ("inbound",), create=False) as active:
+            inbound = active.config("inbound")
         found = asyncio.run(plan_mapping(inbound, name, limit=limit))
     except CrmsyncError as exc:
         cli_console(stderr=True).print(Text(f"plan failed: {exc}", style="red"))

@@ -7,6 +7,7 @@ what the plan said."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from crmsync.store import create_engine_for
 from crmsync.twoway.conflicts import list_conflicts
 from crmsync.twoway.plan import MergePlan, plan_mapping
 from crmsync.twoway.tables import CHANGES
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +243,13 @@ async def test_unknown_and_one_way_mappings_and_a_missing_store_are_refused(
         with pytest.raises(ConfigurationError) as refused:
             await plan_mapping(one_way, "contacts", environ=ENV)
         assert refused.value.code == "NOT_TWO_WAY"
+        # A store made by an older crmsync: refused, not upgraded.
+        old = tmp_path / "old.db"
+        shutil.copyfile(FIXTURES / "store-before-versions.sqlite", old)
+        before = old.read_bytes()
+        older = make_config(crm, tmp_path, (f"sqlite:///{old}", None))
+        with pytest.raises(ConfigurationError) as upgrade:
+            await plan_mapping(older, "contacts", environ=ENV)
+        assert upgrade.value.code == "STORE_NOT_READY"
+        assert "run `crmsync store upgrade`" in upgrade.value.message
+        assert old.read_bytes() == before
