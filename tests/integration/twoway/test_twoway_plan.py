@@ -27,6 +27,7 @@ from twoway_support import (
 )
 
 from crmsync.config.models import Config
+from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.errors import ConfigurationError
 from crmsync.store import create_engine_for
@@ -108,8 +109,11 @@ async def test_edits_made_during_a_pause_are_planned_nothing_is_written_and_the_
     config = make_config(crm, tmp_path, store_location)
     await run_once(config)
     first, last, city = crm.fields
-    campaign_only, crm_only, campaign_newer, crm_newer = sorted(await crm.records())[:4]
+    campaign_only, crm_only, campaign_newer, crm_newer, deleted = sorted(await crm.records())[:5]
     # Inbound is stopped: edits on both sides wait.
+    async with crm.connector() as connector:
+        [removed] = await connector.write([WriteOp("delete", crm.table, id=deleted)])
+    assert removed.ok, removed
     edit(config, campaign_only, city="Ghent")
     await crm.update(crm_only, **{last: "Peeters"})
     edit(config, crm_newer, city="Mine")
@@ -134,6 +138,7 @@ async def test_edits_made_during_a_pause_are_planned_nothing_is_written_and_the_
     counts = plan.as_dict()["counts"]
     assert (counts["pending_edits"], counts["crm_changes"]) == (3, 1)
     assert (counts["rejected"], counts["skipped"], counts["new_records"]) == (0, 0, 0)
+    assert counts["deleted"] == 1
     to_crm, to_campaign = planned(plan, "campaign_to_crm"), planned(plan, "crm_to_campaign")
     assert set(to_crm) == {campaign_only, campaign_newer}
     assert set(to_campaign) == {crm_only, crm_newer}
@@ -180,6 +185,7 @@ async def test_edits_made_during_a_pause_are_planned_nothing_is_written_and_the_
             assert rows[key][name] == change["to"]
     assert rows[campaign_only]["first_name"] == records[campaign_only][first]
     assert conflicts(config) == planned_conflicts(plan)
+    assert deleted not in rows
 
     # Both sides agree now: the next merge has nothing to write.
     again = await plan_mapping(config, "contacts", environ=ENV)
