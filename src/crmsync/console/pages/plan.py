@@ -12,7 +12,7 @@ from crmsync.api.deps import Mappings
 from crmsync.api.services.mappings import MappingNotFound
 from crmsync.console.session import Viewer
 from crmsync.console.templating import render
-from crmsync.errors import CrmsyncError
+from crmsync.errors import ConfigurationError, CrmsyncError
 
 router = APIRouter()
 
@@ -35,7 +35,8 @@ async def plan_page(
                 page="mappings",
                 text=exc.message,
             )
-        status = 409 if exc.code in ("NOT_TWO_WAY", "STORE_NOT_READY") else 502
+        # As the API answers: the configuration or the store refuses (409), the CRM failed (502).
+        status = 409 if isinstance(exc, ConfigurationError) else 502
         return render(
             request,
             "plan.html",
