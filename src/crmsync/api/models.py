@@ -18,6 +18,7 @@ __all__ = [
     "Issue",
     "LoginIn",
     "LoginOut",
+    "MergePlanOut",
     "Problem",
     "RejectOut",
     "ReplayOut",
@@ -157,3 +158,79 @@ class LoginOut(_Out):
     name: str
     role: Role
     csrf_token: str = Field(description="Send it as X-CSRF-Token on state-changing requests.")
+
+
+# -- the plan of a two-way mapping's next merge (crmsync.twoway.plan) ------------------------
+
+
+class PlanFieldOut(_Out):
+    """One field a merge writes; the values in Campaign terms."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    before: Any = Field(alias="from", description="The value now on the side written.")
+    to: Any = Field(description="The value written.")
+    crm_field: str
+    crm_value: Any = Field(
+        default=None, description="The value sent to the CRM (campaign_to_crm only)."
+    )
+
+
+class PlanConflictOut(_Out):
+    field: str
+    campaign_value: Any
+    crm_value: Any
+    campaign_changed_at: datetime | None
+    crm_changed_at: datetime | None
+    winner: str = Field(description="campaign or crm.")
+    reason: str
+
+
+class PlanRecordOut(_Out):
+    key: str = Field(description="The CRM record's id.")
+    found_by: str = Field(description="campaign: a pending Campaign edit; crm: a CRM change.")
+    fields: dict[str, PlanFieldOut] = Field(description="Campaign field → what is written.")
+    conflicts: list[PlanConflictOut] = Field(description="Conflicts won by the value written.")
+
+
+class PlanDirectionCounts(_Out):
+    records: int
+    fields: int
+    conflicts: int
+
+
+class PlanDirectionOut(_Out):
+    counts: PlanDirectionCounts
+    truncated: bool = Field(description="More records than the limit: only the first listed.")
+    records: list[PlanRecordOut]
+
+
+class PlanRejectOut(_Out):
+    key: str
+    direction: str
+    code: str
+    message: str
+
+
+class PlanCounts(_Out):
+    pending_edits: int
+    crm_changes: int
+    unchanged: int
+    new_records: int
+    deleted: int
+    skipped: int
+    rejected: int
+
+
+class MergePlanOut(_Out):
+    """What the next merge of a two-way mapping would write to each side; nothing is written."""
+
+    mapping: str
+    resource: str
+    crm_table: str
+    crm_read: str = Field(description="changes: since the saved cursor; full: the whole table.")
+    note: str | None
+    counts: PlanCounts
+    campaign_to_crm: PlanDirectionOut
+    crm_to_campaign: PlanDirectionOut
+    rejects: list[PlanRejectOut]

@@ -9,6 +9,10 @@ count the table (nothing recorded), 3 refused.
 ``crmsync mapping conflicts NAME`` lists the conflicts the two-way merge logged for the mapping,
 newest first (a one-way mapping has none). Exit codes: 0 listed, 1 invalid configuration, unknown
 mapping or a store that could not be read.
+
+``crmsync mapping plan NAME [--json]``: what the next merge of a two-way mapping would write to
+each side (:mod:`crmsync.twoway.plan`), with nothing written. Exit codes: 0 planned, 1 invalid
+configuration, unknown or one-way mapping, a store not ready, or a CRM that could not be read.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from crmsync.cli.active import active_config
+from crmsync.cli.active import active_config, open_active
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
+from crmsync.cli.plan_output import print_plan
 from crmsync.errors import CrmsyncError
 from crmsync.state import ensure_store_schema
 from crmsync.state.models import ReplayRefused
@@ -34,6 +39,7 @@ from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
 from crmsync.store import create_engine_for
 from crmsync.sync.replay import request_replay
 from crmsync.twoway import ConflictEntry, list_conflicts
+from crmsync.twoway.plan import DEFAULT_LIMIT, plan_mapping
 
 __all__ = ["app"]
 
@@ -130,3 +136,32 @@ def _time(value: datetime | None) -> str:
 
 def _value(value: Any) -> str:
     return "(empty)" if value is None else value if isinstance(value, str) else json.dumps(value)
+
+
+# -- mapping plan ---------------------------------------------------------------------------
+
+
+@app.command("plan")
+def plan(
+    name: Annotated[str, typer.Argument(help="The two-way mapping's name.")],
+    config: ConfigOption = Path("crmsync.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    limit: Annotated[
+        int, typer.Option(min=1, help="Records listed per direction (all are counted).")
+    ] = DEFAULT_LIMIT,
+) -> None:
+    """Show what the next merge of two-way mapping NAME would write to each side; nothing is
+    written. Exit 1 for an unknown or one-way mapping, a store not ready, or a CRM that cannot
+    be read."""
+    try:
+        # Opened without creating, seeding or upgrading anything: a plan writes nothing.
+        with open_active(config, ("inbound",), create=False) as active:
+            inbound = active.config("inbound")
+        found = asyncio.run(plan_mapping(inbound, name, limit=limit))
+    except CrmsyncError as exc:
+        cli_console(stderr=True).print(Text(f"plan failed: {exc}", style="red"))
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(found.as_dict(), indent=2))
+        return
+    print_plan(cli_console(), found.as_dict())

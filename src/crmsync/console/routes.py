@@ -11,6 +11,7 @@ from crmsync.console.pages import (
     jobs,
     login,
     mappings,
+    plan,
     rejects,
     revisions,
     settings,
@@ -34,6 +35,18 @@ def console_home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/workflows", status_code=303)
 
 
-_PAGES = (login, workflows, editor, mappings, conflicts, settings, jobs, rejects, revisions, users)
+_PAGES = (
+    login,
+    workflows,
+    editor,
+    mappings,
+    conflicts,
+    plan,
+    settings,
+    jobs,
+    rejects,
+    revisions,
+    users,
+)
 for page in _PAGES:
     router.include_router(page.router, prefix=PREFIX)

@@ -43,7 +43,13 @@ from crmsync.sync.transform import CompiledMapping
 from crmsync.sync.write_loop import with_retries
 from crmsync.sync.writer import version_number
 
-__all__ = ["DEFAULT_CHUNK", "MappingReader", "RoundResult", "deletion_version"]
+__all__ = [
+    "DEFAULT_CHUNK",
+    "MappingReader",
+    "RoundResult",
+    "cursor_signature",
+    "deletion_version",
+]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -154,8 +160,7 @@ class MappingReader:
     @property
     def signature(self) -> str:
         """The prefix of this mapping's saved cursors: the table and fields they were read with."""
-        read = "\n".join([self.compiled.crm_table, *sorted(self.compiled.crm_fields)])
-        return f"fields-{hashlib.sha256(read.encode()).hexdigest()[:16]};"
+        return cursor_signature(self.compiled)
 
     def _own_cursor(self, saved: str | None) -> str | None:
         """The connector cursor saved for the current fields, or ``None`` (a snapshot)."""
@@ -245,6 +250,12 @@ class MappingReader:
         assert self.fingerprints is not None
         with self.state.engine.connect() as conn:
             return self.fingerprints.held(conn, keys)
+
+
+def cursor_signature(compiled: CompiledMapping) -> str:
+    """The prefix of a mapping's saved cursors: the table and fields they were read with."""
+    read = "\n".join([compiled.crm_table, *sorted(compiled.crm_fields)])
+    return f"fields-{hashlib.sha256(read.encode()).hexdigest()[:16]};"
 
 
 def deletion_version(deletion: Deletion, watermark: int | None) -> int | None:

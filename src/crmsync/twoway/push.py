@@ -55,7 +55,14 @@ from crmsync.twoway.rule import Merge, Side, merge
 from crmsync.twoway.tables import CHANGES
 from crmsync.twoway.values import same_value
 
-__all__ = ["RACE_RETRIES", "WORKFLOW", "CampaignPush", "PushCounts"]
+__all__ = [
+    "RACE_RETRIES",
+    "WORKFLOW",
+    "CampaignPush",
+    "PushCounts",
+    "current_record",
+    "read_current",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -241,19 +248,7 @@ class CampaignPush:
     async def _read_crm(
         self, two_way: TwoWayMapping, connector: Connector, keys: list[str]
     ) -> dict[str, Record]:
-        if not keys:
-            return {}
-        table = two_way.table
-        fields = list(dict.fromkeys([*two_way.compiled.crm_fields, *_modified(two_way)]))
-        return await read_by_ids(
-            connector,
-            two_way.kind,
-            table.name,
-            table.primary_key,
-            fields,
-            keys,
-            per_read=PER_READ.get(two_way.kind, 40),
-        )
+        return await read_current(two_way, connector, keys)
 
     def _decide(
         self,
@@ -269,7 +264,7 @@ class CampaignPush:
         """The merge of one record and its CRM update (``None``: settled, nothing to write)."""
         fields = two_way.fields
         if read:
-            record = found.get(key.lower() if two_way.kind == "dataverse" else key)
+            record = current_record(two_way, found, key)
             if record is None or not two_way.compiled.passes(record):
                 # Deleted in the CRM (the deletion comes in with change tracking) or outside the
                 # mapping's filters: nothing is sent.
@@ -423,6 +418,31 @@ class CampaignPush:
         key = table.c[two_way.key_field]
         conn.execute(sa.update(table).where(key == decision.key).values(values))
         return 1
+
+
+async def read_current(
+    two_way: TwoWayMapping, connector: Connector, keys: Sequence[str]
+) -> dict[str, Record]:
+    """The CRM records of these keys as they are now (Dataverse ids lower-case: see
+    :func:`current_record`), with the fields the merge needs."""
+    if not keys:
+        return {}
+    table = two_way.table
+    fields = list(dict.fromkeys([*two_way.compiled.crm_fields, *_modified(two_way)]))
+    return await read_by_ids(
+        connector,
+        two_way.kind,
+        table.name,
+        table.primary_key,
+        fields,
+        keys,
+        per_read=PER_READ.get(two_way.kind, 40),
+    )
+
+
+def current_record(two_way: TwoWayMapping, found: Mapping[str, Record], key: str) -> Record | None:
+    """The record of ``key`` among those :func:`read_current` found."""
+    return found.get(key.lower() if two_way.kind == "dataverse" else key)
 
 
 def _complete(base: Base | None, two_way: TwoWayMapping) -> bool:

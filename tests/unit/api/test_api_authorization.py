@@ -31,6 +31,7 @@ LEAST_ROLE: dict[str, Role | None] = {
     "update_mapping": ADMIN,
     "delete_mapping": ADMIN,
     "replay_mapping": OPER,
+    "plan_mapping": VIEW,
     "list_resources": VIEW,
     "create_resource": ADMIN,
     "get_resource": VIEW,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from crmsync.api.auth import Admin, Operator, Viewer
 from crmsync.api.deps import Mappings
-from crmsync.api.models import ConflictOut, ReplayOut, RevisionSaved, problem
+from crmsync.api.models import ConflictOut, MergePlanOut, ReplayOut, RevisionSaved, problem
 from crmsync.config.models import InboundMapping
 
 router = APIRouter(
@@ -90,3 +90,24 @@ async def list_mapping_conflicts(
 ) -> list[ConflictOut]:
     """The conflicts of the two-way merge, newest first (none for a one-way mapping)."""
     return await asyncio.to_thread(service.conflicts, name, limit=limit, record_key=record)
+
+
+@router.get(
+    "/{name}/plan",
+    operation_id="plan_mapping",
+    response_model=MergePlanOut,
+    responses={
+        409: problem("the mapping is not two-way, or the store is not ready for it"),
+        502: problem("the CRM could not be read: nothing was planned"),
+    },
+)
+async def plan_mapping(
+    name: MappingName,
+    _user: Viewer,
+    service: Mappings,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> MergePlanOut:
+    """What the next merge of a two-way mapping would write to each side, field by field, with
+    each conflict and its winner; nothing is written to the store or the CRM (404 unknown, 409
+    not two-way, 502 when the CRM cannot be read)."""
+    return await service.plan(name, limit=limit)

@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
-from crmsync.api.models import ConflictOut, ReplayOut, RevisionSaved
+from crmsync.api.models import ConflictOut, MergePlanOut, ReplayOut, RevisionSaved
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.edits import ConfigEdit, CrmPart, replace_named, save_crm_edit, save_edit
 from crmsync.config.models import Config, InboundMapping
@@ -15,6 +15,7 @@ from crmsync.state import ensure_store_schema
 from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
 from crmsync.sync.replay import request_replay
 from crmsync.twoway import FoundBy, TwoWayFigures, list_conflicts, two_way_figures
+from crmsync.twoway.plan import DEFAULT_LIMIT, plan_mapping
 from crmsync.twoway.rule import Reason, Winner
 from crmsync.workflows.supervisor import Supervisor
 
@@ -176,3 +177,14 @@ class MappingService:
         ensure_store_schema(engine)
         with engine.connect() as conn:
             return two_way_figures(conn, self.list() if mappings is None else mappings)
+
+    async def plan(self, name: str, *, limit: int = DEFAULT_LIMIT) -> MergePlanOut:
+        """What the next merge of two-way mapping ``name`` would write (nothing is written)."""
+        plan = await plan_mapping(
+            self.supervisor.config(WORKFLOW),
+            name,
+            environ=self.supervisor.environ,
+            limit=limit,
+            opener=self.crm.opener,
+        )
+        return MergePlanOut.model_validate(plan.as_dict())

@@ -56,6 +56,7 @@ async def _editor(
     status_code: int = 200,
     template: str = "_editor.html",
     figures: TwoWayFigures | None = None,
+    two_way: bool = False,
 ) -> HTMLResponse:
     """The editor for ``draft``, with the CRM table's and the resource's fields (and a two-way
     mapping's ``figures`` on its page)."""
@@ -86,6 +87,7 @@ async def _editor(
         metadata_problem=problem,
         warning=supervisor.pending_warning("inbound"),
         figures=figures,
+        two_way=two_way,
     )
 
 
@@ -165,6 +167,7 @@ async def edit_mapping(
         supervisor=supervisor,
         template="editor.html",
         figures=figures.get(name),
+        two_way=mapping.two_way,
     )
 
 
