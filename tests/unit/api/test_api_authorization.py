@@ -54,6 +54,7 @@ LEAST_ROLE: dict[str, Role | None] = {
     "export_revision": VIEW,
     "revision_changes": VIEW,
     "list_rejects": VIEW,
+    "retry_rejects": OPER,
     "list_crm_tables": VIEW,
     "get_crm_table": VIEW,
     "list_users": ADMIN,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from crmsync.api.auth import Operator, Viewer
 from crmsync.api.deps import SupervisorDep
-from crmsync.api.models import RejectOut, RetryIn, RetryOut
+from crmsync.api.models import RejectOut, RetryIn, RetryOut, problem
 from crmsync.twoway.retry import retry_rejects
 
 router = APIRouter(prefix="/api/rejects", tags=["rejects"])
@@ -46,7 +46,15 @@ async def list_rejects(
     ]
 
 
-@router.post("/retry", operation_id="retry_rejects", response_model=RetryOut)
+@router.post(
+    "/retry",
+    operation_id="retry_rejects",
+    response_model=RetryOut,
+    responses={
+        404: problem("no inbound mapping of that name"),
+        409: problem("the mapping is not two-way"),
+    },
+)
 async def retry(body: RetryIn, _user: Operator, supervisor: SupervisorDep) -> RetryOut:
     """Queue the Campaign values of two-way mappings that the CRM refused for sending again
     (of one mapping, and of some records only, when given); the running inbound sends them.
