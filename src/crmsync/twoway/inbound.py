@@ -83,7 +83,7 @@ class CrmMerge:
                 latest[row[key_field]] = row
         keys = list(latest)
         held_rows = self.two_way.held(conn, self.table, keys, lock=True)
-        bases = load_bases(conn, two_way.name, keys)
+        bases = load_bases(conn, two_way.name, held_rows)
         times = edit_times(conn, two_way.resource, held_rows)
         kept: list[dict[str, Any]] = []
         new_bases: dict[str, Base] = {}
