@@ -88,6 +88,7 @@ OWN_TABLES = frozenset(
         "tombstones",
         "twoway_base",
         "twoway_conflicts",
+        "twoway_sent",
         "users",
         "watermarks",
         "workflows",

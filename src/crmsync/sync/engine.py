@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
 from crmsync.config.errors import ConfigError, ConfigIssue
 from crmsync.config.models import Config
@@ -344,8 +345,18 @@ class InboundEngine:
         whose writes keep racing with CRM changes wait for the next run); returns the records
         merged."""
         total = 0
+        busy = 0
         while self.push is not None:
-            merged = await self.push.round()
+            try:
+                merged = await self.push.round()
+            except OperationalError as exc:
+                # A deadlock with a Campaign client, SQLite busy: the round's log rows stay.
+                busy += 1
+                if busy >= _READ_FAILURES:
+                    raise
+                logger.warning("sending Campaign edits: store busy (%s); trying again", exc.orig)
+                await asyncio.sleep(_PUSH_SECONDS)
+                continue
             if not merged:
                 break
             total += merged
@@ -359,6 +370,11 @@ class InboundEngine:
         while not stop.is_set():
             try:
                 merged = await self.push.round()
+            except OperationalError as exc:
+                # A deadlock with a Campaign client, SQLite busy: the round's log rows stay, and
+                # what it sent is kept (crmsync.twoway.sent); the next round takes them up.
+                logger.warning("sending Campaign edits: store busy (%s); trying again", exc.orig)
+                merged = 0
             except (TransientError, RateLimitedError) as exc:
                 failures += 1
                 if failures >= _READ_FAILURES:

@@ -42,7 +42,15 @@ from crmsync.store.types import CampaignType
 from crmsync.store.writes import dialect_insert
 from crmsync.twoway.tables import BASES
 
-__all__ = ["Base", "forget_bases", "forget_mapping", "load_bases", "save_bases"]
+__all__ = [
+    "Base",
+    "decode_base",
+    "encode_base",
+    "forget_bases",
+    "forget_mapping",
+    "load_bases",
+    "save_bases",
+]
 
 #: Rows written by one statement of :func:`save_bases`.
 BATCH = 500
@@ -101,7 +109,7 @@ def load_bases(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> dict[s
     )
     return {
         row.record_key: Base(
-            *_decode(row.field_values, f"{mapping} record {row.record_key!r}"),
+            *decode_base(row.field_values, f"{mapping} record {row.record_key!r}"),
             crm_version=row.crm_version,
             crm_modified_at=row.crm_modified_at,
             updated_at=row.updated_at,
@@ -119,7 +127,7 @@ def save_bases(conn: sa.Connection, mapping: str, bases: Mapping[str, Base]) -> 
         {
             "mapping": mapping,
             "record_key": _check_key(key, mapping),
-            "field_values": _encode(base, f"{mapping} record {key!r}"),
+            "field_values": encode_base(base, f"{mapping} record {key!r}"),
             "crm_version": base.crm_version,
             "crm_modified_at": base.crm_modified_at,
             "updated_at": now,
@@ -163,7 +171,9 @@ def _check_key(key: object, mapping: str) -> str:
     return key
 
 
-def _encode(base: Base, where: str) -> str:
+def encode_base(base: Base, where: str) -> str:
+    """The JSON text of ``base``'s values and types (see the module); ``where`` names it in
+    errors."""
     document = {
         name: [kind.value, _encode_value(kind, base.values[name], f"{where}, field {name!r}")]
         for name, kind in base.types.items()
@@ -190,7 +200,8 @@ def _encode_value(kind: CampaignType, value: Any, where: str) -> Any:
     raise ValueError(f"base of {where}: a {kind} value cannot be {type(value).__name__} {value!r}")
 
 
-def _decode(text: str, where: str) -> tuple[dict[str, Any], dict[str, CampaignType]]:
+def decode_base(text: str, where: str) -> tuple[dict[str, Any], dict[str, CampaignType]]:
+    """The values and types of :func:`encode_base`'s text."""
     values: dict[str, Any] = {}
     types: dict[str, CampaignType] = {}
     try:

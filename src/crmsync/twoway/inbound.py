@@ -34,6 +34,7 @@ from crmsync.twoway.conflicts import record_conflicts
 from crmsync.twoway.mapping import TwoWayMapping
 from crmsync.twoway.pending import edit_times, request_merge
 from crmsync.twoway.rule import Side, merge
+from crmsync.twoway.sent import load_sent, with_sent
 
 __all__ = ["CrmMerge", "base_version"]
 
@@ -84,6 +85,7 @@ class CrmMerge:
         keys = list(latest)
         held_rows = self.two_way.held(conn, self.table, keys, lock=True)
         bases = load_bases(conn, two_way.name, held_rows)
+        sent = load_sent(conn, two_way.name, held_rows)
         times = edit_times(conn, two_way.resource, held_rows)
         kept: list[dict[str, Any]] = []
         new_bases: dict[str, Base] = {}
@@ -91,8 +93,8 @@ class CrmMerge:
         for key, row in latest.items():
             base = bases.get(key)
             held = held_rows.get(key)
-            synced = base_version(base, self._as_number)
-            if held is not None and synced is not None and row[VERSION] <= synced:
+            synced_at = base_version(base, self._as_number)
+            if held is not None and synced_at is not None and row[VERSION] <= synced_at:
                 # The base holds this change already (merged by the Campaign → CRM side): the
                 # merged fields keep what Campaign holds, the others are written as usual.
                 row.update(held)
@@ -103,12 +105,14 @@ class CrmMerge:
             crm = {name: row[name] for name in two_way.fields}
             if held is not None:
                 edited_at = times.get(key)
-                decided = merge(
-                    two_way.fields,
+                # A value a killed Campaign → CRM round wrote is synced, not a CRM change.
+                synced = with_sent(
                     None if base is None else base.values_for(two_way.fields),
-                    Side(held, edited_at),
-                    Side(crm, crm_at),
+                    sent.get(key),
+                    crm,
+                    two_way.fields,
                 )
+                decided = merge(two_way.fields, synced, Side(held, edited_at), Side(crm, crm_at))
                 for decision in decided.fields:
                     row[decision.field] = decision.value
                 if decided.conflicts:

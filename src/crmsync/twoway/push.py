@@ -52,6 +52,7 @@ from crmsync.twoway.conflicts import record_conflicts
 from crmsync.twoway.inbound import base_version
 from crmsync.twoway.mapping import TwoWayMapping
 from crmsync.twoway.rule import Merge, Side, merge
+from crmsync.twoway.sent import forget_sent, load_sent, save_sent, with_sent
 from crmsync.twoway.tables import CHANGES
 from crmsync.twoway.values import same_value
 
@@ -125,6 +126,8 @@ class _Outcome:
     applied: list[tuple[_Decision, dict[str, Any]]] = field(default_factory=list)
     rejects: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     crm_calls: int = 0
+    #: The records of the round: what their killed rounds were sending is settled with it.
+    settled: list[str] = field(default_factory=list)
 
 
 class CampaignPush:
@@ -192,18 +195,19 @@ class CampaignPush:
     # -- one mapping ----------------------------------------------------------------------------
 
     async def _push(self, two_way: TwoWayMapping, records: dict[str, _Pending]) -> int:
-        held, bases = await asyncio.to_thread(self._snapshot, two_way, list(records))
-        outcome = _Outcome()
+        held, bases, sent = await asyncio.to_thread(self._snapshot, two_way, list(records))
+        outcome = _Outcome(settled=list(records))
         todo: dict[str, _Pending] = {}
         for key, pending in records.items():
             if key in held:
                 todo[key] = pending
             else:
                 outcome.done += pending.ids  # the row is gone: Campaign deletes are not sent
+        # A record a killed round was writing is read: the CRM may hold that round's values.
         reads = {
             key
             for key in todo
-            if two_way.kind != "dataverse" or not _complete(bases.get(key), two_way)
+            if two_way.kind != "dataverse" or not _complete(bases.get(key), two_way) or key in sent
         }
         connector = self.connectors[two_way.name]
         for attempt in range(RACE_RETRIES + 1):
@@ -215,9 +219,15 @@ class CampaignPush:
             outcome.crm_calls += -(-len(wanted) // PER_READ.get(two_way.kind, 40))
             decisions: list[_Decision] = []
             for key, pending in list(todo.items()):
-                decision = self._decide(
-                    two_way, key, held[key], pending, bases.get(key), key in reads, found, outcome
-                )
+                base = bases.get(key)
+                if key in reads:
+                    record = current_record(two_way, found, key)
+                    decision = self._decide_read(
+                        two_way, key, held[key], pending, base, sent.get(key), record, outcome
+                    )
+                else:
+                    assert base is not None
+                    decision = self._decide_unread(two_way, key, held[key], pending, base, outcome)
                 if decision is None:
                     del todo[key]
                 else:
@@ -240,15 +250,66 @@ class CampaignPush:
 
     def _snapshot(
         self, two_way: TwoWayMapping, keys: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base]]:
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, Base]]:
+        """The records' Campaign values, bases, and the values a killed round was sending."""
         with self.engine.connect() as conn:
             held = two_way.held(conn, self.tables[two_way.resource], keys)
-            return held, load_bases(conn, two_way.name, held)
+            bases = load_bases(conn, two_way.name, held)
+            return held, bases, load_sent(conn, two_way.name, held)
 
     async def _read_crm(
         self, two_way: TwoWayMapping, connector: Connector, keys: list[str]
     ) -> dict[str, Record]:
         return await read_current(two_way, connector, keys)
+
+    def _decide_read(
+        self,
+        two_way: TwoWayMapping,
+        key: str,
+        held: dict[str, Any],
+        pending: _Pending,
+        base: Base | None,
+        sent: Base | None,
+        record: Record | None,
+        outcome: _Outcome,
+    ) -> _Decision | None:
+        """The merge of one record with the CRM's values as read (``None``: settled)."""
+        if record is None or not two_way.compiled.passes(record):
+            # Deleted in the CRM (the deletion comes in with change tracking) or outside the
+            # mapping's filters: nothing is sent.
+            outcome.done += pending.ids
+            return None
+        try:
+            values = two_way.campaign_values(record)
+        except RejectError as exc:
+            outcome.rejects.append((key, exc.code or "REJECTED", exc.message, dict(held)))
+            outcome.done += pending.ids
+            return None
+        crm = Side(values, two_way.modified_at(record.values))
+        synced = with_sent(
+            None if base is None else base.values_for(two_way.fields), sent, values, two_way.fields
+        )
+        return self._decide(
+            two_way, key, held, pending, synced, crm, two_way.version(record), record.version,
+            outcome,
+        )  # fmt: skip
+
+    def _decide_unread(
+        self,
+        two_way: TwoWayMapping,
+        key: str,
+        held: dict[str, Any],
+        pending: _Pending,
+        base: Base,
+        outcome: _Outcome,
+    ) -> _Decision | None:
+        """The merge of one record whose CRM side is its base, as of the base's version (the
+        update is conditional on it)."""
+        synced = base.values_for(two_way.fields)
+        crm = Side(synced, base.crm_modified_at)
+        return self._decide(
+            two_way, key, held, pending, synced, crm, base.crm_version, base.crm_version, outcome
+        )
 
     def _decide(
         self,
@@ -256,40 +317,16 @@ class CampaignPush:
         key: str,
         held: dict[str, Any],
         pending: _Pending,
-        base: Base | None,
-        read: bool,
-        found: Mapping[str, Record],
+        synced: Mapping[str, Any] | None,
+        crm: Side,
+        version: str | None,
+        record_version: int | str | None,
         outcome: _Outcome,
     ) -> _Decision | None:
-        """The merge of one record and its CRM update (``None``: settled, nothing to write)."""
+        """The merge of one record against ``synced`` (its base) and its CRM update (``None``:
+        settled, nothing to write); ``version``: what the update is conditional on."""
         fields = two_way.fields
-        if read:
-            record = current_record(two_way, found, key)
-            if record is None or not two_way.compiled.passes(record):
-                # Deleted in the CRM (the deletion comes in with change tracking) or outside the
-                # mapping's filters: nothing is sent.
-                outcome.done += pending.ids
-                return None
-            try:
-                values = two_way.campaign_values(record)
-            except RejectError as exc:
-                outcome.rejects.append((key, exc.code or "REJECTED", exc.message, dict(held)))
-                outcome.done += pending.ids
-                return None
-            crm = Side(values, two_way.modified_at(record.values))
-            version = two_way.version(record)
-            record_version = record.version
-        else:
-            assert base is not None
-            crm = Side(base.values_for(fields), base.crm_modified_at)
-            version = base.crm_version
-            record_version = base.crm_version
-        merged = merge(
-            fields,
-            None if base is None else base.values_for(fields),
-            Side(held, pending.edited_at),
-            crm,
-        )
+        merged = merge(fields, synced, Side(held, pending.edited_at), crm)
         new_base = Base(
             merged.base,
             fields,
@@ -327,6 +364,9 @@ class CampaignPush:
         if not writes:
             return []
         ops = [d.op for d in writes if d.op is not None]
+        # Kept before the write: killed before its outcome is saved, the next merge knows the
+        # CRM's holding these values is this write (crmsync.twoway.sent).
+        await asyncio.to_thread(self._save_sent, two_way, writes)
         if two_way.kind == "salesforce" and len(ops) > SALESFORCE_ALONE:
             # Collections take no precondition (see the module): many records go unconditional.
             ops = [WriteOp(op.kind, op.table, op.values, id=op.id, ref=op.ref) for op in ops]
@@ -350,6 +390,11 @@ class CampaignPush:
                 outcome.rejects.append((decision.key, result.code or "REJECTED", message, record))
                 outcome.done += ids
         return raced
+
+    def _save_sent(self, two_way: TwoWayMapping, writes: Sequence[_Decision]) -> None:
+        sent = {decision.key: dict(decision.merged.to_crm) for decision in writes}
+        with self._lock, self.engine.begin() as conn:
+            save_sent(conn, two_way.name, sent, two_way.fields)
 
     def _commit(self, two_way: TwoWayMapping, outcome: _Outcome) -> None:
         """The round's store transaction (see the module)."""
@@ -381,6 +426,7 @@ class CampaignPush:
                         )
                         self.counts.conflicts += len(decision.merged.conflicts)
                 save_bases(conn, two_way.name, bases)
+                forget_sent(conn, two_way.name, outcome.settled)
                 for key, code, message, record in outcome.rejects:
                     self.state.rejects.add(
                         conn, WORKFLOW, two_way.name, key, code, message, {"id": key, **record}

@@ -16,6 +16,10 @@
   :mod:`crmsync.twoway.conflicts`), both times, the winner and why, which merge found it
   (``found_by``: ``crm`` when a CRM change was merged, ``campaign`` when a Campaign edit was) and
   when it was decided.
+- ``crmsync_twoway_sent``: per record of a mapping, the values a round of the Campaign → CRM side
+  is writing to the CRM (JSON, as the base's), committed before the write and deleted with the
+  round's outcome: after a crash in between, the next merge knows the CRM's holding them is
+  crmsync's own write (:mod:`crmsync.twoway.sent`).
 - ``crmsync_write_origin``: on SQLite, the marker row a crmsync write transaction holds while it
   writes, so that the triggers leave its writes out of the log; it never holds a committed row.
 """
@@ -26,7 +30,7 @@ import sqlalchemy as sa
 
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["BASES", "CHANGES", "CONFLICTS", "METADATA", "WRITE_ORIGIN"]
+__all__ = ["BASES", "CHANGES", "CONFLICTS", "METADATA", "SENT", "WRITE_ORIGIN"]
 
 METADATA = sa.MetaData()
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
@@ -87,4 +91,13 @@ CONFLICTS = sa.Table(
     sa.Column("found_by", sa.String(16), nullable=False),
     sa.Column("decided_at", UtcDateTime(), nullable=False),
     sa.Index("ix_crmsync_twoway_conflicts_mapping", "mapping", "id"),
+)
+
+SENT = sa.Table(
+    "crmsync_twoway_sent",
+    METADATA,
+    sa.Column("mapping", sa.String(255), primary_key=True),
+    sa.Column("record_key", sa.String(255), primary_key=True),
+    sa.Column("field_values", sa.Text(), nullable=False),
+    sa.Column("sent_at", UtcDateTime(), nullable=False),
 )

@@ -45,6 +45,25 @@ CASES: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
         (T.STRING, "a", "b", "c", EARLY, EARLY),
         (Change.BOTH, "c", False, True, (Winner.CRM, Reason.TIE_TO_CRM)),
     ),
+    "a campaign edit within the crm's whole second is a tie": (
+        (T.STRING, "a", "b", "c", EARLY + timedelta(microseconds=700_000), EARLY),
+        (Change.BOTH, "c", False, True, (Winner.CRM, Reason.TIE_TO_CRM)),
+    ),
+    "a campaign edit in the next second is newer": (
+        (T.STRING, "a", "b", "c", EARLY + timedelta(seconds=1), EARLY),
+        (Change.BOTH, "b", True, False, (Winner.CAMPAIGN, Reason.CAMPAIGN_NEWER)),
+    ),
+    "a crm time with a fraction is compared as it is": (
+        (
+            T.STRING,
+            "a",
+            "b",
+            "c",
+            EARLY + timedelta(microseconds=700_000),
+            EARLY + timedelta(microseconds=500_000),
+        ),
+        (Change.BOTH, "b", True, False, (Winner.CAMPAIGN, Reason.CAMPAIGN_NEWER)),
+    ),
     "tie in another zone is still a tie": (
         (T.STRING, "a", "b", "c", EARLY.astimezone(timezone(timedelta(hours=2))), EARLY),
         (Change.BOTH, "c", False, True, (Winner.CRM, Reason.TIE_TO_CRM)),

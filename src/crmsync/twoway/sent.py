@@ -1,0 +1,104 @@
+"""What a round of the Campaign → CRM side is writing to the CRM, kept until its outcome is saved.
+
+A round writes the CRM, then saves the outcome (bases, log rows applied) in one store transaction.
+Killed in between, it leaves the CRM holding values the base does not know: the next merge would
+take crmsync's own write for a CRM change, newer than any Campaign edit made meanwhile, and let it
+overwrite that edit. So before writing, a round commits the values it sends, per record
+(:func:`save_sent`, in ``crmsync_twoway_sent``); the transaction that saves its outcome deletes
+them (:func:`forget_sent`). A merge that finds such values (:func:`load_sent`) counts every sent
+field the CRM now holds as synced (:func:`with_sent`): that value is what both sides agreed on,
+since Campaign held it and crmsync wrote it. A field the CRM does not hold was not written (the
+write was refused, or never made) or was changed since: the base stays as it was.
+
+The values are kept as the base keeps its values (:func:`~crmsync.twoway.base.encode_base`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmsync.store.key_lists import one_of
+from crmsync.store.types import CampaignType
+from crmsync.store.writes import dialect_insert
+from crmsync.twoway.base import BATCH, Base, decode_base, encode_base
+from crmsync.twoway.tables import SENT
+from crmsync.twoway.values import same_value
+
+__all__ = ["forget_sent", "load_sent", "save_sent", "with_sent"]
+
+
+def save_sent(
+    conn: sa.Connection,
+    mapping: str,
+    sent: Mapping[str, Mapping[str, Any]],
+    types: Mapping[str, CampaignType],
+) -> None:
+    """Keep, for each record key of ``mapping``, the Campaign values (field → value, in Campaign
+    terms) being written to the CRM, replacing what a killed round left."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "mapping": mapping,
+            "record_key": key,
+            "field_values": encode_base(
+                Base(values, {name: types[name] for name in values}), f"{mapping} record {key!r}"
+            ),
+            "sent_at": now,
+        }
+        for key, values in sent.items()
+    ]
+    stmt = dialect_insert(conn.dialect.name, SENT)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[SENT.c.mapping, SENT.c.record_key],
+        set_={name: stmt.excluded[name] for name in ("field_values", "sent_at")},
+    )
+    for start in range(0, len(rows), BATCH):
+        conn.execute(upsert, rows[start : start + BATCH])
+
+
+def load_sent(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> dict[str, Base]:
+    """The values a killed round was sending to the records of ``mapping`` with these keys."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    found = conn.execute(
+        sa.select(SENT.c.record_key, SENT.c.field_values).where(
+            SENT.c.mapping == mapping, one_of(SENT.c.record_key, wanted, conn.dialect)
+        )
+    )
+    return {
+        key: Base(*decode_base(text, f"{mapping} record {key!r} (sent)")) for key, text in found
+    }
+
+
+def forget_sent(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> None:
+    """Drop the sent values of these records of ``mapping`` (their round's outcome is saved)."""
+    wanted = list(dict.fromkeys(keys))
+    if wanted:
+        conn.execute(
+            sa.delete(SENT).where(
+                SENT.c.mapping == mapping, one_of(SENT.c.record_key, wanted, conn.dialect)
+            )
+        )
+
+
+def with_sent(
+    base: Mapping[str, Any] | None,
+    sent: Base | None,
+    crm: Mapping[str, Any],
+    fields: Mapping[str, CampaignType],
+) -> Mapping[str, Any] | None:
+    """``base`` (field → value, ``None``: none) with each sent field the CRM holds (``crm``, in
+    Campaign terms) taken as synced."""
+    if sent is None:
+        return base
+    merged = dict(base or {})
+    for name, value in sent.values.items():
+        kind = fields.get(name)
+        if kind is not None and sent.types[name] is kind and same_value(kind, crm[name], value):
+            merged[name] = value
+    return merged if merged or base is not None else None
