@@ -17,15 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twoway_crash_support import KILLED_ROUND
 from twoway_support import Crm, edit, make_config, profiles, run_once, running_crm
 
 from crmsync.emulators.common.tls import TlsFiles, generate
 from crmsync.twoway.push import CampaignPush
-
-KILLED_ROUND = (
-    "a Campaign → CRM round killed after its CRM write leaves the base without the values it"
-    " wrote: its write then looks like a newer CRM change and overwrites a later Campaign edit"
-)
 
 
 class Killed(Exception):
