@@ -1,0 +1,72 @@
+"""A round of the Campaign → CRM side killed after its CRM write and before its store transaction,
+while the Campaign edited the record again: the later Campaign edit must survive the restart.
+
+The round reads the Campaign row (the first edit), the second edit follows, the round writes the
+first edit's value to the CRM and is killed. On restart the base still holds the values from
+before the round, so the merge sees the CRM's value, crmsync's own write, as a CRM change of the
+field, and the Campaign's second edit as a change of the same field: a conflict decided by time,
+where the CRM's time is the record's last-modified time, the write itself (or any later CRM edit
+of any field of the record). The CRM wins: the second edit is overwritten on both sides by the
+first edit's value."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twoway_crash_support import KILLED_ROUND
+from twoway_support import Crm, edit, make_config, profiles, run_once, running_crm
+
+from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.twoway.push import CampaignPush
+
+
+class Killed(Exception):
+    """Stands for SIGKILL: the round goes no further."""
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return generate([]).write(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(params=["dataverse", "salesforce"])
+def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
+    with running_crm(request.param, tls, contacts=3) as running:
+        yield running
+
+
+@pytest.mark.xfail(strict=True, reason=KILLED_ROUND)
+async def test_an_edit_made_while_a_killed_round_wrote_the_crm_survives(
+    crm: Crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(crm, tmp_path, (f"sqlite:///{tmp_path / 'store.db'}", None))
+    await run_once(config)
+    _, _, city = crm.fields
+    record_id = sorted(await crm.records())[0]
+    edit(config, record_id, city="First")
+    read = CampaignPush._snapshot
+
+    def read_then_edit(push: CampaignPush, *args: Any) -> Any:
+        found = read(push, *args)
+        edit(config, record_id, city="Second")  # after the round read the row
+        time.sleep(1.1)  # the CRM keeps whole seconds: its write falls in a later one
+        return found
+
+    def killed(push: CampaignPush, *args: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(CampaignPush, "_snapshot", read_then_edit)
+    monkeypatch.setattr(CampaignPush, "_commit", killed)
+    with pytest.raises(Killed):
+        await run_once(config)
+    assert (await crm.records())[record_id][city] == "First"  # the round's write was made
+    monkeypatch.undo()
+
+    await run_once(config)
+    await run_once(config)
+    assert (await crm.records())[record_id][city] == "Second"
+    assert profiles(config)[record_id]["city"] == "Second"
