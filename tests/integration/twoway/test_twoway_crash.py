@@ -16,14 +16,11 @@ record's, in whole seconds). After the kills, two ``crmsync run --once`` settle 
   writes nothing; several edits of a record may go in one write, never one edit in two. So per
   record whose columns each have one editing side, crmsync's CRM writes ≤ the Campaign
   transactions that edited it (none for a record the Campaign never edited). A record whose column
-  both sides edit may be written again where, after a kill, a CRM edit made after crmsync's write
-  in the same second loses to the Campaign edit by the whole-second time;
+  both sides edit is left out of this count: which side's edit wins decides what is written;
 - nothing echoes: one more ``run --once`` writes no CRM record (every version stays);
-- nothing is lost: every column holds, on both sides, the last value its editing side gave it.
-  A known engine fault (:data:`~twoway_crash_support.KILLED_ROUND`, shown alone by
-  ``test_twoway_killed_round``) loses a Campaign edit made while a killed round wrote the CRM;
-  where only that shows (the column holds, on both sides, an earlier value the Campaign gave
-  it), the test is marked as the expected failure.
+- nothing is lost: every column holds, on both sides, the last value its editing side gave it,
+  including a Campaign edit made while a round that was killed wrote the CRM (see
+  ``test_twoway_killed_round``).
 """
 
 from __future__ import annotations
@@ -36,7 +33,6 @@ from pathlib import Path
 import pytest
 from twoway_crash_support import (
     COLUMNS,
-    KILLED_ROUND,
     Traffic,
     WriteCounter,
     crm_rows,
@@ -139,11 +135,7 @@ async def test_killed_during_two_way_traffic_ends_with_both_sides_equal(
     assert {key: values["@version"] for key, values in again.items()} == versions, "echoes"
     assert counter.counts() - traffic.crm_writes == written
 
-    earlier = traffic.earlier_campaign_values()
-    unknown = {found: why for found, why in lost.items() if why[1] not in earlier.get(found, set())}
-    assert unknown == {}, "edits lost (intended, CRM, Campaign)"
-    if lost:
-        pytest.xfail(f"{len(lost)} edits lost: {KILLED_ROUND}")
+    assert lost == {}, "edits lost (intended, CRM, Campaign)"
 
 
 def _story(key: str, traffic: Traffic, counter: WriteCounter) -> None:

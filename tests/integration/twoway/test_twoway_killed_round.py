@@ -1,13 +1,11 @@
 """A round of the Campaign → CRM side killed after its CRM write and before its store transaction,
-while the Campaign edited the record again: the later Campaign edit must survive the restart.
+while the Campaign edited the record again: the later Campaign edit survives the restart.
 
 The round reads the Campaign row (the first edit), the second edit follows, the round writes the
 first edit's value to the CRM and is killed. On restart the base still holds the values from
-before the round, so the merge sees the CRM's value, crmsync's own write, as a CRM change of the
-field, and the Campaign's second edit as a change of the same field: a conflict decided by time,
-where the CRM's time is the record's last-modified time, the write itself (or any later CRM edit
-of any field of the record). The CRM wins: the second edit is overwritten on both sides by the
-first edit's value."""
+before the round, but the round kept what it sent (``crmsync_twoway_sent``): the CRM's holding
+the first edit's value is crmsync's own write, synced, not a CRM change. The second edit is then
+a Campaign change alone, and is sent, whatever the CRM's last-modified time says."""
 
 from __future__ import annotations
 
@@ -17,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twoway_crash_support import KILLED_ROUND
 from twoway_support import Crm, edit, make_config, profiles, run_once, running_crm
 
 from crmsync.emulators.common.tls import TlsFiles, generate
@@ -39,7 +36,6 @@ def crm(request: pytest.FixtureRequest, tls: TlsFiles) -> Iterator[Crm]:
         yield running
 
 
-@pytest.mark.xfail(strict=True, reason=KILLED_ROUND)
 async def test_an_edit_made_while_a_killed_round_wrote_the_crm_survives(
     crm: Crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

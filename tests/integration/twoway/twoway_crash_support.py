@@ -37,12 +37,6 @@ _EMULATOR_TABLES = {
 #: PostgreSQL's error code of a deadlock, and the times a Campaign transaction is tried.
 _DEADLOCK, _DEADLOCK_ATTEMPTS = "40P01", 5
 
-#: The known engine fault the crash tests show (see ``test_twoway_killed_round``).
-KILLED_ROUND = (
-    "a Campaign → CRM round killed after its CRM write leaves the base without the values it"
-    " wrote: its write then looks like a newer CRM change and overwrites a later Campaign edit"
-)
-
 #: Which side edits which columns of a record, by kind of record. ``split``: each side its own
 #: column; ``both``: the two sides edit the same column (only their agreement is known).
 PLANS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -230,15 +224,6 @@ class Traffic:
             self.log.append((now, "crm", key, values))
             self.crm_writes[key] += 1
             self._intend(key, values, 1)
-
-    def earlier_campaign_values(self) -> dict[tuple[str, str], set[str]]:
-        """(record, column) → the values the Campaign gave it before its last edit of it."""
-        given: dict[tuple[str, str], list[str]] = {}
-        for _, side, key, values in self.log:
-            if side == "campaign":
-                for column, value in values.items():
-                    given.setdefault((key, column), []).append(value)
-        return {found: set(values[:-1]) for found, values in given.items()}
 
     def _intend(self, key: str, values: dict[str, str], side: int) -> None:
         if self.plans[key] == "both":
