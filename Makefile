@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
 JS_TESTS := tests/integration/jobs/js
 
-.PHONY: js-deps bench-salesforce bench-inbound bench-latency bench-export demo test lint typecheck unit integration bench bench-emulator bench-connector clean
+.PHONY: js-deps bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ js-deps:
 
 bench-export: $(STAMP)
 	$(BIN)/python -m bench.export_jobs
+
+bench-twoway: $(STAMP)
+	$(BIN)/python -m bench.twoway --contacts 10000 --changes 50 --edits 1000 --load-contacts 100000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

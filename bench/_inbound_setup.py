@@ -137,11 +137,12 @@ class ChildRun:
     tree_peak_rss_mb: float = 0.0
 
 
-def run_child(command: list[str]) -> ChildRun:
-    """Run ``command`` to its end; raise when it fails."""
+def run_child(command: list[str], *, quiet: bool = False) -> ChildRun:
+    """Run ``command`` to its end (``quiet``: its standard output discarded); raise when it
+    fails."""
     env = {**os.environ, SECRET_ENV: SECRET, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL if quiet else None)
     peak = [0]
     done = threading.Event()
 

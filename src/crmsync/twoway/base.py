@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from crmsync.store.bulk import execute_many
 from crmsync.store.key_lists import one_of
 from crmsync.store.types import CampaignType
 from crmsync.store.writes import dialect_insert
@@ -122,28 +123,40 @@ def save_bases(conn: sa.Connection, mapping: str, bases: Mapping[str, Base]) -> 
     """Write the bases of the records of ``mapping`` (record key → base), replacing those kept.
 
     Saving the same bases again changes nothing but their ``updated_at``."""
-    now = datetime.now(UTC)
     rows = [
         {
             "mapping": mapping,
             "record_key": _check_key(key, mapping),
-            "field_values": encode_base(base, f"{mapping} record {key!r}"),
+            "field_values": encode_base(base, mapping, key),
             "crm_version": base.crm_version,
             "crm_modified_at": base.crm_modified_at,
-            "updated_at": now,
         }
         for key, base in bases.items()
     ]
-    stmt = dialect_insert(conn.dialect.name, BASES)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[BASES.c.mapping, BASES.c.record_key],
-        set_={
-            name: stmt.excluded[name]
-            for name in ("field_values", "crm_version", "crm_modified_at", "updated_at")
-        },
-    )
+    upsert = _upsert(conn.dialect.name)
+    now = {"updated_at": datetime.now(UTC)}
     for start in range(0, len(rows), BATCH):
-        conn.execute(upsert, rows[start : start + BATCH])
+        execute_many(conn, upsert, BASES, rows[start : start + BATCH], constants=now)
+
+
+#: The upsert of :func:`save_bases` per database, built once: its compiled form is kept, and its
+#: rows go to the driver without SQLAlchemy's per-row parameter processing
+#: (:func:`~crmsync.store.bulk.execute_many`), which cost more than the insert itself.
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    upsert = _UPSERTS.get(dialect)
+    if upsert is None:
+        stmt = dialect_insert(dialect, BASES)
+        upsert = _UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=[BASES.c.mapping, BASES.c.record_key],
+            set_={
+                name: stmt.excluded[name]
+                for name in ("field_values", "crm_version", "crm_modified_at", "updated_at")
+            },
+        )
+    return upsert
 
 
 def forget_bases(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> int:
@@ -171,17 +184,21 @@ def _check_key(key: object, mapping: str) -> str:
     return key
 
 
-def encode_base(base: Base, where: str) -> str:
-    """The JSON text of ``base``'s values and types (see the module); ``where`` names it in
-    errors."""
-    document = {
-        name: [kind.value, _encode_value(kind, base.values[name], f"{where}, field {name!r}")]
-        for name, kind in base.types.items()
-    }
+def encode_base(base: Base, mapping: str, key: str) -> str:
+    """The JSON text of ``base``'s values and types (see the module), for the record ``key``
+    of ``mapping`` (named in errors)."""
+    values = base.values
+    document = {}
+    for name, kind in base.types.items():
+        try:
+            document[name] = [kind.value, _encode_value(kind, values[name])]
+        except ValueError as exc:
+            raise ValueError(f"base of {mapping} record {key!r}, field {name!r}: {exc}") from None
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _encode_value(kind: CampaignType, value: Any, where: str) -> Any:
+def _encode_value(kind: CampaignType, value: Any) -> Any:
+    """``value`` as JSON holds it; :class:`ValueError` when it is not a value of ``kind``."""
     if value is None:
         return None
     if isinstance(value, bool):  # a bool is an int to Python: a boolean only here
@@ -193,11 +210,11 @@ def _encode_value(kind: CampaignType, value: Any, where: str) -> Any:
         return repr(value) if isinstance(value, float) else str(value)
     elif kind is CampaignType.DATETIME and isinstance(value, datetime):
         if value.utcoffset() is None:
-            raise ValueError(f"base of {where}: naive date and time {value.isoformat()}")
+            raise ValueError(f"naive date and time {value.isoformat()}")
         return value.astimezone(UTC).isoformat()
     elif kind is CampaignType.DATE and isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
-    raise ValueError(f"base of {where}: a {kind} value cannot be {type(value).__name__} {value!r}")
+    raise ValueError(f"a {kind} value cannot be {type(value).__name__} {value!r}")
 
 
 def decode_base(text: str, where: str) -> tuple[dict[str, Any], dict[str, CampaignType]]:

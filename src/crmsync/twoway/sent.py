@@ -45,7 +45,7 @@ def save_sent(
             "mapping": mapping,
             "record_key": key,
             "field_values": encode_base(
-                Base(values, {name: types[name] for name in values}), f"{mapping} record {key!r}"
+                Base(values, {name: types[name] for name in values}), mapping, key
             ),
             "sent_at": now,
         }

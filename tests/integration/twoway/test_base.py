@@ -98,6 +98,25 @@ def test_saving_again_keeps_one_row_with_the_newer_values(store: sa.Engine) -> N
     assert (found.crm_version, found.crm_modified_at) == ("v2", None)
 
 
+def test_a_crm_time_in_any_zone_is_kept_as_its_instant_and_a_save_has_one_time(
+    store: sa.Engine,
+) -> None:
+    paris = timezone(timedelta(hours=1))
+    local = Base(
+        {"level": 1}, {"level": CampaignType.INTEGER}, "v1", datetime(2025, 1, 2, 4, 4, 5, 6, paris)
+    )
+    with store.begin() as conn:
+        save_bases(conn, "contacts", {"C-1": local, "C-2": base(level=2)})
+    with store.connect() as conn:
+        found = load_bases(conn, "contacts", ["C-1", "C-2"])
+    moment = found["C-1"].crm_modified_at
+    assert moment == AT
+    assert moment is not None
+    assert moment.tzinfo is UTC
+    assert found["C-1"].updated_at is not None
+    assert found["C-1"].updated_at == found["C-2"].updated_at
+
+
 def test_many_bases_are_saved_in_batches_and_kept_per_mapping(store: sa.Engine) -> None:
     keys = [f"C-{n}" for n in range(1234)]
     with store.begin() as conn:
