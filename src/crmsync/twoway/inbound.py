@@ -34,7 +34,7 @@ from crmsync.twoway.conflicts import record_conflicts
 from crmsync.twoway.mapping import TwoWayMapping
 from crmsync.twoway.pending import edit_times, request_merge
 from crmsync.twoway.rule import Side, merge
-from crmsync.twoway.sent import load_sent, with_sent
+from crmsync.twoway.sent import forget_sent, landed, load_sent, with_sent
 
 __all__ = ["CrmMerge", "base_version"]
 
@@ -90,6 +90,7 @@ class CrmMerge:
         kept: list[dict[str, Any]] = []
         new_bases: dict[str, Base] = {}
         to_send: dict[str, datetime] = {}
+        done_sent: list[str] = []
         for key, row in latest.items():
             base = bases.get(key)
             held = held_rows.get(key)
@@ -113,6 +114,8 @@ class CrmMerge:
                     two_way.fields,
                 )
                 decided = merge(two_way.fields, synced, Side(held, edited_at), Side(crm, crm_at))
+                if key in sent and landed(sent[key], crm, two_way.fields):
+                    done_sent.append(key)  # the new base holds the write
                 for decision in decided.fields:
                     row[decision.field] = decision.value
                 if decided.conflicts:
@@ -129,6 +132,7 @@ class CrmMerge:
             )
             kept.append(row)
         save_bases(conn, two_way.name, new_bases)
+        forget_sent(conn, two_way.name, done_sent)
         request_merge(conn, two_way.resource, to_send)
         return kept
 

@@ -406,11 +406,15 @@ class CampaignPush:
                 stored = load_bases(conn, two_way.name, keys)
                 current = two_way.held(conn, table, keys, lock=True)
                 bases: dict[str, Base] = {}
+                unsettled: set[str] = set()
                 written = 0
                 for decision, _sent in outcome.applied:
                     newer = base_version(stored.get(decision.key), self._as_number)
                     if newer is not None and (decision.against is None or newer > decision.against):
-                        continue  # a later CRM change was merged meanwhile: it holds this one
+                        # A later CRM change was merged meanwhile: the base is its. What this
+                        # round sent is kept until the CRM change holding it is merged.
+                        unsettled.add(decision.key)
+                        continue
                     row = current.get(decision.key)
                     if row is None:
                         continue
@@ -426,7 +430,7 @@ class CampaignPush:
                         )
                         self.counts.conflicts += len(decision.merged.conflicts)
                 save_bases(conn, two_way.name, bases)
-                forget_sent(conn, two_way.name, outcome.settled)
+                forget_sent(conn, two_way.name, [k for k in outcome.settled if k not in unsettled])
                 for key, code, message, record in outcome.rejects:
                     self.state.rejects.add(
                         conn, WORKFLOW, two_way.name, key, code, message, {"id": key, **record}

@@ -10,6 +10,11 @@ field the CRM now holds as synced (:func:`with_sent`): that value is what both s
 since Campaign held it and crmsync wrote it. A field the CRM does not hold was not written (the
 write was refused, or never made) or was changed since: the base stays as it was.
 
+The transaction that saves the round's outcome deletes its sent values, unless a later CRM change
+was merged first (the base is that change's, which may not hold the write yet): then the CRM →
+Campaign side deletes them when it merges a CRM change that holds them (:func:`landed`), its
+values becoming the base.
+
 The values are kept as the base keeps its values (:func:`~crmsync.twoway.base.encode_base`).
 """
 
@@ -28,7 +33,7 @@ from crmsync.twoway.base import BATCH, Base, decode_base, encode_base
 from crmsync.twoway.tables import SENT
 from crmsync.twoway.values import same_value
 
-__all__ = ["forget_sent", "load_sent", "save_sent", "with_sent"]
+__all__ = ["forget_sent", "landed", "load_sent", "save_sent", "with_sent"]
 
 
 def save_sent(
@@ -102,3 +107,12 @@ def with_sent(
         if kind is not None and sent.types[name] is kind and same_value(kind, crm[name], value):
             merged[name] = value
     return merged if merged or base is not None else None
+
+
+def landed(sent: Base, crm: Mapping[str, Any], fields: Mapping[str, CampaignType]) -> bool:
+    """Whether the CRM's values (``crm``, in Campaign terms) hold a value of ``sent``: the write
+    was made, and a base of these values includes it."""
+    return any(
+        name in fields and same_value(fields[name], crm[name], value)
+        for name, value in sent.values.items()
+    )
