@@ -210,9 +210,7 @@ class InboundEngine:
             )
         if issues:
             raise ConfigError(issues)
-        await asyncio.to_thread(
-            prepare_two_way, self.state.engine, self.two_way, definitions, tables
-        )
+        await asyncio.to_thread(prepare_two_way, self.state.engine, self.two_way, definitions)
         if self.two_way:
             self.push = CampaignPush(
                 self.two_way,

@@ -95,14 +95,9 @@ class MappingWriter:
         self._opt_outs = any(column in OPT_OUT_NAMES for column in compiled.columns)
         #: The merge of a two-way mapping's CRM changes into its rows (``None``: one-way).
         self.two_way = two_way
-        #: Rows in the form the store's driver takes, as the writes below take them; a two-way
-        #: mapping merges them with the stored values first, in Python's types.
-        self._driver_form = two_way is None
-        if two_way is None:
-            processors = column_processors(state.engine.dialect, table, compiled.columns)
-            self._to_row = compiled.row_maker(processors)
-        else:
-            self._to_row = compiled.to_row
+        #: Rows in the form the store's driver takes, as the writes below take them.
+        self._processors = column_processors(state.engine.dialect, table, compiled.columns)
+        self._to_row = compiled.row_maker(self._processors)
 
     @property
     def name(self) -> str:
@@ -235,18 +230,15 @@ class MappingWriter:
         rows, parked = self._park_orphans(conn, rows, changes)
         counts["parked"] = parked
         if rows and self.two_way is not None:
-            upserts = {c.id: (c.values, c.version) for c in changes if c.kind == "upsert"}
-            merged = self.two_way.merge_rows(conn, rows, upserts)
+            upserts = {c.id: c for c in changes if c.kind == "upsert"}
+            merged = self.two_way.merge_rows(conn, rows, upserts, self._processors)
             counts["unchanged"] += len(rows) - len(merged)
             rows = merged
         if rows:
-            driver_form = self._driver_form
             if self._opt_outs:
                 # Opt-out attributes keep their own change times (the opt-out conflict rule
                 # needs them).
-                rows = stamp_opt_outs(
-                    conn, self.table, compiled.key_field, rows, driver_form=driver_form
-                )
+                rows = stamp_opt_outs(conn, self.table, compiled.key_field, rows, driver_form=True)
             result = upsert_batch(
                 conn,
                 self.table,
@@ -254,7 +246,7 @@ class MappingWriter:
                 rows,
                 insert_only=() if full else compiled.insert_only,
                 origin=self.origin,
-                driver_form=driver_form,
+                driver_form=True,
             )
             counts["inserted"] = result.inserted
             counts["updated"] = result.updated

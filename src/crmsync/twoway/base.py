@@ -75,6 +75,10 @@ class Base:
     crm_modified_at: datetime | None = None
     #: When the base was written (set when it is loaded).
     updated_at: datetime | None = None
+    #: Read from the Campaign row and the change log, not from a base row
+    #: (:mod:`crmsync.twoway.implicit`): its version is the row's, which edits made before the
+    #: capture existed may not match.
+    implicit: bool = False
 
     def __post_init__(self) -> None:
         if set(self.values) != set(self.types):

@@ -16,8 +16,8 @@ logged in the same transaction.
 A change not newer than the version the base was synced at is held by the base already (the
 Campaign → CRM side read and merged it, or a later merge includes it): its merged fields keep the
 Campaign values, since writing the CRM's would undo a Campaign edit made since; its other fields
-are written as for any mapping. The row of a record new to Campaign is written as it comes, and
-its base is the CRM's values.
+are written as for any mapping. The row of a record new to Campaign is written as it comes,
+with no base row: the row is its base until a merge decides one (:mod:`crmsync.twoway.implicit`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmsync.connectors.base import Record
+from crmsync.queue.base import Change
 from crmsync.twoway.base import Base, forget_bases, load_bases, save_bases
 from crmsync.twoway.conflicts import record_conflicts
+from crmsync.twoway.implicit import implicit_bases
 from crmsync.twoway.mapping import TwoWayMapping
 from crmsync.twoway.pending import edit_times, request_merge
 from crmsync.twoway.rule import Side, merge
@@ -44,8 +47,9 @@ VERSION = "source_version"
 
 
 def base_version(base: Base | None, as_number: Callable[[Any], int | None]) -> int | None:
-    """The version a base was synced at, as the store's growing number (``None``: unknown)."""
-    if base is None or base.crm_version is None:
+    """The version a base row was synced at, as the store's growing number (``None``: unknown,
+    and for a base read from the row, whose values may hold edits made before the capture)."""
+    if base is None or base.implicit or base.crm_version is None:
         return None
     return as_number(base.crm_version)
 
@@ -71,11 +75,12 @@ class CrmMerge:
         self,
         conn: sa.Connection,
         rows: Sequence[dict[str, Any]],
-        crm_values: Mapping[str, tuple[Mapping[str, Any], int | str | None]],
+        changes: Mapping[str, Change],
+        processors: Mapping[str, Callable[[Any], Any]],
     ) -> list[dict[str, Any]]:
-        """The ``rows`` to upsert, merged, in the writer's transaction; the rows of changes not
-        newer than their base are left out. ``crm_values``: record key → the change's values as
-        read and its version (for the record's time and the base)."""
+        """The ``rows`` to upsert, merged, in the writer's transaction. ``changes``: record key
+        → the change each row was made from. The rows are in the form the store's driver takes
+        (``processors`` of the columns, :func:`~crmsync.store.bulk.column_processors`)."""
         two_way, key_field = self.two_way, self.two_way.key_field
         latest: dict[str, dict[str, Any]] = {}
         for row in rows:
@@ -83,58 +88,65 @@ class CrmMerge:
             if held is None or row[VERSION] >= held[VERSION]:
                 latest[row[key_field]] = row
         keys = list(latest)
-        held_rows = self.two_way.held(conn, self.table, keys, lock=True)
-        bases = load_bases(conn, two_way.name, held_rows)
-        sent = load_sent(conn, two_way.name, held_rows)
-        times = edit_times(conn, two_way.resource, held_rows)
-        kept: list[dict[str, Any]] = []
+        held_rows = two_way.held(conn, self.table, keys, lock=True)
+        if held_rows:
+            bases = load_bases(conn, two_way.name, held_rows)
+            missing = [key for key in held_rows if key not in bases]
+            bases |= implicit_bases(conn, two_way, self.table, held_rows, missing)
+            sent = load_sent(conn, two_way.name, held_rows)
+            times = edit_times(conn, two_way.resource, held_rows)
+        else:
+            bases, sent, times = {}, {}, {}
         new_bases: dict[str, Base] = {}
         to_send: dict[str, datetime] = {}
         done_sent: list[str] = []
-        for key, row in latest.items():
+        for key, held in held_rows.items():
+            row = latest[key]
             base = bases.get(key)
-            held = held_rows.get(key)
             synced_at = base_version(base, self._as_number)
-            if held is not None and synced_at is not None and row[VERSION] <= synced_at:
+            if synced_at is not None and row[VERSION] <= synced_at:
                 # The base holds this change already (merged by the Campaign → CRM side): the
                 # merged fields keep what Campaign holds, the others are written as usual.
-                row.update(held)
-                kept.append(row)
+                _set(row, processors, held)
                 continue
-            values, version = crm_values[key]
-            crm_at = two_way.modified_at(values)
-            crm = {name: row[name] for name in two_way.fields}
-            if held is not None:
-                edited_at = times.get(key)
-                # A value a killed Campaign → CRM round wrote is synced, not a CRM change.
-                synced = with_sent(
-                    None if base is None else base.values_for(two_way.fields),
-                    sent.get(key),
-                    crm,
-                    two_way.fields,
-                )
-                decided = merge(two_way.fields, synced, Side(held, edited_at), Side(crm, crm_at))
-                if key in sent and landed(sent[key], crm, two_way.fields):
-                    done_sent.append(key)  # the new base holds the write
-                for decision in decided.fields:
-                    row[decision.field] = decision.value
-                if decided.conflicts:
-                    record_conflicts(conn, two_way.name, key, decided.conflicts, found_by="crm")
-                if decided.to_crm and edited_at is None:
-                    # A Campaign value the CRM lacks with no edit pending (the CRM refused it):
-                    # sent again, as old as the base it was set after (a change needs a base).
-                    to_send[key] = base.updated_at if base and base.updated_at else _now()
+            change = changes[key]
+            crm_at = two_way.modified_at(change.values)
+            crm = two_way.campaign_values(
+                Record(change.id, change.values, change.formatted, row[VERSION])
+            )
+            edited_at = times.get(key)
+            # A value a killed Campaign → CRM round wrote is synced, not a CRM change.
+            synced = with_sent(
+                None if base is None else base.values_for(two_way.fields),
+                sent.get(key),
+                crm,
+                two_way.fields,
+            )
+            decided = merge(two_way.fields, synced, Side(held, edited_at), Side(crm, crm_at))
+            if key in sent and landed(sent[key], crm, two_way.fields):
+                done_sent.append(key)  # the new base holds the write
+            _set(row, processors, {decision.field: decision.value for decision in decided.fields})
+            if decided.conflicts:
+                record_conflicts(conn, two_way.name, key, decided.conflicts, found_by="crm")
+            if decided.to_crm and edited_at is None:
+                # A Campaign value the CRM lacks with no edit pending (the CRM refused it):
+                # sent again, as old as the base it was set after (a change needs a base).
+                to_send[key] = base.updated_at if base and base.updated_at else _now()
             new_bases[key] = Base(
                 crm,
                 two_way.fields,
-                crm_version=None if version is None else str(version),
+                crm_version=None if change.version is None else str(change.version),
                 crm_modified_at=crm_at,
             )
-            kept.append(row)
+        # A record new to Campaign keeps no base row: its row is its base (crmsync.twoway.implicit).
+        # One left by a row a Campaign client deleted would be stale.
+        inserted = [key for key in keys if key not in held_rows]
+        if inserted:
+            forget_bases(conn, two_way.name, inserted)
         save_bases(conn, two_way.name, new_bases)
         forget_sent(conn, two_way.name, done_sent)
         request_merge(conn, two_way.resource, to_send)
-        return kept
+        return list(latest.values())
 
     def forget_deleted(self, conn: sa.Connection, keys: Iterable[str]) -> None:
         """Drop the bases of these records whose Campaign rows are gone (deleted with the CRM
@@ -144,3 +156,14 @@ class CrmMerge:
             return
         still = set(self.two_way.held(conn, self.table, wanted))
         forget_bases(conn, self.two_way.name, [key for key in wanted if key not in still])
+
+
+def _set(
+    row: dict[str, Any],
+    processors: Mapping[str, Callable[[Any], Any]],
+    values: Mapping[str, Any],
+) -> None:
+    """Put Campaign ``values`` into a row in the driver's form."""
+    for name, value in values.items():
+        process = processors.get(name)
+        row[name] = value if process is None or value is None else process(value)

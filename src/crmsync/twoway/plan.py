@@ -61,6 +61,7 @@ from crmsync.sync.transform import compile_mapping
 from crmsync.sync.writer import version_number
 from crmsync.twoway.base import Base, load_bases
 from crmsync.twoway.conflicts import json_value
+from crmsync.twoway.implicit import implicit_bases
 from crmsync.twoway.inbound import base_version
 from crmsync.twoway.mapping import TwoWayMapping, two_way_mapping
 from crmsync.twoway.push import current_record, read_current
@@ -409,14 +410,13 @@ class _Planner:
             return {row[0]: row[1] for row in conn.execute(query)}
 
     def _snapshot(self, keys: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, Base]]:
-        """The Campaign rows and bases of these keys; a row without a base has the one the
-        run's start gives it (its current values, :mod:`crmsync.twoway.setup`)."""
+        """The Campaign rows and bases of these keys (a row without a base row has the base
+        its row and the change log hold, :mod:`crmsync.twoway.implicit`)."""
         with self.engine.connect() as conn:
             held = self.two_way.held(conn, self.table, keys)
             bases = load_bases(conn, self.two_way.name, held)
-        fields = self.two_way.fields
-        for key, values in held.items():
-            bases.setdefault(key, Base(values, fields))
+            missing = [key for key in held if key not in bases]
+            bases |= implicit_bases(conn, self.two_way, self.table, held, missing)
         return held, bases
 
     def _present(self, keys: Sequence[str]) -> set[str]:

@@ -49,6 +49,7 @@ from crmsync.sync.parse import ConversionError
 from crmsync.twoway.base import Base, load_bases, save_bases
 from crmsync.twoway.capture import CampaignChange, crmsync_writes, read_changes
 from crmsync.twoway.conflicts import record_conflicts
+from crmsync.twoway.implicit import implicit_bases
 from crmsync.twoway.inbound import base_version
 from crmsync.twoway.mapping import TwoWayMapping
 from crmsync.twoway.rule import Merge, Side, merge
@@ -128,6 +129,10 @@ class _Outcome:
     crm_calls: int = 0
     #: The records of the round: what their killed rounds were sending is settled with it.
     settled: list[str] = field(default_factory=list)
+    #: The bases of the round's records that have no base row (crmsync.twoway.implicit).
+    implicit: dict[str, Base] = field(default_factory=dict)
+    #: Records left for the next round (their log rows stay).
+    pending: set[str] = field(default_factory=set)
 
 
 class CampaignPush:
@@ -195,8 +200,11 @@ class CampaignPush:
     # -- one mapping ----------------------------------------------------------------------------
 
     async def _push(self, two_way: TwoWayMapping, records: dict[str, _Pending]) -> int:
-        held, bases, sent = await asyncio.to_thread(self._snapshot, two_way, list(records))
-        outcome = _Outcome(settled=list(records))
+        held, bases, implicit, sent = await asyncio.to_thread(
+            self._snapshot, two_way, list(records)
+        )
+        bases |= implicit
+        outcome = _Outcome(settled=list(records), implicit=implicit)
         todo: dict[str, _Pending] = {}
         for key, pending in records.items():
             if key in held:
@@ -242,6 +250,7 @@ class CampaignPush:
                     two_way.name,
                     len(todo),
                 )
+        outcome.pending = set(todo)
         await asyncio.to_thread(self._commit, two_way, outcome)
         self.counts.crm_calls += outcome.crm_calls
         merged = len(records) - len(todo)
@@ -250,12 +259,16 @@ class CampaignPush:
 
     def _snapshot(
         self, two_way: TwoWayMapping, keys: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, Base]]:
-        """The records' Campaign values, bases, and the values a killed round was sending."""
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, Base], dict[str, Base]]:
+        """The records' Campaign values, base rows, bases of those without a row
+        (:mod:`crmsync.twoway.implicit`), and the values a killed round was sending."""
+        table = self.tables[two_way.resource]
         with self.engine.connect() as conn:
-            held = two_way.held(conn, self.tables[two_way.resource], keys)
+            held = two_way.held(conn, table, keys)
             bases = load_bases(conn, two_way.name, held)
-            return held, bases, load_sent(conn, two_way.name, held)
+            missing = [key for key in held if key not in bases]
+            implicit = implicit_bases(conn, two_way, table, held, missing)
+            return held, bases, implicit, load_sent(conn, two_way.name, held)
 
     async def _read_crm(
         self, two_way: TwoWayMapping, connector: Connector, keys: list[str]
@@ -403,7 +416,7 @@ class CampaignPush:
             self.state.counters.hold_mapping(conn, two_way.name)
             with crmsync_writes(conn):
                 keys = [decision.key for decision, _ in outcome.applied]
-                stored = load_bases(conn, two_way.name, keys)
+                stored = load_bases(conn, two_way.name, [*keys, *outcome.implicit])
                 current = two_way.held(conn, table, keys, lock=True)
                 bases: dict[str, Base] = {}
                 unsettled: set[str] = set()
@@ -429,6 +442,11 @@ class CampaignPush:
                             found_by="campaign",
                         )
                         self.counts.conflicts += len(decision.merged.conflicts)
+                for key, base in outcome.implicit.items():
+                    # The log rows this round consumes hold this base (crmsync.twoway.implicit):
+                    # kept as a base row, unless the round decided one or a merge wrote one.
+                    if key not in bases and key not in stored and key not in outcome.pending:
+                        bases[key] = base
                 save_bases(conn, two_way.name, bases)
                 forget_sent(conn, two_way.name, [k for k in outcome.settled if k not in unsettled])
                 for key, code, message, record in outcome.rejects:
