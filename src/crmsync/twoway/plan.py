@@ -66,6 +66,7 @@ from crmsync.twoway.inbound import base_version
 from crmsync.twoway.mapping import TwoWayMapping, two_way_mapping
 from crmsync.twoway.push import current_record, read_current
 from crmsync.twoway.rule import Conflict, Merge, Side, Winner, merge
+from crmsync.twoway.sent import load_sent, with_sent
 from crmsync.twoway.tables import CHANGES
 
 __all__ = [
@@ -409,15 +410,19 @@ class _Planner:
         with self.engine.connect() as conn:
             return {row[0]: row[1] for row in conn.execute(query)}
 
-    def _snapshot(self, keys: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, Base]]:
+    def _snapshot(
+        self, keys: Sequence[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, Base]]:
         """The Campaign rows and bases of these keys (a row without a base row has the base
-        its row and the change log hold, :mod:`crmsync.twoway.implicit`)."""
+        its row and the change log hold, :mod:`crmsync.twoway.implicit`), and the values a
+        killed round was sending (:mod:`crmsync.twoway.sent`)."""
         with self.engine.connect() as conn:
             held = self.two_way.held(conn, self.table, keys)
             bases = load_bases(conn, self.two_way.name, held)
             missing = [key for key in held if key not in bases]
             bases |= implicit_bases(conn, self.two_way, self.table, held, missing)
-        return held, bases
+            sent = load_sent(conn, self.two_way.name, held)
+        return held, bases, sent
 
     def _present(self, keys: Sequence[str]) -> set[str]:
         key = self.table.c[self.two_way.key_field]
@@ -429,7 +434,7 @@ class _Planner:
 
     async def _plan_edits(self, plan: MergePlan, edited: dict[str, datetime]) -> None:
         two_way = self.two_way
-        held, bases = await asyncio.to_thread(self._snapshot, list(edited))
+        held, bases, sent = await asyncio.to_thread(self._snapshot, list(edited))
         with _reading(self.mapping):
             found = await read_current(two_way, self.connector, list(held))
         for key, edited_at in edited.items():
@@ -446,7 +451,12 @@ class _Planner:
             base = bases.get(key)
             decided = merge(
                 two_way.fields,
-                None if base is None else base.values_for(two_way.fields),
+                with_sent(
+                    None if base is None else base.values_for(two_way.fields),
+                    sent.get(key),
+                    values,
+                    two_way.fields,
+                ),
                 Side(row, edited_at),
                 Side(values, two_way.modified_at(record.values)),
             )
@@ -494,7 +504,7 @@ class _Planner:
 
     async def _plan_changes(self, plan: MergePlan, records: list[Record]) -> None:
         two_way = self.two_way
-        held, bases = await asyncio.to_thread(self._snapshot, [r.id for r in records])
+        held, bases, sent = await asyncio.to_thread(self._snapshot, [r.id for r in records])
         for record in records:
             key = record.id
             if not two_way.compiled.passes(record):
@@ -522,7 +532,12 @@ class _Planner:
                 continue
             decided = merge(
                 two_way.fields,
-                None if base is None else base.values_for(two_way.fields),
+                with_sent(
+                    None if base is None else base.values_for(two_way.fields),
+                    sent.get(key),
+                    values,
+                    two_way.fields,
+                ),
                 Side(row, None),
                 Side(values, two_way.modified_at(record.values)),
             )

@@ -45,16 +45,11 @@ from twoway_crash_support import (
 from twoway_support import ENV, Crm, config_text, profiles, running_crm
 
 from crmsync.config import load_config_text
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import TlsFiles
 
 CONTACTS = 300
 #: Records each side edits in a traffic round.
 PER_ROUND = 12
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(params=["dataverse", "salesforce"])

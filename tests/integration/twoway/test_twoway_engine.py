@@ -24,12 +24,7 @@ from twoway_support import (
 from typer.testing import CliRunner
 
 from crmsync.cli.main import app
-from crmsync.emulators.common.tls import TlsFiles, generate
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
+from crmsync.emulators.common.tls import TlsFiles
 
 
 @pytest.fixture(params=["dataverse", "salesforce"])

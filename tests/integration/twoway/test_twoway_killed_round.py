@@ -17,17 +17,12 @@ from typing import Any
 import pytest
 from twoway_support import Crm, edit, make_config, profiles, run_once, running_crm
 
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import TlsFiles
 from crmsync.twoway.push import CampaignPush
 
 
 class Killed(Exception):
     """Stands for SIGKILL: the round goes no further."""
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(params=["dataverse", "salesforce"])

@@ -28,7 +28,7 @@ from twoway_support import (
 
 from crmsync.config.models import Config
 from crmsync.connectors.base import WriteOp
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import TlsFiles
 from crmsync.errors import ConfigurationError
 from crmsync.store import create_engine_for
 from crmsync.twoway.conflicts import list_conflicts
@@ -36,11 +36,6 @@ from crmsync.twoway.plan import MergePlan, plan_mapping
 from crmsync.twoway.tables import CHANGES
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(params=["dataverse", "salesforce"])

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from crmsync.api import create_app
 from crmsync.api.users import Role, UserStore
 from crmsync.cli.main import app as cli
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import TlsFiles
 from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
 
 PASSWORD = "a long enough password"
@@ -44,11 +44,6 @@ class Paused:
     text: str
     campaign_edited: str
     crm_edited: str
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -14,14 +14,9 @@ from typer.testing import CliRunner
 
 from crmsync.cli.main import app
 from crmsync.emulators.common.faults import Fault
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import TlsFiles
 
 TOO_LONG = "W" * 60  # longer than either CRM's first name takes (Dataverse 50, Salesforce 40)
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(params=["dataverse", "salesforce"])

@@ -12,16 +12,11 @@ from pathlib import Path
 import pytest
 from twoway_support import ENV, Crm, edit, make_config, profiles, run_once, running_crm
 
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import TlsFiles
 from crmsync.sync.engine import EngineOptions, InboundEngine
 
 #: Generous for a loaded test machine; bench/ measures the real latency.
 DEADLINE_SECONDS = 20.0
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(params=["dataverse", "salesforce"])

@@ -14,13 +14,8 @@ import sqlalchemy as sa
 from twoway_support import Crm, contacts_mapping, edit, make_config, run_once, running_crm, sql
 
 from crmsync.connectors.base import WriteOp
-from crmsync.emulators.common.tls import TlsFiles, generate
+from crmsync.emulators.common.tls import TlsFiles
 from crmsync.store import create_engine_for
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate([]).write(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(params=["dataverse", "salesforce"])
