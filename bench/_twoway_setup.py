@@ -261,6 +261,22 @@ def request_kinds(kind: str, requests: list[dict[str, Any]]) -> Counter[str]:
     return kinds
 
 
+def unconditional_window(kind: str, requests: list[dict[str, Any]]) -> float | None:
+    """Seconds from the first read by id of a round to the arrival of its last write: the
+    longest a record read waits for its write; a CRM change of a written field made in between
+    is overwritten where the write takes no precondition (Salesforce collections). ``None``
+    without reads by id."""
+    reads = [
+        r["at"]
+        for r in requests
+        if r["method"] == "GET" and _by_id(kind, httpx.QueryParams(r["query"]))
+    ]
+    writes = [r["at"] for r in requests if r["method"] != "GET" and "token" not in r["path"]]
+    if not reads or not writes:
+        return None
+    return max(writes) - min(reads)
+
+
 def _by_id(kind: str, query: httpx.QueryParams) -> bool:
     if kind == "dataverse":
         return " eq " in query.get("$filter", "")

@@ -59,6 +59,7 @@ from bench._twoway_setup import (
     new_store,
     request_kinds,
     request_lines,
+    unconditional_window,
     write_config,
 )
 from crmsync.connectors.base import WriteOp
@@ -263,6 +264,15 @@ def calls(crm: Emulator, store: Store, folder: Path, args: argparse.Namespace) -
     echo_kinds = request_kinds(crm.kind, echo_served)
     thousands = args.edits / 1000
     push = kinds["read by id"] + kinds["write"]
+    window = unconditional_window(crm.kind, served)
+    window_line = (
+        []
+        if window is None
+        else [
+            f"  read → write window of the round: {window:.3f} s (first read by id to the "
+            "arrival of the last write)"
+        ]
+    )
     return [
         f"calls, {args.edits:,} Campaign edits to distinct contacts, then crmsync run --once "
         f"({seconds:.1f} s, {arrived:,} edits in the CRM after it), load average "
@@ -276,6 +286,7 @@ def calls(crm: Emulator, store: Store, folder: Path, args: argparse.Namespace) -
         f"  next run --once (the edits coming back from the CRM): {echo.read:,} records read, "
         f"{echo_kinds['write']} CRM writes, {echo.campaign_writes} Campaign writes, "
         f"{len(echo_served)} requests",
+        *window_line,
     ]
 
 
