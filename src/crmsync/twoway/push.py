@@ -21,10 +21,11 @@ edited again meanwhile is left for the next round), the bases saved, the conflic
 refusals kept as rejects (the Campaign value stays, sent again on the record's next change or on
 ``crmsync rejects retry``), and the log rows applied deleted.
 
-Crash-safe: a process killed after the CRM write and before that transaction leaves the log rows;
-the next round finds the CRM holding the Campaign values (Dataverse refuses the stale version,
-the record is read), the merge finds both sides equal and writes nothing: no record is written
-twice, no edit lost.
+Crash-safe: before its CRM write, a round commits the values it sends (:mod:`crmsync.twoway.sent`).
+A process killed after the write and before the round's transaction leaves the log rows and those
+values; the next round reads the record (Dataverse refuses the stale version anyway), counts the
+sent values the CRM holds as synced, and finds both sides equal: no record is written twice, and a
+Campaign edit made while the killed round was writing is still a Campaign change, sent.
 """
 
 from __future__ import annotations
