@@ -45,7 +45,7 @@ connections:
 store:
   url: sqlite:///crmsync.db
 
-# The durable change queue: sqlite (embedded) or nats (JetStream, for several workers).
+# The durable change queue: an embedded SQLite file beside the configuration.
 queue:
   kind: sqlite
   path: crmsync-queue.db

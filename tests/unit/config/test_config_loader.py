@@ -160,9 +160,12 @@ def test_unsupported_store_url() -> None:
     assert "unsupported database 'mysql'" in message
 
 
-def test_nats_queue_needs_url() -> None:
+def test_a_nats_queue_is_refused_until_it_is_built() -> None:
     (message,) = errors(BASE + "queue:\n  kind: nats\n")
-    assert "needs 'url'" in message
+    assert "NATS JetStream queue is not available in this version" in message
+    assert "use kind: sqlite" in message
+    (unknown,) = errors(BASE + "queue:\n  url: nats://127.0.0.1:4222\n")
+    assert "url" in unknown
 
 
 def test_filter_values_match_operators() -> None:
@@ -260,7 +263,8 @@ def test_rules_are_checked_beside_keys_that_can_be_left_out() -> None:
         "campaign: first_name", "campaign: frist_name"
     )
     assert errors(text) == [
-        "c.yaml:8: queue: a 'nats' queue needs 'url' (e.g. nats://127.0.0.1:4222)",
+        "c.yaml:8: queue: the NATS JetStream queue is not available in this version: every "
+        "workflow runs on one machine with the embedded queue; use kind: sqlite",
         "c.yaml:18: inbound.mappings[0].fields[1].campaign: unknown field 'frist_name' of "
         "resource 'profile' (did you mean 'first_name'?)",
     ]
