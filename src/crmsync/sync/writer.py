@@ -230,7 +230,10 @@ class MappingWriter:
         rows, parked = self._park_orphans(conn, rows, changes)
         counts["parked"] = parked
         if rows and self.two_way is not None:
-            upserts = {c.id: c for c in changes if c.kind == "upsert"}
+            upserts: dict[str, Change] = {}
+            for change in changes:  # the newest change of each record, as its row is
+                if change.kind == "upsert" and _newer_than_held(change, upserts.get(change.id)):
+                    upserts[change.id] = change
             merged = self.two_way.merge_rows(conn, rows, upserts, self._processors)
             counts["unchanged"] += len(rows) - len(merged)
             rows = merged
@@ -490,6 +493,14 @@ def _newer(a: int | None, b: int | None) -> int | None:
 def _newer_than(version: int | None, than: int | None) -> bool:
     """Whether ``version`` is known to be newer than ``than`` (``None``: unknown)."""
     return version is not None and than is not None and version > than
+
+
+def _newer_than_held(change: Change, held: Change | None) -> bool:
+    """Whether ``change`` is at least as new as ``held`` (the later one wins a tie)."""
+    if held is None:
+        return True
+    version, before = version_number(change.version), version_number(held.version)
+    return version is None or before is None or version >= before
 
 
 def _parked_change(payload: Mapping[str, Any]) -> Change:
