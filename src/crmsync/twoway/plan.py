@@ -412,7 +412,7 @@ class _Planner:
 
     def _snapshot(
         self, keys: Sequence[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, Base]]:
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, tuple[Base, ...]]]:
         """The Campaign rows and bases of these keys (a row without a base row has the base
         its row and the change log hold, :mod:`crmsync.twoway.implicit`), and the values a
         killed round was sending (:mod:`crmsync.twoway.sent`)."""

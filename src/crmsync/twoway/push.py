@@ -260,7 +260,9 @@ class CampaignPush:
 
     def _snapshot(
         self, two_way: TwoWayMapping, keys: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, Base], dict[str, Base]]:
+    ) -> tuple[
+        dict[str, dict[str, Any]], dict[str, Base], dict[str, Base], dict[str, tuple[Base, ...]]
+    ]:
         """The records' Campaign values, base rows, bases of those without a row
         (:mod:`crmsync.twoway.implicit`), and the values a killed round was sending."""
         table = self.tables[two_way.resource]
@@ -283,7 +285,7 @@ class CampaignPush:
         held: dict[str, Any],
         pending: _Pending,
         base: Base | None,
-        sent: Base | None,
+        sent: tuple[Base, ...] | None,
         record: Record | None,
         outcome: _Outcome,
     ) -> _Decision | None:

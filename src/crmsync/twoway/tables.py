@@ -16,10 +16,10 @@
   :mod:`crmsync.twoway.conflicts`), both times, the winner and why, which merge found it
   (``found_by``: ``crm`` when a CRM change was merged, ``campaign`` when a Campaign edit was) and
   when it was decided.
-- ``crmsync_twoway_sent``: per record of a mapping, the values a round of the Campaign → CRM side
-  is writing to the CRM (JSON, as the base's), committed before the write and deleted with the
-  round's outcome: after a crash in between, the next merge knows the CRM's holding them is
-  crmsync's own write (:mod:`crmsync.twoway.sent`).
+- ``crmsync_twoway_sent``: per record of a mapping and round, the values a round of the
+  Campaign → CRM side is writing to the CRM (JSON, as the base's), committed before the write
+  and deleted with the round's outcome: after a crash in between, the next merge knows the CRM's
+  holding them is crmsync's own write (:mod:`crmsync.twoway.sent`).
 - ``crmsync_write_origin``: on SQLite, the marker row a crmsync write transaction holds while it
   writes, so that the triggers leave its writes out of the log; it never holds a committed row.
 """
@@ -98,6 +98,8 @@ SENT = sa.Table(
     METADATA,
     sa.Column("mapping", sa.String(255), primary_key=True),
     sa.Column("record_key", sa.String(255), primary_key=True),
+    #: One row per round that wrote the record and has not settled it.
+    sa.Column("sent_id", sa.String(32), primary_key=True),
     sa.Column("field_values", sa.Text(), nullable=False),
     sa.Column("sent_at", UtcDateTime(), nullable=False),
 )

@@ -22,6 +22,7 @@ def upgrade() -> None:
         "crmsync_twoway_sent",
         sa.Column("mapping", sa.String(255), primary_key=True),
         sa.Column("record_key", sa.String(255), primary_key=True),
+        sa.Column("sent_id", sa.String(32), primary_key=True),
         sa.Column("field_values", sa.Text(), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
     )
