@@ -116,12 +116,7 @@ class CrmMerge:
             )
             edited_at = times.get(key)
             # A value a killed Campaign → CRM round wrote is synced, not a CRM change.
-            synced = with_sent(
-                None if base is None else base.values_for(two_way.fields),
-                sent.get(key),
-                crm,
-                two_way.fields,
-            )
+            synced = with_sent(base, sent.get(key), crm, two_way.fields)
             decided = merge(two_way.fields, synced, Side(held, edited_at), Side(crm, crm_at))
             if key in sent and landed(sent[key], crm, two_way.fields):
                 done_sent.append(key)  # the new base holds the write

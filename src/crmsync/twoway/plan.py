@@ -451,12 +451,7 @@ class _Planner:
             base = bases.get(key)
             decided = merge(
                 two_way.fields,
-                with_sent(
-                    None if base is None else base.values_for(two_way.fields),
-                    sent.get(key),
-                    values,
-                    two_way.fields,
-                ),
+                with_sent(base, sent.get(key), values, two_way.fields),
                 Side(row, edited_at),
                 Side(values, two_way.modified_at(record.values)),
             )
@@ -532,12 +527,7 @@ class _Planner:
                 continue
             decided = merge(
                 two_way.fields,
-                with_sent(
-                    None if base is None else base.values_for(two_way.fields),
-                    sent.get(key),
-                    values,
-                    two_way.fields,
-                ),
+                with_sent(base, sent.get(key), values, two_way.fields),
                 Side(row, None),
                 Side(values, two_way.modified_at(record.values)),
             )

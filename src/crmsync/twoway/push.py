@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -92,11 +91,8 @@ class PushCounts:
     conflicts: int = 0
     races: int = 0
     rejects: int = 0
-    #: The longest time between a read and the end of the unconditional write based on it
-    #: (Salesforce collections): the window in which a CRM change of a written field is lost.
-    window_seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, int | float]:
+    def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
@@ -223,7 +219,6 @@ class CampaignPush:
             if not todo:
                 break
             wanted = [key for key in todo if key in reads]
-            read_at = time.monotonic()
             found = await self._read_crm(two_way, connector, wanted)
             outcome.crm_calls += -(-len(wanted) // PER_READ.get(two_way.kind, 40))
             decisions: list[_Decision] = []
@@ -241,7 +236,7 @@ class CampaignPush:
                     del todo[key]
                 else:
                     decisions.append(decision)
-            raced = await self._write(two_way, connector, decisions, todo, outcome, read_at)
+            raced = await self._write(two_way, connector, decisions, todo, outcome)
             self.counts.races += len(raced)
             todo = {key: todo[key] for key in raced}
             reads = set(raced)
@@ -302,9 +297,7 @@ class CampaignPush:
             outcome.done += pending.ids
             return None
         crm = Side(values, two_way.modified_at(record.values))
-        synced = with_sent(
-            None if base is None else base.values_for(two_way.fields), sent, values, two_way.fields
-        )
+        synced = with_sent(base, sent, values, two_way.fields)
         return self._decide(
             two_way, key, held, pending, synced, crm, two_way.version(record), record.version,
             outcome,
@@ -373,7 +366,6 @@ class CampaignPush:
         decisions: list[_Decision],
         todo: Mapping[str, _Pending],
         outcome: _Outcome,
-        read_at: float,
     ) -> list[str]:
         """Write the decisions' updates; returns the keys the CRM found changed since read."""
         writes = [d for d in decisions if d.op is not None]
@@ -387,9 +379,6 @@ class CampaignPush:
             # Collections take no precondition (see the module): many records go unconditional.
             ops = [WriteOp(op.kind, op.table, op.values, id=op.id, ref=op.ref) for op in ops]
         results = await connector.write(ops)
-        if any(op.if_version is None for op in ops):
-            window = time.monotonic() - read_at
-            self.counts.window_seconds = max(self.counts.window_seconds, window)
         outcome.crm_calls += _calls(two_way.kind, ops)
         raced: list[str] = []
         for decision, op, result in zip(writes, ops, results, strict=True):

@@ -96,16 +96,18 @@ def forget_sent(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> None:
 
 
 def with_sent(
-    base: Mapping[str, Any] | None,
+    base: Base | None,
     sent: Sequence[Base] | None,
     crm: Mapping[str, Any],
     fields: Mapping[str, CampaignType],
 ) -> Mapping[str, Any] | None:
-    """``base`` (field → value, ``None``: none) with each field the CRM holds (``crm``, in
-    Campaign terms) at a value one of the ``sent`` rounds sent taken as synced."""
+    """The merge's base for today's ``fields`` (:meth:`Base.values_for`; ``None``: none) with
+    each field the CRM holds (``crm``, in Campaign terms) at a value one of the ``sent`` rounds
+    sent taken as synced."""
+    values_for = None if base is None else base.values_for(fields)
     if not sent:
-        return base
-    merged = dict(base or {})
+        return values_for
+    merged = dict(values_for or {})
     for values in sent:
         for name, value in values.values.items():
             kind = fields.get(name)
@@ -115,7 +117,7 @@ def with_sent(
                 and same_value(kind, crm[name], value)
             ):
                 merged[name] = value
-    return merged if merged or base is not None else None
+    return merged if merged or values_for is not None else None
 
 
 def landed(
