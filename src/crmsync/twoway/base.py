@@ -7,7 +7,9 @@ record was synced at. Every function takes the caller's :class:`sqlalchemy.Conne
 the base is written in the same transaction as the synced values: both commit, or neither does.
 
 The values are kept in Campaign terms, as JSON, each field with its Campaign type
-(``{"field": ["type", value], …}``), encoded as follows:
+(``{"field": ["type", value], …}``; a field the base's own round wrote to the CRM also with the
+value the CRM held before that write, ``["type", value, before]``: see
+:attr:`Base.written_over`), encoded as follows:
 
 - no value: ``null``, whatever the type;
 - ``string``, ``text``: a JSON string;
@@ -28,7 +30,7 @@ then treats it as a field with no base.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -42,6 +44,7 @@ from crmsync.store.key_lists import one_of
 from crmsync.store.types import CampaignType
 from crmsync.store.writes import dialect_insert
 from crmsync.twoway.tables import BASES
+from crmsync.twoway.values import same_value
 
 __all__ = [
     "Base",
@@ -79,17 +82,23 @@ class Base:
     #: (:mod:`crmsync.twoway.implicit`): its version is the row's, which edits made before the
     #: capture existed may not match.
     implicit: bool = False
+    #: The fields the Campaign → CRM round that made this base wrote to the CRM, with the values
+    #: the CRM held before that write, at ``crm_version``. A CRM keeping whole seconds gives its
+    #: write the version it was read at when both fall in one second: a change of that version
+    #: holding such a value is the record as read, not a CRM change (:meth:`holds`).
+    written_over: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if set(self.values) != set(self.types):
+        if set(self.values) != set(self.types) or not set(self.written_over) <= set(self.types):
             raise ValueError(
                 f"a base needs a type for each value: values {sorted(self.values)}, "
-                f"types {sorted(self.types)}"
+                f"types {sorted(self.types)}, written over {sorted(self.written_over)}"
             )
         if self.crm_modified_at is not None and self.crm_modified_at.utcoffset() is None:
             raise ValueError(f"naive time {self.crm_modified_at.isoformat()} has no time zone")
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
         object.__setattr__(self, "types", MappingProxyType(dict(self.types)))
+        object.__setattr__(self, "written_over", MappingProxyType(dict(self.written_over)))
 
     def values_for(self, fields: Mapping[str, CampaignType]) -> dict[str, Any]:
         """The base of :func:`~crmsync.twoway.rule.merge` for today's ``fields``: the values of
@@ -99,6 +108,31 @@ class Base:
             for name, kind in fields.items()
             if name in self.types and self.types[name] is kind
         }
+
+    def as_of_version(
+        self, crm: Mapping[str, Any], fields: Mapping[str, CampaignType]
+    ) -> dict[str, Any]:
+        """The CRM's values ``crm`` (in Campaign terms) of a change with this base's very
+        version, each field that holds what the CRM had before the base's own write
+        (:attr:`written_over`) taken as that write's value: that is the record as it was read,
+        delivered late."""
+        values = dict(crm)
+        for name, before in self.written_over.items():
+            kind = fields.get(name)
+            if kind is self.types[name] and same_value(kind, crm[name], before):
+                values[name] = self.values[name]
+        return values
+
+    def holds(self, crm: Mapping[str, Any], fields: Mapping[str, CampaignType]) -> bool:
+        """Whether a change with this base's very version (``crm``, in Campaign terms) is the
+        state it was made from: every field the base knows holds its value, or what the CRM
+        had before the base's own write."""
+        values = self.as_of_version(crm, fields)
+        return all(
+            same_value(kind, values[name], self.values[name])
+            for name, kind in fields.items()
+            if name in self.types and self.types[name] is kind
+        )
 
 
 def load_bases(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> dict[str, Base]:
@@ -113,8 +147,9 @@ def load_bases(conn: sa.Connection, mapping: str, keys: Iterable[str]) -> dict[s
         )
     )
     return {
-        row.record_key: Base(
-            *decode_base(row.field_values, f"{mapping} record {row.record_key!r}"),
+        row.record_key: decode_base(
+            row.field_values,
+            f"{mapping} record {row.record_key!r}",
             crm_version=row.crm_version,
             crm_modified_at=row.crm_modified_at,
             updated_at=row.updated_at,
@@ -191,11 +226,13 @@ def _check_key(key: object, mapping: str) -> str:
 def encode_base(base: Base, mapping: str, key: str) -> str:
     """The JSON text of ``base``'s values and types (see the module), for the record ``key``
     of ``mapping`` (named in errors)."""
-    values = base.values
+    values, before = base.values, base.written_over
     document = {}
     for name, kind in base.types.items():
         try:
             document[name] = [kind.value, _encode_value(kind, values[name])]
+            if name in before:
+                document[name].append(_encode_value(kind, before[name]))
         except ValueError as exc:
             raise ValueError(f"base of {mapping} record {key!r}, field {name!r}: {exc}") from None
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode()
@@ -221,17 +258,23 @@ def _encode_value(kind: CampaignType, value: Any) -> Any:
     raise ValueError(f"a {kind} value cannot be {type(value).__name__} {value!r}")
 
 
-def decode_base(text: str, where: str) -> tuple[dict[str, Any], dict[str, CampaignType]]:
-    """The values and types of :func:`encode_base`'s text."""
+def decode_base(text: str, where: str, **known: Any) -> Base:
+    """The base of :func:`encode_base`'s text, with the ``known`` attributes kept beside it
+    (``crm_version``, ``crm_modified_at``, ``updated_at``)."""
     values: dict[str, Any] = {}
     types: dict[str, CampaignType] = {}
+    before: dict[str, Any] = {}
     try:
-        for name, (kind_name, encoded) in orjson.loads(text).items():
+        for name, (kind_name, encoded, *rest) in orjson.loads(text).items():
             kind = CampaignType(kind_name)
             values[name], types[name] = _decode_value(kind, encoded), kind
+            if len(rest) > 1:
+                raise ValueError(f"field {name!r} has {len(rest) + 2} elements")
+            if rest:
+                before[name] = _decode_value(kind, rest[0])
     except (ValueError, TypeError) as exc:
         raise ValueError(f"base of {where} is not a valid base: {exc}") from exc
-    return values, types
+    return Base(values, types, written_over=before, **known)
 
 
 def _decode_value(kind: CampaignType, encoded: Any) -> Any:

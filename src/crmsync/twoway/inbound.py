@@ -37,7 +37,8 @@ from crmsync.twoway.implicit import implicit_bases
 from crmsync.twoway.mapping import TwoWayMapping
 from crmsync.twoway.pending import edit_times, request_merge
 from crmsync.twoway.rule import Side, merge
-from crmsync.twoway.sent import forget_sent, landed, load_sent, with_sent
+from crmsync.twoway.sent import forget_rounds, landed, load_sent, with_sent
+from crmsync.twoway.values import same_value
 
 __all__ = ["CrmMerge", "base_version"]
 
@@ -99,27 +100,33 @@ class CrmMerge:
             bases, sent, times = {}, {}, {}
         new_bases: dict[str, Base] = {}
         to_send: dict[str, datetime] = {}
-        done_sent: list[str] = []
+        landed_rounds: list[tuple[str, str]] = []
         for key, held in held_rows.items():
             row = latest[key]
             base = bases.get(key)
-            synced_at = base_version(base, self._as_number)
-            if synced_at is not None and row[VERSION] <= synced_at:
-                # The base holds this change already (merged by the Campaign → CRM side): the
-                # merged fields keep what Campaign holds, the others are written as usual.
-                _set(row, processors, held)
-                continue
             change = changes[key]
-            crm_at = two_way.modified_at(change.values)
             crm = two_way.campaign_values(
                 Record(change.id, change.values, change.formatted, row[VERSION])
             )
+            synced_at = base_version(base, self._as_number)
+            if synced_at is not None and row[VERSION] <= synced_at:
+                assert base is not None
+                if row[VERSION] < synced_at or base.holds(crm, two_way.fields):
+                    # The base holds this change already (merged by the Campaign → CRM side):
+                    # the merged fields keep what Campaign holds, the others are written as
+                    # usual.
+                    _set(row, processors, held)
+                    continue
+                # A CRM change within the second of the base's own write (Salesforce versions
+                # are whole seconds): merged, the fields that write set taken as it left them.
+                crm = base.as_of_version(crm, two_way.fields)
+            crm_at = two_way.modified_at(change.values)
             edited_at = times.get(key)
             # A value a killed Campaign → CRM round wrote is synced, not a CRM change.
             synced = with_sent(base, sent.get(key), crm, two_way.fields)
             decided = merge(two_way.fields, synced, Side(held, edited_at), Side(crm, crm_at))
-            if key in sent and landed(sent[key], crm, two_way.fields):
-                done_sent.append(key)  # the new base holds the write
+            if key in sent:  # the new base holds the writes the CRM holds
+                landed_rounds += [(key, r) for r in landed(sent[key], crm, two_way.fields)]
             _set(row, processors, {decision.field: decision.value for decision in decided.fields})
             if decided.conflicts:
                 record_conflicts(conn, two_way.name, key, decided.conflicts, found_by="crm")
@@ -132,6 +139,7 @@ class CrmMerge:
                 two_way.fields,
                 crm_version=None if change.version is None else str(change.version),
                 crm_modified_at=crm_at,
+                written_over=_still_written_over(base, crm, row[VERSION], synced_at),
             )
         # A record new to Campaign keeps no base row: its row is its base (crmsync.twoway.implicit).
         # One left by a row a Campaign client deleted would be stale.
@@ -139,7 +147,7 @@ class CrmMerge:
         if inserted:
             forget_bases(conn, two_way.name, inserted)
         save_bases(conn, two_way.name, new_bases)
-        forget_sent(conn, two_way.name, done_sent)
+        forget_rounds(conn, two_way.name, landed_rounds)
         request_merge(conn, two_way.resource, to_send)
         return list(latest.values())
 
@@ -151,6 +159,20 @@ class CrmMerge:
             return
         still = set(self.two_way.held(conn, self.table, wanted))
         forget_bases(conn, self.two_way.name, [key for key in wanted if key not in still])
+
+
+def _still_written_over(
+    base: Base | None, crm: Mapping[str, Any], version: int, synced_at: int | None
+) -> dict[str, Any]:
+    """What a base made from a change of its very version keeps of :attr:`Base.written_over`:
+    the fields the CRM still holds the write's value of (the record as read may come yet)."""
+    if base is None or synced_at != version:
+        return {}
+    return {
+        name: before
+        for name, before in base.written_over.items()
+        if name in crm and same_value(base.types[name], crm[name], base.values[name])
+    }
 
 
 def _set(

@@ -66,7 +66,7 @@ from crmsync.twoway.inbound import base_version
 from crmsync.twoway.mapping import TwoWayMapping, two_way_mapping
 from crmsync.twoway.push import current_record, read_current
 from crmsync.twoway.rule import Conflict, Merge, Side, Winner, merge
-from crmsync.twoway.sent import load_sent, with_sent
+from crmsync.twoway.sent import Sent, load_sent, with_sent
 from crmsync.twoway.tables import CHANGES
 
 __all__ = [
@@ -412,7 +412,7 @@ class _Planner:
 
     def _snapshot(
         self, keys: Sequence[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, tuple[Base, ...]]]:
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Base], dict[str, tuple[Sent, ...]]]:
         """The Campaign rows and bases of these keys (a row without a base row has the base
         its row and the change log hold, :mod:`crmsync.twoway.implicit`), and the values a
         killed round was sending (:mod:`crmsync.twoway.sent`)."""

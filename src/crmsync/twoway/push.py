@@ -53,7 +53,7 @@ from crmsync.twoway.implicit import implicit_bases
 from crmsync.twoway.inbound import base_version
 from crmsync.twoway.mapping import TwoWayMapping
 from crmsync.twoway.rule import Merge, Side, merge
-from crmsync.twoway.sent import forget_sent, load_sent, save_sent, with_sent
+from crmsync.twoway.sent import Sent, forget_rounds, load_sent, save_sent, with_sent
 from crmsync.twoway.tables import CHANGES
 from crmsync.twoway.values import same_value
 
@@ -124,8 +124,10 @@ class _Outcome:
     applied: list[tuple[_Decision, dict[str, Any]]] = field(default_factory=list)
     rejects: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     crm_calls: int = 0
-    #: The records of the round: what their killed rounds were sending is settled with it.
-    settled: list[str] = field(default_factory=list)
+    #: Record key → the rounds whose sent values the round merged with (killed rounds'), and
+    #: those it made itself: settled with it (crmsync.twoway.sent).
+    merged_rounds: dict[str, list[str]] = field(default_factory=dict)
+    own_rounds: dict[str, list[str]] = field(default_factory=dict)
     #: The bases of the round's records that have no base row (crmsync.twoway.implicit).
     implicit: dict[str, Base] = field(default_factory=dict)
     #: Records left for the next round (their log rows stay).
@@ -201,7 +203,8 @@ class CampaignPush:
             self._snapshot, two_way, list(records)
         )
         bases |= implicit
-        outcome = _Outcome(settled=list(records), implicit=implicit)
+        merged_rounds = {key: [each.round for each in rounds] for key, rounds in sent.items()}
+        outcome = _Outcome(implicit=implicit, merged_rounds=merged_rounds)
         todo: dict[str, _Pending] = {}
         for key, pending in records.items():
             if key in held:
@@ -256,7 +259,7 @@ class CampaignPush:
     def _snapshot(
         self, two_way: TwoWayMapping, keys: list[str]
     ) -> tuple[
-        dict[str, dict[str, Any]], dict[str, Base], dict[str, Base], dict[str, tuple[Base, ...]]
+        dict[str, dict[str, Any]], dict[str, Base], dict[str, Base], dict[str, tuple[Sent, ...]]
     ]:
         """The records' Campaign values, base rows, bases of those without a row
         (:mod:`crmsync.twoway.implicit`), and the values a killed round was sending."""
@@ -280,7 +283,7 @@ class CampaignPush:
         held: dict[str, Any],
         pending: _Pending,
         base: Base | None,
-        sent: tuple[Base, ...] | None,
+        sent: tuple[Sent, ...] | None,
         record: Record | None,
         outcome: _Outcome,
     ) -> _Decision | None:
@@ -341,6 +344,7 @@ class CampaignPush:
             fields,
             crm_version=None if record_version is None else str(record_version),
             crm_modified_at=crm.changed_at,
+            written_over={name: crm.values[name] for name in merged.to_crm},
         )
         against = base_version(new_base, self._as_number)
         if not merged.to_crm:
@@ -374,7 +378,9 @@ class CampaignPush:
         ops = [d.op for d in writes if d.op is not None]
         # Kept before the write: killed before its outcome is saved, the next merge knows the
         # CRM's holding these values is this write (crmsync.twoway.sent).
-        await asyncio.to_thread(self._save_sent, two_way, writes)
+        round_id = await asyncio.to_thread(self._save_sent, two_way, writes)
+        for decision in writes:
+            outcome.own_rounds.setdefault(decision.key, []).append(round_id)
         if two_way.kind == "salesforce" and len(ops) > SALESFORCE_ALONE:
             # Collections take no precondition (see the module): many records go unconditional.
             ops = [WriteOp(op.kind, op.table, op.values, id=op.id, ref=op.ref) for op in ops]
@@ -396,10 +402,10 @@ class CampaignPush:
                 outcome.done += ids
         return raced
 
-    def _save_sent(self, two_way: TwoWayMapping, writes: Sequence[_Decision]) -> None:
+    def _save_sent(self, two_way: TwoWayMapping, writes: Sequence[_Decision]) -> str:
         sent = {decision.key: dict(decision.merged.to_crm) for decision in writes}
         with self._lock, self.engine.begin() as conn:
-            save_sent(conn, two_way.name, sent, two_way.fields)
+            return save_sent(conn, two_way.name, sent, two_way.fields)
 
     def _commit(self, two_way: TwoWayMapping, outcome: _Outcome) -> None:
         """The round's store transaction (see the module)."""
@@ -434,13 +440,14 @@ class CampaignPush:
                             found_by="campaign",
                         )
                         self.counts.conflicts += len(decision.merged.conflicts)
+                rounds = _settled_rounds(outcome, set(bases), unsettled)
                 for key, base in outcome.implicit.items():
                     # The log rows this round consumes hold this base (crmsync.twoway.implicit):
                     # kept as a base row, unless the round decided one or a merge wrote one.
                     if key not in bases and key not in stored and key not in outcome.pending:
                         bases[key] = base
                 save_bases(conn, two_way.name, bases)
-                forget_sent(conn, two_way.name, [k for k in outcome.settled if k not in unsettled])
+                forget_rounds(conn, two_way.name, rounds)
                 for key, code, message, record in outcome.rejects:
                     self.state.rejects.add(
                         conn, WORKFLOW, two_way.name, key, code, message, {"id": key, **record}
@@ -516,6 +523,28 @@ def _complete(base: Base | None, two_way: TwoWayMapping) -> bool:
 def _modified(two_way: TwoWayMapping) -> list[str]:
     name = two_way.table.modified_field
     return [name] if name else []
+
+
+def _settled_rounds(
+    outcome: _Outcome, decided: set[str], unsettled: set[str]
+) -> list[tuple[str, str]]:
+    """The sent values (record key, round id) the round's outcome settles: those of the records
+    whose merge it saves as their base, killed rounds' included (the merge counted them), and
+    its own of the records it did not write (refused). A record a later CRM change was merged
+    for keeps them all, until the change holding them is merged."""
+    settled = [
+        (key, round_id)
+        for key, rounds in outcome.own_rounds.items()
+        if key not in unsettled
+        for round_id in rounds
+    ]
+    settled += [
+        (key, round_id)
+        for key, rounds in outcome.merged_rounds.items()
+        if key in decided and key not in unsettled
+        for round_id in rounds
+    ]
+    return settled
 
 
 def _calls(kind: str, ops: Sequence[WriteOp]) -> int:

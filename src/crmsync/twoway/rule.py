@@ -17,8 +17,8 @@ the inbound direction writes them):
 - changed on **both sides to the same value** → nothing is written and there is no conflict;
 - changed on **both sides to different values** → a conflict: the newer change wins; a tie goes
   to the CRM, and so does a change whose time is unknown (the newer one cannot be proved). Times
-  are compared as given: both CRMs keep whole seconds, so a CRM change made later within the
-  second of a Campaign edit shows the earlier time, and the Campaign edit wins;
+  are compared at the CRM's precision: a CRM time of whole seconds (as both CRMs keep them) ties
+  with a Campaign edit made within that second, since the CRM change may have come later in it;
 - **no base** (first two-way sync) → where the sides differ the CRM wins, recorded as a conflict
   so that the Campaign value it replaces is not lost silently.
 
@@ -192,6 +192,10 @@ def _merge_field(
 def _newer(campaign_at: datetime | None, crm_at: datetime | None) -> tuple[Winner, Reason]:
     if campaign_at is None or crm_at is None:
         return Winner.CRM, Reason.TIME_UNKNOWN_TO_CRM
+    if crm_at.microsecond == 0:
+        # The CRM keeps whole seconds: a CRM change later in the second of a Campaign edit
+        # shows an earlier time. Compared at the CRM's precision, that is a tie.
+        campaign_at = campaign_at.replace(microsecond=0)
     if campaign_at > crm_at:
         return Winner.CAMPAIGN, Reason.CAMPAIGN_NEWER
     if campaign_at < crm_at:

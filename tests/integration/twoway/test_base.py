@@ -176,3 +176,23 @@ def test_a_field_whose_type_changed_or_is_new_has_no_base() -> None:
     assert kept.values_for(now) == {"email": "ada@example.com"}
     with pytest.raises(ValueError, match="a type for each value"):
         Base({"email": "x"}, {}, None, None)
+
+
+def test_the_values_a_round_wrote_over_round_trip_beside_the_values(store: sa.Engine) -> None:
+    written = Base(
+        {"email": "new@example.com", "level": 2, "born": None},
+        {"email": CampaignType.STRING, "level": CampaignType.INTEGER, "born": CampaignType.DATE},
+        "v3",
+        AT,
+        written_over={"email": "old@example.com", "born": date(2000, 1, 1)},
+    )
+    with store.begin() as conn:
+        save_bases(conn, "contacts", {"C-1": written, "C-2": base(level=1)})
+    with store.connect() as conn:
+        found = load_bases(conn, "contacts", ["C-1", "C-2"])
+    assert dict(found["C-1"].written_over) == {
+        "email": "old@example.com",
+        "born": date(2000, 1, 1),
+    }
+    assert dict(found["C-1"].values) == dict(written.values)
+    assert dict(found["C-2"].written_over) == {}

@@ -45,9 +45,9 @@ CASES: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
         (T.STRING, "a", "b", "c", EARLY, EARLY),
         (Change.BOTH, "c", False, True, (Winner.CRM, Reason.TIE_TO_CRM)),
     ),
-    "a campaign edit within the crm's whole second is newer": (
+    "a campaign edit within the crm's whole second is a tie": (
         (T.STRING, "a", "b", "c", EARLY + timedelta(microseconds=700_000), EARLY),
-        (Change.BOTH, "b", True, False, (Winner.CAMPAIGN, Reason.CAMPAIGN_NEWER)),
+        (Change.BOTH, "c", False, True, (Winner.CRM, Reason.TIE_TO_CRM)),
     ),
     "a campaign edit in the next second is newer": (
         (T.STRING, "a", "b", "c", EARLY + timedelta(seconds=1), EARLY),
