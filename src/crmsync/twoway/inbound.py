@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from crmsync.connectors.base import Record
 from crmsync.queue.base import Change
+from crmsync.store.types import CampaignType
 from crmsync.twoway.base import Base, forget_bases, load_bases, save_bases
 from crmsync.twoway.conflicts import record_conflicts
 from crmsync.twoway.implicit import implicit_bases
@@ -40,7 +41,7 @@ from crmsync.twoway.rule import Side, merge
 from crmsync.twoway.sent import forget_rounds, landed, load_sent, with_sent
 from crmsync.twoway.values import same_value
 
-__all__ = ["CrmMerge", "base_version"]
+__all__ = ["CrmMerge", "base_version", "crm_to_merge"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,28 @@ def base_version(base: Base | None, as_number: Callable[[Any], int | None]) -> i
     if base is None or base.implicit or base.crm_version is None:
         return None
     return as_number(base.crm_version)
+
+
+def crm_to_merge(
+    base: Base | None,
+    synced_at: int | None,
+    version: int,
+    crm: Mapping[str, Any],
+    fields: Mapping[str, CampaignType],
+) -> dict[str, Any] | None:
+    """The CRM values (``crm``, in Campaign terms) a merge of a change of ``version`` takes
+    against ``base`` (synced at version ``synced_at``), or ``None`` when the base holds that change
+    already: it is older, or the record as the Campaign → CRM round that made the base read it.
+
+    A change of the base's very version may still be newer: Salesforce versions are whole
+    seconds, so a CRM change made within the second of the round's write has that version too.
+    It is merged, each field that round wrote taken as the write left it
+    (:meth:`~crmsync.twoway.base.Base.as_of_version`)."""
+    if base is None or synced_at is None or version > synced_at:
+        return dict(crm)
+    if version < synced_at or base.holds(crm, fields):
+        return None
+    return base.as_of_version(crm, fields)
 
 
 def _now() -> datetime:
@@ -109,17 +132,13 @@ class CrmMerge:
                 Record(change.id, change.values, change.formatted, row[VERSION])
             )
             synced_at = base_version(base, self._as_number)
-            if synced_at is not None and row[VERSION] <= synced_at:
-                assert base is not None
-                if row[VERSION] < synced_at or base.holds(crm, two_way.fields):
-                    # The base holds this change already (merged by the Campaign → CRM side):
-                    # the merged fields keep what Campaign holds, the others are written as
-                    # usual.
-                    _set(row, processors, held)
-                    continue
-                # A CRM change within the second of the base's own write (Salesforce versions
-                # are whole seconds): merged, the fields that write set taken as it left them.
-                crm = base.as_of_version(crm, two_way.fields)
+            as_merged = crm_to_merge(base, synced_at, row[VERSION], crm, two_way.fields)
+            if as_merged is None:
+                # The base holds this change already (merged by the Campaign → CRM side): the
+                # merged fields keep what Campaign holds, the others are written as usual.
+                _set(row, processors, held)
+                continue
+            crm = as_merged
             crm_at = two_way.modified_at(change.values)
             edited_at = times.get(key)
             # A value a killed Campaign → CRM round wrote is synced, not a CRM change.

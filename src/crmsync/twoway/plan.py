@@ -62,7 +62,7 @@ from crmsync.sync.writer import version_number
 from crmsync.twoway.base import Base, load_bases
 from crmsync.twoway.conflicts import json_value
 from crmsync.twoway.implicit import implicit_bases
-from crmsync.twoway.inbound import base_version
+from crmsync.twoway.inbound import base_version, crm_to_merge
 from crmsync.twoway.mapping import TwoWayMapping, two_way_mapping
 from crmsync.twoway.push import current_record, read_current
 from crmsync.twoway.rule import Conflict, Merge, Side, Winner, merge
@@ -443,19 +443,11 @@ class _Planner:
             if row is None or record is None or not two_way.compiled.passes(record):
                 plan.skipped += 1  # Campaign deletes are not sent; nor edits of gone records
                 continue
-            try:
-                values = two_way.campaign_values(record)
-            except RejectError as exc:
-                plan.reject(key, "crm_to_campaign", exc.code or "REJECTED", exc.message)
-                continue
-            base = bases.get(key)
-            decided = merge(
-                two_way.fields,
-                with_sent(base, sent.get(key), values, two_way.fields),
-                Side(row, edited_at),
-                Side(values, two_way.modified_at(record.values)),
-            )
-            self._add(plan, key, "campaign", decided, row, values, whole=True)
+            values = self._values(plan, record)
+            if values is not None:
+                self._merge(
+                    plan, key, record, row, edited_at, bases.get(key), sent.get(key), values
+                )
 
     # -- CRM changes ----------------------------------------------------------------------------
 
@@ -511,10 +503,8 @@ class _Planner:
                     key, "crm_to_campaign", "MISSING_VERSION", "the record carries no version"
                 )
                 continue
-            try:
-                values = two_way.campaign_values(record)
-            except RejectError as exc:
-                plan.reject(key, "crm_to_campaign", exc.code or "REJECTED", exc.message)
+            values = self._values(plan, record)
+            if values is None:
                 continue
             row = held.get(key)
             if row is None:
@@ -522,16 +512,42 @@ class _Planner:
                 continue
             base = bases.get(key)
             synced = base_version(base, version_number)
-            if synced is not None and version <= synced:
+            as_merged = crm_to_merge(base, synced, version, values, two_way.fields)
+            if as_merged is None:
                 plan.skipped += 1  # the base holds it already (or a later merge does)
                 continue
-            decided = merge(
-                two_way.fields,
-                with_sent(base, sent.get(key), values, two_way.fields),
-                Side(row, None),
-                Side(values, two_way.modified_at(record.values)),
-            )
-            self._add(plan, key, "crm", decided, row, values, whole=False)
+            self._merge(plan, key, record, row, None, base, sent.get(key), as_merged)
+
+    def _values(self, plan: MergePlan, record: Record) -> dict[str, Any] | None:
+        """The CRM record's values in Campaign terms (``None``: refused, listed as a reject)."""
+        try:
+            return self.two_way.campaign_values(record)
+        except RejectError as exc:
+            plan.reject(record.id, "crm_to_campaign", exc.code or "REJECTED", exc.message)
+            return None
+
+    def _merge(
+        self,
+        plan: MergePlan,
+        key: str,
+        record: Record,
+        row: Mapping[str, Any],
+        edited_at: datetime | None,
+        base: Base | None,
+        sent: Sequence[Sent] | None,
+        values: Mapping[str, Any],
+    ) -> None:
+        """Plan the merge of one record: found by its Campaign edit (made at ``edited_at``) or
+        by its CRM change (``None``)."""
+        two_way = self.two_way
+        decided = merge(
+            two_way.fields,
+            with_sent(base, sent, values, two_way.fields),
+            Side(row, edited_at),
+            Side(values, two_way.modified_at(record.values)),
+        )
+        found_by, whole = ("campaign", True) if edited_at is not None else ("crm", False)
+        self._add(plan, key, found_by, decided, row, values, whole=whole)
 
     # -- decisions ------------------------------------------------------------------------------
 

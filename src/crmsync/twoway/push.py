@@ -34,7 +34,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +61,6 @@ __all__ = [
     "RACE_RETRIES",
     "WORKFLOW",
     "CampaignPush",
-    "PushCounts",
     "current_record",
     "read_current",
 ]
@@ -78,22 +77,6 @@ ROUND_SIZE = 1000
 SALESFORCE_ALONE = 5
 #: Ids a read by id asks for (Salesforce: a SOQL ``IN`` list; Dataverse: an OData filter).
 PER_READ = {"salesforce": 200, "dataverse": 40}
-
-
-@dataclass(slots=True)
-class PushCounts:
-    """What the Campaign → CRM side did (totals over this process's life)."""
-
-    records: int = 0
-    crm_written: int = 0
-    crm_calls: int = 0
-    campaign_written: int = 0
-    conflicts: int = 0
-    races: int = 0
-    rejects: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 @dataclass(slots=True)
@@ -155,7 +138,6 @@ class CampaignPush:
         self.tables = tables
         self._as_number = as_number
         self._lock = lock or threading.Lock()
-        self.counts = PushCounts()
 
     @property
     def engine(self) -> sa.Engine:
@@ -240,7 +222,6 @@ class CampaignPush:
                 else:
                     decisions.append(decision)
             raced = await self._write(two_way, connector, decisions, todo, outcome)
-            self.counts.races += len(raced)
             todo = {key: todo[key] for key in raced}
             reads = set(raced)
             if todo and attempt < RACE_RETRIES:
@@ -251,10 +232,7 @@ class CampaignPush:
                 )
         outcome.pending = set(todo)
         await asyncio.to_thread(self._commit, two_way, outcome)
-        self.counts.crm_calls += outcome.crm_calls
-        merged = len(records) - len(todo)
-        self.counts.records += merged
-        return merged
+        return len(records) - len(todo)
 
     def _snapshot(
         self, two_way: TwoWayMapping, keys: list[str]
@@ -390,7 +368,6 @@ class CampaignPush:
         for decision, op, result in zip(writes, ops, results, strict=True):
             ids = todo[decision.key].ids
             if result.ok:
-                self.counts.crm_written += 1
                 outcome.applied.append((decision, dict(op.values)))
                 outcome.done += ids
             elif result.code == PRECONDITION_FAILED:
@@ -439,7 +416,6 @@ class CampaignPush:
                             decision.merged.conflicts,
                             found_by="campaign",
                         )
-                        self.counts.conflicts += len(decision.merged.conflicts)
                 rounds = _settled_rounds(outcome, set(bases), unsettled)
                 for key, base in outcome.implicit.items():
                     # The log rows this round consumes hold this base (crmsync.twoway.implicit):
@@ -463,8 +439,6 @@ class CampaignPush:
                     rejected=len(outcome.rejects),
                     crm_calls=outcome.crm_calls,
                 )
-        self.counts.rejects += len(outcome.rejects)
-        self.counts.campaign_written += written
 
     @staticmethod
     def _to_campaign(
