@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -142,6 +143,12 @@ class MappingWriter:
             self._on_written(self.name, read)
         return counts
 
+    def _own_writes(self, conn: sa.Connection) -> AbstractContextManager[Any]:
+        """Marks the writes of the block as crmsync's own, so that the capture of Campaign edits
+        leaves them out of its log; only a two-way mapping's table is captured (a resource is
+        mapped once), so a one-way mapping's writes need no mark."""
+        return crmsync_writes(conn) if self.two_way is not None else nullcontext(conn)
+
     def _commit_all(
         self,
         conn: sa.Connection,
@@ -149,8 +156,7 @@ class MappingWriter:
         messages: Sequence[ChangeMessage],
         read: int,
     ) -> dict[str, int]:
-        # crmsync's own writes: the capture of Campaign edits leaves them out of its log.
-        with crmsync_writes(conn):
+        with self._own_writes(conn):
             counts: dict[str, int] = {}
             for batch in batches:
                 for name, count in self._commit(conn, batch).items():
@@ -416,7 +422,7 @@ class MappingWriter:
                 return 0
             self.state.parked.unpark(conn, [row.id for row in ready])
             changes = [_parked_change(orjson.loads(row.payload)) for row in ready]
-            with crmsync_writes(conn):
+            with self._own_writes(conn):
                 counts = self._apply(conn, changes, full=False)
             self.state.counters.add(conn, self.name, **counts)
         return len(ready)

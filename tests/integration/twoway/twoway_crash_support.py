@@ -49,8 +49,9 @@ PLANS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 def seeded_random() -> random.Random:
-    """A random generator seeded from the clock; the seed is printed, to replay a failure."""
-    seed = int(time.time())
+    """A random generator seeded from ``CRMSYNC_CRASH_SEED``, or else from the clock; the seed is
+    printed, to replay a failure."""
+    seed = int(os.environ.get("CRMSYNC_CRASH_SEED") or time.time())
     print(f"two-way crash test seed {seed}")
     return random.Random(seed)
 
