@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
 import nats.errors
 import nats.js.errors
@@ -88,6 +89,7 @@ _UNAVAILABLE = (
 #: Messages published at once by one call.
 _PUBLISH_WINDOW = 64
 _REASON_CHARS = 1000
+_PRINTABLE = "".join(chr(c) for c in range(32, 127) if chr(c) != "%")
 
 
 class NatsQueue:
@@ -366,7 +368,8 @@ class NatsQueue:
         headers = {
             MSG_ID: f"{message.message_id}.dead",
             MESSAGE_ID: message.message_id,
-            REASON: " ".join(reason.split())[:_REASON_CHARS] or "no reason given",
+            # Header values are ASCII on one line: anything else is percent-encoded.
+            REASON: quote(" ".join(reason.split())[:_REASON_CHARS] or "no reason", safe=_PRINTABLE),
             ATTEMPTS: str(attempts),
         }
         if message.snapshot is not None:
@@ -521,7 +524,7 @@ class NatsQueue:
         return DeadLetter(
             message,
             int(attempts) if attempts.isdigit() else 0,
-            headers.get(REASON, ""),
+            unquote(headers.get(REASON, "")),
             raw.time or datetime.now(UTC),
         )
 

@@ -91,6 +91,8 @@ async def connect(connection: NatsConnection) -> Client:
         last[:] = [reason]
 
     async def on_disconnected() -> None:
+        if client.is_closed:
+            return
         logger.warning("NATS (%s): disconnected; reconnecting", where)
 
     async def on_reconnected() -> None:
