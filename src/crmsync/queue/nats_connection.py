@@ -20,11 +20,12 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 
-from crmsync.queue.errors import QueueUnavailableError
+from crmsync.queue.errors import QueueError, QueueUnavailableError
 
 __all__ = ["NatsConnection", "connect"]
 
 logger = logging.getLogger(__name__)
+_REFUSED = "authorization violation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +81,13 @@ class NatsConnection:
 
 async def connect(connection: NatsConnection) -> Client:
     """A connection to one of the servers; a :class:`QueueUnavailableError` when none accepts
-    one within ``connect_timeout_seconds`` (with the last reason)."""
-    last: list[str] = []
+    one within ``connect_timeout_seconds`` (with the last reason), a :class:`QueueError` at once
+    when a server refuses the sign-in."""
     where = ", ".join(connection.servers)
+    failures = _Failures(where)
 
     async def on_error(exc: Exception) -> None:
-        reason = str(exc) or type(exc).__name__
-        if not last or last[-1] != reason:
-            logger.warning("NATS (%s): %s", where, reason)
-        last[:] = [reason]
+        failures.add(exc)
 
     async def on_disconnected() -> None:
         if client.is_closed:
@@ -99,22 +98,75 @@ async def connect(connection: NatsConnection) -> Client:
         logger.warning("NATS (%s): reconnected", where)
 
     client = Client()
-    try:
-        await asyncio.wait_for(
-            client.connect(
-                **connection.options(),
-                error_cb=on_error,
-                disconnected_cb=on_disconnected,
-                reconnected_cb=on_reconnected,
-            ),
-            timeout=connection.connect_timeout_seconds,
+    connecting = asyncio.ensure_future(
+        client.connect(
+            **connection.options(),
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
         )
-    except (TimeoutError, OSError, nats.errors.Error) as exc:
+    )
+    refusal = asyncio.ensure_future(failures.refused.wait())
+    await asyncio.wait(
+        (connecting, refusal),
+        timeout=connection.connect_timeout_seconds,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    refusal.cancel()
+    failure = _failure(connecting)
+    if failure is not None or failures.refused.is_set():
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
         with contextlib.suppress(Exception):
             await client.close()
-        reason = last[-1] if last else str(exc) or type(exc).__name__
+        reason = failures.reason or failure or "no answer"
+        if failures.refused.is_set():
+            raise QueueError(f"NATS at {where}: {reason}")
         raise QueueUnavailableError(
             f"cannot connect to NATS at {where} within "
             f"{connection.connect_timeout_seconds:g} s: {reason}"
-        ) from None
+        )
+    # The client upgrades to TLS only when the server requires it: check that it did.
+    if connection.tls is not None and not client._server_info.get("tls_required"):
+        await client.close()
+        raise QueueError(f"NATS at {where} does not use TLS, which the configuration requires")
     return client
+
+
+class _Failures:
+    """The errors of the first connection: each logged once; the reason kept is the refused
+    sign-in, else a TLS failure (it says more than the lost connection that follows it), else
+    the last one."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.reason: str | None = None
+        self.refused = asyncio.Event()
+        self._seen: set[str] = set()
+        self._tls_failed = False
+
+    def add(self, exc: Exception) -> None:
+        reason = str(exc) or type(exc).__name__
+        if reason not in self._seen:
+            self._seen.add(reason)
+            logger.warning("NATS (%s): %s", self.where, reason)
+        if self.refused.is_set():
+            return
+        if isinstance(exc, nats.errors.AuthorizationError) or _REFUSED in reason.lower():
+            self.reason = "the server refused the sign-in (authorization violation)"
+            self.refused.set()
+        elif isinstance(exc, ssl.SSLError):
+            self.reason, self._tls_failed = reason, True
+        elif not self._tls_failed:
+            self.reason = reason
+
+
+def _failure(connecting: asyncio.Future[None]) -> str | None:
+    """Why the connection was not made (``None`` when it was)."""
+    if not connecting.done():
+        return "no server answered"
+    if connecting.cancelled():
+        return "cancelled"
+    exc = connecting.exception()
+    return None if exc is None else str(exc) or type(exc).__name__
