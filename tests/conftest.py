@@ -14,7 +14,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -65,18 +65,27 @@ def nats_url() -> str:
     return url
 
 
+async def _stream(url: str, name: str, *, create: bool) -> None:
+    client = await nats.connect(url)
+    js = client.jetstream()
+    try:
+        if create:
+            await create_stream(js, StreamSettings(name))
+        else:
+            await js.delete_stream(name)
+    finally:
+        await client.close()
+
+
 @pytest.fixture
-async def nats_stream(nats_url: str) -> AsyncIterator[str]:
+def nats_stream(nats_url: str) -> Iterator[str]:
     """The name of a fresh stream made for the change queue, deleted after the test."""
     name = f"CRMSYNC_TEST_{uuid.uuid4().hex[:12].upper()}"
-    client = await nats.connect(nats_url)
-    js = client.jetstream()
-    await create_stream(js, StreamSettings(name))
+    asyncio.run(_stream(nats_url, name, create=True))
     try:
         yield name
     finally:
-        await js.delete_stream(name)
-        await client.close()
+        asyncio.run(_stream(nats_url, name, create=False))
 
 
 @pytest.fixture
