@@ -1,5 +1,5 @@
 """``crmsync init`` (write a starter configuration) and ``crmsync validate`` (check one, also
-against its CRMs with ``--check-crm``).
+against its CRMs with ``--check-crm``, and its NATS queue with ``--check-queue``).
 
 Exit codes of ``validate``: 0 valid (warnings allowed), 1 invalid.
 """
@@ -18,6 +18,7 @@ from rich.text import Text
 from crmsync.cli.output import Table, cli_console
 from crmsync.config import ConfigReport, check_config_file, starter_config
 from crmsync.runtime.crm_checks import check_against_crm
+from crmsync.runtime.queues import check_queue
 
 __all__ = ["init", "print_report", "validate"]
 
@@ -107,12 +108,22 @@ def validate(
             "their tables and fields.",
         ),
     ] = False,
+    check_queue_: Annotated[
+        bool,
+        typer.Option(
+            "--check-queue",
+            help="Also check that a NATS queue can be used: its secrets, a server that "
+            "answers, and its stream.",
+        ),
+    ] = False,
 ) -> None:
     """Check a configuration file; list every problem with its path and line."""
     report = check_config_file(config)
     checked: dict[str, str] | None = None
     if check_crm:
         report, checked = _with_crm_checks(report, cli_console(stderr=True))
+    if check_queue_ and report.config is not None:
+        report = report.with_issues(asyncio.run(check_queue(report.config)))
     if as_json:
         document: dict[str, object] = {
             "source": report.source,

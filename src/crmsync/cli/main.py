@@ -15,6 +15,7 @@ from crmsync.cli import (
     mapping,
     option,
     optout,
+    queue,
     rejects,
     resources,
     run,
@@ -40,6 +41,7 @@ app.add_typer(optout.app, name="optout")
 app.add_typer(events.app, name="events")
 app.add_typer(user.app, name="user")
 app.add_typer(store.app, name="store")
+app.add_typer(queue.app, name="queue")
 app.add_typer(workflow.app, name="workflow")
 app.add_typer(rejects.app, name="rejects")
 app.add_typer(config_revisions.app, name="config")

@@ -34,6 +34,7 @@ from crmsync.connectors.secrets import missing_secrets
 from crmsync.errors import CrmsyncError
 from crmsync.runtime.crm_checks import connections_used
 from crmsync.runtime.process import freeze_startup_heap
+from crmsync.runtime.queues import check_queue
 from crmsync.state.tables import COUNTER_NAMES as COUNTER_COLUMNS
 from crmsync.sync.engine import EngineOptions, InboundEngine, RunSummary
 from crmsync.sync.progress import InboundProgress, NoProgress, RichProgress
@@ -70,6 +71,14 @@ def _check_secrets(file: Config) -> None:
         for name in connections_used(file)
         for missing in missing_secrets(file.connections[name], file.connections[name].secrets)
     ]
+    if issues:
+        raise ConfigError(issues)
+
+
+def _check_queue(file: Config) -> None:
+    """A NATS queue that cannot be used (secrets, server, stream) stops the run before anything
+    is created."""
+    issues = asyncio.run(check_queue(file))
     if issues:
         raise ConfigError(issues)
 
@@ -148,7 +157,9 @@ def run(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        _check_secrets(load_config(config))
+        file = load_config(config)
+        _check_secrets(file)
+        _check_queue(file)
         configs = started_configs(config, WORKFLOW_NAMES)
         loaded = configs["inbound"]
         names = [m.name for m in loaded.inbound.mappings]

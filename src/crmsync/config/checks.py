@@ -14,6 +14,7 @@ from crmsync.config.errors import ConfigIssue, Loc
 from crmsync.config.models import Config, InboundMapping
 from crmsync.config.suggest import did_you_mean
 from crmsync.connectors.secrets import missing_secrets
+from crmsync.store.engine import parse_store_url
 from crmsync.store.resources import PROFILE, OptOutAttribute, ResourceDefinition
 
 __all__ = ["check_secrets", "resources_by_name", "static_issues"]
@@ -26,6 +27,7 @@ def static_issues(config: Config) -> list[ConfigIssue]:
     issues += _inbound_issues(config, resources)
     issues += _optinout_issues(config)
     issues += _outbound_issues(config)
+    issues += _queue_issues(config)
     return issues
 
 
@@ -334,6 +336,19 @@ def _outbound_issues(config: Config) -> list[ConfigIssue]:
     )
 
 
+def _queue_issues(config: Config) -> list[ConfigIssue]:
+    sqlite_store = parse_store_url(config.store.url).drivername.startswith("sqlite")
+    if config.queue.kind != "nats" or not sqlite_store:
+        return []
+    return [
+        _error(
+            ("queue", "kind"),
+            "a NATS queue is for several processes over a PostgreSQL store: with a SQLite "
+            "store use 'kind: sqlite', or set store.url to postgresql+psycopg://USER@HOST/DB",
+        )
+    ]
+
+
 def check_secrets(config: Config, environ: Mapping[str, str] | None = None) -> list[ConfigIssue]:
     """Warnings for secrets that cannot be read (unset variable, missing or empty file) and for
     the connections' other files (certificates, CA bundles) that do not exist.
@@ -351,5 +366,16 @@ def check_secrets(config: Config, environ: Mapping[str, str] | None = None) -> l
             ConfigIssue(("connections", name, key), f"file '{value}' does not exist", "warning")
             for key, value in connection
             if isinstance(value, Path) and key not in secret_files and not value.is_file()
+        ]
+    queue = config.queue
+    if queue.kind == "nats":
+        issues += [
+            ConfigIssue(("queue", m.setting), m.message, "warning")
+            for m in missing_secrets(queue, queue.secrets, environ)
+        ]
+        issues += [
+            ConfigIssue(("queue", *key.split(".")), f"file '{path}' does not exist", "warning")
+            for key, path in queue.files().items()
+            if not path.is_file()
         ]
     return issues

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from crmsync.config.names import CrmName
+from crmsync.config.queue import QueueConfig
 from crmsync.connectors.dataverse.config import DataverseConnectionConfig
 from crmsync.connectors.salesforce.config import SalesforceConnectionConfig
 from crmsync.errors import ConfigurationError
@@ -89,26 +90,6 @@ class StoreConfig(BaseModel):
                 "PGPASSFILE or ~/.pgpass"
             )
         return value
-
-
-class QueueConfig(BaseModel):
-    model_config = _STRICT
-
-    #: ``nats`` is named only to be refused with its reason (see below).
-    kind: Literal["sqlite", "nats"] = "sqlite"
-    #: The queue's database file.
-    path: Path = Path("crmsync-queue.db")
-
-    @model_validator(mode="after")
-    def _nats_not_available(self) -> Self:
-        # Refused until the JetStream backend is built: a queue crmsync run cannot open would be
-        # a setting the engine ignores.
-        if self.kind == "nats":
-            raise ValueError(
-                "the NATS JetStream queue is not available in this version: every workflow "
-                "runs on one machine with the embedded queue; use kind: sqlite"
-            )
-        return self
 
 
 class GuardrailsConfig(BaseModel):

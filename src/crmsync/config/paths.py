@@ -1,7 +1,8 @@
 """Relative paths of a configuration file resolve against the file's folder.
 
 A configuration file holds paths: the SQLite store (``store.url``), the SQLite queue
-(``queue.path``), the connections' files (secrets, certificates, ``ca_bundle``), and the opt-out
+(``queue.path``), the NATS queue's files (TLS certificates, secrets, NKey seed, ``.creds``), the
+connections' files (secrets, certificates, ``ca_bundle``), and the opt-out
 file drop (``optinout.file_exchange.folder`` and ``inbox``). Each relative one is made absolute
 against the folder of the file once, when the file is loaded, so that every command reads the
 same store and queue whatever its working directory. Absolute paths, in-memory SQLite databases and
@@ -13,9 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
+from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 
 from crmsync.config.models import Config, OptOutFileExchange
+from crmsync.config.queue import QueueConfig
 
 __all__ = ["resolve_paths", "resolve_store_url"]
 
@@ -66,6 +69,24 @@ def _file_exchange(base: Path, exchange: OptOutFileExchange | None) -> OptOutFil
     )
 
 
+def _files(base: Path, settings: BaseModel) -> dict[str, Path]:
+    """The given paths of ``settings``, made absolute (keys left unset stay unset)."""
+    return {
+        key: _against(base, value)
+        for key, value in settings
+        if isinstance(value, Path) and key in settings.model_fields_set
+    }
+
+
+def _queue(base: Path, queue: QueueConfig) -> QueueConfig:
+    if queue.kind == "sqlite":
+        return queue.model_copy(update={"path": _against(base, queue.path)})
+    update: dict[str, object] = dict(_files(base, queue))
+    if queue.tls is not None:
+        update["tls"] = queue.tls.model_copy(update=_files(base, queue.tls))
+    return queue.model_copy(update=update)
+
+
 def resolve_paths(config: Config, base: Path) -> Config:
     """``config`` with every relative path made absolute against the folder ``base``."""
     base = base.absolute()
@@ -78,7 +99,7 @@ def resolve_paths(config: Config, base: Path) -> Config:
         for name, connection in config.connections.items()
     }
     store = config.store.model_copy(update={"url": resolve_store_url(config.store.url, base)})
-    queue = config.queue.model_copy(update={"path": _against(base, config.queue.path)})
+    queue = _queue(base, config.queue)
     optinout = config.optinout.model_copy(
         update={"file_exchange": _file_exchange(base, config.optinout.file_exchange)}
     )

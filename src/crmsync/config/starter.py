@@ -46,6 +46,12 @@ store:
   url: sqlite:///crmsync.db
 
 # The durable change queue: an embedded SQLite file beside the configuration.
+# Several processes over a PostgreSQL store share a NATS JetStream queue instead
+# (make its stream once with: crmsync queue init --config crmsync.yaml):
+#   kind: nats
+#   url: tls://nats.example.com:4222
+#   stream: CRMSYNC
+#   creds_file: /run/secrets/crmsync.creds
 queue:
   kind: sqlite
   path: crmsync-queue.db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crmsync.errors import FatalError, RejectError
 
-__all__ = ["PayloadError", "QueueClosedError", "QueueError"]
+__all__ = ["PayloadError", "QueueClosedError", "QueueError", "QueueUnavailableError"]
 
 
 class QueueError(FatalError):
@@ -18,3 +18,8 @@ class QueueClosedError(QueueError):
 class PayloadError(RejectError):
     """A change cannot be queued: a value is not JSON-native (str, int, float, bool, None, lists,
     dicts with string keys). ``table`` holds the mapping, ``record_id`` the change's id."""
+
+
+class QueueUnavailableError(QueueError):
+    """The queue's server cannot be reached (or did not answer) for longer than the queue waits
+    for it; the message names the servers and the last reason."""

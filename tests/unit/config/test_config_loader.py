@@ -160,12 +160,15 @@ def test_unsupported_store_url() -> None:
     assert "unsupported database 'mysql'" in message
 
 
-def test_a_nats_queue_is_refused_until_it_is_built() -> None:
+def test_a_nats_queue_needs_its_server_and_a_postgresql_store() -> None:
     (message,) = errors(BASE + "queue:\n  kind: nats\n")
-    assert "NATS JetStream queue is not available in this version" in message
-    assert "use kind: sqlite" in message
-    (unknown,) = errors(BASE + "queue:\n  url: nats://127.0.0.1:4222\n")
-    assert "url" in unknown
+    assert "'kind: nats' needs 'url'" in message
+    (sqlite_key,) = errors(BASE + "queue:\n  url: nats://127.0.0.1:4222\n")
+    assert "'url' goes with 'kind: nats'" in sqlite_key
+    (store,) = errors(BASE + "queue:\n  kind: nats\n  url: nats://127.0.0.1:4222\n")
+    assert store.startswith("c.yaml:19: queue.kind: a NATS queue is for several processes")
+    postgres = "store:\n  url: postgresql+psycopg://crmsync@db/campaign\n"
+    assert errors(BASE + postgres + "queue:\n  kind: nats\n  url: nats://n1:4222\n") == []
 
 
 def test_filter_values_match_operators() -> None:
@@ -263,8 +266,7 @@ def test_rules_are_checked_beside_keys_that_can_be_left_out() -> None:
         "campaign: first_name", "campaign: frist_name"
     )
     assert errors(text) == [
-        "c.yaml:8: queue: the NATS JetStream queue is not available in this version: every "
-        "workflow runs on one machine with the embedded queue; use kind: sqlite",
+        "c.yaml:8: queue: 'kind: nats' needs 'url': nats://HOST:PORT, or a list of them",
         "c.yaml:18: inbound.mappings[0].fields[1].campaign: unknown field 'frist_name' of "
         "resource 'profile' (did you mean 'first_name'?)",
     ]
