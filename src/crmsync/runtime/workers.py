@@ -39,9 +39,29 @@ from crmsync.state.leases import Leases
 from crmsync.state.part import Fence
 from crmsync.state.workers import WorkerRole, Workers
 
-__all__ = ["LeaseTiming", "Worker", "machine_id"]
+__all__ = [
+    "HOUSEKEEPING_LEASE",
+    "MAPPING_LEASE_PREFIX",
+    "PUSH_LEASE",
+    "LeaseTiming",
+    "Worker",
+    "machine_id",
+    "mapping_lease",
+]
 
 logger = logging.getLogger(__name__)
+
+#: The leases of reading the inbound mappings: ``inbound:<mapping>``.
+MAPPING_LEASE_PREFIX = "inbound:"
+#: The Campaign → CRM side of every two-way mapping (one round reads one change log).
+PUSH_LEASE = "inbound-push"
+#: The writers' housekeeping: parked children, snapshot reconciliation, PARENT_MISSING rejects.
+HOUSEKEEPING_LEASE = "inbound-housekeeping"
+
+
+def mapping_lease(mapping: str) -> str:
+    """The lease of reading inbound mapping ``mapping``."""
+    return f"{MAPPING_LEASE_PREFIX}{mapping}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +253,17 @@ class Worker:
             self.leases.check(conn, name, self.id, token)
 
         return check
+
+    def may_housekeep(self, final: bool) -> bool:
+        """Whether this worker may do the inbound writers' housekeeping now: it holds (or takes)
+        the housekeeping lease; ``final`` (every child still parked is rejected): and no other
+        worker reads a mapping, so that no parent can arrive any more."""
+        if not (self.holds(HOUSEKEEPING_LEASE) or self.take(HOUSEKEEPING_LEASE)):
+            return False
+        if not final:
+            return True
+        readers = self.leases.held(MAPPING_LEASE_PREFIX)
+        return all(lease.holder == self.id for lease in readers)
 
     def others_alive(self) -> bool:
         """Whether another live worker is registered (who still runs the workflows)."""

@@ -14,12 +14,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 import sqlalchemy as sa
 
 from crmsync.state.part import StatePart
 
-__all__ = ["GONE_AFTER_SECONDS", "PRUNE_AFTER", "WorkerRole", "WorkerView", "Workers"]
+__all__ = [
+    "GONE_AFTER_SECONDS",
+    "PRUNE_AFTER",
+    "RunRole",
+    "WorkerRole",
+    "WorkerView",
+    "Workers",
+]
 
 #: A worker whose last heartbeat is older than this is shown as gone.
 GONE_AFTER_SECONDS = 15.0
@@ -34,6 +42,10 @@ class WorkerRole(StrEnum):
     READER = "reader"  # CRM → queue only: never writes records to the store
     WRITER = "writer"  # queue → store only: never calls the CRM
     SERVE = "serve"  # crmsync serve: the workflows started through the API
+
+
+#: The roles ``crmsync run --role`` takes (the values of :class:`WorkerRole` but ``serve``).
+RunRole = Literal["all", "reader", "writer"]
 
 
 @dataclass(frozen=True, slots=True)
