@@ -47,6 +47,7 @@ __all__ = [
     "Worker",
     "machine_id",
     "mapping_lease",
+    "pid_alive",
 ]
 
 logger = logging.getLogger(__name__)
@@ -101,13 +102,18 @@ def machine_id() -> str:
     return " ".join(parts)[:255]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs (a zombie, killed and not yet reaped by its
+    parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
@@ -280,7 +286,7 @@ class Worker:
         holder = self.workers.get(lease.holder)
         if holder is None or holder.machine != self.machine:
             return None
-        if holder.stopped_at is not None or not _pid_alive(holder.pid):
+        if holder.stopped_at is not None or not pid_alive(holder.pid):
             return holder.id
         return None
 
