@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
 JS_TESTS := tests/integration/jobs/js
 
-.PHONY: js-deps bench-queue bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
+.PHONY: js-deps bench-queue bench-failover bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ bench-latency: $(BENCH_STAMP)
 js-deps:
 	@if command -v npm >/dev/null 2>&1; then cd $(JS_TESTS) && npm ci --no-audit --no-fund --silent; \
 	else echo "npm not found: the SOQL parser test will be skipped"; fi
+
+bench-failover: $(STAMP)
+	$(BIN)/python -m bench.failover --contacts 2000 --trials 5
 
 bench-export: $(STAMP)
 	$(BIN)/python -m bench.export_jobs

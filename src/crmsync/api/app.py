@@ -25,6 +25,7 @@ from crmsync.api.routers import (
     revisions,
     session,
     system,
+    workers,
     workflows,
 )
 from crmsync.api.routers import users as user_routes
@@ -104,7 +105,7 @@ def create_app(
     app.state.user_service = UserService(users)
     app.state.job_service = job_service
     routers = (system, docs, session, workflows, mappings, resources, events, optinout, jobs)
-    for module in (*routers, revisions, rejects, crm, user_routes):
+    for module in (*routers, workers, revisions, rejects, crm, user_routes):
         app.include_router(module.router, responses=_ERRORS)
     docs.mount_assets(app)
     console.install(app)

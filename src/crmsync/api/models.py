@@ -25,6 +25,7 @@ __all__ = [
     "RevisionChanges",
     "RevisionOut",
     "StopOut",
+    "WorkerOut",
     "WorkflowOut",
     "problem",
 ]
@@ -62,6 +63,23 @@ class WorkflowOut(_Out):
     counters: dict[str, int]
     active_revision: int | None
     pending_revision: int | None
+
+
+class WorkerOut(_Out):
+    """One ``crmsync run`` or ``serve`` process (or writer process), as it registered."""
+
+    id: str
+    role: str = Field(description="all, reader, writer or serve.")
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime = Field(description="Its last heartbeat.")
+    stopped_at: datetime | None = Field(description="When it stopped cleanly.")
+    holds: list[str] = Field(
+        description="The leases it holds: inbound:<mapping>, inbound-push, "
+        "inbound-housekeeping, outbound, optinout."
+    )
+    gone: bool = Field(description="Stopped, or no heartbeat for longer than the timeout.")
 
 
 class StopOut(_Out):

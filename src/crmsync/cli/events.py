@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,7 +23,9 @@ from crmsync.events import EVENT_TYPES, read_event_file, record_events
 from crmsync.events.outbound import backlog, lifetime_counts
 from crmsync.events.runner import open_outbound
 from crmsync.events.tables import COUNTER_NAMES
+from crmsync.state.workers import WorkerRole
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
+from crmsync.workflows.leased import run_leased, worker_for
 
 __all__ = ["app"]
 
@@ -99,14 +102,21 @@ def run(
     try:
         cfg = started_configs(config, (WORKFLOW,))[WORKFLOW]
 
-        async def go() -> dict[str, int]:
+        async def held(stop: asyncio.Event) -> Mapping[str, int]:
             async with open_outbound(cfg) as workflow:
-                return (await workflow.run(once=once)).as_dict()
+                return (await workflow.run(once=once, stop=stop)).as_dict()
+
+        async def go() -> Mapping[str, int] | None:
+            # One process at a time runs it (crmsync run and serve take the same lease).
+            async with worker_for(cfg, None, WorkerRole.ALL) as worker:
+                return await run_leased(worker, WORKFLOW, held, asyncio.Event(), once=once)
 
         counts = asyncio.run(go())
     except CrmsyncError as exc:
         raise _fail(exc) from None
-    typer.echo(json.dumps(counts))
+    if counts is None:
+        cli_console(stderr=True).print(f"{WORKFLOW} is run by another worker: left to it")
+    typer.echo(json.dumps(dict(counts or {})))
 
 
 @app.command("status")

@@ -29,19 +29,26 @@ async def _serve(active: ActiveConfig, host: str, port: int, start: list[str], j
 
     from crmsync.api import create_app
     from crmsync.api.users import UserStore
+    from crmsync.runtime.workers import Worker
     from crmsync.serving import StoppableServer
+    from crmsync.state.workers import WorkerRole
     from crmsync.workflows import Supervisor, standard_specs
 
     engine = active.history.engine
-    supervisor = Supervisor(engine, active.text, standard_specs(), base=active.base)
     try:
-        for name in start:
-            await supervisor.start(name)
-        app = create_app(supervisor, UserStore(engine), jobs_folder=jobs)
-        server = StoppableServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
-        await server.serve()
+        # This process in the registry: its workflows take their leases as this worker.
+        async with Worker(engine, WorkerRole.SERVE) as worker:
+            specs = standard_specs(worker=worker)
+            supervisor = Supervisor(engine, active.text, specs, base=active.base)
+            try:
+                for name in start:
+                    await supervisor.start(name)
+                app = create_app(supervisor, UserStore(engine), jobs_folder=jobs)
+                config = uvicorn.Config(app, host=host, port=port, log_level="info")
+                await StoppableServer(config).serve()
+            finally:
+                await supervisor.close()
     finally:
-        await supervisor.close()
         engine.dispose()
 
 

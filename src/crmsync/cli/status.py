@@ -1,5 +1,6 @@
 """``crmsync status``: each workflow's status and backlog, each inbound mapping's counters; a
-two-way mapping's conflicts logged and Campaign edits waiting for the merge too.
+two-way mapping's conflicts logged and Campaign edits waiting for the merge too; every worker
+(``crmsync run`` and ``serve`` process) registered, live or gone, with the leases it holds.
 
 Reads the sync state and the queue only; it does not contact the CRM.
 """
@@ -77,7 +78,21 @@ async def collect_status(configs: Mapping[str, Config]) -> dict[str, Any]:
                 "since": _iso(found.updated_at) if found else None,
                 "backlog": backlogs.get(name, 0),
             }
-        return {"workflows": workflows, "mappings": mappings}
+        workers = [
+            {
+                "id": w.id,
+                "role": w.role,
+                "host": w.host,
+                "pid": w.pid,
+                "started_at": _iso(w.started_at),
+                "heartbeat_at": _iso(w.heartbeat_at),
+                "stopped_at": _iso(w.stopped_at),
+                "holds": list(w.holds),
+                "gone": w.gone,
+            }
+            for w in state.workers.all()
+        ]
+        return {"workflows": workflows, "mappings": mappings, "workers": workers}
     finally:
         await queue.aclose()
         engine.dispose()
@@ -129,3 +144,22 @@ def status(
         for key, label in (("conflicts", "conflicts"), ("waiting_edits", "Campaign edits waiting")):
             mappings.add_row(label, *(f"{t[key]:,}" if t else "" for t in two_way))
     console.print(mappings)
+    console.print(_workers_table(document["workers"]))
+
+
+def _workers_table(workers: list[dict[str, Any]]) -> Table:
+    table = Table(title="workers")
+    for column in ("worker", "role", "host", "pid", "last heartbeat", "holds", "state"):
+        table.add_column(column)
+    for worker in workers:
+        state = "stopped" if worker["stopped_at"] else "gone" if worker["gone"] else "live"
+        table.add_row(
+            Text(worker["id"]),
+            worker["role"],
+            Text(worker["host"]),
+            str(worker["pid"]),
+            worker["heartbeat_at"],
+            Text(", ".join(worker["holds"])),
+            state,
+        )
+    return table

@@ -16,6 +16,7 @@ from crmsync.console.pages import (
     revisions,
     settings,
     users,
+    workers,
     workflows,
 )
 from crmsync.console.templating import PREFIX
@@ -38,6 +39,7 @@ def console_home() -> RedirectResponse:
 _PAGES = (
     login,
     workflows,
+    workers,
     editor,
     mappings,
     conflicts,

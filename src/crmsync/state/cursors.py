@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from crmsync.state.part import StatePart
+from crmsync.state.part import Fence, StatePart
 
 __all__ = ["Cursors"]
 
@@ -23,11 +23,21 @@ class Cursors(StatePart):
         with self.engine.connect() as conn:
             return conn.scalar(sa.select(t.c.cursor).where(t.c.mapping == mapping))
 
-    def save(self, mapping: str, cursor: str, watermark: int | None = None) -> None:
+    def save(
+        self,
+        mapping: str,
+        cursor: str,
+        watermark: int | None = None,
+        *,
+        fence: Fence | None = None,
+    ) -> None:
         """Save the cursor after every change read up to it has been published, with the
-        highest record version read so far (``watermark``: it only grows)."""
+        highest record version read so far (``watermark``: it only grows). ``fence``: checks,
+        in the same transaction, that the caller still holds the mapping's lease."""
         t = self.tables.cursors
         with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             if watermark is not None:
                 self._raise_watermark(conn, mapping, watermark)
             stmt = self._insert(conn, t).values(

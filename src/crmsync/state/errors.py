@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crmsync.errors import FatalError
+from crmsync.errors import FatalError, TransientError
 
-__all__ = ["StoreTooNewError"]
+__all__ = ["LeaseLostError", "StoreTooNewError"]
 
 
 class StoreTooNewError(FatalError):
@@ -18,3 +18,17 @@ class StoreTooNewError(FatalError):
         super().__init__(message, code="STORE_TOO_NEW")
         self.version = version
         self.release = release
+
+
+class LeaseLostError(TransientError):
+    """This process no longer holds the lease of a duty (``lease``): it expired while the process
+    was paused or cut off, and another holder may have taken it. What the duty was saving was
+    rolled back; the duty stops here and is taken up again only with the lease."""
+
+    def __init__(self, lease: str, holder: str) -> None:
+        super().__init__(
+            f"the lease '{lease}' is no longer held by worker {holder}: its work stops here",
+            code="LEASE_LOST",
+        )
+        self.lease = lease
+        self.holder = holder

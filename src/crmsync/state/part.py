@@ -13,9 +13,12 @@ from crmsync.state.tables import StateTables
 from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store.writes import dialect_insert
 
-__all__ = ["Clock", "StatePart", "chunks", "to_json", "utcnow"]
+__all__ = ["Clock", "Fence", "StatePart", "chunks", "to_json", "utcnow"]
 
 Clock = Callable[[], datetime]
+#: Called inside the transaction of what a leased duty saves: raises
+#: :class:`~crmsync.state.errors.LeaseLostError` when the process no longer holds the lease.
+Fence = Callable[[sa.Connection], None]
 _CHUNK = 500  # rows per statement: well inside every database's parameter limit
 
 

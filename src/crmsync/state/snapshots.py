@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 
 from crmsync.state.counters import Counters
 from crmsync.state.models import SnapshotInfo
-from crmsync.state.part import Clock, StatePart, utcnow
+from crmsync.state.part import Clock, Fence, StatePart, utcnow
 from crmsync.state.tables import StateTables
 
 __all__ = ["Snapshots"]
@@ -38,11 +38,15 @@ class Snapshots(StatePart):
         super().__init__(engine, tables=tables, clock=clock)
         self.counters = counters or Counters(engine, tables=self.tables, clock=clock)
 
-    def start(self, mapping: str) -> str:
-        """Start a full-read generation of ``mapping``; its unfinished ones are abandoned."""
+    def start(self, mapping: str, *, fence: Fence | None = None) -> str:
+        """Start a full-read generation of ``mapping``; its unfinished ones are abandoned.
+        ``fence``: checks, in the same transaction, that the caller holds the mapping's lease
+        (a reader that lost it must not abandon its successor's snapshot)."""
         t = self.tables.snapshots
         snapshot_id = uuid.uuid4().hex
         with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             unfinished = [
                 row[0]
                 for row in conn.execute(
@@ -72,11 +76,13 @@ class Snapshots(StatePart):
         with self.engine.begin() as conn:
             conn.execute(self._insert(conn, t).on_conflict_do_nothing(), rows)
 
-    def finish(self, snapshot_id: str, total_messages: int) -> None:
+    def finish(self, snapshot_id: str, total_messages: int, *, fence: Fence | None = None) -> None:
         """The reader has published the snapshot's ``total_messages`` messages and saved the
-        cursor of its last page."""
+        cursor of its last page (``fence``: as :meth:`start`)."""
         t = self.tables.snapshots
         with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             done = conn.execute(
                 sa.update(t)
                 .where(t.c.id == snapshot_id, t.c.closed_at.is_(None))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from crmsync.state.counters import Counters
+from crmsync.state.crm_tables import CrmTables
 from crmsync.state.cursors import Cursors
+from crmsync.state.leases import Leases
 from crmsync.state.parked import ParkedChanges
 from crmsync.state.part import Clock, utcnow
 from crmsync.state.rejects import Rejects
@@ -15,6 +17,7 @@ from crmsync.state.statuses import WorkflowStatuses
 from crmsync.state.tables import StateTables
 from crmsync.state.tombstones import Tombstones
 from crmsync.state.upgrade import ensure_store_schema
+from crmsync.state.workers import Workers
 
 __all__ = ["StateStore"]
 
@@ -37,3 +40,6 @@ class StateStore:
         self.snapshots = Snapshots(engine, tables=tables, clock=clock, counters=self.counters)
         self.replays = Replays(engine, tables=tables, clock=clock)
         self.statuses = WorkflowStatuses(engine, tables=tables, clock=clock)
+        self.leases = Leases(engine, tables=tables, clock=clock)
+        self.workers = Workers(engine, tables=tables, clock=clock)
+        self.crm_tables = CrmTables(engine, tables=tables, clock=clock)

@@ -1,5 +1,6 @@
 """The tables of the workflows' state (cursors, snapshots, counters, rejects, parked children,
-tombstones, replays, statuses), in the Campaign store database.
+tombstones, replays, statuses, leases, workers, CRM table metadata), in the Campaign store
+database.
 
 All names start with ``crmsync_`` (reserved: no resource can be named so). Timestamps are
 :class:`~crmsync.store.types.UtcDateTime`; JSON documents are stored as text, encoded by the state
@@ -144,6 +145,42 @@ class StateTables:
             sa.Column("backlog", sa.BigInteger(), nullable=False),
             sa.Column("table_rows", sa.BigInteger(), nullable=False),
             sa.Column("taken_at", UtcDateTime()),
+        )
+        # One holder at a time for each duty two processes could both do (reading a mapping,
+        # a workflow, the writers' housekeeping): see crmsync.state.leases.
+        self.leases = sa.Table(
+            "crmsync_leases",
+            m,
+            sa.Column("name", _NAME, primary_key=True),
+            sa.Column("holder", sa.String(64), nullable=False),
+            # Grows by one each time another holder takes the lease: what fences a lost holder.
+            sa.Column("token", sa.BigInteger(), nullable=False),
+            sa.Column("acquired_at", UtcDateTime(), nullable=False),
+            sa.Column("expires_at", UtcDateTime(), nullable=False),
+        )
+        # Every ``crmsync run`` / ``serve`` process (and writer process), with its heartbeat.
+        self.workers = sa.Table(
+            "crmsync_workers",
+            m,
+            sa.Column("id", sa.String(64), primary_key=True),
+            sa.Column("role", sa.String(16), nullable=False),
+            sa.Column("host", _NAME, nullable=False),
+            # The host name and its boot: a process of the same machine can see a pid is gone.
+            sa.Column("machine", _NAME, nullable=False),
+            sa.Column("pid", sa.Integer(), nullable=False),
+            sa.Column("started_at", UtcDateTime(), nullable=False),
+            sa.Column("heartbeat_at", UtcDateTime(), nullable=False),
+            sa.Column("stopped_at", UtcDateTime()),
+        )
+        # The CRM table metadata each mapping was compiled against, saved by the readers: a
+        # writer compiles its mappings from it and never calls the CRM.
+        self.crm_tables = sa.Table(
+            "crmsync_crm_tables",
+            m,
+            sa.Column("connection", _NAME, primary_key=True),
+            sa.Column("crm_table", _NAME, primary_key=True),
+            sa.Column("info", sa.Text(), nullable=False),
+            sa.Column("described_at", UtcDateTime(), nullable=False),
         )
         self.workflows = sa.Table(
             "crmsync_workflows",

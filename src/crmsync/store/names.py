@@ -54,6 +54,7 @@ OWN_TABLES = frozenset(
         "campaign_changes",
         "config_revisions",
         "counters",
+        "crm_tables",
         "cursors",
         "event_bounce",
         "event_click",
@@ -70,6 +71,7 @@ OWN_TABLES = frozenset(
         "job_sends",
         "job_steps",
         "job_variables",
+        "leases",
         "options",
         "optout_cursor",
         "optout_log",
@@ -91,6 +93,7 @@ OWN_TABLES = frozenset(
         "twoway_sent",
         "users",
         "watermarks",
+        "workers",
         "workflows",
         "write_origin",
     )

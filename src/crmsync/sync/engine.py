@@ -1,21 +1,32 @@
-"""The inbound workflow: readers (CRM → queue) and a writer (queue → Campaign store) in one process.
+"""The inbound workflow: readers (CRM → queue) and writers (queue → Campaign store).
 
 :class:`InboundEngine` opens everything the configuration names (store, queue, CRM connections),
 compiles every table mapping against the CRM metadata (all problems reported at once, before
-anything is written), then runs two loops side by side:
+anything is written), then runs, by its worker role (``EngineOptions.role``), one or both sides:
 
-- the **reader loop** runs a change-tracking round of every mapping, then waits the poll interval;
-- the **writer side** (:class:`~crmsync.sync.write_loop.WriteLoop`) fetches messages, applies each
-  in one store transaction and acknowledges it after the commit; between messages it releases
-  parked children whose parent arrived, reconciles complete snapshots and turns children parked
-  too long into ``PARENT_MISSING`` rejects. With ``writer_processes`` it runs in that many
+- the **reader side** (:class:`~crmsync.sync.read_loop.ReadLoop`, roles ``all`` and ``reader``)
+  runs a change-tracking round of every mapping whose lease this worker holds, then waits the
+  poll interval; it saves the description of each CRM table it reads for the writers, and the
+  holder of the push lease runs the Campaign → CRM side of the two-way mappings;
+- the **writer side** (:class:`~crmsync.sync.write_loop.WriteLoop`, roles ``all`` and
+  ``writer``) fetches messages, applies each in one store transaction and acknowledges it after
+  the commit; between messages the holder of the housekeeping lease releases parked children
+  whose parent arrived, reconciles complete snapshots and turns children parked too long into
+  ``PARENT_MISSING`` rejects. Role ``writer`` never calls the CRM: its mappings are compiled
+  from the descriptions the readers saved. With ``writer_processes`` it runs in that many
   processes of its own (:mod:`crmsync.sync.writer_process`), so that reading and writing use
   separate cores; the engine then watches them, reports their progress and does the final
   housekeeping once they have stopped.
 
-With ``once`` the engine stops when a round finds no change and the backlog (queue and parked
-children) is empty; children still waiting for a parent then are rejected, since no parent can
-arrive any more in this run.
+Every duty two workers could both do is leased (:mod:`crmsync.runtime.workers`): reading a
+mapping, the two-way push, the writers' housekeeping. Any number of workers of each role may run
+on one configuration: docs/deploy.md says who does what.
+
+With ``once``: role ``all`` stops when a round of the mappings it holds finds no change and the
+backlog (queue and parked children) is empty; children still waiting for a parent then are
+rejected, when no other worker reads a mapping (no parent can arrive any more). Role ``reader``
+stops when a round finds no change; role ``writer`` once every mapping has been read (its cursor
+saved), no reader holds a mapping and the backlog is empty.
 """
 
 from __future__ import annotations
@@ -38,15 +49,28 @@ from crmsync.errors import ConfigurationError, FatalError, RateLimitedError, Tra
 from crmsync.queue.base import ChangeQueue
 from crmsync.runtime.connectors import open_connector
 from crmsync.runtime.queues import open_queue
+from crmsync.runtime.workers import (
+    MAPPING_LEASE_PREFIX,
+    PUSH_LEASE,
+    Worker,
+    mapping_lease,
+)
 from crmsync.state.models import Counts, WorkflowStatus
 from crmsync.state.store import StateStore
+from crmsync.state.workers import WorkerRole
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile, publish
 from crmsync.sync.progress import InboundProgress, NoProgress
+from crmsync.sync.read_loop import READ_FAILURES, ReadLoop
 from crmsync.sync.reader import MappingReader
 from crmsync.sync.transform import CompiledMapping, compile_mapping
 from crmsync.sync.write_loop import WriteLoop
 from crmsync.sync.writer import WORKFLOW, MappingWriter, version_number
-from crmsync.sync.writer_process import WriterProcesses, WriterSpec, two_way_merge
+from crmsync.sync.writer_process import (
+    WriterProcesses,
+    WriterSpec,
+    compile_writers,
+    two_way_merge,
+)
 from crmsync.twoway.mapping import TwoWayMapping, two_way_mapping
 from crmsync.twoway.push import CampaignPush
 from crmsync.twoway.setup import prepare_two_way
@@ -55,7 +79,6 @@ __all__ = ["EngineOptions", "InboundEngine", "RunSummary"]
 
 logger = logging.getLogger(__name__)
 
-_READ_FAILURES = 5
 #: How often the engine looks at its writer processes (failures, progress, drained queue).
 _SUPERVISE_SECONDS = 0.2
 #: How often the Campaign → CRM side of the two-way mappings looks for Campaign edits.
@@ -77,10 +100,22 @@ class EngineOptions:
     #: process; SQLite takes one writer at a time, so 1 is the useful number there, PostgreSQL
     #: can take several.
     writer_processes: int = 0
+    #: What this worker does: read (``reader``), write (``writer``) or both (``all``).
+    role: WorkerRole = WorkerRole.ALL
 
     def __post_init__(self) -> None:
         if self.writer_processes < 0:
             raise ValueError("writer_processes must be 0 or more")
+        if self.role not in (WorkerRole.ALL, WorkerRole.READER, WorkerRole.WRITER):
+            raise ValueError(f"an inbound engine's role is all, reader or writer, not {self.role}")
+
+    @property
+    def reads(self) -> bool:
+        return self.role in (WorkerRole.ALL, WorkerRole.READER)
+
+    @property
+    def writes(self) -> bool:
+        return self.role in (WorkerRole.ALL, WorkerRole.WRITER)
 
 
 @dataclass(slots=True)
@@ -94,7 +129,11 @@ class RunSummary:
 
 
 class InboundEngine:
-    """The inbound workflow of one configuration; use ``async with`` or :meth:`open`/`close`."""
+    """The inbound workflow of one configuration; use ``async with`` or :meth:`open`/`close`.
+
+    ``worker``: this process in the registry, whose leases the engine takes (``None``: the
+    engine registers a worker of its own for as long as it is open).
+    """
 
     def __init__(
         self,
@@ -103,6 +142,7 @@ class InboundEngine:
         options: EngineOptions | None = None,
         environ: Mapping[str, str] | None = None,
         progress: InboundProgress | None = None,
+        worker: Worker | None = None,
     ) -> None:
         self.config = config
         self.options = options or EngineOptions()
@@ -121,7 +161,11 @@ class InboundEngine:
         self.tables: dict[str, TableInfo] = {}
         self._caught_up = asyncio.Event()
         #: One store transaction at a time in this process (see MappingReader._state).
-        self.lock = threading.Lock()
+        self.lock = worker.lock if worker is not None else threading.Lock()
+        self.worker = worker
+        self._own_worker = worker is None
+        #: The mappings the writer side still waits for a reader to describe (role writer).
+        self._undescribed: list[str] = []
 
     async def __aenter__(self) -> InboundEngine:
         await self.open()
@@ -135,7 +179,7 @@ class InboundEngine:
         compile every mapping. Nothing is written to the store's resource rows here."""
         config = self.config
         try:
-            for name in {m.connection for m in config.inbound.mappings}:
+            for name in self._connections():
                 connection = config.connections.get(name)
                 if connection is None:
                     raise ConfigError(
@@ -147,11 +191,51 @@ class InboundEngine:
             # tables first: a store a newer crmsync upgraded is refused before anything changes.
             self.state = await asyncio.to_thread(StateStore, self.store)
             await asyncio.to_thread(publish, self.store, config.resources)
-            self.queue = open_queue(config, ack_wait_seconds=self.options.ack_wait_seconds)
-            await self._compile()
+            self.queue = open_queue(
+                config, ack_wait_seconds=self.options.ack_wait_seconds, environ=self._environ
+            )
+            if self.worker is None:
+                self.worker = Worker(self.store, self.options.role, lock=self.lock)
+                await asyncio.to_thread(self.worker.start)
+            if self.options.reads:
+                await self._compile()
+            else:
+                await asyncio.to_thread(self._describe_from_store)
         except BaseException:
             await self.close()
             raise
+
+    def _connections(self) -> set[str]:
+        """The CRM connections this worker opens (a writer opens none)."""
+        if not self.options.reads:
+            return set()
+        return {m.connection for m in self.config.inbound.mappings}
+
+    def _describe_from_store(self) -> None:
+        """Role writer: compile the writers of the mappings whose CRM table a reader saved the
+        description of; the others wait in :attr:`_undescribed`."""
+        state = self._state
+        tables = dict(self.tables)
+        for mapping in self.config.inbound.mappings:
+            if mapping.name not in tables:
+                info = state.crm_tables.load(mapping.connection, mapping.crm_table)
+                if info is not None:
+                    tables[mapping.name] = info
+        self.tables = tables
+        self.writers = compile_writers(self.config, tables, state, self.progress.written)
+        self._undescribed = [m.name for m in self.config.inbound.mappings if m.name not in tables]
+
+    async def _await_descriptions(self, stop: asyncio.Event) -> None:
+        """Role writer: wait until a reader has described every mapping's CRM table."""
+        retry = self._worker.timing.retry_seconds
+        while self._undescribed and not stop.is_set():
+            logger.info(
+                "waiting for a reader to describe the CRM tables of %s",
+                ", ".join(self._undescribed),
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry)
+            await asyncio.to_thread(self._describe_from_store)
 
     async def _compile(self) -> None:
         assert self.state is not None
@@ -207,10 +291,12 @@ class InboundEngine:
                 lock=self.lock,
                 fingerprints=writer.fingerprints,
                 on_unchanged=self.progress.written,
+                fence=self._worker.fence(mapping_lease(mapping.name)),
             )
         if issues:
             raise ConfigError(issues)
         await asyncio.to_thread(prepare_two_way, self.state.engine, self.two_way, definitions)
+        await asyncio.to_thread(self._save_descriptions)
         if self.two_way:
             self.push = CampaignPush(
                 self.two_way,
@@ -220,6 +306,13 @@ class InboundEngine:
                 version_number,
                 lock=self.lock,
             )
+
+    def _save_descriptions(self) -> None:
+        """The CRM table of each mapping, described for the writers that never call the CRM."""
+        state = self._state
+        for mapping in self.config.inbound.mappings:
+            with self.lock:
+                state.crm_tables.save(mapping.connection, self.tables[mapping.name])
 
     def compiled(self, name: str) -> CompiledMapping:
         return self.readers[name].compiled
@@ -232,6 +325,9 @@ class InboundEngine:
         if self.queue is not None:
             await self.queue.aclose()
             self.queue = None
+        if self.worker is not None and self._own_worker:
+            await asyncio.to_thread(self.worker.stop)
+            self.worker = None
         if self.store is not None:
             self.store.dispose()
         self.progress.close()
@@ -241,36 +337,42 @@ class InboundEngine:
     async def run(self, *, once: bool = False, stop: asyncio.Event | None = None) -> RunSummary:
         """Run the inbound workflow until ``stop`` is set (or, with ``once``, until caught up)."""
         state = self._state
+        options = self.options
         stop = stop or asyncio.Event()
         summary = RunSummary()
         before = state.counters.by_mapping()
         state.statuses.set(WORKFLOW, WorkflowStatus.STARTING)
-        for name in self.readers:
-            if state.replays.take(name) is not None:
-                # A replay is a new snapshot: every record is read and written again, and
-                # the seen-keys reconciliation removes what the CRM no longer holds.
-                state.cursors.clear(name)
-                summary.replays.append(name)
-                logger.info("%s: replay taken up; reading the CRM table in full", name)
         state.statuses.set(WORKFLOW, WorkflowStatus.RUNNING)
         self._caught_up.clear()
         # Set by ``stop`` or by a failure: the loops end even when a cancellation is lost (one
         # arriving just as an ``asyncio.wait_for`` ends can be swallowed).
         halt = asyncio.Event()
         relay = asyncio.create_task(_relay(stop, halt), name="inbound-stop")
-        reader = asyncio.create_task(self._read_loop(halt, once), name="inbound-reader")
-        writer = asyncio.create_task(self._write(halt, once), name="inbound-writer")
-        tasks = {reader, writer}
-        if self.push is not None and not once:
-            tasks.add(asyncio.create_task(self._push_loop(halt), name="inbound-push"))
+        tasks: set[asyncio.Task[None]] = set()
+        #: The task whose end is the end of a run with ``once``.
+        last: asyncio.Task[None] | None = None
+        read_loop = self.read_loop()
+        if options.reads:
+            last = asyncio.create_task(self._read(read_loop, halt, once), name="inbound-reader")
+            tasks.add(last)
+            if self.push is not None and not once:
+                tasks.add(asyncio.create_task(self._push_loop(halt), name="inbound-push"))
+        if options.writes:
+            if not options.reads and once:
+                watch = self._watch_readers(halt)
+                tasks.add(asyncio.create_task(watch, name="inbound-readers-done"))
+            last = asyncio.create_task(self._write(halt, once), name="inbound-writer")
+            tasks.add(last)
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
             if once:
-                await writer
-                await self.push_all()
+                assert last is not None
+                await last
+                if options.reads:
+                    await self.push_all()
         except BaseException as exc:
             halt.set()
             for task in tasks:
@@ -278,7 +380,7 @@ class InboundEngine:
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*tasks, return_exceptions=True)
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-                state.statuses.set(WORKFLOW, WorkflowStatus.STOPPED)
+                await asyncio.to_thread(self._stopped)
             else:
                 state.statuses.set(WORKFLOW, WorkflowStatus.FAILED, str(exc))
             raise
@@ -288,14 +390,21 @@ class InboundEngine:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
-        state.statuses.set(WORKFLOW, WorkflowStatus.STOPPED)
+        await asyncio.to_thread(self._stopped)
         after = state.counters.by_mapping()
         summary.counters = {
-            name: after.get(name, Counts()).since(before.get(name, Counts()))
-            for name in self.readers
+            m.name: after.get(m.name, Counts()).since(before.get(m.name, Counts()))
+            for m in self.config.inbound.mappings
+            if m.name in self.readers or m.name in self.writers
         }
         summary.rejects = sum(counts.rejected for counts in summary.counters.values())
+        summary.replays = read_loop.replays
         return summary
+
+    def _stopped(self) -> None:
+        """Record the workflow as stopped, unless another worker still runs it."""
+        if not self._worker.others_alive():
+            self._state.statuses.set(WORKFLOW, WorkflowStatus.STOPPED)
 
     @property
     def _state(self) -> StateStore:
@@ -309,48 +418,67 @@ class InboundEngine:
             raise RuntimeError("the engine is not open")
         return self.queue
 
-    async def read_round(self) -> int:
-        """One change-tracking round of every mapping; returns the changes published."""
-        total = 0
-        for reader in self.readers.values():
-            total += (await reader.round()).changes
-        return total
+    @property
+    def _worker(self) -> Worker:
+        if self.worker is None:
+            raise RuntimeError("the engine is not open")
+        return self.worker
 
-    async def _read_loop(self, stop: asyncio.Event, once: bool) -> None:
+    def read_loop(self) -> ReadLoop:
+        """The reader side over the mappings whose lease this engine's worker holds."""
         interval = self.options.poll_interval_seconds or self.config.inbound.poll_interval_seconds
-        failures = 0
+        return ReadLoop(self.readers, self._state, self._worker, interval=interval)
+
+    async def take_leases(self) -> list[str]:
+        """Take the lease of every mapping no other worker reads (their replays are taken up,
+        as :meth:`run` does); the mappings this worker reads now."""
+        loop = self.read_loop()
+        await loop.take()
+        return loop.held()
+
+    async def read_round(self) -> int:
+        """One change-tracking round of every mapping this worker holds or can take now;
+        returns the changes published."""
+        loop = self.read_loop()
+        await loop.take()
+        return await loop.round()
+
+    async def _read(self, loop: ReadLoop, stop: asyncio.Event, once: bool) -> None:
+        await loop.run(stop, once)
+        if loop.caught_up.is_set():
+            self._caught_up.set()
+
+    async def _watch_readers(self, stop: asyncio.Event) -> None:
+        """Role writer with ``once``: caught up once every mapping has been read (its cursor
+        saved) and no reader holds a mapping's lease: nothing more can come."""
         while not stop.is_set():
-            try:
-                changes = await self.read_round()
-            except (TransientError, RateLimitedError) as exc:
-                failures += 1
-                if failures >= _READ_FAILURES:
-                    raise
-                logger.warning("reading failed (%s); trying again in %.1f s", exc, interval)
-                changes = -1
-            else:
-                failures = 0
-            if once and changes == 0:
+            if await asyncio.to_thread(self._readers_done):
                 self._caught_up.set()
                 return
-            if once and changes > 0:
-                continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+                await asyncio.wait_for(stop.wait(), self._worker.timing.retry_seconds)
+
+    def _readers_done(self) -> bool:
+        state = self._state
+        if state.leases.held(MAPPING_LEASE_PREFIX):
+            return False
+        return all(state.cursors.load(m.name) is not None for m in self.config.inbound.mappings)
 
     async def push_all(self) -> int:
         """Merge Campaign edits into the CRM until a round finds none left to merge (records
         whose writes keep racing with CRM changes wait for the next run); returns the records
-        merged."""
+        merged. Only the holder of the push lease sends (another worker is sending them)."""
         total = 0
         busy = 0
+        if self.push is None or not await asyncio.to_thread(self._worker.take, PUSH_LEASE):
+            return 0
         while self.push is not None:
             try:
                 merged = await self.push.round()
             except OperationalError as exc:
                 # A deadlock with a Campaign client, SQLite busy: the round's log rows stay.
                 busy += 1
-                if busy >= _READ_FAILURES:
+                if busy >= READ_FAILURES:
                     raise
                 logger.warning("sending Campaign edits: store busy (%s); trying again", exc.orig)
                 await asyncio.sleep(_PUSH_SECONDS)
@@ -362,10 +490,14 @@ class InboundEngine:
 
     async def _push_loop(self, stop: asyncio.Event) -> None:
         """The Campaign → CRM side of the two-way mappings, a round every few tenths of a
-        second; the CRM being unreachable is retried as reading is."""
+        second, while this worker holds the push lease (one worker sends them: a round reads
+        the one change log of every two-way mapping); the CRM being unreachable is retried as
+        reading is."""
         assert self.push is not None
         failures = 0
         while not stop.is_set():
+            if not await self._worker.wait_to_take(PUSH_LEASE, stop):
+                return
             try:
                 merged = await self.push.round()
             except OperationalError as exc:
@@ -375,7 +507,7 @@ class InboundEngine:
                 merged = 0
             except (TransientError, RateLimitedError) as exc:
                 failures += 1
-                if failures >= _READ_FAILURES:
+                if failures >= READ_FAILURES:
                     raise
                 logger.warning("sending Campaign edits failed (%s); trying again", exc)
                 merged = 0
@@ -400,10 +532,14 @@ class InboundEngine:
             parent_wait_seconds=self.options.parent_wait_seconds,
             progress=self.progress,
             lock=self.lock,
+            housekeeping=self._worker.may_housekeep,
         )
 
     async def _write(self, stop: asyncio.Event, once: bool) -> None:
         """The writer side: in this process, or supervising the writer processes."""
+        await self._await_descriptions(stop)
+        if stop.is_set():
+            return
         loop = self._write_loop()
         if self.options.writer_processes == 0:
             await loop.run(stop, self._caught_up if once else None)
@@ -414,6 +550,7 @@ class InboundEngine:
             self.options,
             os.getpid(),
             logging.getLogger().getEffectiveLevel(),
+            None if self._environ is None else dict(self._environ),
         )
         processes = WriterProcesses(spec, self.options.writer_processes)
         written = {name: counts.read for name, counts in self._state.counters.by_mapping().items()}
@@ -443,10 +580,14 @@ class InboundEngine:
                 self.progress.written(name, counts.read - written.get(name, 0))
                 written[name] = counts.read
 
-    def housekeeping(self, final: bool = False) -> None:
+    def housekeeping(self, final: bool = False) -> bool:
         """Release parked children, reconcile complete snapshots, expire old parked children
-        (all of them when ``final``)."""
+        (all of them when ``final``), when this worker holds the housekeeping lease; whether
+        it did."""
+        if not self._worker.may_housekeep(final):
+            return False
         self._write_loop().housekeeping(final)
+        return True
 
 
 async def _relay(stop: asyncio.Event, halt: asyncio.Event) -> None:

@@ -18,6 +18,11 @@ A saved cursor is only good for the fields it was taken with (a Dataverse delta 
 changed since (a field added to it) starts again with a snapshot instead of reading new changes
 without the new field.
 
+Reading a mapping is leased (:mod:`crmsync.runtime.workers`): with a ``fence``, each cursor save
+and each snapshot start and finish checks, in its own transaction, that this process still holds
+the mapping's lease, and a reader that lost it (paused, cut off, its lease taken over) stops with
+:class:`~crmsync.state.errors.LeaseLostError` having saved nothing.
+
 Snapshot rounds are recorded in :class:`~crmsync.state.snapshots.Snapshots` (which messages
 belong to the snapshot) so that, once every one of them is applied, the writer can delete the
 Campaign rows whose CRM record no longer exists.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
@@ -37,6 +43,7 @@ from typing import Any, TypeVar
 from crmsync.connectors.base import ChangePage, Connector, Deletion, Record
 from crmsync.queue.base import Change, ChangeMessage, ChangeQueue
 from crmsync.runtime.connectors import calls_made
+from crmsync.state.part import Fence
 from crmsync.state.store import StateStore
 from crmsync.sync.fingerprints import Fingerprints
 from crmsync.sync.transform import CompiledMapping
@@ -88,6 +95,7 @@ class MappingReader:
         lock: threading.Lock | None = None,
         fingerprints: Fingerprints | None = None,
         on_unchanged: Callable[[str, int], None] | None = None,
+        fence: Fence | None = None,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -102,6 +110,8 @@ class MappingReader:
         #: With fingerprints, a snapshot publishes no change for records whose rows hold them.
         self.fingerprints = fingerprints
         self._on_unchanged = on_unchanged
+        #: Checked in the transaction of each cursor and snapshot save (the mapping's lease).
+        self.fence = fence
 
     async def _state(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a state call in a thread, holding the store lock the writer also takes: SQLite
@@ -134,7 +144,8 @@ class MappingReader:
         )
         async for page in _read_ahead(pages):
             if page.snapshot and snapshot_id is None:
-                snapshot_id = await self._state(self.state.snapshots.start, name)
+                start = functools.partial(self.state.snapshots.start, fence=self.fence)
+                snapshot_id = await self._state(start, name)
                 logger.info("%s: reading the CRM table in full (snapshot %s)", name, snapshot_id)
             for record in page.records:
                 version = version_number(record.version)
@@ -149,9 +160,11 @@ class MappingReader:
             if page.cursor is not None:
                 # Everything of the round is in the queue now: the cursor may move on.
                 saved = f"{self.signature}{page.cursor}"
-                await self._state(self.state.cursors.save, name, saved, watermark)
+                save = functools.partial(self.state.cursors.save, fence=self.fence)
+                await self._state(save, name, saved, watermark)
                 if snapshot_id is not None:
-                    await self._state(self.state.snapshots.finish, snapshot_id, messages)
+                    finish = functools.partial(self.state.snapshots.finish, fence=self.fence)
+                    await self._state(finish, snapshot_id, messages)
         crm_calls = calls_made(self.connector) - calls_before
         if crm_calls:
             await self._state(self._count_calls, crm_calls)

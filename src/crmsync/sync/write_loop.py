@@ -4,8 +4,10 @@
 and acknowledges them after the commit; every 50 messages, and whenever the queue is idle, it
 does the housekeeping: releases parked children whose parent arrived, reconciles complete
 snapshots and turns children parked too long into ``PARENT_MISSING`` rejects. It runs in the
-engine's process or in writer processes of their own (:mod:`crmsync.sync.writer_process`): the
-durable queue is the boundary between reading and writing.
+engine's process or in writer processes of their own (:mod:`crmsync.sync.writer_process`), in
+any number of workers: the durable queue is the boundary between reading and writing. The
+housekeeping is done by one loop at a time, the holder of its lease (the ``housekeeping``
+callable says whether this loop may do a pass).
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ class WriteLoop:
 
     ``lock`` serialises store transactions with the readers of the same process (SQLite refuses
     a write transaction whose snapshot another connection of the process has moved on).
-    ``housekeeping``: whether this loop also releases parked children, reconciles snapshots and
-    expires parked children (one loop of a group of writer processes does).
+    ``housekeeping(final)``: whether this loop may release parked children, reconcile snapshots
+    and expire parked children now (``final``: and reject every child still parked); one loop of
+    all the workers does, the holder of the housekeeping lease. ``None``: always.
     """
 
     def __init__(
@@ -68,7 +71,7 @@ class WriteLoop:
         parent_wait_seconds: float,
         progress: InboundProgress,
         lock: threading.Lock | None = None,
-        housekeeping: bool = True,
+        housekeeping: Callable[[bool], bool] | None = None,
     ) -> None:
         self.writers = writers
         self.state = state
@@ -76,7 +79,7 @@ class WriteLoop:
         self.parent_wait_seconds = parent_wait_seconds
         self.progress = progress
         self.lock = lock or threading.Lock()
-        self.does_housekeeping = housekeeping
+        self._may_housekeep = housekeeping or (lambda _final: True)
 
     async def run(self, stop: asyncio.Event, caught_up: asyncio.Event | None = None) -> None:
         """Apply messages until ``stop`` is set or, with ``caught_up``, until it is set and the
@@ -107,20 +110,21 @@ class WriteLoop:
             if deliveries and since_housekeeping < _HOUSEKEEPING_EVERY:
                 continue
             since_housekeeping = 0
-            if self.does_housekeeping:
+            housekept = await asyncio.to_thread(self._may_housekeep, False)
+            if housekept:
                 await asyncio.to_thread(self.locked, self.housekeeping)
                 await self.report_backlog()
             drained = caught_up is not None and caught_up.is_set() and not deliveries
             if drained and not await self.queued():
-                await self.finish(housekept=self.does_housekeeping)
+                await self.finish(housekept=housekept)
                 return
 
     async def finish(self, *, housekept: bool = False) -> None:
         """The last housekeeping of a run that caught up and drained its queue (``housekept``:
         the regular pass has just been done)."""
-        if not housekept:
+        if not housekept and await asyncio.to_thread(self._may_housekeep, False):
             await asyncio.to_thread(self.locked, self.housekeeping)
-        if self.state.parked.count():
+        if self.state.parked.count() and await asyncio.to_thread(self._may_housekeep, True):
             # Caught up and drained: no parent can arrive any more in this run.
             await asyncio.to_thread(self.locked, self.housekeeping, True)
 

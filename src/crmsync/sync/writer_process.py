@@ -7,8 +7,9 @@ each opens the store and the queue itself and runs a :class:`~crmsync.sync.write
 until it is told to stop (SIGTERM) or its parent goes away. The queue is the boundary: messages
 are leased by one consumer at a time, applied in one transaction each and acknowledged after the
 commit, so a writer process killed at any point leaves nothing half-done and its messages come
-back after the ack wait. The first child also does the housekeeping (parked children, snapshot
-reconciliation); the engine does the final pass itself once the children have stopped.
+back after the ack wait. Each child is a worker of its own in the registry (role ``writer``); the
+one holding the housekeeping lease does the housekeeping (parked children, snapshot
+reconciliation), and the engine does the final pass itself once the children have stopped.
 
 A child receives what it needs on its standard input as a pickle (the configuration and the CRM
 table metadata the mappings were checked against: it never calls the CRM) and, when it fails,
@@ -19,13 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import pickle
 import signal
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,9 @@ import sqlalchemy as sa
 from crmsync.config.models import Config
 from crmsync.connectors.base import TableInfo
 from crmsync.runtime.process import freeze_startup_heap
+from crmsync.runtime.workers import Worker
 from crmsync.state.store import StateStore
+from crmsync.state.workers import WorkerRole
 from crmsync.store import build_metadata, create_engine_for, definitions_with_profile
 from crmsync.sync.progress import NoProgress
 from crmsync.sync.transform import compile_mapping
@@ -66,14 +69,18 @@ class WriterSpec:
     options: EngineOptions
     parent_pid: int
     log_level: int = logging.WARNING
-    housekeeping: bool = True
+    #: Where the queue's secrets are read (``None``: this process's environment, inherited).
+    environ: Mapping[str, str] | None = None
 
 
 def compile_writers(
-    config: Config, tables: Mapping[str, TableInfo], state: StateStore
+    config: Config,
+    tables: Mapping[str, TableInfo],
+    state: StateStore,
+    on_written: Callable[[str, int], None] | None = None,
 ) -> dict[str, MappingWriter]:
     """A writer for each inbound mapping of ``config`` whose CRM table is in ``tables`` (the
-    mappings were checked by the engine already: a problem here is raised, not collected)."""
+    mappings were checked by a reader already: a problem here is raised, not collected)."""
     definitions = definitions_with_profile(config.resources)
     store_tables = build_metadata(definitions).tables
     writers: dict[str, MappingWriter] = {}
@@ -95,6 +102,7 @@ def compile_writers(
             store_tables,
             state,
             origin=f"crm:{mapping.connection}",
+            on_written=on_written,
             two_way=merge,
         )
     return writers
@@ -117,7 +125,6 @@ class WriterProcesses:
 
     async def start(self) -> None:
         for index in range(self.count):
-            spec = dataclasses.replace(self.spec, housekeeping=index == 0)
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -127,7 +134,7 @@ class WriterProcesses:
             )
             self._processes.append(process)
             assert process.stdin is not None
-            process.stdin.write(pickle.dumps(spec))
+            process.stdin.write(pickle.dumps(self.spec))
             await process.stdin.drain()
             process.stdin.close()
             logger.info("writer process %d started (pid %d)", index, process.pid)
@@ -170,20 +177,27 @@ async def serve(spec: WriterSpec) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     store = create_engine_for(spec.config.store.url, schema=spec.config.store.pg_schema)
     state = StateStore(store)
-    queue = open_queue(spec.config, ack_wait_seconds=spec.options.ack_wait_seconds)
+    queue = open_queue(
+        spec.config, ack_wait_seconds=spec.options.ack_wait_seconds, environ=spec.environ
+    )
+    lock = threading.Lock()
+    worker = Worker(store, WorkerRole.WRITER, lock=lock)
     watcher = asyncio.create_task(_watch_parent(spec.parent_pid, stop))
     try:
+        await asyncio.to_thread(worker.start)
         loop = WriteLoop(
             compile_writers(spec.config, spec.tables, state),
             state,
             queue,
             parent_wait_seconds=spec.options.parent_wait_seconds,
             progress=NoProgress(),
-            housekeeping=spec.housekeeping,
+            lock=lock,
+            housekeeping=worker.may_housekeep,
         )
         await loop.run(stop)
     finally:
         watcher.cancel()
+        await asyncio.to_thread(worker.stop)
         await queue.aclose()
         store.dispose()
 

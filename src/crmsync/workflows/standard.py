@@ -9,11 +9,14 @@ from crmsync.config.models import Config
 from crmsync.events.runner import open_outbound
 from crmsync.optout.runner import open_optinout
 from crmsync.runtime.queues import open_queue
+from crmsync.runtime.workers import Worker
 from crmsync.state.counters import Counters
 from crmsync.state.parked import ParkedChanges
+from crmsync.state.workers import WorkerRole
 from crmsync.store import create_engine_for
 from crmsync.sync.engine import EngineOptions, InboundEngine
 from crmsync.workflows.backlog import store_backlogs
+from crmsync.workflows.leased import run_leased, worker_for
 from crmsync.workflows.supervisor import WorkflowSpec
 
 __all__ = ["inbound_backlog", "standard_specs"]
@@ -60,14 +63,22 @@ def _store_backlog(name: str) -> Callable[[Config], Awaitable[int]]:
 
 
 def standard_specs(
-    environ: Mapping[str, str] | None = None, options: EngineOptions | None = None
+    environ: Mapping[str, str] | None = None,
+    options: EngineOptions | None = None,
+    worker: Worker | None = None,
 ) -> dict[str, WorkflowSpec]:
-    """The three workflows as the supervisor runs them (``environ``: where secrets come from)."""
+    """The three workflows as the supervisor runs them (``environ``: where secrets come from),
+    taking their leases as ``worker`` (``None``: a worker registered for each run): the inbound
+    engine its mappings' leases, outbound and optinout their own, waited for while another
+    worker holds them."""
 
     async def inbound(
         config: Config, stop: asyncio.Event, started: Started
     ) -> Mapping[str, int] | None:
-        async with InboundEngine(config, environ=environ, options=options) as engine:
+        async with (
+            worker_for(config, worker, WorkerRole.SERVE) as running,
+            InboundEngine(config, environ=environ, options=options, worker=running) as engine,
+        ):
             await started()
             await engine.run(stop=stop)
         return None
@@ -75,16 +86,24 @@ def standard_specs(
     async def outbound(
         config: Config, stop: asyncio.Event, started: Started
     ) -> Mapping[str, int] | None:
-        async with open_outbound(config, environ=environ) as workflow:
-            await started()
-            return (await workflow.run(once=False, stop=stop)).as_dict()
+        async def held(inner: asyncio.Event) -> Mapping[str, int]:
+            async with open_outbound(config, environ=environ) as workflow:
+                await started()
+                return (await workflow.run(once=False, stop=inner)).as_dict()
+
+        async with worker_for(config, worker, WorkerRole.SERVE) as running:
+            return await run_leased(running, "outbound", held, stop, once=False)
 
     async def optinout(
         config: Config, stop: asyncio.Event, started: Started
     ) -> Mapping[str, int] | None:
-        async with open_optinout(config, environ=environ) as workflow:
-            await started()
-            return (await workflow.run(once=False, stop=stop)).as_dict()
+        async def held(inner: asyncio.Event) -> Mapping[str, int]:
+            async with open_optinout(config, environ=environ) as workflow:
+                await started()
+                return (await workflow.run(once=False, stop=inner)).as_dict()
+
+        async with worker_for(config, worker, WorkerRole.SERVE) as running:
+            return await run_leased(running, "optinout", held, stop, once=False)
 
     return {
         "inbound": WorkflowSpec(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ import yaml
 from crmsync.config import ConfigError, ConfigIssue, check_config_text
 from crmsync.config.models import Config
 from crmsync.errors import ConfigurationError
+from crmsync.runtime.workers import machine_id
 from crmsync.state.models import WorkflowStatus
 from crmsync.state.store import StateStore
 from crmsync.workflows.revisions import (
@@ -140,9 +142,14 @@ class Supervisor:
         for name in self.specs:
             self.revisions.seed(name, initial_yaml)
         statuses = self.state.statuses.all()
+        # Workers of other processes (crmsync run, another serve) may run them now.
+        here = (machine_id(), os.getpid())
+        others = [view for view in self.state.workers.alive() if (view.machine, view.pid) != here]
         for name in self.specs:
             found = statuses.get(name)
-            if found and found.status in (WorkflowStatus.STARTING, WorkflowStatus.RUNNING):
+            if others or found is None:
+                continue
+            if found.status in (WorkflowStatus.STARTING, WorkflowStatus.RUNNING):
                 # Left so by a process that ended without stopping it: nothing runs it now.
                 self.state.statuses.set(name, WorkflowStatus.STOPPED, "the previous process ended")
 

@@ -141,24 +141,28 @@ def running(kind: str, tls: TlsFiles, contacts: int = 4) -> Iterator[Crm]:
         sf.close()
 
 
-def make_config(crm: Crm, folder: Path, direction: str, **optinout: Any) -> Config:
-    return Config.model_validate(
-        {
-            "connections": {"crm": crm.connection()},
-            "store": {"url": f"sqlite:///{folder / 'store.db'}"},
-            "optinout": {
-                "direction": direction,
-                "connection": "crm",
-                "log_decisions": True,
-                "poll_interval_seconds": 0.1,
-                "mappings": [
-                    {"crm": crm.email, "campaign": "optout_email"},
-                    {"crm": crm.phone, "campaign": "optout_phone"},
-                ],
-            }
-            | optinout,
+def config_data(crm: Crm, folder: Path, direction: str, **optinout: Any) -> dict[str, Any]:
+    """The configuration as a document (what a configuration file holds)."""
+    return {
+        "connections": {"crm": crm.connection()},
+        "store": {"url": f"sqlite:///{folder / 'store.db'}"},
+        "queue": {"kind": "sqlite", "path": str(folder / "queue.db")},
+        "optinout": {
+            "direction": direction,
+            "connection": "crm",
+            "log_decisions": True,
+            "poll_interval_seconds": 0.1,
+            "mappings": [
+                {"crm": crm.email, "campaign": "optout_email"},
+                {"crm": crm.phone, "campaign": "optout_phone"},
+            ],
         }
-    )
+        | optinout,
+    }
+
+
+def make_config(crm: Crm, folder: Path, direction: str, **optinout: Any) -> Config:
+    return Config.model_validate(config_data(crm, folder, direction, **optinout))
 
 
 def profile_table() -> sa.Table:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,48 @@ def test_unseen_rows_are_found_by_an_anti_join(engine: sa.Engine) -> None:
         assert list(conn.scalars(query)) == ["k1234"]
     assert "Anti Join" in plan
     assert "SubPlan" not in plan
+
+
+def test_concurrent_takers_of_a_free_lease_let_exactly_one_through(engine: sa.Engine) -> None:
+    state = StateStore(engine)
+    barrier = threading.Barrier(8)
+    tokens: dict[str, int | None] = {}
+
+    def take(holder: str) -> None:
+        barrier.wait()
+        tokens[holder] = state.leases.take("inbound:contacts", holder, 30)
+
+    threads = [threading.Thread(target=take, args=(f"w{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [holder for holder, token in tokens.items() if token is not None]
+    assert len(winners) == 1
+    lease = state.leases.get("inbound:contacts")
+    assert lease is not None
+    assert (lease.holder, lease.token) == (winners[0], 1)
+
+
+def test_a_taker_waits_for_the_fenced_save_under_way(engine: sa.Engine) -> None:
+    """The lease's row is locked by the check until the save commits: a worker taking the
+    expired lease then finds the cursor the old holder saved, never a save landing after it."""
+    state = StateStore(engine)
+    assert state.leases.take("inbound:contacts", "old", 0.001) == 1
+    taken: list[int | None] = []
+    with engine.begin() as conn:
+        state.leases.check(conn, "inbound:contacts", "old", 1)
+        taker = threading.Thread(
+            target=lambda: taken.append(state.leases.take("inbound:contacts", "new", 30))
+        )
+        taker.start()
+        taker.join(timeout=0.5)
+        assert taker.is_alive(), "the taker did not wait for the save"
+        conn.execute(
+            state.tables.cursors.insert().values(
+                mapping="contacts", cursor="saved by old", updated_at=datetime.now(UTC)
+            )
+        )
+    taker.join(timeout=10)
+    assert taken == [2]
+    assert state.cursors.load("contacts") == "saved by old"

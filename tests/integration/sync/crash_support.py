@@ -4,6 +4,7 @@ comparison of the Campaign store with the CRM."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -78,15 +79,18 @@ def _environment() -> dict[str, str]:
     return {**os.environ, **ENV}
 
 
-def start(config: Path, *extra: str) -> subprocess.Popen[bytes]:
-    """``crmsync run`` (``extra``: more options) in a process group of its own."""
-    return subprocess.Popen(
-        _command(config, *extra),
-        env=_environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the engine and its writer processes
-    )
+def start(config: Path, *extra: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """``crmsync run`` (``extra``: more options) in a process group of its own (``log``: where
+    its standard error goes)."""
+    with contextlib.ExitStack() as files:
+        errors = files.enter_context(log.open("ab")) if log is not None else subprocess.DEVNULL
+        return subprocess.Popen(
+            _command(config, *extra),
+            env=_environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,  # its own process group: the engine and its writer processes
+        )
 
 
 def kill(process: subprocess.Popen[bytes], group: bool) -> None:

@@ -54,6 +54,7 @@ async def test_a_child_waits_for_its_parent(crm: Crm, tmp_path: Path) -> None:
     subscriptions = await crm.rows("crmsync_subscription", ("crmsync_contactid",))
     assert subscriptions
     async with InboundEngine(config, environ=ENV) as engine:
+        await engine.take_leases()  # read by this engine alone
         assert engine.state is not None
         await engine.readers["subscriptions"].round()
         await _drain(engine)
@@ -93,6 +94,7 @@ async def test_replay_limits_and_messages(crm: Crm, tmp_path: Path) -> None:
     assert table_limit.value.code == "REPLAY_TABLE_LIMIT"
 
     async with InboundEngine(config, environ=ENV) as engine:
+        await engine.take_leases()  # read by this engine alone
         await engine.readers["contacts"].round()  # read, not written: the backlog holds it
     with pytest.raises(ReplayRefused, match="backlog holds") as backlog_limit:
         await request_replay(config, "contacts", limit_backlog=5, limit_rows=1000, environ=ENV)
@@ -121,6 +123,7 @@ async def test_changed_twice_across_a_page_boundary(crm: Crm, tmp_path: Path) ->
         WriteOp("update", "contact", {"firstname": "First"}, id=target),
     )
     async with InboundEngine(config, environ=ENV) as engine:
+        await engine.take_leases()  # read by this engine alone
         assert engine.queue is not None
         await engine.readers["contacts"].round()
         stale = await engine.queue.fetch(max_messages=50)

@@ -42,6 +42,7 @@ async def test_a_late_upsert_after_the_delete_does_not_resurrect(crm: Crm, tmp_p
     target = ids[3]
     await crm.write(WriteOp("update", "contact", {"firstname": "Late"}, id=target))
     async with InboundEngine(config, environ=ENV) as engine:
+        await engine.take_leases()  # read by this engine alone
         assert engine.queue is not None
         writer = engine.writers["contacts"]
         await engine.readers["contacts"].round()

@@ -55,6 +55,7 @@ LEAST_ROLE: dict[str, Role | None] = {
     "revision_changes": VIEW,
     "list_rejects": VIEW,
     "retry_rejects": OPER,
+    "list_workers": VIEW,
     "list_crm_tables": VIEW,
     "get_crm_table": VIEW,
     "list_users": ADMIN,

@@ -25,6 +25,7 @@ async def test_health_needs_no_login(api: Api) -> None:
         ("GET", "/api/revisions"),
         ("GET", "/api/rejects"),
         ("POST", "/api/rejects/retry"),
+        ("GET", "/api/workers"),
         ("GET", "/metrics"),
         ("GET", "/api/me"),
         ("GET", "/openapi.json"),
@@ -297,6 +298,29 @@ async def test_metrics_in_prometheus_text(api: Api) -> None:
     assert response.headers["content-type"].startswith("text/plain")
     assert 'crmsync_backlog{workflow="inbound"} 5.0' in response.text
     assert "crmsync_rejects 0.0" in response.text
+
+
+async def test_workers_are_listed_live_first_and_counted_in_the_metrics(api: Api) -> None:
+    state = api.supervisor.state
+    state.workers.register("reader-1", "reader", "host-a", "host-a boot", 11)
+    state.workers.register("writer-1", "writer", "host-b", "host-b boot", 22)
+    state.workers.register("writer-2", "writer", "host-b", "host-b boot", 23)
+    state.workers.stopped("writer-2")
+    state.leases.take("inbound:contacts", "reader-1", 60)
+    viewer = api.auth(Role.VIEWER)
+    listed = (await api.client.get("/api/workers", headers=viewer)).json()
+    assert [(w["id"], w["role"], w["holds"], w["gone"]) for w in listed] == [
+        ("reader-1", "reader", ["inbound:contacts"], False),
+        ("writer-1", "writer", [], False),
+        ("writer-2", "writer", [], True),
+    ]
+    assert listed[2]["stopped_at"] is not None
+    assert "machine" not in listed[0]
+    metrics = (await api.client.get("/metrics", headers=viewer)).text
+    assert 'crmsync_workers{role="reader"} 1.0' in metrics
+    assert 'crmsync_workers{role="writer"} 1.0' in metrics
+    assert "crmsync_workers_gone 1.0" in metrics
+    assert 'crmsync_lease_held{lease="inbound:contacts"} 1.0' in metrics
 
 
 async def test_login_session_and_csrf(api: Api) -> None:

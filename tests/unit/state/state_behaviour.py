@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from crmsync.connectors.base import CrmType, FieldInfo, Option, TableInfo
 from crmsync.state import (
     Counters,
     ParkedChanges,
@@ -19,7 +20,9 @@ from crmsync.state import (
     StateStore,
     WorkflowStatuses,
 )
+from crmsync.state.errors import LeaseLostError
 from crmsync.state.models import PARENT_MISSING, Counts, ReplayRefused, WorkflowStatus
+from crmsync.state.workers import GONE_AFTER_SECONDS, PRUNE_AFTER
 
 T0 = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 
@@ -403,3 +406,129 @@ class StateBehaviour:
         assert (Counters(engine).by_mapping(), Rejects(engine).count()) == ({}, 0)
         snapshot = Snapshots(engine).start("contacts")
         assert StateStore(engine).snapshots.get(snapshot) is not None
+
+    # -- leases ---------------------------------------------------------------------------------
+
+    def test_a_lease_has_one_holder_until_it_expires(self, state: StateStore, clock: Clock) -> None:
+        leases = state.leases
+        assert leases.take("inbound:contacts", "a", 6) == 1
+        assert leases.take("inbound:contacts", "b", 6) is None
+        clock.now += timedelta(seconds=5)
+        assert leases.take("inbound:contacts", "a", 6) == 1  # renewed: the same token
+        clock.now += timedelta(seconds=5)
+        assert leases.take("inbound:contacts", "b", 6) is None  # renewed 5 s ago
+        clock.now += timedelta(seconds=1)
+        assert leases.take("inbound:contacts", "b", 6) == 2
+        lease = leases.get("inbound:contacts")
+        assert lease is not None
+        assert (lease.holder, lease.token, lease.acquired_at) == ("b", 2, clock.now)
+        assert leases.take("inbound:contacts", "a", 6) is None
+        assert [held.name for held in leases.held("inbound:")] == ["inbound:contacts"]
+
+    def test_a_released_lease_is_free_with_a_higher_token(
+        self, state: StateStore, clock: Clock
+    ) -> None:
+        leases = state.leases
+        assert leases.take("outbound", "a", 60) == 1
+        leases.release("outbound", "b")  # not b's: nothing changes
+        assert leases.take("outbound", "b", 60) is None
+        leases.release("outbound", "a")
+        assert leases.held() == []
+        assert leases.take("outbound", "b", 60) == 2
+
+    def test_a_dead_holders_lease_is_broken(self, state: StateStore) -> None:
+        leases = state.leases
+        assert leases.take("optinout", "a", 60) == 1
+        assert leases.take("optinout", "b", 60, breaking="c") is None
+        assert leases.take("optinout", "b", 60, breaking="a") == 2
+
+    def test_a_fenced_save_is_refused_once_the_lease_is_lost(
+        self, state: StateStore, clock: Clock
+    ) -> None:
+        leases = state.leases
+        token = leases.take("inbound:contacts", "a", 6)
+        assert token == 1
+
+        def fence(conn: sa.Connection) -> None:
+            leases.check(conn, "inbound:contacts", "a", token)
+
+        state.cursors.save("contacts", "first", 10, fence=fence)
+        snapshot = state.snapshots.start("contacts", fence=fence)
+        clock.now += timedelta(seconds=7)
+        assert leases.take("inbound:contacts", "b", 6) == 2
+        with pytest.raises(LeaseLostError) as caught:
+            state.cursors.save("contacts", "second", 20, fence=fence)
+        assert (caught.value.lease, caught.value.holder) == ("inbound:contacts", "a")
+        with pytest.raises(LeaseLostError):
+            state.snapshots.start("contacts", fence=fence)
+        with pytest.raises(LeaseLostError):
+            state.snapshots.finish(snapshot, 3, fence=fence)
+        assert (state.cursors.load("contacts"), state.cursors.watermark("contacts")) == (
+            "first",
+            10,
+        )
+        assert state.snapshots.get(snapshot) is not None
+
+    # -- workers --------------------------------------------------------------------------------
+
+    def test_workers_are_listed_with_their_leases_and_gone_when_silent(
+        self, state: StateStore, clock: Clock
+    ) -> None:
+        workers = state.workers
+        workers.register("w1", "reader", "host-a", "host-a boot", 11)
+        workers.register("w2", "writer", "host-b", "host-b boot", 22)
+        state.leases.take("inbound:contacts", "w1", 6)
+        state.leases.take("outbound", "w2", 6)
+        clock.now += timedelta(seconds=GONE_AFTER_SECONDS - 1)
+        workers.beat("w1")
+        state.leases.take("inbound:contacts", "w1", 6)
+        clock.now += timedelta(seconds=2)
+        views = {view.id: view for view in workers.all()}
+        assert (views["w1"].gone, views["w1"].holds, views["w1"].role) == (
+            False,
+            ("inbound:contacts",),
+            "reader",
+        )
+        assert (views["w2"].gone, views["w2"].holds) == (True, ())
+        assert [view.id for view in workers.all()] == ["w1", "w2"]  # the live ones first
+        assert [view.id for view in workers.alive(["reader"])] == ["w1"]
+        assert workers.alive(["writer"]) == []
+        workers.stopped("w1")
+        assert workers.alive() == []
+        assert workers.get("w1") is not None
+
+    def test_long_gone_workers_are_pruned_by_the_next_start(
+        self, state: StateStore, clock: Clock
+    ) -> None:
+        state.workers.register("old", "all", "h", "h boot", 1)
+        state.workers.register("stopped", "all", "h", "h boot", 2)
+        state.workers.stopped("stopped")
+        clock.now += PRUNE_AFTER - timedelta(seconds=1)
+        state.workers.beat("stopped")  # a beat does not bring a stopped worker back
+        state.workers.register("new", "writer", "h", "h boot", 3)
+        assert {view.id for view in state.workers.all()} == {"old", "stopped", "new"}
+        clock.now += timedelta(seconds=2)
+        state.workers.register("newer", "writer", "h", "h boot", 4)
+        assert {view.id for view in state.workers.all()} == {"new", "newer"}
+
+    def test_crm_tables_are_saved_for_the_writers(self, state: StateStore) -> None:
+        info = TableInfo(
+            "contact",
+            "contacts",
+            "contactid",
+            "fullname",
+            True,
+            {
+                "gendercode": FieldInfo(
+                    "gendercode", CrmType.PICKLIST, options=(Option(1, "Male"), Option("2", "x"))
+                ),
+                "lastname": FieldInfo("lastname", CrmType.STRING, required=True),
+            },
+            version_field="versionnumber",
+            alternate_keys=(("emailaddress1",),),
+        )
+        assert state.crm_tables.load("dynamics", "contact") is None
+        state.crm_tables.save("dynamics", info)
+        state.crm_tables.save("dynamics", info)
+        assert state.crm_tables.load("dynamics", "contact") == info
+        assert state.crm_tables.load("salesforce", "contact") is None
