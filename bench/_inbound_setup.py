@@ -202,18 +202,14 @@ def cpu_seconds(pid: int) -> float:
 def _tree_rss_kb(pid: int) -> int:
     """The resident memory of ``pid`` and its descendants, in KB (0 once it has gone)."""
     total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in [pid, *descendants(pid)]:
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
-        pending += [int(child) for child in children]
     return total
 
 
