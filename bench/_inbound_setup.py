@@ -129,12 +129,14 @@ def write_config(folder: Path, url: str, ca: Path, store: str, *, poll: float = 
 class ChildRun:
     """A child process's wall time, CPU time (user + system, with its own children), its peak
     resident memory and the peak of its whole process tree's (the engine and its writer
-    process together)."""
+    process together), and the CPU time of its descendants (its writer process) as last
+    sampled (every 0.2 s: up to that much of their last CPU may be missed)."""
 
     seconds: float
     cpu_seconds: float
     peak_rss_mb: float
     tree_peak_rss_mb: float = 0.0
+    descendants_cpu_seconds: float = 0.0
 
 
 def run_child(command: list[str], *, quiet: bool = False) -> ChildRun:
@@ -144,11 +146,14 @@ def run_child(command: list[str], *, quiet: bool = False) -> ChildRun:
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL if quiet else None)
     peak = [0]
+    cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.2):
             peak[0] = max(peak[0], _tree_rss_kb(process.pid))
+            for pid in descendants(process.pid):
+                cpu[pid] = max(cpu.get(pid, 0.0), cpu_seconds(pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -160,24 +165,51 @@ def run_child(command: list[str], *, quiet: bool = False) -> ChildRun:
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} … exited with {process.returncode}")
     own = usage.ru_maxrss / 1024
-    return ChildRun(seconds, usage.ru_utime + usage.ru_stime, own, max(own, peak[0] / 1024))
+    total = usage.ru_utime + usage.ru_stime
+    return ChildRun(seconds, total, own, max(own, peak[0] / 1024), sum(cpu.values()))
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of ``pid``'s children, their children and so on (those still there)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        try:
+            children = Path(f"/proc/{pending.pop()}/task")
+            ids = [
+                int(c)
+                for task in children.iterdir()
+                for c in (task / "children").read_text().split()
+            ]
+        except OSError:
+            continue
+        found += ids
+        pending += ids
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) ``pid`` has used so far (0 once it has gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # The fields after the command name (which may hold spaces) in parentheses.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _tree_rss_kb(pid: int) -> int:
     """The resident memory of ``pid`` and its descendants, in KB (0 once it has gone)."""
     total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in [pid, *descendants(pid)]:
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
-        pending += [int(child) for child in children]
     return total
 
 
