@@ -4,6 +4,7 @@ configuration, who holds which lease, and waiting for the store to equal the CRM
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import time
@@ -55,6 +56,15 @@ class Workers:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def queue_on_nats(config: Path, url: str, stream: str) -> None:
+    """Move the change queue of ``config`` to the NATS JetStream ``stream`` at ``url``."""
+    text = config.read_text(encoding="utf-8")
+    nats = f"queue:\n  kind: nats\n  url: {url}\n  stream: {stream}\n"
+    moved, count = re.subn(r"queue:\n  kind: sqlite\n  path: [^\n]*\n", lambda _: nats, text)
+    assert count == 1, text
+    config.write_text(moved, encoding="utf-8")
 
 
 @contextmanager

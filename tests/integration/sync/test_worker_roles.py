@@ -1,7 +1,11 @@
 """``crmsync run --role reader|writer`` processes on one configuration: each mapping read by one
 reader at a time, writers sharing the queue, the store ending identical to the CRM with each
 record written once; a reader killed or paused hands its mappings over, a writer killed mid-batch
-loses nothing; ``--once`` of each role."""
+loses nothing, the NATS server stopped and started again loses nothing; ``--once`` of each role.
+
+Each runs on the deployments it is meant for (:func:`deployment`): the SQLite store and queue
+(one machine), a PostgreSQL store with the SQLite queue, and a PostgreSQL store with the NATS
+JetStream queue (several machines)."""
 
 from __future__ import annotations
 
@@ -11,19 +15,28 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from crash_support import kill, write_config
 from inbound_support import ENV, Crm, running_crm
-from roles_support import LEASES, counters, holders, wait_for_holders, wait_identical, workers
+from roles_support import (
+    LEASES,
+    counters,
+    holders,
+    queue_on_nats,
+    wait_for_holders,
+    wait_identical,
+    workers,
+)
 
 from crmsync.connectors.base import WriteOp
 from crmsync.emulators.common.tls import TlsFiles, generate
+from nats_support import NatsServer
 
 CONTACTS = 3000
-Store = tuple[str, str | None]
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +50,31 @@ def crm(tls: TlsFiles) -> Iterator[Crm]:
         yield running
 
 
-@pytest.fixture
-def postgres_store(postgres_url: str, pg_schema: str) -> Store:
-    return postgres_url, pg_schema
+@dataclass(frozen=True)
+class Deployment:
+    """A configuration file of the test's, and the store it names."""
+
+    config: Path
+    url: str
+    schema: str | None
+
+
+#: Store and queue of each deployment.
+SQLITE, POSTGRESQL, NATS = "sqlite", "postgresql", "postgresql+nats"
+ON_POSTGRESQL = pytest.mark.parametrize("deployment", [POSTGRESQL, NATS], indirect=True)
+
+
+@pytest.fixture(params=[SQLITE, POSTGRESQL, NATS])
+def deployment(request: pytest.FixtureRequest, crm: Crm, tmp_path: Path) -> Deployment:
+    if request.param == SQLITE:
+        return Deployment(write_config(crm, tmp_path), f"sqlite:///{tmp_path / 'store.db'}", None)
+    url, schema = request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
+    config = write_config(crm, tmp_path, store_url=url, pg_schema=schema)
+    if request.param == NATS:
+        queue_on_nats(
+            config, request.getfixturevalue("nats_url"), request.getfixturevalue("nats_stream")
+        )
+    return Deployment(config, url, schema)
 
 
 async def _changes(crm: Crm, ids: list[str], round_no: int) -> tuple[int, int, int]:
@@ -60,10 +95,9 @@ async def _changes(crm: Crm, ids: list[str], round_no: int) -> tuple[int, int, i
 
 
 async def test_two_readers_and_three_writers_write_each_record_once(
-    crm: Crm, tmp_path: Path, store_location: Store
+    crm: Crm, tmp_path: Path, deployment: Deployment
 ) -> None:
-    url, schema = store_location
-    config = write_config(crm, tmp_path, store_url=url, pg_schema=schema)
+    config, url, schema = deployment.config, deployment.url, deployment.schema
     ids = sorted(await crm.rows("contact", ("firstname",)))
     subscriptions = await crm.rows("crmsync_subscription", ("crmsync_name",))
     with workers(config, tmp_path) as started:
@@ -92,11 +126,11 @@ async def test_two_readers_and_three_writers_write_each_record_once(
     assert holders(url, schema) == {}  # every lease given up at the stop
 
 
+@ON_POSTGRESQL
 async def test_a_killed_reader_hands_its_mappings_over(
-    crm: Crm, tmp_path: Path, postgres_store: Store
+    crm: Crm, tmp_path: Path, deployment: Deployment
 ) -> None:
-    url, schema = postgres_store
-    config = write_config(crm, tmp_path, store_url=url, pg_schema=schema)
+    config, url, schema = deployment.config, deployment.url, deployment.schema
     ids = sorted(await crm.rows("contact", ("firstname",)))
     with workers(config, tmp_path) as started:
         readers = [started.start("reader") for _ in range(2)]
@@ -114,13 +148,13 @@ async def test_a_killed_reader_hands_its_mappings_over(
         assert started.stop() == [0, 0], started.logs()
 
 
+@pytest.mark.parametrize("deployment", [POSTGRESQL], indirect=True)
 async def test_a_paused_reader_is_fenced_off_when_it_resumes(
-    crm: Crm, tmp_path: Path, postgres_store: Store
+    crm: Crm, tmp_path: Path, deployment: Deployment
 ) -> None:
     """SIGSTOP stands for a reader cut off from the store: its lease expires, the other reader
     takes it; resumed, the first learns it lost the lease and reads nothing more."""
-    url, schema = postgres_store
-    config = write_config(crm, tmp_path, store_url=url, pg_schema=schema)
+    config, url, schema = deployment.config, deployment.url, deployment.schema
     ids = sorted(await crm.rows("contact", ("firstname",)))
     with workers(config, tmp_path) as started:
         readers = [started.start("reader") for _ in range(2)]
@@ -149,11 +183,11 @@ async def test_a_paused_reader_is_fenced_off_when_it_resumes(
     assert "lost" in log
 
 
+@ON_POSTGRESQL
 async def test_a_writer_killed_mid_batch_loses_nothing(
-    crm: Crm, tmp_path: Path, postgres_store: Store
+    crm: Crm, tmp_path: Path, deployment: Deployment
 ) -> None:
-    url, schema = postgres_store
-    config = write_config(crm, tmp_path, store_url=url, pg_schema=schema)
+    config, url, schema = deployment.config, deployment.url, deployment.schema
     with workers(config, tmp_path) as started:
         started.start("reader")
         writers = [started.start("writer", "--writer-processes", "0") for _ in range(2)]
@@ -171,10 +205,9 @@ async def test_a_writer_killed_mid_batch_loses_nothing(
 
 
 async def test_once_a_reader_catches_up_and_a_writer_drains_after_it(
-    crm: Crm, tmp_path: Path, store_location: Store
+    crm: Crm, tmp_path: Path, deployment: Deployment
 ) -> None:
-    url, schema = store_location
-    config = write_config(crm, tmp_path, store_url=url, pg_schema=schema)
+    config, url, schema = deployment.config, deployment.url, deployment.schema
     with workers(config, tmp_path) as started:
         writer = started.start("writer", "--once", "--writer-processes", "0")
         await asyncio.sleep(1.5)
@@ -206,3 +239,43 @@ def test_a_role_with_nothing_to_do_or_an_ignored_option_is_refused(
     unknown = run("--role", "serve")
     assert unknown.returncode == 2
     assert "'serve' is not one of 'all', 'reader', 'writer'" in unknown.stderr
+
+
+async def test_the_nats_server_stopped_and_started_again_loses_nothing(
+    crm: Crm,
+    tmp_path: Path,
+    postgres_url: str,
+    pg_schema: str,
+    nats_server: Callable[..., NatsServer],
+) -> None:
+    server = nats_server()
+    config = write_config(crm, tmp_path, store_url=postgres_url, pg_schema=pg_schema)
+    queue_on_nats(config, server.url, "CRMSYNC")
+    made = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "crmsync", "queue", "init", "--config", str(config)],
+        env={**os.environ, **ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    ids = sorted(await crm.rows("contact", ("firstname",)))
+    with workers(config, tmp_path) as started:
+        started.start("reader")
+        for _ in range(2):
+            started.start("writer", "--writer-processes", "0")
+        deadline = time.monotonic() + 60
+        while counters(postgres_url, pg_schema).get("contacts", {}).get("inserted", 0) < 300:
+            assert time.monotonic() < deadline, started.logs()
+            await asyncio.sleep(0.05)
+        server.stop(kill=True)  # mid-load: messages waiting, some fetched and not acked
+        await _changes(crm, ids, 4)
+        await asyncio.sleep(3)
+        server.start()
+        await wait_identical(crm, postgres_url, pg_schema, logs=started)
+        assert started.stop() == [0, 0, 0], started.logs()
+    found = counters(postgres_url, pg_schema)
+    assert found["contacts"]["inserted"] == CONTACTS + 10
+    assert found["contacts"]["rejected"] == found["subscriptions"]["rejected"] == 0
