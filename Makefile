@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
 JS_TESTS := tests/integration/jobs/js
 
-.PHONY: js-deps bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
+.PHONY: js-deps bench-pg-write bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench-connector: $(STAMP)
 
 bench-inbound: $(BENCH_STAMP)
 	$(BIN)/python -m bench.inbound_load --contacts 1000000
+
+bench-pg-write: $(STAMP)
+	$(BIN)/python -m bench.pg_write --rows 200000 --rounds 2
 
 bench-salesforce: $(STAMP)
 	$(BIN)/python -m bench.inbound_salesforce --contacts 1000000
