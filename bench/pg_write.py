@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,7 @@ class Timing:
     def line(self, label: str, rows: int) -> str:
         server = "n/a" if self.server_cpu is None else f"{1e6 * self.server_cpu / rows:5.1f} µs/row"
         return (
-            f"{label:<34} {rows:>9,} rows in {self.seconds:6.2f} s = {rows / self.seconds:>8,.0f}"
+            f"{label:<38} {rows:>9,} rows in {self.seconds:6.2f} s = {rows / self.seconds:>8,.0f}"
             f" rows/s, client CPU {1e6 * self.client_cpu / rows:5.1f} µs/row, server CPU {server}"
         )
 
@@ -205,8 +205,15 @@ def backend_pids(engine: sa.Engine) -> list[int]:
     return pids
 
 
-def raw_load(dsn: str, table: str, batches: Sequence[list[tuple[Any, ...]]]) -> Timing:
-    """(a): COPY each batch into a temporary table, merge it with one guarded upsert."""
+#: The types of :data:`COLUMNS` (for the binary COPY).
+TYPES = ["varchar"] * 9 + ["date", "int8", "int8", "bool", "bool", "float8", "timestamptz", "int8"]
+
+
+def raw_load(
+    dsn: str, table: str, batches: Sequence[list[tuple[Any, ...]]], *, binary: bool
+) -> Timing:
+    """(a): COPY each batch into a temporary table (binary or text), merge it with one
+    guarded upsert."""
     values = [c for c in COLUMNS if c != KEY]
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in [*values, "modified_at"]
@@ -218,7 +225,9 @@ def raw_load(dsn: str, table: str, batches: Sequence[list[tuple[Any, ...]]]) -> 
         "on conflict ({key}) do update set {updates} "
         "where {table}.source_version is null or {table}.source_version < excluded.source_version"
     ).format(table=sql.Identifier(table), names=names, key=sql.Identifier(KEY), updates=updates)
-    copy = sql.SQL("copy incoming ({names}) from stdin").format(names=names)
+    copy = sql.SQL("copy incoming ({names}) from stdin {binary}").format(
+        names=names, binary=sql.SQL("(format binary)" if binary else "")
+    )
     with psycopg.connect(dsn) as conn:
         pid = conn.info.backend_pid
         with timed(lambda: [pid]) as result:
@@ -231,6 +240,8 @@ def raw_load(dsn: str, table: str, batches: Sequence[list[tuple[Any, ...]]]) -> 
                         ).format(names=names, table=sql.Identifier(table))
                     )
                     with cur.copy(copy) as writer:
+                        if binary:
+                            writer.set_types(TYPES)
                         for row in batch:
                             writer.write_row(row)
                     cur.execute(merge)
@@ -269,7 +280,13 @@ def fresh_store(url: str) -> sa.Engine:
     return engine
 
 
-def messages_of(changes: Sequence[Change], size: int, snapshot: str) -> list[ChangeMessage]:
+def messages_of(
+    engine: sa.Engine, changes: Sequence[Change], size: int, snapshot: str
+) -> list[ChangeMessage]:
+    """The changes as the reader publishes them: in messages of ``size``, each carrying the
+    digest of its record (the fingerprint the reader computes)."""
+    digest = build_writer(engine).fingerprints.digest
+    changes = [replace(change, digest=digest(change.values, {})) for change in changes]
     return [
         ChangeMessage(MAPPING, list(changes[start : start + size]), snapshot, f"m{start}")
         for start in range(0, len(changes), size)
@@ -327,6 +344,12 @@ def main() -> None:
     parser.add_argument("--messages-per-fetch", type=int, default=4)
     parser.add_argument("--url", default=ADMIN_URL, help="a database of the server (admin)")
     parser.add_argument("--no-loop", dest="loop", action="store_false", help="skip (c)")
+    parser.add_argument(
+        "--raw-format",
+        choices=["binary", "text"],
+        default="binary",
+        help="the COPY format of (a) (binary measures faster)",
+    )
     args = parser.parse_args()
     n, size, fetch = args.rows, args.message_size, args.messages_per_fetch
     admin = sa.create_engine(args.url, isolation_level="AUTOCOMMIT")
@@ -346,9 +369,10 @@ def main() -> None:
             for round_ in range(1, args.rounds + 1):
                 engine = fresh_store(store_url)
                 snapshot = StateStore(engine).snapshots.start(MAPPING)
-                messages = messages_of(changes, size, snapshot)
-                raw = raw_load(dsn, "raw_contact", batches)
-                print(raw.line(f"[{round_}] (a) raw COPY + merge", n), flush=True)
+                messages = messages_of(engine, changes, size, snapshot)
+                raw = raw_load(dsn, "raw_contact", batches, binary=args.raw_format == "binary")
+                label = f"[{round_}] (a) raw COPY ({args.raw_format}) + merge"
+                print(raw.line(label, n), flush=True)
                 mine = writer_load(engine, messages, fetch)
                 print(mine.line(f"[{round_}] (b) crmsync MappingWriter", n), flush=True)
                 print(f"[{round_}]     (b)/(a) = {raw.seconds / mine.seconds:.2f}", flush=True)
@@ -356,7 +380,7 @@ def main() -> None:
                     engine.dispose()
                     engine = fresh_store(store_url)
                     snapshot = StateStore(engine).snapshots.start(MAPPING)
-                    messages = messages_of(changes, size, snapshot)
+                    messages = messages_of(engine, changes, size, snapshot)
                     loop = loop_load(engine, messages, Path(tmp))
                     print(loop.line(f"[{round_}] (c) crmsync WriteLoop + queue", n), flush=True)
                     print(f"[{round_}]     (c)/(a) = {raw.seconds / loop.seconds:.2f}", flush=True)

@@ -6,39 +6,78 @@ what the same rows cost through ``COPY``. :func:`copy_merge` copies a batch's ro
 into a temporary table, then runs one statement that
 
 - merges them into the resource table with ``INSERT … SELECT … ON CONFLICT (key) DO UPDATE …
-  WHERE`` the guard of :func:`~crmsync.store.guards.guarded_upsert` (the same as the upsert of
+  WHERE`` the guard of :func:`~crmsync.store.upserts.guarded_upsert` (the same as the upsert of
   one row: versions, values, digests), and
 - counts what happens to each row, comparing it with the stored row as it was before the merge
   (the statement's snapshot): new (inserted), older than the stored version (stale), values
   changed (updated), only the version newer (version only), or nothing to change.
 
-The temporary table exists only during the call (dropped at the end; ``ON COMMIT DROP`` should the
-call fail half-way). ``COPY`` takes text as PostgreSQL parses it from text, as it does an
-untyped parameter: the values are the ones the upsert of a row binds, and are refused alike (a
-NUL in a text, a value too long for its column, a date that is no date) with the same
-SQLAlchemy exception, :class:`sqlalchemy.exc.DataError` and its kin.
+The temporary table has the columns' types as the upsert of one row casts its parameters to
+(SQLAlchemy's types of the table), exists only during the call (dropped at the end; ``ON COMMIT
+DROP`` should the call fail half-way), and is filled in PostgreSQL's binary format: each value is
+sent as its type's binary form, not as text PostgreSQL parses (five times cheaper for the client
+than the text format, and no escaping of tabs, newlines or backslashes). That takes values of
+each column's own Python type (:func:`copyable`); a batch holding others (an integer for a text
+column, a text for a date) is left to the upsert of one row, whose parameters PostgreSQL casts.
+A value PostgreSQL refuses (a NUL in a text, a value too long for its column) raises the same
+SQLAlchemy exception as the upsert of one row: :class:`sqlalchemy.exc.DataError` and its kin.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, cast
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from crmsync.store.bulk import driver_rows
+from crmsync.store.types import UtcDateTime
 from crmsync.store.upserts import UpsertResult, changed, guarded_upsert, newer, not_stale
 
-__all__ = ["copy_merge"]
+__all__ = ["copy_merge", "copyable"]
 
 #: The temporary table of a batch (one at a time on a connection).
 INCOMING = "crmsync_incoming"
 
 #: Class of a row that was already stored, by the merge's counting query (``NULL``: new).
 _STALE, _UPDATED, _VERSION_ONLY, _SAME = 1, 2, 3, 4
+
+#: The Python types the binary form of a column type is made from (``None`` aside), by
+#: SQLAlchemy type, most specific first. Exact types: ``bool`` is no integer here, nor a
+#: ``datetime`` a date.
+_BINARY_SOURCES: tuple[tuple[type[sa.types.TypeEngine[Any]], frozenset[type]], ...] = (
+    (UtcDateTime, frozenset({datetime})),
+    (sa.String, frozenset({str})),
+    (sa.Boolean, frozenset({bool})),
+    (sa.Integer, frozenset({int})),
+    (sa.Float, frozenset({float, int})),
+    (sa.Date, frozenset({date})),
+)
+
+
+def copyable(table: sa.Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether ``values`` (rows of ``columns`` in the driver's form) hold only values of their
+    column's own Python type, or ``None``: what the binary ``COPY`` takes."""
+    for index, name in enumerate(columns):
+        allowed = _binary_sources(table.c[name].type)
+        if allowed is None:
+            return False
+        found = set(map(type, map(itemgetter(index), values)))
+        found.discard(type(None))
+        if not found <= allowed:
+            return False
+    return True
+
+
+def _binary_sources(kind: sa.types.TypeEngine[Any]) -> frozenset[type] | None:
+    for base, sources in _BINARY_SOURCES:
+        if isinstance(kind, base):
+            return sources
+    return None
 
 
 def copy_merge(
@@ -48,22 +87,18 @@ def copy_merge(
     version_field: str | None,
     columns: Sequence[str],
     value_columns: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
+    values: Sequence[tuple[Any, ...]],
     shared: Mapping[str, Any],
     *,
-    driver_form: bool,
     digested: bool,
 ) -> UpsertResult:
-    """Merge ``rows`` (one per key, each holding ``columns``) into ``table`` in the transaction
-    of ``conn``; ``shared`` values (times, origin) are written with every inserted row, and with
-    every updated one as the guard allows. Returns what happened to the rows."""
-    preparer = conn.dialect.identifier_preparer
-    names = ", ".join(preparer.quote(name) for name in columns)
-    conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {INCOMING} ON COMMIT DROP AS "  # noqa: S608 - identifiers
-        f"SELECT {names} FROM {preparer.format_table(table)} WITH NO DATA"
-    )
-    _copy(conn, f"COPY pg_temp.{INCOMING} ({names}) FROM STDIN", table, columns, rows, driver_form)
+    """Merge ``values`` (rows of ``columns`` in the driver's form, one per key, all
+    :func:`copyable`) into ``table`` in the transaction of ``conn``; ``shared`` values (times,
+    origin) are written with every inserted row, and with every updated one as the guard allows.
+    Returns what happened to the rows."""
+    create, copy, types = _incoming(conn.dialect, table, tuple(columns))
+    conn.exec_driver_sql(create)
+    _copy(conn, copy, _type_oids(conn, types), values)
     statement = _merge_statement(
         table,
         key_field,
@@ -85,22 +120,47 @@ def copy_merge(
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _incoming(
+    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
+) -> tuple[str, str, tuple[str, ...]]:
+    """The temporary table of a batch of ``columns`` of ``table``: its ``CREATE`` and ``COPY``
+    statements, and the SQL type of each column."""
+    preparer = dialect.identifier_preparer
+    types = tuple(dialect.type_compiler_instance.process(table.c[name].type) for name in columns)
+    names = [preparer.quote(name) for name in columns]
+    declared = ", ".join(f"{name} {kind}" for name, kind in zip(names, types, strict=True))
+    create = f"CREATE TEMPORARY TABLE {INCOMING} ({declared}) ON COMMIT DROP"
+    copy = f"COPY pg_temp.{INCOMING} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+    return create, copy, types
+
+
+#: Type OIDs by SQL type (as SQLAlchemy renders it), as the server resolved them.
+_OIDS: dict[str, int] = {}
+
+
+def _type_oids(conn: sa.Connection, types: Sequence[str]) -> list[int]:
+    """The OID of each of ``types`` (asked of the server once per type and process: the
+    built-in types' OIDs are the same on every server)."""
+    missing = [kind for kind in dict.fromkeys(types) if kind not in _OIDS]
+    if missing:
+        found = conn.exec_driver_sql(
+            "SELECT t, t::regtype::oid FROM unnest(%(types)s::text[]) AS t", {"types": missing}
+        )
+        _OIDS.update((kind, int(oid)) for kind, oid in found)
+    return [_OIDS[kind] for kind in types]
+
+
 def _copy(
-    conn: sa.Connection,
-    sql: str,
-    table: sa.Table,
-    columns: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
-    driver_form: bool,
+    conn: sa.Connection, sql: str, oids: Sequence[int], values: Sequence[tuple[Any, ...]]
 ) -> None:
-    """``COPY`` the rows' ``columns``, in text: the driver writes each value as PostgreSQL reads
-    it from text (escaping tabs, newlines and backslashes). A driver error is raised as
-    SQLAlchemy raises it from a statement."""
-    values = driver_rows(conn.dialect, table, columns, processed=driver_form)(rows)
+    """``COPY`` ``values`` in the binary format. A driver error is raised as SQLAlchemy raises
+    it from a statement."""
     cursor = cast(psycopg.Cursor[Any], conn.connection.cursor())
     dbapi = conn.dialect.loaded_dbapi
     try:
         with cursor.copy(sql) as copy:
+            copy.set_types(oids)
             write = copy.write_row
             for row in values:
                 write(row)
@@ -135,13 +195,13 @@ def _merge_statement(
     )
     values_changed = changed(table, incoming.c, value_columns)
     if version_field is None:
-        kind = sa.case((values_changed, _UPDATED), else_=_SAME)
+        kind = sa.case((values_changed, _sql(_UPDATED)), else_=_sql(_SAME))
     else:
         kind = sa.case(
-            (sa.not_(not_stale(table, incoming.c, version_field)), _STALE),
-            (values_changed, _UPDATED),
-            (newer(table, incoming.c, version_field), _VERSION_ONLY),
-            else_=_SAME,
+            (sa.not_(not_stale(table, incoming.c, version_field)), _sql(_STALE)),
+            (values_changed, _sql(_UPDATED)),
+            (newer(table, incoming.c, version_field), _sql(_VERSION_ONLY)),
+            else_=_sql(_SAME),
         )
     # A correlated subquery, not a join: one look-up of the key's unique index per row whatever
     # the planner thinks of the table's size (a join may scan the whole table for each batch).
@@ -149,3 +209,8 @@ def _merge_statement(
     rows = sa.select(stored.label("kind")).select_from(incoming).subquery()
     counted = sa.select(rows.c.kind, sa.func.count()).group_by(rows.c.kind)
     return counted.add_cte(merge.cte("merged"))
+
+
+def _sql(kind: int) -> sa.ColumnElement[int]:
+    """A class of row as a constant of the statement (not a parameter)."""
+    return sa.literal_column(str(kind), sa.Integer)

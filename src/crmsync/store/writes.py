@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmsync.store.bulk import driver_rows, execute_many
-from crmsync.store.copy_merge import copy_merge
+from crmsync.store.copy_merge import copy_merge, copyable
 from crmsync.store.errors import StoreWriteError
 from crmsync.store.key_lists import key_values, one_of
 from crmsync.store.names import SOURCE_DIGEST, SYNCED_AT
@@ -146,19 +146,22 @@ def upsert_batch(
 
     with _transaction(conn):
         if conn.dialect.name == "postgresql":
-            result = copy_merge(
-                conn,
-                table,
-                key_field,
-                version_field,
-                columns,
-                value_columns,
-                list(latest.values()),
-                shared,
-                driver_form=driver_form,
-                digested=digested,
+            values = driver_rows(conn.dialect, table, columns, processed=driver_form)(
+                list(latest.values())
             )
-            return dataclasses.replace(result, unchanged=result.unchanged + duplicates)
+            if copyable(table, columns, values):
+                result = copy_merge(
+                    conn,
+                    table,
+                    key_field,
+                    version_field,
+                    columns,
+                    value_columns,
+                    values,
+                    shared,
+                    digested=digested,
+                )
+                return dataclasses.replace(result, unchanged=result.unchanged + duplicates)
         stored = _stored_rows(
             conn, table, key_field, value_columns, version_field, latest, digested=digested
         )
