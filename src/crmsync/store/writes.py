@@ -20,7 +20,9 @@ that harmless:
 
 Each runs in one transaction (the caller's, when one is open) and use
 ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` on SQLite and PostgreSQL alike, so the guard also holds
-against a concurrent writer.
+against a concurrent writer: on SQLite one statement per row, on PostgreSQL one statement for the
+batch, copied into a temporary table first (:mod:`crmsync.store.copy_merge`). The guard is
+:mod:`crmsync.store.upserts`'.
 """
 
 from __future__ import annotations
