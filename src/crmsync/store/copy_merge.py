@@ -13,12 +13,13 @@ into a temporary table, then runs one statement that
   changed (updated), only the version newer (version only), or nothing to change.
 
 The temporary table has the columns' types as the upsert of one row casts its parameters to
-(SQLAlchemy's types of the table), exists only during the call (dropped at the end; ``ON COMMIT
-DROP`` should the call fail half-way), and is filled in PostgreSQL's binary format: each value is
-sent as its type's binary form, not as text PostgreSQL parses (five times cheaper for the client
-than the text format, and no escaping of tabs, newlines or backslashes). That takes values of
-each column's own Python type (:func:`copyable`); a batch holding others (an integer for a text
-column, a text for a date) is left to the upsert of one row, whose parameters PostgreSQL casts.
+(SQLAlchemy's types of the table), lives as long as the connection and holds a batch's rows
+until the merge (emptied before each batch and by every commit). It is filled in PostgreSQL's
+binary format: each value is sent as its type's binary form, not as text PostgreSQL parses (five
+times cheaper for the client than the text format, and no escaping of tabs, newlines or
+backslashes). That takes values of each column's own Python type (:func:`copyable`); a batch
+holding others (an integer for a text column, a text for a date) is left to the upsert of one
+row, whose parameters PostgreSQL casts.
 A value PostgreSQL refuses (a NUL in a text, a value too long for its column) raises the same
 SQLAlchemy exception as the upsert of one row: :class:`sqlalchemy.exc.DataError` and its kin.
 """
@@ -26,7 +27,9 @@ SQLAlchemy exception as the upsert of one row: :class:`sqlalchemy.exc.DataError`
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any, cast
@@ -40,7 +43,7 @@ from crmsync.store.upserts import UpsertResult, changed, guarded_upsert, newer, 
 
 __all__ = ["copy_merge", "copyable"]
 
-#: The temporary table of a batch (one at a time on a connection).
+#: The prefix of the temporary tables of batches (one per shape of batch and connection).
 INCOMING = "crmsync_incoming"
 
 #: Class of a row that was already stored, by the merge's counting query (``NULL``: new).
@@ -96,11 +99,13 @@ def copy_merge(
     :func:`copyable`) into ``table`` in the transaction of ``conn``; ``shared`` values (times,
     origin) are written with every inserted row, and with every updated one as the guard allows.
     Returns what happened to the rows."""
-    create, copy, types = _incoming(conn.dialect, table, tuple(columns))
-    conn.exec_driver_sql(create)
-    _copy(conn, copy, _type_oids(conn, types), values)
+    incoming = _incoming(conn.dialect, table, tuple(columns))
+    conn.exec_driver_sql(incoming.create)
+    conn.exec_driver_sql(incoming.empty)
+    _copy(conn, incoming.copy, _type_oids(conn, incoming.types), values)
     statement = _merge_statement(
         table,
+        incoming.name,
         key_field,
         version_field,
         tuple(columns),
@@ -109,7 +114,6 @@ def copy_merge(
         digested=digested,
     )
     classes: dict[int | None, int] = dict(conn.execute(statement, dict(shared)).all())
-    conn.exec_driver_sql(f"DROP TABLE pg_temp.{INCOMING}")
     stored = sum(count for kind, count in classes.items() if kind is not None)
     return UpsertResult(
         inserted=classes.get(None, 0),
@@ -120,19 +124,37 @@ def copy_merge(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Incoming:
+    """The temporary table of a shape of batch: its name, its statements and the SQL type of
+    each column."""
+
+    name: str
+    create: str
+    empty: str
+    copy: str
+    types: tuple[str, ...]
+
+
 @functools.lru_cache(maxsize=256)
-def _incoming(
-    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
-) -> tuple[str, str, tuple[str, ...]]:
-    """The temporary table of a batch of ``columns`` of ``table``: its ``CREATE`` and ``COPY``
-    statements, and the SQL type of each column."""
+def _incoming(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Incoming:
+    """The temporary table of a batch of ``columns`` of ``table``, named after its columns and
+    their types: created once per connection (``IF NOT EXISTS``: again after a rollback undid
+    it), emptied by every commit (``ON COMMIT DELETE ROWS``, which truncates it in place: no
+    catalog rows are written, as creating and dropping a table per batch would) and before each
+    batch (a second batch of the transaction)."""
     preparer = dialect.identifier_preparer
     types = tuple(dialect.type_compiler_instance.process(table.c[name].type) for name in columns)
     names = [preparer.quote(name) for name in columns]
     declared = ", ".join(f"{name} {kind}" for name, kind in zip(names, types, strict=True))
-    create = f"CREATE TEMPORARY TABLE {INCOMING} ({declared}) ON COMMIT DROP"
-    copy = f"COPY pg_temp.{INCOMING} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
-    return create, copy, types
+    name = f"{INCOMING}_{hashlib.sha256(declared.encode()).hexdigest()[:16]}"
+    return _Incoming(
+        name=name,
+        create=f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({declared}) ON COMMIT DELETE ROWS",
+        empty=f"DELETE FROM pg_temp.{name}",  # noqa: S608 - a name made here
+        copy=f"COPY pg_temp.{name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)",
+        types=types,
+    )
 
 
 #: Type OIDs by SQL type (as SQLAlchemy renders it), as the server resolved them.
@@ -173,6 +195,7 @@ def _copy(
 @functools.lru_cache(maxsize=256)
 def _merge_statement(
     table: sa.Table,
+    incoming_name: str,
     key_field: str,
     version_field: str | None,
     columns: tuple[str, ...],
@@ -185,7 +208,7 @@ def _merge_statement(
     class of row (see :func:`copy_merge`): one statement object per shape of batch, compiled
     once. ``shared`` columns are bound parameters of their own names."""
     incoming = sa.table(
-        INCOMING, *(sa.column(name, table.c[name].type) for name in columns), schema="pg_temp"
+        incoming_name, *(sa.column(name, table.c[name].type) for name in columns), schema="pg_temp"
     )
     constants = [sa.bindparam(name, type_=table.c[name].type) for name in shared]
     source = sa.select(*(incoming.c[name] for name in columns), *constants)

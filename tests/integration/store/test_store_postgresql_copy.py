@@ -248,3 +248,34 @@ def test_the_same_batches_give_the_same_counts_and_rows_as_on_sqlite(
         assert stored(pg, *columns) == stored(lite, *columns)
     finally:
         lite.dispose()
+
+
+def test_batches_after_another_in_a_transaction_or_after_a_rollback_start_empty(
+    pg: sa.Engine,
+) -> None:
+    t = kinds_table()
+    with pg.begin() as conn:
+        assert upsert_batch(conn, t, "crm_id", [row("a", 1), row("b", 1)]).inserted == 2
+        assert upsert_batch(conn, t, "crm_id", [row("c", 1)]) == UpsertResult(inserted=1)
+        other_shape = [{"crm_id": "d", "source_version": 1, "name": "only a name"}]
+        assert upsert_batch(conn, t, "crm_id", other_shape) == UpsertResult(inserted=1)
+    conn = pg.connect()
+    with conn.begin():
+        upsert_batch(conn, t, "crm_id", [row("e", 1)])
+        conn.rollback()
+    conn.close()
+    assert write(pg, [row("f", 1)]) == UpsertResult(inserted=1)
+    with pg.connect() as conn:  # the same connection of the pool: its batch table was emptied
+        left = (
+            conn.exec_driver_sql(
+                "SELECT relname FROM pg_class WHERE relname LIKE 'crmsync_incoming%%'"
+                " AND relnamespace = pg_my_temp_schema()"
+            )
+            .scalars()
+            .all()
+        )
+        assert left
+        for name in left:
+            count = sa.select(sa.func.count()).select_from(sa.table(name, schema="pg_temp"))
+            assert conn.execute(count).scalar() == 0
+    assert set(stored(pg)) == {"a", "b", "c", "d", "f"}
