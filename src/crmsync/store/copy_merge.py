@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from operator import itemgetter
+from types import NoneType
 from typing import Any, cast
 
 import psycopg
@@ -60,26 +62,68 @@ _BINARY_SOURCES: tuple[tuple[type[sa.types.TypeEngine[Any]], frozenset[type]], .
     (sa.Float, frozenset({float, int})),
     (sa.Date, frozenset({date})),
 )
+#: The bits of each integer type (PostgreSQL's ``smallint``, ``integer``, ``bigint``).
+_INTEGER_BITS: tuple[tuple[type[sa.types.TypeEngine[Any]], int], ...] = (
+    (sa.SmallInteger, 16),
+    (sa.BigInteger, 64),
+    (sa.Integer, 32),
+)
+#: The largest finite ``real`` (single precision).
+_REAL_MAX = 3.4028234663852886e38
 
 
 def copyable(table: sa.Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]) -> bool:
     """Whether ``values`` (rows of ``columns`` in the driver's form) hold only values of their
-    column's own Python type, or ``None``: what the binary ``COPY`` takes."""
-    for index, name in enumerate(columns):
-        allowed = _binary_sources(table.c[name].type)
-        if allowed is None:
-            return False
-        found = set(map(type, map(itemgetter(index), values)))
-        found.discard(type(None))
+    column's own Python type, or ``None``, and numbers within their column's range: what the
+    binary ``COPY`` takes. (Others are for PostgreSQL to cast or refuse, as it always did.)"""
+    checks = _checks(table, tuple(columns))
+    if checks is None:
+        return False
+    for index, (allowed, in_range) in enumerate(checks):
+        column = list(map(itemgetter(index), values))
+        found = set(map(type, column))
         if not found <= allowed:
+            found.discard(NoneType)
+            if not found <= allowed:
+                return False
+            column = [value for value in column if value is not None]
+        if column and in_range is not None and not in_range(column):
             return False
     return True
 
 
-def _binary_sources(kind: sa.types.TypeEngine[Any]) -> frozenset[type] | None:
-    for base, sources in _BINARY_SOURCES:
-        if isinstance(kind, base):
-            return sources
+_Check = tuple[frozenset[type], Callable[[list[Any]], bool] | None]
+
+
+@functools.lru_cache(maxsize=256)
+def _checks(table: sa.Table, columns: tuple[str, ...]) -> tuple[_Check, ...] | None:
+    """Per column: the Python types its binary form is made from, and the check of a column's
+    values against the type's range (``None``: any value of those types fits). ``None`` when a
+    column's type has no binary form made here."""
+    checks = []
+    for name in columns:
+        kind = table.c[name].type
+        allowed = next((types for base, types in _BINARY_SOURCES if isinstance(kind, base)), None)
+        if allowed is None:
+            return None
+        checks.append((allowed, _range_check(kind)))
+    return tuple(checks)
+
+
+def _range_check(kind: sa.types.TypeEngine[Any]) -> Callable[[list[Any]], bool] | None:
+    if isinstance(kind, sa.Integer):
+        bits = next(bits for base, bits in _INTEGER_BITS if isinstance(kind, base))
+        low, high = -(2 ** (bits - 1)), 2 ** (bits - 1)
+        return lambda column: low <= min(column) and max(column) < high
+    # PostgreSQL's real (single precision): REAL, or FLOAT of at most 24 bits.
+    single = isinstance(kind, sa.Float) and not isinstance(kind, sa.Double)
+    if isinstance(kind, sa.REAL) or (single and (getattr(kind, "precision", None) or 53) <= 24):
+
+        def real(column: list[Any]) -> bool:
+            finite = [abs(value) for value in column if math.isfinite(value)]
+            return not finite or max(finite) <= _REAL_MAX
+
+        return real
     return None
 
 

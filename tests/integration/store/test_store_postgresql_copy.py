@@ -110,6 +110,7 @@ def test_hostile_values_nulls_and_every_type_round_trip(pg: sa.Engine) -> None:
             seen=datetime(2030, 6, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-7))),
         ),
         row("max", 1, amount=2**63 - 1, flag=True, price=-0.25, born=date(9999, 12, 31)),
+        row("whole", 1, ratio=2, price=7),  # integers for floating-point columns
         row("json", 1, notes=document),
         row("nulls", 1),
     ]
@@ -182,6 +183,12 @@ def test_insert_only_fields_are_written_on_insert_only(pg: sa.Engine) -> None:
     result = write(pg, [row("a", 2, name="Ann", notes="ignored")], insert_only=["notes"])
     assert result == UpsertResult(updated=1)
     assert stored(pg, "name", "notes") == {"a": ("Ann", "kept")}
+
+
+def test_an_integer_out_of_range_is_refused_as_by_the_upsert_of_one_row(pg: sa.Engine) -> None:
+    with pytest.raises(sa.exc.DataError, match="out of range"):
+        write(pg, [row("a", 1, amount=2**63)])
+    assert stored(pg) == {}
 
 
 def test_values_of_another_type_than_their_columns_are_cast_as_before(pg: sa.Engine) -> None:

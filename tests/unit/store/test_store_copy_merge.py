@@ -22,6 +22,8 @@ TABLE = sa.Table(
     sa.Column("day", sa.Date()),
     sa.Column("at", UtcDateTime()),
     sa.Column("amount", sa.Numeric()),
+    sa.Column("small", sa.Integer()),
+    sa.Column("single", sa.Float(precision=24)),
 )
 COLUMNS = ("text", "memo", "number", "flag", "ratio", "day", "at")
 GOOD = ("a", "b", 1, True, 0.5, date(2020, 1, 1), datetime(2020, 1, 1, tzinfo=UTC))
@@ -54,3 +56,20 @@ def test_a_value_of_another_type_is_not(column: str, value: Any) -> None:
 
 def test_a_column_type_without_a_binary_source_is_not() -> None:
     assert not copyable(TABLE, ("amount",), [(None,)])
+
+
+@pytest.mark.parametrize(
+    ("column", "fits", "too_big"),
+    [
+        ("number", [-(2**63), 2**63 - 1], 2**63),
+        ("small", [-(2**31), 2**31 - 1], -(2**31) - 1),
+        ("single", [3.4e38, -3.4e38, float("inf"), float("nan")], 3.5e38),
+    ],
+)
+def test_numbers_out_of_their_columns_range_are_not(
+    column: str, fits: list[Any], too_big: Any
+) -> None:
+    rows = [(value,) for value in fits]
+    assert copyable(TABLE, (column,), rows)
+    assert not copyable(TABLE, (column,), [*rows, (too_big,)])
+    assert copyable(TABLE, ("ratio",), [(3.5e38,)])  # double precision
