@@ -17,9 +17,10 @@ The temporary table has the columns' types as the upsert of one row casts its pa
 until the merge (emptied before each batch and by every commit). It is filled in PostgreSQL's
 binary format: each value is sent as its type's binary form, not as text PostgreSQL parses (five
 times cheaper for the client than the text format, and no escaping of tabs, newlines or
-backslashes). That takes values of each column's own Python type (:func:`copyable`); a batch
-holding others (an integer for a text column, a text for a date) is left to the upsert of one
-row, whose parameters PostgreSQL casts.
+backslashes). That takes values of each column's own Python type, numbers within the column's
+range (:func:`copyable`); a batch holding others (an integer for a text column, a text for a
+date, an integer beyond ``bigint``) is left to the upsert of one row, whose parameters PostgreSQL
+casts or refuses.
 A value PostgreSQL refuses (a NUL in a text, a value too long for its column) raises the same
 SQLAlchemy exception as the upsert of one row: :class:`sqlalchemy.exc.DataError` and its kin.
 """
