@@ -198,11 +198,10 @@ def timed(backends: Callable[[], Sequence[int]]) -> Iterator[list[Timing]]:
 
 
 def backend_pids(engine: sa.Engine) -> list[int]:
-    """The backend process ids of ``engine``'s pooled connections (at most a few)."""
-    pids = []
+    """The backend process id of ``engine``'s pooled connection: the writer's transactions run
+    one after the other, on that connection (the pool gives back the one it holds)."""
     with engine.connect() as conn:
-        pids.append(int(conn.exec_driver_sql("select pg_backend_pid()").scalar_one()))
-    return pids
+        return [int(conn.exec_driver_sql("select pg_backend_pid()").scalar_one())]
 
 
 #: The types of :data:`COLUMNS` (for the binary COPY).
