@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
 JS_TESTS := tests/integration/jobs/js
 
-.PHONY: js-deps bench-queue bench-failover bench-embedded bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
+.PHONY: js-deps bench-queue bench-failover bench-embedded bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean bench-pg-write
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ bench-queue: $(STAMP)
 
 bench-embedded: $(STAMP)
 	$(BIN)/python -m bench.embedded_load --contacts 200000 --rounds 3
+
+bench-pg-write: $(STAMP)
+	$(BIN)/python -m bench.pg_write --rows 200000 --rounds 2
 
 bench-salesforce: $(STAMP)
 	$(BIN)/python -m bench.inbound_salesforce --contacts 1000000

@@ -5,7 +5,8 @@ store's bookkeeping columns. The public surface is re-exported here; the modules
 ``engine`` (engines, write transactions), ``types`` (field types), ``resources`` (definitions,
 the built-in ``profile``), ``tables`` (SQLAlchemy tables), ``publish``/``migrate`` (schema
 changes), ``schema`` (schema work one at a time: crmsync's own tables, publishing) and
-``writes`` (idempotent batch writes). The store knows nothing of CRMs: what CRM fields may become
+``writes`` (idempotent batch writes; their guard in ``upserts``, PostgreSQL's ``COPY`` and merge
+in ``copy_merge``). The store knows nothing of CRMs: what CRM fields may become
 here, and definitions generated from CRM metadata, are :mod:`crmsync.mapping`'s.
 """
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.functions import Function
 
 from crmsync.store.bulk import bind_processor
 
@@ -28,8 +29,8 @@ def one_of(
     """A condition on ``column``: its value is one of ``keys`` (values of its type, which the
     driver would bind: text, numbers, dates…)."""
     if dialect.name == "postgresql":
-        listed = sa.bindparam(None, list(keys), type_=postgresql.ARRAY(column.type), unique=True)
-        return column == sa.any_(listed)
+        listed = _json_elements(list(keys), "json_array_elements_text").table_valued("value")
+        return column.in_(sa.select(sa.cast(listed.c.value, column.type)))
     # SQLite: the values as the driver would receive them (a date as its text), in JSON.
     process = bind_processor(column.type, dialect)
     text = orjson.dumps([process(key) for key in keys]).decode()
@@ -47,10 +48,11 @@ def key_values(
     columns, ``key`` and ``value``, bound as one parameter (two arrays on PostgreSQL): joined
     on ``column``, each row meets its own value."""
     if dialect.name == "postgresql":
-        keys = sa.bindparam(None, list(pairs), type_=postgresql.ARRAY(column.type), unique=True)
-        values = sa.bindparam(None, list(pairs.values()), type_=postgresql.ARRAY(kind), unique=True)
-        each = sa.func.unnest(keys, values).table_valued("key", "value").render_derived()
-        return sa.select(each.c.key, each.c.value).subquery()
+        pair = _json_elements(list(pairs.items()), "json_array_elements").table_valued("value")
+        return sa.select(
+            sa.cast(pair.c.value.op("->>")(0), column.type).label("key"),
+            sa.cast(pair.c.value.op("->>")(1), kind).label("value"),
+        ).subquery()
     process = bind_processor(column.type, dialect)
     text = orjson.dumps([[process(key), value] for key, value in pairs.items()]).decode()
     item = sa.func.json_each(sa.bindparam(None, text, type_=sa.String, unique=True))
@@ -59,3 +61,12 @@ def key_values(
         sa.func.json_extract(value, "$[0]").label("key"),
         sa.type_coerce(sa.func.json_extract(value, "$[1]"), kind).label("value"),
     ).subquery()
+
+
+def _json_elements(values: Sequence[Any], function: str) -> Function[Any]:
+    """PostgreSQL: ``function`` (a set-returning JSON function) of ``values`` as a JSON array
+    bound as one text parameter."""
+    text = orjson.dumps(values).decode()
+    bound = sa.cast(sa.bindparam(None, text, type_=sa.Text, unique=True), postgresql.JSON)
+    elements: Function[Any] = getattr(sa.func, function)(bound)
+    return elements

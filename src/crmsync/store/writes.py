@@ -20,25 +20,28 @@ that harmless:
 
 Each runs in one transaction (the caller's, when one is open) and use
 ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` on SQLite and PostgreSQL alike, so the guard also holds
-against a concurrent writer.
+against a concurrent writer: on SQLite one statement per row, on PostgreSQL one statement for the
+batch, copied into a temporary table first (:mod:`crmsync.store.copy_merge`). The guard is
+:mod:`crmsync.store.upserts`'.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crmsync.store.bulk import driver_rows, execute_many
+from crmsync.store.copy_merge import copy_merge, copyable
 from crmsync.store.errors import StoreWriteError
 from crmsync.store.key_lists import key_values, one_of
 from crmsync.store.names import SOURCE_DIGEST, SYNCED_AT
+from crmsync.store.upserts import UpsertResult, dialect_insert, guarded_upsert, held_digest
 
 __all__ = [
     "UpsertResult",
@@ -50,27 +53,6 @@ __all__ = [
 ]
 
 _MANAGED = frozenset({"id", "created_at", "modified_at", "origin", SYNCED_AT})
-
-
-@dataclass(frozen=True, slots=True)
-class UpsertResult:
-    """What :func:`upsert_batch` did with each row of a batch.
-
-    ``unchanged`` rows cost no write of their values (duplicates, same values, or a newer version
-    with the same values); ``stale`` rows carried an older version than the stored one and were
-    ignored. ``version_only`` counts the unchanged rows whose stored version was advanced.
-    """
-
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    stale: int = 0
-    version_only: int = 0
-
-    @property
-    def written(self) -> int:
-        """Rows whose values were written (the engine's call count on the Campaign side)."""
-        return self.inserted + self.updated
 
 
 def _transaction(conn: sa.Connection) -> AbstractContextManager[Any]:
@@ -127,17 +109,6 @@ def _latest_per_key(
     return latest
 
 
-def dialect_insert(dialect: str, table: sa.Table) -> Any:
-    """An INSERT of ``table`` with ``ON CONFLICT`` support, for the database named ``dialect``
-    (SQLAlchemy's dialect name)."""
-    match dialect:
-        case "sqlite":
-            return sqlite.insert(table)
-        case "postgresql":
-            return postgresql.insert(table)
-    raise StoreWriteError(f"upserts are not supported on {dialect}")
-
-
 def upsert_batch(
     conn: sa.Connection,
     table: sa.Table,
@@ -171,8 +142,28 @@ def upsert_batch(
         if c not in (key_field, version_field, SOURCE_DIGEST) and c not in insert_only
     ]
     stamp = now or datetime.now(UTC)
+    shared = {"created_at": stamp, "modified_at": stamp, "origin": origin}
+    if digested:
+        shared[SYNCED_AT] = stamp
 
     with _transaction(conn):
+        if conn.dialect.name == "postgresql":
+            values = driver_rows(conn.dialect, table, columns, processed=driver_form)(
+                list(latest.values())
+            )
+            if copyable(table, columns, values):
+                result = copy_merge(
+                    conn,
+                    table,
+                    key_field,
+                    version_field,
+                    columns,
+                    value_columns,
+                    values,
+                    shared,
+                    digested=digested,
+                )
+                return dataclasses.replace(result, unchanged=result.unchanged + duplicates)
         stored = _stored_rows(
             conn, table, key_field, value_columns, version_field, latest, digested=digested
         )
@@ -208,9 +199,6 @@ def upsert_batch(
                 inserted += 1
             to_write.append(row)
         if to_write:
-            shared = {"created_at": stamp, "modified_at": stamp, "origin": origin}
-            if digested:
-                shared[SYNCED_AT] = stamp
             _execute_upsert(
                 conn,
                 table,
@@ -264,12 +252,6 @@ def _stored_rows(
     return stored
 
 
-def held_digest(table: sa.Table) -> sa.ColumnElement[Any]:
-    """SQL: the row's ``source_digest`` while the row holds it, that is while it has not been
-    modified since the digest was written; ``NULL`` otherwise."""
-    return sa.case((table.c[SYNCED_AT] >= table.c.modified_at, table.c[SOURCE_DIGEST]))
-
-
 def _execute_upsert(
     conn: sa.Connection,
     table: sa.Table,
@@ -300,30 +282,13 @@ def _upsert_statement(
     """The guarded upsert of ``value_columns``: one statement object per shape of batch, so that
     :func:`~crmsync.store.bulk.execute_many` compiles it once (an upsert of 30 columns costs
     SQLAlchemy milliseconds to compile, as much as writing a hundred rows)."""
-    stmt = dialect_insert(dialect, table)
-    excluded = stmt.excluded
-    changed = sa.or_(sa.false(), *(table.c[c].is_distinct_from(excluded[c]) for c in value_columns))
-    set_: dict[str, Any] = {c: excluded[c] for c in value_columns}
-    set_["modified_at"] = sa.case((changed, excluded.modified_at), else_=table.c.modified_at)
-    # Rows of the same version are written when their values changed, or (carrying a digest)
-    # when the row does not hold that digest.
-    written = changed
-    if digested:
-        set_[SOURCE_DIGEST] = excluded[SOURCE_DIGEST]
-        set_[SYNCED_AT] = excluded[SYNCED_AT]
-        written = sa.or_(changed, held_digest(table).is_distinct_from(excluded[SOURCE_DIGEST]))
-    if version_field is None:
-        guard = written
-    else:
-        stored_version, incoming = table.c[version_field], excluded[version_field]
-        set_[version_field] = incoming
-        guard = sa.or_(
-            stored_version.is_(None),
-            incoming > stored_version,
-            sa.and_(incoming == stored_version, written),
-        )
-    upsert: sa.ClauseElement = stmt.on_conflict_do_update(
-        index_elements=[table.c[key_field]], set_=set_, where=guard
+    upsert: sa.ClauseElement = guarded_upsert(
+        dialect_insert(dialect, table),
+        table,
+        key_field,
+        version_field,
+        value_columns,
+        digested=digested,
     )
     return upsert
 

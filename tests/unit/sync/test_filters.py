@@ -38,7 +38,14 @@ def check(field: FieldInfo, op: FilterOp, wanted: Any, raw: Any) -> bool:
     return predicate(values)
 
 
-_ABSENT = object()
+class _Absent:
+    """A field missing from the record (its repr names the test, the same in every process)."""
+
+    def __repr__(self) -> str:
+        return "absent"
+
+
+_ABSENT = _Absent()
 S, N, D, DT, DA = (FIELDS[t] for t in (T.STRING, T.INTEGER, T.DECIMAL, T.DATETIME, T.DATE))
 
 CASES: list[tuple[FieldInfo, FilterOp, Any, Any, bool]] = [
