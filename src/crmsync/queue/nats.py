@@ -158,7 +158,14 @@ class NatsQueue:
         """``action()``, tried again while the server is away, for up to ``outage_seconds``."""
         deadline = time.monotonic() + self._outage_seconds
         while True:
-            await self._open()
+            try:
+                await self._open()
+            except QueueUnavailableError:
+                # (A server just started again may take a while to serve its streams.)
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.2)
+                continue
             try:
                 return await action()
             except nats.errors.ConnectionClosedError:

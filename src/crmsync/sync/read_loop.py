@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 
 from crmsync.errors import RateLimitedError, TransientError
+from crmsync.queue.errors import QueueUnavailableError
 from crmsync.runtime.workers import Worker, mapping_lease
 from crmsync.state.errors import LeaseLostError
 from crmsync.state.store import StateStore
@@ -71,7 +72,7 @@ class ReadLoop:
                 return
             try:
                 changes = await self.round()
-            except (TransientError, RateLimitedError) as exc:
+            except (TransientError, RateLimitedError, QueueUnavailableError) as exc:
                 failures += 1
                 if failures >= READ_FAILURES:
                     raise

@@ -13,6 +13,7 @@ callable says whether this loop may do a pass).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 
 from crmsync.queue.base import ChangeQueue, Delivery
+from crmsync.queue.errors import QueueUnavailableError
 from crmsync.state.store import StateStore
 from crmsync.sync.progress import InboundProgress
 from crmsync.sync.writer import WORKFLOW, MappingWriter
@@ -36,6 +38,8 @@ _FETCH = 4
 _LOCK_RETRIES = 8
 #: Messages applied between two housekeeping passes while the queue is busy.
 _HOUSEKEEPING_EVERY = 50
+#: Seconds between two tries of a queue that is unavailable.
+_QUEUE_RETRY_SECONDS = 1.0
 
 
 def with_retries(fn: Callable[..., _T], *args: Any) -> _T:
@@ -80,44 +84,59 @@ class WriteLoop:
         self.progress = progress
         self.lock = lock or threading.Lock()
         self._may_housekeep = housekeeping or (lambda _final: True)
+        self._since_housekeeping = 0
 
     async def run(self, stop: asyncio.Event, caught_up: asyncio.Event | None = None) -> None:
         """Apply messages until ``stop`` is set or, with ``caught_up``, until it is set and the
         queue is drained; then children still parked are rejected (no parent can arrive any
         more in this run)."""
-        queue = self.queue
-        since_housekeeping = 0
+        self._since_housekeeping = 0
         while not stop.is_set():
-            deliveries = await queue.fetch(max_messages=_FETCH, wait_seconds=0.2)
-            # Acknowledged together once applied: one queue commit per fetch, not per message
-            # (a message applied and not yet acknowledged comes back, and is applied harmlessly).
-            applied: list[Delivery] = []
-            groups: dict[str, list[Delivery]] = {}
-            for delivery in deliveries:
-                groups.setdefault(delivery.message.mapping, []).append(delivery)
-            for group in groups.values():
-                if stop.is_set():
-                    await queue.ack(applied)
-                    done = {delivery.token for delivery in applied}
-                    rest = [d for d in deliveries if d.token not in done]
-                    await queue.nack(rest, reason="the engine stopped")
+            try:
+                if await self._cycle(stop, caught_up):
                     return
-                if await self._apply(group):
-                    applied.extend(group)
-            if applied:
+            except QueueUnavailableError as exc:
+                # A writer's work is the queue's: it waits for it, whatever the outage lasts
+                # (fetched messages not acknowledged come back, and are applied harmlessly).
+                logger.warning("the queue is unavailable (%s); trying again", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _QUEUE_RETRY_SECONDS)
+
+    async def _cycle(self, stop: asyncio.Event, caught_up: asyncio.Event | None) -> bool:
+        """One fetch, applied and acknowledged, and housekeeping when due; ``True`` when the
+        loop is done (stopped, or caught up and drained)."""
+        queue = self.queue
+        deliveries = await queue.fetch(max_messages=_FETCH, wait_seconds=0.2)
+        # Acknowledged together once applied: one queue commit per fetch, not per message
+        # (a message applied and not yet acknowledged comes back, and is applied harmlessly).
+        applied: list[Delivery] = []
+        groups: dict[str, list[Delivery]] = {}
+        for delivery in deliveries:
+            groups.setdefault(delivery.message.mapping, []).append(delivery)
+        for group in groups.values():
+            if stop.is_set():
                 await queue.ack(applied)
-            since_housekeeping += len(deliveries)
-            if deliveries and since_housekeeping < _HOUSEKEEPING_EVERY:
-                continue
-            since_housekeeping = 0
-            housekept = await asyncio.to_thread(self._may_housekeep, False)
-            if housekept:
-                await asyncio.to_thread(self.locked, self.housekeeping)
-                await self.report_backlog()
-            drained = caught_up is not None and caught_up.is_set() and not deliveries
-            if drained and not await self.queued():
-                await self.finish(housekept=housekept)
-                return
+                done = {delivery.token for delivery in applied}
+                rest = [d for d in deliveries if d.token not in done]
+                await queue.nack(rest, reason="the engine stopped")
+                return True
+            if await self._apply(group):
+                applied.extend(group)
+        if applied:
+            await queue.ack(applied)
+        self._since_housekeeping += len(deliveries)
+        if deliveries and self._since_housekeeping < _HOUSEKEEPING_EVERY:
+            return False
+        self._since_housekeeping = 0
+        housekept = await asyncio.to_thread(self._may_housekeep, False)
+        if housekept:
+            await asyncio.to_thread(self.locked, self.housekeeping)
+            await self.report_backlog()
+        drained = caught_up is not None and caught_up.is_set() and not deliveries
+        if drained and not await self.queued():
+            await self.finish(housekept=housekept)
+            return True
+        return False
 
     async def finish(self, *, housekept: bool = False) -> None:
         """The last housekeeping of a run that caught up and drained its queue (``housekept``:
