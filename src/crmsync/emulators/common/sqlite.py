@@ -31,11 +31,12 @@ def create_sqlite_engine(path: Path | None, *, page_size: int | None = None) -> 
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Before the journal mode: a database in WAL mode keeps the page size it has.
+        if page_size is not None:
+            cursor.execute(f"PRAGMA page_size={int(page_size)}")
         if path is not None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-        if page_size is not None:
-            cursor.execute(f"PRAGMA page_size={int(page_size)}")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 

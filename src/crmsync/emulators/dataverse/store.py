@@ -5,6 +5,10 @@ per-row conversion: GUIDs as lower-case text, strings as text compared without r
 (``COLLATE NOCASE``, as Dataverse compares them), numbers as numbers, yes/no as 0/1, dates as
 ``YYYY-MM-DD`` and date-times as ``YYYY-MM-DDTHH:MM:SSZ`` text (which sorts chronologically).
 
+Each row may also keep its finished JSON text and formatted values (hidden columns, see
+:mod:`.rowjson`), stored by every write through the API; a row without them (seeded into a data
+file, or from a file of an earlier version) is rendered by the read statement itself.
+
 One global, strictly increasing row version (``versionnumber``) is kept in ``emulator_state``; every
 create/update takes the next one. Deletions are logged in ``emulator_deletions`` for change
 tracking. All access goes through one connection guarded by a lock: the Web API handlers call the
@@ -151,8 +155,8 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
 
 def _add_missing_columns(engine: Engine, tables: Iterable[sa.Table]) -> None:
     """Bring a data file written by an earlier version up to the schema: add the columns and
-    indexes it lacks. Rows of a table that gained a column get their JSON text and annotations
-    rendered again when the store opens (they are cleared here)."""
+    indexes it lacks. Rows of a table that gained a column lose their stored JSON text and
+    annotations: reads render them until a write stores them again."""
     with engine.begin() as conn:
         inspector = sa.inspect(conn)
         for sa_table in tables:
@@ -207,15 +211,6 @@ class DataverseStore:
                 self._version = 1000
             else:
                 self._version = int(row[0])
-            for table in schema.tables:
-                sa_table = self.sa_table(table)
-                self.refresh_json(
-                    conn,
-                    table,
-                    sa.or_(
-                        sa_table.c[JSON_COLUMN].is_(None), sa_table.c[ANNOTATIONS_COLUMN].is_(None)
-                    ),
-                )
 
     @classmethod
     def open(
