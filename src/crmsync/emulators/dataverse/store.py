@@ -214,12 +214,18 @@ class DataverseStore:
 
     @classmethod
     def open(
-        cls, path: Path | None, clock: SupportsNow, schema: Schema | None = None
+        cls,
+        path: Path | None,
+        clock: SupportsNow,
+        schema: Schema | None = None,
+        *,
+        bulk: bool = False,
     ) -> DataverseStore:
-        """Open (creating what is missing) a store in ``path``, or in memory when ``None``."""
+        """Open (creating what is missing) a store in ``path``, or in memory when ``None``;
+        ``bulk``: a new file being seeded (see :func:`.create_sqlite_engine`)."""
         # Rows carry their JSON text and annotations (~2 KB for a contact): 16 KB pages keep them
         # out of overflow chains.
-        engine = create_sqlite_engine(path, page_size=16384)
+        engine = create_sqlite_engine(path, page_size=16384, bulk=bulk)
         return cls(engine, clock, schema or Schema(SEED_TABLES))
 
     def close(self) -> None:

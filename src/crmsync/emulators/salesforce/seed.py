@@ -25,6 +25,7 @@ from crmsync.emulators.common.seeddata import (
     LAST_NAMES,
     PLACES,
 )
+from crmsync.emulators.common.sqlite import indexes_built_after
 from crmsync.emulators.salesforce.ids import make_id
 from crmsync.emulators.salesforce.schema import SObject
 from crmsync.emulators.salesforce.store import USER_ID, SalesforceStore
@@ -229,13 +230,8 @@ def _load(
     # One INSERT built from the schema's column names (never from input), run with executemany:
     # the DB-API's fast path, which SQLAlchemy's per-row parameter handling would slow down.
     statement = str(sa.insert(table).compile(dialect=store.engine.dialect, column_keys=names))
-    with store.transaction() as conn:
-        # Into an empty table, load first and index afterwards: building an index from sorted
-        # data is several times faster than growing it one random insertion at a time.
-        empty_table = conn.execute(sa.select(table.c.Id).limit(1)).first() is None
-        indexes = list(table.indexes) if empty_table else []
-        for index in indexes:
-            index.drop(conn)
+    # One transaction (nested ones join it): a seed is added whole or not at all.
+    with store.transaction() as conn, indexes_built_after(store.transaction, [table]):
         first = store.ids.reserve(obj.key_prefix, count)
         for start in range(first, first + count, _CHUNK):
             size = min(_CHUNK, first + count - start)
@@ -243,8 +239,6 @@ def _load(
             empty = [None] * size
             rows = list(zip(*(columns.get(n, empty) for n in names), strict=True))
             conn.exec_driver_sql(statement, rows)
-        for index in indexes:
-            index.create(conn)
 
 
 def seed(
