@@ -17,6 +17,7 @@ store synchronously, which keeps every request consistent without any isolation 
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -115,7 +116,9 @@ def _columns(table: Table) -> list[sa.Column[Any]]:
     return columns
 
 
-def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], sa.Table, sa.Table]:
+def _build_metadata(
+    schema: Schema,
+) -> tuple[sa.MetaData, dict[str, sa.Table], sa.Table, sa.Table, sa.Table]:
     metadata = sa.MetaData()
     tables: dict[str, sa.Table] = {}
     for table in schema.tables:
@@ -150,7 +153,13 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
         sa.Column("deletedon", sa.Text, nullable=False),
         sa.Index("ix_emulator_deletions_table_version", "tablename", "version"),
     )
-    return metadata, tables, state, deletions
+    secrets_ = sa.Table(
+        "emulator_secrets",
+        metadata,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+    )
+    return metadata, tables, state, deletions, secrets_
 
 
 def _add_missing_columns(engine: Engine, tables: Iterable[sa.Table]) -> None:
@@ -181,7 +190,7 @@ class DataverseStore:
         self.engine = engine
         self.clock = clock
         self.schema = schema
-        metadata, self._tables, self._state, self.deletions = _build_metadata(schema)
+        metadata, self._tables, self._state, self.deletions, self._secrets = _build_metadata(schema)
         metadata.create_all(engine)
         _add_missing_columns(engine, self._tables.values())
         self._lock = threading.RLock()
@@ -391,6 +400,17 @@ class DataverseStore:
             finally:
                 if not self._depth and self._connection.in_transaction():
                     self._connection.commit()
+
+    def secret(self, name: str) -> bytes:
+        """A random 32-byte secret kept with the data: the same after a restart on the same file
+        (what signs paging tokens, so that a client's next link outlives a restart)."""
+        with self.transaction() as conn:
+            column = self._secrets.c.value
+            found = conn.execute(sa.select(column).where(self._secrets.c.name == name)).scalar()
+            if found is None:
+                found = secrets.token_bytes(32)
+                conn.execute(sa.insert(self._secrets).values(name=name, value=found))
+            return bytes(found)
 
     # --- versions, time, deletions -------------------------------------------------------------
 
