@@ -54,10 +54,12 @@ def _size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.parent.glob(f"{path.name}*")) / 1e6
 
 
-async def _pages(crm: Any, table: str, how: str, formatted: bool) -> AsyncIterator[int]:
+async def _pages(crm: Any, kind: str, how: str, formatted: bool) -> AsyncIterator[int]:
+    table = _TABLE[kind]
     if how == "all":
-        pages = crm.read_all(table, formatted=formatted) if formatted else crm.read_all(table)
-        async for page in pages:
+        # Salesforce sends no display labels: its read_all has no such option.
+        options = {"formatted": formatted} if kind == "dataverse" else {}
+        async for page in crm.read_all(table, **options):
             yield len(page)
         return
     async for change in crm.track_changes(table, None, None, formatted=formatted):
@@ -71,7 +73,7 @@ async def read_everything(
     async with connector(kind, url, ca_file) as crm:
         records = pages = 0
         started = time.perf_counter()
-        async for count in _pages(crm, _TABLE[kind], how, formatted):
+        async for count in _pages(crm, kind, how, formatted):
             records += count
             pages += 1
         return records, time.perf_counter() - started, pages
