@@ -8,7 +8,7 @@ schema (never from input); the indexes of tables that were empty are built once 
 stays bounded whatever the count: a chunk of rows, the account ids and one byte per contact.
 
 With ``render`` (the default) each row's JSON text and formatted values are stored as they are
-by a write through the API; without, rows are stored compact (a third of the size) and reads
+by a write through the API; without, rows are stored compact (a fifth of the size) and reads
 render them (see :mod:`.rowjson`): what a data file of millions of contacts is seeded with.
 """
 

@@ -81,7 +81,7 @@ def _read_all(store: DataverseStore, table_name: str, mode: AnnotationMode) -> l
 def test_rows_seeded_compact_into_a_file_read_as_rendered_ones(
     tmp_path: Path, mode: AnnotationMode
 ) -> None:
-    """A file is seeded without each row's stored JSON text (a third of the size); reads render
+    """A file is seeded without each row's stored JSON text (a fifth of the size); reads render
     it, byte for byte what a store that keeps the text sends."""
     rendered = DataverseStore.open(None, FixedClock())
     seed(rendered, contacts=300, accounts=12)
