@@ -69,7 +69,7 @@ def _record(path: Path, seed: Mapping[str, int]) -> None:
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
         with engine.begin() as conn:
-            # Every kind, zeros included: a file seeded with nothing is still a seeded file.
+            # Every kind, zeros included (a count of 0 compares as the kind being absent).
             rows = [{"name": f"{_PREFIX}{kind}", "value": count} for kind, count in seed.items()]
             conn.execute(sa.insert(_STATE), rows)
     finally:
