@@ -159,8 +159,10 @@ def _contacts(first: int, count: int, accounts: list[str], now: float) -> dict[s
         f"{_ASCII_FIRST[f]}.{_ASCII_LAST[la]}.{n}@example.com"
         for f, la, n in zip(firsts, lasts, numbers, strict=True)
     ]
-    phones = [f"+{rng.randrange(1, 99)} {rng.randrange(10**8, 10**9)}" for _ in numbers]
-    mobiles = [f"+{rng.randrange(1, 99)} {rng.randrange(10**9, 10**10)}" for _ in numbers]
+    # int(random() * n) rather than randrange(n): a third of the generation's time otherwise.
+    random_ = rng.random
+    phones = [f"+{1 + int(random_() * 98)} {10**8 + int(random_() * 9e8)}" for _ in numbers]
+    mobiles = [f"+{1 + int(random_() * 98)} {10**9 + int(random_() * 9e9)}" for _ in numbers]
     linked = rng.choices(accounts, k=count) if accounts else [None] * count
     return {
         "Id": [make_id("003", n) for n in numbers],
@@ -181,13 +183,13 @@ def _contacts(first: int, count: int, accounts: list[str], now: float) -> dict[s
         "HasOptedOutOfFax": _flags(rng, count, 0.03),
         "DoNotCall": _flags(rng, count, 0.04),
         "MailingStreet": [
-            f"{rng.randrange(1, 300)} {street} Street"
+            f"{1 + int(random_() * 299)} {street} Street"
             for street in rng.choices(LAST_NAMES, k=count)
         ],
         "MailingCity": [place.city for place in places],
         "MailingPostalCode": [place.postcode for place in places],
         "MailingCountry": countries,
-        "Loyalty_Points__c": _maybe(rng, [float(rng.randrange(0, 10_000)) for _ in numbers], 0.3),
+        "Loyalty_Points__c": _maybe(rng, [float(int(random_() * 10_000)) for _ in numbers], 0.3),
         "Customer_Number__c": [f"C{n:08d}" for n in numbers],
         **_audit_columns(rng, count, now),
     }
