@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
 JS_TESTS := tests/integration/jobs/js
 
-.PHONY: js-deps bench-queue bench-failover bench-embedded bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean bench-pg-write
+.PHONY: js-deps bench-queue bench-failover bench-embedded bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean bench-pg-write bench-emulator-scale
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench-embedded: $(STAMP)
 
 bench-pg-write: $(STAMP)
 	$(BIN)/python -m bench.pg_write --rows 200000 --rounds 2
+
+# Seeds a data file once (kept in bench/results/, reused by later runs), then reads it in full.
+bench-emulator-scale: $(STAMP)
+	mkdir -p bench/results
+	$(BIN)/python -m bench.emulator_scale --contacts 15000000 --data bench/results/dataverse-15m.db
 
 bench-salesforce: $(STAMP)
 	$(BIN)/python -m bench.inbound_salesforce --contacts 1000000

@@ -1,4 +1,4 @@
-"""Start ``crmsync emulate dataverse`` in its own process for a benchmark, and stop it after."""
+"""Start ``crmsync emulate …`` in its own process for a benchmark, and stop it after."""
 
 from __future__ import annotations
 
@@ -26,28 +26,36 @@ def dataverse_emulator(
     *, contacts: int, accounts: int = 100, tls_dir: Path | None = None, startup_timeout: float = 600
 ) -> Iterator[tuple[str, Path | None]]:
     """Yield (base URL, CA file or None) of an emulator process seeded with ``contacts`` rows."""
+    seed = ["--seed", f"contacts={contacts},accounts={accounts}"]
+    with emulator_process("dataverse", seed, tls_dir, startup_timeout) as (url, ca_file, _):
+        yield url, ca_file
+
+
+#: Benchmarks measure throughput, not service protection or API budgets.
+_UNLIMITED = {
+    "dataverse": ["--rate-limit", "1000000000/300"],
+    "salesforce": ["--api-limit", "1000000000"],
+}
+
+
+@contextmanager
+def emulator_process(
+    kind: str, options: list[str], tls_dir: Path | None = None, startup_timeout: float = 600
+) -> Iterator[tuple[str, Path | None, subprocess.Popen[bytes]]]:
+    """Yield (base URL, CA file or None, process) of ``crmsync emulate KIND OPTIONS`` once it
+    answers its health check; stopped with SIGINT after."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "crmsync",
-        "emulate",
-        "dataverse",
-        "--port",
-        str(port),
-        "--seed",
-        f"contacts={contacts},accounts={accounts}",
-        # Benchmarks measure throughput, not service protection.
-        "--rate-limit",
-        "1000000000/300",
-    ]
+    command = [sys.executable, "-m", "crmsync", "emulate", kind, "--port", str(port)]
+    command += [*options, *_UNLIMITED[kind]]
     ca_file = None
     if tls_dir is not None:
         ca_file = tls_dir / "emulator-ca.pem"
         command += ["--tls", "--ca-file", str(ca_file)]
     scheme = "https" if tls_dir else "http"
     url = f"{scheme}://127.0.0.1:{port}"
-    process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -64,8 +72,8 @@ def dataverse_emulator(
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("the emulator did not start in time")
-            time.sleep(0.5)
-        yield url, ca_file
+            time.sleep(0.2)
+        yield url, ca_file, process
     finally:
         process.send_signal(signal.SIGINT)
         try:

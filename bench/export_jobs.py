@@ -22,15 +22,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 import sqlalchemy as sa
 
+from bench._connectors import connector
 from bench._emulator_process import free_port
 from crmsync.config import Config
-from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
-from crmsync.connectors.salesforce import SalesforceConnectionConfig, SalesforceConnector
 from crmsync.jobs import ConnectorPool, JobRunner, JobStore, load_job_text
 from crmsync.store import create_engine_for, publish
 from crmsync.store.writes import upsert_batch
@@ -90,35 +88,6 @@ def emulator(kind: str, folder: Path) -> Iterator[tuple[str, Path]]:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-#: The emulators accept any secret; the connectors read it from this environment.
-_SECRET_ENV = "BENCH_SECRET"  # noqa: S105 - the name of a variable, not a secret
-_BENCH_ENV = {_SECRET_ENV: "bench"}
-
-
-def connector(kind: str, url: str, ca_file: Path) -> Any:
-    if kind == "dataverse":
-        return DataverseConnector(
-            DataverseConnectionConfig(
-                url=url,
-                tenant_id="bench",
-                authority=f"{url}/bench",
-                client_id="bench",
-                client_secret_env=_SECRET_ENV,
-                ca_bundle=ca_file,
-            ),
-            environ=_BENCH_ENV,
-        )
-    return SalesforceConnector(
-        SalesforceConnectionConfig(
-            url=url,
-            client_id="bench",
-            client_secret_env=_SECRET_ENV,
-            ca_bundle=ca_file,
-        ),
-        environ=_BENCH_ENV,
-    )
 
 
 def job_text(kind: str) -> str:

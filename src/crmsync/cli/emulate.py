@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 import typer
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from crmsync.emulators.common.datafile import DataFileError
 from crmsync.emulators.common.server import serve_foreground
 from crmsync.emulators.common.tls import TlsFiles, ca_key_path, kept_ca
 from crmsync.emulators.dataverse.config import DataverseEmulatorSettings
@@ -42,7 +43,11 @@ class _Emulator(Protocol):
 PortOption = Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: pick a free one).")]
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
 DataOption = Annotated[
-    Path | None, typer.Option(help="SQLite file to persist to (default: in memory).")
+    Path | None,
+    typer.Option(
+        help="SQLite file to persist to (default: in memory). With --seed, made with the seeded "
+        "rows when missing and reused as it is when it was made with the same --seed."
+    ),
 ]
 TlsOption = Annotated[bool, typer.Option("--tls", help="Serve HTTPS with a local CA.")]
 CaFileOption = Annotated[
@@ -310,7 +315,10 @@ def _run(
             fg=typer.colors.YELLOW,
             err=True,
         )
-    emulator = create()
+    try:
+        emulator = create()
+    except DataFileError as error:
+        raise typer.BadParameter(str(error), param_hint="--data") from None
     try:
         with tempfile.TemporaryDirectory(prefix="crmsync-tls-") as workdir:
             files = _tls_files(host, ca_file, Path(workdir)) if tls else None

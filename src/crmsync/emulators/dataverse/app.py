@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 
 from crmsync.emulators.common.app import emulator_app
 from crmsync.emulators.common.clock import Clock
+from crmsync.emulators.common.datafile import open_seeded
 from crmsync.emulators.common.faults import FaultPlan
 from crmsync.emulators.common.ratelimit import SlidingWindowLimiter
 from crmsync.emulators.common.tokens import TokenIssuer
@@ -58,6 +59,17 @@ def _fault_error_body(status: int) -> tuple[bytes, str]:
     return error_body(status)
 
 
+def _open_store(settings: DataverseEmulatorSettings, clock: Clock) -> DataverseStore:
+    """The emulator's store, seeded as ``settings`` say (a data file is seeded once, compact)."""
+    counts = {"contacts": settings.seed_contacts, "accounts": settings.seed_accounts}
+    return open_seeded(
+        settings.data_file,
+        counts,
+        lambda path, bulk: DataverseStore.open(path, clock, bulk=bulk),
+        lambda store, in_file: seed(store, **counts, render=not in_file),
+    )
+
+
 def create_emulator(
     settings: DataverseEmulatorSettings, *, clock: Clock | None = None
 ) -> DataverseEmulator:
@@ -72,10 +84,8 @@ def create_emulator(
         execution_ms=settings.rate_limit_execution_ms,
         concurrent=settings.rate_limit_concurrent,
     )
-    store = DataverseStore.open(settings.data_file, clock)
+    store = _open_store(settings, clock)
     try:
-        if settings.seed_contacts or settings.seed_accounts:
-            seed(store, contacts=settings.seed_contacts, accounts=settings.seed_accounts)
         api = webapi.create_webapi(store, settings, faults)
         extra = webapi.control_routes(store)
     except BaseException:

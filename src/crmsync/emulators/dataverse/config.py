@@ -14,7 +14,9 @@ class DataverseEmulatorSettings(BaseModel):
 
     #: ``None``: data in memory; otherwise the SQLite file the data persists to.
     data_file: Path | None = None
-    #: Rows generated at start-up (on top of what ``data_file`` already holds).
+    #: Generated at start-up: in memory, or into ``data_file`` when it does not exist yet (made
+    #: once; a file that exists is used as it is, and must have been made with the same counts:
+    #: see ``crmsync.emulators.common.datafile``).
     seed_contacts: int = Field(default=0, ge=0)
     seed_accounts: int = Field(default=0, ge=0)
     #: When set, only these client credentials get a token; by default any do.

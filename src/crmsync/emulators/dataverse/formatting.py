@@ -260,8 +260,9 @@ class Annotator:
 
     Reads of every readable attribute with formatted values (what a sync asks for) take them
     from the store's ``_annotations`` column, rendered by each write (see
-    :meth:`DataverseStore.refresh_json`), so they cost a column read. Other shapes and modes
-    compute them in the page's SQL statement. Either way the database returns each row's
+    :meth:`DataverseStore.refresh_json`), so they cost a column read; rows that have none stored
+    (seeded into a data file) and other shapes and modes compute them in the page's SQL
+    statement. Either way the database returns each row's
     finished text: no per-row Python.
     """
 
@@ -276,11 +277,13 @@ class Annotator:
         self.fragment: Any | None = None
         if mode == "none":
             return
-        if mode == "formatted" and tuple(attributes) == readable_attributes(table):
-            self.fragment = store.sa_table(table).c[ANNOTATIONS_COLUMN]
-            return
         tables = {t.logical_name: store.sa_table(t) for t in store.schema.tables}
         self.fragment = annotations_sql(store.schema, tables, table, attributes, mode)
+        if mode == "formatted" and tuple(attributes) == readable_attributes(table):
+            # The stored text when the row has it (``coalesce`` renders only the rows without).
+            stored = store.sa_table(table).c[ANNOTATIONS_COLUMN]
+            rendered = sa.literal("") if self.fragment is None else self.fragment
+            self.fragment = sa.func.coalesce(stored, rendered)
 
     def row_bytes(self, row_json: Any) -> Any:
         """SQL: ``row_json`` with the annotations spliced in, as UTF-8 bytes (a BLOB).

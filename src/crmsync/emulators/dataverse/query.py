@@ -166,10 +166,12 @@ class Projection:
     """The SQL expression giving each record's JSON text, restricted to some attributes."""
 
     def __init__(self, table: Table, sa_table: sa.Table, attributes: Sequence[Attribute]) -> None:
+        rendered = row_json(table, sa_table, attributes)
         if tuple(attributes) == readable_attributes(table):
-            self.expression: Any = sa_table.c[JSON_COLUMN]
+            # The stored text when the row has it (``coalesce`` renders only the rows without).
+            self.expression: Any = sa.func.coalesce(sa_table.c[JSON_COLUMN], rendered)
         else:
-            self.expression = row_json(table, sa_table, attributes)
+            self.expression = rendered
 
 
 _projections: dict[tuple[sa.Table, tuple[str, ...]], Projection] = {}

@@ -4,7 +4,8 @@ SQLite's ``json_object`` builds each record's JSON text inside the database, so 
 does no per-row Python work. The store keeps the full record's text in a hidden ``_json`` column
 (refreshed by every write), which makes reads of whole records a plain column scan. A second hidden
 column, ``_annotations``, keeps the record's formatted values (see :mod:`.formatting`) the same
-way.
+way. Both are a cache: where they are empty (rows seeded into a data file, which stay compact)
+the read statement renders the text instead, with the same result.
 """
 
 from __future__ import annotations

@@ -4,7 +4,12 @@ Names come from built-in lists of several nationalities, e-mail addresses are de
 picklists follow a plausible spread, a few percent of contacts opt out of each channel, and the
 audit dates spread over the past two years while the row versions still increase in creation
 order. Rows are generated in chunks and written with ``executemany`` on statements built from the
-schema (never from input), which loads a million contacts in a few seconds.
+schema (never from input); the indexes of tables that were empty are built once at the end. Memory
+stays bounded whatever the count: a chunk of rows, the account ids and one byte per contact.
+
+With ``render`` (the default) each row's JSON text and formatted values are stored as they are
+by a write through the API; without, rows are stored compact (a fifth of the size) and reads
+render them (see :mod:`.rowjson`): what a data file of millions of contacts is seeded with.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import random
 from collections.abc import Iterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
+
+import sqlalchemy as sa
 
 from crmsync.emulators.common.seeddata import (
     COMPANY_SUFFIXES,
@@ -24,6 +31,7 @@ from crmsync.emulators.common.seeddata import (
     PLACES,
     STREETS,
 )
+from crmsync.emulators.common.sqlite import indexes_built_after
 from crmsync.emulators.dataverse.schema import Table
 from crmsync.emulators.dataverse.store import DataverseStore, lookup_type_column
 
@@ -43,7 +51,11 @@ def _guid(rng: random.Random, version: int) -> str:
 
 
 def _insert(
-    store: DataverseStore, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    store: DataverseStore,
+    table: Table,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    render: bool,
 ) -> None:
     sa_table = store.sa_table(table)
     placeholders = ", ".join("?" for _ in columns)
@@ -53,9 +65,10 @@ def _insert(
     statement = f'INSERT INTO "{table.logical_name}" ({names}) VALUES ({placeholders})'  # noqa: S608
     with store.transaction() as conn:
         conn.exec_driver_sql(statement, rows)
-        # Only this chunk (versions are increasing): a full-table scan per chunk would be O(n²).
-        first_version = rows[0][columns.index("versionnumber")]
-        store.refresh_json(conn, table, sa_table.c.versionnumber >= first_version)
+        if render:
+            # Only this chunk (versions are increasing): a full-table scan per chunk is O(n²).
+            first_version = rows[0][columns.index("versionnumber")]
+            store.refresh_json(conn, table, sa_table.c.versionnumber >= first_version)
 
 
 def _timestamps(
@@ -75,7 +88,7 @@ def _timestamps(
         yield f"{created.isoformat()}Z", f"{modified.isoformat()}Z", first_version + index
 
 
-def _accounts(store: DataverseStore, rng: random.Random, count: int) -> list[str]:
+def _accounts(store: DataverseStore, rng: random.Random, count: int, render: bool) -> list[str]:
     table = store.schema.by_logical_name["account"]
     columns = [
         "accountid",
@@ -125,16 +138,17 @@ def _accounts(store: DataverseStore, rng: random.Random, count: int) -> list[str
             )
         )
         if len(rows) >= _CHUNK:
-            _insert(store, table, columns, rows)
+            _insert(store, table, columns, rows, render)
             rows = []
     if rows:
-        _insert(store, table, columns, rows)
+        _insert(store, table, columns, rows, render)
     return ids
 
 
 def _contacts(
-    store: DataverseStore, rng: random.Random, count: int, accounts: list[str]
-) -> list[str]:
+    store: DataverseStore, rng: random.Random, count: int, accounts: list[str], render: bool
+) -> int:
+    """Add ``count`` contacts; returns the version of the first (theirs are consecutive)."""
     table = store.schema.by_logical_name["contact"]
     lookup_target = lookup_type_column("parentcustomerid")
     columns = (
@@ -144,7 +158,6 @@ def _contacts(
         f"address1_city address1_postalcode address1_country parentcustomerid {lookup_target} "
         "createdon modifiedon versionnumber statecode statuscode crmsync_externalid"
     ).split()
-    ids: list[str] = []
     first = store.reserve_versions(count)
     stamps = _timestamps(rng, store.clock.now(), first, count)
     rows = []
@@ -162,7 +175,6 @@ def _contacts(
         local = f"{first_name}.{last_name}".lower().replace("'", "").replace(" ", "")
         city, postcode, country = choice(PLACES)
         record_id = _guid(rng, version)
-        ids.append(record_id)
         account = choice(accounts) if accounts and random_() < 0.7 else None
         rows.append(
             (
@@ -201,14 +213,32 @@ def _contacts(
             )
         )
         if len(rows) >= _CHUNK:
-            _insert(store, table, columns, rows)
+            _insert(store, table, columns, rows, render)
             rows = []
     if rows:
-        _insert(store, table, columns, rows)
-    return ids
+        _insert(store, table, columns, rows, render)
+    return first
 
 
-def _subscriptions(store: DataverseStore, rng: random.Random, contacts: list[str]) -> None:
+def _contact_ids(store: DataverseStore, first: int, count: int) -> Iterator[str]:
+    """The ids of the contacts of versions ``first`` … ``first + count - 1``, in version order,
+    read back a chunk at a time."""
+    contact = store.sa_table(store.schema.by_logical_name["contact"])
+    version = contact.c.versionnumber
+    for start in range(first, first + count, _CHUNK):
+        end = min(start + _CHUNK, first + count)
+        query = (
+            sa.select(contact.c.contactid).where(version >= start, version < end).order_by(version)
+        )
+        with store.reading() as conn:
+            ids = conn.execute(query).scalars().all()
+        yield from ids  # outside the read: the caller writes between chunks
+
+
+def _subscriptions(
+    store: DataverseStore, rng: random.Random, first_contact: int, contacts: int, render: bool
+) -> None:
+    """A subscription for about 30 % of the contacts of versions from ``first_contact``."""
     table = store.schema.by_logical_name["crmsync_subscription"]
     lookup_target = lookup_type_column("crmsync_contactid")
     columns = (
@@ -216,9 +246,15 @@ def _subscriptions(store: DataverseStore, rng: random.Random, contacts: list[str
         f"{lookup_target} crmsync_plan crmsync_startdate crmsync_active crmsync_externalkey "
         "createdon modifiedon versionnumber statecode statuscode"
     ).split()
-    chosen = [c for c in contacts if rng.random() < 0.3]
-    first = store.reserve_versions(len(chosen))
-    stamps = _timestamps(rng, store.clock.now(), first, len(chosen))
+    # One byte per contact says whether it has one: the count must be known before the
+    # versions and dates are handed out.
+    picked = bytearray(rng.random() < 0.3 for _ in range(contacts))
+    total = picked.count(1)
+    first = store.reserve_versions(total)
+    stamps = _timestamps(rng, store.clock.now(), first, total)
+    chosen = (
+        c for c, p in zip(_contact_ids(store, first_contact, contacts), picked, strict=True) if p
+    )
     rows = []
     for index, contact in enumerate(chosen):
         created, modified, version = next(stamps)
@@ -241,16 +277,32 @@ def _subscriptions(store: DataverseStore, rng: random.Random, contacts: list[str
             )
         )
         if len(rows) >= _CHUNK:
-            _insert(store, table, columns, rows)
+            _insert(store, table, columns, rows, render)
             rows = []
     if rows:
-        _insert(store, table, columns, rows)
+        _insert(store, table, columns, rows, render)
 
 
-def seed(store: DataverseStore, *, contacts: int, accounts: int, random_seed: int = 7) -> None:
-    """Add ``accounts`` accounts, ``contacts`` contacts and some subscriptions to ``store``."""
+def seed(
+    store: DataverseStore,
+    *,
+    contacts: int,
+    accounts: int,
+    random_seed: int = 7,
+    render: bool = True,
+) -> None:
+    """Add ``accounts`` accounts, ``contacts`` contacts and some subscriptions to ``store``
+    (``render``: store each row's JSON text, see the module docstring)."""
     # Seeding a store that already holds rows continues with fresh ids (the version moved on).
     rng = random.Random(random_seed * 1_000_003 + store.current_version)  # noqa: S311
-    account_ids = _accounts(store, rng, accounts)
-    contact_ids = _contacts(store, rng, contacts, account_ids)
-    _subscriptions(store, rng, contact_ids)
+    tables = [
+        store.sa_table(store.schema.by_logical_name[name])
+        for name in ("account", "contact", "crmsync_subscription")
+    ]
+    # The version indexes stay: each chunk's rendering and the subscriptions' reading of the
+    # contact ids select by version.
+    versions = {f"ix_{table.name}_version" for table in tables}
+    with indexes_built_after(store.transaction, tables, keep=versions):
+        account_ids = _accounts(store, rng, accounts, render)
+        first_contact = _contacts(store, rng, contacts, account_ids, render)
+        _subscriptions(store, rng, first_contact, contacts, render)

@@ -5,6 +5,10 @@ per-row conversion: GUIDs as lower-case text, strings as text compared without r
 (``COLLATE NOCASE``, as Dataverse compares them), numbers as numbers, yes/no as 0/1, dates as
 ``YYYY-MM-DD`` and date-times as ``YYYY-MM-DDTHH:MM:SSZ`` text (which sorts chronologically).
 
+Each row may also keep its finished JSON text and formatted values (hidden columns, see
+:mod:`.rowjson`), stored by every write through the API; a row without them (seeded into a data
+file, or from a file of an earlier version) is rendered by the read statement itself.
+
 One global, strictly increasing row version (``versionnumber``) is kept in ``emulator_state``; every
 create/update takes the next one. Deletions are logged in ``emulator_deletions`` for change
 tracking. All access goes through one connection guarded by a lock: the Web API handlers call the
@@ -13,6 +17,7 @@ store synchronously, which keeps every request consistent without any isolation 
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -111,7 +116,9 @@ def _columns(table: Table) -> list[sa.Column[Any]]:
     return columns
 
 
-def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], sa.Table, sa.Table]:
+def _build_metadata(
+    schema: Schema,
+) -> tuple[sa.MetaData, dict[str, sa.Table], sa.Table, sa.Table, sa.Table]:
     metadata = sa.MetaData()
     tables: dict[str, sa.Table] = {}
     for table in schema.tables:
@@ -146,13 +153,19 @@ def _build_metadata(schema: Schema) -> tuple[sa.MetaData, dict[str, sa.Table], s
         sa.Column("deletedon", sa.Text, nullable=False),
         sa.Index("ix_emulator_deletions_table_version", "tablename", "version"),
     )
-    return metadata, tables, state, deletions
+    secrets_ = sa.Table(
+        "emulator_secrets",
+        metadata,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+    )
+    return metadata, tables, state, deletions, secrets_
 
 
 def _add_missing_columns(engine: Engine, tables: Iterable[sa.Table]) -> None:
     """Bring a data file written by an earlier version up to the schema: add the columns and
-    indexes it lacks. Rows of a table that gained a column get their JSON text and annotations
-    rendered again when the store opens (they are cleared here)."""
+    indexes it lacks. Rows of a table that gained a column lose their stored JSON text and
+    annotations: reads render them until a write stores them again."""
     with engine.begin() as conn:
         inspector = sa.inspect(conn)
         for sa_table in tables:
@@ -177,7 +190,7 @@ class DataverseStore:
         self.engine = engine
         self.clock = clock
         self.schema = schema
-        metadata, self._tables, self._state, self.deletions = _build_metadata(schema)
+        metadata, self._tables, self._state, self.deletions, self._secrets = _build_metadata(schema)
         metadata.create_all(engine)
         _add_missing_columns(engine, self._tables.values())
         self._lock = threading.RLock()
@@ -207,24 +220,21 @@ class DataverseStore:
                 self._version = 1000
             else:
                 self._version = int(row[0])
-            for table in schema.tables:
-                sa_table = self.sa_table(table)
-                self.refresh_json(
-                    conn,
-                    table,
-                    sa.or_(
-                        sa_table.c[JSON_COLUMN].is_(None), sa_table.c[ANNOTATIONS_COLUMN].is_(None)
-                    ),
-                )
 
     @classmethod
     def open(
-        cls, path: Path | None, clock: SupportsNow, schema: Schema | None = None
+        cls,
+        path: Path | None,
+        clock: SupportsNow,
+        schema: Schema | None = None,
+        *,
+        bulk: bool = False,
     ) -> DataverseStore:
-        """Open (creating what is missing) a store in ``path``, or in memory when ``None``."""
+        """Open (creating what is missing) a store in ``path``, or in memory when ``None``;
+        ``bulk``: a new file being seeded (see :func:`.create_sqlite_engine`)."""
         # Rows carry their JSON text and annotations (~2 KB for a contact): 16 KB pages keep them
         # out of overflow chains.
-        engine = create_sqlite_engine(path, page_size=16384)
+        engine = create_sqlite_engine(path, page_size=16384, bulk=bulk)
         return cls(engine, clock, schema or Schema(SEED_TABLES))
 
     def close(self) -> None:
@@ -390,6 +400,17 @@ class DataverseStore:
             finally:
                 if not self._depth and self._connection.in_transaction():
                     self._connection.commit()
+
+    def secret(self, name: str) -> bytes:
+        """A random 32-byte secret kept with the data: the same after a restart on the same file
+        (what signs paging tokens, so that a client's next link outlives a restart)."""
+        with self.transaction() as conn:
+            column = self._secrets.c.value
+            found = conn.execute(sa.select(column).where(self._secrets.c.name == name)).scalar()
+            if found is None:
+                found = secrets.token_bytes(32)
+                conn.execute(sa.insert(self._secrets).values(name=name, value=found))
+            return bytes(found)
 
     # --- versions, time, deletions -------------------------------------------------------------
 

@@ -150,7 +150,7 @@ class WebApi:
         self.store = store
         self.settings = settings
         self.faults = faults
-        self.codec = SkipTokenCodec()
+        self.codec = SkipTokenCodec(store.secret("skiptoken"))
         self.read_ahead: ReadAhead[ApiResponse] = ReadAhead()
 
     # --- dispatch -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 
 from crmsync.emulators.common.app import emulator_app
 from crmsync.emulators.common.clock import Clock
+from crmsync.emulators.common.datafile import open_seeded
 from crmsync.emulators.common.faults import FaultPlan
 from crmsync.emulators.common.tokens import TokenIssuer
 from crmsync.emulators.salesforce.collections import collection_routes
@@ -70,6 +71,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(body, status, media_type=content_type)
 
 
+def _open_store(settings: SalesforceEmulatorSettings, clock: Clock) -> SalesforceStore:
+    """The emulator's store, seeded as ``settings`` say (a data file is seeded once)."""
+    counts = {
+        "contacts": settings.seed_contacts,
+        "accounts": settings.seed_accounts,
+        "subscriptions": settings.seed_subscriptions,
+    }
+    return open_seeded(
+        settings.data_file,
+        counts,
+        lambda path, bulk: SalesforceStore.open(path, clock, bulk=bulk),
+        lambda store, _in_file: seed(store, **counts),
+    )
+
+
 def create_emulator(
     settings: SalesforceEmulatorSettings, *, clock: Clock | None = None
 ) -> SalesforceEmulator:
@@ -78,17 +94,7 @@ def create_emulator(
     tokens = TokenIssuer.from_settings(clock, settings)
     faults = FaultPlan()
     usage = ApiUsage(clock, settings.api_daily_limit)
-    store = SalesforceStore.open(settings.data_file, clock)
-    try:
-        seed(
-            store,
-            contacts=settings.seed_contacts,
-            accounts=settings.seed_accounts,
-            subscriptions=settings.seed_subscriptions,
-        )
-    except BaseException:
-        store.close()
-        raise
+    store = _open_store(settings, clock)
     ctx = ApiContext(
         settings,
         clock,

@@ -17,7 +17,9 @@ class SalesforceEmulatorSettings(BaseModel):
 
     #: ``None``: data in memory; otherwise the SQLite file the data persists to.
     data_file: Path | None = None
-    #: Records generated at start-up (on top of what ``data_file`` already holds).
+    #: Generated at start-up: in memory, or into ``data_file`` when it does not exist yet (made
+    #: once; a file that exists is used as it is, and must have been made with the same counts:
+    #: see ``crmsync.emulators.common.datafile``).
     seed_contacts: int = Field(default=0, ge=0)
     seed_accounts: int = Field(default=0, ge=0)
     seed_subscriptions: int = Field(default=0, ge=0)

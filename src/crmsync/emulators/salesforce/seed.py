@@ -25,6 +25,7 @@ from crmsync.emulators.common.seeddata import (
     LAST_NAMES,
     PLACES,
 )
+from crmsync.emulators.common.sqlite import indexes_built_after
 from crmsync.emulators.salesforce.ids import make_id
 from crmsync.emulators.salesforce.schema import SObject
 from crmsync.emulators.salesforce.store import USER_ID, SalesforceStore
@@ -158,8 +159,10 @@ def _contacts(first: int, count: int, accounts: list[str], now: float) -> dict[s
         f"{_ASCII_FIRST[f]}.{_ASCII_LAST[la]}.{n}@example.com"
         for f, la, n in zip(firsts, lasts, numbers, strict=True)
     ]
-    phones = [f"+{rng.randrange(1, 99)} {rng.randrange(10**8, 10**9)}" for _ in numbers]
-    mobiles = [f"+{rng.randrange(1, 99)} {rng.randrange(10**9, 10**10)}" for _ in numbers]
+    # int(random() * n) rather than randrange(n): a third of the generation's time otherwise.
+    random_ = rng.random
+    phones = [f"+{1 + int(random_() * 98)} {10**8 + int(random_() * 9e8)}" for _ in numbers]
+    mobiles = [f"+{1 + int(random_() * 98)} {10**9 + int(random_() * 9e9)}" for _ in numbers]
     linked = rng.choices(accounts, k=count) if accounts else [None] * count
     return {
         "Id": [make_id("003", n) for n in numbers],
@@ -180,13 +183,13 @@ def _contacts(first: int, count: int, accounts: list[str], now: float) -> dict[s
         "HasOptedOutOfFax": _flags(rng, count, 0.03),
         "DoNotCall": _flags(rng, count, 0.04),
         "MailingStreet": [
-            f"{rng.randrange(1, 300)} {street} Street"
+            f"{1 + int(random_() * 299)} {street} Street"
             for street in rng.choices(LAST_NAMES, k=count)
         ],
         "MailingCity": [place.city for place in places],
         "MailingPostalCode": [place.postcode for place in places],
         "MailingCountry": countries,
-        "Loyalty_Points__c": _maybe(rng, [float(rng.randrange(0, 10_000)) for _ in numbers], 0.3),
+        "Loyalty_Points__c": _maybe(rng, [float(int(random_() * 10_000)) for _ in numbers], 0.3),
         "Customer_Number__c": [f"C{n:08d}" for n in numbers],
         **_audit_columns(rng, count, now),
     }
@@ -229,13 +232,8 @@ def _load(
     # One INSERT built from the schema's column names (never from input), run with executemany:
     # the DB-API's fast path, which SQLAlchemy's per-row parameter handling would slow down.
     statement = str(sa.insert(table).compile(dialect=store.engine.dialect, column_keys=names))
-    with store.transaction() as conn:
-        # Into an empty table, load first and index afterwards: building an index from sorted
-        # data is several times faster than growing it one random insertion at a time.
-        empty_table = conn.execute(sa.select(table.c.Id).limit(1)).first() is None
-        indexes = list(table.indexes) if empty_table else []
-        for index in indexes:
-            index.drop(conn)
+    # One transaction (nested ones join it): a seed is added whole or not at all.
+    with store.transaction() as conn, indexes_built_after(store.transaction, [table]):
         first = store.ids.reserve(obj.key_prefix, count)
         for start in range(first, first + count, _CHUNK):
             size = min(_CHUNK, first + count - start)
@@ -243,8 +241,6 @@ def _load(
             empty = [None] * size
             rows = list(zip(*(columns.get(n, empty) for n in names), strict=True))
             conn.exec_driver_sql(statement, rows)
-        for index in indexes:
-            index.create(conn)
 
 
 def seed(

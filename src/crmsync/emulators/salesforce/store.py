@@ -121,10 +121,17 @@ class SalesforceStore:
 
     @classmethod
     def open(
-        cls, path: Path | None, clock: SupportsNow, schema: Schema | None = None
+        cls,
+        path: Path | None,
+        clock: SupportsNow,
+        schema: Schema | None = None,
+        *,
+        bulk: bool = False,
     ) -> SalesforceStore:
-        """Open (creating what is missing) a store in ``path``, or in memory when ``None``."""
-        return cls(create_sqlite_engine(path), clock, schema or Schema(SEED_OBJECTS))
+        """Open (creating what is missing) a store in ``path``, or in memory when ``None``;
+        ``bulk``: a new file being seeded (see :func:`.create_sqlite_engine`)."""
+        engine = create_sqlite_engine(path, bulk=bulk)
+        return cls(engine, clock, schema or Schema(SEED_OBJECTS))
 
     def close(self) -> None:
         with self._lock:
