@@ -24,6 +24,7 @@ from crash_support import kill, write_config
 from inbound_support import ENV, Crm, running_crm
 from roles_support import (
     LEASES,
+    Workers,
     counters,
     holders,
     queue_on_nats,
@@ -126,6 +127,19 @@ async def test_two_readers_and_three_writers_write_each_record_once(
     assert holders(url, schema) == {}  # every lease given up at the stop
 
 
+async def _two_readers_loaded(
+    started: Workers, crm: Crm, url: str, schema: str | None
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """Two readers and a writer, once the store equals the CRM: the reader holding the contacts
+    mapping, and the other."""
+    readers = [started.start("reader") for _ in range(2)]
+    started.start("writer", "--writer-processes", "0")
+    held = wait_for_holders(url, schema, LEASES)
+    await wait_identical(crm, url, schema, logs=started)
+    holder = next(p for p in readers if p.pid == held["inbound:contacts"])
+    return holder, next(p for p in readers if p is not holder)
+
+
 @ON_POSTGRESQL
 async def test_a_killed_reader_hands_its_mappings_over(
     crm: Crm, tmp_path: Path, deployment: Deployment
@@ -133,12 +147,7 @@ async def test_a_killed_reader_hands_its_mappings_over(
     config, url, schema = deployment.config, deployment.url, deployment.schema
     ids = sorted(await crm.rows("contact", ("firstname",)))
     with workers(config, tmp_path) as started:
-        readers = [started.start("reader") for _ in range(2)]
-        started.start("writer", "--writer-processes", "0")
-        held = wait_for_holders(url, schema, LEASES)
-        await wait_identical(crm, url, schema, logs=started)
-        victim = next(p for p in readers if p.pid == held["inbound:contacts"])
-        other = next(p for p in readers if p is not victim)
+        victim, other = await _two_readers_loaded(started, crm, url, schema)
         kill(victim, group=True)
         await _changes(crm, ids, 1)
         await wait_identical(crm, url, schema, seconds=60, logs=started)
@@ -157,12 +166,8 @@ async def test_a_paused_reader_is_fenced_off_when_it_resumes(
     config, url, schema = deployment.config, deployment.url, deployment.schema
     ids = sorted(await crm.rows("contact", ("firstname",)))
     with workers(config, tmp_path) as started:
-        readers = [started.start("reader") for _ in range(2)]
-        started.start("writer", "--writer-processes", "0")
-        held = wait_for_holders(url, schema, LEASES)
-        await wait_identical(crm, url, schema, logs=started)
-        paused = next(p for p in readers if p.pid == held["inbound:contacts"])
-        other = next(p for p in readers if p is not paused)
+        paused, other = await _two_readers_loaded(started, crm, url, schema)
+        log = tmp_path / f"reader-{started.processes.index(paused)}.log"
         os.killpg(paused.pid, signal.SIGSTOP)
         try:
             deadline = time.monotonic() + 30
@@ -179,8 +184,7 @@ async def test_a_paused_reader_is_fenced_off_when_it_resumes(
         await _changes(crm, ids, 3)
         await wait_identical(crm, url, schema, seconds=60, logs=started)
         assert started.stop() == [0, 0, 0], started.logs()
-    log = (tmp_path / f"reader-{readers.index(paused)}.log").read_text()
-    assert "lost" in log
+    assert "lost" in log.read_text()
 
 
 @ON_POSTGRESQL
