@@ -8,11 +8,7 @@ STAMP := $(VENV)/.installed
 # The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
 JS_TESTS := tests/integration/jobs/js
 
-<<<<<<< HEAD
-.PHONY: js-deps bench-queue bench-failover bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
-=======
-.PHONY: js-deps bench-embedded bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
->>>>>>> i20/embedded
+.PHONY: js-deps bench-queue bench-failover bench-embedded bench-scaleout bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,13 +52,11 @@ bench-connector: $(STAMP)
 bench-inbound: $(BENCH_STAMP)
 	$(BIN)/python -m bench.inbound_load --contacts 1000000
 
-<<<<<<< HEAD
 bench-queue: $(STAMP)
 	$(BIN)/python -m bench.queue_throughput --messages 1000 --changes 1000
-=======
+
 bench-embedded: $(STAMP)
 	$(BIN)/python -m bench.embedded_load --contacts 200000 --rounds 3
->>>>>>> i20/embedded
 
 bench-salesforce: $(STAMP)
 	$(BIN)/python -m bench.inbound_salesforce --contacts 1000000
