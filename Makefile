@@ -71,6 +71,9 @@ js-deps:
 bench-failover: $(STAMP)
 	$(BIN)/python -m bench.failover --contacts 2000 --trials 5
 
+bench-scaleout: $(STAMP)
+	$(BIN)/python -m bench.scaleout --contacts 1000000 --writers 1,2,3
+
 bench-export: $(STAMP)
 	$(BIN)/python -m bench.export_jobs
 
