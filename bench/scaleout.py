@@ -20,6 +20,7 @@ server, the emulator, and the PostgreSQL backends serving the reader and writers
 NATS over SQLite: wall time, and CPU of all the processes. ::
 
     .venv/bin/python -m bench.scaleout [--contacts 1000000] [--writers 1,2,3] [--rounds 1]
+        [--profile DIR]
 
 The store is the local PostgreSQL (``CRMSYNC_BENCH_POSTGRES_URL``, schema ``crmsync_bench``,
 dropped and made again before each configuration).
@@ -34,6 +35,7 @@ import os
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -87,16 +89,28 @@ class Result:
 
 class Workers:
     """The reader and the writers of one configuration, each a ``crmsync run`` process whose
-    standard error goes to a file of its own."""
+    standard error goes to a file of its own; with ``profile`` (a folder), each sampled by a
+    py-spy attached to it (``py-spy record --pid``, every thread, collapsed stacks, one file per
+    process named ``<prefix>-<process>.txt``)."""
 
-    def __init__(self, config: Path, folder: Path, writers: int) -> None:
+    def __init__(
+        self, config: Path, folder: Path, writers: int, profile: tuple[Path, str] | None
+    ) -> None:
         self.env = {**os.environ, SECRET_ENV: SECRET, "PGAPPNAME": APP_NAME}
         self.logs = folder
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.profilers: list[subprocess.Popen[bytes]] = []
         run = ("run", "--config", str(config), "--no-progress", "--role")
         self._start("reader", crmsync(*run, "reader"))
         for index in range(1, writers + 1):
             self._start(f"writer {index}", crmsync(*run, "writer", "--writer-processes", "0"))
+        if profile is not None:
+            spy = str(Path(sys.executable).with_name("py-spy"))
+            for name, process in self.processes.items():
+                target = profile[0] / f"{profile[1]}-{name.replace(' ', '-')}.txt"
+                command = [spy, "record", "--pid", str(process.pid), "--threads", "--nonblocking"]
+                command += ["--format", "raw", "-o", str(target)]
+                self.profilers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
 
     def _start(self, name: str, command: list[str]) -> None:
         with (self.logs / f"{name.replace(' ', '-')}.log").open("wb") as log:
@@ -118,7 +132,12 @@ class Workers:
         ]
 
     def stop(self) -> dict[str, int]:
-        """SIGTERM to every process; their exit codes (a process killed after 60 s: -9)."""
+        """SIGTERM to every process (their profilers stopped first, which writes the
+        profiles); their exit codes (a process killed after 60 s: -9)."""
+        for profiler in self.profilers:
+            profiler.send_signal(signal.SIGINT)
+        for profiler in self.profilers:
+            profiler.wait(timeout=60)
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -186,7 +205,8 @@ def configuration(
         watched = {"emulator": emulator} | ({"nats-server": server} if server else {})
         before = {name: cpu_seconds(pid) for name, pid in watched.items()}
         started = time.perf_counter()
-        workers = Workers(config, folder, writers)
+        profile = args.profile and (args.profile, folder.name)
+        workers = Workers(config, folder, writers, profile)
         try:
             wait_loaded(workers, contacts, args.timeout)
             result.seconds = time.perf_counter() - started
@@ -275,6 +295,11 @@ def main() -> None:
     parser.add_argument("--writers", default="1,2,3", help="writer counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=1, help="times each configuration runs")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per configuration")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder for py-spy profiles of the reader and writers (.venv/bin/pip install py-spy)",
+    )
     args = parser.parse_args()
     try:
         writers = [int(n) for n in args.writers.split(",")]
@@ -282,6 +307,8 @@ def main() -> None:
         parser.error(f"--writers takes writer counts such as 1,2,3, not {args.writers!r}")
     if any(n < 1 for n in writers) or args.rounds < 1 or args.contacts < 1:
         parser.error("--writers, --rounds and --contacts must be at least 1")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     results: list[Result] = []
     with (
         tempfile.TemporaryDirectory(prefix="crmsync-scaleout-") as tmp,
