@@ -15,9 +15,9 @@ was counted as updated (each record written once).
 
 Per configuration: wall time, records/s, and of each process (the reader, each writer, the NATS
 server, the emulator, and the PostgreSQL backends serving the reader and writers, found by their
-``application_name``) CPU µs per record (from /proc, sampled just before the stop) and peak RSS
-(the kernel's high-water mark; the emulator's includes its seeding). Then, at each writer count,
-NATS over SQLite: wall time, and CPU of all the processes. ::
+``application_name``, those connected at the end) CPU µs per record (from /proc, sampled just
+before the stop) and peak RSS (the kernel's high-water mark; the emulator's includes its
+seeding). Then, at each writer count, NATS over SQLite: wall time, and CPU of all the processes. ::
 
     .venv/bin/python -m bench.scaleout [--contacts 1000000] [--writers 1,2,3] [--rounds 1]
         [--profile DIR]
