@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The SOQL parser used by the jobs tests (npm soql-parser-js), installed when node exists.
 JS_TESTS := tests/integration/jobs/js
 
-.PHONY: js-deps bench-queue bench-failover bench-embedded bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean bench-pg-write bench-emulator-scale
+.PHONY: js-deps bench-queue bench-failover bench-embedded bench-salesforce bench-inbound bench-latency bench-export bench-twoway demo test lint typecheck unit integration bench bench-emulator bench-connector clean bench-pg-write bench-emulator-scale bench-scaleout
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,9 @@ js-deps:
 
 bench-failover: $(STAMP)
 	$(BIN)/python -m bench.failover --contacts 2000 --trials 5
+
+bench-scaleout: $(STAMP)
+	$(BIN)/python -m bench.scaleout --contacts 1000000 --writers 1,2,3
 
 bench-export: $(STAMP)
 	$(BIN)/python -m bench.export_jobs

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
+from crmsync.state.models import Counts
+from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
 
 SECRET_ENV = "CRMSYNC_BENCH_SECRET"  # noqa: S105 - the name of a variable, not a secret
@@ -72,8 +75,11 @@ def reset_postgres() -> None:
     admin.dispose()
 
 
-def write_config(folder: Path, url: str, ca: Path, store: str, *, poll: float = 1.0) -> Path:
-    """The configuration file of the benchmark run; returns its path."""
+def write_config(
+    folder: Path, url: str, ca: Path, store: str, *, poll: float = 1.0, nats: str | None = None
+) -> Path:
+    """The configuration file of the benchmark run; returns its path. The queue is a SQLite file
+    in ``folder``, or with ``nats`` (a server's URL) that server's stream ``CRMSYNC``."""
     schema = f"\n  pg_schema: {PG_SCHEMA}" if store == "postgresql" else ""
     fields = "\n".join(f"      - {{crm: {name}, campaign: {name}}}" for name, _, _ in FIELDS)
     columns = "\n".join(
@@ -94,11 +100,12 @@ def write_config(folder: Path, url: str, ca: Path, store: str, *, poll: float = 
         store:
           url: {store_url(store, folder)}"""
     )
-    text += schema + textwrap.dedent(
-        f"""
-        queue:
-          kind: sqlite
-          path: {folder / "queue.db"}
+    queue = f"kind: nats\n  url: {nats}" if nats else f"kind: sqlite\n  path: {folder / 'queue.db'}"
+    text += (
+        schema
+        + f"\nqueue:\n  {queue}"
+        + textwrap.dedent(
+            f"""
         inbound:
           poll_interval_seconds: {poll}
           mappings:
@@ -109,6 +116,7 @@ def write_config(folder: Path, url: str, ca: Path, store: str, *, poll: float = 
               primary_key: {{campaign: crm_id}}
               fields:
         """
+        )
     )
     text += fields + textwrap.dedent(
         f"""
@@ -199,18 +207,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _status_kb(pid: int, key: str) -> int:
+    """A memory figure of ``pid`` from /proc/PID/status (``VmRSS``, ``VmHWM``…), in KB (0 once
+    it has gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    return 0
+
+
 def _tree_rss_kb(pid: int) -> int:
     """The resident memory of ``pid`` and its descendants, in KB (0 once it has gone)."""
-    total = 0
-    for current in [pid, *descendants(pid)]:
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total
+    return sum(_status_kb(current, "VmRSS") for current in [pid, *descendants(pid)])
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory of ``pid`` so far (the kernel's high-water mark), in MB."""
+    return _status_kb(pid, "VmHWM") / 1024
 
 
 def crmsync(*args: str, profile: Path | None = None) -> list[str]:
@@ -241,3 +258,41 @@ def store_count(url: str, store: str) -> int:
             return int(conn.scalar(sa.text(f"select count(*) from {RESOURCE}")) or 0)  # noqa: S608
     finally:
         engine.dispose()
+
+
+def loaded_postgres() -> int:
+    """Contacts in the PostgreSQL store (0 before the table is published)."""
+    try:
+        return store_count(POSTGRES_URL, "postgresql")
+    except sa.exc.ProgrammingError:
+        return 0
+
+
+def counters(url: str, store: str) -> Counts:
+    """The counters of the benchmark's mapping in the store."""
+    engine = create_engine_for(url, schema=PG_SCHEMA if store == "postgresql" else None)
+    try:
+        return StateStore(engine).counters.by_mapping(MAPPING)[MAPPING]
+    finally:
+        engine.dispose()
+
+
+def connector(url: str, ca: Path) -> DataverseConnector:
+    """The Dataverse connector of the benchmark's emulator."""
+    return DataverseConnector(
+        DataverseConnectionConfig(
+            url=url,
+            tenant_id=TENANT,
+            authority=f"{url}/{TENANT}",
+            client_id=CLIENT_ID,
+            client_secret_env=SECRET_ENV,
+            ca_bundle=ca,
+        ),
+        environ={SECRET_ENV: SECRET},
+    )
+
+
+async def contact_ids(url: str, ca: Path) -> list[str]:
+    """The id of every contact in the emulator, read through the connector."""
+    async with connector(url, ca) as crm:
+        return [r.id async for page in crm.read_all("contact", ["contactid"]) for r in page]

@@ -34,20 +34,19 @@ import sqlalchemy as sa
 
 from bench._emulator_process import dataverse_emulator
 from bench._inbound_setup import (
-    CLIENT_ID,
     PG_SCHEMA,
     POSTGRES_URL,
     RESOURCE,
     SECRET,
     SECRET_ENV,
-    TENANT,
+    connector,
+    contact_ids,
     crmsync,
+    loaded_postgres,
     reset_postgres,
-    store_count,
     write_config,
 )
 from crmsync.connectors.base import WriteOp
-from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
 from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
 
@@ -56,20 +55,6 @@ LEASE = "inbound:contacts"
 Timing = tuple[float, float]
 #: The emulator's URL, its CA file and the contact a trial updates.
 Crm = tuple[str, Path, str]
-
-
-def _connector(url: str, ca: Path) -> DataverseConnector:
-    return DataverseConnector(
-        DataverseConnectionConfig(
-            url=url,
-            tenant_id=TENANT,
-            authority=f"{url}/{TENANT}",
-            client_id=CLIENT_ID,
-            client_secret_env=SECRET_ENV,
-            ca_bundle=ca,
-        ),
-        environ={SECRET_ENV: SECRET},
-    )
 
 
 class Deployment:
@@ -118,7 +103,7 @@ def _wait_until(done: Callable[[], bool], what: str, timeout: float = 60) -> Non
 
 
 async def _update(url: str, ca: Path, target: str, name: str) -> None:
-    async with _connector(url, ca) as crm:
+    async with connector(url, ca) as crm:
         await crm.write([WriteOp("update", "contact", {"firstname": name}, id=target)])
 
 
@@ -154,31 +139,18 @@ def trial(deployment: Deployment, state: StateStore, crm: Crm, n: int, how: str)
     return taken, read
 
 
-async def _contact_ids(url: str, ca: Path) -> list[str]:
-    async with _connector(url, ca) as crm:
-        return [r.id async for page in crm.read_all("contact", ["contactid"]) for r in page]
-
-
 def measure(url: str, ca: Path, deployment: Deployment, trials: int) -> dict[str, list[Timing]]:
     engine = create_engine_for(POSTGRES_URL, schema=PG_SCHEMA)
     results: dict[str, list[Timing]] = {"kill": [], "pause": []}
     try:
         state = StateStore(engine)
-        ids = asyncio.run(_contact_ids(url, ca))
+        ids = asyncio.run(contact_ids(url, ca))
         for n in range(trials):
             for how, timings in results.items():
                 timings.append(trial(deployment, state, (url, ca, ids[n]), n, how))
     finally:
         engine.dispose()
     return results
-
-
-def _loaded() -> int:
-    """Contacts in the store (0 before the table is published)."""
-    try:
-        return store_count(POSTGRES_URL, "postgresql")
-    except sa.exc.ProgrammingError:
-        return 0
 
 
 def main() -> None:
@@ -198,7 +170,7 @@ def main() -> None:
                 deployment.start(role)
             try:
                 deadline = time.monotonic() + 600
-                while _loaded() < args.contacts:
+                while loaded_postgres() < args.contacts:
                     if time.monotonic() > deadline:
                         raise TimeoutError("the contacts were not loaded in time")
                     time.sleep(0.2)

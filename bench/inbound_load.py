@@ -28,8 +28,8 @@ from pathlib import Path
 from bench._emulator_process import dataverse_emulator
 from bench._inbound_setup import (
     MAPPING,
-    PG_SCHEMA,
     ChildRun,
+    counters,
     crmsync,
     reset_postgres,
     run_child,
@@ -37,17 +37,6 @@ from bench._inbound_setup import (
     store_url,
     write_config,
 )
-from crmsync.state.models import Counts
-from crmsync.state.store import StateStore
-from crmsync.store import create_engine_for
-
-
-def counters(url: str, store: str) -> Counts:
-    engine = create_engine_for(url, schema=PG_SCHEMA if store == "postgresql" else None)
-    try:
-        return StateStore(engine).counters.by_mapping(MAPPING)[MAPPING]
-    finally:
-        engine.dispose()
 
 
 def line(label: str, records: int, run: ChildRun, extra: str = "") -> None:

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import socket
-import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import nats
 
+from bench._nats_server import NATS_SERVER, nats_server
 from crmsync.queue import Change, ChangeMessage, ChangeQueue, SQLiteQueue
 from crmsync.queue.nats import NatsQueue
 from crmsync.queue.nats_connection import NatsConnection
@@ -137,28 +134,6 @@ async def run_sqlite(
     print(consume.line("fetch + ack:", total))
 
 
-@contextlib.contextmanager
-def nats_server(program: str) -> Iterator[tuple[str, int]]:
-    """A ``nats-server -js`` of the benchmark's own: its URL and process id."""
-    with tempfile.TemporaryDirectory() as store, socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
-        command = [program, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                with socket.socket() as client, contextlib.suppress(OSError):
-                    client.connect(("127.0.0.1", port))
-                    break
-                time.sleep(0.05)
-            yield f"nats://127.0.0.1:{port}", process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
 async def run_nats(
     messages: int, changes: int, batch: int, url: str, server_pid: int | None
 ) -> None:
@@ -185,7 +160,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10, help="messages per publish/fetch call")
     parser.add_argument("--backend", choices=["sqlite", "nats", "both"], default="both")
     parser.add_argument("--synchronous", choices=["FULL", "NORMAL"], default="FULL")
-    parser.add_argument("--nats-server", default="/usr/sbin/nats-server")
+    parser.add_argument("--nats-server", default=NATS_SERVER)
     parser.add_argument("--nats-url", help="a running NATS server (default: start one)")
     args = parser.parse_args()
     sizes = (args.messages, args.changes, args.batch)
