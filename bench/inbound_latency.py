@@ -26,32 +26,16 @@ import sqlalchemy as sa
 
 from bench._emulator_process import dataverse_emulator
 from bench._inbound_setup import (
-    CLIENT_ID,
     RESOURCE,
     SECRET,
     SECRET_ENV,
-    TENANT,
+    connector,
     crmsync,
     store_url,
     write_config,
 )
 from crmsync.connectors.base import WriteOp
-from crmsync.connectors.dataverse import DataverseConnectionConfig, DataverseConnector
 from crmsync.store import create_engine_for
-
-
-def _connector(url: str, ca: Path) -> DataverseConnector:
-    return DataverseConnector(
-        DataverseConnectionConfig(
-            url=url,
-            tenant_id=TENANT,
-            authority=f"{url}/{TENANT}",
-            client_id=CLIENT_ID,
-            client_secret_env=SECRET_ENV,
-            ca_bundle=ca,
-        ),
-        environ={SECRET_ENV: SECRET},
-    )
 
 
 def _wait_for(check: sa.Select[tuple[int]], engine: sa.Engine, timeout: float) -> None:
@@ -72,7 +56,7 @@ async def measure(url: str, ca: Path, store: sa.Engine, contacts: int, changes: 
     _wait_for(sa.select(sa.func.count() >= contacts).select_from(table), store, 600)
     latencies: list[float] = []
     rng = random.Random(7)
-    async with _connector(url, ca) as crm:
+    async with connector(url, ca) as crm:
         ids = [
             record.id async for page in crm.read_all("contact", ["contactid"]) for record in page
         ]
