@@ -116,8 +116,12 @@ class QueueConfig(BaseModel):
     def _keys_of_the_kind(self) -> Self:
         given = self.model_fields_set
         others = _NATS_KEYS if self.kind == "sqlite" else _SQLITE_KEYS
+        fields = type(self).model_fields
         for key in others:
-            if key in given:
+            # A key at its default value says nothing (a dumped configuration holds them all).
+            if key in given and getattr(self, key) != fields[key].get_default(
+                call_default_factory=True
+            ):
                 other = "nats" if self.kind == "sqlite" else "sqlite"
                 raise ValueError(f"'{key}' goes with 'kind: {other}'")
         if self.kind == "nats":

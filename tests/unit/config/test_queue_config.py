@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from crmsync.config import check_config_text, load_config_text
 
@@ -130,3 +131,12 @@ def test_secrets_and_files_that_cannot_be_read_are_warnings(tmp_path: Path) -> N
         STORE + "queue:\n" + section, environ={"NATS_TOKEN": "t"}, base=tmp_path
     )
     assert found.issues == ()
+
+
+@pytest.mark.parametrize("section", ["  kind: sqlite\n  path: q.db\n", nats("  stream: SYNC\n")])
+def test_a_dumped_configuration_loads_again(section: str) -> None:
+    """A dump holds every key, those of the other kind at their defaults: they say nothing."""
+    config = load_config_text(STORE + "queue:\n" + section, environ={})
+    dumped = yaml.safe_dump(config.model_dump(mode="json", by_alias=True))
+    again = load_config_text(dumped, environ={})
+    assert again.queue == config.queue
