@@ -25,8 +25,9 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 demo: $(STAMP)
 	$(BIN)/crmsync demo
 
-# Test processes run side by side (pytest-xdist); TEST_WORKERS=0 runs the suite in one process.
-TEST_WORKERS ?= 2
+# TEST_WORKERS=N runs the suite in N processes side by side (pytest-xdist); one process by
+# default: on two cores the emulators and subprocesses of the integration tests keep both busy.
+TEST_WORKERS ?= 0
 
 test: lint typecheck js-deps
 	$(BIN)/pytest -n $(TEST_WORKERS)
