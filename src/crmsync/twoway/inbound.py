@@ -127,11 +127,15 @@ class CrmMerge:
         for key, held in held_rows.items():
             row = latest[key]
             base = bases.get(key)
+            synced_at = base_version(base, self._as_number)
+            if synced_at is not None and row[VERSION] < synced_at:
+                # Older than the base (crm_to_merge): held already, no need to convert it.
+                _set(row, processors, held)
+                continue
             change = changes[key]
             crm = two_way.campaign_values(
                 Record(change.id, change.values, change.formatted, row[VERSION])
             )
-            synced_at = base_version(base, self._as_number)
             as_merged = crm_to_merge(base, synced_at, row[VERSION], crm, two_way.fields)
             if as_merged is None:
                 # The base holds this change already (merged by the Campaign → CRM side): the
