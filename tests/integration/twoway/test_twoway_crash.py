@@ -42,10 +42,11 @@ from twoway_crash_support import (
     start,
     store_engine,
 )
-from twoway_support import ENV, Crm, config_text, profiles, running_crm
+from twoway_support import ENV, Crm, config_text, profiles, running_crm, two_way_rows
 
-from crmsync.config import load_config_text
+from crmsync.config import Config, load_config_text
 from crmsync.emulators.common.tls import TlsFiles
+from crmsync.twoway.tables import BASES, CONFLICTS
 
 CONTACTS = 300
 #: Records each side edits in a traffic round.
@@ -131,7 +132,7 @@ async def test_killed_during_two_way_traffic_ends_with_both_sides_equal(
         if not crm_side[key][column] == campaign_side[key][column] == value
     }
     for key in sorted(set(unequal) | set(twice) | {key for key, _ in lost})[:6]:
-        _story(key, traffic, counter)
+        _story(key, traffic, counter, loaded)
     assert unequal == {}, "records the two sides disagree on (CRM, Campaign)"
     assert twice == {}, "CRM writes beyond the Campaign edits (writes, Campaign edits)"
     assert sum(written.values()) > 0  # the Campaign edits did reach the CRM
@@ -145,11 +146,15 @@ async def test_killed_during_two_way_traffic_ends_with_both_sides_equal(
     assert lost == {}, "edits lost (intended, CRM, Campaign)"
 
 
-def _story(key: str, traffic: Traffic, counter: WriteCounter) -> None:
-    """Print what happened to one record: the test's edits and the CRM's updates, in time."""
+def _story(key: str, traffic: Traffic, counter: WriteCounter, config: Config) -> None:
+    """Print what happened to one record: the test's edits and the CRM's updates, in time, then
+    the conflicts the merge decided and the base it ended with."""
     print(f"record {key} ({traffic.plans[key]}):")
     for at, side, edited, values in traffic.log:
         if edited == key:
             print(f"  {at} {side} edit {values}")
     for row in counter.history(key):
         print(f"  {row[-1]} CRM updated to {row[:-1]}")
+    for table in (CONFLICTS, BASES):
+        for found in two_way_rows(config, table, key):
+            print(f"  {table.name}: {found}")

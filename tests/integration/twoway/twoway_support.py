@@ -210,6 +210,17 @@ def profiles(config: Config) -> dict[str, dict[str, Any]]:
         engine.dispose()
 
 
+def two_way_rows(config: Config, table: sa.Table, record_id: str) -> list[dict[str, Any]]:
+    """The rows of one of two-way sync's own tables (``crmsync.twoway.tables``) about a record."""
+    engine = create_engine_for(config.store.url, schema=config.store.pg_schema)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(table).where(table.c.record_key == record_id))
+            return [dict(row) for row in rows.mappings()]
+    finally:
+        engine.dispose()
+
+
 def edit(config: Config, record_id: str, **values: str) -> None:
     """``UPDATE profile SET …`` of the row of ``record_id``, run with the database's own client."""
     assignments = ", ".join(f"{name} = {_literal(value)}" for name, value in values.items())
