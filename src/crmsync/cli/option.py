@@ -47,8 +47,11 @@ def set_(
             cli_console(stderr=True).print(Text(f"{name}: {exc} (format {OPTION_DATE_FORMAT})"))
             raise typer.Exit(1) from None
     store = open_store(_config(config, cli_console(stderr=True)))
-    with recorded(store.engine, Actor.cli(), Action.OPTION_SET, name):
-        store.set_option(name, value)
+    try:
+        with recorded(store.engine, Actor.cli(), Action.OPTION_SET, name):
+            store.set_option(name, value)
+    finally:
+        store.engine.dispose()
 
 
 @app.command("list")
