@@ -14,6 +14,7 @@ from crmsync.api.auth import LoginLimiter, SessionStore
 from crmsync.api.error_answers import install_error_answers
 from crmsync.api.models import problem
 from crmsync.api.routers import (
+    audit,
     crm,
     docs,
     events,
@@ -29,6 +30,7 @@ from crmsync.api.routers import (
     workflows,
 )
 from crmsync.api.routers import users as user_routes
+from crmsync.api.services.audit import AuditService
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.events import EventService
 from crmsync.api.services.jobs import JobService
@@ -84,7 +86,7 @@ def create_app(
         title="crmsync",
         version=__version__,
         description="Workflows, mappings, resources, events, opt-in/out, jobs, users, "
-        "revisions, rejects and metrics of a crmsync server.",
+        "revisions, rejects, the audit trail and metrics of a crmsync server.",
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -104,8 +106,9 @@ def create_app(
     app.state.event_service = EventService(supervisor)
     app.state.user_service = UserService(users)
     app.state.job_service = job_service
+    app.state.audit_service = AuditService(supervisor.engine)
     routers = (system, docs, session, workflows, mappings, resources, events, optinout, jobs)
-    for module in (*routers, workers, revisions, rejects, crm, user_routes):
+    for module in (*routers, workers, revisions, rejects, crm, user_routes, audit):
         app.include_router(module.router, responses=_ERRORS)
     docs.mount_assets(app)
     console.install(app)

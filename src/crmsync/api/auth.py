@@ -19,12 +19,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from crmsync.api.users import Role, User, UserStore
+from crmsync.audit import Action, Actor, Face, Outcome, record
 
 __all__ = [
     "CSRF_HEADER",
@@ -32,6 +33,7 @@ __all__ = [
     "LoginLimiter",
     "Session",
     "SessionStore",
+    "acting",
     "current_user",
     "require",
 ]
@@ -189,18 +191,45 @@ def _caller(
     return current_user(request)
 
 
+def _refusal(user: User, role: Role) -> HTTPException:
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        detail=f"this needs the {role.value} role; '{user.name}' is {user.role.value}",
+    )
+
+
 def require(role: Role) -> Callable[..., User]:
     """A dependency: the caller, when their role allows ``role`` (403 otherwise)."""
 
     def check(user: Annotated[User, Depends(_caller)]) -> User:
         if not user.role.allows(role):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"this needs the {role.value} role; '{user.name}' is {user.role.value}",
-            )
+            raise _refusal(user, role)
         return user
 
     return check
+
+
+def acting(role: Role, action: Action) -> Any:
+    """A dependency for a route that does ``action`` (recorded in the audit trail by the service
+    it calls): the caller as an :class:`~crmsync.audit.Actor` of the API when their role allows
+    ``role``; otherwise the refusal is recorded, on the names of the request's path, and 403."""
+
+    def check(request: Request, user: Annotated[User, Depends(_caller)]) -> Actor:
+        by = Actor(user.name, Face.API, token="Authorization" in request.headers)
+        if not user.role.allows(role):
+            record(
+                request.app.state.supervisor.engine,
+                actor=by.name,
+                face=by.face,
+                action=action,
+                target="/".join(str(value) for value in request.path_params.values()),
+                outcome=Outcome.REFUSED,
+                details={"role": user.role.value, "needed": role.value},
+            )
+            raise _refusal(user, role)
+        return by
+
+    return Depends(check)
 
 
 Viewer = Annotated[User, Depends(require(Role.VIEWER))]

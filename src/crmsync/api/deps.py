@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from crmsync.api.services.audit import AuditService
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.events import EventService
 from crmsync.api.services.jobs import JobService
@@ -18,6 +19,7 @@ from crmsync.api.services.workflows import WorkflowService
 from crmsync.workflows.supervisor import Supervisor
 
 __all__ = [
+    "Audit",
     "Crm",
     "Events",
     "Mappings",
@@ -47,3 +49,4 @@ Events = Annotated[EventService, Depends(_state("event_service"))]
 OptInOut = Annotated[OptInOutService, Depends(_state("optinout_service"))]
 Users = Annotated[UserService, Depends(_state("user_service"))]
 Jobs = Annotated[JobService, Depends(_state("job_service"))]
+Audit = Annotated[AuditService, Depends(_state("audit_service"))]

@@ -7,13 +7,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import sqlalchemy as sa
 from rich.text import Text
 
+from crmsync.audit import Action, Actor, record
 from crmsync.cli.output import cli_console
 from crmsync.config.models import Config
-from crmsync.workflows.active import ActiveConfig, open_active_config
+from crmsync.workflows.active import ActiveConfig, Applied, open_active_config
+from crmsync.workflows.revisions import Revision
 
-__all__ = ["active_config", "active_configs", "open_active", "started_configs"]
+__all__ = [
+    "active_config",
+    "active_configs",
+    "open_active",
+    "record_revisions",
+    "started_configs",
+]
 
 
 def open_active(path: Path, workflows: Sequence[str], *, create: bool = True) -> ActiveConfig:
@@ -63,4 +72,23 @@ def started_configs(path: Path, workflows: Sequence[str]) -> dict[str, Config]:
             console.print(
                 Text(f"{revision.workflow}: revision {revision.id} ({revision.note}) is now active")
             )
+        if active.engine is not None:
+            record_revisions(active.engine, applied, activated)
         return active.configs(workflows)
+
+
+def record_revisions(
+    engine: sa.Engine, applied: Sequence[Applied], activated: Sequence[Revision] = ()
+) -> None:
+    """Record in the audit trail the revisions a command saved from the file and activated."""
+    by = Actor.cli()
+    done = [(Action.CONFIG_APPLY, item.revision) for item in applied]
+    for action, revision in [*done, *((Action.REVISION_ACTIVATE, r) for r in activated)]:
+        record(
+            engine,
+            actor=by.name,
+            face=by.face,
+            action=action,
+            target=revision.workflow,
+            details={"revision": revision.id},
+        )

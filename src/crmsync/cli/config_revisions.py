@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from crmsync.cli.active import record_revisions
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
 from crmsync.errors import ConfigurationError, CrmsyncError
@@ -89,7 +90,10 @@ def apply(
                 if not typer.confirm("apply?", err=True):
                     console.print("nothing applied")
                     raise typer.Exit(1)
-            for applied in active.apply():
+            applied_all = active.apply()
+            if active.engine is not None:
+                record_revisions(active.engine, applied_all)
+            for applied in applied_all:
                 console.print(
                     Text(
                         f"{applied.difference.workflow}: pending revision {applied.revision.id} "

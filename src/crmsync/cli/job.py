@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column
 from rich.text import Text
 
+from crmsync.audit import Action, Actor, recorded
 from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption, print_report
 from crmsync.cli.output import Table, cli_console
@@ -149,14 +150,24 @@ async def _run(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    action, target = (Action.JOB_RUN, job.name) if job else (Action.JOB_RESUME, resume or "")
     try:
-        with Progress(*columns, console=cli_console(stderr=True), transient=False) as progress:
+        with (
+            recorded(store.engine, Actor.cli(), action, target) as details,
+            Progress(*columns, console=cli_console(stderr=True), transient=False) as progress,
+        ):
             runner = JobRunner(store, campaign, pool, on_step=_Bars(progress))
-            if resume is not None or job is None:
-                return await runner.resume(resume or "")
-            return await runner.run(
-                job, text, source=source, variables=variables, continue_unfinished=not fresh
-            )
+            try:
+                if job is None:
+                    details["run_id"] = await runner.resume(resume or "")
+                else:
+                    details["run_id"] = await runner.run(
+                        job, text, source=source, variables=variables, continue_unfinished=not fresh
+                    )
+            except RunFailed as exc:
+                details["run_id"] = exc.run_id
+                raise
+            return str(details["run_id"])
     finally:
         await pool.aclose()
         campaign.dispose()

@@ -6,6 +6,7 @@ import typer
 
 from crmsync import __version__
 from crmsync.cli import (
+    audit,
     config_cmds,
     config_revisions,
     demo,
@@ -51,6 +52,7 @@ app.command("serve")(serve.serve)
 app.command("init")(config_cmds.init)
 app.command("validate")(config_cmds.validate)
 app.command("demo")(demo.demo)
+app.command("audit")(audit.audit)
 
 
 @app.command()

@@ -28,6 +28,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
+from crmsync.audit import Action, Actor, recorded
 from crmsync.cli.active import active_config, open_active
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
@@ -60,7 +61,15 @@ def replay(
     console = cli_console(stderr=True)
     try:
         inbound = active_config(config, "inbound")
-        request = asyncio.run(request_replay(inbound, name, limit_backlog=limit, limit_rows=limit))
+        engine = create_engine_for(inbound.store.url, schema=inbound.store.pg_schema)
+        try:
+            with recorded(engine, Actor.cli(), Action.MAPPING_REPLAY, name) as details:
+                request = asyncio.run(
+                    request_replay(inbound, name, limit_backlog=limit, limit_rows=limit)
+                )
+                details.update(table_rows=request.table_rows, backlog=request.backlog)
+        finally:
+            engine.dispose()
     except ReplayRefused as exc:
         console.print(f"[red]refused:[/red] {exc.message}")
         raise typer.Exit(1 if exc.code == "UNKNOWN_MAPPING" else EXIT_REFUSED) from None

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from crmsync.audit import Action, Actor, recorded
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.job import _config, open_store
 from crmsync.cli.output import cli_console
@@ -46,7 +47,11 @@ def set_(
             cli_console(stderr=True).print(Text(f"{name}: {exc} (format {OPTION_DATE_FORMAT})"))
             raise typer.Exit(1) from None
     store = open_store(_config(config, cli_console(stderr=True)))
-    store.set_option(name, value)
+    try:
+        with recorded(store.engine, Actor.cli(), Action.OPTION_SET, name):
+            store.set_option(name, value)
+    finally:
+        store.engine.dispose()
 
 
 @app.command("list")

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from crmsync.audit import Action, Actor, recorded
 from crmsync.cli.active import active_config
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import Table, cli_console
@@ -96,7 +97,10 @@ def retry(
         inbound = active_config(config, "inbound")
         engine = create_engine_for(inbound.store.url, schema=inbound.store.pg_schema)
         try:
-            queued = retry_rejects(inbound, StateStore(engine), mapping, record or None)
+            target = mapping or ""
+            with recorded(engine, Actor.cli(), Action.REJECTS_RETRY, target) as details:
+                queued = retry_rejects(inbound, StateStore(engine), mapping, record or None)
+                details["queued"] = queued
         finally:
             engine.dispose()
     except CrmsyncError as exc:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from crmsync.api.users import Role, UserStore
+from crmsync.audit import Action, Actor, recorded
 from crmsync.cli.config_cmds import ConfigOption
 from crmsync.cli.output import cli_console
 from crmsync.config import load_config
@@ -57,7 +58,11 @@ def add(
     try:
         store = _store(config)
         try:
-            user = store.add(name, role, _password())
+            password = _password()
+            action = Action.USER_CREATE if store.get(name) is None else Action.USER_UPDATE
+            details = {"role": role.value, "password_changed": True}
+            with recorded(store.engine, Actor.cli(), action, name, details):
+                user = store.add(name, role, password)
         finally:
             store.engine.dispose()
     except CrmsyncError as exc:
@@ -75,7 +80,9 @@ def token(
     try:
         store = _store(config)
         try:
-            made = store.new_token(name)
+            with recorded(store.engine, Actor.cli(), Action.TOKEN_CREATE, name) as details:
+                made = store.new_token(name)
+                details["token_id"] = UserStore.token_id(made)
         finally:
             store.engine.dispose()
     except CrmsyncError as exc:

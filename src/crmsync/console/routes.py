@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from crmsync.console.pages import (
+    audit,
     conflicts,
     editor,
     jobs,
@@ -49,6 +50,7 @@ _PAGES = (
     rejects,
     revisions,
     users,
+    audit,
 )
 for page in _PAGES:
     router.include_router(page.router, prefix=PREFIX)

@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from crmsync.api.auth import CSRF_HEADER, SESSION_COOKIE, SessionStore, current_user
 from crmsync.api.users import Role, User
+from crmsync.audit import Actor, Face
 
 __all__ = [
     "Admin",
@@ -56,6 +57,11 @@ class Caller:
     @property
     def can_admin(self) -> bool:
         return self.user.role.allows(Role.ADMIN)
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the audit trail records them."""
+        return Actor(self.user.name, Face.CONSOLE)
 
 
 async def _with_form_token(request: Request) -> Request:

@@ -51,6 +51,7 @@ OWN_TABLES = frozenset(
     f"crmsync_{name}"
     for name in (
         "api_tokens",
+        "audit",
         "campaign_changes",
         "config_revisions",
         "counters",

@@ -227,3 +227,26 @@ def test_viewer_cannot_start_or_stop(page: Page, console: Console) -> None:
     assert console.api("GET", "/api/workflows/inbound").json()["status"] == before
     page.get_by_role("link", name="Inbound mappings").click()
     expect(page.get_by_text("Adding a mapping needs the admin role.")).to_be_visible()
+
+
+def test_admin_reads_the_audit_trail_and_a_viewer_is_refused(page: Page, console: Console) -> None:
+    assert console.api("POST", "/api/workflows/optinout/stop").status_code == 200
+    log_in(page, console, "admin")
+    page.get_by_role("link", name="Audit").click()
+    expect(page.get_by_role("heading", name="Audit")).to_be_visible()
+    page.get_by_label("Action").fill("workflow.stop")
+    page.get_by_role("button", name="Filter").click()
+    row = page.locator("#audit tbody tr").filter(has_text="optinout").first
+    expect(row).to_contain_text("token:admin")
+    expect(row).to_contain_text("workflow.stop")
+    expect(page.locator("#audit tbody")).not_to_contain_text("workflow.start")
+    shot(page, "10-audit")
+
+    page.context.clear_cookies()
+    log_in(page, console, "viewer")
+    expect(page.get_by_role("link", name="Audit")).to_have_count(0)
+    answer = page.goto(f"{console.url}/console/audit")
+    assert answer is not None
+    assert answer.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("this needs the admin role")

@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from crmsync.api.users import UserStore
+from crmsync.audit import tables as audit_tables
 from crmsync.events import tables as event_tables
 from crmsync.jobs.store import JobStore
 from crmsync.optout import tables as optout_tables
@@ -41,6 +42,7 @@ def own_models(engine: sa.Engine) -> sa.MetaData:
         optout_tables.METADATA,
         history.METADATA,
         twoway_tables.METADATA,
+        audit_tables.METADATA,
     ):
         for table in metadata.tables.values():
             table.to_metadata(merged)

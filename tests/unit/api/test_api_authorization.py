@@ -58,6 +58,7 @@ LEAST_ROLE: dict[str, Role | None] = {
     "list_workers": VIEW,
     "list_crm_tables": VIEW,
     "get_crm_table": VIEW,
+    "list_audit": ADMIN,
     "list_users": ADMIN,
     "create_user": ADMIN,
     "update_user": ADMIN,

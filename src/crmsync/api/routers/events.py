@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
 
-from crmsync.api.auth import Admin, Operator, Viewer
+from crmsync.api.auth import Operator, Viewer, acting
 from crmsync.api.deps import Events
 from crmsync.api.models import RevisionSaved, problem
 from crmsync.api.services.events import MAX_BULK, EventIn, EventsRecorded
+from crmsync.api.users import Role
+from crmsync.audit import Action, Actor
 from crmsync.config.models import OutboundEvents
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -66,6 +68,10 @@ def get_event_settings(
     response_model=RevisionSaved,
     responses={422: problem("invalid body or refused by the configuration checks")},
 )
-def update_event_settings(switches: OutboundEvents, user: Admin, service: Events) -> RevisionSaved:
+def update_event_settings(
+    switches: OutboundEvents,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.EVENTS_UPDATE)],
+    service: Events,
+) -> RevisionSaved:
     """Save the four switches as a pending revision of outbound."""
-    return service.save_settings(switches, author=user.name)
+    return service.save_settings(switches, by=by)

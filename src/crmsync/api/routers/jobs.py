@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, status
 
-from crmsync.api.auth import Operator, Viewer
+from crmsync.api.auth import Viewer, acting
 from crmsync.api.deps import Jobs
 from crmsync.api.models import problem
 from crmsync.api.services.jobs import JobOut, RunDetail, RunOut, RunReject, RunStart, RunStarted
+from crmsync.api.users import Role
+from crmsync.audit import Action, Actor
 
 router = APIRouter(tags=["jobs"])
 
@@ -37,12 +39,12 @@ def list_jobs(_user: Viewer, service: Jobs) -> list[JobOut]:
 )
 async def start_job(
     name: JobName,
-    _user: Operator,
+    by: Annotated[Actor, acting(Role.OPERATOR, Action.JOB_RUN)],
     service: Jobs,
     request: Annotated[RunStart | None, Body()] = None,
 ) -> RunStarted:
     """Start a run in the background (or resume the job file's unfinished run)."""
-    return await service.start(name, request or RunStart())
+    return await service.start(name, request or RunStart(), by=by)
 
 
 @router.get("/api/runs", operation_id="list_runs", response_model=list[RunOut])
@@ -79,6 +81,10 @@ def list_run_rejects(run_id: RunId, _user: Viewer, service: Jobs) -> list[RunRej
     status_code=status.HTTP_202_ACCEPTED,
     responses={**_NO_RUN, 409: problem("running already, or succeeded")},
 )
-async def resume_run(run_id: RunId, _user: Operator, service: Jobs) -> RunStarted:
+async def resume_run(
+    run_id: RunId,
+    by: Annotated[Actor, acting(Role.OPERATOR, Action.JOB_RESUME)],
+    service: Jobs,
+) -> RunStarted:
     """Continue a failed or interrupted run in the background."""
-    return await service.resume(run_id)
+    return await service.resume(run_id, by=by)

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
-from crmsync.api.auth import Admin, Operator, Viewer
+from crmsync.api.auth import Viewer, acting
 from crmsync.api.deps import Mappings
 from crmsync.api.models import ConflictOut, MergePlanOut, ReplayOut, RevisionSaved, problem
+from crmsync.api.users import Role
+from crmsync.audit import Action, Actor
 from crmsync.config.models import InboundMapping
 
 router = APIRouter(
@@ -43,8 +45,12 @@ def list_mappings(_user: Viewer, service: Mappings) -> list[InboundMapping]:
     status_code=status.HTTP_201_CREATED,
     responses=_CHECKED,
 )
-async def create_mapping(mapping: InboundMapping, user: Admin, service: Mappings) -> RevisionSaved:
-    return await service.create(mapping, author=user.name)
+async def create_mapping(
+    mapping: InboundMapping,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.MAPPING_CREATE)],
+    service: Mappings,
+) -> RevisionSaved:
+    return await service.create(mapping, by=by)
 
 
 @router.get("/{name}", operation_id="get_mapping", response_model=InboundMapping)
@@ -56,14 +62,21 @@ def get_mapping(name: MappingName, _user: Viewer, service: Mappings) -> InboundM
     "/{name}", operation_id="update_mapping", response_model=RevisionSaved, responses=_CHECKED
 )
 async def update_mapping(
-    name: MappingName, mapping: InboundMapping, user: Admin, service: Mappings
+    name: MappingName,
+    mapping: InboundMapping,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.MAPPING_UPDATE)],
+    service: Mappings,
 ) -> RevisionSaved:
-    return await service.update(name, mapping, author=user.name)
+    return await service.update(name, mapping, by=by)
 
 
 @router.delete("/{name}", operation_id="delete_mapping", response_model=RevisionSaved)
-def delete_mapping(name: MappingName, user: Admin, service: Mappings) -> RevisionSaved:
-    return service.delete(name, author=user.name)
+def delete_mapping(
+    name: MappingName,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.MAPPING_DELETE)],
+    service: Mappings,
+) -> RevisionSaved:
+    return service.delete(name, by=by)
 
 
 @router.post(
@@ -72,10 +85,14 @@ def delete_mapping(name: MappingName, user: Admin, service: Mappings) -> Revisio
     response_model=ReplayOut,
     responses={502: problem("the CRM could not count the table's records: nothing recorded")},
 )
-async def replay_mapping(name: MappingName, _user: Operator, service: Mappings) -> ReplayOut:
+async def replay_mapping(
+    name: MappingName,
+    by: Annotated[Actor, acting(Role.OPERATOR, Action.MAPPING_REPLAY)],
+    service: Mappings,
+) -> ReplayOut:
     """Replay every record at the next start of inbound (409 when refused: limits, pending;
     502 when the CRM cannot be reached or fails the count, and then nothing is recorded)."""
-    return await service.replay(name)
+    return await service.replay(name, by=by)
 
 
 @router.get(

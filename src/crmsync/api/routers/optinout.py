@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from crmsync.api.auth import Admin, Viewer
+from crmsync.api.auth import Viewer, acting
 from crmsync.api.deps import OptInOut
 from crmsync.api.models import RevisionSaved, problem
 from crmsync.api.services.optinout import OptInOutFields, OptInOutSettings
+from crmsync.api.users import Role
+from crmsync.audit import Action, Actor
 from crmsync.config.names import CRM_NAME_PATTERN
 
 router = APIRouter(prefix="/api/optinout", tags=["optinout"])
@@ -38,11 +40,13 @@ def get_optinout(
     },
 )
 async def update_optinout(
-    settings: OptInOutSettings, user: Admin, service: OptInOut
+    settings: OptInOutSettings,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.OPTINOUT_UPDATE)],
+    service: OptInOut,
 ) -> RevisionSaved:
     """Save the settings as a pending revision of optinout, once the CRM fields of the pairs
     pass the contact table's metadata."""
-    return await service.save(settings, author=user.name)
+    return await service.save(settings, by=by)
 
 
 @router.get(

@@ -8,9 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from crmsync.api.auth import Operator, Viewer
+from crmsync.api.auth import Viewer, acting
 from crmsync.api.deps import SupervisorDep
 from crmsync.api.models import RejectOut, RetryIn, RetryOut, problem
+from crmsync.api.users import Role
+from crmsync.audit import Action, Actor, recorded
 from crmsync.twoway.retry import retry_rejects
 
 router = APIRouter(prefix="/api/rejects", tags=["rejects"])
@@ -55,12 +57,18 @@ async def list_rejects(
         409: problem("the mapping is not two-way"),
     },
 )
-async def retry(body: RetryIn, _user: Operator, supervisor: SupervisorDep) -> RetryOut:
+async def retry(
+    body: RetryIn,
+    by: Annotated[Actor, acting(Role.OPERATOR, Action.REJECTS_RETRY)],
+    supervisor: SupervisorDep,
+) -> RetryOut:
     """Queue the Campaign values of two-way mappings that the CRM refused for sending again
     (of one mapping, and of some records only, when given); the running inbound sends them.
     409 for a mapping that is not two-way, 404 for an unknown one."""
-    config = await asyncio.to_thread(supervisor.config, "inbound")
-    queued = await asyncio.to_thread(
-        retry_rejects, config, supervisor.state, body.mapping, body.record_ids
-    )
+    with recorded(supervisor.engine, by, Action.REJECTS_RETRY, body.mapping or "") as details:
+        config = await asyncio.to_thread(supervisor.config, "inbound")
+        queued = await asyncio.to_thread(
+            retry_rejects, config, supervisor.state, body.mapping, body.record_ids
+        )
+        details["queued"] = queued
     return RetryOut(queued=queued)

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
-from crmsync.api.auth import Admin, Viewer
+from crmsync.api.auth import Viewer, acting
 from crmsync.api.deps import Resources
 from crmsync.api.models import RevisionSaved, problem
 from crmsync.api.services.resources import ResourceOut
+from crmsync.api.users import Role
+from crmsync.audit import Action, Actor
 from crmsync.store import ResourceDefinition
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
@@ -47,21 +49,32 @@ async def get_resource(name: ResourceName, _user: Viewer, service: Resources) ->
     status_code=status.HTTP_201_CREATED,
     responses=_EDIT_ERRORS,
 )
-def create_resource(resource: ResourceDefinition, user: Admin, service: Resources) -> RevisionSaved:
-    return service.create(resource, author=user.name)
+def create_resource(
+    resource: ResourceDefinition,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.RESOURCE_CREATE)],
+    service: Resources,
+) -> RevisionSaved:
+    return service.create(resource, by=by)
 
 
 @router.put(
     "/{name}", operation_id="update_resource", response_model=RevisionSaved, responses=_EDIT_ERRORS
 )
 def update_resource(
-    name: ResourceName, resource: ResourceDefinition, user: Admin, service: Resources
+    name: ResourceName,
+    resource: ResourceDefinition,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.RESOURCE_UPDATE)],
+    service: Resources,
 ) -> RevisionSaved:
-    return service.update(name, resource, author=user.name)
+    return service.update(name, resource, by=by)
 
 
 @router.delete(
     "/{name}", operation_id="delete_resource", response_model=RevisionSaved, responses=_EDIT_ERRORS
 )
-def delete_resource(name: ResourceName, user: Admin, service: Resources) -> RevisionSaved:
-    return service.delete(name, author=user.name)
+def delete_resource(
+    name: ResourceName,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.RESOURCE_DELETE)],
+    service: Resources,
+) -> RevisionSaved:
+    return service.delete(name, by=by)

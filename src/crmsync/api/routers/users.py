@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
-from crmsync.api.auth import Admin
+from crmsync.api.auth import Admin, acting
 from crmsync.api.deps import Users
 from crmsync.api.models import problem
 from crmsync.api.services.users import NewToken, TokenOut, UserChange, UserIn, UserOut
+from crmsync.api.users import Role
+from crmsync.audit import Action, Actor
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -34,15 +36,22 @@ def list_users(_user: Admin, service: Users) -> list[UserOut]:
     status_code=status.HTTP_201_CREATED,
     responses={409: problem("the user exists")},
 )
-def create_user(new: UserIn, _user: Admin, service: Users) -> UserOut:
+def create_user(
+    new: UserIn, by: Annotated[Actor, acting(Role.ADMIN, Action.USER_CREATE)], service: Users
+) -> UserOut:
     """A new user with a role and a password (at least 8 characters)."""
-    return service.create(new)
+    return service.create(new, by=by)
 
 
 @router.patch("/{name}", operation_id="update_user", response_model=UserOut, responses=_REFUSED)
-def update_user(name: UserName, change: UserChange, _user: Admin, service: Users) -> UserOut:
+def update_user(
+    name: UserName,
+    change: UserChange,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.USER_UPDATE)],
+    service: Users,
+) -> UserOut:
     """Change the role and/or the password."""
-    return service.change(name, change)
+    return service.change(name, change, by=by)
 
 
 @router.delete(
@@ -51,9 +60,11 @@ def update_user(name: UserName, change: UserChange, _user: Admin, service: Users
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_REFUSED,
 )
-def delete_user(name: UserName, user: Admin, service: Users) -> None:
+def delete_user(
+    name: UserName, by: Annotated[Actor, acting(Role.ADMIN, Action.USER_DELETE)], service: Users
+) -> None:
     """Remove the user and their tokens (not yourself, not the last admin)."""
-    service.delete(name, by=user.name)
+    service.delete(name, by=by)
 
 
 @router.get(
@@ -73,9 +84,11 @@ def list_tokens(name: UserName, _user: Admin, service: Users) -> list[TokenOut]:
     status_code=status.HTTP_201_CREATED,
     responses=_NOT_FOUND,
 )
-def create_token(name: UserName, _user: Admin, service: Users) -> NewToken:
+def create_token(
+    name: UserName, by: Annotated[Actor, acting(Role.ADMIN, Action.TOKEN_CREATE)], service: Users
+) -> NewToken:
     """A new API token of the user, shown once in ``token``."""
-    return service.new_token(name)
+    return service.new_token(name, by=by)
 
 
 @router.delete(
@@ -84,5 +97,10 @@ def create_token(name: UserName, _user: Admin, service: Users) -> NewToken:
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: problem("no such user or token")},
 )
-def revoke_token(name: UserName, token_id: TokenId, _user: Admin, service: Users) -> None:
-    service.revoke_token(name, token_id)
+def revoke_token(
+    name: UserName,
+    token_id: TokenId,
+    by: Annotated[Actor, acting(Role.ADMIN, Action.TOKEN_REVOKE)],
+    service: Users,
+) -> None:
+    service.revoke_token(name, token_id, by=by)

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from crmsync.api.auth import Operator, Viewer
+from crmsync.api.auth import Viewer, acting
 from crmsync.api.deps import Workflows
 from crmsync.api.models import StopOut, WorkflowOut, problem
+from crmsync.api.users import Role
+from crmsync.audit import Action, Actor
 
 router = APIRouter(
     prefix="/api/workflows",
@@ -33,12 +35,20 @@ async def get_workflow(name: WorkflowName, _user: Viewer, service: Workflows) ->
 
 
 @router.post("/{name}/start", operation_id="start_workflow", response_model=WorkflowOut)
-async def start_workflow(name: WorkflowName, _user: Operator, service: Workflows) -> WorkflowOut:
+async def start_workflow(
+    name: WorkflowName,
+    by: Annotated[Actor, acting(Role.OPERATOR, Action.WORKFLOW_START)],
+    service: Workflows,
+) -> WorkflowOut:
     """Start on the pending revision (activated now) or the active one."""
-    return await service.start(name)
+    return await service.start(name, by=by)
 
 
 @router.post("/{name}/stop", operation_id="stop_workflow", response_model=StopOut)
-async def stop_workflow(name: WorkflowName, _user: Operator, service: Workflows) -> StopOut:
+async def stop_workflow(
+    name: WorkflowName,
+    by: Annotated[Actor, acting(Role.OPERATOR, Action.WORKFLOW_STOP)],
+    service: Workflows,
+) -> StopOut:
     """Stop cleanly; ``warning`` says when pending edits wait for the next start."""
-    return await service.stop(name)
+    return await service.stop(name, by=by)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.api.models import RevisionSaved
 from crmsync.api.services.edits import save_edit
+from crmsync.audit import Action, Actor, recorded
 from crmsync.config.models import OutboundEvents
 from crmsync.events import Event, Unsubscribe, record_events
 from crmsync.workflows.supervisor import Supervisor
@@ -52,19 +53,22 @@ class EventService:
         (``latest``: with its pending edits)."""
         return self.supervisor.config(WORKFLOW, latest=latest).outbound.events
 
-    def save_settings(self, switches: OutboundEvents, *, author: str) -> RevisionSaved:
+    def save_settings(self, switches: OutboundEvents, *, by: Actor) -> RevisionSaved:
         def change(data: dict[str, Any]) -> dict[str, Any]:
             outbound = data.get("outbound") or {}
             outbound["events"] = switches.model_dump(mode="json")
             data["outbound"] = outbound
             return data
 
-        on = ", ".join(name for name, value in switches.model_dump().items() if value) or "none"
-        return save_edit(
-            self.supervisor,
-            WORKFLOW,
-            change,
-            author=author,
-            note=f"outbound events switched on: {on}",
-            then="it takes effect when outbound is started again",
-        )
+        on = [name for name, value in switches.model_dump().items() if value]
+        with recorded(self.supervisor.engine, by, Action.EVENTS_UPDATE, WORKFLOW) as details:
+            saved = save_edit(
+                self.supervisor,
+                WORKFLOW,
+                change,
+                author=by.user,
+                note=f"outbound events switched on: {', '.join(on) or 'none'}",
+                then="it takes effect when outbound is started again",
+            )
+            details.update(revision=saved.revision.id, on=on)
+            return saved

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.api.errors import Conflict, NotFound
+from crmsync.audit import Action, Actor, recorded
 from crmsync.config.models import Config
 from crmsync.config.names import CrmName
 from crmsync.errors import CrmsyncError
@@ -210,8 +211,14 @@ class JobService:
 
     # -- runs -----------------------------------------------------------------------------------
 
-    async def start(self, name: str, request: RunStart) -> RunStarted:
+    async def start(self, name: str, request: RunStart, *, by: Actor) -> RunStarted:
         """Start (or resume, see the module) a run of job ``name`` in the background."""
+        with recorded(self.supervisor.engine, by, Action.JOB_RUN, name) as details:
+            started = self._start(name, request)
+            details.update(run_id=started.run_id, resumed=started.resumed)
+            return started
+
+    def _start(self, name: str, request: RunStart) -> RunStarted:
         found = self._job(name)
         job = found.job
         assert job is not None  # _job returns valid jobs only
@@ -233,15 +240,19 @@ class JobService:
         self._launch(run_id, job.name, config)
         return RunStarted(run_id=run_id, job=job.name, resumed=unfinished is not None)
 
-    async def resume(self, run_id: str) -> RunStarted:
+    async def resume(self, run_id: str, *, by: Actor) -> RunStarted:
         """Continue a failed or interrupted run in the background."""
-        info = self._info(run_id)
-        if run_id in self._tasks or info.job in self._running_jobs:
-            raise Conflict(f"job '{info.job}' is running already", code="JOB_RUNNING")
-        if info.status == "succeeded":
-            raise Conflict(f"run {run_id} has succeeded: nothing to resume", code="RUN_SUCCEEDED")
-        self._launch(run_id, info.job, self.supervisor.config(CONFIG_WORKFLOW))
-        return RunStarted(run_id=run_id, job=info.job, resumed=True)
+        with recorded(self.supervisor.engine, by, Action.JOB_RESUME, run_id) as details:
+            info = self._info(run_id)
+            details["job"] = info.job
+            if run_id in self._tasks or info.job in self._running_jobs:
+                raise Conflict(f"job '{info.job}' is running already", code="JOB_RUNNING")
+            if info.status == "succeeded":
+                raise Conflict(
+                    f"run {run_id} has succeeded: nothing to resume", code="RUN_SUCCEEDED"
+                )
+            self._launch(run_id, info.job, self.supervisor.config(CONFIG_WORKFLOW))
+            return RunStarted(run_id=run_id, job=info.job, resumed=True)
 
     def _launch(self, run_id: str, job: str, config: Config) -> None:
         self._running_jobs[job] = run_id

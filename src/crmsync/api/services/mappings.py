@@ -9,6 +9,7 @@ from typing import Any
 from crmsync.api.models import ConflictOut, MergePlanOut, ReplayOut, RevisionSaved
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.edits import ConfigEdit, CrmPart, replace_named, save_crm_edit, save_edit
+from crmsync.audit import Action, Actor, recorded
 from crmsync.config.models import Config, InboundMapping
 from crmsync.errors import ConfigurationError
 from crmsync.state import ensure_store_schema
@@ -70,52 +71,62 @@ class MappingService:
             self.supervisor, self.crm, WORKFLOW, change, parts, author=author, note=note, then=_THEN
         )
 
-    async def create(self, mapping: InboundMapping, *, author: str) -> RevisionSaved:
-        if any(m.name == mapping.name for m in self.list()):
-            raise ConfigurationError(
-                f"an inbound mapping '{mapping.name}' exists already", code="MAPPING_EXISTS"
-            )
+    async def create(self, mapping: InboundMapping, *, by: Actor) -> RevisionSaved:
+        with recorded(self.supervisor.engine, by, Action.MAPPING_CREATE, mapping.name) as details:
+            if any(m.name == mapping.name for m in self.list()):
+                raise ConfigurationError(
+                    f"an inbound mapping '{mapping.name}' exists already", code="MAPPING_EXISTS"
+                )
 
-        def add(data: dict[str, Any]) -> dict[str, Any]:
-            inbound = data.setdefault("inbound", {}) or {}
-            data["inbound"] = inbound
-            inbound["mappings"] = [*(inbound.get("mappings") or []), _dump(mapping)]
-            return data
+            def add(data: dict[str, Any]) -> dict[str, Any]:
+                inbound = data.setdefault("inbound", {}) or {}
+                data["inbound"] = inbound
+                inbound["mappings"] = [*(inbound.get("mappings") or []), _dump(mapping)]
+                return data
 
-        note = f"mapping '{mapping.name}' added"
-        return await self._checked(mapping.name, add, author=author, note=note)
+            note = f"mapping '{mapping.name}' added"
+            saved = await self._checked(mapping.name, add, author=by.user, note=note)
+            details["revision"] = saved.revision.id
+            return saved
 
-    async def update(self, name: str, mapping: InboundMapping, *, author: str) -> RevisionSaved:
+    async def update(self, name: str, mapping: InboundMapping, *, by: Actor) -> RevisionSaved:
         """Replace mapping ``name``; its CRM table, Campaign resource and Campaign key field
         cannot change."""
-        current = self.get(name)
-        fixed = ("name", "crm_table", "resource")
-        if any(getattr(mapping, key) != getattr(current, key) for key in fixed):
-            raise ConfigurationError(
-                "a mapping's name, CRM table and Campaign resource cannot change after saving "
-                "(delete the mapping and create it again)",
-                code="MAPPING_TABLES_FIXED",
-            )
-        if mapping.primary_key.campaign != current.primary_key.campaign:
-            raise ConfigurationError(
-                f"the Campaign key field of mapping '{name}' cannot change after saving "
-                f"(it is '{current.primary_key.campaign}'): delete the mapping and create it "
-                "again",
-                code="MAPPING_KEY_FIXED",
-            )
-        change = self._replace(name, _dump(mapping))
-        return await self._checked(name, change, author=author, note=f"mapping '{name}' updated")
+        with recorded(self.supervisor.engine, by, Action.MAPPING_UPDATE, name) as details:
+            current = self.get(name)
+            fixed = ("name", "crm_table", "resource")
+            if any(getattr(mapping, key) != getattr(current, key) for key in fixed):
+                raise ConfigurationError(
+                    "a mapping's name, CRM table and Campaign resource cannot change after "
+                    "saving (delete the mapping and create it again)",
+                    code="MAPPING_TABLES_FIXED",
+                )
+            if mapping.primary_key.campaign != current.primary_key.campaign:
+                raise ConfigurationError(
+                    f"the Campaign key field of mapping '{name}' cannot change after saving "
+                    f"(it is '{current.primary_key.campaign}'): delete the mapping and create it "
+                    "again",
+                    code="MAPPING_KEY_FIXED",
+                )
+            change = self._replace(name, _dump(mapping))
+            note = f"mapping '{name}' updated"
+            saved = await self._checked(name, change, author=by.user, note=note)
+            details["revision"] = saved.revision.id
+            return saved
 
-    def delete(self, name: str, *, author: str) -> RevisionSaved:
-        self.get(name)
-        return save_edit(
-            self.supervisor,
-            WORKFLOW,
-            self._replace(name, None),
-            author=author,
-            note=f"mapping '{name}' deleted",
-            then=_THEN,
-        )
+    def delete(self, name: str, *, by: Actor) -> RevisionSaved:
+        with recorded(self.supervisor.engine, by, Action.MAPPING_DELETE, name) as details:
+            self.get(name)
+            saved = save_edit(
+                self.supervisor,
+                WORKFLOW,
+                self._replace(name, None),
+                author=by.user,
+                note=f"mapping '{name}' deleted",
+                then=_THEN,
+            )
+            details["revision"] = saved.revision.id
+            return saved
 
     @staticmethod
     def _replace(name: str, new: dict[str, Any] | None) -> ConfigEdit:
@@ -125,16 +136,18 @@ class MappingService:
 
         return change
 
-    async def replay(self, name: str) -> ReplayOut:
-        self.get(name)
-        request = await request_replay(
-            self.supervisor.config(WORKFLOW),
-            name,
-            limit_backlog=self.replay_limit,
-            limit_rows=self.replay_limit,
-            environ=self.supervisor.environ,
-            opener=self.crm.opener,
-        )
+    async def replay(self, name: str, *, by: Actor) -> ReplayOut:
+        with recorded(self.supervisor.engine, by, Action.MAPPING_REPLAY, name) as details:
+            self.get(name)
+            request = await request_replay(
+                self.supervisor.config(WORKFLOW),
+                name,
+                limit_backlog=self.replay_limit,
+                limit_rows=self.replay_limit,
+                environ=self.supervisor.environ,
+                opener=self.crm.opener,
+            )
+            details.update(table_rows=request.table_rows, backlog=request.backlog)
         return ReplayOut(
             mapping=request.mapping,
             status=request.status,

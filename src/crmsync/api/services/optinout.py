@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crmsync.api.models import RevisionSaved
 from crmsync.api.services.crm import CrmService
 from crmsync.api.services.edits import CrmPart, save_crm_edit
+from crmsync.audit import Action, Actor, recorded
 from crmsync.config.models import Config, OptInOutDirection, OptInOutMapping
 from crmsync.config.names import CrmName
 from crmsync.connectors.base import CrmType
@@ -95,7 +96,7 @@ class OptInOutService:
             log_decisions=section.log_decisions,
         )
 
-    async def save(self, settings: OptInOutSettings, *, author: str) -> RevisionSaved:
+    async def save(self, settings: OptInOutSettings, *, by: Actor) -> RevisionSaved:
         """Save ``settings`` once the pairs' CRM fields pass the contact table's metadata."""
 
         def change(data: dict[str, Any]) -> dict[str, Any]:
@@ -111,16 +112,19 @@ class OptInOutService:
                 return []
             return [CrmPart(("optinout",), section.connection, section.table_for(linked.kind))]
 
-        return await save_crm_edit(
-            self.supervisor,
-            self.crm,
-            WORKFLOW,
-            change,
-            parts,
-            author=author,
-            note=f"opt-in/out: {settings.direction}, {len(settings.mappings)} mapping(s)",
-            then="it takes effect when optinout is started again",
-        )
+        with recorded(self.supervisor.engine, by, Action.OPTINOUT_UPDATE, WORKFLOW) as details:
+            saved = await save_crm_edit(
+                self.supervisor,
+                self.crm,
+                WORKFLOW,
+                change,
+                parts,
+                author=by.user,
+                note=f"opt-in/out: {settings.direction}, {len(settings.mappings)} mapping(s)",
+                then="it takes effect when optinout is started again",
+            )
+            details.update(revision=saved.revision.id, direction=settings.direction)
+            return saved
 
     @staticmethod
     def campaign_fields() -> list[AllowedField]:

@@ -7,6 +7,7 @@ publishing a revision's resources to the store (creating or altering tables) sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crmsync.api.errors import Conflict, NotFound
 from crmsync.api.models import RevisionSaved
 from crmsync.api.services.edits import ConfigEdit, replace_named, save_edit
+from crmsync.audit import Action, Actor, recorded
 from crmsync.store import PROFILE, FieldDefinition, LinkDefinition, ResourceDefinition
 from crmsync.store.registry import published_definitions
 from crmsync.workflows.supervisor import Supervisor
@@ -93,44 +95,61 @@ class ResourceService:
             )
         self.get(name)
 
-    def _saved(self, change: ConfigEdit, *, author: str, note: str) -> RevisionSaved:
-        return save_edit(
-            self.supervisor,
-            WORKFLOW,
-            change,
-            author=author,
-            note=note,
-            then="publish it to the store with 'crmsync resources publish' (inbound stopped), "
-            "then start inbound",
-        )
+    def _saved(
+        self, action: Action, name: str, check: Callable[[], ConfigEdit], *, by: Actor, note: str
+    ) -> RevisionSaved:
+        """The edit ``check`` returns (raising when it is refused), saved; recorded as
+        ``action`` on resource ``name``."""
+        with recorded(self.supervisor.engine, by, action, name) as details:
+            saved = save_edit(
+                self.supervisor,
+                WORKFLOW,
+                check(),
+                author=by.user,
+                note=note,
+                then="publish it to the store with 'crmsync resources publish' (inbound "
+                "stopped), then start inbound",
+            )
+            details["revision"] = saved.revision.id
+            return saved
 
-    def create(self, resource: ResourceDefinition, *, author: str) -> RevisionSaved:
-        if any(r.name == resource.name for r in self._definitions()):
-            raise Conflict(f"a resource '{resource.name}' exists already", code="RESOURCE_EXISTS")
-
+    def create(self, resource: ResourceDefinition, *, by: Actor) -> RevisionSaved:
         def add(data: dict[str, Any]) -> dict[str, Any]:
             data["resources"] = [*(data.get("resources") or []), _dump(resource)]
             return data
 
-        return self._saved(add, author=author, note=f"resource '{resource.name}' added")
+        def check() -> ConfigEdit:
+            if any(r.name == resource.name for r in self._definitions()):
+                raise Conflict(
+                    f"a resource '{resource.name}' exists already", code="RESOURCE_EXISTS"
+                )
+            return add
 
-    def update(self, name: str, resource: ResourceDefinition, *, author: str) -> RevisionSaved:
+        note = f"resource '{resource.name}' added"
+        return self._saved(Action.RESOURCE_CREATE, resource.name, check, by=by, note=note)
+
+    def update(self, name: str, resource: ResourceDefinition, *, by: Actor) -> RevisionSaved:
         """Replace resource ``name`` (its name cannot change: delete and add instead)."""
-        self._custom(name)
-        if resource.name != name:
-            raise Conflict(
-                "a resource's name cannot change: add the new one and delete the old one",
-                code="RESOURCE_NAME_FIXED",
-            )
-        return self._saved(
-            self._replace(name, _dump(resource)), author=author, note=f"resource '{name}' updated"
-        )
 
-    def delete(self, name: str, *, author: str) -> RevisionSaved:
-        self._custom(name)
-        return self._saved(
-            self._replace(name, None), author=author, note=f"resource '{name}' deleted"
-        )
+        def check() -> ConfigEdit:
+            self._custom(name)
+            if resource.name != name:
+                raise Conflict(
+                    "a resource's name cannot change: add the new one and delete the old one",
+                    code="RESOURCE_NAME_FIXED",
+                )
+            return self._replace(name, _dump(resource))
+
+        note = f"resource '{name}' updated"
+        return self._saved(Action.RESOURCE_UPDATE, name, check, by=by, note=note)
+
+    def delete(self, name: str, *, by: Actor) -> RevisionSaved:
+        def check() -> ConfigEdit:
+            self._custom(name)
+            return self._replace(name, None)
+
+        note = f"resource '{name}' deleted"
+        return self._saved(Action.RESOURCE_DELETE, name, check, by=by, note=note)
 
     @staticmethod
     def _replace(name: str, new: dict[str, Any] | None) -> ConfigEdit:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crmsync.api.errors import Conflict, NotFound
 from crmsync.api.users import MIN_PASSWORD_LENGTH, Role, User, UserStore
+from crmsync.audit import Action, Actor, recorded
 
 __all__ = [
     "NewToken",
@@ -83,31 +84,36 @@ class UserService:
             raise NotFound(f"there is no user '{name}'", code="UNKNOWN_USER")
         return _out(user)
 
-    def create(self, new: UserIn) -> UserOut:
-        if self.users.get(new.name) is not None:
-            raise Conflict(f"a user '{new.name}' exists already", code="USER_EXISTS")
-        return _out(self.users.add(new.name, new.role, new.password))
+    def create(self, new: UserIn, *, by: Actor) -> UserOut:
+        with recorded(self.users.engine, by, Action.USER_CREATE, new.name, {"role": new.role}):
+            if self.users.get(new.name) is not None:
+                raise Conflict(f"a user '{new.name}' exists already", code="USER_EXISTS")
+            return _out(self.users.add(new.name, new.role, new.password))
 
     def _other_admins(self, name: str) -> int:
         return sum(1 for u in self.users.list() if u.role is Role.ADMIN and u.name != name)
 
-    def change(self, name: str, change: UserChange) -> UserOut:
-        current = self.get(name)
-        demoted = current.role is Role.ADMIN and change.role not in (None, Role.ADMIN)
-        if demoted and self._other_admins(name) == 0:
-            raise Conflict(
-                f"'{name}' is the last admin: make another admin first", code="LAST_ADMIN"
-            )
-        self.users.change(name, role=change.role, password=change.password)
-        return self.get(name)
+    def change(self, name: str, change: UserChange, *, by: Actor) -> UserOut:
+        """Change the role and/or the password (recorded as whether it changed, never what)."""
+        details = {"role": change.role, "password_changed": change.password is not None}
+        with recorded(self.users.engine, by, Action.USER_UPDATE, name, details):
+            current = self.get(name)
+            demoted = current.role is Role.ADMIN and change.role not in (None, Role.ADMIN)
+            if demoted and self._other_admins(name) == 0:
+                raise Conflict(
+                    f"'{name}' is the last admin: make another admin first", code="LAST_ADMIN"
+                )
+            self.users.change(name, role=change.role, password=change.password)
+            return self.get(name)
 
-    def delete(self, name: str, *, by: str) -> None:
-        current = self.get(name)
-        if name == by:
-            raise Conflict("you cannot remove yourself", code="REMOVE_SELF")
-        if current.role is Role.ADMIN and self._other_admins(name) == 0:
-            raise Conflict(f"'{name}' is the last admin", code="LAST_ADMIN")
-        self.users.remove(name)
+    def delete(self, name: str, *, by: Actor) -> None:
+        with recorded(self.users.engine, by, Action.USER_DELETE, name):
+            current = self.get(name)
+            if name == by.user:
+                raise Conflict("you cannot remove yourself", code="REMOVE_SELF")
+            if current.role is Role.ADMIN and self._other_admins(name) == 0:
+                raise Conflict(f"'{name}' is the last admin", code="LAST_ADMIN")
+            self.users.remove(name)
 
     def tokens(self, name: str) -> builtins.list[TokenOut]:
         self.get(name)
@@ -116,14 +122,18 @@ class UserService:
             for t in self.users.list_tokens(name)
         ]
 
-    def new_token(self, name: str) -> NewToken:
-        self.get(name)
-        token = self.users.new_token(name)
-        made = self.users.list_tokens(name)
-        info = next(t for t in made if t.id == UserStore.token_id(token))
-        return NewToken(id=info.id, user=info.user, created_at=info.created_at, token=token)
+    def new_token(self, name: str, *, by: Actor) -> NewToken:
+        """A new token of ``name``: the trail keeps its id, never the token."""
+        with recorded(self.users.engine, by, Action.TOKEN_CREATE, name) as details:
+            self.get(name)
+            token = self.users.new_token(name)
+            made = self.users.list_tokens(name)
+            info = next(t for t in made if t.id == UserStore.token_id(token))
+            details["token_id"] = info.id
+            return NewToken(id=info.id, user=info.user, created_at=info.created_at, token=token)
 
-    def revoke_token(self, name: str, token_id: str) -> None:
-        self.get(name)
-        if not self.users.revoke(name, token_id):
-            raise NotFound(f"user '{name}' has no token '{token_id}'", code="UNKNOWN_TOKEN")
+    def revoke_token(self, name: str, token_id: str, *, by: Actor) -> None:
+        with recorded(self.users.engine, by, Action.TOKEN_REVOKE, name, {"token_id": token_id}):
+            self.get(name)
+            if not self.users.revoke(name, token_id):
+                raise NotFound(f"user '{name}' has no token '{token_id}'", code="UNKNOWN_TOKEN")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crmsync.api.errors import NotFound
 from crmsync.api.models import RevisionOut, StopOut, WorkflowOut
+from crmsync.audit import Action, Actor, record, recorded
 from crmsync.workflows.revisions import Revision, changes
 from crmsync.workflows.supervisor import StopResult, Supervisor, WorkflowView
 
@@ -49,12 +50,27 @@ class WorkflowService:
     async def get(self, name: str) -> WorkflowOut:
         return _out(await self.supervisor.view(name))
 
-    async def start(self, name: str) -> WorkflowOut:
-        await self.supervisor.start(name)
+    async def start(self, name: str, *, by: Actor) -> WorkflowOut:
+        """Start ``name``; recorded, and so is the activation of its pending revision."""
+        engine = self.supervisor.engine
+        with recorded(engine, by, Action.WORKFLOW_START, name) as details:
+            pending = self.supervisor.revisions.pending(name)
+            view = await self.supervisor.start(name)
+            details["revision"] = view.active_revision
+        if pending is not None and view.active_revision == pending.id:
+            record(
+                engine,
+                actor=by.name,
+                face=by.face,
+                action=Action.REVISION_ACTIVATE,
+                target=name,
+                details={"revision": pending.id},
+            )
         return _out(await self.supervisor.view(name, measure=False))
 
-    async def stop(self, name: str) -> StopOut:
-        return _stop_out(await self.supervisor.stop(name))
+    async def stop(self, name: str, *, by: Actor) -> StopOut:
+        with recorded(self.supervisor.engine, by, Action.WORKFLOW_STOP, name):
+            return _stop_out(await self.supervisor.stop(name))
 
     def revisions(self, workflow: str | None, limit: int) -> list[RevisionOut]:
         if workflow is not None:

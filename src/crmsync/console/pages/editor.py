@@ -221,9 +221,9 @@ async def save(
             campaign_types,
         )
         if mode == "edit":
-            saved = await service.update(draft["name"], mapping, author=caller.user.name)
+            saved = await service.update(draft["name"], mapping, by=caller.actor)
         else:
-            saved = await service.create(mapping, author=caller.user.name)
+            saved = await service.create(mapping, by=caller.actor)
     except DraftInvalid as exc:
         issues = exc.issues
     except ConfigError as exc:

@@ -36,7 +36,7 @@ def runs_table(request: Request, caller: Viewer, service: Jobs) -> HTMLResponse:
 @router.post("/jobs/{name}/start", response_class=HTMLResponse)
 async def start_run(name: _Name, request: Request, caller: Operator, service: Jobs) -> HTMLResponse:
     try:
-        started = await service.start(name, RunStart())
+        started = await service.start(name, RunStart(), by=caller.actor)
     except CrmsyncError as exc:
         return message(request, exc.message, status_code=409, kind="error")
     verb = "resumed" if started.resumed else "started"
@@ -67,7 +67,7 @@ async def resume_run(
     run_id: _RunId, request: Request, caller: Operator, service: Jobs
 ) -> HTMLResponse:
     try:
-        started = await service.resume(run_id)
+        started = await service.resume(run_id, by=caller.actor)
     except CrmsyncError as exc:
         return message(request, exc.message, status_code=409, kind="error")
     return message(request, f"run {started.run_id} of '{started.job}' resumed: reload to follow it")

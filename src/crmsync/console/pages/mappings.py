@@ -103,7 +103,7 @@ async def delete_mapping(
     supervisor: SupervisorDep,
 ) -> HTMLResponse:
     try:
-        saved = service.delete(name, author=caller.user.name)
+        saved = service.delete(name, by=caller.actor)
     except CrmsyncError as exc:
         return message(request, exc.message, status_code=409, kind="error")
     return await _list(request, caller, service, supervisor, note=saved.message)
@@ -118,7 +118,7 @@ async def replay_mapping(
     supervisor: SupervisorDep,
 ) -> HTMLResponse:
     try:
-        replay = await service.replay(name)
+        replay = await service.replay(name, by=caller.actor)
     except CrmsyncError as exc:
         return message(request, exc.message, status_code=409, kind="error")
     note = (

@@ -80,7 +80,7 @@ async def save_events(
     form = await form_fields(request)
     switches = OutboundEvents(**{name: form.get(name) == "on" for name in EVENT_TYPES})
     try:
-        saved = service.save_settings(switches, author=caller.user.name)
+        saved = service.save_settings(switches, by=caller.actor)
     except CrmsyncError as exc:
         return _events_page(
             request, caller, switches, supervisor, issues=_problems(exc), status_code=422
@@ -152,9 +152,7 @@ async def save_optinout(
         "log_decisions": form.get("log_decisions") == "on",
     }
     try:
-        saved = await service.save(
-            OptInOutSettings.model_validate(settings), author=caller.user.name
-        )
+        saved = await service.save(OptInOutSettings.model_validate(settings), by=caller.actor)
     except (ValidationError, CrmsyncError) as exc:
         return await _optinout_page(
             request, caller, service, supervisor, settings, issues=_problems(exc), status_code=422

@@ -39,7 +39,7 @@ async def add_user(request: Request, caller: Admin, service: Users) -> HTMLRespo
         new = UserIn.model_validate(
             {key: form.get(key, "") for key in ("name", "role", "password")}
         )
-        added = service.create(new)
+        added = service.create(new, by=caller.actor)
     except ValidationError as exc:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return message(request, f"not added: {where}", status_code=422, kind="error")
@@ -52,7 +52,8 @@ async def add_user(request: Request, caller: Admin, service: Users) -> HTMLRespo
 async def change_role(name: _Name, request: Request, caller: Admin, service: Users) -> HTMLResponse:
     form = await form_fields(request)
     try:
-        changed = service.change(name, UserChange.model_validate({"role": form.get("role")}))
+        change = UserChange.model_validate({"role": form.get("role")})
+        changed = service.change(name, change, by=caller.actor)
     except ValidationError:
         return message(request, "choose viewer, operator or admin", status_code=422, kind="error")
     except CrmsyncError as exc:
@@ -64,7 +65,7 @@ async def change_role(name: _Name, request: Request, caller: Admin, service: Use
 @router.post("/users/{name}/delete", response_class=HTMLResponse)
 async def delete_user(name: _Name, request: Request, caller: Admin, service: Users) -> HTMLResponse:
     try:
-        service.delete(name, by=caller.user.name)
+        service.delete(name, by=caller.actor)
     except CrmsyncError as exc:
         return message(request, exc.message, status_code=409, kind="error")
     return _table(request, caller, service, note=f"'{name}' removed")

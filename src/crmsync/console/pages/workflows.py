@@ -81,7 +81,7 @@ async def start(
     supervisor: SupervisorDep,
 ) -> HTMLResponse:
     try:
-        workflow = await service.start(name)
+        workflow = await service.start(name, by=caller.actor)
     except ConfigurationError as exc:
         return message(request, exc.message, status_code=409, kind="error")
     return _card(request, caller, workflow, supervisor, note=f"{name} started")
@@ -96,7 +96,7 @@ async def stop(
     supervisor: SupervisorDep,
 ) -> HTMLResponse:
     try:
-        stopped = await service.stop(name)
+        stopped = await service.stop(name, by=caller.actor)
     except ConfigurationError as exc:
         return message(request, exc.message, status_code=409, kind="error")
     workflow = await service.get(name)
