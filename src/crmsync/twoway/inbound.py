@@ -41,7 +41,7 @@ from crmsync.twoway.rule import Side, merge
 from crmsync.twoway.sent import forget_rounds, landed, load_sent, with_sent
 from crmsync.twoway.values import same_value
 
-__all__ = ["CrmMerge", "base_version", "crm_to_merge"]
+__all__ = ["CrmMerge", "base_version", "crm_to_merge", "version_stamp"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,24 +56,39 @@ def base_version(base: Base | None, as_number: Callable[[Any], int | None]) -> i
     return as_number(base.crm_version)
 
 
+def version_stamp(kind: str, version: int) -> int:
+    """The CRM's own stamp of a version as the store keeps it
+    (:func:`~crmsync.sync.writer.version_number`). A Salesforce change's version carries, below
+    the millisecond, how many other contents of the record with that stamp the reader delivered
+    before it (:func:`~crmsync.connectors.salesforce.cursor.bumped_version`); the record as a
+    Campaign → CRM round reads it by id carries none. So the versions of one stamp say which
+    was delivered first, not which content a round read: the values say that."""
+    return version // 1000 if kind == "salesforce" else version
+
+
 def crm_to_merge(
     base: Base | None,
     synced_at: int | None,
     version: int,
     crm: Mapping[str, Any],
     fields: Mapping[str, CampaignType],
+    kind: str,
 ) -> dict[str, Any] | None:
     """The CRM values (``crm``, in Campaign terms) a merge of a change of ``version`` takes
     against ``base`` (synced at version ``synced_at``), or ``None`` when the base holds that change
     already: it is older, or the record as the Campaign → CRM round that made the base read it.
 
-    A change of the base's very version may still be newer: Salesforce versions are whole
-    seconds, so a CRM change made within the second of the round's write has that version too.
-    It is merged, each field that round wrote taken as the write left it
+    A change of the base's very stamp (:func:`version_stamp`) may still be newer: Salesforce
+    stamps are whole seconds, so a CRM change made within the second of the round's write has
+    that stamp too. It is merged, each field that round wrote taken as the write left it
     (:meth:`~crmsync.twoway.base.Base.as_of_version`)."""
-    if base is None or synced_at is None or version > synced_at:
+    if base is None or synced_at is None:
         return dict(crm)
-    if version < synced_at or base.holds(crm, fields):
+    if version < synced_at:
+        return None
+    if version_stamp(kind, version) > version_stamp(kind, synced_at):
+        return dict(crm)
+    if base.holds(crm, fields):
         return None
     return base.as_of_version(crm, fields)
 
@@ -136,7 +151,9 @@ class CrmMerge:
             crm = two_way.campaign_values(
                 Record(change.id, change.values, change.formatted, row[VERSION])
             )
-            as_merged = crm_to_merge(base, synced_at, row[VERSION], crm, two_way.fields)
+            as_merged = crm_to_merge(
+                base, synced_at, row[VERSION], crm, two_way.fields, two_way.kind
+            )
             if as_merged is None:
                 # The base holds this change already (merged by the Campaign → CRM side): the
                 # merged fields keep what Campaign holds, the others are written as usual.
@@ -162,7 +179,7 @@ class CrmMerge:
                 two_way.fields,
                 crm_version=None if change.version is None else str(change.version),
                 crm_modified_at=crm_at,
-                written_over=_still_written_over(base, crm, row[VERSION], synced_at),
+                written_over=_still_written_over(base, crm, two_way.kind, row[VERSION], synced_at),
             )
         # A record new to Campaign keeps no base row: its row is its base (crmsync.twoway.implicit).
         # One left by a row a Campaign client deleted would be stale.
@@ -185,11 +202,13 @@ class CrmMerge:
 
 
 def _still_written_over(
-    base: Base | None, crm: Mapping[str, Any], version: int, synced_at: int | None
+    base: Base | None, crm: Mapping[str, Any], kind: str, version: int, synced_at: int | None
 ) -> dict[str, Any]:
-    """What a base made from a change of its very version keeps of :attr:`Base.written_over`:
+    """What a base made from a change of its very stamp keeps of :attr:`Base.written_over`:
     the fields the CRM still holds the write's value of (the record as read may come yet)."""
-    if base is None or synced_at != version:
+    if base is None or synced_at is None:
+        return {}
+    if version_stamp(kind, version) != version_stamp(kind, synced_at):
         return {}
     return {
         name: before

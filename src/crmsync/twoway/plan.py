@@ -512,7 +512,7 @@ class _Planner:
                 continue
             base = bases.get(key)
             synced = base_version(base, version_number)
-            as_merged = crm_to_merge(base, synced, version, values, two_way.fields)
+            as_merged = crm_to_merge(base, synced, version, values, two_way.fields, two_way.kind)
             if as_merged is None:
                 plan.skipped += 1  # the base holds it already (or a later merge does)
                 continue
