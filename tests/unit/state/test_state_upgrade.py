@@ -46,6 +46,7 @@ def test_a_store_without_crmsyncs_tables_is_new_not_unversioned(engine: sa.Engin
         "0006_twoway_conflicts",
         "0007_twoway_sent",
         "0008_leases_workers",
+        "0009_privacy",
     ]
     assert all(m.title for m in found.pending)
 
