@@ -70,6 +70,8 @@ TargetKind = Literal["profile", "email", "crm_id"]
 QUEUE = "change queue"
 #: Answers that say the CRM could not decide now: the delete stays pending.
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses of errors (rather than failed results) that answer the delete for good.
+_REFUSED_AS_ERROR = frozenset({403, 404})
 #: Codes the CRMs give a record that does not exist (beside HTTP 404).
 _NOT_FOUND_CODES = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY"})
 
@@ -342,7 +344,10 @@ class PrivacyService:
             finally:
                 await connector.aclose()
         except CrmsyncError as exc:
-            return f"the CRM could not be asked ({exc.message}): the CRM delete stays pending"
+            # A refusal may come as an error (Dataverse: 403, the user may not delete).
+            answer = WriteResult(ok=False, code=exc.code, message=exc.message, status=exc.status)
+            if exc.status not in _REFUSED_AS_ERROR:
+                return f"the CRM could not be asked ({exc.message}): the CRM delete stays pending"
         outcome, error = _outcome(answer)
         if outcome is None:
             return (
@@ -358,7 +363,8 @@ class PrivacyService:
     async def _send_delete(self, connector: Connector, record: PrivacyRecord) -> WriteResult:
         """The CRM's answer to the delete of ``record``'s CRM record."""
         assert record.crm_table is not None
-        [answer] = await connector.write([WriteOp("delete", record.crm_table, id=record.crm_id)])
+        op = WriteOp("delete", record.crm_table, id=record.crm_id)
+        [answer] = await connector.write([op], batch=False)  # one record: its own request
         return answer
 
     def _settle(self, record_id: str, outcome: CrmDelete, error: str | None) -> None:
