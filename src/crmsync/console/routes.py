@@ -12,6 +12,7 @@ from crmsync.console.pages import (
     login,
     mappings,
     plan,
+    privacy,
     rejects,
     revisions,
     settings,
@@ -49,6 +50,7 @@ _PAGES = (
     rejects,
     revisions,
     users,
+    privacy,
 )
 for page in _PAGES:
     router.include_router(page.router, prefix=PREFIX)

@@ -10,12 +10,15 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "twoway"))
 from twoway_support import (
@@ -28,19 +31,25 @@ from twoway_support import (
     running_crm,
 )
 
+from crmsync.api import create_app
+from crmsync.api.users import Role, UserStore
 from crmsync.config import load_config_text
 from crmsync.config.models import Config
 from crmsync.connectors.base import WriteOp
+from crmsync.emulators.common.server import BackgroundServer
 from crmsync.events.model import Event
 from crmsync.events.record import record_events
 from crmsync.queue.base import decode_changes
 from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
+from crmsync.workflows.supervisor import Supervisor, WorkflowSpec
 
 __all__ = [
     "ENV",
+    "PASSWORD",
     "Crm",
     "Person",
+    "Served",
     "Setup",
     "cli",
     "counters",
@@ -50,6 +59,7 @@ __all__ = [
     "run_once",
     "running_crm",
     "seed_person",
+    "served",
     "subscriptions",
 ]
 
@@ -70,6 +80,7 @@ RESOURCES = """
       - {resource: profile, field: contact_id, cardinality: "0..1"}
 """
 CRMSYNC = [sys.executable, "-m", "crmsync"]
+PASSWORD = "a long password"
 
 
 def mappings(crm: Crm) -> str:
@@ -233,3 +244,42 @@ def delete_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
     return document
+
+
+@dataclass(frozen=True)
+class Served:
+    """The API and the console of a server, and an API token of a user of each role (each user
+    is named after their role, with :data:`PASSWORD`)."""
+
+    url: str
+    tokens: dict[Role, str]
+
+    def auth(self, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+async def _never(*_args: object) -> None:
+    raise AssertionError("no workflow runs here")
+
+
+@contextmanager
+def served(setup: Setup) -> Iterator[Served]:
+    """``setup``'s store and configuration behind the API and the console, over HTTP."""
+    engine = setup.engine()
+    spec = WorkflowSpec(run=_never, backlog=_never)  # type: ignore[arg-type]
+    supervisor = Supervisor(
+        engine,
+        setup.path.read_text(encoding="utf-8"),
+        {"inbound": spec, "outbound": spec, "optinout": spec},
+        environ=ENV,
+    )
+    users = UserStore(engine, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    tokens = {}
+    for role in Role:
+        users.add(role.value, role, PASSWORD)
+        tokens[role] = users.new_token(role.value)
+    try:
+        with BackgroundServer(create_app(supervisor, users)) as server:
+            yield Served(server.url, tokens)
+    finally:
+        engine.dispose()
