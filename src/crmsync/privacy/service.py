@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -162,7 +162,7 @@ class PrivacyService:
             events=events,
         )
 
-    def _profile(self, conn: sa.Connection, target: Target) -> Mapping[str, object] | None:
+    def _profile(self, conn: sa.Connection, target: Target) -> Mapping[str, Any] | None:
         t = self._profiles
         value = target.value.strip()
         if target.kind == "profile":
@@ -223,6 +223,8 @@ class PrivacyService:
             row = self._profile(conn, target)
             if row is None:
                 return self._earlier(conn, target, crm_delete), True
+            if target.kind == "profile":
+                self._refuse_reused_id(conn, int(row["id"]))
             person = collect(conn, self.config, row)
             where: tuple[str | None, str | None] = (None, None)
             mapping = mapping_of(self.config, PROFILE.name)
@@ -263,6 +265,19 @@ class PrivacyService:
             _summary(removed),
         )
         return record_id, False
+
+    @staticmethod
+    def _refuse_reused_id(conn: sa.Connection, profile_id: int) -> None:
+        """SQLite gives the id of a deleted last row to the next one: a Campaign id a privacy
+        delete removed may name another profile now, which a re-run must not delete."""
+        earlier = find_earlier_delete(conn, profile_id=profile_id)
+        if earlier is not None:
+            raise PrivacyRefused(
+                f"Campaign id {profile_id} was privacy-deleted by {earlier.id}; the profile "
+                "holding that id now is another one (the database gave the id again): delete it "
+                "by its CRM id or email",
+                code="REUSED_ID",
+            )
 
     def _mappings_to_hold(self) -> list[str]:
         """The inbound mappings of the profile and of every resource linked to it, sorted (one

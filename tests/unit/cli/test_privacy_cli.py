@@ -106,3 +106,23 @@ def test_a_delete_by_email_keeps_its_hash_only(config: Path) -> None:
     code, out, _ = _invoke(config, "delete", "--email", "ANN@example.org", "--yes")
     assert code == 0
     assert f"profile {record['profile_id']} was privacy-deleted by {record['id']}" in out
+
+
+def test_a_campaign_id_given_again_by_the_database_is_not_deleted_by_a_re_run(
+    config: Path,
+) -> None:
+    code, out, errors = _invoke(config, "delete", "--crm-id", "C3", "--yes", "--json")
+    assert code == 0, errors
+    deleted = json.loads(out)["profile_id"]
+    engine = create_engine_for(f"sqlite:///{config.parent / 'store.db'}")
+    profiles = build_metadata(definitions_with_profile([])).tables[PROFILE.name]
+    with engine.begin() as conn:  # SQLite gives the last row's id to the next row
+        upsert_batch(conn, profiles, "external_id", [{"external_id": "C4"}], version_field=None)
+        reused = conn.scalar(sa.text("SELECT id FROM profile WHERE external_id = 'C4'"))
+    engine.dispose()
+    assert reused == deleted
+
+    code, _, errors = _invoke(config, "delete", "--profile", str(deleted), "--yes")
+    assert code == 1
+    assert "the profile holding that id now is another one" in " ".join(errors.split())
+    assert _profiles(config) == ["C1", "C2", "C4"]
