@@ -5,7 +5,6 @@ reason."""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "privacy"))
 from privacy_support import (
-    PASSWORD,
     Crm,
     Setup,
+    log_in,
     profiles,
     run_once,
     running_crm,
@@ -27,8 +26,6 @@ from privacy_support import (
 
 from crmsync.api.users import Role
 from crmsync.emulators.common.tls import TlsFiles, generate
-
-_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +39,6 @@ def crm(tls: TlsFiles) -> Iterator[Crm]:
         yield running
 
 
-async def _log_in(client: httpx.AsyncClient, role: Role) -> dict[str, str]:
-    """Log in through the form; the headers htmx sends afterwards."""
-    answer = await client.post("/console/login", data={"name": role.value, "password": PASSWORD})
-    assert answer.status_code == 303, answer.text
-    page = await client.get("/console/workflows")
-    found = _CSRF.search(page.text)
-    assert found is not None
-    return {"X-CSRF-Token": found[1], "HX-Request": "true"}
-
-
 async def test_only_an_admin_uses_the_privacy_page(
     crm: Crm, tmp_path: Path, store_location: tuple[str, str | None]
 ) -> None:
@@ -62,7 +49,7 @@ async def test_only_an_admin_uses_the_privacy_page(
     with served(setup) as server:
         for role in (Role.VIEWER, Role.OPERATOR):
             async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-                headers = await _log_in(client, role)
+                headers = await log_in(client, role.value)
                 assert "/console/privacy" not in (await client.get("/console/workflows")).text
                 page = await client.get("/console/privacy")
                 assert page.status_code == 403
@@ -75,7 +62,7 @@ async def test_only_an_admin_uses_the_privacy_page(
         assert person.crm_id in profiles(setup.config)
 
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-            headers = await _log_in(client, Role.ADMIN)
+            headers = await log_in(client, Role.ADMIN.value)
             page = await client.get("/console/privacy")
             assert page.status_code == 200
             found = await client.post(

@@ -21,6 +21,9 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "twoway"))
+# The console tests' login (and its users' password) is shared rather than copied.
+sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "console"))
+from console_support import PASSWORD, log_in
 from twoway_support import (
     ENV,
     Crm,
@@ -54,6 +57,7 @@ __all__ = [
     "cli",
     "counters",
     "leftovers",
+    "log_in",
     "profiles",
     "queued_changes",
     "run_once",
@@ -80,7 +84,6 @@ RESOURCES = """
       - {resource: profile, field: contact_id, cardinality: "0..1"}
 """
 CRMSYNC = [sys.executable, "-m", "crmsync"]
-PASSWORD = "a long password"
 
 
 def mappings(crm: Crm) -> str:
