@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -191,7 +192,7 @@ class PrivacyService:
         :class:`ProfileNotFound` when neither a profile nor an earlier delete of one matches,
         :class:`PrivacyRefused` (nothing changed) when it cannot be done as asked."""
         if crm_delete:
-            self._profile_mapping()
+            self._require_profile_mapping()
         record_id, earlier = await asyncio.to_thread(
             self._delete_locally, target, reason, actor, crm_delete
         )
@@ -203,14 +204,13 @@ class PrivacyService:
             record = await asyncio.to_thread(self.record, record_id)
         return DeleteResult(record, earlier, message)
 
-    def _profile_mapping(self) -> tuple[str, str]:
-        mapping = mapping_of(self.config, PROFILE.name)
-        if mapping is None:
+    def _require_profile_mapping(self) -> None:
+        """A CRM delete goes to the CRM table the profile's inbound mapping reads."""
+        if mapping_of(self.config, PROFILE.name) is None:
             raise ConfigurationError(
                 "a CRM delete needs the inbound mapping that reads profiles, and the "
                 "configuration has none: the CRM table of the profile is unknown"
             )
-        return mapping.connection, mapping.crm_table
 
     def _delete_locally(
         self, target: Target, reason: str, actor: str, crm_delete: bool
@@ -319,13 +319,7 @@ class PrivacyService:
     async def _forget_queued(self, record_id: str) -> None:
         """Remove the deleted records' changes from a SQLite change queue (a NATS queue keeps
         them: the writers skip them)."""
-        if self.config.queue.kind != "sqlite":
-            return
-        with self.engine.connect() as conn:
-            entries = self.state.suppressions.of_delete(conn, record_id)
-        by_mapping = keys_by_mapping(
-            self.config, ((s.resource, s.key) for s in entries if s.kind == "crm_id")
-        )
+        by_mapping = await asyncio.to_thread(self._queued_keys, record_id)
         if not by_mapping:
             return
         queue = open_queue(self.config, environ=self.environ)
@@ -337,8 +331,21 @@ class PrivacyService:
         finally:
             await queue.aclose()
         if removed:
-            with self.engine.begin() as conn:
-                note_removed(conn, record_id, QUEUE, removed)
+            await asyncio.to_thread(self._note_removed, record_id, QUEUE, removed)
+
+    def _queued_keys(self, record_id: str) -> dict[str, list[str]]:
+        """The keys the delete ``record_id`` suppressed, by mapping, when a SQLite queue exists."""
+        if self.config.queue.kind != "sqlite" or not Path(self.config.queue.path).exists():
+            return {}
+        with self.engine.connect() as conn:
+            entries = self.state.suppressions.of_delete(conn, record_id)
+        return keys_by_mapping(
+            self.config, ((s.resource, s.key) for s in entries if s.kind == "crm_id")
+        )
+
+    def _note_removed(self, record_id: str, table: str, count: int) -> None:
+        with self.engine.begin() as conn:
+            note_removed(conn, record_id, table, count)
 
     async def _delete_in_crm(self, record: PrivacyRecord) -> str | None:
         """Send the pending CRM delete of ``record`` and settle it; what to report (``None``:
