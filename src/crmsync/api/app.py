@@ -21,6 +21,7 @@ from crmsync.api.routers import (
     jobs,
     mappings,
     optinout,
+    privacy,
     rejects,
     resources,
     revisions,
@@ -36,6 +37,7 @@ from crmsync.api.services.events import EventService
 from crmsync.api.services.jobs import JobService
 from crmsync.api.services.mappings import MappingService
 from crmsync.api.services.optinout import OptInOutService
+from crmsync.api.services.privacy import PrivacyApiService
 from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.users import UserService
 from crmsync.api.services.workflows import WorkflowService
@@ -86,7 +88,7 @@ def create_app(
         title="crmsync",
         version=__version__,
         description="Workflows, mappings, resources, events, opt-in/out, jobs, users, "
-        "revisions, rejects, the audit trail and metrics of a crmsync server.",
+        "revisions, rejects, privacy deletes, the audit trail and metrics of a crmsync server.",
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -107,8 +109,9 @@ def create_app(
     app.state.user_service = UserService(users)
     app.state.job_service = job_service
     app.state.audit_service = AuditService(supervisor.engine)
+    app.state.privacy_service = PrivacyApiService(supervisor, opener=connector_opener)
     routers = (system, docs, session, workflows, mappings, resources, events, optinout, jobs)
-    for module in (*routers, workers, revisions, rejects, crm, user_routes, audit):
+    for module in (*routers, workers, revisions, rejects, crm, user_routes, audit, privacy):
         app.include_router(module.router, responses=_ERRORS)
     docs.mount_assets(app)
     console.install(app)

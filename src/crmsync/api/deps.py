@@ -13,6 +13,7 @@ from crmsync.api.services.events import EventService
 from crmsync.api.services.jobs import JobService
 from crmsync.api.services.mappings import MappingService
 from crmsync.api.services.optinout import OptInOutService
+from crmsync.api.services.privacy import PrivacyApiService
 from crmsync.api.services.resources import ResourceService
 from crmsync.api.services.users import UserService
 from crmsync.api.services.workflows import WorkflowService
@@ -24,6 +25,7 @@ __all__ = [
     "Events",
     "Mappings",
     "OptInOut",
+    "Privacy",
     "Resources",
     "SupervisorDep",
     "Users",
@@ -50,3 +52,4 @@ OptInOut = Annotated[OptInOutService, Depends(_state("optinout_service"))]
 Users = Annotated[UserService, Depends(_state("user_service"))]
 Jobs = Annotated[JobService, Depends(_state("job_service"))]
 Audit = Annotated[AuditService, Depends(_state("audit_service"))]
+Privacy = Annotated[PrivacyApiService, Depends(_state("privacy_service"))]

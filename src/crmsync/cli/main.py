@@ -16,6 +16,7 @@ from crmsync.cli import (
     mapping,
     option,
     optout,
+    privacy,
     queue,
     rejects,
     resources,
@@ -40,6 +41,7 @@ app.add_typer(option.app, name="option")
 app.add_typer(mapping.app, name="mapping")
 app.add_typer(optout.app, name="optout")
 app.add_typer(events.app, name="events")
+app.add_typer(privacy.app, name="privacy")
 app.add_typer(user.app, name="user")
 app.add_typer(store.app, name="store")
 app.add_typer(queue.app, name="queue")

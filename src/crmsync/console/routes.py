@@ -13,6 +13,7 @@ from crmsync.console.pages import (
     login,
     mappings,
     plan,
+    privacy,
     rejects,
     revisions,
     settings,
@@ -51,6 +52,7 @@ _PAGES = (
     revisions,
     users,
     audit,
+    privacy,
 )
 for page in _PAGES:
     router.include_router(page.router, prefix=PREFIX)

@@ -22,11 +22,13 @@ import contextlib
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+import orjson
 
 from crmsync.queue.base import (
     ChangeMessage,
@@ -287,6 +289,51 @@ class SQLiteQueue:
                 conn.execute("DELETE FROM queue_messages WHERE mapping = ?", (mapping,)).rowcount
             )
         )
+
+    async def forget(self, mapping: str, ids: Collection[str]) -> int:
+        """Remove the changes of the records ``ids`` from the messages of ``mapping``, waiting,
+        leased or dead-lettered (a privacy delete: their values must not stay on disk). A
+        message keeps its place and id, its other changes, and counts in its snapshot even when
+        none is left. Returns how many changes were removed."""
+        return await self._run(self._forget, mapping, frozenset(ids))
+
+    def _forget(self, mapping: str, ids: frozenset[str]) -> int:
+        if not ids:
+            return 0
+        # A payload that does not hold an id's JSON text holds none of its changes.
+        needles = [orjson.dumps(record_id) for record_id in ids]
+
+        def rewrite(conn: sqlite3.Connection) -> int:
+            removed = 0
+            found = conn.execute(
+                "SELECT p.seq, p.payload FROM queue_payloads p"
+                " JOIN queue_messages m ON m.seq = p.seq WHERE m.mapping = ?",
+                (mapping,),
+            ).fetchall()
+            dead = conn.execute(
+                "SELECT seq, payload FROM queue_dead_letters WHERE mapping = ?", (mapping,)
+            ).fetchall()
+            for table, rows in (("queue_payloads", found), ("queue_dead_letters", dead)):
+                for seq, payload in rows:
+                    if not any(needle in payload for needle in needles):
+                        continue
+                    changes = decode_changes(payload)
+                    kept = [change for change in changes if change.id not in ids]
+                    if len(kept) == len(changes):
+                        continue
+                    removed += len(changes) - len(kept)
+                    conn.execute(
+                        f"UPDATE {table} SET payload = ? WHERE seq = ?",  # noqa: S608
+                        (encode_changes(mapping, kept), seq),
+                    )
+                    counted = "queue_messages" if table == "queue_payloads" else table
+                    conn.execute(
+                        f"UPDATE {counted} SET change_count = ? WHERE seq = ?",  # noqa: S608
+                        (len(kept), seq),
+                    )
+            return removed
+
+        return self._write(rewrite)
 
     async def dead_letters(
         self, mapping: str | None = None, *, limit: int = 100

@@ -57,6 +57,8 @@ class Counts:
     parked: int = 0
     crm_calls: int = 0
     campaign_writes: int = 0
+    #: Records not written because a privacy delete suppressed them (or their parent).
+    suppressed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

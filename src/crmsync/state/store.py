@@ -14,6 +14,7 @@ from crmsync.state.rejects import Rejects
 from crmsync.state.replays import Replays
 from crmsync.state.snapshots import Snapshots
 from crmsync.state.statuses import WorkflowStatuses
+from crmsync.state.suppressions import Suppressions
 from crmsync.state.tables import StateTables
 from crmsync.state.tombstones import Tombstones
 from crmsync.state.upgrade import ensure_store_schema
@@ -43,3 +44,4 @@ class StateStore:
         self.leases = Leases(engine, tables=tables, clock=clock)
         self.workers = Workers(engine, tables=tables, clock=clock)
         self.crm_tables = CrmTables(engine, tables=tables, clock=clock)
+        self.suppressions = Suppressions(engine, tables=tables, clock=clock)

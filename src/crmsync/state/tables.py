@@ -1,6 +1,6 @@
 """The tables of the workflows' state (cursors, snapshots, counters, rejects, parked children,
-tombstones, replays, statuses, leases, workers, CRM table metadata), in the Campaign store
-database.
+tombstones, replays, statuses, leases, workers, CRM table metadata, the privacy suppression
+list), in the Campaign store database.
 
 All names start with ``crmsync_`` (reserved: no resource can be named so). Timestamps are
 :class:`~crmsync.store.types.UtcDateTime`; JSON documents are stored as text, encoded by the state
@@ -27,6 +27,7 @@ COUNTER_NAMES: tuple[str, ...] = (
     "parked",
     "crm_calls",
     "campaign_writes",
+    "suppressed",
 )
 
 _NAME = sa.String(255)
@@ -181,6 +182,26 @@ class StateTables:
             sa.Column("crm_table", _NAME, primary_key=True),
             sa.Column("info", sa.Text(), nullable=False),
             sa.Column("described_at", UtcDateTime(), nullable=False),
+        )
+        # Records a privacy delete removed, which the CRM must never bring back: a record of a
+        # resource by its identifier (``kind`` ``crm_id``: the CRM id), or a profile's email by
+        # its hash (``kind`` ``email``). See crmsync.state.suppressions.
+        self.suppressions = sa.Table(
+            "crmsync_suppressions",
+            m,
+            sa.Column("id", _ID, primary_key=True, autoincrement=True),
+            sa.Column("kind", sa.String(16), nullable=False),
+            sa.Column("resource", _NAME, nullable=False),
+            sa.Column("key", _NAME, nullable=False),
+            # The CRM table the record came from, when a mapping reads the resource.
+            sa.Column("connection", _NAME),
+            sa.Column("crm_table", _NAME),
+            sa.Column("reason", sa.Text(), nullable=False),
+            sa.Column("suppressed_at", UtcDateTime(), nullable=False),
+            sa.Column("suppressed_by", _NAME, nullable=False),
+            # The privacy delete that suppressed it.
+            sa.Column("delete_id", sa.String(32)),
+            sa.UniqueConstraint("kind", "resource", "key", name="crmsync_suppressions_entry"),
         )
         self.workflows = sa.Table(
             "crmsync_workflows",

@@ -3,8 +3,10 @@
 For every message, in one transaction on the Campaign store: filters, conversion to a row
 (:meth:`CompiledMapping.to_row`; a record that cannot be written becomes a reject and the rest of
 the message goes on), parent-before-child (a child whose parent row is not there yet is parked),
-the version-guarded batch upsert, deletes (when the mapping applies them), deletes of records that
-left the filters (when asked), the snapshot key set, the counters. Deletes are version-guarded
+records a privacy delete suppressed left out (counted ``suppressed``; see
+:mod:`crmsync.state.suppressions`), the version-guarded batch upsert, deletes (when the mapping
+applies them), deletes of records that left the filters (when asked), the snapshot key set, the
+counters. Deletes are version-guarded
 too: they remove only rows the CRM owns and not newer than the delete, so a deletion delivered
 after the re-creation of its record (by another writer, or again after a kill) leaves the new
 row. The caller acknowledges the message only after this transaction has committed, so a writer
@@ -30,6 +32,7 @@ from crmsync.connectors.base import Record
 from crmsync.errors import RejectError
 from crmsync.queue.base import Change, ChangeMessage
 from crmsync.state.store import StateStore
+from crmsync.state.suppressions import WriteGuard
 from crmsync.store.bulk import column_processors
 from crmsync.store.key_lists import one_of
 from crmsync.store.names import SOURCE_DIGEST
@@ -99,6 +102,12 @@ class MappingWriter:
         #: Rows in the form the store's driver takes, as the writes below take them.
         self._processors = column_processors(state.engine.dialect, table, compiled.columns)
         self._to_row = compiled.row_maker(self._processors)
+        #: What a privacy delete may have suppressed: the record, or the parent a link names.
+        self._guard = WriteGuard(
+            compiled.resource,
+            compiled.key_field,
+            tuple((link.column, link.parent_resource) for link in compiled.parent_links),
+        )
 
     @property
     def name(self) -> str:
@@ -221,11 +230,23 @@ class MappingWriter:
         """Write a prepared batch in the transaction of ``conn``; returns the counter deltas."""
         counts = dict.fromkeys(("inserted", "updated", "unchanged", "deleted", "parked"), 0)
         counts["filtered"] = batch.filtered
-        counts["rejected"] = len(batch.rejects)
-        for change, code, message in batch.rejects:
-            self._reject(conn, change, code, message)
         compiled = self.compiled
-        full, rows, changes = batch.full, batch.rows, batch.changes
+        suppressions = self.state.suppressions
+        rows, counts["suppressed"] = suppressions.unsuppressed(
+            conn, self._guard, self.table, batch.rows, upsert_key=compiled.key_field
+        )
+        rejects = batch.rejects
+        if rejects:
+            # A suppressed record is not kept as a reject either: a reject holds its values.
+            held = suppressions.found(
+                conn, "crm_id", compiled.resource, [change.id for change, _, _ in rejects]
+            )
+            rejects = [item for item in rejects if item[0].id not in held]
+            counts["suppressed"] += len(batch.rejects) - len(rejects)
+        counts["rejected"] = len(rejects)
+        for change, code, message in rejects:
+            self._reject(conn, change, code, message)
+        full, changes = batch.full, batch.changes
         left_filters, deleted = batch.left_filters, batch.deleted
         # Records that left the filters in a snapshot were mostly never stored: no tombstones
         # for them (the snapshot's reconciliation covers a full read).

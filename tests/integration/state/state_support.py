@@ -15,6 +15,7 @@ from crmsync.audit import tables as audit_tables
 from crmsync.events import tables as event_tables
 from crmsync.jobs.store import JobStore
 from crmsync.optout import tables as optout_tables
+from crmsync.privacy import tables as privacy_tables
 from crmsync.state import history
 from crmsync.state.store import StateStore
 from crmsync.state.upgrade import VERSION_TABLE
@@ -43,6 +44,7 @@ def own_models(engine: sa.Engine) -> sa.MetaData:
         history.METADATA,
         twoway_tables.METADATA,
         audit_tables.METADATA,
+        privacy_tables.METADATA,
     ):
         for table in metadata.tables.values():
             table.to_metadata(merged)

@@ -66,6 +66,11 @@ LEAST_ROLE: dict[str, Role | None] = {
     "list_tokens": ADMIN,
     "create_token": ADMIN,
     "revoke_token": ADMIN,
+    "look_up_profile": ADMIN,
+    "privacy_delete": ADMIN,
+    "list_privacy_records": ADMIN,
+    "list_suppressions": ADMIN,
+    "unsuppress": ADMIN,
 }
 
 #: Path parameters filled with names the fake configuration knows.

@@ -149,3 +149,26 @@ def test_settings_are_checked(tmp_path: Path, settings: dict[str, Any], problem:
 async def test_max_messages_must_be_positive(queue: SQLiteQueue) -> None:
     with pytest.raises(ValueError, match="max_messages"):
         await queue.fetch(max_messages=0)
+
+
+async def test_forget_removes_the_changes_of_records_wherever_they_wait(
+    queue: SQLiteQueue,
+) -> None:
+    queue.max_deliver = 1
+    [dead_id] = await queue.publish([message(count=3)])
+    await queue.nack(await queue.fetch(), reason="kept aside")
+    waiting, other = await queue.publish([message(count=3), message("accounts", count=3)])
+
+    removed = await queue.forget("contacts", ["contacts-1", "contacts-2", "nobody"])
+
+    assert removed == 4  # two changes in the waiting message, two in the dead letter
+    [dead] = await queue.dead_letters()
+    assert (dead.message.message_id, [c.id for c in dead.message.changes]) == (
+        dead_id,
+        ["contacts-0"],
+    )
+    deliveries = {d.message.message_id: d.message for d in await queue.fetch(max_messages=10)}
+    assert [c.id for c in deliveries[waiting].changes] == ["contacts-0"]
+    assert len(deliveries[other].changes) == 3  # another mapping's records are not touched
+    assert await queue.forget("contacts", ["contacts-0"]) == 2
+    assert await queue.forget("contacts", ["contacts-0"]) == 0

@@ -1,6 +1,7 @@
 """Steps on Campaign resources: ``campaign_query`` (select) and ``update_campaign`` (upsert or
 delete by key). Table and column names are checked against the database's own metadata; values
-are bound parameters."""
+are bound parameters. An upsert leaves out the records a privacy delete suppressed (counted
+``suppressed``; see :mod:`crmsync.state.suppressions`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from crmsync.errors import ConfigurationError
 from crmsync.jobs.context import Row, StepContext, StepResult
 from crmsync.jobs.filters import Condition, FilterLevel, parse_filter, resolve_value
 from crmsync.jobs.models import CampaignQueryStep, UpdateCampaignStep
+from crmsync.state.suppressions import Suppressions, WriteGuard
+from crmsync.store.registry import published_definitions
 from crmsync.store.writes import delete_by_keys, upsert_batch
 
 __all__ = ["query", "update"]
@@ -123,6 +126,9 @@ def update(ctx: StepContext, step: UpdateCampaignStep, rows: Sequence[Row]) -> S
             {name: _coerce(table.c[name], row.get(source)) for name, source in mapping.items()}
             for row in keyed
         ]
+        values, suppressed = Suppressions(ctx.campaign).unsuppressed(
+            conn, _guard(conn, table.name), table, values, upsert_key=step.key
+        )
         written = upsert_batch(conn, table, step.key, values, version_field=None)
     return StepResult(
         rows=list(rows),
@@ -131,5 +137,16 @@ def update(ctx: StepContext, step: UpdateCampaignStep, rows: Sequence[Row]) -> S
             "updated": written.updated,
             "unchanged": written.unchanged,
             "skipped_without_key": len(rows) - len(keyed),
+            "suppressed": suppressed,
         },
     )
+
+
+def _guard(conn: sa.Connection, resource: str) -> WriteGuard:
+    """What rows of ``resource`` are checked against: its identifier and its links, as
+    published."""
+    definition = published_definitions(conn).get(resource)
+    if definition is None:
+        return WriteGuard(resource, None)
+    links = tuple((link.field, link.resource) for link in definition.links)
+    return WriteGuard(resource, definition.identifier, links)
