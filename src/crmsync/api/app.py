@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,6 +46,7 @@ from crmsync.api.users import UserStore
 from crmsync.config.models import Config
 from crmsync.jobs import ConnectorPool
 from crmsync.runtime.connectors import ConnectorOpener, open_connector
+from crmsync.runtime.workers import Worker
 from crmsync.state.replays import DEFAULT_REPLAY_LIMIT
 from crmsync.workflows.supervisor import Supervisor
 
@@ -69,20 +71,35 @@ def create_app(
     metadata_ttl: float = 60.0,
     jobs_folder: Path = Path("jobs"),
     job_connectors: Callable[[Config], ConnectorPool] | None = None,
+    worker: Worker | None = None,
+    schedule_tick: float = 1.0,
 ) -> FastAPI:
     """The API over ``supervisor``'s workflows, with ``users`` allowed in.
 
     ``connector_opener`` opens the CRM connectors of the metadata routes and ``job_connectors``
     those of job runs (tests pass fakes); ``metadata_ttl`` is how long CRM metadata is kept, in
     seconds; ``jobs_folder`` holds the job files the server knows (default ``jobs/`` of the
-    working directory). The OpenAPI document is served to logged-in users only; ``/docs`` shows
+    working directory). With ``worker`` (``crmsync serve``'s registration), runs hold the job's
+    lease and the scheduled jobs run at their times, checked every ``schedule_tick`` seconds.
+    The OpenAPI document is served to logged-in users only; ``/docs`` shows
     it in Swagger UI, served from the server's own files.
     """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await job_service.close()
+        stop = asyncio.Event()
+        schedules = (
+            asyncio.create_task(job_service.run_schedules(stop, schedule_tick))
+            if worker is not None
+            else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if schedules is not None:
+                await schedules
+            await job_service.close()
 
     app = FastAPI(
         title="crmsync",
@@ -94,7 +111,7 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    job_service = JobService(supervisor, jobs_folder, connectors=job_connectors)
+    job_service = JobService(supervisor, jobs_folder, connectors=job_connectors, worker=worker)
     app.state.supervisor = supervisor
     app.state.users = users
     app.state.sessions = sessions or SessionStore()

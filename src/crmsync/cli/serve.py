@@ -3,7 +3,8 @@ process.
 
 The workflows do not start by themselves: start them through the API (``POST
 /api/workflows/{name}/start``) or pass ``--start`` with each name. On SIGINT/SIGTERM every running
-workflow is stopped cleanly and the process exits with status 0.
+workflow is stopped cleanly and the process exits with status 0. The jobs of the jobs folder
+that have a ``schedule`` run at their times (docs/jobs.md, "Schedules").
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ async def _serve(active: ActiveConfig, host: str, port: int, start: list[str], j
             try:
                 for name in start:
                     await supervisor.start(name)
-                app = create_app(supervisor, UserStore(engine), jobs_folder=jobs)
+                app = create_app(supervisor, UserStore(engine), jobs_folder=jobs, worker=worker)
                 config = uvicorn.Config(app, host=host, port=port, log_level="info")
                 await StoppableServer(config).serve()
             finally:

@@ -15,6 +15,7 @@ from crmsync.config.errors import ConfigIssue, Loc
 from crmsync.config.suggest import did_you_mean
 from crmsync.jobs.filters import check_filter
 from crmsync.jobs.models import CampaignQueryStep, CrmStep, JobFile, RetryStep
+from crmsync.jobs.schedule import schedule_issues
 
 __all__ = ["connection_issues", "job_issues"]
 
@@ -90,6 +91,7 @@ def job_issues(job: JobFile) -> list[ConfigIssue]:
         ZoneInfo(job.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         issues.append(ConfigIssue(("timezone",), f"unknown time zone '{job.timezone}'"))
+    issues += schedule_issues(job)
     issues += _target(job, ("start",), job.start)
     for name, step in job.steps.items():
         loc: Loc = ("steps", name)

@@ -26,6 +26,7 @@ __all__ = [
     "OrderBy",
     "RemoteField",
     "RetryStep",
+    "Schedule",
     "Step",
     "StepName",
     "UpdateCampaignStep",
@@ -188,6 +189,17 @@ Step = Annotated[
 ]
 
 
+class Schedule(BaseModel):
+    """When ``crmsync serve`` runs the job by itself."""
+
+    model_config = _STRICT
+
+    #: A cron expression: minute hour day-of-month month day-of-week (a sixth field: seconds).
+    cron: Annotated[str, Field(min_length=1, max_length=255)]
+    #: The time zone the expression is read in (IANA name; default: the job's ``timezone``).
+    timezone: str | None = None
+
+
 class JobFile(BaseModel):
     """The whole job file."""
 
@@ -204,6 +216,8 @@ class JobFile(BaseModel):
     #: Variables known from the start; ``--var name=value`` overrides them.
     variables: dict[FieldName, str] = Field(default_factory=dict)
     steps: Annotated[dict[StepName, Step], Field(min_length=1)]
+    #: Run by ``crmsync serve`` at these times (none: only when asked).
+    schedule: Schedule | None = None
 
     @property
     def first_step(self) -> str:

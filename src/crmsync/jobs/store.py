@@ -22,7 +22,16 @@ import sqlalchemy as sa
 from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store.types import UtcDateTime
 
-__all__ = ["IndexSeen", "JobStore", "JobTables", "RunInfo", "StepRun", "dumps", "loads"]
+__all__ = [
+    "IndexSeen",
+    "JobStore",
+    "JobTables",
+    "RunInfo",
+    "ScheduleState",
+    "StepRun",
+    "dumps",
+    "loads",
+]
 
 _NAME = sa.String(255)
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -145,6 +154,17 @@ class JobTables:
             sa.Column("stamp", sa.Text(), nullable=False),
             sa.Column("digest", sa.String(32), nullable=False),
         )
+        #: Per scheduled job: the last slot of its schedule that was run (or first seen, which
+        #: runs nothing), under which schedule, and the run it started.
+        self.schedules = sa.Table(
+            "crmsync_job_schedules",
+            m,
+            sa.Column("job", _NAME, primary_key=True),
+            sa.Column("schedule", sa.Text(), nullable=False),
+            sa.Column("last_slot", UtcDateTime(), nullable=False),
+            sa.Column("run_id", sa.String(32)),
+            sa.Column("updated_at", UtcDateTime(), nullable=False),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +200,16 @@ class RunInfo:
     started_at: datetime
     finished_at: datetime | None
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleState:
+    """What the scheduler remembers of one job: see :mod:`crmsync.jobs.schedule`."""
+
+    job: str
+    schedule: str
+    last_slot: datetime
+    run_id: str | None
 
 
 class JobStore:
@@ -220,8 +250,11 @@ class JobStore:
             row = conn.execute(sa.select(self.t.runs).where(self.t.runs.c.id == run_id)).first()
         return None if row is None else RunInfo(**row._mapping)
 
-    def runs(self, limit: int = 50) -> list[RunInfo]:
+    def runs(self, limit: int = 50, *, job: str | None = None) -> list[RunInfo]:
+        """The latest runs (of job ``job`` only, when given), newest first."""
         query = sa.select(self.t.runs).order_by(self.t.runs.c.started_at.desc()).limit(limit)
+        if job is not None:
+            query = query.where(self.t.runs.c.job == job)
         with self.engine.connect() as conn:
             return [RunInfo(**row._mapping) for row in conn.execute(query)]
 
@@ -249,6 +282,27 @@ class JobStore:
                 self.t.runs.update()
                 .where(self.t.runs.c.id == run_id)
                 .values(status="running", finished_at=None, error=None)
+            )
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    def schedule_state(self, job: str) -> ScheduleState | None:
+        query = sa.select(self.t.schedules).where(self.t.schedules.c.job == job)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return ScheduleState(row.job, row.schedule, row.last_slot, row.run_id)
+
+    def remember_slot(self, job: str, schedule: str, slot: datetime, run_id: str | None) -> None:
+        """Remember ``slot`` of ``schedule`` as job ``job``'s last (and the run it started)."""
+        t = self.t.schedules
+        with self.engine.begin() as conn:
+            conn.execute(t.delete().where(t.c.job == job))
+            conn.execute(
+                t.insert().values(
+                    job=job, schedule=schedule, last_slot=slot, run_id=run_id, updated_at=_now()
+                )
             )
 
     # -- steps ----------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ def test_a_store_without_crmsyncs_tables_is_new_not_unversioned(engine: sa.Engin
         "0008_leases_workers",
         "0009_audit",
         "0010_privacy",
+        "0011_job_schedules",
     ]
     assert all(m.title for m in found.pending)
 

@@ -7,18 +7,25 @@ active configuration (``inbound``'s active revision) and are recorded in the job
 ``crmsync job run`` records them, so ``crmsync job show`` and the API see the same runs.
 
 Starting a job whose last run of the same file did not finish resumes that run (like ``crmsync
-job run``), unless ``new`` is asked for. A job runs at most once at a time in the server. A run
-interrupted by the server's stop stays ``running`` in the store and can be resumed.
+job run``), unless ``new`` is asked for. A job runs at most once at a time in the server; with a
+worker (``crmsync serve``), a run holds the job's lease (``job:<name>``), so that no other server
+on the same store runs it meanwhile. A run interrupted by the server's stop stays ``running`` in
+the store and can be resumed.
+
+Jobs with a ``schedule`` are run by :meth:`JobService.run_schedules` at their times, by the same
+path (see :mod:`crmsync.jobs.schedule` for when a job is due and the missed-run policy). A slot
+that comes while the job runs is run once that run ends: one run, however many slots passed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +37,9 @@ from crmsync.config.models import Config
 from crmsync.config.names import CrmName
 from crmsync.errors import CrmsyncError
 from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, RunFailed, check_job_text
+from crmsync.jobs.schedule import decide, next_slot, schedule_key
 from crmsync.jobs.store import RunInfo
+from crmsync.runtime.workers import Worker
 from crmsync.workflows.revisions import JOBS_WORKFLOW
 from crmsync.workflows.supervisor import Supervisor
 
@@ -43,7 +52,9 @@ __all__ = [
     "RunReject",
     "RunStart",
     "RunStarted",
+    "ScheduleOut",
     "StepOut",
+    "job_lease",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,8 +64,32 @@ CONFIG_WORKFLOW = JOBS_WORKFLOW
 _SUFFIXES = (".yaml", ".yml")
 
 
+def job_lease(job: str) -> str:
+    """The lease a run of job ``job`` holds in a server with a worker."""
+    return f"job:{job}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class ScheduleOut(_Out):
+    cron: str
+    timezone: str = Field(description="The time zone the cron expression is read in.")
+
+
+class RunOut(_Out):
+    id: str
+    job: str
+    source: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
 
 
 class JobOut(_Out):
@@ -65,6 +100,13 @@ class JobOut(_Out):
     valid: bool
     issues: tuple[str, ...] = Field(description="Every problem of the file, with its line.")
     running: str | None = Field(description="The id of the run under way in this server.")
+    schedule: ScheduleOut | None = Field(description="When the server runs the job by itself.")
+    next_run: datetime | None = Field(
+        description="When the server runs the scheduled job next (a time already passed: "
+        "it is due now, waiting for a run under way to end)."
+    )
+    last_run: RunOut | None = Field(description="The job's latest run, with its result.")
+    history: tuple[RunOut, ...] = Field(description="The job's latest runs, newest first.")
 
 
 class RunStart(BaseModel):
@@ -83,16 +125,6 @@ class RunStarted(_Out):
     run_id: str
     job: str
     resumed: bool = Field(description="An unfinished run of the same job file was resumed.")
-
-
-class RunOut(_Out):
-    id: str
-    job: str
-    source: str
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    error: str | None
 
 
 class StepOut(_Out):
@@ -154,8 +186,14 @@ class JobService:
         folder: Path,
         *,
         connectors: Callable[[Config], ConnectorPool] | None = None,
+        worker: Worker | None = None,
+        now: Callable[[], datetime] = _now,
+        history: int = 5,
     ) -> None:
         self.supervisor = supervisor
+        self.worker = worker
+        self.now = now
+        self.history = history
         self.folder = folder
         self.store = JobStore(supervisor.engine)
         self._connectors = connectors or (lambda config: ConnectorPool(config, supervisor.environ))
@@ -187,18 +225,36 @@ class JobService:
         return found
 
     def list(self) -> builtins.list[JobOut]:
-        return [
-            JobOut(
-                name=f.name,
-                file=f.path.name,
-                description=f.job.description if f.job else "",
-                steps=tuple(f.job.steps) if f.job else (),
-                valid=f.job is not None,
-                issues=f.issues,
-                running=self._running_jobs.get(f.name),
+        out: builtins.list[JobOut] = []
+        for f in self._files():
+            history = tuple(_run_out(info) for info in self.store.runs(self.history, job=f.name))
+            schedule = f.job.schedule if f.job else None
+            out.append(
+                JobOut(
+                    name=f.name,
+                    file=f.path.name,
+                    description=f.job.description if f.job else "",
+                    steps=tuple(f.job.steps) if f.job else (),
+                    valid=f.job is not None,
+                    issues=f.issues,
+                    running=self._running_jobs.get(f.name),
+                    schedule=ScheduleOut(
+                        cron=schedule.cron, timezone=schedule.timezone or f.job.timezone
+                    )
+                    if f.job and schedule
+                    else None,
+                    next_run=self._next_run(f.job) if f.job else None,
+                    last_run=history[0] if history else None,
+                    history=history,
+                )
             )
-            for f in self._files()
-        ]
+        return out
+
+    def _next_run(self, job: JobFile) -> datetime | None:
+        if job.schedule is None:
+            return None
+        decision = self._decision_now(job)
+        return decision[0] if decision and decision[1] else next_slot(job, self.now())
 
     def _job(self, name: str) -> _JobFileFound:
         for found in self._files():
@@ -227,6 +283,10 @@ class JobService:
                 f"job '{name}' is running already (run {self._running_jobs[name]})",
                 code="JOB_RUNNING",
             )
+        if self.worker is not None and not self.worker.take(job_lease(name)):
+            raise Conflict(
+                f"job '{name}' is being run by another crmsync server", code="JOB_RUNNING"
+            )
         config = self.supervisor.config(CONFIG_WORKFLOW)
         unfinished = None if request.new else self.store.unfinished_run(job.name, found.text)
         if unfinished is not None:
@@ -247,6 +307,11 @@ class JobService:
             details["job"] = info.job
             if run_id in self._tasks or info.job in self._running_jobs:
                 raise Conflict(f"job '{info.job}' is running already", code="JOB_RUNNING")
+            if self.worker is not None and not self.worker.take(job_lease(info.job)):
+                raise Conflict(
+                    f"job '{info.job}' is being run by another crmsync server",
+                    code="JOB_RUNNING",
+                )
             if info.status == "succeeded":
                 raise Conflict(
                     f"run {run_id} has succeeded: nothing to resume", code="RUN_SUCCEEDED"
@@ -272,7 +337,71 @@ class JobService:
         finally:
             self._tasks.pop(run_id, None)
             self._running_jobs.pop(job, None)
+            if self.worker is not None:
+                await asyncio.to_thread(self.worker.release, job_lease(job))
             await pool.aclose()
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    async def run_schedules(self, stop: asyncio.Event, tick: float = 1.0) -> None:
+        """Run the scheduled jobs at their times, every ``tick`` seconds, until ``stop``."""
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception as exc:  # the next tick tries again; a schedule must not stop
+                logger.error("job schedules: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), tick)
+
+    def tick(self) -> builtins.list[str]:
+        """Start each scheduled job that is due now; the ids of the runs started."""
+        started: builtins.list[str] = []
+        for found in self._files():
+            job = found.job
+            if job is None or job.schedule is None:
+                continue
+            run_id = self._due(found, job)
+            if run_id is not None:
+                started.append(run_id)
+        return started
+
+    def _decision_now(self, job: JobFile) -> tuple[datetime, bool] | None:
+        state = self.store.schedule_state(job.name)
+        decision = decide(
+            job, self.now(), state.last_slot if state else None, state.schedule if state else None
+        )
+        return None if decision is None else (decision.slot, decision.run)
+
+    def _due(self, found: _JobFileFound, job: JobFile) -> str | None:
+        decision = self._decision_now(job)
+        if decision is None:
+            return None
+        slot, run = decision
+        if not run:  # a new or changed schedule: nothing was missed
+            self.store.remember_slot(job.name, schedule_key(job), slot, None)
+            return None
+        # One run at a time: a run under way here or in another server makes the slot wait.
+        if job.name in self._running_jobs:
+            return None
+        lease = job_lease(job.name)
+        if self.worker is not None:
+            if not self.worker.take(lease):
+                return None
+            decision = self._decision_now(job)  # again, with the lease: another server ran it?
+            if decision is None or not decision[1]:
+                self.worker.release(lease)
+                return None
+        try:
+            started = self._start(job.name, RunStart())
+        except Exception:
+            if self.worker is not None:
+                self.worker.release(lease)
+            raise
+        self.store.remember_slot(job.name, schedule_key(job), slot, started.run_id)
+        logger.info(
+            "job %s: scheduled run %s for %s started", job.name, started.run_id, slot.isoformat()
+        )
+        return started.run_id
 
     async def wait(self) -> None:
         """Until every run under way has ended."""

@@ -1,0 +1,100 @@
+"""When a scheduled job is due: its cron expression read in its time zone (by ``croniter``).
+
+A schedule has *slots*, the times its cron expression names in its time zone. The scheduler
+remembers, per job, the last slot it ran (or the first it saw); a job is due when the latest
+slot at or before now is later than that. Whatever the number of slots missed while no server
+ran, that is one run: at most one catch-up run when a server starts, then the schedule.
+Daylight saving time follows croniter: a local time skipped by the spring change runs at the
+first time after it, and a local time repeated by the autumn change runs once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+
+from crmsync.config.errors import ConfigIssue, Loc
+from crmsync.jobs.models import JobFile, Schedule
+
+__all__ = ["Decision", "decide", "next_slot", "previous_slot", "schedule_issues", "schedule_key"]
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+def _zone(schedule: Schedule, job: JobFile) -> ZoneInfo:
+    return ZoneInfo(schedule.timezone or job.timezone)
+
+
+def schedule_issues(job: JobFile) -> Iterator[ConfigIssue]:
+    """The problems of ``job``'s schedule: a cron expression croniter refuses, an unknown time
+    zone."""
+    if job.schedule is None:
+        return
+    loc: Loc = ("schedule",)
+    if not croniter.is_valid(job.schedule.cron):
+        yield ConfigIssue(
+            (*loc, "cron"),
+            f"not a cron expression: '{job.schedule.cron}' (five fields: minute hour "
+            "day-of-month month day-of-week, and an optional sixth for seconds)",
+        )
+    if job.schedule.timezone is not None:
+        try:
+            ZoneInfo(job.schedule.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield ConfigIssue((*loc, "timezone"), f"unknown time zone '{job.schedule.timezone}'")
+
+
+def schedule_key(job: JobFile) -> str:
+    """The schedule as remembered with its last slot: a changed schedule starts afresh."""
+    assert job.schedule is not None
+    return f"{job.schedule.cron} @ {job.schedule.timezone or job.timezone}"
+
+
+def _iter(job: JobFile, at: datetime) -> croniter:
+    assert job.schedule is not None
+    try:
+        return croniter(job.schedule.cron, at.astimezone(_zone(job.schedule, job)))
+    except (CroniterBadCronError, CroniterBadDateError) as exc:  # refused by the job's checks
+        raise ValueError(f"job '{job.name}': {exc}") from exc
+
+
+def next_slot(job: JobFile, after: datetime) -> datetime:
+    """The first slot of ``job``'s schedule strictly after ``after`` (in UTC)."""
+    return _iter(job, after).get_next(datetime).astimezone(UTC)
+
+
+def previous_slot(job: JobFile, at: datetime) -> datetime:
+    """The last slot of ``job``'s schedule at or before ``at`` (in UTC)."""
+    if next_slot(job, at - _INSTANT) == at:
+        return at.astimezone(UTC)
+    return _iter(job, at).get_prev(datetime).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the scheduler does with a job now: run for ``slot`` (``run``), or only remember
+    ``slot`` as seen (a new or changed schedule: nothing was missed)."""
+
+    slot: datetime
+    run: bool
+
+
+def decide(
+    job: JobFile, now: datetime, last_slot: datetime | None, last_key: str | None
+) -> Decision | None:
+    """``None`` when nothing is to be done; else the slot to remember and whether to run it.
+
+    ``last_slot``/``last_key``: the slot last remembered for the job and the schedule it was
+    remembered under (``None``: never scheduled).
+    """
+    slot = previous_slot(job, now)
+    if last_slot is None or last_key != schedule_key(job):
+        return Decision(slot, run=False)
+    if slot > last_slot:
+        return Decision(slot, run=True)
+    return None
