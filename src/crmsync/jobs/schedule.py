@@ -4,8 +4,8 @@ A schedule has *slots*, the times its cron expression names in its time zone. Th
 remembers, per job, the last slot it ran (or the first it saw); a job is due when the latest
 slot at or before now is later than that. Whatever the number of slots missed while no server
 ran, that is one run: at most one catch-up run when a server starts, then the schedule.
-Daylight saving time follows croniter: a local time skipped by the spring change runs at the
-first time after it, and a local time repeated by the autumn change runs once.
+Daylight saving time follows croniter: a local time the spring change skips runs at the first
+time after it (02:30 → 03:00), and one the autumn change repeats runs at both of its instants.
 """
 
 from __future__ import annotations
