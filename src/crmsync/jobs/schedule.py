@@ -19,8 +19,17 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from crmsync.config.errors import ConfigIssue, Loc
 from crmsync.jobs.models import JobFile, Schedule
+from crmsync.jobs.store import ScheduleState
 
-__all__ = ["Decision", "decide", "next_slot", "previous_slot", "schedule_issues", "schedule_key"]
+__all__ = [
+    "Decision",
+    "decide",
+    "next_run",
+    "next_slot",
+    "previous_slot",
+    "schedule_issues",
+    "schedule_key",
+]
 
 
 _INSTANT = timedelta(microseconds=1)
@@ -84,17 +93,23 @@ class Decision:
     run: bool
 
 
-def decide(
-    job: JobFile, now: datetime, last_slot: datetime | None, last_key: str | None
-) -> Decision | None:
+def decide(job: JobFile, now: datetime, state: ScheduleState | None) -> Decision | None:
     """``None`` when nothing is to be done; else the slot to remember and whether to run it.
 
-    ``last_slot``/``last_key``: the slot last remembered for the job and the schedule it was
-    remembered under (``None``: never scheduled).
+    ``state``: what was remembered for the job (``None``: it was never scheduled).
     """
     slot = previous_slot(job, now)
-    if last_slot is None or last_key != schedule_key(job):
+    if state is None or state.schedule != schedule_key(job):
         return Decision(slot, run=False)
-    if slot > last_slot:
+    if slot > state.last_slot:
         return Decision(slot, run=True)
     return None
+
+
+def next_run(job: JobFile, now: datetime, state: ScheduleState | None) -> datetime | None:
+    """When the scheduled ``job`` runs next (``None``: it has no schedule); a slot already
+    passed when it is due now (a run under way makes it wait)."""
+    if job.schedule is None:
+        return None
+    decision = decide(job, now, state)
+    return decision.slot if decision and decision.run else next_slot(job, now)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from crmsync.state.upgrade import ensure_store_schema
 from crmsync.store.types import UtcDateTime
+from crmsync.store.upserts import dialect_insert
 
 __all__ = [
     "IndexSeen",
@@ -297,13 +298,11 @@ class JobStore:
     def remember_slot(self, job: str, schedule: str, slot: datetime, run_id: str | None) -> None:
         """Remember ``slot`` of ``schedule`` as job ``job``'s last (and the run it started)."""
         t = self.t.schedules
+        values = {"schedule": schedule, "last_slot": slot, "run_id": run_id, "updated_at": _now()}
         with self.engine.begin() as conn:
-            conn.execute(t.delete().where(t.c.job == job))
-            conn.execute(
-                t.insert().values(
-                    job=job, schedule=schedule, last_slot=slot, run_id=run_id, updated_at=_now()
-                )
-            )
+            # One statement: two servers remembering the same new schedule do not collide.
+            insert = dialect_insert(conn.dialect.name, t).values(job=job, **values)
+            conn.execute(insert.on_conflict_do_update(index_elements=[t.c.job], set_=values))
 
     # -- steps ----------------------------------------------------------------------------------
 

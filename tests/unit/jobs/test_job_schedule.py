@@ -9,7 +9,15 @@ import pytest
 
 from crmsync.jobs import check_job_text, load_job_text
 from crmsync.jobs.models import JobFile
-from crmsync.jobs.schedule import Decision, decide, next_slot, previous_slot, schedule_key
+from crmsync.jobs.schedule import (
+    Decision,
+    decide,
+    next_run,
+    next_slot,
+    previous_slot,
+    schedule_key,
+)
+from crmsync.jobs.store import ScheduleState
 
 STEPS = "steps:\n  pause: {kind: wait, seconds: 0}\n"
 
@@ -20,6 +28,10 @@ def _job(schedule: str, timezone: str = "UTC") -> JobFile:
 
 def _utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)
+
+
+def _state(job: JobFile, last_slot: datetime, key: str | None = None) -> ScheduleState:
+    return ScheduleState(job.name, key or schedule_key(job), last_slot, None)
 
 
 def test_a_cron_expression_is_read_in_the_jobs_time_zone() -> None:
@@ -56,9 +68,9 @@ def test_seconds_as_a_sixth_field_and_the_previous_slot() -> None:
 def test_a_new_schedule_runs_nothing_until_its_next_slot() -> None:
     job = _job("{cron: '0 3 * * *'}")
     now = _utc(2026, 5, 2, 10)
-    assert decide(job, now, None, None) == Decision(_utc(2026, 5, 2, 3), run=False)
-    assert decide(job, now, _utc(2026, 5, 2, 3), schedule_key(job)) is None
-    assert decide(job, _utc(2026, 5, 3, 3), _utc(2026, 5, 2, 3), schedule_key(job)) == Decision(
+    assert decide(job, now, None) == Decision(_utc(2026, 5, 2, 3), run=False)
+    assert decide(job, now, _state(job, _utc(2026, 5, 2, 3))) is None
+    assert decide(job, _utc(2026, 5, 3, 3), _state(job, _utc(2026, 5, 2, 3))) == Decision(
         _utc(2026, 5, 3, 3), run=True
     )
 
@@ -68,11 +80,13 @@ def test_slots_missed_while_stopped_make_one_catch_up_run() -> None:
     last = _utc(2026, 5, 1, 8)
     # Stopped for two days: 48 slots were missed; one run, for the latest of them.
     now = last + timedelta(days=2, minutes=20)
-    decision = decide(job, now, last, schedule_key(job))
+    decision = decide(job, now, _state(job, last))
     assert decision == Decision(_utc(2026, 5, 3, 8), run=True)
+    # Until it runs, the next run is that slot, already passed (a run under way makes it wait).
+    assert next_run(job, now, _state(job, last)) == decision.slot
     # Once it is remembered, nothing more is due until the next slot.
-    assert decide(job, now + timedelta(minutes=30), decision.slot, schedule_key(job)) is None
-    assert decide(job, _utc(2026, 5, 3, 9), decision.slot, schedule_key(job)) == Decision(
+    assert decide(job, now + timedelta(minutes=30), _state(job, decision.slot)) is None
+    assert decide(job, _utc(2026, 5, 3, 9), _state(job, decision.slot)) == Decision(
         _utc(2026, 5, 3, 9), run=True
     )
 
@@ -80,7 +94,8 @@ def test_slots_missed_while_stopped_make_one_catch_up_run() -> None:
 def test_a_changed_schedule_starts_afresh() -> None:
     job = _job("{cron: '*/5 * * * *'}")
     # Remembered under the daily schedule it had: the new one runs nothing for the past.
-    decision = decide(job, _utc(2026, 5, 3, 9, 7), _utc(2026, 5, 1, 3), "0 3 * * * @ UTC")
+    daily = _state(job, _utc(2026, 5, 1, 3), "0 3 * * * @ UTC")
+    decision = decide(job, _utc(2026, 5, 3, 9, 7), daily)
     assert decision == Decision(_utc(2026, 5, 3, 9, 5), run=False)
 
 
@@ -108,3 +123,4 @@ def test_a_bad_schedule_is_refused_at_its_path(schedule: str, path: str, message
 def test_a_job_without_schedule_has_none() -> None:
     job = load_job_text(f"name: once\n{STEPS}")
     assert job.schedule is None
+    assert next_run(job, _utc(2026, 5, 3, 9), None) is None

@@ -24,7 +24,6 @@ import builtins
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,8 +35,9 @@ from crmsync.audit import Action, Actor, recorded
 from crmsync.config.models import Config
 from crmsync.config.names import CrmName
 from crmsync.errors import CrmsyncError
-from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, RunFailed, check_job_text
-from crmsync.jobs.schedule import decide, next_slot, schedule_key
+from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, RunFailed
+from crmsync.jobs.folder import JobFileFound, read_job_folder
+from crmsync.jobs.schedule import Decision, decide, next_run, schedule_key
 from crmsync.jobs.store import RunInfo
 from crmsync.runtime.workers import Worker
 from crmsync.workflows.revisions import JOBS_WORKFLOW
@@ -61,7 +61,6 @@ logger = logging.getLogger(__name__)
 
 #: The workflow whose active configuration gives jobs their connections and store.
 CONFIG_WORKFLOW = JOBS_WORKFLOW
-_SUFFIXES = (".yaml", ".yml")
 
 
 def job_lease(job: str) -> str:
@@ -168,15 +167,6 @@ def _run_out(info: RunInfo) -> RunOut:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _JobFileFound:
-    name: str
-    path: Path
-    text: str
-    job: JobFile | None
-    issues: tuple[str, ...]
-
-
 class JobService:
     """Job files of ``folder``; runs in ``supervisor``'s store, driven in the background."""
 
@@ -202,27 +192,10 @@ class JobService:
 
     # -- job files ------------------------------------------------------------------------------
 
-    def _files(self) -> builtins.list[_JobFileFound]:
-        if not self.folder.is_dir():
-            return []
-        found: builtins.list[_JobFileFound] = []
-        names: set[str] = set()
+    def _files(self) -> builtins.list[JobFileFound]:
         # The connections the job would run with: a step naming another makes the file invalid.
         connections = self.supervisor.config(CONFIG_WORKFLOW).connections
-        for path in sorted(p for p in self.folder.iterdir() if p.suffix in _SUFFIXES):
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                found.append(_JobFileFound(path.stem, path, "", None, (f"cannot read: {exc}",)))
-                continue
-            job, issues = check_job_text(text, source=path.name, connections=connections)
-            problems = tuple(str(issue) for issue in issues)
-            name = job.name if job is not None else path.stem
-            if job is not None and name in names:
-                job, problems = None, (f"{path.name}: another file is also job '{name}'",)
-            names.add(name)
-            found.append(_JobFileFound(name, path, text, job, problems))
-        return found
+        return read_job_folder(self.folder, connections)
 
     def list(self) -> builtins.list[JobOut]:
         out: builtins.list[JobOut] = []
@@ -243,20 +216,16 @@ class JobService:
                     )
                     if f.job and schedule
                     else None,
-                    next_run=self._next_run(f.job) if f.job else None,
+                    next_run=next_run(f.job, self.now(), self.store.schedule_state(f.name))
+                    if f.job
+                    else None,
                     last_run=history[0] if history else None,
                     history=history,
                 )
             )
         return out
 
-    def _next_run(self, job: JobFile) -> datetime | None:
-        if job.schedule is None:
-            return None
-        decision = self._decision_now(job)
-        return decision[0] if decision and decision[1] else next_slot(job, self.now())
-
-    def _job(self, name: str) -> _JobFileFound:
+    def _job(self, name: str) -> JobFileFound:
         for found in self._files():
             if found.name == name and found.job is not None:
                 return found
@@ -360,24 +329,20 @@ class JobService:
             job = found.job
             if job is None or job.schedule is None:
                 continue
-            run_id = self._due(found, job)
+            run_id = self._due(job)
             if run_id is not None:
                 started.append(run_id)
         return started
 
-    def _decision_now(self, job: JobFile) -> tuple[datetime, bool] | None:
-        state = self.store.schedule_state(job.name)
-        decision = decide(
-            job, self.now(), state.last_slot if state else None, state.schedule if state else None
-        )
-        return None if decision is None else (decision.slot, decision.run)
+    def _decision_now(self, job: JobFile) -> Decision | None:
+        return decide(job, self.now(), self.store.schedule_state(job.name))
 
-    def _due(self, found: _JobFileFound, job: JobFile) -> str | None:
+    def _due(self, job: JobFile) -> str | None:
         decision = self._decision_now(job)
         if decision is None:
             return None
-        slot, run = decision
-        if not run:  # a new or changed schedule: nothing was missed
+        slot = decision.slot
+        if not decision.run:  # a new or changed schedule: nothing was missed
             self.store.remember_slot(job.name, schedule_key(job), slot, None)
             return None
         # One run at a time: a run under way here or in another server makes the slot wait.
@@ -388,7 +353,7 @@ class JobService:
             if not self.worker.take(lease):
                 return None
             decision = self._decision_now(job)  # again, with the lease: another server ran it?
-            if decision is None or not decision[1]:
+            if decision is None or not decision.run:
                 self.worker.release(lease)
                 return None
         try:
