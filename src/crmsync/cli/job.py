@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +29,9 @@ from crmsync.config.errors import ConfigIssue
 from crmsync.errors import CrmsyncError
 from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, check_job_text
 from crmsync.jobs.context import Progress as ProgressCallback
+from crmsync.jobs.folder import JobFileFound, read_job_folder
 from crmsync.jobs.runner import RunFailed
+from crmsync.jobs.schedule import next_run
 from crmsync.jobs.store import RunInfo
 from crmsync.store import create_engine_for
 from crmsync.workflows.revisions import JOBS_WORKFLOW
@@ -234,6 +237,60 @@ def resume(run_id: str, config: ConfigOption = Path("crmsync.yaml")) -> None:
 
 #: A run as ``job list --json`` prints it: the fields of an item of ``GET /api/runs``.
 _RUN_JSON = TypeAdapter(RunInfo)
+#: How many of its latest runs ``job list --jobs`` shows of each job (as ``GET /api/jobs``).
+_HISTORY = 5
+
+
+def _run_json(info: RunInfo) -> dict[str, object]:
+    return dict(_RUN_JSON.dump_python(info, mode="json", exclude={"job_text"}))
+
+
+def _job_json(found: JobFileFound, store: JobStore, now: datetime) -> dict[str, object]:
+    """A job file as ``job list --jobs --json`` prints it: the fields of ``GET /api/jobs``."""
+    job = found.job
+    schedule = job.schedule if job is not None else None
+    history = [_run_json(info) for info in store.runs(_HISTORY, job=found.name)]
+    upcoming = next_run(job, now, store.schedule_state(found.name)) if job else None
+    return {
+        "name": found.name,
+        "file": found.path.name,
+        "valid": job is not None,
+        "issues": list(found.issues),
+        "schedule": {"cron": schedule.cron, "timezone": schedule.timezone or job.timezone}
+        if job is not None and schedule is not None
+        else None,
+        "next_run": upcoming.isoformat() if upcoming else None,
+        "last_run": history[0] if history else None,
+        "history": history,
+    }
+
+
+def _list_jobs(config: Path, folder: Path, as_json: bool) -> None:
+    settings = _run_config(config, cli_console(stderr=True))
+    store = open_store(settings)
+    now = datetime.now(UTC)
+    entries = [
+        _job_json(found, store, now) for found in read_job_folder(folder, settings.connections)
+    ]
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2))
+        return
+    table = Table("job", "schedule", "next run", "last run", "result")
+    for entry in entries:
+        schedule = entry["schedule"]
+        last = entry["last_run"]
+        table.add_row(
+            Text(str(entry["name"])),
+            Text(f"{schedule['cron']} ({schedule['timezone']})")
+            if isinstance(schedule, dict)
+            else Text("" if entry["valid"] else "invalid: crmsync job validate"),
+            str(entry["next_run"] or "")[:16].replace("T", " "),
+            str(last["started_at"])[:16].replace("T", " ") if isinstance(last, dict) else "",
+            Text(f"{last['status']}: {last['error']}" if last["error"] else str(last["status"]))
+            if isinstance(last, dict)
+            else "",
+        )
+    cli_console().print(table)
 
 
 @app.command("list")
@@ -241,14 +298,23 @@ def list_runs(
     config: ConfigOption = Path("crmsync.yaml"),
     limit: Annotated[int, typer.Option(min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+    jobs: Annotated[
+        Path | None,
+        typer.Option(
+            "--jobs",
+            file_okay=False,
+            help="List the job files of this folder instead: schedule, next run, last result "
+            "and latest runs.",
+        ),
+    ] = None,
 ) -> None:
-    """The latest job runs, newest first."""
+    """The latest job runs, newest first (with --jobs: the job files of a folder)."""
+    if jobs is not None:
+        _list_jobs(config, jobs, as_json)
+        return
     store = open_store(_config(config, cli_console(stderr=True)))
     if as_json:
-        runs = [
-            _RUN_JSON.dump_python(info, mode="json", exclude={"job_text"})
-            for info in store.runs(limit)
-        ]
+        runs = [_run_json(info) for info in store.runs(limit)]
         typer.echo(json.dumps(runs, indent=2))
         return
     table = Table("job", "status", "started", "finished", "run")

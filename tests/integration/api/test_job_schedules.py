@@ -63,11 +63,21 @@ def folder(tmp_path: Path, store_location: tuple[str, str | None]) -> Path:
 
 
 @pytest.fixture
-def servers(folder: Path) -> Iterator[list[str]]:
+def headers(folder: Path) -> dict[str, str]:
+    """A viewer's token (its user made before the servers start: the store is made then)."""
+    config = str(folder / "crmsync.yaml")
+    made = _crmsync(
+        "user", "add", "olga", "--role", "viewer", "--config", config, input="a long password\n"
+    )
+    assert made.returncode == 0, made.stderr
+    token = _crmsync("user", "token", "olga", "--config", config).stdout.strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def servers(folder: Path, headers: dict[str, str]) -> Iterator[list[str]]:
     """Two ``crmsync serve`` processes on the same store and jobs folder."""
     config = str(folder / "crmsync.yaml")
-    # The store is made (and upgraded) once, before the servers start together.
-    assert _crmsync("validate", config).returncode == 0
     ports = [_free_port(), _free_port()]
     processes = [
         subprocess.Popen(
@@ -91,15 +101,10 @@ def servers(folder: Path) -> Iterator[list[str]]:
             process.wait(timeout=30)
 
 
-def test_a_scheduled_job_runs_at_its_time_once(folder: Path, servers: list[str]) -> None:
+def test_a_scheduled_job_runs_at_its_time_once(
+    folder: Path, headers: dict[str, str], servers: list[str]
+) -> None:
     config = str(folder / "crmsync.yaml")
-    made = _crmsync(
-        "user", "add", "olga", "--role", "viewer", "--config", config, input="a long password\n"
-    )
-    assert made.returncode == 0, made.stderr
-    token = _crmsync("user", "token", "olga", "--config", config).stdout.strip()
-    headers = {"Authorization": f"Bearer {token}"}
-
     # A cron expression naming one second (the sixth field), 4 s from now, Paris time.
     at = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
     local = at.astimezone(ZoneInfo("Europe/Paris"))
@@ -124,6 +129,10 @@ def test_a_scheduled_job_runs_at_its_time_once(folder: Path, servers: list[str])
     assert len(runs) == 1, runs  # one run, by one of the two servers
     started = datetime.fromisoformat(runs[0]["started_at"])
     assert at <= started < at + timedelta(seconds=3)
+    # Started once: the other server did not take the run under way over ("resumed").
+    detail = httpx.get(f"{servers[0]}/api/runs/{runs[0]['id']}", headers=headers).json()
+    assert [line["message"] for line in detail["log"]] == []
+    assert [(step["step"], step["status"]) for step in detail["steps"]] == [("pause", "done")]
 
     for base in servers:
         job = httpx.get(f"{base}/api/jobs", headers=headers).json()[0]
