@@ -46,6 +46,10 @@ async def test_operator_starts_a_run_and_reads_its_steps(console: Api, tmp_path:
     runs = await console.client.get("/console/jobs/runs")
     run_id = re.search(r'/console/jobs/runs/([^"]+)"', runs.text)
     assert run_id is not None
+    # The job's row: not scheduled, its last run linked with its result.
+    page = await console.client.get("/console/jobs")
+    assert "<td>when asked</td>" in page.text
+    assert f'<a href="/console/jobs/runs/{run_id[1]}">succeeded</a>' in page.text
     detail = await console.client.get(f"/console/jobs/runs/{run_id[1]}")
     assert detail.status_code == 200
     assert "succeeded" in detail.text
@@ -64,6 +68,22 @@ async def test_a_job_naming_an_unknown_connection_shows_its_error(
     page = await console.client.get("/console/jobs")
     assert "steps.read.connection: no connection named &#39;nowhere&#39;" in page.text
     assert 'disabled title="The job file has problems"' in page.text
+
+
+async def test_a_scheduled_job_shows_its_schedule_and_next_run(
+    console: Api, tmp_path: Path
+) -> None:
+    _jobs(console, tmp_path)
+    names = tmp_path / "jobs" / "names.yaml"
+    names.write_text(
+        names.read_text() + 'schedule: {cron: "0 3 1 1 *", timezone: America/New_York}\n'
+    )
+    await log_in(console.client, "viewer")
+    page = await console.client.get("/console/jobs")
+    assert "<code>0 3 1 1 *</code> (America/New_York)" in page.text
+    # 03:00 on 1 January in New York (EST, UTC-5) is 08:00 UTC.
+    assert re.search(r"next: <time datetime=\"\d{4}-01-01T08:00:00\+00:00\">", page.text)
+    assert "<td>never</td>" in page.text
 
 
 async def test_viewer_cannot_start_a_run(console: Api, tmp_path: Path) -> None:
