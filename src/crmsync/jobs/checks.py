@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crmsync.config.errors import ConfigIssue, Loc
 from crmsync.config.suggest import did_you_mean
 from crmsync.jobs.filters import check_filter
 from crmsync.jobs.models import CampaignQueryStep, CrmStep, JobFile, RetryStep
-from crmsync.jobs.schedule import schedule_issues
+from crmsync.jobs.schedule import schedule_issues, zone_issues
 
 __all__ = ["connection_issues", "job_issues"]
 
@@ -87,10 +86,7 @@ def _crm_issues(job: JobFile, name: str, step: CrmStep) -> Iterator[ConfigIssue]
 def job_issues(job: JobFile) -> list[ConfigIssue]:
     """Every cross-key problem of ``job``."""
     issues: list[ConfigIssue] = []
-    try:
-        ZoneInfo(job.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        issues.append(ConfigIssue(("timezone",), f"unknown time zone '{job.timezone}'"))
+    issues += zone_issues(job.timezone, ("timezone",))
     issues += schedule_issues(job)
     issues += _target(job, ("start",), job.start)
     for name, step in job.steps.items():

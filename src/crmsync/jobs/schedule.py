@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+from croniter import CroniterBadDateError, croniter
 
 from crmsync.config.errors import ConfigIssue, Loc
 from crmsync.jobs.models import JobFile, Schedule
@@ -29,6 +29,7 @@ __all__ = [
     "previous_slot",
     "schedule_issues",
     "schedule_key",
+    "zone_issues",
 ]
 
 
@@ -51,11 +52,27 @@ def schedule_issues(job: JobFile) -> Iterator[ConfigIssue]:
             f"not a cron expression: '{job.schedule.cron}' (five fields: minute hour "
             "day-of-month month day-of-week, and an optional sixth for seconds)",
         )
+    elif not _ever(job.schedule.cron):
+        yield ConfigIssue((*loc, "cron"), f"'{job.schedule.cron}' names no date that exists")
     if job.schedule.timezone is not None:
-        try:
-            ZoneInfo(job.schedule.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            yield ConfigIssue((*loc, "timezone"), f"unknown time zone '{job.schedule.timezone}'")
+        yield from zone_issues(job.schedule.timezone, (*loc, "timezone"))
+
+
+def _ever(cron: str) -> bool:
+    """Whether ``cron`` has a time at all (``0 0 31 2 *``, 31 February, has none)."""
+    try:
+        croniter(cron, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        return False
+    return True
+
+
+def zone_issues(name: str, loc: Loc) -> Iterator[ConfigIssue]:
+    """The problem of time zone ``name`` at ``loc``: one the system does not know."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        yield ConfigIssue(loc, f"unknown time zone '{name}'")
 
 
 def schedule_key(job: JobFile) -> str:
@@ -65,11 +82,9 @@ def schedule_key(job: JobFile) -> str:
 
 
 def _iter(job: JobFile, at: datetime) -> croniter:
+    # A valid job's expression (see schedule_issues) has times: croniter finds the next one.
     assert job.schedule is not None
-    try:
-        return croniter(job.schedule.cron, at.astimezone(_zone(job.schedule, job)))
-    except (CroniterBadCronError, CroniterBadDateError) as exc:  # refused by the job's checks
-        raise ValueError(f"job '{job.name}': {exc}") from exc
+    return croniter(job.schedule.cron, at.astimezone(_zone(job.schedule, job)))
 
 
 def next_slot(job: JobFile, after: datetime) -> datetime:

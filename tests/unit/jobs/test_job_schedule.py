@@ -104,6 +104,7 @@ def test_a_changed_schedule_starts_afresh() -> None:
     [
         ("{cron: '61 * * * *'}", "schedule.cron", "not a cron expression: '61 * * * *'"),
         ("{cron: 'every day'}", "schedule.cron", "not a cron expression: 'every day'"),
+        ("{cron: '0 0 31 2 *'}", "schedule.cron", "'0 0 31 2 *' names no date that exists"),
         ("{cron: '0 3 * * *', timezone: Mars/Olympus}", "schedule.timezone", "Mars/Olympus"),
         ("{cron: '0 3 * * *', tz: UTC}", "schedule.tz", "unknown key 'tz'"),
         ("'0 3 * * *'", "schedule", "valid dictionary"),

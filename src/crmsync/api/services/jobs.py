@@ -329,7 +329,11 @@ class JobService:
             job = found.job
             if job is None or job.schedule is None:
                 continue
-            run_id = self._due(job)
+            try:
+                run_id = self._due(job)
+            except Exception as exc:  # one job's trouble must not hold the others back
+                logger.error("job %s: the scheduled run could not start: %s", job.name, exc)
+                continue
             if run_id is not None:
                 started.append(run_id)
         return started
