@@ -45,6 +45,7 @@ __all__ = [
     "PUSH_LEASE",
     "LeaseTiming",
     "Worker",
+    "job_lease",
     "machine_id",
     "mapping_lease",
     "pid_alive",
@@ -63,6 +64,11 @@ HOUSEKEEPING_LEASE = "inbound-housekeeping"
 def mapping_lease(mapping: str) -> str:
     """The lease of reading inbound mapping ``mapping``."""
     return f"{MAPPING_LEASE_PREFIX}{mapping}"
+
+
+def job_lease(job: str) -> str:
+    """The lease a run of job ``job`` holds in ``crmsync serve``: one run at a time per store."""
+    return f"job:{job}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from api_support import Api
 
-from crmsync.api.services.jobs import JobService, job_lease
+from crmsync.api.services.jobs import JobService
 from crmsync.api.users import Role
 from crmsync.config.models import Config
 from crmsync.jobs import ConnectorPool
-from crmsync.runtime.workers import Worker
+from crmsync.runtime.workers import Worker, job_lease
 from crmsync.state.workers import WorkerRole
 
 NIGHTLY = """version: 1

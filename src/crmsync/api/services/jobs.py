@@ -39,7 +39,7 @@ from crmsync.jobs import ConnectorPool, JobFile, JobRunner, JobStore, RunFailed
 from crmsync.jobs.folder import JobFileFound, read_job_folder
 from crmsync.jobs.schedule import Decision, decide, next_run, schedule_key
 from crmsync.jobs.store import RunInfo
-from crmsync.runtime.workers import Worker
+from crmsync.runtime.workers import Worker, job_lease
 from crmsync.workflows.revisions import JOBS_WORKFLOW
 from crmsync.workflows.supervisor import Supervisor
 
@@ -54,18 +54,12 @@ __all__ = [
     "RunStarted",
     "ScheduleOut",
     "StepOut",
-    "job_lease",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: The workflow whose active configuration gives jobs their connections and store.
 CONFIG_WORKFLOW = JOBS_WORKFLOW
-
-
-def job_lease(job: str) -> str:
-    """The lease a run of job ``job`` holds in a server with a worker."""
-    return f"job:{job}"
 
 
 def _now() -> datetime:
