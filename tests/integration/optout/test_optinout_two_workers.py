@@ -22,6 +22,7 @@ from crmsync.optout.changes import set_opt_outs
 from crmsync.optout.tables import OUTBOX
 from crmsync.state.store import StateStore
 from crmsync.store import create_engine_for
+from crmsync.store.engine import write_transaction
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -63,7 +64,7 @@ def test_optinout_runs_in_one_worker_and_moves_when_it_is_killed(crm: Crm, tmp_p
         wait_until(lambda: holder(store) is not None, "no worker took optinout")
         first = holder(store)
         assert first in processes
-        with store.begin() as conn:
+        with write_transaction(store) as conn:
             set_opt_outs(conn, profile_table(), ids[0], {"optout_email": True})
             set_opt_outs(conn, profile_table(), ids[1], {"optout_phone": True})
         wait_until(lambda: all(o == "written" for _, o in sent(store)), "not sent")
@@ -73,7 +74,7 @@ def test_optinout_runs_in_one_worker_and_moves_when_it_is_killed(crm: Crm, tmp_p
         processes.pop(first).wait(10)
         (other,) = processes
         wait_until(lambda: holder(store) == other, "the other worker did not take optinout over")
-        with store.begin() as conn:
+        with write_transaction(store) as conn:
             set_opt_outs(conn, profile_table(), ids[2], {"optout_email": True})
         wait_until(lambda: len(sent(store)) == 3 and sent(store)[2][1] == "written", "not sent")
     finally:
