@@ -173,11 +173,17 @@ def _planned_steps(
         if shape is Shape.BOOL:
             fast = (False, True) if process is None else (process(False), process(True))
         elif shape is Shape.DATE and process is not None:
-            fast = process(_SAMPLE_DAY) == _SAMPLE_DAY.isoformat()
-            shape = shape if fast else Shape.NONE
+            # The driver's text (SQLite), or the date itself (PostgreSQL).
+            made = process(_SAMPLE_DAY)
+            fast = made == _SAMPLE_DAY.isoformat()
+            kept = fast or (type(made) is date and made == _SAMPLE_DAY)
+            shape = shape if kept else Shape.NONE
         elif shape is Shape.DATETIME and process is not None:
-            fast = process(_SAMPLE_STAMP) == "2001-02-03 04:05:06.000000"
-            shape = shape if fast else Shape.NONE
+            # The driver's text (SQLite), or the UTC date-time itself (PostgreSQL).
+            made = process(_SAMPLE_STAMP)
+            fast = made == "2001-02-03 04:05:06.000000"
+            same = type(made) is datetime and made == _SAMPLE_STAMP and made.tzinfo is UTC
+            shape = shape if fast or same else Shape.NONE
         elif shape in (Shape.DATE, Shape.DATETIME):
             fast = False
         elif process is not None:  # text and numbers: only as they are
