@@ -311,6 +311,8 @@ class MappingWriter:
             for key, version in deleted.items():
                 if version is not None:
                     fresh[key] = max(version, fresh.get(key, version))
+        if not tombs and not fresh:  # (the usual case: nothing to weigh)
+            return rows, 0
         kept: list[dict[str, Any]] = []
         revived: list[str] = []
         for row in rows:
