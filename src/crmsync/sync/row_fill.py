@@ -60,9 +60,9 @@ def _slow(column: str, wire: str, step: Any, process: Any) -> Callable[[Any, Rec
     def convert(value: Any, record: Record) -> Any:
         try:
             converted = step(value, record)
+            return converted if process is None else process(converted)
         except ConversionError as exc:
             raise FieldError(column, wire, exc) from None
-        return converted if process is None else process(converted)
 
     return convert
 
