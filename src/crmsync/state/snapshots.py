@@ -97,19 +97,45 @@ class Snapshots(StatePart):
         """In the writer's transaction: message ``message_id`` of the snapshot was applied and
         contained ``keys``. Idempotent. ``False`` when the snapshot is unknown, abandoned or
         closed (nothing is stored then: its key set will never be used)."""
-        if not self._add_seen_keys(conn, snapshot_id, keys):
-            return False
-        messages = self.tables.snapshot_messages
-        stmt = self._insert(conn, messages).values(
-            snapshot_id=snapshot_id, message_id=message_id, applied=True
+        return bool(self.mark_all_applied(conn, [(snapshot_id, message_id, keys)]))
+
+    def mark_all_applied(
+        self, conn: sa.Connection, applied: Sequence[tuple[str, str, Iterable[str]]]
+    ) -> set[str]:
+        """:meth:`mark_applied` of each (snapshot, message, keys) of ``applied``, in three
+        statements whatever their number (the keys of one snapshot's messages stored as one
+        set). Returns the snapshots that are open: the messages of the others are not stored."""
+        if not applied:
+            return set()
+        snapshots = self.tables.snapshots
+        wanted = sorted({snapshot_id for snapshot_id, _, _ in applied})
+        is_open = set(
+            conn.scalars(
+                sa.select(snapshots.c.id).where(
+                    snapshots.c.id.in_(wanted), snapshots.c.closed_at.is_(None)
+                )
+            )
         )
-        conn.execute(
-            stmt.on_conflict_do_update(
+        keys: dict[str, list[str]] = {}
+        for snapshot_id, _, message_keys in applied:
+            if snapshot_id in is_open:
+                keys.setdefault(snapshot_id, []).extend(message_keys)
+        for snapshot_id, seen in keys.items():
+            self._store_key_set(conn, [snapshot_id], seen)
+        rows = [
+            {"snapshot_id": snapshot_id, "message_id": message_id, "applied": True}
+            for snapshot_id, message_id, _ in applied
+            if snapshot_id in is_open
+        ]
+        if rows:
+            messages = self.tables.snapshot_messages
+            stmt = self._insert(conn, messages)
+            upsert = stmt.on_conflict_do_update(
                 index_elements=[messages.c.snapshot_id, messages.c.message_id],
                 set_={"applied": True},
             )
-        )
-        return True
+            conn.execute(upsert, rows)
+        return is_open
 
     def note_unchanged(self, mapping: str, snapshot_id: str | None, keys: Sequence[str]) -> None:
         """Records read again whose Campaign rows already hold them (no message was published

@@ -9,7 +9,6 @@ and precomputes one conversion step per mapped field, so that :meth:`CompiledMap
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -30,6 +29,7 @@ from crmsync.sync.parse import (
     config_value,
     crm_parser,
 )
+from crmsync.sync.row_fill import FieldError, Fill, compile_fill
 from crmsync.sync.steps import MISS, FieldStep, Replacements, Step, build_step, key_function
 
 __all__ = ["CompiledMapping", "ParentLink", "compile_mapping"]
@@ -79,13 +79,13 @@ class CompiledMapping:
     _predicate: Predicate = field(repr=False, compare=False)
     _key_length: int | None = field(repr=False, compare=False, default=None)
     #: :attr:`_steps` planned for rows in Python's types (:meth:`to_row`).
-    _plan: tuple[_Planned, ...] = field(repr=False, compare=False, init=False)
+    _fill: Fill = field(repr=False, compare=False, init=False)
     #: A digest of everything the rows depend on besides the record: the mapping, the resource
     #: definitions and the CRM metadata (see :mod:`crmsync.sync.fingerprints`).
     signature: bytes = field(repr=False, compare=False, default=b"")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_plan", _planned_steps(self._steps, {}))
+        object.__setattr__(self, "_fill", compile_fill(_planned_steps(self._steps, {})))
 
     def passes(self, record: Record) -> bool:
         """Whether ``record`` passes the mapping's filters (always, without filters). A record
@@ -101,7 +101,7 @@ class CompiledMapping:
         :class:`~crmsync.sync.parse.RejectCode`, ``record_id``, ``table``) when a value cannot
         be written; the message names the CRM field and the Campaign column.
         """
-        return self._row(record, self._plan)
+        return self._row(record, self._fill)
 
     def row_maker(self, processors: Mapping[str, Processor]) -> Callable[[Record], dict[str, Any]]:
         """:meth:`to_row` giving each column of ``processors`` in the form its processor makes
@@ -110,10 +110,10 @@ class CompiledMapping:
         driver processes."""
         if self.key_field in processors:
             raise ValueError(f"the key '{self.key_field}' is text: it takes no processor")
-        plan = _planned_steps(self._steps, processors)
-        return lambda record: self._row(record, plan)
+        fill = compile_fill(_planned_steps(self._steps, processors))
+        return lambda record: self._row(record, fill)
 
-    def _row(self, record: Record, plan: tuple[_Planned, ...]) -> dict[str, Any]:
+    def _row(self, record: Record, fill: Fill) -> dict[str, Any]:
         key = record.id
         if not key:
             raise RejectError(
@@ -138,72 +138,13 @@ class CompiledMapping:
                 record_id=key,
             )
         row: dict[str, Any] = {self.key_field: key}
-        get = record.values.get
-        column = wire = ""
         try:
-            # Values of their field's common shape are written without the step, which would
-            # only check them (a load spends most of its conversion time on such values); any
-            # other value, empty ones included, goes through the step. An if-chain on small
-            # integers: the cheapest dispatch measured in this loop.
-            for column, wire, shape, limit, step, process, fast in plan:
-                value = get(wire)
-                if shape:
-                    if shape == _TEXT:
-                        if type(value) is str and len(value) <= limit and "\x00" not in value:
-                            row[column] = value
-                            continue
-                    elif shape == _INT:
-                        if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
-                            row[column] = value
-                            continue
-                    elif shape == _BOOL:
-                        if value is True or value is False:
-                            row[column] = fast[value]
-                            continue
-                    elif shape == _FLOAT:
-                        if type(value) is float and -_INFINITY < value < _INFINITY:
-                            row[column] = value
-                            continue
-                    elif shape == _DATE:
-                        if (
-                            type(value) is str
-                            and len(value) == 10
-                            and value[4] == value[7] == "-"
-                            and value.isascii()
-                        ):
-                            try:
-                                day = date.fromisoformat(value)
-                            except ValueError:
-                                pass  # not a date: the step says why
-                            else:
-                                row[column] = value if fast else day
-                                continue
-                    elif (
-                        type(value) is str
-                        and len(value) == 20
-                        and value[4] == value[7] == "-"
-                        and value[10] == "T"
-                        and value[13] == value[16] == ":"
-                        and value[19] == "Z"
-                        and value.isascii()
-                    ):
-                        # Every separator checked: Python's parser also reads other layouts
-                        # of 20 characters (ISO week dates, times without colons), which
-                        # the text written below would garble.
-                        try:
-                            stamp = datetime.fromisoformat(value)
-                        except ValueError:
-                            pass  # not a date and time: the step says why
-                        else:
-                            row[column] = f"{value[:10]} {value[11:19]}.000000" if fast else stamp
-                            continue
-                converted = step(value, record)
-                row[column] = converted if process is None else process(converted)
-        except ConversionError as exc:
+            fill(record.values.get, row, record)
+        except FieldError as exc:
             raise RejectError(
-                f"{self.crm_table} {key!r}: field '{wire}' → {self.resource}.{column}: "
-                f"{exc.message}",
-                code=exc.code.value,
+                f"{self.crm_table} {key!r}: field '{exc.wire}' → {self.resource}.{exc.column}: "
+                f"{exc.error.message}",
+                code=exc.error.code.value,
                 table=self.crm_table,
                 record_id=key,
             ) from None
@@ -216,9 +157,6 @@ Processor = Callable[[Any], Any]
 #: ``None``), and the shape's constant (booleans: their two values; dates and date-times:
 #: whether they are written as the driver's text).
 _Planned = tuple[str, str, int, int, Step, Processor | None, Any]
-_TEXT, _INT, _BOOL, _FLOAT, _DATE = Shape.TEXT, Shape.INT, Shape.BOOL, Shape.FLOAT, Shape.DATE
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_INFINITY = math.inf
 _SAMPLE_DAY = date(987, 6, 5)
 _SAMPLE_STAMP = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
 
@@ -235,11 +173,17 @@ def _planned_steps(
         if shape is Shape.BOOL:
             fast = (False, True) if process is None else (process(False), process(True))
         elif shape is Shape.DATE and process is not None:
-            fast = process(_SAMPLE_DAY) == _SAMPLE_DAY.isoformat()
-            shape = shape if fast else Shape.NONE
+            # The driver's text (SQLite), or the date itself (PostgreSQL).
+            made = process(_SAMPLE_DAY)
+            fast = made == _SAMPLE_DAY.isoformat()
+            kept = fast or (type(made) is date and made == _SAMPLE_DAY)
+            shape = shape if kept else Shape.NONE
         elif shape is Shape.DATETIME and process is not None:
-            fast = process(_SAMPLE_STAMP) == "2001-02-03 04:05:06.000000"
-            shape = shape if fast else Shape.NONE
+            # The driver's text (SQLite), or the UTC date-time itself (PostgreSQL).
+            made = process(_SAMPLE_STAMP)
+            fast = made == "2001-02-03 04:05:06.000000"
+            same = type(made) is datetime and made == _SAMPLE_STAMP and made.tzinfo is UTC
+            shape = shape if fast or same else Shape.NONE
         elif shape in (Shape.DATE, Shape.DATETIME):
             fast = False
         elif process is not None:  # text and numbers: only as they are

@@ -170,14 +170,18 @@ class MappingWriter:
             for batch in batches:
                 for name, count in self._commit(conn, batch).items():
                     counts[name] = counts.get(name, 0) + count
-            for message in messages:
-                keys = [c.id for c in message.changes if c.kind == "upsert"]
-                if message.snapshot is not None:
-                    self.state.snapshots.mark_applied(
-                        conn, message.snapshot, message.message_id, keys
-                    )
-                else:
-                    self.state.snapshots.note_seen(conn, self.name, keys)
+            # The snapshots' key sets: a few statements for all the messages.
+            snapshots = self.state.snapshots
+            snapshots.mark_all_applied(
+                conn,
+                [
+                    (message.snapshot, message.message_id, _upserted(message))
+                    for message in messages
+                    if message.snapshot is not None
+                ],
+            )
+            seen = [key for m in messages if m.snapshot is None for key in _upserted(m)]
+            snapshots.note_seen(conn, self.name, seen)
             counts["read"] = read
             self.state.counters.add(conn, self.name, **counts)
         return counts
@@ -307,6 +311,8 @@ class MappingWriter:
             for key, version in deleted.items():
                 if version is not None:
                     fresh[key] = max(version, fresh.get(key, version))
+        if not tombs and not fresh:  # (the usual case: nothing to weigh)
+            return rows, 0
         kept: list[dict[str, Any]] = []
         revived: list[str] = []
         for row in rows:
@@ -528,6 +534,11 @@ def _newer_than_held(change: Change, held: Change | None) -> bool:
         return True
     version, before = version_number(change.version), version_number(held.version)
     return version is None or before is None or version >= before
+
+
+def _upserted(message: ChangeMessage) -> list[str]:
+    """The keys of the records ``message`` upserts."""
+    return [change.id for change in message.changes if change.kind == "upsert"]
 
 
 def _parked_change(payload: Mapping[str, Any]) -> Change:

@@ -114,6 +114,37 @@ class StateBehaviour:
         with engine.connect() as conn:
             assert sorted(conn.scalars(state.snapshots.seen_keys_query(sid))) == ["a", "b"]
 
+    def test_messages_of_several_snapshots_are_marked_applied_together(
+        self, state: StateStore, engine: sa.Engine
+    ) -> None:
+        first, second = state.snapshots.start("contacts"), state.snapshots.start("accounts")
+        closed = state.snapshots.start("leads")
+        state.snapshots.finish(closed, 0)
+        state.snapshots.close(closed)
+        state.snapshots.record_messages(first, ["m1", "m2"])
+        state.snapshots.finish(first, 2)
+        applied = [
+            (first, "m1", ["a", "b"]),
+            (second, "n1", ["x"]),
+            (first, "m2", ["b", "c"]),
+            (closed, "l1", ["gone"]),
+            ("unknown", "u1", ["nope"]),
+        ]
+        with engine.begin() as conn:
+            assert state.snapshots.mark_all_applied(conn, applied) == {first, second}
+        with engine.begin() as conn:  # again (a redelivery): nothing changes
+            assert state.snapshots.mark_all_applied(conn, applied) == {first, second}
+        assert state.snapshots.ready(first)
+        info = state.snapshots.get(second)
+        assert info is not None
+        assert info.applied_messages == 1
+        with engine.connect() as conn:
+            seen = sorted(set(conn.scalars(state.snapshots.seen_keys_query(first))))
+            assert seen == ["a", "b", "c"]
+            assert set(conn.scalars(state.snapshots.seen_keys_query(second))) == {"x"}
+            assert list(conn.scalars(state.snapshots.seen_keys_query(closed))) == []
+            assert state.snapshots.mark_all_applied(conn, []) == set()
+
     def test_a_rolled_back_apply_leaves_no_trace(
         self, state: StateStore, engine: sa.Engine
     ) -> None:

@@ -22,7 +22,7 @@ from crmsync.store.resources import ResourceDefinition
 from crmsync.store.tables import build_metadata, definitions_with_profile
 from crmsync.sync.convert import Shape
 from crmsync.sync.parse import ConversionError
-from crmsync.sync.transform import CompiledMapping, compile_mapping
+from crmsync.sync.transform import CompiledMapping, _planned_steps, compile_mapping
 
 T = CrmType
 #: (CRM field, CRM type, Campaign type, length, the shape expected)
@@ -207,6 +207,16 @@ def test_every_value_is_written_or_rejected_as_its_step_would(field: str, value:
 
 def test_a_good_record_takes_the_common_shapes_everywhere() -> None:
     _assert_same_everywhere(GOOD)
+
+
+def test_dates_and_date_times_keep_their_shape_in_each_driver_form() -> None:
+    # SQLite takes them as text, PostgreSQL as the parsed date and UTC date-time.
+    for dialect in DIALECTS:
+        processors = column_processors(dialect, STORE_TABLE, COMPILED.columns)
+        plan = _planned_steps(COMPILED._steps, processors)
+        shapes = {column: Shape(shape) for column, _, shape, *_ in plan}
+        assert shapes["born"] is Shape.DATE, dialect.name
+        assert shapes["modified"] is shapes["fixed"] is Shape.DATETIME, dialect.name
 
 
 _ANY = st.one_of(
