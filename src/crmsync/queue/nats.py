@@ -342,6 +342,9 @@ class NatsQueue:
         finally:
             await subscription.unsubscribe()
         if not answered:
+            # Not even a status: after a server restart that lost the consumer's state, pulls of
+            # it go unanswered. It is declared again (the same durable: a no-op when it is there).
+            self._consumers.discard(mapping)
             raise nats.errors.TimeoutError
         return messages
 
