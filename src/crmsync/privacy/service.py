@@ -223,7 +223,10 @@ class PrivacyService:
                 self.state.counters.hold_mapping(conn, name)
             row = self._profile(conn, target)
             if row is None:
-                return self._earlier(conn, target, crm_delete), True
+                # Asked again (to finish its CRM delete, or to ask for one): an action too.
+                earlier = self._earlier(conn, target, crm_delete)
+                _audit(conn, by, Action.PRIVACY_DELETE, earlier)
+                return earlier, True
             if target.kind == "profile":
                 self._refuse_reused_id(conn, int(row["id"]))
             person = collect(conn, self.config, row)

@@ -5,6 +5,7 @@ CRM refusal is reported and the local delete stands."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +103,10 @@ async def test_the_crm_record_is_deleted_once_across_a_kill(
     assert once_more["crm_delete"] == then
     assert _deletes(crm) == 1
     assert _pending(setup) == [then]
+    # Each time it was asked is an operator action on the one privacy record.
+    trail = cli("audit", "--config", str(setup.path), "--action", "privacy.delete", "--json")
+    assert trail.returncode == 0, trail.stderr
+    assert [entry["target"] for entry in json.loads(trail.stdout)] == [once_more["id"]] * 3
 
 
 async def test_a_crm_refusal_is_reported_and_the_local_delete_stands(
