@@ -69,6 +69,7 @@ OWN_TABLES = frozenset(
         "job_log",
         "job_rejects",
         "job_runs",
+        "job_schedules",
         "job_sends",
         "job_steps",
         "job_variables",
